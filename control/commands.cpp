@@ -1,0 +1,236 @@
+#include "control/commands.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <optional>
+
+namespace brisk {
+
+namespace {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  std::vector<std::string> words;  // leading words that select the command
+  std::string usage;
+  std::function<Reply(Switch&, const Args&)> handler;  // gets the words after `words`
+};
+
+std::optional<std::uint32_t> parse_uint(const std::string& s, std::uint32_t max) {
+  std::uint32_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v > max) return std::nullopt;
+  return v;
+}
+
+Reply usage_error(const Command& c) { return Reply::error("usage: " + c.usage); }
+
+// A VLAN is a number 0-4094 or a minimega alias (letters first); aliases resolve to the next
+// free VLAN from 101 when `allocate`.
+std::optional<VlanId> parse_vlan(Switch& sw, const std::string& s, bool allocate,
+                                 std::string& alias, std::string& err) {
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+    auto v = parse_uint(s, kMaxVlan - 1);
+    if (!v) {
+      err = "invalid vlan " + s + ": want 0-4094 or an alias";
+      return std::nullopt;
+    }
+    return static_cast<VlanId>(*v);
+  }
+  bool ok = !s.empty() && std::isalpha(static_cast<unsigned char>(s[0]));
+  for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/');
+  if (!ok) {
+    err = "invalid vlan '" + s + "': want 0-4094 or an alias";
+    return std::nullopt;
+  }
+  alias = s;
+  auto v = sw.resolve_alias(s, allocate);
+  if (!v) err = allocate ? "no free VLAN left for alias " + s : "unknown vlan alias " + s;
+  return v;
+}
+
+// tap create <vlan> [bridge <b>] [name <t>] [ip <cidr> [t] | dhcp [t] | ip dhcp [t]]
+Reply tap_create(Switch& sw, const Args& a, const Command& c) {
+  if (a.empty()) return usage_error(c);
+  std::string bridge = sw.default_bridge(), name, ip;
+  bool have_bridge = false, have_name = false, have_ip = false;
+  std::size_t i = 1;
+  while (i < a.size()) {
+    const std::string& w = a[i];
+    if (w == "bridge" && !have_bridge && i + 1 < a.size()) {
+      bridge = a[i + 1];
+      have_bridge = true;
+      i += 2;
+    } else if (w == "name" && !have_name && i + 1 < a.size()) {
+      name = a[i + 1];
+      have_name = true;
+      i += 2;
+    } else if ((w == "ip" || w == "dhcp") && !have_ip) {
+      if (w == "ip") {
+        if (i + 1 >= a.size()) return usage_error(c);
+        ip = a[i + 1];
+        i += 2;
+      } else {
+        ip = "dhcp";
+        i += 1;
+      }
+      have_ip = true;
+      // minimega's positional tap name after the address.
+      if (i < a.size() && !have_name && a[i] != "bridge" && a[i] != "name") {
+        name = a[i++];
+        have_name = true;
+      }
+    } else {
+      return Reply::error("unexpected '" + w + "'; usage: " + c.usage);
+    }
+  }
+  std::string alias, err;
+  // A new alias is allocated by Switch::tap_create once everything else has been validated.
+  auto vlan = parse_vlan(sw, a[0], /*allocate=*/false, alias, err);
+  if (!vlan && alias.empty()) return Reply::error(err);
+  return sw.tap_create(bridge, vlan ? *vlan : kNewAliasVlan, alias, name, ip);
+}
+
+std::vector<Command> make_commands() {
+  std::vector<Command> cmds;
+  cmds.push_back({{"tap"}, "tap", [](Switch& sw, const Args& a) {
+                    return a.empty() ? sw.list_taps() : Reply::error("unknown tap command '" + a[0] + "'");
+                  }});
+  cmds.push_back({{"tap", "create"},
+                  "tap create <vlan> [bridge <b>] [name <tap>] [ip <cidr> [tap] | dhcp [tap]]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return tap_create(sw, a, c);
+  };
+  cmds.push_back({{"tap", "delete"}, "tap delete <name|number|all>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return a.size() == 1 ? sw.tap_delete(a[0]) : usage_error(c);
+  };
+  cmds.push_back({{"bridge"}, "bridge", [](Switch& sw, const Args& a) {
+                    return a.empty() ? sw.list_bridges()
+                                     : Reply::error("unknown bridge command '" + a[0] + "'");
+                  }});
+  cmds.push_back({{"bridge", "destroy"}, "bridge destroy <bridge>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return a.size() == 1 ? sw.destroy_bridge(a[0]) : usage_error(c);
+  };
+  cmds.push_back({{"bridge", "ageing"}, "bridge ageing <bridge> <seconds (0 = hub mode)>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 2) return usage_error(c);
+    auto s = parse_uint(a[1], 1000000);
+    if (!s) return Reply::error("invalid ageing '" + a[1] + "': want 0-1000000 seconds");
+    return sw.set_ageing(a[0], *s);
+  };
+  cmds.push_back({{"bridge", "config"}, "bridge config <bridge> <ageing=N|fdb-limit=N>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 2) return usage_error(c);
+    auto eq = a[1].find('=');
+    if (eq == std::string::npos) return usage_error(c);
+    std::string key = a[1].substr(0, eq), val = a[1].substr(eq + 1);
+    if (key == "ageing") {
+      auto s = parse_uint(val, 1000000);
+      if (!s) return Reply::error("invalid ageing '" + val + "': want 0-1000000 seconds");
+      return sw.set_ageing(a[0], *s);
+    }
+    if (key == "fdb-limit") {
+      auto s = parse_uint(val, kMacTableMaxLimit);
+      if (!s || *s == 0)
+        return Reply::error("invalid fdb-limit '" + val + "': want 1-" + std::to_string(kMacTableMaxLimit));
+      return sw.set_fdb_limit(a[0], *s);
+    }
+    return Reply::error("unknown bridge config key '" + key + "' (known: ageing, fdb-limit)");
+  };
+  cmds.push_back({{"port"}, "port", [](Switch& sw, const Args& a) {
+                    return a.empty() ? sw.list_ports() : Reply::error("unknown port command '" + a[0] + "'");
+                  }});
+  cmds.push_back({{"port", "delete"}, "port delete <port>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return a.size() == 1 ? sw.port_delete(a[0]) : usage_error(c);
+  };
+  cmds.push_back({{"fdb"}, "fdb [show] [<bridge>]", [](Switch& sw, const Args& a) {
+                    if (a.size() > 1) return Reply::error("usage: fdb [show] [<bridge>]");
+                    return sw.show_fdb(a.empty() ? "" : a[0]);
+                  }});
+  cmds.push_back({{"fdb", "show"}, "fdb show [<bridge>]", [](Switch& sw, const Args& a) {
+                    if (a.size() > 1) return Reply::error("usage: fdb show [<bridge>]");
+                    return sw.show_fdb(a.empty() ? "" : a[0]);
+                  }});
+  cmds.push_back({{"fdb", "flush"}, "fdb flush [<bridge>] [port <port>] [vlan <vlan>]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    std::string bridge, port;
+    std::optional<VlanId> vlan;
+    std::size_t i = 0;
+    if (i < a.size() && a[i] != "port" && a[i] != "vlan") bridge = a[i++];
+    while (i < a.size()) {
+      if (a[i] == "port" && i + 1 < a.size() && port.empty()) {
+        port = a[i + 1];
+      } else if (a[i] == "vlan" && i + 1 < a.size() && !vlan) {
+        auto v = parse_uint(a[i + 1], kMaxVlan);
+        if (!v) return Reply::error("invalid vlan " + a[i + 1]);
+        vlan = static_cast<VlanId>(*v);
+      } else {
+        return usage_error(c);
+      }
+      i += 2;
+    }
+    return sw.fdb_flush(bridge, port, vlan);
+  };
+  cmds.push_back({{"fdb", "add"}, "fdb add <bridge> <vlan> <mac> <port>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 4) return usage_error(c);
+    auto v = parse_uint(a[1], kMaxVlan);
+    if (!v) return Reply::error("invalid vlan " + a[1]);
+    auto mac = MacAddr::parse(a[2]);
+    if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
+    return sw.fdb_add(a[0], static_cast<VlanId>(*v), *mac, a[3]);
+  };
+  cmds.push_back({{"fdb", "del"}, "fdb del <bridge> <vlan> <mac>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 3) return usage_error(c);
+    auto v = parse_uint(a[1], kMaxVlan);
+    if (!v) return Reply::error("invalid vlan " + a[1]);
+    auto mac = MacAddr::parse(a[2]);
+    if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
+    return sw.fdb_del(a[0], static_cast<VlanId>(*v), *mac);
+  };
+  cmds.push_back({{"stats"}, "stats [<port>]", [](Switch& sw, const Args& a) {
+                    if (a.size() > 1) return Reply::error("usage: stats [<port>]");
+                    return sw.show_stats(a.empty() ? "" : a[0]);
+                  }});
+  cmds.push_back({{"nuke"}, "nuke", [](Switch& sw, const Args& a) {
+                    return a.empty() ? sw.nuke() : Reply::error("usage: nuke");
+                  }});
+  return cmds;
+}
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> cmds = make_commands();
+  return cmds;
+}
+
+}  // namespace
+
+std::string CommandSet::help() {
+  std::string s = "commands:\n";
+  for (const auto& c : commands()) s += "  " + c.usage + "\n";
+  s += "  help\n";
+  return s;
+}
+
+Reply CommandSet::run(const std::vector<std::string>& argv) {
+  if (argv.empty()) return Reply::error("empty command; try help");
+  if (argv[0] == "help") return Reply::okay(help());
+  // The longest matching word prefix selects the command.
+  const Command* best = nullptr;
+  for (const auto& c : commands()) {
+    if (c.words.size() > argv.size()) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < c.words.size(); ++i) match = match && argv[i] == c.words[i];
+    if (match && (best == nullptr || c.words.size() > best->words.size())) best = &c;
+  }
+  if (best == nullptr) return Reply::error("unknown command '" + argv[0] + "'; try help");
+  Args rest(argv.begin() + static_cast<std::ptrdiff_t>(best->words.size()), argv.end());
+  return best->handler(sw_, rest);
+}
+
+}  // namespace brisk

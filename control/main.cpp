@@ -1,0 +1,132 @@
+// briskd: the brisk switch daemon. Started with no arguments it creates the bridge
+// `mega_bridge` (with its own host interface of that name) and serves commands on
+// /run/brisk/brisk.sock until SIGINT or SIGTERM.
+#include <signal.h>
+#include <syslog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "control/server.hpp"
+#include "control/switch.hpp"
+#include "datapath/worker.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+const char* kUsage = R"(usage: briskd [options]
+  --socket PATH          control socket (default /run/brisk/brisk.sock)
+  --workers N            worker threads (default 1)
+  --cpus LIST            pin workers to these CPUs, e.g. 0,1 (default: not pinned)
+  --poll adaptive|busy   adaptive (default): workers sleep in poll(2) after ~2000 idle
+                         iterations; busy: workers spin, one core each
+  --default-bridge NAME  the bridge created at start (default mega_bridge)
+  --tap-prefix PREFIX    prefix of generated tap names (default mega_tap)
+  --version, --help
+)";
+
+bool parse_cpus(const std::string& s, std::vector<int>& out) {
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos) return false;
+    out.push_back(std::stoi(item));
+  }
+  return !out.empty();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket = "/run/brisk/brisk.sock";
+  unsigned workers = 1;
+  std::vector<int> cpus;
+  brisk::PollMode mode = brisk::PollMode::kAdaptive;
+  brisk::SwitchOptions opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "briskd: %s needs a value\n%s", a.c_str(), kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--socket") {
+      socket = value();
+    } else if (a == "--workers") {
+      std::string v = value();
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 3 ||
+          std::stoul(v) == 0 || std::stoul(v) > brisk::kMaxWorkers) {
+        std::fprintf(stderr, "briskd: --workers wants 1-%u\n", brisk::kMaxWorkers);
+        return 2;
+      }
+      workers = static_cast<unsigned>(std::stoul(v));
+    } else if (a == "--cpus") {
+      if (!parse_cpus(value(), cpus)) {
+        std::fprintf(stderr, "briskd: --cpus wants a list like 0,1\n");
+        return 2;
+      }
+    } else if (a == "--poll") {
+      std::string v = value();
+      if (v == "busy") {
+        mode = brisk::PollMode::kBusy;
+      } else if (v != "adaptive") {
+        std::fprintf(stderr, "briskd: --poll wants adaptive or busy\n");
+        return 2;
+      }
+    } else if (a == "--default-bridge") {
+      opts.default_bridge = value();
+    } else if (a == "--tap-prefix") {
+      opts.tap_prefix = value();
+    } else if (a == "--version") {
+      std::printf("briskd 0.1.0\n");
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else {
+      std::fprintf(stderr, "briskd: unknown option %s\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  openlog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    brisk::Datapath dp(workers, cpus, mode);
+    brisk::Switch sw(dp, opts);
+    brisk::Server server(sw, socket);
+    if (std::string err = server.listen(); !err.empty()) {
+      std::fprintf(stderr, "briskd: %s\n", err.c_str());
+      return 1;
+    }
+    brisk::Reply r = sw.ensure_bridge(opts.default_bridge);
+    if (!r.ok) {
+      std::fprintf(stderr, "briskd: cannot create bridge %s: %s\n", opts.default_bridge.c_str(),
+                   r.text.c_str());
+      return 1;
+    }
+    dp.start();
+    syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s", socket.c_str(), workers,
+           opts.default_bridge.c_str());
+    server.run(g_stop);
+    syslog(LOG_INFO, "stopping");
+    dp.stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "briskd: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

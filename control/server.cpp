@@ -1,0 +1,119 @@
+#include "control/server.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace brisk {
+
+std::uint32_t monotonic_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint32_t>(ts.tv_sec);
+}
+
+Server::Server(Switch& sw, std::string socket_path)
+    : sw_(sw), cmds_(sw), path_(std::move(socket_path)) {}
+
+Server::~Server() {
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+  }
+}
+
+std::string Server::listen() {
+  sockaddr_un addr{};
+  if (path_.size() >= sizeof(addr.sun_path)) return "socket path too long: " + path_;
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+  std::error_code ec;
+  auto parent = std::filesystem::path(path_).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  // A live daemon on the socket keeps it; a stale socket file is replaced.
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(probe);
+    if (live) return "another briskd is serving " + path_;
+  }
+  ::unlink(path_.c_str());
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 ||
+      ::listen(listen_fd_, 64) < 0) {
+    std::string e = "bind " + path_ + ": " + std::strerror(errno);
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    return e;
+  }
+  ::chmod(path_.c_str(), 0660);
+  return "";
+}
+
+std::string Server::handle(const std::string& line) {
+  Reply r;
+  try {
+    auto req = nlohmann::json::parse(line);
+    std::vector<std::string> argv = req.at("argv").get<std::vector<std::string>>();
+    r = cmds_.run(argv);
+  } catch (const nlohmann::json::exception&) {
+    r = Reply::error("malformed request: want {\"argv\": [words...]}");
+  } catch (const std::exception& e) {
+    r = Reply::error(std::string("internal error: ") + e.what());
+  }
+  nlohmann::json out{{"ok", r.ok}, {"text", r.text}, {"data", r.data}};
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void Server::serve_client(int fd) {
+  // One request per connection, bounded in size and time so a stuck client cannot stall the
+  // control loop for long.
+  timeval tv{0, 500000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  std::string line;
+  char buf[4096];
+  while (line.find('\n') == std::string::npos && line.size() < 65536) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string reply = line.find('\n') == std::string::npos && line.size() >= 65536
+                          ? handle("")
+                          : handle(line.substr(0, line.find('\n')));
+  std::size_t off = 0;
+  while (off < reply.size()) {
+    ssize_t n = ::write(fd, reply.data() + off, reply.size() - off);
+    if (n <= 0) break;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+void Server::run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    timespec ts{0, 200000};  // 200 us
+    int n = ::ppoll(&p, 1, &ts, nullptr);
+    if (n > 0 && (p.revents & POLLIN)) {
+      for (;;) {
+        int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) break;
+        serve_client(c);
+        ::close(c);
+        sw_.tick(monotonic_seconds());
+      }
+    }
+    sw_.tick(monotonic_seconds());
+  }
+}
+
+}  // namespace brisk

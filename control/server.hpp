@@ -1,0 +1,42 @@
+// Server: the control thread's loop. Serves commands on a Unix stream socket and runs the
+// switch's periodic work (learning, ageing, reclamation) at least every 200 microseconds, so a
+// newly learned address is used for forwarding well within a millisecond.
+//
+// Protocol (one request per connection): the client sends one line of JSON
+//   {"argv": ["tap", "create", "10"]}
+// and reads one line of JSON back, then the server closes:
+//   {"ok": true, "text": "<minimega-style table or message>", "data": <same as JSON>}
+// On a refused command ok is false and text holds the message (the client prints "E: text").
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "control/commands.hpp"
+#include "control/switch.hpp"
+
+namespace brisk {
+
+class Server {
+ public:
+  Server(Switch& sw, std::string socket_path);
+  ~Server();
+  // Bind the socket. Refuses when another briskd answers on it. Returns "" or an error.
+  std::string listen();
+  // Run until stop() (or a signal that sets the flag passed to run()).
+  void run(const std::atomic<bool>& stop);
+  // Handle one request line; public for tests.
+  std::string handle(const std::string& line);
+
+ private:
+  void serve_client(int fd);
+  Switch& sw_;
+  CommandSet cmds_;
+  std::string path_;
+  int listen_fd_ = -1;
+};
+
+// Seconds on the monotonic clock, the datapath clock's source.
+std::uint32_t monotonic_seconds();
+
+}  // namespace brisk

@@ -1,0 +1,620 @@
+#include "control/switch.hpp"
+
+#include <net/if.h>
+#include <sys/wait.h>
+#include <syslog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "control/netdev.hpp"
+#include "control/table.hpp"
+#include "datapath/tap_port.hpp"
+
+namespace brisk {
+
+namespace {
+
+std::shared_ptr<const VlanSet> all_vlans() {
+  auto s = std::make_shared<VlanSet>();
+  s->set();
+  return s;
+}
+
+bool valid_ifname(const std::string& n) {
+  if (n.empty() || n.size() >= IFNAMSIZ) return false;
+  for (char c : n)
+    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '%') return false;
+  return n != "." && n != ".." && n != "all";
+}
+
+std::string fmt_vlans(const std::set<VlanId>& v) {
+  std::string s = "[";
+  for (VlanId x : v) s += (s.size() > 1 ? " " : "") + std::to_string(x);
+  return s + "]";
+}
+
+}  // namespace
+
+Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts)) {
+  if (!opts_.make_port) {
+    opts_.make_port = [](const std::string& name, PortKind kind) -> std::shared_ptr<Port> {
+      return std::make_shared<TapPort>(name, kind);
+    };
+  }
+  now_ = dp_.clock();
+  rebuild();
+}
+
+Switch::~Switch() {
+  for (auto& [name, p] : ports_) stop_child(p.dhcp_pid);
+}
+
+// ------------------------------------------------------------------ helpers
+
+std::optional<PortId> Switch::alloc_id() {
+  // Round-robin allocation: an id is reused only after every other id was handed out, so a
+  // learn request still in flight for a deleted port cannot land on its successor.
+  for (unsigned k = 0; k < kMaxPorts; ++k) {
+    PortId id = static_cast<PortId>((next_id_ + k) % kMaxPorts);
+    if (!used_[id]) {
+      used_[id] = true;
+      next_id_ = static_cast<PortId>((id + 1) % kMaxPorts);
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Switch::next_tap_name() {
+  for (unsigned n = 0;; ++n) {
+    std::string name = opts_.tap_prefix + std::to_string(n);
+    if (!ports_.count(name) && !bridges_.count(name) && if_nametoindex(name.c_str()) == 0)
+      return name;
+  }
+}
+
+PortTotals Switch::totals(const PortModel& p) const {
+  PortTotals t;
+  for (unsigned w = 0; w < dp_.workers(); ++w) t.add(dp_.context(w).counters.port[p.id]);
+  t.subtract(p.base);
+  return t;
+}
+
+std::optional<VlanId> Switch::resolve_alias(const std::string& alias, bool allocate) {
+  auto it = aliases_.find(alias);
+  if (it != aliases_.end()) return it->second;
+  if (!allocate) return std::nullopt;
+  std::set<VlanId> taken;
+  for (auto& [a, v] : aliases_) taken.insert(v);
+  for (VlanId v = 101; v < kMaxVlan; ++v) {
+    if (!taken.count(v)) {
+      aliases_[alias] = v;
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Switch::vlan_label(const PortModel& p) const {
+  if (p.mode == VlanMode::kTrunk) return "trunk";
+  if (!p.vlan_alias.empty()) return p.vlan_alias + " (" + std::to_string(p.vlan) + ")";
+  return std::to_string(p.vlan);
+}
+
+// ------------------------------------------------------------------ snapshot
+
+void Switch::rebuild() {
+  auto s = std::make_unique<Snapshot>();
+  s->version = ++version_;
+  s->rx_by_worker.resize(dp_.workers());
+  std::map<std::string, std::uint16_t> bidx;
+  for (auto& [name, b] : bridges_) {
+    bidx[name] = static_cast<std::uint16_t>(s->bridges.size());
+    BridgeConf bc;
+    bc.name = name;
+    bc.fdb = b.fdb.get();
+    bc.ageing_s = b.ageing;
+    s->bridges.push_back(std::move(bc));
+    s->table_refs.push_back(b.fdb);
+  }
+  // Per bridge, per VLAN member lists (counting sort over VLANs).
+  std::vector<std::vector<std::vector<PortId>>> members(s->bridges.size());
+  for (auto& m : members) m.resize(kVlanCount);
+  unsigned rr = 0;
+  learn_target_.fill(nullptr);
+  for (auto& [name, p] : ports_) {
+    const BridgeModel& bm = bridges_.at(p.bridge);
+    if (bm.ageing != 0) learn_target_[p.id] = bm.fdb.get();
+    PortConf& pc = s->ports[p.id];
+    pc.port = p.port.get();
+    pc.bridge = bidx.at(p.bridge);
+    pc.mode = p.mode;
+    pc.access_vlan = p.vlan;
+    pc.native_vlan = p.native;
+    pc.flood_unknown = p.flood_unknown;
+    if (p.mode == VlanMode::kTrunk) {
+      pc.allowed = p.allowed.get();
+      s->vlan_sets.push_back(p.allowed);
+    }
+    s->port_refs.push_back(p.port);
+    s->rx_by_worker[rr++ % dp_.workers()].push_back(p.id);
+    auto& m = members[pc.bridge];
+    if (p.mode == VlanMode::kAccess) {
+      m[p.vlan].push_back(p.id);
+    } else {
+      for (std::size_t v = 0; v < kVlanCount; ++v)
+        if (p.allowed->test(v)) m[v].push_back(p.id);
+    }
+  }
+  for (std::size_t b = 0; b < s->bridges.size(); ++b) {
+    BridgeConf& bc = s->bridges[b];
+    bc.flood_offs.resize(kVlanCount + 1);
+    for (std::size_t v = 0; v < kVlanCount; ++v) {
+      bc.flood_offs[v] = static_cast<std::uint32_t>(bc.flood_ports.size());
+      for (PortId id : members[b][v]) bc.flood_ports.push_back(id);
+    }
+    bc.flood_offs[kVlanCount] = static_cast<std::uint32_t>(bc.flood_ports.size());
+  }
+  dp_.publish(std::move(s));
+}
+
+// ------------------------------------------------------------------ bridges
+
+Reply Switch::ensure_bridge(const std::string& name) {
+  if (bridges_.count(name)) return Reply::okay();
+  if (!valid_ifname(name)) return Reply::error("invalid bridge name '" + name + "'");
+  if (ports_.count(name)) return Reply::error("name " + name + " is already used by a port");
+  BridgeModel b;
+  b.name = name;
+  b.fdb = std::make_shared<MacTable>(b.fdb_limit);
+  if (opts_.bridge_interface) {
+    if (if_nametoindex(name.c_str()) != 0)
+      return Reply::error("interface " + name + " already exists on this host");
+    PortModel self;
+    self.name = name;
+    self.kind = PortKind::kInternal;
+    self.bridge = name;
+    self.mode = VlanMode::kTrunk;
+    self.native = 0;
+    self.allowed = all_vlans();
+    bridges_[name] = b;
+    Reply r = add_port(std::move(self));
+    if (!r.ok) {
+      bridges_.erase(name);
+      return r;
+    }
+    bridges_[name].self_port = name;
+  } else {
+    bridges_[name] = b;
+    rebuild();
+  }
+  syslog(LOG_INFO, "bridge %s created", name.c_str());
+  return Reply::okay();
+}
+
+Reply Switch::destroy_bridge(const std::string& name) {
+  auto it = bridges_.find(name);
+  if (it == bridges_.end()) return Reply::error("no such bridge: " + name);
+  std::vector<std::string> doomed;
+  for (auto& [pname, p] : ports_)
+    if (p.bridge == name) doomed.push_back(pname);
+  for (auto& pname : doomed) remove_port_model(pname);
+  bridges_.erase(it);
+  rebuild();
+  syslog(LOG_INFO, "bridge %s destroyed", name.c_str());
+  return Reply::okay();
+}
+
+Reply Switch::set_ageing(const std::string& bridge, std::uint32_t seconds) {
+  auto it = bridges_.find(bridge);
+  if (it == bridges_.end()) return Reply::error("no such bridge: " + bridge);
+  if (seconds > 1000000) return Reply::error("ageing must be 0..1000000 seconds");
+  it->second.ageing = seconds;
+  if (seconds == 0) it->second.fdb->flush();  // hub mode: forget dynamic entries
+  rebuild();
+  return Reply::okay();
+}
+
+Reply Switch::set_fdb_limit(const std::string& bridge, std::uint32_t limit) {
+  auto it = bridges_.find(bridge);
+  if (it == bridges_.end()) return Reply::error("no such bridge: " + bridge);
+  if (limit == 0 || limit > kMacTableMaxLimit)
+    return Reply::error("fdb-limit must be 1.." + std::to_string(kMacTableMaxLimit));
+  // A new table, refilled with the static entries and the most recent dynamic ones.
+  auto fresh = std::make_shared<MacTable>(limit);
+  std::vector<FdbEntry> dyn;
+  it->second.fdb->for_each([&](const FdbEntry& e) {
+    std::uint64_t key = fdb_key(e.vlan, e.mac.to_u64());
+    if (e.is_static) {
+      fresh->add_static(key, e.port, e.last_seen);
+    } else {
+      dyn.push_back(e);
+    }
+  });
+  std::sort(dyn.begin(), dyn.end(),
+            [](const FdbEntry& a, const FdbEntry& b) { return a.last_seen > b.last_seen; });
+  for (const auto& e : dyn) {
+    if (fresh->size() >= limit) break;
+    fresh->learn(fdb_key(e.vlan, e.mac.to_u64()), e.port, e.last_seen);
+  }
+  drain_learning();  // requests naming the old table are applied to it before it is retired
+  it->second.fdb = std::move(fresh);
+  it->second.fdb_limit = limit;
+  rebuild();
+  return Reply::okay();
+}
+
+Reply Switch::nuke() {
+  std::vector<std::string> names;
+  for (auto& [n, b] : bridges_) names.push_back(n);
+  for (auto& n : names) destroy_bridge(n);
+  aliases_.clear();
+  return ensure_bridge(opts_.default_bridge);
+}
+
+// ------------------------------------------------------------------ ports
+
+Reply Switch::add_port(PortModel pm) {
+  if (ports_.count(pm.name)) return Reply::error("port " + pm.name + " already exists");
+  auto id = alloc_id();
+  if (!id) return Reply::error("too many ports (limit " + std::to_string(kMaxPorts) + ")");
+  try {
+    pm.port = opts_.make_port(pm.name, pm.kind);
+  } catch (const std::exception& e) {
+    used_[*id] = false;
+    return Reply::error(e.what());
+  }
+  pm.id = *id;
+  pm.base = PortTotals{};
+  pm.base = totals(pm);  // counters left over from an earlier owner of this id
+  std::string name = pm.name;
+  ports_[name] = std::move(pm);
+  rebuild();
+  return Reply::okay();
+}
+
+void Switch::remove_port_model(const std::string& name) {
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return;
+  PortModel& p = it->second;
+  stop_child(p.dhcp_pid);
+  auto b = bridges_.find(p.bridge);
+  if (b != bridges_.end()) b->second.fdb->flush(p.id, 0xffffffff, /*include_static=*/true);
+  used_[p.id] = false;
+  learn_target_[p.id] = nullptr;
+  ports_.erase(it);
+  // The Port object (and its device) goes away when the last snapshot naming it is reclaimed.
+}
+
+Reply Switch::tap_create(const std::string& bridge, VlanId vlan, const std::string& alias,
+                         std::string name, const std::string& ip) {
+  if (vlan != kNewAliasVlan && vlan > kMaxVlan - 1)
+    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
+  if (!name.empty() && !valid_ifname(name))
+    return Reply::error("invalid tap name '" + name + "': 1-15 characters, no '/', ':' or spaces");
+  if (!name.empty() && (ports_.count(name) || bridges_.count(name)))
+    return Reply::error("tap " + name + " already exists");
+  if (!ip.empty() && ip != "dhcp") {
+    std::string e = validate_cidr(ip);
+    if (!e.empty()) return Reply::error(e);
+  }
+  bool new_alias = vlan == kNewAliasVlan;
+  if (new_alias) {
+    auto v = resolve_alias(alias, /*allocate=*/true);
+    if (!v) return Reply::error("no free VLAN left for alias " + alias);
+    vlan = *v;
+  }
+  auto undo_alias = [&] {
+    if (new_alias) aliases_.erase(alias);
+  };
+  bool new_bridge = !bridges_.count(bridge);
+  if (new_bridge) {
+    Reply r = ensure_bridge(bridge);
+    if (!r.ok) {
+      undo_alias();
+      return r;
+    }
+  }
+  if (name.empty()) name = next_tap_name();
+  PortModel pm;
+  pm.name = name;
+  pm.kind = PortKind::kTap;
+  pm.bridge = bridge;
+  pm.mode = VlanMode::kAccess;
+  pm.vlan = vlan;
+  pm.vlan_alias = alias;
+  pm.ip = ip;
+  Reply r = add_port(std::move(pm));
+  if (r.ok && !ip.empty() && opts_.bridge_interface) {
+    std::string err;
+    if (ip == "dhcp") {
+      pid_t pid = start_dhcp_client(name, err);
+      if (pid > 0) ports_[name].dhcp_pid = pid;
+    } else {
+      err = assign_address(name, ip);
+    }
+    if (!err.empty()) {
+      remove_port_model(name);
+      rebuild();
+      r = Reply::error(err);
+    }
+  }
+  if (!r.ok) {
+    if (new_bridge) destroy_bridge(bridge);
+    undo_alias();
+    return r;
+  }
+  syslog(LOG_INFO, "tap %s created on %s vlan %u", name.c_str(), bridge.c_str(), vlan);
+  return Reply::okay(name, nlohmann::json{{"tap", name}, {"bridge", bridge}, {"vlan", vlan}});
+}
+
+Reply Switch::tap_delete(const std::string& name) {
+  if (name == "all") {
+    std::vector<std::string> taps;
+    for (auto& [n, p] : ports_)
+      if (p.kind == PortKind::kTap) taps.push_back(n);
+    for (auto& n : taps) remove_port_model(n);
+    rebuild();
+    return Reply::okay();
+  }
+  std::string target = name;
+  auto it = ports_.find(target);
+  // minimega also deletes "by number": `tap delete 2` is <prefix>2.
+  if (it == ports_.end() && !name.empty() &&
+      name.find_first_not_of("0123456789") == std::string::npos) {
+    target = opts_.tap_prefix + name;
+    it = ports_.find(target);
+  }
+  if (it == ports_.end() || it->second.kind != PortKind::kTap)
+    return Reply::error("no such tap: " + name);
+  remove_port_model(target);
+  rebuild();
+  return Reply::okay();
+}
+
+Reply Switch::port_delete(const std::string& name) {
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return Reply::error("no port named " + name);
+  if (it->second.kind == PortKind::kInternal)
+    return Reply::error(name + " is a bridge's own interface: use bridge destroy");
+  remove_port_model(name);
+  rebuild();
+  return Reply::okay();
+}
+
+// ------------------------------------------------------------------ FDB
+
+Reply Switch::fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac,
+                      const std::string& port) {
+  auto b = bridges_.find(bridge);
+  if (b == bridges_.end()) return Reply::error("no such bridge: " + bridge);
+  if (vlan > kMaxVlan) return Reply::error("invalid vlan " + std::to_string(vlan));
+  if (mac.is_multicast() || mac.is_zero())
+    return Reply::error("fdb entries need a unicast MAC, not " + mac.str());
+  auto p = ports_.find(port);
+  if (p == ports_.end() || p->second.bridge != bridge)
+    return Reply::error("no port named " + port + " on bridge " + bridge);
+  if (!b->second.fdb->add_static(fdb_key(vlan, mac.to_u64()), p->second.id, now_))
+    return Reply::error("fdb of " + bridge + " is full of static entries");
+  return Reply::okay();
+}
+
+Reply Switch::fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac) {
+  auto b = bridges_.find(bridge);
+  if (b == bridges_.end()) return Reply::error("no such bridge: " + bridge);
+  if (!b->second.fdb->remove(fdb_key(vlan, mac.to_u64())))
+    return Reply::error("no fdb entry for " + mac.str() + " vlan " + std::to_string(vlan) +
+                        " on " + bridge);
+  return Reply::okay();
+}
+
+Reply Switch::fdb_flush(const std::string& bridge, const std::string& port,
+                        std::optional<VlanId> vlan) {
+  if (!bridge.empty() && !bridges_.count(bridge))
+    return Reply::error("no such bridge: " + bridge);
+  PortId pid = kInvalidPort;
+  if (!port.empty()) {
+    auto p = ports_.find(port);
+    if (p == ports_.end() || (!bridge.empty() && p->second.bridge != bridge))
+      return Reply::error("no port named " + port);
+    pid = p->second.id;
+  }
+  std::size_t n = 0;
+  for (auto& [name, b] : bridges_) {
+    if (!bridge.empty() && name != bridge) continue;
+    if (pid != kInvalidPort && ports_.at(port).bridge != name) continue;
+    n += b.fdb->flush(pid, vlan ? *vlan : 0xffffffff);
+  }
+  return Reply::okay("flushed " + std::to_string(n) + " entries", nlohmann::json{{"flushed", n}});
+}
+
+// ------------------------------------------------------------------ listings
+
+Reply Switch::list_taps() const {
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json data = nlohmann::json::array();
+  for (auto& [name, p] : ports_) {
+    if (p.kind != PortKind::kTap) continue;
+    rows.push_back({p.bridge, name, vlan_label(p)});
+    nlohmann::json j{{"bridge", p.bridge}, {"tap", name}, {"vlan", p.vlan}};
+    if (!p.vlan_alias.empty()) j["alias"] = p.vlan_alias;
+    if (!p.ip.empty()) j["ip"] = p.ip;
+    data.push_back(j);
+  }
+  return Reply::okay(format_table({"bridge", "tap", "vlan"}, rows), data);
+}
+
+Reply Switch::list_bridges() const {
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json data = nlohmann::json::array();
+  for (auto& [name, b] : bridges_) {
+    std::set<VlanId> vlans;
+    for (auto& [pn, p] : ports_)
+      if (p.bridge == name && p.mode == VlanMode::kAccess) vlans.insert(p.vlan);
+    std::string config = "ageing=" + std::to_string(b.ageing) +
+                         " fdb-limit=" + std::to_string(b.fdb_limit);
+    rows.push_back({name, b.preexisting ? "true" : "false", fmt_vlans(vlans), "[]", "[]", "[]",
+                    config});
+    data.push_back({{"bridge", name},
+                    {"preexisting", b.preexisting},
+                    {"vlans", vlans},
+                    {"trunks", nlohmann::json::array()},
+                    {"tunnels", nlohmann::json::array()},
+                    {"bonds", nlohmann::json::array()},
+                    {"config", {{"ageing", b.ageing}, {"fdb-limit", b.fdb_limit}}},
+                    {"fdb_entries", b.fdb->size()}});
+  }
+  return Reply::okay(
+      format_table({"bridge", "preexisting", "vlans", "trunks", "tunnels", "bonds", "config"}, rows),
+      data);
+}
+
+Reply Switch::list_ports() const {
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json data = nlohmann::json::array();
+  for (auto& [name, p] : ports_) {
+    PortTotals t = totals(p);
+    std::string mode = p.mode == VlanMode::kAccess ? "access" : "trunk";
+    std::string vlans = p.mode == VlanMode::kAccess
+                            ? std::to_string(p.vlan)
+                            : (p.allowed->all() ? std::string("all") : std::string("some")) +
+                                  " native " + std::to_string(p.native);
+    rows.push_back({name, p.bridge, std::string(port_kind_name(p.kind)), mode, vlans,
+                    std::to_string(t.rx_frames), std::to_string(t.tx_frames),
+                    std::to_string(t.dropped())});
+    data.push_back({{"port", name},
+                    {"id", p.id},
+                    {"bridge", p.bridge},
+                    {"kind", port_kind_name(p.kind)},
+                    {"mode", mode},
+                    {"vlan", p.vlan},
+                    {"rx_frames", t.rx_frames},
+                    {"tx_frames", t.tx_frames},
+                    {"dropped", t.dropped()}});
+  }
+  return Reply::okay(
+      format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped"}, rows), data);
+}
+
+Reply Switch::show_fdb(const std::string& bridge) const {
+  if (!bridge.empty() && !bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
+  std::map<PortId, std::string> names;
+  for (auto& [n, p] : ports_) names[p.id] = n;
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json data = nlohmann::json::array();
+  for (auto& [name, b] : bridges_) {
+    if (!bridge.empty() && name != bridge) continue;
+    std::vector<FdbEntry> entries;
+    b.fdb->for_each([&](const FdbEntry& e) { entries.push_back(e); });
+    std::sort(entries.begin(), entries.end(), [](const FdbEntry& x, const FdbEntry& y) {
+      return std::pair(x.vlan, x.mac.to_u64()) < std::pair(y.vlan, y.mac.to_u64());
+    });
+    for (const auto& e : entries) {
+      std::string port = names.count(e.port) ? names[e.port] : "?";
+      std::string age = e.is_static ? "-" : std::to_string(now_ - e.last_seen);
+      rows.push_back({name, std::to_string(e.vlan), e.mac.str(), port,
+                      e.is_static ? "static" : "dynamic", age});
+      nlohmann::json j{{"bridge", name}, {"vlan", e.vlan},       {"mac", e.mac.str()},
+                       {"port", port},   {"static", e.is_static}};
+      if (!e.is_static) j["age"] = now_ - e.last_seen;
+      data.push_back(j);
+    }
+  }
+  return Reply::okay(format_table({"bridge", "vlan", "mac", "port", "type", "age"}, rows), data);
+}
+
+Reply Switch::show_stats(const std::string& port) const {
+  if (!port.empty() && !ports_.count(port)) return Reply::error("no port named " + port);
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json data = nlohmann::json::object();
+  data["ports"] = nlohmann::json::array();
+  std::array<std::uint64_t, kDropCount> drops{};
+  for (auto& [name, p] : ports_) {
+    if (!port.empty() && name != port) continue;
+    PortTotals t = totals(p);
+    for (std::size_t i = 0; i < kDropCount; ++i) drops[i] += t.drops[i];
+    rows.push_back({name, p.bridge, std::to_string(t.rx_frames), std::to_string(t.rx_bytes),
+                    std::to_string(t.tx_frames), std::to_string(t.tx_bytes),
+                    std::to_string(t.dropped())});
+    nlohmann::json d = nlohmann::json::object();
+    for (std::size_t i = 0; i < kDropCount; ++i) d[std::string(kDropNames[i])] = t.drops[i];
+    data["ports"].push_back({{"port", name},
+                             {"bridge", p.bridge},
+                             {"rx_frames", t.rx_frames},
+                             {"rx_bytes", t.rx_bytes},
+                             {"tx_frames", t.tx_frames},
+                             {"tx_bytes", t.tx_bytes},
+                             {"drops", d}});
+  }
+  std::string text = format_table(
+      {"port", "bridge", "rx_frames", "rx_bytes", "tx_frames", "tx_bytes", "dropped"}, rows);
+  std::vector<std::vector<std::string>> drows;
+  nlohmann::json dj = nlohmann::json::object();
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    dj[std::string(kDropNames[i])] = drops[i];
+    if (drops[i] != 0 || !port.empty())
+      drows.push_back({std::string(kDropNames[i]), std::to_string(drops[i]),
+                       std::string(kDropHelp[i])});
+  }
+  data["drops"] = dj;
+  if (port.empty()) {
+    std::uint64_t lr = 0, lrf = 0;
+    for (unsigned w = 0; w < dp_.workers(); ++w) {
+      lr += dp_.context(w).counters.worker.learn_requests.get();
+      lrf += dp_.context(w).counters.worker.learn_ring_full.get();
+    }
+    data["learn_requests"] = lr;
+    data["learn_ring_full"] = lrf;
+    data["learn_applied"] = learn_applied_;
+  }
+  if (!drows.empty()) text += "\n" + format_table({"drop reason", "frames", "meaning"}, drows);
+  return Reply::okay(text, data);
+}
+
+// ------------------------------------------------------------------ periodic work
+
+void Switch::drain_learning() {
+  for (unsigned w = 0; w < dp_.workers(); ++w) {
+    dp_.context(w).learn.consume_all([&](const LearnRequest& r) {
+      // Apply only to the live table of the port's bridge (not a retired one, not hub mode).
+      if (r.port >= kMaxPorts || learn_target_[r.port] != r.table) return;
+      r.table->learn(r.key, r.port, now_);
+      ++learn_applied_;
+    });
+  }
+}
+
+void Switch::tick(std::uint32_t now) {
+  now_ = now;
+  dp_.set_clock(now);
+  drain_learning();
+  if (now != last_aged_) {
+    last_aged_ = now;
+    for (auto& [name, b] : bridges_)
+      if (b.ageing != 0) b.fdb->age(now, b.ageing);
+  }
+  // Ports whose device vanished.
+  std::vector<std::string> gone;
+  for (auto& [name, p] : ports_)
+    if (p.port->failed()) gone.push_back(name);
+  for (auto& name : gone) {
+    syslog(LOG_WARNING, "port %s: device vanished (%s); removing it", name.c_str(),
+           std::strerror(ports_[name].port->error()));
+    bool internal = ports_[name].kind == PortKind::kInternal;
+    std::string bridge = ports_[name].bridge;
+    remove_port_model(name);
+    if (internal) bridges_[bridge].self_port.clear();
+  }
+  if (!gone.empty()) rebuild();
+  for (auto& [name, p] : ports_) {
+    if (p.dhcp_pid > 0 && ::waitpid(p.dhcp_pid, nullptr, WNOHANG) == p.dhcp_pid) {
+      syslog(LOG_WARNING, "dhclient on %s exited", name.c_str());
+      p.dhcp_pid = 0;
+    }
+  }
+  dp_.snapshots().reclaim([this] { drain_learning(); });
+}
+
+}  // namespace brisk

@@ -1,0 +1,140 @@
+// Switch: the control thread's model of bridges and ports, and the snapshot builder.
+//
+// Every operation validates its arguments completely before changing anything, so a refused
+// command (Reply::ok == false) leaves the model, the kernel devices and the datapath as they
+// were. A successful change rebuilds an immutable Snapshot and publishes it to the workers.
+//
+// Thread-safety: a Switch is used by one thread only (the control thread). It is the single
+// writer of every bridge's MacTable and the consumer of every worker's learn ring (tick()).
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/result.hpp"
+#include "datapath/counters.hpp"
+#include "datapath/mac_table.hpp"
+#include "datapath/port.hpp"
+#include "datapath/snapshot.hpp"
+#include "datapath/worker.hpp"
+
+namespace brisk {
+
+struct SwitchOptions {
+  std::string default_bridge = "mega_bridge";
+  std::string tap_prefix = "mega_tap";
+  // Create each bridge's own interface (a host tap named after the bridge).
+  bool bridge_interface = true;
+  // Makes ports for tap-like kinds; tests substitute memory ports. Throws std::exception with
+  // a message on failure.
+  std::function<std::shared_ptr<Port>(const std::string& name, PortKind kind)> make_port;
+};
+
+// Passed as the VLAN to tap_create() when `alias` is new and must be allocated (from 101).
+inline constexpr VlanId kNewAliasVlan = 0xffff;
+
+struct PortModel {
+  PortId id = kInvalidPort;
+  std::string name;
+  PortKind kind = PortKind::kTap;
+  std::shared_ptr<Port> port;
+  std::string bridge;
+  VlanMode mode = VlanMode::kAccess;
+  VlanId vlan = 0;                 // access VLAN
+  VlanId native = 0;               // trunk native VLAN
+  std::shared_ptr<const VlanSet> allowed;
+  std::string vlan_alias;          // minimega VLAN alias the tap was created with, if any
+  std::string ip;                  // "" | cidr | "dhcp"
+  bool flood_unknown = true;
+  pid_t dhcp_pid = 0;
+  PortTotals base;                 // counters at creation (port ids are reused)
+};
+
+struct BridgeModel {
+  std::string name;
+  std::shared_ptr<MacTable> fdb;
+  std::uint32_t ageing = kMacEntryDefaultAgeSec;
+  std::uint32_t fdb_limit = kMacTableDefaultLimit;
+  bool preexisting = false;
+  std::string self_port;  // name of the bridge's own interface ("" if none)
+};
+
+class Switch {
+ public:
+  Switch(Datapath& dp, SwitchOptions opts);
+  ~Switch();
+
+  // ---- bridges ----
+  Reply ensure_bridge(const std::string& name);
+  Reply destroy_bridge(const std::string& name);
+  Reply set_ageing(const std::string& bridge, std::uint32_t seconds);
+  Reply set_fdb_limit(const std::string& bridge, std::uint32_t limit);
+  Reply nuke();
+
+  // ---- ports ----
+  // Create a host tap on `bridge` in VLAN `vlan` (access). name "" picks the next free
+  // <tap_prefix><N>. ip: "" | "<cidr>" | "dhcp". vlan == kNewAliasVlan allocates `alias`.
+  Reply tap_create(const std::string& bridge, VlanId vlan, const std::string& alias,
+                   std::string name, const std::string& ip);
+  Reply tap_delete(const std::string& name);  // "all" deletes every tap
+  Reply port_delete(const std::string& name);
+
+  // ---- FDB ----
+  Reply fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac, const std::string& port);
+  Reply fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac);
+  Reply fdb_flush(const std::string& bridge, const std::string& port, std::optional<VlanId> vlan);
+
+  // ---- VLAN aliases (minimega): an unknown alias gets the next free VLAN from 101 ----
+  std::optional<VlanId> resolve_alias(const std::string& alias, bool allocate);
+
+  // ---- listings (text + JSON) ----
+  Reply list_taps() const;
+  Reply list_bridges() const;
+  Reply list_ports() const;
+  Reply show_fdb(const std::string& bridge) const;
+  Reply show_stats(const std::string& port) const;
+
+  // ---- the control thread's periodic work ----
+  // Apply learn requests, age entries once per second of `now`, reclaim old snapshots, remove
+  // ports whose device vanished, reap DHCP clients. `now` is the datapath clock (seconds).
+  void tick(std::uint32_t now);
+  std::uint32_t now() const { return now_; }
+  const std::string& default_bridge() const { return opts_.default_bridge; }
+
+  const std::map<std::string, BridgeModel>& bridges() const { return bridges_; }
+  const std::map<std::string, PortModel>& ports() const { return ports_; }
+  PortTotals totals(const PortModel& p) const;
+
+ private:
+  Reply add_port(PortModel pm);
+  void remove_port_model(const std::string& name);
+  void rebuild();
+  std::optional<PortId> alloc_id();
+  std::string next_tap_name();
+  std::string vlan_label(const PortModel& p) const;
+  void drain_learning();
+
+  Datapath& dp_;
+  SwitchOptions opts_;
+  std::map<std::string, BridgeModel> bridges_;
+  std::map<std::string, PortModel> ports_;
+  std::array<bool, kMaxPorts> used_{};
+  PortId next_id_ = 0;
+  std::map<std::string, VlanId> aliases_;
+  std::uint32_t now_ = 0;
+  std::uint32_t last_aged_ = 0;
+  std::uint64_t version_ = 0;
+  std::uint64_t learn_applied_ = 0;
+  // Port id -> the table its learn requests may write (nullptr: unused id or hub mode).
+  std::array<MacTable*, kMaxPorts> learn_target_{};
+};
+
+}  // namespace brisk

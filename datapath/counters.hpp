@@ -1,0 +1,102 @@
+// Per-worker counters and the table of drop reasons.
+//
+// Thread-safety: each Counter has exactly one writer (the worker that owns the WorkerCounters)
+// which adds with a relaxed load + store (a plain add on x86, no lock prefix); the control
+// thread reads with relaxed loads and sums over workers. Counters are cache-line aligned per
+// port so two workers never write the same line.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "brisk/types.hpp"
+
+namespace brisk {
+
+// Every frame that does not leave through a port is counted under exactly one reason.
+// Declared once here; names appear in `stats` and in the JSON output.
+#define BRISK_DROP_REASONS(X)                                                  \
+  X(kRunt, "runt", "shorter than an Ethernet header")                          \
+  X(kOversize, "oversize", "larger than a frame buffer")                       \
+  X(kBadSrcMac, "bad_src_mac", "multicast or all-zero source MAC")             \
+  X(kTaggedOnAccess, "tagged_on_access", "802.1Q tagged frame on an access port") \
+  X(kVlanNotAllowed, "vlan_not_allowed", "VLAN not carried by the ingress trunk") \
+  X(kSamePort, "same_port", "destination learned on the ingress port")         \
+  X(kNoDestination, "no_destination", "no other port in the VLAN")             \
+  X(kTxError, "tx_error", "output port refused the frame")                     \
+  X(kNoBuffer, "no_buffer", "frame pool exhausted")                            \
+  X(kPortDown, "port_down", "ingress or egress port not forwarding")
+
+enum class Drop : std::uint8_t {
+#define BRISK_X(id, name, help) id,
+  BRISK_DROP_REASONS(BRISK_X)
+#undef BRISK_X
+      kCount
+};
+inline constexpr std::size_t kDropCount = static_cast<std::size_t>(Drop::kCount);
+
+inline constexpr std::array<std::string_view, kDropCount> kDropNames = {
+#define BRISK_X(id, name, help) name,
+    BRISK_DROP_REASONS(BRISK_X)
+#undef BRISK_X
+};
+inline constexpr std::array<std::string_view, kDropCount> kDropHelp = {
+#define BRISK_X(id, name, help) help,
+    BRISK_DROP_REASONS(BRISK_X)
+#undef BRISK_X
+};
+
+struct Counter {
+  std::atomic<std::uint64_t> v{0};
+  void add(std::uint64_t n) noexcept {
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+struct alignas(64) PortCounters {
+  Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
+  // Drops are charged to the port the frame came in on, except kTxError / kPortDown on
+  // output, which are charged to the output port.
+  std::array<Counter, kDropCount> drops;
+};
+
+// Worker-wide counters that belong to no port.
+struct alignas(64) WorkerStats {
+  Counter batches, frames, learn_requests, learn_ring_full, idle_sleeps;
+};
+
+struct WorkerCounters {
+  std::unique_ptr<PortCounters[]> port{new PortCounters[kMaxPorts]};
+  WorkerStats worker;
+};
+
+// Plain (non-atomic) totals for the control plane.
+struct PortTotals {
+  std::uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
+  std::array<std::uint64_t, kDropCount> drops{};
+  std::uint64_t dropped() const {
+    std::uint64_t t = 0;
+    for (auto d : drops) t += d;
+    return t;
+  }
+  void add(const PortCounters& c) {
+    rx_frames += c.rx_frames.get();
+    rx_bytes += c.rx_bytes.get();
+    tx_frames += c.tx_frames.get();
+    tx_bytes += c.tx_bytes.get();
+    for (std::size_t i = 0; i < kDropCount; ++i) drops[i] += c.drops[i].get();
+  }
+  void subtract(const PortTotals& base) {
+    rx_frames -= base.rx_frames;
+    rx_bytes -= base.rx_bytes;
+    tx_frames -= base.tx_frames;
+    tx_bytes -= base.tx_bytes;
+    for (std::size_t i = 0; i < kDropCount; ++i) drops[i] -= base.drops[i];
+  }
+};
+
+}  // namespace brisk

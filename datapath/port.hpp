@@ -1,0 +1,74 @@
+// Port: the driver interface every kind of port implements (tap, memory, later AF_XDP,
+// AF_PACKET, vhost-user, DPDK, tunnels).
+//
+// Thread-safety contract
+// ----------------------
+// * rx_burst() is called by exactly one worker: the one the snapshot assigns the port to.
+// * tx_burst() may be called by any worker concurrently (a flood from worker 1 and a unicast
+//   from worker 2 to the same port). Drivers make that safe (a write(2) per frame is atomic on
+//   a TAP fd; per-worker queues elsewhere). tx_burst() never keeps a frame after it returns.
+// * Construction, configuration and destruction happen on the control thread. A port is
+//   destroyed only after every worker has passed a quiescent point since the last snapshot
+//   that referenced it was replaced (QSBR), so no worker can still be inside rx/tx.
+// * `failed` is set by a worker when the device vanished (read/write error such as EBADFD,
+//   ENODEV, EIO); the control thread notices, logs and removes the port.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "brisk/types.hpp"
+#include "datapath/frame.hpp"
+
+namespace brisk {
+
+enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel };
+
+std::string_view port_kind_name(PortKind k);
+
+// One frame to send and the 802.1Q tag to push on the way out (push_vlan == 0: none).
+struct TxItem {
+  Frame* frame;
+  VlanId push_vlan;
+};
+
+class Port {
+ public:
+  Port(std::string name, PortKind kind) : name_(std::move(name)), kind_(kind) {}
+  virtual ~Port() = default;
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+
+  // Receive up to `max` frames, allocated from `pool`, into `out`. Returns how many.
+  virtual std::uint32_t rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept = 0;
+  // Send `n` frames. Returns how many were accepted; the caller counts the rest as kTxError.
+  virtual std::uint32_t tx_burst(const TxItem* items, std::uint32_t n) noexcept = 0;
+  // A file descriptor that becomes readable when rx_burst() has work, or -1 (always poll).
+  virtual int wait_fd() const noexcept { return -1; }
+
+  const std::string& name() const { return name_; }
+  PortKind kind() const { return kind_; }
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  void mark_failed(int err) noexcept {
+    error_.store(err, std::memory_order_relaxed);
+    failed_.store(true, std::memory_order_release);
+  }
+  int error() const { return error_.load(std::memory_order_relaxed); }
+
+ private:
+  std::string name_;
+  PortKind kind_;
+  std::atomic<bool> failed_{false};
+  std::atomic<int> error_{0};
+};
+
+// Write the 4-byte 802.1Q tag for `vlan` (priority 0) at `p`.
+inline void write_vlan_tag(std::uint8_t* p, VlanId vlan) {
+  p[0] = 0x81;
+  p[1] = 0x00;
+  p[2] = static_cast<std::uint8_t>((vlan >> 8) & 0x0f);
+  p[3] = static_cast<std::uint8_t>(vlan & 0xff);
+}
+
+}  // namespace brisk

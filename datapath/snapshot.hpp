@@ -1,0 +1,116 @@
+// Snapshot: the immutable configuration workers forward with, and its publication.
+//
+// The control thread builds a complete new Snapshot for every configuration change and
+// publishes it with SnapshotExchange::publish(); workers load the current pointer once per
+// loop iteration and never see a half-applied change. A snapshot keeps the ports and tables it
+// names alive (shared_ptr), so a deleted port is closed only when the last snapshot naming it
+// is reclaimed after a QSBR grace period: never under a worker's feet.
+//
+// Thread-safety: Snapshot objects are never written after publish(). SnapshotExchange is used
+// by the control thread only (publish, reclaim); workers only call current().
+#pragma once
+
+#include <atomic>
+#include <bitset>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brisk/types.hpp"
+#include "datapath/mac_table.hpp"
+#include "datapath/port.hpp"
+#include "datapath/qsbr.hpp"
+
+namespace brisk {
+
+enum class VlanMode : std::uint8_t { kAccess, kTrunk };
+using VlanSet = std::bitset<kVlanCount>;
+
+struct PortConf {
+  Port* port = nullptr;  // nullptr: this id is unused
+  std::uint16_t bridge = 0;
+  VlanMode mode = VlanMode::kAccess;
+  VlanId access_vlan = 0;          // access ports: the port's VLAN
+  VlanId native_vlan = 0;          // trunk ports: VLAN of untagged frames
+  const VlanSet* allowed = nullptr;  // trunk ports: VLANs carried (never null for a trunk)
+  bool flood_unknown = true;       // receive unknown-unicast floods
+
+  bool carries(VlanId v) const {
+    return mode == VlanMode::kAccess ? access_vlan == v : allowed->test(v);
+  }
+  // The 802.1Q tag to push when a frame of VLAN v leaves this port (0: none).
+  VlanId egress_tag(VlanId v) const {
+    return (mode == VlanMode::kTrunk && v != native_vlan) ? v : 0;
+  }
+};
+
+struct BridgeConf {
+  std::string name;
+  MacTable* fdb = nullptr;
+  std::uint32_t ageing_s = kMacEntryDefaultAgeSec;  // 0: hub mode, learn nothing
+  // Members of VLAN v: flood_ports[flood_offs[v] .. flood_offs[v + 1]).
+  std::vector<std::uint32_t> flood_offs;
+  std::vector<PortId> flood_ports;
+
+  const PortId* members_begin(VlanId v) const { return flood_ports.data() + flood_offs[v]; }
+  const PortId* members_end(VlanId v) const { return flood_ports.data() + flood_offs[v + 1]; }
+};
+
+struct Snapshot {
+  std::uint64_t version = 0;
+  std::vector<PortConf> ports = std::vector<PortConf>(kMaxPorts);
+  std::vector<BridgeConf> bridges;
+  std::vector<std::vector<PortId>> rx_by_worker;  // ports each worker polls
+
+  // Keep-alive references; workers use the raw pointers above.
+  std::vector<std::shared_ptr<Port>> port_refs;
+  std::vector<std::shared_ptr<MacTable>> table_refs;
+  std::vector<std::shared_ptr<const VlanSet>> vlan_sets;
+};
+
+class SnapshotExchange {
+ public:
+  explicit SnapshotExchange(Qsbr& qsbr) : qsbr_(qsbr) {}
+  ~SnapshotExchange() {
+    delete cur_.load(std::memory_order_relaxed);
+    for (auto& r : retired_) delete r.snap;
+  }
+  const Snapshot* current() const noexcept { return cur_.load(std::memory_order_acquire); }
+  // Control thread: make `s` current; the old one is freed by a later reclaim().
+  void publish(std::unique_ptr<Snapshot> s) {
+    const Snapshot* old = cur_.exchange(s.release(), std::memory_order_acq_rel);
+    if (old != nullptr) retired_.push_back({old, qsbr_.retire()});
+  }
+  // Control thread: free retired snapshots no worker can hold any more. `before_free` runs
+  // after the grace period is established and before anything is freed (the learn rings are
+  // drained there, so no request naming a freed table is left). Returns how many remain.
+  template <typename F>
+  std::size_t reclaim(F&& before_free) {
+    std::size_t k = 0;
+    while (k < retired_.size() && qsbr_.safe(retired_[k].epoch)) ++k;
+    if (k == 0) return retired_.size();
+    before_free();
+    for (; k > 0; --k) {
+      delete retired_.front().snap;
+      retired_.pop_front();
+    }
+    return retired_.size();
+  }
+  std::size_t reclaim() {
+    return reclaim([] {});
+  }
+  std::size_t pending() const { return retired_.size(); }
+
+ private:
+  struct Retired {
+    const Snapshot* snap;
+    std::uint64_t epoch;
+  };
+  Qsbr& qsbr_;
+  std::atomic<const Snapshot*> cur_{nullptr};
+  std::deque<Retired> retired_;
+};
+
+}  // namespace brisk

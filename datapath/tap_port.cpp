@@ -1,0 +1,107 @@
+#include "datapath/tap_port.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+// net/if.h before linux/if_tun.h
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace brisk {
+
+namespace {
+[[noreturn]] void fail(int err, const std::string& what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+}  // namespace
+
+TapPort::TapPort(const std::string& name, PortKind kind) : Port(name, kind) {
+  if (name.empty() || name.size() >= IFNAMSIZ) fail(EINVAL, "bad interface name '" + name + "'");
+  if (::if_nametoindex(name.c_str()) != 0) fail(EEXIST, "interface " + name + " already exists");
+  fd_ = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) fail(errno, "open /dev/net/tun");
+  struct ifreq ifr {};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(fd_, TUNSETIFF, &ifr) < 0) {
+    int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    fail(e, "create tap " + name);
+  }
+  // Bring the link up in the current (host) namespace.
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s >= 0) {
+    struct ifreq up {};
+    std::strncpy(up.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (::ioctl(s, SIOCGIFFLAGS, &up) == 0) {
+      up.ifr_flags = static_cast<short>(up.ifr_flags | IFF_UP);
+      ::ioctl(s, SIOCSIFFLAGS, &up);
+    }
+    if (::ioctl(s, SIOCGIFINDEX, &up) == 0) ifindex_ = up.ifr_ifindex;
+    ::close(s);
+  }
+}
+
+TapPort::~TapPort() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool TapPort::fatal(int err) noexcept {
+  if (err == EBADFD || err == ENODEV || err == ENXIO || err == EBADF) {
+    mark_failed(err);
+    return true;
+  }
+  return false;
+}
+
+std::uint32_t TapPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
+  if (failed()) return 0;
+  std::uint32_t n = 0;
+  while (n < max) {
+    Frame* f = pool.alloc();
+    if (f == nullptr) break;
+    f->reset(0);
+    // A frame above kMaxFrameLen (a tap whose MTU was raised past 1900) does not fit and is
+    // dropped by the kernel's read with an error; the default MTU of 1500 always fits.
+    ssize_t r = ::read(fd_, f->data, kMaxFrameLen);
+    if (r <= 0) {
+      pool.free(f);
+      if (r < 0) fatal(errno);
+      break;
+    }
+    f->len = static_cast<std::uint32_t>(r);
+    out[n++] = f;
+  }
+  return n;
+}
+
+std::uint32_t TapPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
+  std::uint32_t sent = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const Frame* f = items[i].frame;
+    ssize_t r;
+    if (items[i].push_vlan != 0) {
+      std::uint8_t tag[4];
+      write_vlan_tag(tag, items[i].push_vlan);
+      struct iovec iov[3] = {{f->data, 12}, {tag, 4}, {f->data + 12, f->len - 12}};
+      r = ::writev(fd_, iov, 3);
+    } else {
+      r = ::write(fd_, f->data, f->len);
+    }
+    if (r < 0) {
+      fatal(errno);
+      continue;
+    }
+    ++sent;
+  }
+  return sent;
+}
+
+}  // namespace brisk

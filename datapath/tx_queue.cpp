@@ -1,0 +1,31 @@
+#include "datapath/tx_queue.hpp"
+
+#include "datapath/snapshot.hpp"
+
+namespace brisk {
+
+void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counters) noexcept {
+  for (std::uint32_t t = 0; t < ntouched_; ++t) {
+    PortId out = touched_[t];
+    Queue& q = q_[out];
+    Port* port = snap.ports[out].port;
+    std::uint32_t sent = port->tx_burst(q.items, q.n);
+    PortCounters& c = counters[out];
+    if (sent == q.n) {
+      std::uint64_t bytes = 0;
+      for (std::uint32_t i = 0; i < q.n; ++i)
+        bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
+      c.tx_frames.add(sent);
+      c.tx_bytes.add(bytes);
+    } else {
+      // Drivers accept a prefix of the burst or report per-frame failures as a shortfall.
+      c.tx_frames.add(sent);
+      c.drops[static_cast<std::size_t>(Drop::kTxError)].add(q.n - sent);
+    }
+    for (std::uint32_t i = 0; i < q.n; ++i) pool.release(q.items[i].frame);
+    q.n = 0;
+  }
+  ntouched_ = 0;
+}
+
+}  // namespace brisk

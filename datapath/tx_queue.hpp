@@ -1,0 +1,42 @@
+// TxQueues: per-worker staging of frames per output port, flushed once per batch.
+//
+// enqueue() takes a frame reference (refs++) and records the 802.1Q tag to push; flush() hands
+// each touched port its items in one tx_burst(), counts tx frames/bytes or tx errors on the
+// output port, and releases the references. Owned by one worker: no locking.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "datapath/counters.hpp"
+#include "datapath/frame.hpp"
+#include "datapath/port.hpp"
+
+namespace brisk {
+
+struct Snapshot;
+
+class TxQueues {
+ public:
+  TxQueues() : q_(new Queue[kMaxPorts]) {}
+  void enqueue(PortId out, Frame* f, VlanId push_vlan) noexcept {
+    Queue& q = q_[out];
+    if (q.n == 0) touched_[ntouched_++] = out;
+    ++f->refs;
+    q.items[q.n++] = TxItem{f, push_vlan};
+  }
+  // A batch of kBatchSize frames puts at most kBatchSize items on one port.
+  void flush(const Snapshot& snap, FramePool& pool, PortCounters* counters) noexcept;
+
+ private:
+  struct Queue {
+    std::uint32_t n = 0;
+    TxItem items[kBatchSize];
+  };
+  std::unique_ptr<Queue[]> q_;
+  std::array<PortId, kMaxPorts> touched_{};
+  std::uint32_t ntouched_ = 0;
+};
+
+}  // namespace brisk

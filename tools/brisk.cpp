@@ -1,0 +1,86 @@
+// brisk: the command-line client of briskd.
+//   brisk [--socket PATH] [--json] <command words...>
+// Prints the daemon's reply; exits 0 on success, 1 after an "E: " line, 2 when the daemon
+// cannot be reached.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  std::string socket = "/run/brisk/brisk.sock";
+  if (const char* env = std::getenv("BRISK_SOCKET")) socket = env;
+  bool json = false;
+  std::vector<std::string> words;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--socket" && i + 1 < argc) {
+      socket = argv[++i];
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--help" || a == "-h") {
+      std::printf("usage: brisk [--socket PATH] [--json] <command words...>\n"
+                  "       brisk help    lists the daemon's commands\n");
+      return 0;
+    } else {
+      break;
+    }
+  }
+  for (; i < argc; ++i) words.emplace_back(argv[i]);
+  if (words.empty()) words = {"help"};
+
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket.size() >= sizeof(addr.sun_path)) {
+    std::fprintf(stderr, "E: socket path too long\n");
+    return 2;
+  }
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    std::fprintf(stderr, "E: cannot reach briskd at %s: %s\n", socket.c_str(), std::strerror(errno));
+    return 2;
+  }
+  std::string req = nlohmann::json{{"argv", words}}.dump() + "\n";
+  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    std::fprintf(stderr, "E: write to briskd failed\n");
+    return 2;
+  }
+  std::string reply;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  nlohmann::json r;
+  try {
+    r = nlohmann::json::parse(reply);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "E: unreadable reply from briskd\n");
+    return 2;
+  }
+  if (!r.value("ok", false)) {
+    std::string text = r.value("text", "");
+    if (json) {
+      std::printf("%s\n", nlohmann::json{{"error", text}}.dump(2).c_str());
+    }
+    std::fprintf(stderr, "E: %s\n", text.c_str());
+    return 1;
+  }
+  if (json) {
+    std::printf("%s\n", r["data"].dump(2).c_str());
+  } else {
+    std::string text = r.value("text", "");
+    if (!text.empty()) std::printf("%s%s", text.c_str(), text.back() == '\n' ? "" : "\n");
+  }
+  return 0;
+}
