@@ -27,8 +27,7 @@ namespace brisk {
   X(kSamePort, "same_port", "destination learned on the ingress port")         \
   X(kNoDestination, "no_destination", "no other port in the VLAN")             \
   X(kTxError, "tx_error", "output port refused the frame")                     \
-  X(kNoBuffer, "no_buffer", "frame pool exhausted")                            \
-  X(kPortDown, "port_down", "ingress or egress port not forwarding")
+  X(kPortDown, "port_down", "output port's device is gone")
 
 enum class Drop : std::uint8_t {
 #define BRISK_X(id, name, help) id,
@@ -59,8 +58,8 @@ struct Counter {
 
 struct alignas(64) PortCounters {
   Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
-  // Drops are charged to the port the frame came in on, except kTxError / kPortDown on
-  // output, which are charged to the output port.
+  // Drops are charged to the port the frame came in on, except kTxError and kPortDown,
+  // which are charged to the output port.
   std::array<Counter, kDropCount> drops;
 };
 

@@ -9,16 +9,17 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
     PortId out = touched_[t];
     Queue& q = q_[out];
     Port* port = snap.ports[out].port;
-    std::uint32_t sent = port->tx_burst(q.items, q.n);
     PortCounters& c = counters[out];
-    if (sent == q.n) {
+    if (port->failed()) {
+      c.drops[static_cast<std::size_t>(Drop::kPortDown)].add(q.n);
+    } else if (std::uint32_t sent = port->tx_burst(q.items, q.n); sent == q.n) {
       std::uint64_t bytes = 0;
       for (std::uint32_t i = 0; i < q.n; ++i)
         bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
       c.tx_frames.add(sent);
       c.tx_bytes.add(bytes);
     } else {
-      // Drivers accept a prefix of the burst or report per-frame failures as a shortfall.
+      // Drivers report frames they could not send as a shortfall.
       c.tx_frames.add(sent);
       c.drops[static_cast<std::size_t>(Drop::kTxError)].add(q.n - sent);
     }
