@@ -143,6 +143,68 @@ std::vector<Command> make_commands() {
   cmds.push_back({{"port"}, "port", [](Switch& sw, const Args& a) {
                     return a.empty() ? sw.list_ports() : Reply::error("unknown port command '" + a[0] + "'");
                   }});
+  cmds.push_back({{"port", "add"},
+                  "port add <iface> vlan <id> | trunk [<vlans>] [native <id>]  [bridge <b>] "
+                  "[driver afxdp|afpacket]",
+                  nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() < 2) return usage_error(c);
+    std::string bridge = sw.default_bridge(), driver;
+    VlanMode mode;
+    VlanId vlan = 0, native = 0;
+    VlanSet allowed;
+    std::size_t i = 1;
+    if (a[i] == "vlan") {
+      if (i + 1 >= a.size()) return usage_error(c);
+      auto v = parse_uint(a[i + 1], kMaxVlan - 1);
+      if (!v) return Reply::error("invalid vlan " + a[i + 1] + ": want 0-4094");
+      mode = VlanMode::kAccess;
+      vlan = static_cast<VlanId>(*v);
+      i += 2;
+    } else if (a[i] == "trunk") {
+      mode = VlanMode::kTrunk;
+      allowed.set();
+      ++i;
+      if (i < a.size() && a[i] != "native" && a[i] != "bridge" && a[i] != "driver") {
+        auto set = parse_vlan_list(a[i]);
+        if (!set) return Reply::error("invalid vlan list '" + a[i] + "': want e.g. 10,20,30-40 or all");
+        allowed = *set;
+        ++i;
+      }
+    } else {
+      return usage_error(c);
+    }
+    bool have_native = false, have_bridge = false, have_driver = false;
+    while (i < a.size()) {
+      if (i + 1 >= a.size()) return usage_error(c);
+      if (a[i] == "native" && mode == VlanMode::kTrunk && !have_native) {
+        auto v = parse_uint(a[i + 1], kMaxVlan - 1);
+        if (!v) return Reply::error("invalid native vlan " + a[i + 1] + ": want 0-4094");
+        native = static_cast<VlanId>(*v);
+        have_native = true;
+      } else if (a[i] == "bridge" && !have_bridge) {
+        bridge = a[i + 1];
+        have_bridge = true;
+      } else if (a[i] == "driver" && !have_driver) {
+        driver = a[i + 1];
+        if (driver != "afxdp" && driver != "afpacket")
+          return Reply::error("unknown driver '" + driver + "': want afxdp or afpacket");
+        have_driver = true;
+      } else {
+        return Reply::error("unexpected '" + a[i] + "'; usage: " + c.usage);
+      }
+      i += 2;
+    }
+    return sw.port_add(a[0], bridge, mode, vlan, allowed, native, driver);
+  };
+  cmds.push_back({{"bridge", "trunk"}, "bridge trunk <bridge> <iface>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return a.size() == 2 ? sw.bridge_trunk(a[0], a[1]) : usage_error(c);
+  };
+  cmds.push_back({{"bridge", "notrunk"}, "bridge notrunk <bridge> <iface>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return a.size() == 2 ? sw.bridge_notrunk(a[0], a[1]) : usage_error(c);
+  };
   cmds.push_back({{"port", "delete"}, "port delete <port>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return a.size() == 1 ? sw.port_delete(a[0]) : usage_error(c);

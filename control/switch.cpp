@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 
 #include "control/netdev.hpp"
 #include "control/table.hpp"
@@ -37,10 +38,58 @@ std::string fmt_vlans(const std::set<VlanId>& v) {
 
 }  // namespace
 
+std::optional<VlanSet> parse_vlan_list(const std::string& s) {
+  VlanSet v;
+  if (s == "all") {
+    v.set();
+    return v;
+  }
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    std::size_t comma = s.find(',', pos);
+    std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::size_t dash = item.find('-');
+    std::string lo = item.substr(0, dash), hi = dash == std::string::npos ? lo : item.substr(dash + 1);
+    auto num = [](const std::string& t) -> std::optional<unsigned> {
+      if (t.empty() || t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+      unsigned n = static_cast<unsigned>(std::stoul(t));
+      if (n > kMaxVlan - 1u) return std::nullopt;
+      return n;
+    };
+    auto a = num(lo), b = num(hi);
+    if (!a || !b || *a > *b) return std::nullopt;
+    for (unsigned x = *a; x <= *b; ++x) v.set(x);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return v;
+}
+
+std::string format_vlan_list(const VlanSet& v) {
+  if (v.all()) return "all";
+  std::string out;
+  for (std::size_t i = 0; i < kVlanCount;) {
+    if (!v.test(i)) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j + 1 < kVlanCount && v.test(j + 1)) ++j;
+    if (!out.empty()) out += ",";
+    out += std::to_string(i);
+    if (j > i) out += "-" + std::to_string(j);
+    i = j + 1;
+  }
+  return out.empty() ? "none" : out;
+}
+
 Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts)) {
   if (!opts_.make_port) {
-    opts_.make_port = [](const std::string& name, PortKind kind) -> std::shared_ptr<Port> {
-      return std::make_shared<TapPort>(name, kind);
+    opts_.make_port = [](const PortSpec& spec) -> std::shared_ptr<Port> {
+      if (spec.kind == PortKind::kSystem)
+        throw std::runtime_error("no driver for system ports in this build");
+      return std::make_shared<TapPort>(spec.name, spec.kind);
     };
   }
   now_ = dp_.clock();
@@ -261,7 +310,7 @@ Reply Switch::add_port(PortModel pm) {
   auto id = alloc_id();
   if (!id) return Reply::error("too many ports (limit " + std::to_string(kMaxPorts) + ")");
   try {
-    pm.port = opts_.make_port(pm.name, pm.kind);
+    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver});
   } catch (const std::exception& e) {
     used_[*id] = false;
     return Reply::error(e.what());
@@ -374,6 +423,72 @@ Reply Switch::tap_delete(const std::string& name) {
   return Reply::okay();
 }
 
+Reply Switch::port_add(const std::string& iface, const std::string& bridge, VlanMode mode,
+                       VlanId vlan, const VlanSet& allowed, VlanId native,
+                       const std::string& driver) {
+  if (!valid_ifname(iface)) return Reply::error("invalid interface name '" + iface + "'");
+  if (ports_.count(iface)) return Reply::error("port " + iface + " already exists");
+  if (bridges_.count(iface)) return Reply::error(iface + " is a bridge");
+  if (mode == VlanMode::kAccess && vlan > kMaxVlan - 1)
+    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
+  if (mode == VlanMode::kTrunk && native > kMaxVlan - 1)
+    return Reply::error("invalid native vlan " + std::to_string(native) + ": want 0-4094");
+  if (!driver.empty() && driver != "afxdp" && driver != "afpacket")
+    return Reply::error("unknown driver '" + driver + "': want afxdp or afpacket");
+  bool new_bridge = !bridges_.count(bridge);
+  if (new_bridge) {
+    Reply r = ensure_bridge(bridge);
+    if (!r.ok) return r;
+  }
+  PortModel pm;
+  pm.name = iface;
+  pm.kind = PortKind::kSystem;
+  pm.bridge = bridge;
+  pm.mode = mode;
+  pm.vlan = mode == VlanMode::kAccess ? vlan : 0;
+  pm.native = native;
+  if (mode == VlanMode::kTrunk) {
+    auto set = std::make_shared<VlanSet>(allowed);
+    set->set(native);
+    pm.allowed = std::move(set);
+  }
+  std::string note;
+  pm.driver = driver.empty() ? "afxdp" : driver;
+  Reply r = add_port(pm);
+  if (!r.ok && driver.empty()) {
+    // AF_XDP unavailable (old kernel, no permission, driver refuses): fall back, and say so.
+    note = "AF_XDP unavailable on " + iface + " (" + r.text + "); using afpacket";
+    pm.driver = "afpacket";
+    r = add_port(pm);
+  }
+  if (!r.ok) {
+    if (new_bridge) destroy_bridge(bridge);
+    return r;
+  }
+  if (!note.empty()) syslog(LOG_WARNING, "%s", note.c_str());
+  syslog(LOG_INFO, "port %s attached to %s with %s", iface.c_str(), bridge.c_str(),
+         pm.driver.c_str());
+  return Reply::okay(note, nlohmann::json{{"port", iface}, {"bridge", bridge}, {"driver", pm.driver},
+                                          {"note", note}});
+}
+
+Reply Switch::bridge_trunk(const std::string& bridge, const std::string& iface) {
+  if (!bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
+  VlanSet all;
+  all.set();
+  return port_add(iface, bridge, VlanMode::kTrunk, 0, all, 0, "");
+}
+
+Reply Switch::bridge_notrunk(const std::string& bridge, const std::string& iface) {
+  auto it = ports_.find(iface);
+  if (it == ports_.end() || it->second.bridge != bridge || it->second.kind != PortKind::kSystem ||
+      it->second.mode != VlanMode::kTrunk)
+    return Reply::error("no trunk " + iface + " on bridge " + bridge);
+  remove_port_model(iface);
+  rebuild();
+  return Reply::okay();
+}
+
 Reply Switch::port_delete(const std::string& name) {
   auto it = ports_.find(name);
   if (it == ports_.end()) return Reply::error("no port named " + name);
@@ -451,16 +566,23 @@ Reply Switch::list_bridges() const {
   nlohmann::json data = nlohmann::json::array();
   for (auto& [name, b] : bridges_) {
     std::set<VlanId> vlans;
-    for (auto& [pn, p] : ports_)
-      if (p.bridge == name && p.mode == VlanMode::kAccess) vlans.insert(p.vlan);
+    std::vector<std::string> trunks;
+    for (auto& [pn, p] : ports_) {
+      if (p.bridge != name) continue;
+      if (p.mode == VlanMode::kAccess) vlans.insert(p.vlan);
+      if (p.kind == PortKind::kSystem && p.mode == VlanMode::kTrunk) trunks.push_back(pn);
+    }
+    std::string trunk_text = "[";
+    for (auto& t : trunks) trunk_text += (trunk_text.size() > 1 ? " " : "") + t;
+    trunk_text += "]";
     std::string config = "ageing=" + std::to_string(b.ageing) +
                          " fdb-limit=" + std::to_string(b.fdb_limit);
-    rows.push_back({name, b.preexisting ? "true" : "false", fmt_vlans(vlans), "[]", "[]", "[]",
-                    config});
+    rows.push_back({name, b.preexisting ? "true" : "false", fmt_vlans(vlans), trunk_text, "[]",
+                    "[]", config});
     data.push_back({{"bridge", name},
                     {"preexisting", b.preexisting},
                     {"vlans", vlans},
-                    {"trunks", nlohmann::json::array()},
+                    {"trunks", trunks},
                     {"tunnels", nlohmann::json::array()},
                     {"bonds", nlohmann::json::array()},
                     {"config", {{"ageing", b.ageing}, {"fdb-limit", b.fdb_limit}}},
@@ -479,16 +601,19 @@ Reply Switch::list_ports() const {
     std::string mode = p.mode == VlanMode::kAccess ? "access" : "trunk";
     std::string vlans = p.mode == VlanMode::kAccess
                             ? std::to_string(p.vlan)
-                            : (p.allowed->all() ? std::string("all") : std::string("some")) +
-                                  " native " + std::to_string(p.native);
-    rows.push_back({name, p.bridge, std::string(port_kind_name(p.kind)), mode, vlans,
+                            : format_vlan_list(*p.allowed) + " native " + std::to_string(p.native);
+    std::string kind(port_kind_name(p.kind));
+    if (!p.driver.empty()) kind += "/" + p.driver;
+    rows.push_back({name, p.bridge, kind, mode, vlans,
                     std::to_string(t.rx_frames), std::to_string(t.tx_frames),
                     std::to_string(t.dropped())});
     data.push_back({{"port", name},
                     {"id", p.id},
                     {"bridge", p.bridge},
                     {"kind", port_kind_name(p.kind)},
+                    {"driver", p.driver},
                     {"mode", mode},
+                    {"vlans", vlans},
                     {"vlan", p.vlan},
                     {"rx_frames", t.rx_frames},
                     {"tx_frames", t.tx_frames},

@@ -28,15 +28,26 @@
 
 namespace brisk {
 
+// What the control plane asks a port factory for.
+struct PortSpec {
+  std::string name;    // interface name (created for taps, existing for system ports)
+  PortKind kind;       // kTap / kInternal (created by brisk) or kSystem (attached)
+  std::string driver;  // kSystem: "afxdp" or "afpacket"
+};
+
 struct SwitchOptions {
   std::string default_bridge = "mega_bridge";
   std::string tap_prefix = "mega_tap";
   // Create each bridge's own interface (a host tap named after the bridge).
   bool bridge_interface = true;
-  // Makes ports for tap-like kinds; tests substitute memory ports. Throws std::exception with
-  // a message on failure.
-  std::function<std::shared_ptr<Port>(const std::string& name, PortKind kind)> make_port;
+  // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message
+  // on failure (no such device, no permission...).
+  std::function<std::shared_ptr<Port>(const PortSpec&)> make_port;
 };
+
+// A trunk's VLANs: "all", or a list like "10,20,30-40". nullopt if malformed.
+std::optional<VlanSet> parse_vlan_list(const std::string& s);
+std::string format_vlan_list(const VlanSet& v);
 
 // Passed as the VLAN to tap_create() when `alias` is new and must be allocated (from 101).
 inline constexpr VlanId kNewAliasVlan = 0xffff;
@@ -53,6 +64,7 @@ struct PortModel {
   std::shared_ptr<const VlanSet> allowed;
   std::string vlan_alias;          // minimega VLAN alias the tap was created with, if any
   std::string ip;                  // "" | cidr | "dhcp"
+  std::string driver;              // system ports: the driver in use
   bool flood_unknown = true;
   pid_t dhcp_pid = 0;
   PortTotals base;                 // counters at creation (port ids are reused)
@@ -85,7 +97,14 @@ class Switch {
   Reply tap_create(const std::string& bridge, VlanId vlan, const std::string& alias,
                    std::string name, const std::string& ip);
   Reply tap_delete(const std::string& name);  // "all" deletes every tap
+  // Attach an existing netdev. Access: mode kAccess + vlan. Trunk: mode kTrunk + allowed +
+  // native (added to allowed). driver "" tries afxdp, then afpacket (saying so in the reply).
+  Reply port_add(const std::string& iface, const std::string& bridge, VlanMode mode, VlanId vlan,
+                 const VlanSet& allowed, VlanId native, const std::string& driver);
   Reply port_delete(const std::string& name);
+  // minimega: `bridge trunk <b> <iface>` attaches iface as a trunk of every VLAN, native 0.
+  Reply bridge_trunk(const std::string& bridge, const std::string& iface);
+  Reply bridge_notrunk(const std::string& bridge, const std::string& iface);
 
   // ---- FDB ----
   Reply fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac, const std::string& port);

@@ -178,3 +178,60 @@ TEST(Server, ProtocolAndMalformedRequests) {
 
 }  // namespace
 }  // namespace brisk::test
+
+namespace brisk::test {
+namespace {
+
+TEST(Commands, PortAddAccessAndTrunkWithDriverFallback) {
+  Harness h("tcbr7");
+  Reply r = h.cmd("port add veth1 vlan 10 driver afpacket");
+  ASSERT_TRUE(r.ok) << r.text;
+  EXPECT_EQ(h.sw().ports().at("veth1").driver, "afpacket");
+  ASSERT_TRUE(h.cmd("port add veth2 trunk 10,20-22 native 5").ok);
+  const PortModel& t = h.sw().ports().at("veth2");
+  EXPECT_EQ(t.mode, VlanMode::kTrunk);
+  EXPECT_EQ(format_vlan_list(*t.allowed), "5,10,20-22") << "the native VLAN is carried";
+  EXPECT_EQ(t.driver, "afxdp");
+  // AF_XDP unavailable: the automatic choice falls back and says so.
+  h.system_drivers = {"afpacket"};
+  r = h.cmd("port add veth3 vlan 10");
+  ASSERT_TRUE(r.ok) << r.text;
+  EXPECT_EQ(h.sw().ports().at("veth3").driver, "afpacket");
+  EXPECT_NE(r.text.find("AF_XDP unavailable"), std::string::npos);
+  // An explicit driver that fails is an error, with no fallback.
+  EXPECT_FALSE(h.cmd("port add veth4 vlan 10 driver afxdp").ok);
+  EXPECT_FALSE(h.sw().ports().count("veth4"));
+  EXPECT_NE(h.cmd("port").text.find("system/afpacket"), std::string::npos);
+  ASSERT_TRUE(h.cmd("port delete veth1").ok);
+  EXPECT_FALSE(h.sw().ports().count("veth1"));
+}
+
+TEST(Commands, PortAddRefusals) {
+  Harness h("tcbr8");
+  ASSERT_TRUE(h.cmd("port add v1 vlan 10").ok);
+  const std::string before = listing(h);
+  for (const char* c : {"port add", "port add v2", "port add v2 vlan", "port add v2 vlan 4095",
+                        "port add v2 trunk 1-5000", "port add v2 trunk 10,,20", "port add v2 trunk 30-20",
+                        "port add v2 trunk native 9999", "port add v2 vlan 10 driver dpdkk",
+                        "port add v2 vlan 10 native 3", "port add v1 vlan 10", "port add tcbr8 vlan 10",
+                        "port add v2 vlan 10 bridge", "bridge trunk nosuch v2", "bridge notrunk tcbr8 v1",
+                        "bridge trunk tcbr8"}) {
+    Reply r = h.cmd(c);
+    EXPECT_FALSE(r.ok) << "accepted: " << c;
+  }
+  EXPECT_EQ(listing(h), before);
+}
+
+TEST(Commands, MinimegaBridgeTrunk) {
+  Harness h("tcbr9");
+  ASSERT_TRUE(h.cmd("bridge trunk tcbr9 eth7").ok);
+  const PortModel& p = h.sw().ports().at("eth7");
+  EXPECT_EQ(p.mode, VlanMode::kTrunk);
+  EXPECT_TRUE(p.allowed->all());
+  EXPECT_NE(h.cmd("bridge").text.find("[eth7]"), std::string::npos);
+  ASSERT_TRUE(h.cmd("bridge notrunk tcbr9 eth7").ok);
+  EXPECT_FALSE(h.sw().ports().count("eth7"));
+}
+
+}  // namespace
+}  // namespace brisk::test

@@ -257,3 +257,41 @@ TEST_F(PipelineTest, ManyFramesInOneBurstAreBatched) {
 
 }  // namespace
 }  // namespace brisk::test
+
+namespace brisk::test {
+namespace {
+
+TEST(Trunk, AllowedListNativeVlanAndEgressTags) {
+  Harness h("trbr0");
+  ASSERT_TRUE(h.cmd("port add tr1 trunk 10,20 native 10").ok);
+  ASSERT_TRUE(h.cmd("tap create 10 name a10").ok);
+  ASSERT_TRUE(h.cmd("tap create 20 name a20").ok);
+  ASSERT_TRUE(h.cmd("tap create 30 name a30").ok);
+  h.sent();
+  // Tagged 20 from the trunk reaches the VLAN 20 access port untagged.
+  h.send("tr1", FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:01:01").tagged(20).build());
+  auto out = h.sent();
+  ASSERT_EQ(out["a20"].size(), 1u);
+  EXPECT_EQ(vlan_of(out["a20"][0]), -1);
+  EXPECT_EQ(out.count("a10"), 0u);
+  // Untagged from the trunk is the native VLAN 10.
+  h.send("tr1", FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:01:02").build());
+  out = h.sent();
+  EXPECT_EQ(out["a10"].size(), 1u);
+  EXPECT_EQ(out.count("a20"), 0u);
+  // VLAN 30 is not carried: dropped and counted.
+  h.send("tr1", FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:01:03").tagged(30).build());
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.totals("tr1").drops[static_cast<std::size_t>(Drop::kVlanNotAllowed)], 1u);
+  // Toward the trunk: VLAN 20 leaves tagged, native VLAN 10 untagged, VLAN 30 not at all.
+  h.send("a20", FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:02:01").build());
+  h.send("a10", FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:02:02").build());
+  h.send("a30", FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:02:03").build());
+  out = h.sent();
+  ASSERT_EQ(out["tr1"].size(), 2u);
+  EXPECT_EQ(vlan_of(out["tr1"][0]), 20);
+  EXPECT_EQ(vlan_of(out["tr1"][1]), -1);
+}
+
+}  // namespace
+}  // namespace brisk::test

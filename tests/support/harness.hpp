@@ -4,6 +4,8 @@
 #pragma once
 
 #include <map>
+#include <set>
+#include <stdexcept>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -22,9 +24,11 @@ class Harness {
     SwitchOptions o;
     o.default_bridge = bridge;
     o.tap_prefix = "tt";
-    o.make_port = [this](const std::string& name, PortKind) -> std::shared_ptr<Port> {
-      auto p = std::make_shared<MemoryPort>(name);
-      mem_[name] = p;
+    o.make_port = [this](const PortSpec& spec) -> std::shared_ptr<Port> {
+      if (spec.kind == PortKind::kSystem && !system_drivers.count(spec.driver))
+        throw std::runtime_error("driver " + spec.driver + " unavailable for " + spec.name);
+      auto p = std::make_shared<MemoryPort>(spec.name);
+      mem_[spec.name] = p;
       return p;
     };
     sw_ = std::make_unique<Switch>(dp_, o);
@@ -66,6 +70,8 @@ class Harness {
     sw_->tick(now_);
   }
   std::uint32_t now() const { return now_; }
+  // Drivers the fake factory accepts for system ports (memory ports stand in for them).
+  std::set<std::string> system_drivers = {"afxdp", "afpacket"};
 
   // Frames each port sent since the last call, by port name.
   std::map<std::string, std::vector<std::vector<std::uint8_t>>> sent() {

@@ -1,0 +1,82 @@
+#include "datapath/csum.hpp"
+
+namespace brisk {
+
+std::uint32_t csum_add(const std::uint8_t* p, std::size_t len, std::uint32_t sum) {
+  std::uint64_t s = sum;
+  std::size_t i = 0;
+  for (; i + 1 < len; i += 2) s += (std::uint32_t{p[i]} << 8) | p[i + 1];
+  if (i < len) s += std::uint32_t{p[i]} << 8;
+  while (s >> 32) s = (s & 0xffffffff) + (s >> 32);
+  return static_cast<std::uint32_t>(s);
+}
+
+std::uint16_t csum_fold(std::uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(sum);
+}
+
+bool complete_checksum_at(std::uint8_t* frame, std::size_t len, std::size_t start,
+                          std::size_t offset) {
+  if (start >= len || offset + 2 > len - start) return false;
+  std::uint16_t c = static_cast<std::uint16_t>(~csum_fold(csum_add(frame + start, len - start, 0)));
+  frame[start + offset] = static_cast<std::uint8_t>(c >> 8);
+  frame[start + offset + 1] = static_cast<std::uint8_t>(c & 0xff);
+  return true;
+}
+
+bool complete_partial_l4(std::uint8_t* f, std::size_t len) {
+  std::size_t l3 = 14;
+  if (len < l3) return false;
+  std::uint16_t et = static_cast<std::uint16_t>((f[12] << 8) | f[13]);
+  if (et == 0x8100) {
+    if (len < 18) return false;
+    et = static_cast<std::uint16_t>((f[16] << 8) | f[17]);
+    l3 = 18;
+  }
+  std::uint32_t pseudo = 0;
+  std::size_t l4 = 0, l4len = 0;
+  std::uint8_t proto = 0;
+  if (et == 0x0800) {
+    if (len < l3 + 20 || (f[l3] >> 4) != 4) return false;
+    std::size_t ihl = std::size_t{f[l3] & 0x0fu} * 4;
+    std::size_t tot = (std::size_t{f[l3 + 2]} << 8) | f[l3 + 3];
+    if (ihl < 20 || tot < ihl || l3 + tot > len) return false;
+    if (((f[l3 + 6] & 0x3f) | f[l3 + 7]) != 0) return false;  // a fragment
+    proto = f[l3 + 9];
+    l4 = l3 + ihl;
+    l4len = tot - ihl;
+    pseudo = csum_add(f + l3 + 12, 8, 0);
+  } else if (et == 0x86dd) {
+    if (len < l3 + 40) return false;
+    proto = f[l3 + 6];  // no extension headers: those frames are left alone
+    l4 = l3 + 40;
+    l4len = (std::size_t{f[l3 + 4]} << 8) | f[l3 + 5];
+    if (l4 + l4len > len) return false;
+    pseudo = csum_add(f + l3 + 8, 32, 0);
+  } else {
+    return false;
+  }
+  std::size_t off;
+  if (proto == 6 && l4len >= 20) {
+    off = 16;
+  } else if (proto == 17 && l4len >= 8) {
+    off = 6;
+  } else {
+    return false;
+  }
+  pseudo += proto;
+  pseudo += static_cast<std::uint32_t>(l4len);
+  std::uint16_t partial = csum_fold(pseudo);
+  std::uint16_t field = static_cast<std::uint16_t>((f[l4 + off] << 8) | f[l4 + off + 1]);
+  if (field != partial) return false;
+  // The field holds the pseudo-header sum: summing the segment with it in place and
+  // complementing gives the full checksum.
+  std::uint16_t c = static_cast<std::uint16_t>(~csum_fold(csum_add(f + l4, l4len, 0)));
+  if (proto == 17 && c == 0) c = 0xffff;
+  f[l4 + off] = static_cast<std::uint8_t>(c >> 8);
+  f[l4 + off + 1] = static_cast<std::uint8_t>(c & 0xff);
+  return true;
+}
+
+}  // namespace brisk
