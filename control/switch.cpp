@@ -171,7 +171,6 @@ void Switch::rebuild() {
   // Per bridge, per VLAN member lists (counting sort over VLANs).
   std::vector<std::vector<std::vector<PortId>>> members(s->bridges.size());
   for (auto& m : members) m.resize(kVlanCount);
-  unsigned rr = 0;
   learn_target_.fill(nullptr);
   for (auto& [name, p] : ports_) {
     const BridgeModel& bm = bridges_.at(p.bridge);
@@ -188,7 +187,7 @@ void Switch::rebuild() {
       s->vlan_sets.push_back(p.allowed);
     }
     s->port_refs.push_back(p.port);
-    s->rx_by_worker[rr++ % dp_.workers()].push_back(p.id);
+    s->rx_by_worker[p.worker].push_back(p.id);
     auto& m = members[pc.bridge];
     if (p.mode == VlanMode::kAccess) {
       m[p.vlan].push_back(p.id);
@@ -316,6 +315,10 @@ Reply Switch::add_port(PortModel pm) {
     return Reply::error(e.what());
   }
   pm.id = *id;
+  // The least loaded worker polls the new port.
+  std::vector<unsigned> load(dp_.workers(), 0);
+  for (auto& [n, other] : ports_) ++load[other.worker];
+  pm.worker = static_cast<unsigned>(std::min_element(load.begin(), load.end()) - load.begin());
   pm.base = PortTotals{};
   pm.base = totals(pm);  // counters left over from an earlier owner of this id
   std::string name = pm.name;

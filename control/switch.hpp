@@ -68,6 +68,9 @@ struct PortModel {
   bool flood_unknown = true;
   pid_t dhcp_pid = 0;
   PortTotals base;                 // counters at creation (port ids are reused)
+  // The worker that polls this port, fixed for the port's life: moving a port between
+  // workers would let the old and the new worker poll it at once during a snapshot change.
+  unsigned worker = 0;
 };
 
 struct BridgeModel {

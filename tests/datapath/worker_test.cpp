@@ -126,3 +126,24 @@ TEST(Workers, NewAddressIsUsedWithinAMillisecond) {
 
 }  // namespace
 }  // namespace brisk::test
+
+namespace brisk::test {
+namespace {
+
+TEST(Workers, PortsKeepTheirWorkerAcrossReconfiguration) {
+  Harness h("twbr2", /*workers=*/2);
+  for (const char* p : {"m1", "m2", "m3"}) ASSERT_TRUE(h.cmd(std::string("tap create 10 name ") + p).ok);
+  std::map<std::string, unsigned> before;
+  for (auto& [n, p] : h.sw().ports()) before[n] = p.worker;
+  ASSERT_TRUE(h.cmd("tap create 10 name a0").ok);  // sorts first
+  ASSERT_TRUE(h.cmd("tap delete m2").ok);
+  for (auto& [n, p] : h.sw().ports())
+    if (before.count(n)) EXPECT_EQ(p.worker, before[n]) << n;
+  // Both workers have ports: the new one went to the less loaded worker.
+  const Snapshot* s = h.dp().snapshots().current();
+  EXPECT_FALSE(s->rx_by_worker[0].empty());
+  EXPECT_FALSE(s->rx_by_worker[1].empty());
+}
+
+}  // namespace
+}  // namespace brisk::test
