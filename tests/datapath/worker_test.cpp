@@ -137,8 +137,11 @@ TEST(Workers, PortsKeepTheirWorkerAcrossReconfiguration) {
   for (auto& [n, p] : h.sw().ports()) before[n] = p.worker;
   ASSERT_TRUE(h.cmd("tap create 10 name a0").ok);  // sorts first
   ASSERT_TRUE(h.cmd("tap delete m2").ok);
-  for (auto& [n, p] : h.sw().ports())
-    if (before.count(n)) EXPECT_EQ(p.worker, before[n]) << n;
+  for (auto& [n, p] : h.sw().ports()) {
+    if (before.count(n)) {
+      EXPECT_EQ(p.worker, before[n]) << n;
+    }
+  }
   // Both workers have ports: the new one went to the less loaded worker.
   const Snapshot* s = h.dp().snapshots().current();
   EXPECT_FALSE(s->rx_by_worker[0].empty());
