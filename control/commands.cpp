@@ -1,5 +1,7 @@
 #include "control/commands.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <charconv>
 #include <functional>
@@ -204,6 +206,59 @@ std::vector<Command> make_commands() {
   cmds.push_back({{"bridge", "notrunk"}, "bridge notrunk <bridge> <iface>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return a.size() == 2 ? sw.bridge_notrunk(a[0], a[1]) : usage_error(c);
+  };
+  cmds.push_back({{"port", "security"},
+                  "port security [<port>] | <port> mac <mac> [ip <addr>[,<addr>...]] | <port> off | "
+                  "<port> limit <n>",
+                  nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() <= 1) return sw.show_security(a.empty() ? "" : a[0]);
+    if (a[1] == "off" && a.size() == 2) return sw.security_off(a[0]);
+    if (a[1] == "limit" && a.size() == 3) {
+      auto n = parse_uint(a[2], kMacTableMaxLimit);
+      if (!n) return Reply::error("invalid limit '" + a[2] + "': want 0 (none) or a count");
+      return sw.security_limit(a[0], *n);
+    }
+    if (a[1] == "mac" && (a.size() == 3 || (a.size() == 5 && a[3] == "ip"))) {
+      auto mac = MacAddr::parse(a[2]);
+      if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
+      std::vector<Ipv4> v4;
+      std::vector<Ipv6> v6;
+      if (a.size() == 5) {
+        std::size_t pos = 0;
+        const std::string& list = a[4];
+        while (pos <= list.size()) {
+          std::size_t comma = list.find(',', pos);
+          std::string ip = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+          Ipv4 x4;
+          Ipv6 x6;
+          if (inet_pton(AF_INET, ip.c_str(), x4.data()) == 1) {
+            v4.push_back(x4);
+          } else if (inet_pton(AF_INET6, ip.c_str(), x6.data()) == 1) {
+            v6.push_back(x6);
+          } else {
+            return Reply::error("invalid ip '" + ip + "' in binding");
+          }
+          if (comma == std::string::npos) break;
+          pos = comma + 1;
+        }
+      }
+      return sw.security_bind(a[0], *mac, v4, v6);
+    }
+    return usage_error(c);
+  };
+  cmds.push_back({{"port", "flood"}, "port flood <port> on|off", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 2 || (a[1] != "on" && a[1] != "off")) return usage_error(c);
+    return sw.set_flood(a[0], a[1] == "on");
+  };
+  cmds.push_back({{"port", "storm"}, "port storm <port> <frames/s>|off", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 2) return usage_error(c);
+    if (a[1] == "off") return sw.set_storm(a[0], 0);
+    auto n = parse_uint(a[1], 100000000);
+    if (!n || *n == 0) return Reply::error("invalid rate '" + a[1] + "': want 1-100000000 frames/s or off");
+    return sw.set_storm(a[0], *n);
   };
   cmds.push_back({{"port", "delete"}, "port delete <port>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {

@@ -1,5 +1,6 @@
 #include "control/switch.hpp"
 
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -182,6 +183,12 @@ void Switch::rebuild() {
     pc.access_vlan = p.vlan;
     pc.native_vlan = p.native;
     pc.flood_unknown = p.flood_unknown;
+    pc.storm_pps = p.storm_pps;
+    if (p.security) {
+      pc.sec = p.security.get();
+      pc.sec_egress = p.security->egress_filter();
+      s->security.push_back(p.security);
+    }
     if (p.mode == VlanMode::kTrunk) {
       pc.allowed = p.allowed.get();
       s->vlan_sets.push_back(p.allowed);
@@ -502,6 +509,105 @@ Reply Switch::port_delete(const std::string& name) {
   return Reply::okay();
 }
 
+// ------------------------------------------------------------------ security and limits
+
+Reply Switch::security_bind(const std::string& port, const MacAddr& mac,
+                            const std::vector<Ipv4>& v4, const std::vector<Ipv6>& v6) {
+  auto it = ports_.find(port);
+  if (it == ports_.end()) return Reply::error("no port named " + port);
+  if (mac.is_multicast() || mac.is_zero())
+    return Reply::error("a binding needs a unicast MAC, not " + mac.str());
+  auto sec = std::make_shared<PortSecurity>(it->second.security ? *it->second.security
+                                                                 : PortSecurity{});
+  auto& bs = sec->bindings;
+  bs.erase(std::remove_if(bs.begin(), bs.end(), [&](const SecurityBinding& b) { return b.mac == mac; }),
+           bs.end());
+  if (bs.size() >= 64) return Reply::error("port " + port + " has the maximum of 64 bindings");
+  bs.push_back(SecurityBinding{mac, v4, v6});
+  it->second.security = std::move(sec);
+  // Forget what the port learned before: it may have been spoofed.
+  bridges_.at(it->second.bridge).fdb->flush(it->second.id);
+  rebuild();
+  return Reply::okay();
+}
+
+Reply Switch::security_off(const std::string& port) {
+  auto it = ports_.find(port);
+  if (it == ports_.end()) return Reply::error("no port named " + port);
+  it->second.security.reset();
+  rebuild();
+  return Reply::okay();
+}
+
+Reply Switch::security_limit(const std::string& port, std::uint32_t limit) {
+  auto it = ports_.find(port);
+  if (it == ports_.end()) return Reply::error("no port named " + port);
+  it->second.mac_limit = limit;
+  bridges_.at(it->second.bridge).fdb->set_port_limit(it->second.id, limit);
+  return Reply::okay();
+}
+
+Reply Switch::set_flood(const std::string& port, bool on) {
+  auto it = ports_.find(port);
+  if (it == ports_.end()) return Reply::error("no port named " + port);
+  it->second.flood_unknown = on;
+  rebuild();
+  return Reply::okay();
+}
+
+Reply Switch::set_storm(const std::string& port, std::uint32_t pps) {
+  auto it = ports_.find(port);
+  if (it == ports_.end()) return Reply::error("no port named " + port);
+  it->second.storm_pps = pps;
+  rebuild();
+  return Reply::okay();
+}
+
+namespace {
+std::string ip4_str(const std::uint8_t* p) {
+  char b[INET_ADDRSTRLEN];
+  return inet_ntop(AF_INET, p, b, sizeof(b)) ? b : "?";
+}
+std::string ip6_str(const std::uint8_t* p) {
+  char b[INET6_ADDRSTRLEN];
+  return inet_ntop(AF_INET6, p, b, sizeof(b)) ? b : "?";
+}
+}  // namespace
+
+Reply Switch::show_security(const std::string& port) const {
+  if (!port.empty() && !ports_.count(port)) return Reply::error("no port named " + port);
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json data = nlohmann::json::array();
+  for (auto& [name, p] : ports_) {
+    if (!port.empty() && name != port) continue;
+    if (!p.security && p.mac_limit == 0 && p.storm_pps == 0 && p.flood_unknown) continue;
+    std::vector<const SecurityBinding*> bs;
+    if (p.security)
+      for (const auto& b : p.security->bindings) bs.push_back(&b);
+    if (bs.empty()) bs.push_back(nullptr);
+    for (const SecurityBinding* b : bs) {
+      std::string ips;
+      nlohmann::json jips = nlohmann::json::array();
+      if (b != nullptr) {
+        for (const auto& a : b->v4) jips.push_back(ip4_str(a.data()));
+        for (const auto& a : b->v6) jips.push_back(ip6_str(a.data()));
+        for (const auto& a : jips) ips += (ips.empty() ? "" : ",") + a.get<std::string>();
+      }
+      rows.push_back({name, b ? b->mac.str() : "-", ips.empty() ? "-" : ips,
+                      p.mac_limit ? std::to_string(p.mac_limit) : "-",
+                      p.flood_unknown ? "on" : "off",
+                      p.storm_pps ? std::to_string(p.storm_pps) : "-"});
+      data.push_back({{"port", name},
+                      {"mac", b ? b->mac.str() : ""},
+                      {"ips", jips},
+                      {"limit", p.mac_limit},
+                      {"flood", p.flood_unknown},
+                      {"storm_pps", p.storm_pps}});
+    }
+  }
+  return Reply::okay(format_table({"port", "mac", "ips", "limit", "flood", "storm"}, rows), data);
+}
+
 // ------------------------------------------------------------------ FDB
 
 Reply Switch::fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac,
@@ -696,6 +802,10 @@ Reply Switch::show_stats(const std::string& port) const {
     data["learn_requests"] = lr;
     data["learn_ring_full"] = lrf;
     data["learn_applied"] = learn_applied_;
+    std::uint64_t evd = 0;
+    for (unsigned w = 0; w < dp_.workers(); ++w) evd += dp_.context(w).counters.worker.events_dropped.get();
+    data["deny_log_lines"] = denies_logged_;
+    data["deny_events_not_logged"] = evd;
   }
   if (!drows.empty()) text += "\n" + format_table({"drop reason", "frames", "meaning"}, drows);
   return Reply::okay(text, data);
@@ -714,10 +824,59 @@ void Switch::drain_learning() {
   }
 }
 
+std::string Switch::port_name(PortId id) const {
+  for (auto& [n, p] : ports_)
+    if (p.id == id) return n;
+  return "-";
+}
+
+// One line per refused frame, in the spirit of the seed's netfilter log lines:
+//   DENY sec_arp PHYSIN=vk63 PHYSOUT=- MAC=dst:src:type SRC=... DST=... LEN=...
+// At most 20 lines per second; the number suppressed is reported in the next second.
+void Switch::drain_events() {
+  for (unsigned w = 0; w < dp_.workers(); ++w) {
+    dp_.context(w).events.consume_all([&](const DropEvent& ev) {
+      if (log_second_ != now_) {
+        if (log_suppressed_ != 0)
+          syslog(LOG_WARNING, "DENY: %llu more refused frames not logged",
+                 static_cast<unsigned long long>(log_suppressed_));
+        log_second_ = now_;
+        logged_this_second_ = 0;
+        log_suppressed_ = 0;
+      }
+      if (logged_this_second_ >= 20) {
+        ++log_suppressed_;
+        return;
+      }
+      ++logged_this_second_;
+      ++denies_logged_;
+      const std::uint8_t* h = ev.head;
+      char mac[64];
+      std::snprintf(mac, sizeof(mac), "%s:%s:%02x:%02x", MacAddr::from_bytes(h).str().c_str(),
+                    MacAddr::from_bytes(h + 6).str().c_str(), h[12], h[13]);
+      std::uint16_t et = static_cast<std::uint16_t>((h[12] << 8) | h[13]);
+      std::string l3;
+      if (et == ethertype::kIpv4 && ev.len >= 34) {
+        l3 = " SRC=" + ip4_str(h + 26) + " DST=" + ip4_str(h + 30) + " PROTO=" + std::to_string(h[23]);
+      } else if (et == ethertype::kArp && ev.len >= 42) {
+        l3 = " ARP OP=" + std::to_string(h[21]) + " SHA=" + MacAddr::from_bytes(h + 22).str() +
+             " SPA=" + ip4_str(h + 28) + " TPA=" + ip4_str(h + 38);
+      } else if (et == ethertype::kIpv6 && ev.len >= 54) {
+        l3 = " SRC=" + ip6_str(h + 22) + " DST=" + ip6_str(h + 38) + " NH=" + std::to_string(h[20]);
+      }
+      std::string out = ev.out_port == kInvalidPort ? "-" : port_name(ev.out_port);
+      syslog(LOG_WARNING, "DENY %s PHYSIN=%s PHYSOUT=%s MAC=%s%s LEN=%u",
+             std::string(kDropNames[static_cast<std::size_t>(ev.reason)]).c_str(),
+             port_name(ev.in_port).c_str(), out.c_str(), mac, l3.c_str(), ev.len);
+    });
+  }
+}
+
 void Switch::tick(std::uint32_t now) {
   now_ = now;
   dp_.set_clock(now);
   drain_learning();
+  drain_events();
   if (now != last_aged_) {
     last_aged_ = now;
     for (auto& [name, b] : bridges_)

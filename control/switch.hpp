@@ -66,6 +66,9 @@ struct PortModel {
   std::string ip;                  // "" | cidr | "dhcp"
   std::string driver;              // system ports: the driver in use
   bool flood_unknown = true;
+  std::shared_ptr<const PortSecurity> security;  // nullptr: no bindings
+  std::uint32_t mac_limit = 0;                   // learned MACs on this port (0: no limit)
+  std::uint32_t storm_pps = 0;                   // flood rate limit (0: off)
   pid_t dhcp_pid = 0;
   PortTotals base;                 // counters at creation (port ids are reused)
   // The worker that polls this port, fixed for the port's life: moving a port between
@@ -109,6 +112,15 @@ class Switch {
   Reply bridge_trunk(const std::string& bridge, const std::string& iface);
   Reply bridge_notrunk(const std::string& bridge, const std::string& iface);
 
+  // ---- port security and limits (datapath/port_security.hpp) ----
+  Reply security_bind(const std::string& port, const MacAddr& mac, const std::vector<Ipv4>& v4,
+                      const std::vector<Ipv6>& v6);
+  Reply security_off(const std::string& port);
+  Reply security_limit(const std::string& port, std::uint32_t limit);
+  Reply show_security(const std::string& port) const;
+  Reply set_flood(const std::string& port, bool on);
+  Reply set_storm(const std::string& port, std::uint32_t pps);
+
   // ---- FDB ----
   Reply fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac, const std::string& port);
   Reply fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac);
@@ -143,6 +155,8 @@ class Switch {
   std::string next_tap_name();
   std::string vlan_label(const PortModel& p) const;
   void drain_learning();
+  void drain_events();
+  std::string port_name(PortId id) const;
 
   Datapath& dp_;
   SwitchOptions opts_;
@@ -157,6 +171,10 @@ class Switch {
   std::uint64_t learn_applied_ = 0;
   // Port id -> the table its learn requests may write (nullptr: unused id or hub mode).
   std::array<MacTable*, kMaxPorts> learn_target_{};
+  // Deny-log rate limit: lines written in the current second and suppressed since.
+  std::uint32_t log_second_ = 0, logged_this_second_ = 0;
+  std::uint64_t log_suppressed_ = 0;
+  std::uint64_t denies_logged_ = 0;
 };
 
 }  // namespace brisk

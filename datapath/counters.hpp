@@ -27,7 +27,13 @@ namespace brisk {
   X(kSamePort, "same_port", "destination learned on the ingress port")         \
   X(kNoDestination, "no_destination", "no other port in the VLAN")             \
   X(kTxError, "tx_error", "output port refused the frame")                     \
-  X(kPortDown, "port_down", "output port's device is gone")
+  X(kPortDown, "port_down", "output port's device is gone")                    \
+  X(kSecSrcMac, "sec_src_mac", "source MAC not bound to the secured port")      \
+  X(kSecArp, "sec_arp", "ARP sender not bound to the secured port")            \
+  X(kSecIp, "sec_ip", "source IP not bound to the secured port")               \
+  X(kSecNd, "sec_nd", "IPv6 neighbour discovery not matching the binding")     \
+  X(kSecEgress, "sec_egress", "copy toward a secured port for an IP not its own") \
+  X(kStorm, "storm_control", "broadcast/multicast/unknown unicast over the port's rate")
 
 enum class Drop : std::uint8_t {
 #define BRISK_X(id, name, help) id,
@@ -58,15 +64,18 @@ struct Counter {
 
 struct alignas(64) PortCounters {
   Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
-  // Drops are charged to the port the frame came in on, except kTxError and kPortDown,
-  // which are charged to the output port.
+  // Drops are charged to the port the frame came in on, except kTxError, kPortDown and
+  // kSecEgress, which are charged to the output port (and count copies, not frames).
   std::array<Counter, kDropCount> drops;
 };
 
 // Worker-wide counters that belong to no port.
 struct alignas(64) WorkerStats {
-  Counter batches, frames, learn_requests, learn_ring_full, idle_sleeps;
+  Counter batches, frames, learn_requests, learn_ring_full, idle_sleeps, events_dropped;
 };
+
+// Drop reasons worth a log line (security and storm control); see datapath/events.hpp.
+constexpr bool drop_is_logged(Drop d) { return d >= Drop::kSecSrcMac; }
 
 struct WorkerCounters {
   std::unique_ptr<PortCounters[]> port{new PortCounters[kMaxPorts]};

@@ -1,6 +1,7 @@
 #include "datapath/forward.hpp"
 
 #include "datapath/pipeline.hpp"
+#include "datapath/port_security.hpp"
 
 namespace brisk {
 
@@ -32,27 +33,40 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
   }
 
   // Act.
+  const PortConf& ip = snap.ports[in];
   for (std::uint32_t i = 0; i < w.n; ++i) {
     Frame* f = w.f[i];
     PortId out = w.out[i];
     if (out != BatchWork::kFlood) {
+      const PortConf& op = snap.ports[out];
       if (out == in) {
-        pc[in].drops[static_cast<std::size_t>(Drop::kSamePort)].add(1);
-        continue;
+        ctx.drop(*f, Drop::kSamePort, in);
+      } else if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
+        ctx.drop(*f, Drop::kSecEgress, out, out);
+      } else {
+        ctx.tx.enqueue(out, f, op.egress_tag(f->vlan));
       }
-      ctx.tx.enqueue(out, f, snap.ports[out].egress_tag(f->vlan));
+      continue;
+    }
+    if (ip.storm_pps != 0 && !ctx.storm_allows(in, ip.storm_pps)) {
+      ctx.drop(*f, Drop::kStorm, in);
       continue;
     }
     const bool unknown_unicast = (f->data[0] & 1) == 0;
-    std::uint32_t copies = 0;
+    std::uint32_t copies = 0, refused = 0;
     for (const PortId* p = br.members_begin(f->vlan); p != br.members_end(f->vlan); ++p) {
       if (*p == in) continue;
       const PortConf& op = snap.ports[*p];
       if (unknown_unicast && !op.flood_unknown) continue;
+      if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
+        ctx.drop(*f, Drop::kSecEgress, *p, *p);
+        ++refused;
+        continue;
+      }
       ctx.tx.enqueue(*p, f, op.egress_tag(f->vlan));
       ++copies;
     }
-    if (copies == 0) pc[in].drops[static_cast<std::size_t>(Drop::kNoDestination)].add(1);
+    if (copies == 0 && refused == 0) pc[in].drops[static_cast<std::size_t>(Drop::kNoDestination)].add(1);
   }
 }
 

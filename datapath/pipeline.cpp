@@ -1,9 +1,52 @@
 #include "datapath/pipeline.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "datapath/forward.hpp"
+#include "datapath/port_security.hpp"
 #include "datapath/vlan.hpp"
 
 namespace brisk {
+
+void WorkerContext::drop(const Frame& f, Drop reason, PortId port, PortId out) noexcept {
+  counters.port[port].drops[static_cast<std::size_t>(reason)].add(1);
+  if (!drop_is_logged(reason)) return;
+  if (event_second != now) {
+    event_second = now;
+    events_this_second = 0;
+  }
+  DropEvent ev;
+  ev.reason = reason;
+  ev.in_port = f.in_port;
+  ev.out_port = out;
+  ev.len = static_cast<std::uint16_t>(std::min<std::uint32_t>(f.len, 0xffff));
+  std::size_t n = std::min<std::size_t>(f.len, sizeof(ev.head));
+  std::memcpy(ev.head, f.data, n);
+  std::memset(ev.head + n, 0, sizeof(ev.head) - n);
+  if (events_this_second >= kEventsPerSecond || !events.push(ev)) {
+    counters.worker.events_dropped.add(1);
+    return;
+  }
+  ++events_this_second;
+}
+
+bool WorkerContext::storm_allows(PortId port, std::uint32_t pps) noexcept {
+  StormBucket& b = storm[port];
+  const std::uint64_t cap = std::uint64_t{pps} * 1000;  // one second of frames
+  if (b.rate != pps) {  // new or changed limit: start full
+    b.rate = pps;
+    b.tokens_milli = cap;
+    b.last_ns = now_ns;
+  } else if (now_ns > b.last_ns) {
+    std::uint64_t add = (now_ns - b.last_ns) * pps / 1000000;  // milli-frames
+    b.tokens_milli = std::min(cap, b.tokens_milli + add);
+    b.last_ns = now_ns;
+  }
+  if (b.tokens_milli < 1000) return false;
+  b.tokens_milli -= 1000;
+  return true;
+}
 
 void process_batch(WorkerContext& ctx, const Snapshot& snap, PortId in, Batch& batch) noexcept {
   PortCounters* pc = ctx.counters.port.get();
@@ -19,8 +62,9 @@ void process_batch(WorkerContext& ctx, const Snapshot& snap, PortId in, Batch& b
     Drop d = vlan_ingress(f, ip);
     if (d == Drop::kCount && ((f->data[6] & 1) != 0 || fdb_key_mac(fdb_key(0, f->data + 6)) == 0))
       d = Drop::kBadSrcMac;
+    if (d == Drop::kCount && ip.sec != nullptr) d = security_ingress(*f, *ip.sec);
     if (d != Drop::kCount) {
-      pc[in].drops[static_cast<std::size_t>(d)].add(1);
+      ctx.drop(*f, d, in);
       ctx.pool.release(f);
       continue;
     }

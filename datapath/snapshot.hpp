@@ -21,6 +21,7 @@
 #include "brisk/types.hpp"
 #include "datapath/mac_table.hpp"
 #include "datapath/port.hpp"
+#include "datapath/port_security.hpp"
 #include "datapath/qsbr.hpp"
 
 namespace brisk {
@@ -36,6 +37,9 @@ struct PortConf {
   VlanId native_vlan = 0;          // trunk ports: VLAN of untagged frames
   const VlanSet* allowed = nullptr;  // trunk ports: VLANs carried (never null for a trunk)
   bool flood_unknown = true;       // receive unknown-unicast floods
+  const PortSecurity* sec = nullptr;  // bindings checked on ingress (nullptr: open port)
+  bool sec_egress = false;         // copies toward this port are checked (bindings list IPs)
+  std::uint32_t storm_pps = 0;     // ingress broadcast/multicast/unknown-unicast limit (0: off)
 
   bool carries(VlanId v) const {
     return mode == VlanMode::kAccess ? access_vlan == v : allowed->test(v);
@@ -68,6 +72,7 @@ struct Snapshot {
   std::vector<std::shared_ptr<Port>> port_refs;
   std::vector<std::shared_ptr<MacTable>> table_refs;
   std::vector<std::shared_ptr<const VlanSet>> vlan_sets;
+  std::vector<std::shared_ptr<const PortSecurity>> security;
 };
 
 class SnapshotExchange {

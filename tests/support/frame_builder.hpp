@@ -1,7 +1,9 @@
 // FrameBuilder: crafts Ethernet / 802.1Q / ARP / IPv4 frames for unit tests.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,53 @@ struct FrameBuilder {
     return f;
   }
 };
+
+inline std::array<std::uint8_t, 4> ip4(const char* s) {
+  std::array<std::uint8_t, 4> a{};
+  unsigned x[4] = {};
+  std::sscanf(s, "%u.%u.%u.%u", &x[0], &x[1], &x[2], &x[3]);
+  for (int i = 0; i < 4; ++i) a[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(x[i]);
+  return a;
+}
+
+// An ARP frame (op 1 request, 2 reply), untagged, padded to 60 bytes.
+inline std::vector<std::uint8_t> arp_frame(const std::string& eth_dst, const std::string& eth_src,
+                                           int op, const std::string& sha, const char* spa,
+                                           const std::string& tha, const char* tpa) {
+  FrameBuilder fb;
+  fb.to(eth_dst).from(eth_src);
+  fb.ethertype = ethertype::kArp;
+  fb.len = 14;
+  auto f = fb.build();
+  const std::uint8_t hdr[8] = {0, 1, 8, 0, 6, 4, 0, static_cast<std::uint8_t>(op)};
+  f.insert(f.end(), hdr, hdr + 8);
+  auto put_mac = [&](const std::string& m) { auto a = mac(m); f.insert(f.end(), a.b.begin(), a.b.end()); };
+  auto put_ip = [&](const char* s) { auto a = ip4(s); f.insert(f.end(), a.begin(), a.end()); };
+  put_mac(sha);
+  put_ip(spa);
+  put_mac(tha);
+  put_ip(tpa);
+  f.resize(60, 0);
+  return f;
+}
+
+// An IPv4/UDP frame, untagged.
+inline std::vector<std::uint8_t> ipv4_frame(const std::string& eth_dst, const std::string& eth_src,
+                                            const char* src, const char* dst) {
+  FrameBuilder fb;
+  fb.to(eth_dst).from(eth_src);
+  fb.len = 14;
+  auto f = fb.build();
+  std::uint8_t ip[20] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17};
+  auto s4 = ip4(src), d4 = ip4(dst);
+  std::copy(s4.begin(), s4.end(), ip + 12);
+  std::copy(d4.begin(), d4.end(), ip + 16);
+  f.insert(f.end(), ip, ip + 20);
+  const std::uint8_t udp[8] = {0x30, 0x39, 0x30, 0x39, 0, 8, 0, 0};
+  f.insert(f.end(), udp, udp + 8);
+  f.resize(60, 0);
+  return f;
+}
 
 // VID of an 802.1Q-tagged frame, or -1 if untagged.
 inline int vlan_of(const std::vector<std::uint8_t>& f) {

@@ -60,6 +60,7 @@ class Harness {
         const Snapshot* s = dp_.snapshots().current();
         WorkerContext& ctx = dp_.context(w);
         ctx.now = now_;
+        ctx.now_ns = std::uint64_t{now_} * 1000000000ull;
         for (PortId id : s->rx_by_worker[w]) poll_port(ctx, *s, id, 64);
       }
       sw_->tick(now_);
