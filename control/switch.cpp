@@ -6,9 +6,11 @@
 #include <syslog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "control/netdev.hpp"
 #include "control/table.hpp"
@@ -120,9 +122,22 @@ std::optional<PortId> Switch::alloc_id() {
 std::string Switch::next_tap_name() {
   for (unsigned n = 0;; ++n) {
     std::string name = opts_.tap_prefix + std::to_string(n);
-    if (!ports_.count(name) && !bridges_.count(name) && if_nametoindex(name.c_str()) == 0)
-      return name;
+    if (!ports_.count(name) && !bridges_.count(name) && host_name_free(name)) return name;
   }
+}
+
+// A device brisk deleted a moment ago lingers until the last snapshot naming its port is
+// reclaimed (one QSBR grace period). When a name is taken and retired ports are pending,
+// wait for that grace period (bounded, 1 s) before deciding that the name is in use.
+bool Switch::host_name_free(const std::string& name) {
+  if (if_nametoindex(name.c_str()) == 0) return true;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (dp_.snapshots().pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+    dp_.snapshots().reclaim([this] { drain_learning(); });
+    if (if_nametoindex(name.c_str()) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return if_nametoindex(name.c_str()) == 0;
 }
 
 PortTotals Switch::totals(const PortModel& p) const {
@@ -225,7 +240,7 @@ Reply Switch::ensure_bridge(const std::string& name) {
   b.name = name;
   b.fdb = std::make_shared<MacTable>(b.fdb_limit);
   if (opts_.bridge_interface) {
-    if (if_nametoindex(name.c_str()) != 0)
+    if (!host_name_free(name))
       return Reply::error("interface " + name + " already exists on this host");
     PortModel self;
     self.name = name;
@@ -355,6 +370,8 @@ Reply Switch::tap_create(const std::string& bridge, VlanId vlan, const std::stri
     return Reply::error("invalid tap name '" + name + "': 1-15 characters, no '/', ':' or spaces");
   if (!name.empty() && (ports_.count(name) || bridges_.count(name)))
     return Reply::error("tap " + name + " already exists");
+  if (!name.empty() && !host_name_free(name))
+    return Reply::error("interface " + name + " already exists on this host");
   if (!ip.empty() && ip != "dhcp") {
     std::string e = validate_cidr(ip);
     if (!e.empty()) return Reply::error(e);

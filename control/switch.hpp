@@ -153,6 +153,7 @@ class Switch {
   void rebuild();
   std::optional<PortId> alloc_id();
   std::string next_tap_name();
+  bool host_name_free(const std::string& name);
   std::string vlan_label(const PortModel& p) const;
   void drain_learning();
   void drain_events();

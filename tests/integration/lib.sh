@@ -1,0 +1,272 @@
+# Common helpers of the brisk integration tests. Each test does
+#
+#   source "$(dirname "$0")/lib.sh" "$@"     # $1 = briskd binary, $2 = brisk client
+#   start_briskd
+#
+# and then talks to the daemon with `bk ...`. Everything a test creates (the daemon, iperf3
+# and tcpdump processes, network namespaces, temp dirs) is recorded here and removed by the
+# EXIT trap, also when the test fails half-way. Nothing else on the host is touched: all names
+# carry a random prefix ("bt" + 4 hex digits), traffic only flows between the test's own
+# namespaces, and addresses are from 198.18.0.0/15 (RFC 2544 benchmarking range).
+#
+# Exit codes: 0 pass, 1 fail, 77 skip (not root, no /dev/net/tun, a tool missing).
+
+set -euo pipefail
+
+BRISKD_BIN=${1:-}
+BRISK_BIN=${2:-}
+TEST_NAME=$(basename "$0" .sh)
+
+# ------------------------------------------------------------------ reporting
+
+say() { echo "[$TEST_NAME] $*"; }
+check() { echo "[$TEST_NAME] CHECK: $*"; }
+pass() { echo "[$TEST_NAME] PASS: $*"; }
+fail() {
+  echo "[$TEST_NAME] FAIL: $*" >&2
+  exit 1
+}
+# fail_soft "msg": report a failure but go on with the test; it still exits 1 at the end.
+SOFT_FAILS=0
+fail_soft() {
+  echo "[$TEST_NAME] FAIL: $*" >&2
+  SOFT_FAILS=$((SOFT_FAILS + 1))
+}
+skip() {
+  echo "[$TEST_NAME] SKIP: $*"
+  exit 77
+}
+
+# ------------------------------------------------------------------ preconditions
+
+[[ -n "$BRISKD_BIN" && -n "$BRISK_BIN" ]] || fail "usage: $0 <briskd> <brisk>"
+[[ -x "$BRISKD_BIN" ]] || fail "briskd binary '$BRISKD_BIN' is not executable"
+[[ -x "$BRISK_BIN" ]] || fail "brisk binary '$BRISK_BIN' is not executable"
+[[ $(id -u) -eq 0 ]] || skip "needs root (creates TAP devices and network namespaces)"
+[[ -c /dev/net/tun ]] || skip "/dev/net/tun is missing"
+command -v ip >/dev/null 2>&1 || skip "iproute2 (ip) is not installed"
+
+# need_tool <tool>...: skip the test when a tool is missing.
+need_tool() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || skip "$t is not installed"
+  done
+}
+
+# Python for JSON parsing (the system one preferred), or empty.
+PY=""  # used by the tests
+# shellcheck disable=SC2034
+if [[ -x /usr/bin/python3 ]]; then
+  PY=/usr/bin/python3
+elif command -v python3 >/dev/null 2>&1; then
+  PY=$(command -v python3)
+fi
+
+# contains <grep args>: like `grep -q`, but reads all its input, so the command writing into
+# the pipe never dies of SIGPIPE (which pipefail would turn into a false "no match").
+contains() { grep "$@" >/dev/null; }
+
+# ------------------------------------------------------------------ names
+
+rand_hex4() { od -An -N2 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# PFX: unique prefix of every name this test uses; BR: the default bridge (also a host
+# interface); TP: the daemon's tap prefix, so default tap names are ${TP}0, ${TP}1, ...
+for _ in 1 2 3 4 5 6 7 8; do
+  PFX="bt$(rand_hex4)"
+  if ! ip -o link show 2>/dev/null | contains ": ${PFX}" && ! ip netns list 2>/dev/null | contains "^${PFX}"; then
+    break
+  fi
+done
+BR="${PFX}br"
+TP="${PFX}t"
+
+# ------------------------------------------------------------------ state & cleanup
+
+TMPD=""
+SOCK=""
+BRISKD_PID=""
+EXTRA_PIDS=()   # iperf3, tcpdump, ... started by the test
+NAMESPACES=()   # namespaces created by the test
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [[ $rc -eq 0 && $SOFT_FAILS -gt 0 ]]; then
+    echo "[$TEST_NAME] $SOFT_FAILS check(s) failed" >&2
+    rc=1
+  fi
+  trap - EXIT INT TERM ERR
+  local p
+  for p in ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do
+    if kill -0 "$p" 2>/dev/null; then
+      kill "$p" 2>/dev/null
+      for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$p" 2>/dev/null
+    fi
+    wait "$p" 2>/dev/null
+  done
+  if [[ -n "$BRISKD_PID" ]]; then
+    if kill -0 "$BRISKD_PID" 2>/dev/null; then
+      kill -TERM "$BRISKD_PID" 2>/dev/null
+      for _ in $(seq 1 50); do kill -0 "$BRISKD_PID" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$BRISKD_PID" 2>/dev/null; then
+        echo "[$TEST_NAME] briskd (pid $BRISKD_PID) ignored SIGTERM for 5 s; killing it" >&2
+        kill -9 "$BRISKD_PID" 2>/dev/null
+        [[ $rc -eq 0 ]] && rc=1
+      fi
+    fi
+    wait "$BRISKD_PID" 2>/dev/null
+  fi
+  local ns
+  for ns in ${NAMESPACES[@]+"${NAMESPACES[@]}"}; do
+    ip netns del "$ns" 2>/dev/null
+  done
+  # Safety net: taps die with the daemon's file descriptors, but remove anything with our
+  # unique prefix that is still around (never anything else).
+  local dev
+  for dev in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${PFX}"); do
+    echo "[$TEST_NAME] removing leftover interface $dev" >&2
+    ip link del "$dev" 2>/dev/null
+  done
+  if [[ $rc -ne 0 && $rc -ne 77 && -n "$TMPD" && -s "$TMPD/briskd.log" ]]; then
+    echo "[$TEST_NAME] ---- briskd log (last 40 lines) ----" >&2
+    tail -n 40 "$TMPD/briskd.log" >&2
+  fi
+  [[ -n "$TMPD" ]] && rm -rf "$TMPD"
+  case $rc in
+    0) echo "[$TEST_NAME] RESULT: PASS" ;;
+    77) echo "[$TEST_NAME] RESULT: SKIP" ;;
+    *) echo "[$TEST_NAME] RESULT: FAIL (exit $rc)" >&2 ;;
+  esac
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# An unexpected failing command (set -e) says where it happened; -E: also inside functions.
+set -E
+trap 'echo "[$TEST_NAME] FAIL: unexpected error (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
+
+TMPD=$(mktemp -d /tmp/brisk-it.XXXXXX)
+SOCK="$TMPD/briskd.sock"
+
+# need_netns: skip the test when network namespaces cannot be used here.
+need_netns() {
+  local probe="${PFX}-probe"
+  if ! ip netns add "$probe" >/dev/null 2>&1; then
+    skip "cannot create network namespaces (ip netns add failed)"
+  fi
+  if ! ip netns exec "$probe" true >/dev/null 2>&1; then
+    ip netns del "$probe" >/dev/null 2>&1 || true
+    skip "cannot enter network namespaces (ip netns exec failed)"
+  fi
+  ip netns del "$probe"
+}
+
+# ------------------------------------------------------------------ daemon
+
+# bk <words...>: run the client against this test's daemon.
+bk() { "$BRISK_BIN" --socket "$SOCK" "$@"; }
+
+daemon_alive() { [[ -n "$BRISKD_PID" ]] && kill -0 "$BRISKD_PID" 2>/dev/null; }
+
+start_briskd() {
+  "$BRISKD_BIN" --socket "$SOCK" --default-bridge "$BR" --tap-prefix "$TP" "$@" \
+    >"$TMPD/briskd.log" 2>&1 &
+  BRISKD_PID=$!
+  for _ in $(seq 1 50); do
+    if [[ -S "$SOCK" ]] && bk bridge >/dev/null 2>&1; then
+      say "briskd pid $BRISKD_PID serving $SOCK (bridge $BR, tap prefix $TP)"
+      return 0
+    fi
+    daemon_alive || fail "briskd exited at start: $(cat "$TMPD/briskd.log")"
+    sleep 0.1
+  done
+  fail "briskd did not answer on $SOCK within 5 s"
+}
+
+# track_pid <pid>: kill this process in cleanup.
+track_pid() { EXTRA_PIDS+=("$1"); }
+
+# ------------------------------------------------------------------ namespaces & devices
+
+# ns_create <ns>: a namespace with lo up and IPv6 off (no RS/ND/MLD chatter in the FDB).
+ns_create() {
+  local ns=$1
+  ip netns add "$ns"
+  NAMESPACES+=("$ns")
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+}
+
+# ns_add_tap <ns> <tap> <cidr>: move a host tap into <ns> (created if needed), give it an
+# address and bring it and lo up.
+ns_add_tap() {
+  local ns=$1 tap=$2 cidr=$3
+  if ! ip netns list | awk '{print $1}' | contains -x "$ns"; then
+    ns_create "$ns"
+  fi
+  ip link set dev "$tap" netns "$ns"
+  ip netns exec "$ns" sysctl -qw "net.ipv6.conf.${tap}.disable_ipv6=1" >/dev/null 2>&1 || true
+  ip -n "$ns" addr add "$cidr" dev "$tap"
+  ip -n "$ns" link set dev "$tap" up
+  ip -n "$ns" link set lo up
+}
+
+# mac_of <ns> <dev>: the device's MAC address.
+mac_of() { ip -n "$1" -o link show dev "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
+
+# rx_packets <ns> <dev> / tx_packets <ns> <dev>: the kernel's counters of a device.
+rx_packets() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
+tx_packets() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_packets"; }
+
+# host_has_dev <dev>: the device exists in the host namespace.
+host_has_dev() { ip link show dev "$1" >/dev/null 2>&1; }
+
+# our_host_devs: sorted names of host interfaces with this test's prefix.
+our_host_devs() {
+  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${PFX}" | sort || true
+}
+
+# wait_until <seconds> <command...>: poll every 0.1 s until the command succeeds.
+wait_until() {
+  local secs=$1
+  shift
+  local end=$((SECONDS + secs))
+  while ! "$@"; do
+    ((SECONDS < end)) || return 1
+    sleep 0.1
+  done
+  return 0
+}
+
+# ------------------------------------------------------------------ table parsing
+
+# table_rows: the client's table on stdin as rows of '|'-separated trimmed cells, header dropped.
+table_rows() {
+  awk -F'|' 'NR > 1 { out = ""; for (i = 1; i <= NF; i++) { c = $i; gsub(/^ +| +$/, "", c); out = out (i > 1 ? "|" : "") c } print out }'
+}
+
+# fdb_port <vlan> <mac> [bridge]: the port an FDB entry points at (empty when there is none).
+fdb_port() {
+  local vlan=$1 mac=$2 bridge=${3:-$BR}
+  bk fdb show "$bridge" | table_rows | awk -F'|' -v v="$vlan" -v m="$mac" '$2 == v && $3 == m { print $4 }'
+}
+
+# fdb_count [bridge]: number of FDB entries.
+fdb_count() { bk fdb show "${1:-$BR}" | table_rows | grep -c . || true; }
+
+# stat_of <port> <column>: a column (rx_frames, rx_bytes, tx_frames, tx_bytes, dropped) of `stats`.
+stat_of() {
+  local port=$1 col=$2
+  bk stats "$port" | awk -F'|' -v p="$port" -v c="$col" '
+    NR == 1 { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); idx[h] = i } next }
+    /^$/ { exit }
+    { n = $1; gsub(/^ +| +$/, "", n); if (n == p) { v = $(idx[c]); gsub(/^ +| +$/, "", v); print v } }'
+}
+
+# tap_names: the taps the daemon lists (one a line).
+tap_names() { bk tap | table_rows | awk -F'|' '{print $2}'; }
