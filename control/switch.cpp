@@ -14,6 +14,8 @@
 
 #include "control/netdev.hpp"
 #include "control/table.hpp"
+#include "datapath/afpacket_port.hpp"
+#include "datapath/afxdp_port.hpp"
 #include "datapath/tap_port.hpp"
 
 namespace brisk {
@@ -90,9 +92,9 @@ std::string format_vlan_list(const VlanSet& v) {
 Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts)) {
   if (!opts_.make_port) {
     opts_.make_port = [](const PortSpec& spec) -> std::shared_ptr<Port> {
-      if (spec.kind == PortKind::kSystem)
-        throw std::runtime_error("no driver for system ports in this build");
-      return std::make_shared<TapPort>(spec.name, spec.kind);
+      if (spec.kind != PortKind::kSystem) return std::make_shared<TapPort>(spec.name, spec.kind);
+      if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
+      return std::make_shared<AfXdpPort>(spec.name);
     };
   }
   now_ = dp_.clock();

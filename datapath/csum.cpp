@@ -1,31 +1,64 @@
 #include "datapath/csum.hpp"
 
+#include <bit>
+#include <cstring>
+
 namespace brisk {
 
-std::uint32_t csum_add(const std::uint8_t* p, std::size_t len, std::uint32_t sum) {
-  std::uint64_t s = sum;
-  std::size_t i = 0;
-  for (; i + 1 < len; i += 2) s += (std::uint32_t{p[i]} << 8) | p[i + 1];
-  if (i < len) s += std::uint32_t{p[i]} << 8;
-  while (s >> 32) s = (s & 0xffffffff) + (s >> 32);
-  return static_cast<std::uint32_t>(s);
+std::uint64_t csum_add(const std::uint8_t* p, std::size_t len, std::uint64_t sum) noexcept {
+  // Sum native-order words (the ones'-complement sum is byte-order independent, RFC 1071)
+  // and swap the folded result once at the end.
+  std::uint64_t acc = 0;
+  for (; len >= 8; p += 8, len -= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    acc += (w & 0xffffffffu) + (w >> 32);
+  }
+  if (len >= 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    acc += w;
+    p += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
+    std::uint16_t w;
+    std::memcpy(&w, p, 2);
+    acc += w;
+    p += 2;
+    len -= 2;
+  }
+  if (len != 0) {
+    // The odd byte is the high half of a big-endian word.
+    acc += std::endian::native == std::endian::little ? std::uint64_t{*p} : std::uint64_t{*p} << 8;
+  }
+  std::uint16_t folded = csum_fold(acc);
+  if constexpr (std::endian::native == std::endian::little) {
+    folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));
+  }
+  return sum + folded;
 }
 
-std::uint16_t csum_fold(std::uint32_t sum) {
+std::uint16_t csum_fold(std::uint64_t sum) noexcept {
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<std::uint16_t>(sum);
 }
 
+std::uint16_t csum_finish(std::uint64_t sum) noexcept {
+  auto c = static_cast<std::uint16_t>(~csum_fold(sum));
+  return c == 0 ? 0xffff : c;
+}
+
 bool complete_checksum_at(std::uint8_t* frame, std::size_t len, std::size_t start,
-                          std::size_t offset) {
+                          std::size_t offset) noexcept {
   if (start >= len || offset + 2 > len - start) return false;
-  std::uint16_t c = static_cast<std::uint16_t>(~csum_fold(csum_add(frame + start, len - start, 0)));
+  std::uint16_t c = csum_finish(csum_add(frame + start, len - start, 0));
   frame[start + offset] = static_cast<std::uint8_t>(c >> 8);
   frame[start + offset + 1] = static_cast<std::uint8_t>(c & 0xff);
   return true;
 }
 
-bool complete_partial_l4(std::uint8_t* f, std::size_t len) {
+bool complete_partial_l4(std::uint8_t* f, std::size_t len) noexcept {
   std::size_t l3 = 14;
   if (len < l3) return false;
   std::uint16_t et = static_cast<std::uint16_t>((f[12] << 8) | f[13]);
@@ -34,7 +67,7 @@ bool complete_partial_l4(std::uint8_t* f, std::size_t len) {
     et = static_cast<std::uint16_t>((f[16] << 8) | f[17]);
     l3 = 18;
   }
-  std::uint32_t pseudo = 0;
+  std::uint64_t pseudo = 0;
   std::size_t l4 = 0, l4len = 0;
   std::uint8_t proto = 0;
   if (et == 0x0800) {
@@ -72,8 +105,7 @@ bool complete_partial_l4(std::uint8_t* f, std::size_t len) {
   if (field != partial) return false;
   // The field holds the pseudo-header sum: summing the segment with it in place and
   // complementing gives the full checksum.
-  std::uint16_t c = static_cast<std::uint16_t>(~csum_fold(csum_add(f + l4, l4len, 0)));
-  if (proto == 17 && c == 0) c = 0xffff;
+  std::uint16_t c = csum_finish(csum_add(f + l4, l4len, 0));
   f[l4 + off] = static_cast<std::uint8_t>(c >> 8);
   f[l4 + off + 1] = static_cast<std::uint8_t>(c & 0xff);
   return true;

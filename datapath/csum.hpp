@@ -19,16 +19,23 @@
 
 namespace brisk {
 
-// Ones'-complement sum of `len` bytes (big-endian 16-bit words) added to `sum`.
-std::uint32_t csum_add(const std::uint8_t* p, std::size_t len, std::uint32_t sum);
-std::uint16_t csum_fold(std::uint32_t sum);
+// Ones'-complement sum of `len` bytes read as big-endian 16-bit words (an odd last byte is
+// the high half of a word), added to `sum`; not folded. Sums 8 bytes per step.
+std::uint64_t csum_add(const std::uint8_t* p, std::size_t len, std::uint64_t sum) noexcept;
+// Fold a sum to 16 bits (not complemented).
+std::uint16_t csum_fold(std::uint64_t sum) noexcept;
+// A checksum for the wire: the complement of the folded sum, with 0 sent as 0xffff (the same
+// number in ones' complement; 0 means "no checksum" to UDP).
+std::uint16_t csum_finish(std::uint64_t sum) noexcept;
 
-// Store ~fold(sum(frame[start..len))) at frame[start + offset]. false if out of bounds.
+// What a NIC does for CHECKSUM_PARTIAL: sum frame[start, len) (the checksum field holds the
+// pseudo-header sum) and store csum_finish() of it at frame[start + offset].
+// false (frame untouched) if the field lies outside the frame.
 bool complete_checksum_at(std::uint8_t* frame, std::size_t len, std::size_t start,
-                          std::size_t offset);
+                          std::size_t offset) noexcept;
 
 // Complete a partial TCP/UDP checksum in an Ethernet frame (optionally 802.1Q-tagged).
 // Returns true if the frame was changed.
-bool complete_partial_l4(std::uint8_t* frame, std::size_t len);
+bool complete_partial_l4(std::uint8_t* frame, std::size_t len) noexcept;
 
 }  // namespace brisk
