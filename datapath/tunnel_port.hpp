@@ -20,7 +20,8 @@
 //       recvmmsg() fills frame buffers directly; decapsulation moves Frame::data, no copy.
 //   tx: VXLAN: a UDP socket bound to port 4789 (SO_REUSEPORT, shared by every VXLAN port of
 //       the host) whose receive side drops everything by filter: it exists so the kernel does
-//       not answer VXLAN packets with ICMP port unreachable, and sends with source port 4789.
+//       not answer VXLAN packets with ICMP port unreachable, and sends with source port 4789
+//       and UDP checksum 0 (RFC 7348's recommendation over IPv4, the Linux vxlan default).
 //       GRE: the raw socket itself (the kernel writes the IPv4 header).
 //       sendmmsg() per batch; the tunnel header is constant per port (built once) and each
 //       frame goes out as iovecs [tunnel header][MACs][802.1Q tag][rest]: no copy.
