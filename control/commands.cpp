@@ -207,6 +207,28 @@ std::vector<Command> make_commands() {
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return a.size() == 2 ? sw.bridge_notrunk(a[0], a[1]) : usage_error(c);
   };
+  cmds.push_back({{"bridge", "tunnel"}, "bridge tunnel <vxlan|gre> <bridge> <remote ip> [key]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 3 && a.size() != 4) return usage_error(c);
+    TunnelType type;
+    if (a[0] == "vxlan") {
+      type = TunnelType::kVxlan;
+    } else if (a[0] == "gre") {
+      type = TunnelType::kGre;
+    } else {
+      return Reply::error("unknown tunnel type '" + a[0] + "': want vxlan or gre");
+    }
+    std::optional<std::uint32_t> key;
+    if (a.size() == 4) {
+      key = parse_uint(a[3], 0xffffffffu);
+      if (!key) return Reply::error("invalid key '" + a[3] + "': want 0-4294967295");
+    }
+    return sw.bridge_tunnel(type, a[1], a[2], key);
+  };
+  cmds.push_back({{"bridge", "notunnel"}, "bridge notunnel <bridge> <iface>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    return a.size() == 2 ? sw.bridge_notunnel(a[0], a[1]) : usage_error(c);
+  };
   cmds.push_back({{"port", "security"},
                   "port security [<port>] | <port> mac <mac> [ip <addr>[,<addr>...]] | <port> off | "
                   "<port> limit <n>",

@@ -17,6 +17,7 @@
 #include "datapath/afpacket_port.hpp"
 #include "datapath/afxdp_port.hpp"
 #include "datapath/tap_port.hpp"
+#include "datapath/tunnel_port.hpp"
 
 namespace brisk {
 
@@ -33,6 +34,19 @@ bool valid_ifname(const std::string& n) {
   for (char c : n)
     if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '%') return false;
   return n != "." && n != ".." && n != "all";
+}
+
+std::string ip4_text(std::uint32_t be) {
+  char b[INET_ADDRSTRLEN];
+  in_addr a{be};
+  return inet_ntop(AF_INET, &a, b, sizeof(b)) ? b : "?";
+}
+
+// "198.18.0.2" or "198.18.0.2 key 7" (VXLAN: the VNI, shown when nonzero).
+std::string tunnel_peer(const TunnelKey& t) {
+  std::string s = ip4_text(t.remote);
+  if (t.has_key && (t.type == TunnelType::kGre || t.key != 0)) s += " key " + std::to_string(t.key);
+  return s;
 }
 
 std::string fmt_vlans(const std::set<VlanId>& v) {
@@ -92,6 +106,7 @@ std::string format_vlan_list(const VlanSet& v) {
 Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts)) {
   if (!opts_.make_port) {
     opts_.make_port = [](const PortSpec& spec) -> std::shared_ptr<Port> {
+      if (spec.kind == PortKind::kTunnel) return std::make_shared<TunnelPort>(spec.name, spec.tunnel);
       if (spec.kind != PortKind::kSystem) return std::make_shared<TapPort>(spec.name, spec.kind);
       if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
       return std::make_shared<AfXdpPort>(spec.name);
@@ -145,6 +160,8 @@ bool Switch::host_name_free(const std::string& name) {
 PortTotals Switch::totals(const PortModel& p) const {
   PortTotals t;
   for (unsigned w = 0; w < dp_.workers(); ++w) t.add(dp_.context(w).counters.port[p.id]);
+  if (p.port)  // frames the driver itself discarded (a tunnel's malformed encapsulation)
+    for (std::size_t i = 0; i < kDropCount; ++i) t.drops[i] += p.port->driver_drops(static_cast<Drop>(i));
   t.subtract(p.base);
   return t;
 }
@@ -201,6 +218,7 @@ void Switch::rebuild() {
     pc.native_vlan = p.native;
     pc.flood_unknown = p.flood_unknown;
     pc.storm_pps = p.storm_pps;
+    pc.tunnel = p.kind == PortKind::kTunnel;
     if (p.security) {
       pc.sec = p.security.get();
       pc.sec_egress = p.security->egress_filter();
@@ -333,7 +351,7 @@ Reply Switch::add_port(PortModel pm) {
   auto id = alloc_id();
   if (!id) return Reply::error("too many ports (limit " + std::to_string(kMaxPorts) + ")");
   try {
-    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver});
+    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel});
   } catch (const std::exception& e) {
     used_[*id] = false;
     return Reply::error(e.what());
@@ -518,6 +536,56 @@ Reply Switch::bridge_notrunk(const std::string& bridge, const std::string& iface
   return Reply::okay();
 }
 
+Reply Switch::bridge_tunnel(TunnelType type, const std::string& bridge, const std::string& remote,
+                            std::optional<std::uint32_t> key) {
+  const char* tname = type == TunnelType::kVxlan ? "vxlan" : "gre";
+  if (!bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
+  in_addr a{};
+  if (inet_pton(AF_INET, remote.c_str(), &a) != 1)
+    return Reply::error("invalid remote ip '" + remote + "': want an IPv4 address");
+  const std::uint32_t h = ntohl(a.s_addr);
+  if (h == 0 || h == 0xffffffffu || (h >> 24) == 127 || (h >> 28) == 0xe)
+    return Reply::error("invalid remote ip " + remote + ": want a unicast address of another host");
+  if (type == TunnelType::kVxlan && key && *key > kVxlanMaxVni)
+    return Reply::error("invalid vxlan key " + std::to_string(*key) + ": the VNI is 0-16777215");
+  TunnelKey t;
+  t.type = type;
+  t.remote = a.s_addr;
+  t.key = key.value_or(0);
+  t.has_key = type == TunnelType::kVxlan || key.has_value();
+  for (auto& [n, p] : ports_) {
+    if (p.kind == PortKind::kTunnel && p.tunnel.type == t.type && p.tunnel.remote == t.remote &&
+        p.tunnel.has_key == t.has_key && p.tunnel.key == t.key)
+      return Reply::error(std::string(tname) + " tunnel to " + tunnel_peer(t) + " already exists: " + n +
+                          " on bridge " + p.bridge);
+  }
+  PortModel pm;
+  pm.name = next_tap_name();
+  pm.kind = PortKind::kTunnel;
+  pm.bridge = bridge;
+  pm.mode = VlanMode::kTrunk;
+  pm.native = 0;
+  pm.allowed = all_vlans();
+  pm.driver = tname;
+  pm.tunnel = t;
+  std::string name = pm.name;
+  Reply r = add_port(std::move(pm));
+  if (!r.ok) return r;
+  syslog(LOG_INFO, "%s tunnel %s on %s to %s", tname, name.c_str(), bridge.c_str(),
+         tunnel_peer(t).c_str());
+  return Reply::okay(name, nlohmann::json{{"tunnel", name}, {"bridge", bridge}, {"type", tname},
+                                          {"remote", remote}, {"key", t.key}});
+}
+
+Reply Switch::bridge_notunnel(const std::string& bridge, const std::string& iface) {
+  auto it = ports_.find(iface);
+  if (it == ports_.end() || it->second.bridge != bridge || it->second.kind != PortKind::kTunnel)
+    return Reply::error("no tunnel " + iface + " on bridge " + bridge);
+  remove_port_model(iface);
+  rebuild();
+  return Reply::okay();
+}
+
 Reply Switch::port_delete(const std::string& name) {
   auto it = ports_.find(name);
   if (it == ports_.end()) return Reply::error("no port named " + name);
@@ -694,24 +762,28 @@ Reply Switch::list_bridges() const {
   nlohmann::json data = nlohmann::json::array();
   for (auto& [name, b] : bridges_) {
     std::set<VlanId> vlans;
-    std::vector<std::string> trunks;
+    std::vector<std::string> trunks, tunnels;
     for (auto& [pn, p] : ports_) {
       if (p.bridge != name) continue;
       if (p.mode == VlanMode::kAccess) vlans.insert(p.vlan);
       if (p.kind == PortKind::kSystem && p.mode == VlanMode::kTrunk) trunks.push_back(pn);
+      if (p.kind == PortKind::kTunnel) tunnels.push_back(pn);
     }
-    std::string trunk_text = "[";
-    for (auto& t : trunks) trunk_text += (trunk_text.size() > 1 ? " " : "") + t;
-    trunk_text += "]";
+    auto bracket = [](const std::vector<std::string>& v) {
+      std::string t = "[";
+      for (auto& x : v) t += (t.size() > 1 ? " " : "") + x;
+      return t + "]";
+    };
+    std::string trunk_text = bracket(trunks);
     std::string config = "ageing=" + std::to_string(b.ageing) +
                          " fdb-limit=" + std::to_string(b.fdb_limit);
-    rows.push_back({name, b.preexisting ? "true" : "false", fmt_vlans(vlans), trunk_text, "[]",
-                    "[]", config});
+    rows.push_back({name, b.preexisting ? "true" : "false", fmt_vlans(vlans), trunk_text,
+                    bracket(tunnels), "[]", config});
     data.push_back({{"bridge", name},
                     {"preexisting", b.preexisting},
                     {"vlans", vlans},
                     {"trunks", trunks},
-                    {"tunnels", nlohmann::json::array()},
+                    {"tunnels", tunnels},
                     {"bonds", nlohmann::json::array()},
                     {"config", {{"ageing", b.ageing}, {"fdb-limit", b.fdb_limit}}},
                     {"fdb_entries", b.fdb->size()}});
@@ -732,6 +804,7 @@ Reply Switch::list_ports() const {
                             : format_vlan_list(*p.allowed) + " native " + std::to_string(p.native);
     std::string kind(port_kind_name(p.kind));
     if (!p.driver.empty()) kind += "/" + p.driver;
+    if (p.kind == PortKind::kTunnel) kind += " " + tunnel_peer(p.tunnel);
     rows.push_back({name, p.bridge, kind, mode, vlans,
                     std::to_string(t.rx_frames), std::to_string(t.tx_frames),
                     std::to_string(t.dropped())});
@@ -746,6 +819,10 @@ Reply Switch::list_ports() const {
                     {"rx_frames", t.rx_frames},
                     {"tx_frames", t.tx_frames},
                     {"dropped", t.dropped()}});
+    if (p.kind == PortKind::kTunnel) {
+      data.back()["remote"] = ip4_text(p.tunnel.remote);
+      if (p.tunnel.has_key) data.back()["key"] = p.tunnel.key;
+    }
   }
   return Reply::okay(
       format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped"}, rows), data);

@@ -24,6 +24,7 @@
 #include "datapath/mac_table.hpp"
 #include "datapath/port.hpp"
 #include "datapath/snapshot.hpp"
+#include "datapath/tunnel_codec.hpp"
 #include "datapath/worker.hpp"
 
 namespace brisk {
@@ -33,6 +34,7 @@ struct PortSpec {
   std::string name;    // interface name (created for taps, existing for system ports)
   PortKind kind;       // kTap / kInternal (created by brisk) or kSystem (attached)
   std::string driver;  // kSystem: "afxdp" or "afpacket"
+  TunnelKey tunnel;    // kTunnel: type, remote, key
 };
 
 struct SwitchOptions {
@@ -64,7 +66,8 @@ struct PortModel {
   std::shared_ptr<const VlanSet> allowed;
   std::string vlan_alias;          // minimega VLAN alias the tap was created with, if any
   std::string ip;                  // "" | cidr | "dhcp"
-  std::string driver;              // system ports: the driver in use
+  std::string driver;              // system ports: the driver in use; tunnels: vxlan | gre
+  TunnelKey tunnel;                // tunnels: what identifies its traffic
   bool flood_unknown = true;
   std::shared_ptr<const PortSecurity> security;  // nullptr: no bindings
   std::uint32_t mac_limit = 0;                   // learned MACs on this port (0: no limit)
@@ -111,6 +114,12 @@ class Switch {
   // minimega: `bridge trunk <b> <iface>` attaches iface as a trunk of every VLAN, native 0.
   Reply bridge_trunk(const std::string& bridge, const std::string& iface);
   Reply bridge_notrunk(const std::string& bridge, const std::string& iface);
+  // minimega: `bridge tunnel <vxlan|gre> <b> <remote ip> [key]` adds a tunnel port (a trunk of
+  // every VLAN, native 0) named from the tap name generator; prints its name. One tunnel per
+  // (type, remote, key) on the host. `bridge notunnel <b> <iface>` removes it.
+  Reply bridge_tunnel(TunnelType type, const std::string& bridge, const std::string& remote,
+                      std::optional<std::uint32_t> key);
+  Reply bridge_notunnel(const std::string& bridge, const std::string& iface);
 
   // ---- port security and limits (datapath/port_security.hpp) ----
   Reply security_bind(const std::string& port, const MacAddr& mac, const std::vector<Ipv4>& v4,

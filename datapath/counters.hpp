@@ -28,6 +28,9 @@ namespace brisk {
   X(kNoDestination, "no_destination", "no other port in the VLAN")             \
   X(kTxError, "tx_error", "output port refused the frame")                     \
   X(kPortDown, "port_down", "output port's device is gone")                    \
+  X(kTunnelTruncated, "tunnel_truncated", "encapsulated frame shorter than its headers") \
+  X(kTunnelMalformed, "tunnel_malformed", "bad VXLAN/GRE header (flags, version)") \
+  X(kSplitHorizon, "split_horizon", "tunnel to tunnel (never forwarded)")      \
   X(kSecSrcMac, "sec_src_mac", "source MAC not bound to the secured port")      \
   X(kSecArp, "sec_arp", "ARP sender not bound to the secured port")            \
   X(kSecIp, "sec_ip", "source IP not bound to the secured port")               \

@@ -41,6 +41,8 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
       const PortConf& op = snap.ports[out];
       if (out == in) {
         ctx.drop(*f, Drop::kSamePort, in);
+      } else if (ip.tunnel && op.tunnel) {
+        ctx.drop(*f, Drop::kSplitHorizon, in);  // tunnel to tunnel: never (no mesh loops)
       } else if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
         ctx.drop(*f, Drop::kSecEgress, out, out);
       } else {
@@ -58,6 +60,7 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
       if (*p == in) continue;
       const PortConf& op = snap.ports[*p];
       if (unknown_unicast && !op.flood_unknown) continue;
+      if (ip.tunnel && op.tunnel) continue;  // split horizon
       if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
         ctx.drop(*f, Drop::kSecEgress, *p, *p);
         ++refused;

@@ -10,15 +10,21 @@
 // * Construction, configuration and destruction happen on the control thread. A port is
 //   destroyed only after every worker has passed a quiescent point since the last snapshot
 //   that referenced it was replaced (QSBR), so no worker can still be inside rx/tx.
+// * driver_drop(): a driver that discards a received frame itself (a tunnel port's malformed
+//   encapsulation) counts it here, by reason. Only the worker that calls rx_burst() writes
+//   (relaxed, single writer); the control thread reads and adds the counts to the port's
+//   drop totals (Switch::totals).
 // * `failed` is set by a worker when the device vanished (read/write error such as EBADFD,
 //   ENODEV, EIO); the control thread notices, logs and removes the port.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
 
 #include "brisk/types.hpp"
+#include "datapath/counters.hpp"
 #include "datapath/frame.hpp"
 
 namespace brisk {
@@ -55,8 +61,16 @@ class Port {
     failed_.store(true, std::memory_order_release);
   }
   int error() const { return error_.load(std::memory_order_relaxed); }
+  // Frames the driver discarded on receive, by reason (see the contract above).
+  std::uint64_t driver_drops(Drop d) const { return driver_drops_[static_cast<std::size_t>(d)].get(); }
+
+ protected:
+  void driver_drop(Drop d, std::uint64_t n = 1) noexcept {
+    driver_drops_[static_cast<std::size_t>(d)].add(n);
+  }
 
  private:
+  std::array<Counter, kDropCount> driver_drops_{};
   std::string name_;
   PortKind kind_;
   std::atomic<bool> failed_{false};

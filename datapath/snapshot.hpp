@@ -40,6 +40,7 @@ struct PortConf {
   const PortSecurity* sec = nullptr;  // bindings checked on ingress (nullptr: open port)
   bool sec_egress = false;         // copies toward this port are checked (bindings list IPs)
   std::uint32_t storm_pps = 0;     // ingress broadcast/multicast/unknown-unicast limit (0: off)
+  bool tunnel = false;             // a VXLAN/GRE tunnel: never forwards to another tunnel
 
   bool carries(VlanId v) const {
     return mode == VlanMode::kAccess ? access_vlan == v : allowed->test(v);

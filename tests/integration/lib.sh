@@ -270,3 +270,62 @@ stat_of() {
 
 # tap_names: the taps the daemon lists (one a line).
 tap_names() { bk tap | table_rows | awk -F'|' '{print $2}'; }
+
+# ------------------------------------------------------------------ daemons in namespaces
+
+# start_briskd_in <ns> <name>: a further briskd inside namespace <ns> (its taps are created
+# there), socket $TMPD/<name>.sock, log $TMPD/<name>.log; killed by the cleanup. Talk to it
+# with `bkn <name> ...`.
+start_briskd_in() {
+  local ns=$1 name=$2
+  local sock="$TMPD/$name.sock"
+  ip netns exec "$ns" "$BRISKD_BIN" --socket "$sock" --default-bridge "$BR" --tap-prefix "$TP" \
+    >"$TMPD/$name.log" 2>&1 &
+  local pid=$!
+  track_pid "$pid"
+  for _ in $(seq 1 50); do
+    if [[ -S "$sock" ]] && bkn "$name" bridge >/dev/null 2>&1; then
+      say "briskd $name pid $pid in namespace $ns serving $sock"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || fail "briskd $name exited at start: $(cat "$TMPD/$name.log")"
+    sleep 0.1
+  done
+  fail "briskd $name did not answer on $sock within 5 s"
+}
+bkn() {
+  local name=$1
+  shift
+  "$BRISK_BIN" --socket "$TMPD/$name.sock" "$@"
+}
+
+# move_tap <from ns> <tap> <to ns> <cidr>: move a tap a namespaced briskd created into
+# another namespace (created if needed) with an address, up.
+move_tap() {
+  local from=$1 tap=$2 to=$3 cidr=$4
+  if ! ip netns list | awk '{print $1}' | contains -x "$to"; then
+    ns_create "$to"
+  fi
+  ip -n "$from" link set dev "$tap" netns "$to"
+  ip -n "$to" addr add "$cidr" dev "$tap"
+  ip -n "$to" link set dev "$tap" up
+}
+
+# veth_between <ns1> <dev1> <cidr1> <ns2> <dev2> <cidr2>: a veth pair joining two namespaces.
+veth_between() {
+  local ns1=$1 d1=$2 c1=$3 ns2=$4 d2=$5 c2=$6
+  ip link add "${PFX}v$$" type veth peer name "${PFX}w$$"
+  ip link set "${PFX}v$$" netns "$ns1"
+  ip link set "${PFX}w$$" netns "$ns2"
+  ip -n "$ns1" link set "${PFX}v$$" name "$d1"
+  ip -n "$ns2" link set "${PFX}w$$" name "$d2"
+  [[ -n "$c1" ]] && ip -n "$ns1" addr add "$c1" dev "$d1"
+  [[ -n "$c2" ]] && ip -n "$ns2" addr add "$c2" dev "$d2"
+  ip -n "$ns1" link set "$d1" up
+  ip -n "$ns2" link set "$d2" up
+}
+
+# drop_count <name> <reason>: a drop counter of a namespaced daemon (JSON `stats`).
+drop_count() {
+  bkn "$1" --json stats | $PY -c 'import json,sys; print(json.load(sys.stdin)["drops"][sys.argv[1]])' "$2"
+}

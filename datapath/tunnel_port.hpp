@@ -1,0 +1,76 @@
+// TunnelPort: a VXLAN or Ethernet-over-GRE tunnel to one remote IPv4 address, carried by the
+// host's own IP stack through kernel sockets.
+//
+// Why kernel sockets: the underlay then follows the host's routes and neighbours (the kernel
+// picks the output device and source address and resolves the next hop with ARP), fragments
+// and reassembles, and works whether the output device is a port of brisk (an uplink trunk
+// with the host address on a brisk tap) or not.
+//
+// Wire format (datapath/tunnel_codec.hpp): VXLAN on UDP 4789 with the key as VNI (0 when
+// absent); GRE protocol 0x6558 with a key field only when a key was given. A tunnel port is a
+// trunk of every VLAN with native VLAN 0: frames of VLAN 0 go untagged, others keep their
+// 802.1Q tag inside the tunnel, as Open vSwitch does.
+//
+// Sockets
+// -------
+//   rx: one raw IPv4 socket per port (IPPROTO_UDP for VXLAN, IPPROTO_GRE for GRE) with a
+//       classic BPF filter that passes only packets from the remote carrying this port's UDP
+//       port/VNI or GRE protocol/key, so several tunnels (other remotes, other keys) each get
+//       only their own traffic. Truncated packets pass the filter so that the port counts them.
+//       recvmmsg() fills frame buffers directly; decapsulation moves Frame::data, no copy.
+//   tx: VXLAN: a UDP socket bound to port 4789 (SO_REUSEPORT, shared by every VXLAN port of
+//       the host) whose receive side drops everything by filter: it exists so the kernel does
+//       not answer VXLAN packets with ICMP port unreachable, and sends with source port 4789
+//       and UDP checksum 0 (RFC 7348's recommendation over IPv4, the Linux vxlan default).
+//       GRE: the raw socket itself (the kernel writes the IPv4 header).
+//       sendmmsg() per batch; the tunnel header is constant per port (built once) and each
+//       frame goes out as iovecs [tunnel header][MACs][802.1Q tag][rest]: no copy.
+//
+// MTU: both sockets send with IP_PMTUDISC_DONT (DF clear). An encapsulated frame larger than
+// the underlay's MTU is fragmented by the kernel and reassembled by the far end's kernel before
+// its socket or vxlan device sees it (the default of the Linux vxlan device, which also leaves
+// DF clear); the receive side reassembles the same way. Nothing is dropped for size up to
+// brisk's frame buffer (an inner frame above kMaxFrameLen is dropped as `oversize`).
+//
+// Thread-safety (see datapath/port.hpp)
+// -------------------------------------
+// * rx_burst(): one worker only (the snapshot's owner of the port). It uses the rx socket and
+//   stack-local message arrays; it is the single writer of the driver drop counters.
+// * tx_burst(): any worker, concurrently. It reads only immutable members (the header, the
+//   destination address, the socket descriptors) and builds its message arrays on the stack;
+//   sendmmsg() on one socket from several threads is safe (the kernel locks the socket per
+//   message), and each message is one datagram, so frames never interleave.
+// * Constructor and destructor: the control thread, outside any worker (QSBR, see port.hpp).
+#pragma once
+
+#include <netinet/in.h>
+
+#include <string>
+
+#include "datapath/port.hpp"
+#include "datapath/tunnel_codec.hpp"
+
+namespace brisk {
+
+class TunnelPort final : public Port {
+ public:
+  // Opens and configures the sockets. Throws std::system_error with a one-line message
+  // (no permission for raw sockets, UDP port 4789 taken by a kernel vxlan device...).
+  TunnelPort(std::string name, const TunnelKey& key);
+  ~TunnelPort() override;
+
+  std::uint32_t rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept override;
+  std::uint32_t tx_burst(const TxItem* items, std::uint32_t n) noexcept override;
+  int wait_fd() const noexcept override { return rx_fd_; }
+  const TunnelKey& key() const { return key_; }
+
+ private:
+  TunnelKey key_;
+  int rx_fd_ = -1;
+  int tx_fd_ = -1;  // == rx_fd_ for GRE
+  sockaddr_in dst_{};
+  std::uint8_t hdr_[kMaxTunnelHeaderLen] = {};
+  std::size_t hdr_len_ = 0;
+};
+
+}  // namespace brisk
