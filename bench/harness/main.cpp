@@ -552,6 +552,7 @@ int real_main(int argc, char** argv) {
     log(std::string("error: ") + e.what());
     rc = 1;
   }
+  ignore_interrupts();
   if (current) current->stop();
   stop_all();
   if (bed) bed->teardown();

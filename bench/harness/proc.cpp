@@ -20,6 +20,7 @@ namespace bench {
 namespace {
 
 volatile sig_atomic_t g_interrupted = 0;
+bool g_ignore = false;
 std::set<pid_t> g_children;  // spawned, not yet reaped
 
 void on_signal(int) { g_interrupted = 1; }
@@ -31,7 +32,8 @@ double now_s() {
 
 }  // namespace
 
-bool interrupted() { return g_interrupted != 0; }
+bool interrupted() { return g_interrupted != 0 && !g_ignore; }
+void ignore_interrupts() { g_ignore = true; }
 
 void install_signal_handlers() {
   struct sigaction sa {};

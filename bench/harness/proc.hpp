@@ -26,6 +26,9 @@ struct Interrupted : std::runtime_error {
 
 // Set by the signal handler; polled by every wait.
 bool interrupted();
+// From now on interrupted() is false: the cleanup path must run its commands to the end
+// (each still bounded by its timeout), also when the user presses Ctrl-C again.
+void ignore_interrupts();
 void install_signal_handlers();
 // Sleep, throwing Interrupted when a signal arrives meanwhile.
 void sleep_s(double seconds);
