@@ -19,10 +19,10 @@
 namespace bench {
 namespace {
 
-constexpr std::uint32_t kFrames = 4096;
+constexpr std::uint32_t kFrames = 2048;
 constexpr std::uint32_t kChunk = 2048;
-constexpr std::uint32_t kRing = 2048;
-constexpr std::uint32_t kBatch = 64;
+constexpr std::uint32_t kRing = 1024;
+constexpr std::uint32_t kBatch = 32;  // = what one copy-mode sendto() transmits
 
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
@@ -36,6 +36,7 @@ struct Side {
   xsk_ring_prod tx{}, fill{};
   int fd = -1;
   bool attached = false;
+  std::uint32_t tx_outstanding = 0;  // submitted to TX, not yet seen on COMPLETION
 };
 
 bool load_prog(Side& s, const std::string& path) {
@@ -76,6 +77,7 @@ inline void forward(Side& in, Side& out) {
       *xsk_ring_prod__fill_addr(&in.fill, idx_f + i) = *xsk_ring_cons__comp_addr(&out.comp, idx_c + i);
     xsk_ring_prod__submit(&in.fill, done);
     xsk_ring_cons__release(&out.comp, done);
+    out.tx_outstanding -= done;
   }
 
   std::uint32_t idx_r;
@@ -83,7 +85,9 @@ inline void forward(Side& in, Side& out) {
   if (n == 0) {
     if (xsk_ring_prod__needs_wakeup(&in.fill))
       recvfrom(in.fd, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
-    if (xsk_ring_prod__needs_wakeup(&out.tx)) sendto(out.fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+    // Copy mode sends at most 32 frames per sendto(): kick again while some wait.
+    if (out.tx_outstanding != 0 && xsk_ring_prod__needs_wakeup(&out.tx))
+      sendto(out.fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
     return;
   }
   std::uint32_t idx_t;
@@ -95,7 +99,10 @@ inline void forward(Side& in, Side& out) {
     t->len = d->len;
     t->options = 0;
   }
-  if (room != 0) xsk_ring_prod__submit(&out.tx, room);
+  if (room != 0) {
+    xsk_ring_prod__submit(&out.tx, room);
+    out.tx_outstanding += room;
+  }
   if (room < n) {  // TX full: drop the rest, chunks back to FILL
     std::uint32_t idx_f;
     std::uint32_t k = n - room;
@@ -107,7 +114,8 @@ inline void forward(Side& in, Side& out) {
     xsk_ring_prod__submit(&in.fill, k);
   }
   xsk_ring_cons__release(&in.rx, n);
-  if (xsk_ring_prod__needs_wakeup(&out.tx)) sendto(out.fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+  if (out.tx_outstanding != 0 && xsk_ring_prod__needs_wakeup(&out.tx))
+    sendto(out.fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
 }
 
 }  // namespace
@@ -191,6 +199,18 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
       forward(b, a);
     }
     status = 0;
+    for (Side* s : {&a, &b}) {  // the kernel's view, for the log
+      xdp_statistics st{};
+      socklen_t len = sizeof(st);
+      if (getsockopt(s->fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
+        std::fprintf(stderr,
+                     "afxdp-forwarder: %s: rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu "
+                     "tx_ring_empty %llu\n",
+                     s->dev.c_str(), static_cast<unsigned long long>(st.rx_dropped),
+                     static_cast<unsigned long long>(st.rx_ring_full),
+                     static_cast<unsigned long long>(st.rx_fill_ring_empty_descs),
+                     static_cast<unsigned long long>(st.tx_ring_empty_descs));
+    }
   } while (false);
 
   if (a.xsk != nullptr) xsk_socket__delete(a.xsk);

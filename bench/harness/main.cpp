@@ -62,14 +62,16 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --switches LIST      brisk,bridge,ovs,afxdp (default: all four)
   --tests LIST         fps,macs,latency,tcp (default: all)
   --runs N             rounds; each round runs every switch once, alternating (default 5)
-  --duration S         seconds measured per frame-rate figure (default 2)
-  --warmup S           seconds of traffic before each measurement (default 0.5)
+  --duration S         seconds measured per frame-rate figure (default 1.5)
+  --warmup S           seconds of traffic before each measurement (default 0.3)
   --macs LIST          source MAC counts of the macs test (default 1000,100000)
   --rate FPS           offered load of fps/macs (default 0: as fast as the generator goes)
   --latency-rate FPS   offered load of the latency test (default 100000)
   --tcp-duration S     iperf3 seconds (default 2)
   --gen-cpu N          CPU of the generator (default 0)
   --switch-cpu N       CPU of the switch's forwarding thread (default 1)
+  --nice N             nice value of the generator and the switches' processes (default 0;
+                       -10 keeps figures steadier on a machine busy with other work)
   --briskd PATH        default: briskd next to brisk-bench
   --brisk PATH         the client; default: brisk next to brisk-bench
   --briskd-args "..."  extra briskd options, e.g. "--poll busy"
@@ -83,9 +85,9 @@ struct Options {
   std::vector<std::string> switches = {"brisk", "bridge", "ovs", "afxdp"};
   std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
   int runs = 5;
-  double duration = 2, warmup = 0.5, rate = 0, latency_rate = 100000, tcp_duration = 2;
+  double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
   std::vector<std::uint32_t> macs = {1000, 100000};
-  int gen_cpu = 0, switch_cpu = 1;
+  int gen_cpu = 0, switch_cpu = 1, nice = 0;
   std::string briskd, brisk, prefix;
   std::vector<std::string> briskd_args;
   bool json = false;
@@ -316,7 +318,7 @@ class Bench {
   }
 
   Window window(SwitchUnderTest& sw, double rate, double seconds) {
-    Generator gen(bpf_, t_.gen_ns, t_.gen_dev, t_.gen_cpu, frame_, rate);
+    Generator gen(bpf_, t_.gen_ns, t_.gen_dev, t_.gen_cpu, frame_, rate, o_.nice);
     sleep_s(o_.warmup);
     std::uint64_t off0 = bpf_.offered();
     BenchBpf::Sink s0 = bpf_.sink();
@@ -466,6 +468,8 @@ int real_main(int argc, char** argv) {
       o.gen_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
     } else if (a == "--switch-cpu") {
       o.switch_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
+    } else if (a == "--nice") {
+      o.nice = static_cast<int>(to_num(a, val(), -20, 19));
     } else if (a == "--briskd") {
       o.briskd = val();
     } else if (a == "--brisk") {
@@ -515,6 +519,7 @@ int real_main(int argc, char** argv) {
     cfg.brisk_xdp_obj = bpf_path(BRISK_BPF_OBJ_PATH, "brisk_xdp.o");
     cfg.self_exe = me;
     cfg.pass_prog_fd = bpf.pass_fd();
+    cfg.nice = o.nice;
     Bench bench(o, topo, bpf);
     bench.attach_sink();
     for (int r = 0; r < o.runs; ++r) {
@@ -610,7 +615,7 @@ int real_main(int argc, char** argv) {
     json j;
     j["config"] = {{"frame_bytes", 64},  {"runs", o.runs},          {"duration_s", o.duration},
                    {"warmup_s", o.warmup}, {"rate_fps", o.rate},      {"latency_rate_fps", o.latency_rate},
-                   {"tcp_duration_s", o.tcp_duration}, {"gen_cpu", o.gen_cpu}, {"switch_cpu", o.switch_cpu},
+                   {"tcp_duration_s", o.tcp_duration}, {"gen_cpu", o.gen_cpu}, {"switch_cpu", o.switch_cpu}, {"nice", o.nice},
                    {"macs", o.macs},     {"tests", o.tests},        {"switches", o.switches}};
     for (const auto& sw : o.switches) {
       json js;

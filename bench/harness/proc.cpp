@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,7 @@ pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
   if (pid < 0) throw std::runtime_error("fork: " + std::string(strerror(errno)));
   if (pid == 0) {
     setpgid(0, 0);
+    if (opts.nice != 0) (void)setpriority(PRIO_PROCESS, 0, opts.nice);
     signal(SIGPIPE, SIG_DFL);
     struct sigaction sa {};
     sa.sa_handler = SIG_DFL;

@@ -54,7 +54,7 @@ class Brisk final : public SwitchUnderTest {
     }
     for (const auto& a : c_.briskd_args) argv.push_back(a);
     log_ = t_.workdir + "/briskd.log";
-    pid_ = spawn(argv, {log_, {}});
+    pid_ = spawn(argv, {log_, {}, c_.nice});
     bool up = false;
     for (int i = 0; i < 100 && !up; ++i) {
       if (!alive(pid_)) throw std::runtime_error("briskd exited at start: " + tail(read_file(log_)));
@@ -160,7 +160,7 @@ class Ovs final : public SwitchUnderTest {
     ovsdb_ = spawn({find_bin("ovsdb-server"), dir_ + "/conf.db", "--remote=punix:" + dir_ + "/db.sock",
                     "--unixctl=" + dir_ + "/ovsdb-server.ctl", "--pidfile=" + dir_ + "/ovsdb-server.pid",
                     "--log-file=" + dir_ + "/ovsdb-server.log"},
-                   {dir_ + "/ovsdb-server.out", env_});
+                   {dir_ + "/ovsdb-server.out", env_, c_.nice});
     for (int i = 0; i < 100 && !file_exists(dir_ + "/db.sock"); ++i) {
       if (!alive(ovsdb_)) throw std::runtime_error("ovsdb-server exited: " + tail(read_file(dir_ + "/ovsdb-server.out")));
       sleep_s(0.05);
@@ -171,7 +171,7 @@ class Ovs final : public SwitchUnderTest {
     vsctl({"--no-wait", "set", "Open_vSwitch", ".", std::string("other_config:pmd-cpu-mask=") + mask});
     vswitchd_ = spawn({find_bin("ovs-vswitchd"), db_, "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
                        "--pidfile=" + dir_ + "/ovs-vswitchd.pid", "--log-file=" + dir_ + "/ovs-vswitchd.log"},
-                      {dir_ + "/ovs-vswitchd.out", env_});
+                      {dir_ + "/ovs-vswitchd.out", env_, c_.nice});
     vsctl({"add-br", br_, "--", "set", "bridge", br_, "datapath_type=netdev",
            "other_config:mac-table-size=" + std::to_string(c_.max_macs)});
     for (const auto& p : {t_.gen_port, t_.sink_port})
@@ -249,7 +249,7 @@ class BareAfXdp final : public SwitchUnderTest {
     log_ = t_.workdir + "/afxdp.log";
     pid_ = spawn({c_.self_exe, "--afxdp-forwarder", t_.gen_port, t_.sink_port,
                   std::to_string(t_.switch_cpu), c_.brisk_xdp_obj},
-                 {log_, {}});
+                 {log_, {}, c_.nice});
     for (int i = 0; i < 100; ++i) {
       if (!alive(pid_)) throw std::runtime_error("AF_XDP forwarder exited: " + tail(read_file(log_)));
       if (read_file(log_).find(" on CPU") != std::string::npos) return;
@@ -264,6 +264,10 @@ class BareAfXdp final : public SwitchUnderTest {
       } catch (...) {
       }
       pid_ = -1;
+      // The forwarder's socket statistics (XDP_STATISTICS), for the progress log.
+      std::istringstream is(read_file(log_));
+      for (std::string line; std::getline(is, line);)
+        if (line.find("rx_dropped") != std::string::npos) std::fprintf(stderr, "  %s\n", line.c_str());
     }
     xdp_detach("", t_.gen_port);
     xdp_detach("", t_.sink_port);

@@ -47,6 +47,7 @@ struct SwitchConfig {
   std::string self_exe;            // this program, for the forwarder subcommand
   int pass_prog_fd = -1;           // bench_pass
   std::uint32_t max_macs = 262144; // FDB size to configure (brisk, OVS)
+  int nice = 0;                    // nice value of the switch's processes
 };
 
 class SwitchUnderTest {

@@ -6,6 +6,8 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cerrno>
@@ -173,9 +175,9 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::ui
 }
 
 Generator::Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
-                     std::vector<std::uint8_t> frame, double rate_fps)
+                     std::vector<std::uint8_t> frame, double rate_fps, int nice)
     : prog_fd_(bpf.gen_fd()), ns_(ns), dev_(dev), cpu_(cpu), frame_(std::move(frame)),
-      rate_(rate_fps) {
+      rate_(rate_fps), nice_(nice) {
   thread_ = std::thread([this] { loop(); });
   while (state_.load(std::memory_order_acquire) == 0) {
     timespec ts{0, 1'000'000};
@@ -209,6 +211,7 @@ void Generator::loop() {
       CPU_SET(cpu_, &set);
       pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
     }
+    if (nice_ != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_);
     int idx = static_cast<int>(if_nametoindex(dev_.c_str()));
     if (idx == 0) return fail("no device " + dev_);
     xdp_md ctx{};

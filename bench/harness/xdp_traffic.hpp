@@ -72,7 +72,7 @@ class Generator {
   // Starts the thread; it enters `ns`, pins itself to `cpu` and sends from `dev` (ifindex in
   // ns). rate_fps 0 = unpaced. Throws if the first BPF_PROG_TEST_RUN fails.
   Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
-            std::vector<std::uint8_t> frame, double rate_fps);
+            std::vector<std::uint8_t> frame, double rate_fps, int nice = 0);
   ~Generator();  // stops and joins
   Generator(const Generator&) = delete;
   Generator& operator=(const Generator&) = delete;
@@ -87,6 +87,7 @@ class Generator {
   int cpu_;
   std::vector<std::uint8_t> frame_;
   double rate_;
+  int nice_;
   std::atomic<bool> stop_{false};
   std::atomic<int> state_{0};  // 0 starting, 1 running, 2 failed
   std::string error_;          // written by the thread before state_ = 2 (release)
