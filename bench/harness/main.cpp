@@ -576,6 +576,7 @@ int real_main(int argc, char** argv) {
     cols.push_back({"delivered_fps", "Mfps", 3, 1e-6, true});
     cols.push_back({"loss", "loss %", 1, 100, false});
     cols.push_back({"cpu_ns_per_frame", "CPU ns/frame", 0, 1, false});
+    cols.push_back({"cpu_percent", "CPU %", 0, 1, false});
   }
   if (o.has("macs"))
     for (auto n : o.macs) cols.push_back({"macs_" + std::to_string(n), mac_label(n) + " MACs Mfps", 3, 1e-6, true});

@@ -54,6 +54,7 @@ class Brisk final : public SwitchUnderTest {
     }
     for (const auto& a : c_.briskd_args) argv.push_back(a);
     log_ = t_.workdir + "/briskd.log";
+    unlink(log_.c_str());
     pid_ = spawn(argv, {log_, {}, c_.nice});
     bool up = false;
     for (int i = 0; i < 100 && !up; ++i) {
@@ -247,6 +248,7 @@ class BareAfXdp final : public SwitchUnderTest {
   }
   void start() override {
     log_ = t_.workdir + "/afxdp.log";
+    unlink(log_.c_str());  // this run's lines only
     pid_ = spawn({c_.self_exe, "--afxdp-forwarder", t_.gen_port, t_.sink_port,
                   std::to_string(t_.switch_cpu), c_.brisk_xdp_obj},
                  {log_, {}, c_.nice});
