@@ -19,9 +19,12 @@
 // Frame layout (offsets from the Ethernet header): 0 dst MAC, 6 src MAC, 12 type 0x0800,
 // 14 IPv4 (IHL 5, proto 17), 34 UDP (dst port BENCH_UDP_PORT), 42 u32 marker, 46 u64 stamp.
 // Keep in sync with bench/harness/xdp_traffic.hpp.
+// <linux/bpf.h> comes first: the libbpf headers use its types.
+// clang-format off
 #include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
 
 #define BENCH_UDP_PORT 9            // discard
 #define BENCH_MAGIC 0x6b736972u     // "risk", no timestamp
@@ -72,13 +75,13 @@ struct {
 } bench_lat_hist SEC(".maps");
 
 SEC("xdp")
-int bench_gen(struct xdp_md *ctx) {
-  unsigned char *p = (unsigned char *)(long)ctx->data;
-  unsigned char *end = (unsigned char *)(long)ctx->data_end;
+int bench_gen(struct xdp_md* ctx) {
+  unsigned char* p = (unsigned char*)(long)ctx->data;
+  unsigned char* end = (unsigned char*)(long)ctx->data_end;
   if (p + BENCH_FRAME_MIN > end) return XDP_ABORTED;
   __u32 k = 0;
-  struct bench_gen_cfg *cfg = bpf_map_lookup_elem(&bench_gen_cfg, &k);
-  struct bench_gen_state *st = bpf_map_lookup_elem(&bench_gen_st, &k);
+  struct bench_gen_cfg* cfg = bpf_map_lookup_elem(&bench_gen_cfg, &k);
+  struct bench_gen_state* st = bpf_map_lookup_elem(&bench_gen_st, &k);
   if (!cfg || !st) return XDP_ABORTED;
   __u64 seq = st->seq++;
   __u32 mac = st->mac;
@@ -99,24 +102,39 @@ int bench_gen(struct xdp_md *ctx) {
 
 static __always_inline __u32 msb64(__u64 v) {
   __u32 r = 0;
-  if (v >> 32) { v >>= 32; r += 32; }
-  if (v >> 16) { v >>= 16; r += 16; }
-  if (v >> 8) { v >>= 8; r += 8; }
-  if (v >> 4) { v >>= 4; r += 4; }
-  if (v >> 2) { v >>= 2; r += 2; }
+  if (v >> 32) {
+    v >>= 32;
+    r += 32;
+  }
+  if (v >> 16) {
+    v >>= 16;
+    r += 16;
+  }
+  if (v >> 8) {
+    v >>= 8;
+    r += 8;
+  }
+  if (v >> 4) {
+    v >>= 4;
+    r += 4;
+  }
+  if (v >> 2) {
+    v >>= 2;
+    r += 2;
+  }
   if (v >> 1) r += 1;
   return r;
 }
 
 static __always_inline void count(__u32 idx, __u64 add) {
-  __u64 *c = bpf_map_lookup_elem(&bench_sink_cnt, &idx);
+  __u64* c = bpf_map_lookup_elem(&bench_sink_cnt, &idx);
   if (c) *c += add;
 }
 
 SEC("xdp")
-int bench_sink(struct xdp_md *ctx) {
-  unsigned char *p = (unsigned char *)(long)ctx->data;
-  unsigned char *end = (unsigned char *)(long)ctx->data_end;
+int bench_sink(struct xdp_md* ctx) {
+  unsigned char* p = (unsigned char*)(long)ctx->data;
+  unsigned char* end = (unsigned char*)(long)ctx->data_end;
   if (p + BENCH_FRAME_MIN > end) return XDP_PASS;
   if (p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45 || p[23] != 17) return XDP_PASS;
   __u16 dport;
@@ -141,7 +159,7 @@ int bench_sink(struct xdp_md *ctx) {
         b = m * 8 + (__u32)((d >> (m - 3)) & 7);
       }
       if (b >= BENCH_HIST_BUCKETS) b = BENCH_HIST_BUCKETS - 1;
-      __u64 *h = bpf_map_lookup_elem(&bench_lat_hist, &b);
+      __u64* h = bpf_map_lookup_elem(&bench_lat_hist, &b);
       if (h) *h += 1;
       count(2, 1);
     }
@@ -150,7 +168,7 @@ int bench_sink(struct xdp_md *ctx) {
 }
 
 SEC("xdp")
-int bench_pass(struct xdp_md *ctx) {
+int bench_pass(struct xdp_md* ctx) {
   (void)ctx;
   return XDP_PASS;
 }

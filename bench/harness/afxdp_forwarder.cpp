@@ -74,7 +74,8 @@ inline void forward(Side& in, Side& out) {
       if (g_stop) return;
     }
     for (std::uint32_t i = 0; i < done; ++i)
-      *xsk_ring_prod__fill_addr(&in.fill, idx_f + i) = *xsk_ring_cons__comp_addr(&out.comp, idx_c + i);
+      *xsk_ring_prod__fill_addr(&in.fill, idx_f + i) =
+          *xsk_ring_cons__comp_addr(&out.comp, idx_c + i);
     xsk_ring_prod__submit(&in.fill, done);
     xsk_ring_cons__release(&out.comp, done);
     out.tx_outstanding -= done;
@@ -110,7 +111,8 @@ inline void forward(Side& in, Side& out) {
       if (g_stop) return;
     }
     for (std::uint32_t i = 0; i < k; ++i)
-      *xsk_ring_prod__fill_addr(&in.fill, idx_f + i) = xsk_ring_cons__rx_desc(&in.rx, idx_r + room + i)->addr;
+      *xsk_ring_prod__fill_addr(&in.fill, idx_f + i) =
+          xsk_ring_cons__rx_desc(&in.rx, idx_r + room + i)->addr;
     xsk_ring_prod__submit(&in.fill, k);
   }
   xsk_ring_cons__release(&in.rx, n);
@@ -193,7 +195,8 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
       xsk_ring_prod__submit(&s.fill, n);
     }
     if (!ok) break;
-    std::fprintf(stderr, "afxdp-forwarder: %s <-> %s on CPU %d\n", a.dev.c_str(), b.dev.c_str(), cpu);
+    std::fprintf(stderr, "afxdp-forwarder: %s <-> %s on CPU %d\n", a.dev.c_str(), b.dev.c_str(),
+                 cpu);
     while (!g_stop) {
       forward(a, b);
       forward(b, a);

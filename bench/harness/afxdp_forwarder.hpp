@@ -11,7 +11,8 @@
 //     has no zero-copy mode). Chunks completed on B's COMPLETION ring return to A's FILL ring
 //     and vice versa, so each direction keeps its own chunks; when the TX ring is full the
 //     frames are dropped (chunks straight back to FILL).
-//   * Busy polling, batches of 32 (what one copy-mode sendto() transmits), need_wakeup kicks (sendto/recvfrom) only when asked.
+//   * Busy polling, batches of 32 (what one copy-mode sendto() transmits), need_wakeup kicks
+//   (sendto/recvfrom) only when asked.
 // Runs until SIGTERM/SIGINT; then detaches the programs. Returns a process exit status.
 #pragma once
 

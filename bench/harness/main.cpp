@@ -2,7 +2,8 @@
 // userspace datapath and a bare AF_XDP forwarder on one topology it builds itself, one switch
 // at a time, alternating, and prints medians with ratios (a table, or JSON with --json).
 //
-//   gen ns <P>-gen: <P>g0 198.18.0.1 ==veth== <P>g1 [switch] <P>s1 ==veth== <P>s0 198.18.0.2 :<P>-sink
+//   gen ns <P>-gen: <P>g0 198.18.0.1 ==veth== <P>g1 [switch] <P>s1 ==veth== <P>s0 198.18.0.2
+//   :<P>-sink
 //
 // Per round and switch: start it; a ping from the sink namespace teaches it both MACs; then
 //   fps      64-byte frames from the XDP live-frames generator on the generator CPU, one
@@ -91,7 +92,9 @@ struct Options {
   std::string briskd, brisk, prefix;
   std::vector<std::string> briskd_args;
   bool json = false;
-  bool has(const std::string& t) const { return std::find(tests.begin(), tests.end(), t) != tests.end(); }
+  bool has(const std::string& t) const {
+    return std::find(tests.begin(), tests.end(), t) != tests.end();
+  }
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -224,7 +227,8 @@ class Testbed {
  private:
   void veth(const std::string& ns, const std::string& inner, const std::string& outer,
             const std::uint8_t mac[6], const std::string& ip) {
-    run_ok({"ip", "link", "add", inner, "address", mac_str(mac), "type", "veth", "peer", "name", outer});
+    run_ok({"ip", "link", "add", inner, "address", mac_str(mac), "type", "veth", "peer", "name",
+            outer});
     run_ok({"ip", "link", "set", inner, "netns", ns});
     run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
     run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
@@ -244,7 +248,7 @@ class Testbed {
 
 struct Sample {
   double offered = NAN, delivered = NAN, loss = NAN, cpu_ns = NAN, cpu_pct = NAN;
-  double ovl_p50 = NAN, ovl_p99 = NAN;  // latency under overload (queueing)
+  double ovl_p50 = NAN, ovl_p99 = NAN;   // latency under overload (queueing)
   std::map<std::uint32_t, double> macs;  // source MACs -> delivered frames/s
   double lat_p50 = NAN, lat_p99 = NAN, lat_delivered = NAN;
   double tcp_gbps = NAN;
@@ -302,8 +306,9 @@ class Bench {
 
   // A ping from the sink namespace: the switch learns both MACs before traffic starts.
   void learn() {
-    int rc = run({"ip", "netns", "exec", t_.sink_ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", t_.gen_ip},
-                 nullptr, 10);
+    int rc = run(
+        {"ip", "netns", "exec", t_.sink_ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", t_.gen_ip},
+        nullptr, 10);
     if (rc != 0) log("warning: ping through the switch failed (exit " + std::to_string(rc) + ")");
   }
 
@@ -343,8 +348,9 @@ class Bench {
   void tcp(Sample& s) {
     detach_sink();
     std::string port = "5201";
-    pid_t srv = spawn({"ip", "netns", "exec", t_.sink_ns, "iperf3", "-s", "-1", "-B", t_.sink_ip, "-p", port},
-                      {t_.workdir + "/iperf3-server.log", {}});
+    pid_t srv = spawn(
+        {"ip", "netns", "exec", t_.sink_ns, "iperf3", "-s", "-1", "-B", t_.sink_ip, "-p", port},
+        {t_.workdir + "/iperf3-server.log", {}});
     try {
       sleep_s(0.3);
       std::string out;
@@ -443,11 +449,13 @@ int real_main(int argc, char** argv) {
     if (a == "--switches") {
       o.switches = split(val(), ',');
       for (const auto& s : o.switches)
-        if (s != "brisk" && s != "bridge" && s != "ovs" && s != "afxdp") usage_error("unknown switch " + s);
+        if (s != "brisk" && s != "bridge" && s != "ovs" && s != "afxdp")
+          usage_error("unknown switch " + s);
     } else if (a == "--tests") {
       o.tests = split(val(), ',');
       for (const auto& s : o.tests)
-        if (s != "fps" && s != "macs" && s != "latency" && s != "tcp") usage_error("unknown test " + s);
+        if (s != "fps" && s != "macs" && s != "latency" && s != "tcp")
+          usage_error("unknown test " + s);
     } else if (a == "--runs") {
       o.runs = static_cast<int>(to_num(a, val(), 1, 1000));
     } else if (a == "--duration") {
@@ -510,8 +518,8 @@ int real_main(int argc, char** argv) {
   try {
     BenchBpf bpf(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o"));
     bed.emplace(o, topo);
-    log("prefix " + topo.prefix + ", namespaces " + topo.gen_ns + " " + topo.sink_ns + ", workdir " +
-        topo.workdir);
+    log("prefix " + topo.prefix + ", namespaces " + topo.gen_ns + " " + topo.sink_ns +
+        ", workdir " + topo.workdir);
     SwitchConfig cfg;
     cfg.briskd = o.briskd;
     cfg.brisk = o.brisk;
@@ -532,13 +540,18 @@ int real_main(int argc, char** argv) {
           sleep_s(0.2);
           Sample s = bench.measure(*current);
           samples[name].push_back(s);
-          std::string line = "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " + name + ":";
+          std::string line =
+              "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " + name + ":";
           if (!std::isnan(s.delivered))
-            line += " " + fmt(s.delivered / 1e6, 3) + " Mfps of " + fmt(s.offered / 1e6, 2) + " offered, " +
-                    fmt(s.cpu_ns, 0) + " ns CPU/frame";
-          for (const auto& [n, v] : s.macs) line += ", " + mac_label(n) + " MACs " + fmt(v / 1e6, 3);
-          if (!std::isnan(s.lat_p50)) line += ", p50/p99 " + fmt(s.lat_p50, 1) + "/" + fmt(s.lat_p99, 1) + " us";
-          if (o.has("tcp")) line += s.tcp_failed ? ", TCP failed (" + s.tcp_error + ")" : ", TCP " + fmt(s.tcp_gbps, 2) + " Gbit/s";
+            line += " " + fmt(s.delivered / 1e6, 3) + " Mfps of " + fmt(s.offered / 1e6, 2) +
+                    " offered, " + fmt(s.cpu_ns, 0) + " ns CPU/frame";
+          for (const auto& [n, v] : s.macs)
+            line += ", " + mac_label(n) + " MACs " + fmt(v / 1e6, 3);
+          if (!std::isnan(s.lat_p50))
+            line += ", p50/p99 " + fmt(s.lat_p50, 1) + "/" + fmt(s.lat_p99, 1) + " us";
+          if (o.has("tcp"))
+            line += s.tcp_failed ? ", TCP failed (" + s.tcp_error + ")"
+                                 : ", TCP " + fmt(s.tcp_gbps, 2) + " Gbit/s";
           log(line);
         } catch (const Interrupted&) {
           throw;
@@ -579,7 +592,8 @@ int real_main(int argc, char** argv) {
     cols.push_back({"cpu_percent", "CPU %", 0, 1, false});
   }
   if (o.has("macs"))
-    for (auto n : o.macs) cols.push_back({"macs_" + std::to_string(n), mac_label(n) + " MACs Mfps", 3, 1e-6, true});
+    for (auto n : o.macs)
+      cols.push_back({"macs_" + std::to_string(n), mac_label(n) + " MACs Mfps", 3, 1e-6, true});
   if (o.has("latency")) {
     cols.push_back({"latency_p50_us", "p50 us", 1, 1, false});
     cols.push_back({"latency_p99_us", "p99 us", 1, 1, false});
@@ -614,10 +628,19 @@ int real_main(int argc, char** argv) {
 
   if (o.json) {
     json j;
-    j["config"] = {{"frame_bytes", 64},  {"runs", o.runs},          {"duration_s", o.duration},
-                   {"warmup_s", o.warmup}, {"rate_fps", o.rate},      {"latency_rate_fps", o.latency_rate},
-                   {"tcp_duration_s", o.tcp_duration}, {"gen_cpu", o.gen_cpu}, {"switch_cpu", o.switch_cpu}, {"nice", o.nice},
-                   {"macs", o.macs},     {"tests", o.tests},        {"switches", o.switches}};
+    j["config"] = {{"frame_bytes", 64},
+                   {"runs", o.runs},
+                   {"duration_s", o.duration},
+                   {"warmup_s", o.warmup},
+                   {"rate_fps", o.rate},
+                   {"latency_rate_fps", o.latency_rate},
+                   {"tcp_duration_s", o.tcp_duration},
+                   {"gen_cpu", o.gen_cpu},
+                   {"switch_cpu", o.switch_cpu},
+                   {"nice", o.nice},
+                   {"macs", o.macs},
+                   {"tests", o.tests},
+                   {"switches", o.switches}};
     for (const auto& sw : o.switches) {
       json js;
       js["describe"] = described[sw];
@@ -655,11 +678,15 @@ int real_main(int argc, char** argv) {
     std::vector<std::size_t> w(head.size(), 0);
     for (const auto& r : rows)
       for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    std::printf("brisk-bench: 64-byte frames, median of %d run(s), %.1f s each; generator: XDP live frames on CPU %d%s; switch on CPU %d\n",
-                o.runs, o.duration, o.gen_cpu,
-                o.rate > 0 ? (", " + fmt(o.rate / 1e6, 2) + " Mfps offered").c_str() : ", unpaced", o.switch_cpu);
+    std::printf(
+        "brisk-bench: 64-byte frames, median of %d run(s), %.1f s each; generator: XDP live frames "
+        "on CPU %d%s; switch on CPU %d\n",
+        o.runs, o.duration, o.gen_cpu,
+        o.rate > 0 ? (", " + fmt(o.rate / 1e6, 2) + " Mfps offered").c_str() : ", unpaced",
+        o.switch_cpu);
     if (o.has("latency"))
-      std::printf("latency: one-way, generator to sink, at %s frames/s\n", fmt(o.latency_rate, 0).c_str());
+      std::printf("latency: one-way, generator to sink, at %s frames/s\n",
+                  fmt(o.latency_rate, 0).c_str());
     for (std::size_t ri = 0; ri < rows.size(); ++ri) {
       std::string line;
       for (std::size_t i = 0; i < rows[ri].size(); ++i) {
@@ -673,13 +700,16 @@ int real_main(int argc, char** argv) {
       if (ri == 0 || ri == o.switches.size()) {
         if (ri == o.switches.size() && !(have_brisk && !others.empty())) continue;
         std::string sep;
-        for (std::size_t i = 0; i < w.size(); ++i) sep += std::string(w[i] + (i == 0 ? 1 : 2), '-') + (i + 1 < w.size() ? "+" : "");
+        for (std::size_t i = 0; i < w.size(); ++i)
+          sep += std::string(w[i] + (i == 0 ? 1 : 2), '-') + (i + 1 < w.size() ? "+" : "");
         std::printf("%s\n", sep.c_str());
       }
     }
     for (const auto& sw : o.switches) {
-      if (errors.count(sw)) std::printf("%s: FAILED: %s\n", sw.c_str(), errors[sw].c_str());
-      else std::printf("%s: %s\n", sw.c_str(), described[sw].c_str());
+      if (errors.count(sw))
+        std::printf("%s: FAILED: %s\n", sw.c_str(), errors[sw].c_str());
+      else
+        std::printf("%s: %s\n", sw.c_str(), described[sw].c_str());
       int tf = 0;
       std::string te;
       for (const auto& s : samples[sw])
@@ -687,7 +717,9 @@ int real_main(int argc, char** argv) {
           ++tf;
           te = s.tcp_error;
         }
-      if (tf) std::printf("  TCP failed in %d of %zu runs (%s); counted as 0\n", tf, samples[sw].size(), te.c_str());
+      if (tf)
+        std::printf("  TCP failed in %d of %zu runs (%s); counted as 0\n", tf, samples[sw].size(),
+                    te.c_str());
     }
     std::printf("elapsed %.0f s\n", now_s() - t_start);
   }

@@ -27,8 +27,7 @@ std::set<pid_t> g_children;  // spawned, not yet reaped
 void on_signal(int) { g_interrupted = 1; }
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -52,7 +51,8 @@ void sleep_s(double seconds) {
     double left = end - now_s();
     if (left <= 0) return;
     double step = std::min(left, 0.05);
-    timespec ts{static_cast<time_t>(step), static_cast<long>((step - static_cast<time_t>(step)) * 1e9)};
+    timespec ts{static_cast<time_t>(step),
+                static_cast<long>((step - static_cast<time_t>(step)) * 1e9)};
     nanosleep(&ts, nullptr);
   }
 }
@@ -60,7 +60,8 @@ void sleep_s(double seconds) {
 pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
   if (argv.empty()) throw std::runtime_error("spawn: empty command");
   int errpipe[2];
-  if (pipe2(errpipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2: " + std::string(strerror(errno)));
+  if (pipe2(errpipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe2: " + std::string(strerror(errno)));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -83,8 +84,8 @@ pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGHUP, &sa, nullptr);
     int in = open("/dev/null", O_RDONLY);
-    int out = open(opts.log.empty() ? "/dev/null" : opts.log.c_str(),
-                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int out = open(opts.log.empty() ? "/dev/null" : opts.log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                   0644);
     if (in >= 0) dup2(in, 0);
     if (out >= 0) {
       dup2(out, 1);

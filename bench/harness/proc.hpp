@@ -34,9 +34,9 @@ void install_signal_handlers();
 void sleep_s(double seconds);
 
 struct SpawnOptions {
-  std::string log;                       // stdout and stderr go here ("" = /dev/null)
-  std::vector<std::string> env;          // extra NAME=value entries
-  int nice = 0;                          // nice value of the process (and threads it makes)
+  std::string log;               // stdout and stderr go here ("" = /dev/null)
+  std::vector<std::string> env;  // extra NAME=value entries
+  int nice = 0;                  // nice value of the process (and threads it makes)
 };
 
 // Starts argv[0] (looked up in PATH) with argv; returns its PID. Throws on failure to fork/exec

@@ -44,8 +44,16 @@ class Brisk final : public SwitchUnderTest {
   void start() override {
     std::string help;
     run({c_.briskd, "--help"}, &help, 10);
-    std::vector<std::string> argv = {c_.briskd, "--socket", sock_, "--default-bridge", bridge_,
-                                     "--tap-prefix", t_.prefix + "t", "--workers", "1", "--cpus",
+    std::vector<std::string> argv = {c_.briskd,
+                                     "--socket",
+                                     sock_,
+                                     "--default-bridge",
+                                     bridge_,
+                                     "--tap-prefix",
+                                     t_.prefix + "t",
+                                     "--workers",
+                                     "1",
+                                     "--cpus",
                                      std::to_string(t_.switch_cpu)};
     // Keep a persisting briskd's state private too (the option exists once state lands).
     if (help.find("--state") != std::string::npos) {
@@ -58,7 +66,8 @@ class Brisk final : public SwitchUnderTest {
     pid_ = spawn(argv, {log_, {}, c_.nice});
     bool up = false;
     for (int i = 0; i < 100 && !up; ++i) {
-      if (!alive(pid_)) throw std::runtime_error("briskd exited at start: " + tail(read_file(log_)));
+      if (!alive(pid_))
+        throw std::runtime_error("briskd exited at start: " + tail(read_file(log_)));
       up = file_exists(sock_) && run({c_.brisk, "--socket", sock_, "bridge"}, nullptr, 5) == 0;
       if (!up) sleep_s(0.05);
     }
@@ -128,7 +137,8 @@ class KernelBridge final : public SwitchUnderTest {
 
 // ---------------------------------------------------------------------------- Open vSwitch
 std::string find_bin(const std::string& name) {
-  for (const char* d : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/usr/local/sbin/", "/usr/local/bin/"}) {
+  for (const char* d :
+       {"/usr/sbin/", "/usr/bin/", "/sbin/", "/usr/local/sbin/", "/usr/local/bin/"}) {
     std::string p = std::string(d) + name;
     if (access(p.c_str(), X_OK) == 0) return p;
   }
@@ -140,7 +150,8 @@ class Ovs final : public SwitchUnderTest {
   Ovs(const Topology& t, const SwitchConfig& c) : t_(t), c_(c) {
     dir_ = t.workdir + "/ovs";
     br_ = t.prefix + "ob";
-    env_ = {"OVS_RUNDIR=" + dir_, "OVS_LOGDIR=" + dir_, "OVS_DBDIR=" + dir_, "OVS_SYSCONFDIR=" + dir_};
+    env_ = {"OVS_RUNDIR=" + dir_, "OVS_LOGDIR=" + dir_, "OVS_DBDIR=" + dir_,
+            "OVS_SYSCONFDIR=" + dir_};
   }
   std::string name() const override { return "ovs"; }
   std::vector<pid_t> pids() const override { return {vswitchd_}; }
@@ -152,27 +163,33 @@ class Ovs final : public SwitchUnderTest {
   void start() override {
     // Another Open vSwitch's netdev datapath would own the global device "ovs-netdev".
     if (file_exists("/sys/class/net/ovs-netdev"))
-      throw std::runtime_error("a device ovs-netdev exists (another Open vSwitch runs): not touching it");
+      throw std::runtime_error(
+          "a device ovs-netdev exists (another Open vSwitch runs): not touching it");
     made_netdev_ = true;  // from here on, an ovs-netdev device is the one our ovs-vswitchd makes
     run_ok({"mkdir", "-p", dir_});
     std::string schema = "/usr/share/openvswitch/vswitch.ovsschema";
     run_ok({find_bin("ovsdb-tool"), "create", dir_ + "/conf.db", schema}, 30, env_);
     db_ = "unix:" + dir_ + "/db.sock";
-    ovsdb_ = spawn({find_bin("ovsdb-server"), dir_ + "/conf.db", "--remote=punix:" + dir_ + "/db.sock",
-                    "--unixctl=" + dir_ + "/ovsdb-server.ctl", "--pidfile=" + dir_ + "/ovsdb-server.pid",
-                    "--log-file=" + dir_ + "/ovsdb-server.log"},
-                   {dir_ + "/ovsdb-server.out", env_, c_.nice});
+    ovsdb_ =
+        spawn({find_bin("ovsdb-server"), dir_ + "/conf.db", "--remote=punix:" + dir_ + "/db.sock",
+               "--unixctl=" + dir_ + "/ovsdb-server.ctl", "--pidfile=" + dir_ + "/ovsdb-server.pid",
+               "--log-file=" + dir_ + "/ovsdb-server.log"},
+              {dir_ + "/ovsdb-server.out", env_, c_.nice});
     for (int i = 0; i < 100 && !file_exists(dir_ + "/db.sock"); ++i) {
-      if (!alive(ovsdb_)) throw std::runtime_error("ovsdb-server exited: " + tail(read_file(dir_ + "/ovsdb-server.out")));
+      if (!alive(ovsdb_))
+        throw std::runtime_error("ovsdb-server exited: " +
+                                 tail(read_file(dir_ + "/ovsdb-server.out")));
       sleep_s(0.05);
     }
     vsctl({"--no-wait", "init"});
     char mask[32];
     std::snprintf(mask, sizeof(mask), "0x%llx", 1ULL << t_.switch_cpu);
-    vsctl({"--no-wait", "set", "Open_vSwitch", ".", std::string("other_config:pmd-cpu-mask=") + mask});
-    vswitchd_ = spawn({find_bin("ovs-vswitchd"), db_, "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
-                       "--pidfile=" + dir_ + "/ovs-vswitchd.pid", "--log-file=" + dir_ + "/ovs-vswitchd.log"},
-                      {dir_ + "/ovs-vswitchd.out", env_, c_.nice});
+    vsctl({"--no-wait", "set", "Open_vSwitch", ".",
+           std::string("other_config:pmd-cpu-mask=") + mask});
+    vswitchd_ = spawn(
+        {find_bin("ovs-vswitchd"), db_, "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
+         "--pidfile=" + dir_ + "/ovs-vswitchd.pid", "--log-file=" + dir_ + "/ovs-vswitchd.log"},
+        {dir_ + "/ovs-vswitchd.out", env_, c_.nice});
     vsctl({"add-br", br_, "--", "set", "bridge", br_, "datapath_type=netdev",
            "other_config:mac-table-size=" + std::to_string(c_.max_macs)});
     for (const auto& p : {t_.gen_port, t_.sink_port})
@@ -180,7 +197,8 @@ class Ovs final : public SwitchUnderTest {
     for (const auto& p : {t_.gen_port, t_.sink_port}) {
       std::string err = vsctl({"get", "interface", p, "error"});
       std::string ofport = vsctl({"get", "interface", p, "ofport"});
-      if (err.find('"') != std::string::npos || ofport.rfind("-1", 0) == 0 || ofport.rfind("[]", 0) == 0)
+      if (err.find('"') != std::string::npos || ofport.rfind("-1", 0) == 0 ||
+          ofport.rfind("[]", 0) == 0)
         throw std::runtime_error("Open vSwitch port " + p + ": " + err + " (ofport " + ofport +
                                  "); log: " + tail(read_file(dir_ + "/ovs-vswitchd.log")));
     }
@@ -225,7 +243,8 @@ class Ovs final : public SwitchUnderTest {
     std::vector<std::string> argv = {find_bin("ovs-vsctl"), "--db=" + db_, "--timeout=30"};
     for (auto& a : args) argv.push_back(std::move(a));
     if (vswitchd_ > 0 && !alive(vswitchd_))
-      throw std::runtime_error("ovs-vswitchd exited: " + tail(read_file(dir_ + "/ovs-vswitchd.log")));
+      throw std::runtime_error("ovs-vswitchd exited: " +
+                               tail(read_file(dir_ + "/ovs-vswitchd.log")));
     return run_ok(argv, 40, env_);
   }
   Topology t_;
@@ -253,7 +272,8 @@ class BareAfXdp final : public SwitchUnderTest {
                   std::to_string(t_.switch_cpu), c_.brisk_xdp_obj},
                  {log_, {}, c_.nice});
     for (int i = 0; i < 100; ++i) {
-      if (!alive(pid_)) throw std::runtime_error("AF_XDP forwarder exited: " + tail(read_file(log_)));
+      if (!alive(pid_))
+        throw std::runtime_error("AF_XDP forwarder exited: " + tail(read_file(log_)));
       if (read_file(log_).find(" on CPU") != std::string::npos) return;
       sleep_s(0.05);
     }
@@ -269,7 +289,8 @@ class BareAfXdp final : public SwitchUnderTest {
       // The forwarder's socket statistics (XDP_STATISTICS), for the progress log.
       std::istringstream is(read_file(log_));
       for (std::string line; std::getline(is, line);)
-        if (line.find("rx_dropped") != std::string::npos) std::fprintf(stderr, "  %s\n", line.c_str());
+        if (line.find("rx_dropped") != std::string::npos)
+          std::fprintf(stderr, "  %s\n", line.c_str());
     }
     xdp_detach("", t_.gen_port);
     xdp_detach("", t_.sink_port);

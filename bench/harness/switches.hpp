@@ -31,23 +31,23 @@
 namespace bench {
 
 struct Topology {
-  std::string prefix;       // random, e.g. "bk3f2a"
+  std::string prefix;  // random, e.g. "bk3f2a"
   std::string gen_ns, sink_ns;
   std::string gen_dev, gen_port, sink_port, sink_dev;  // <P>g0 <P>g1 <P>s1 <P>s0
   std::uint8_t gen_mac[6], sink_mac[6];
   std::string gen_ip = "198.18.0.1", sink_ip = "198.18.0.2";
-  std::string workdir;      // private temp directory
+  std::string workdir;  // private temp directory
   int gen_cpu = 0, switch_cpu = 1;
 };
 
 struct SwitchConfig {
-  std::string briskd, brisk;       // binaries
+  std::string briskd, brisk;             // binaries
   std::vector<std::string> briskd_args;  // extra briskd options
-  std::string brisk_xdp_obj;       // for the bare forwarder
-  std::string self_exe;            // this program, for the forwarder subcommand
-  int pass_prog_fd = -1;           // bench_pass
-  std::uint32_t max_macs = 262144; // FDB size to configure (brisk, OVS)
-  int nice = 0;                    // nice value of the switch's processes
+  std::string brisk_xdp_obj;             // for the bare forwarder
+  std::string self_exe;                  // this program, for the forwarder subcommand
+  int pass_prog_fd = -1;                 // bench_pass
+  std::uint32_t max_macs = 262144;       // FDB size to configure (brisk, OVS)
+  int nice = 0;                          // nice value of the switch's processes
 };
 
 class SwitchUnderTest {

@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -168,16 +168,21 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::ui
   ip[10] = static_cast<std::uint8_t>(c >> 8);
   ip[11] = static_cast<std::uint8_t>(c);
   std::uint8_t* udp = &f[34];
-  udp[1] = 9;  // source port 9
-  udp[3] = 9;  // destination port 9 (BENCH_UDP_PORT)
-  udp[5] = 26; // UDP length: 8 + 18; checksum 0 (none)
+  udp[1] = 9;   // source port 9
+  udp[3] = 9;   // destination port 9 (BENCH_UDP_PORT)
+  udp[5] = 26;  // UDP length: 8 + 18; checksum 0 (none)
   return f;
 }
 
 Generator::Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
                      std::vector<std::uint8_t> frame, double rate_fps, int nice)
-    : prog_fd_(bpf.gen_fd()), ns_(ns), dev_(dev), cpu_(cpu), frame_(std::move(frame)),
-      rate_(rate_fps), nice_(nice) {
+    : prog_fd_(bpf.gen_fd()),
+      ns_(ns),
+      dev_(dev),
+      cpu_(cpu),
+      frame_(std::move(frame)),
+      rate_(rate_fps),
+      nice_(nice) {
   thread_ = std::thread([this] { loop(); });
   while (state_.load(std::memory_order_acquire) == 0) {
     timespec ts{0, 1'000'000};

@@ -65,7 +65,8 @@ void xdp_attach(const std::string& ns, const std::string& dev, int prog_fd);
 void xdp_detach(const std::string& ns, const std::string& dev) noexcept;
 
 // The 60-byte UDP template: dst/src MAC, 198.18.0.1 -> 198.18.0.2, UDP 9 -> 9.
-std::vector<std::uint8_t> make_template(const std::uint8_t dst_mac[6], const std::uint8_t src_mac[6]);
+std::vector<std::uint8_t> make_template(const std::uint8_t dst_mac[6],
+                                        const std::uint8_t src_mac[6]);
 
 class Generator {
  public:
