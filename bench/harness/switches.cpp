@@ -1,0 +1,317 @@
+#include "bench/harness/switches.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "bench/harness/proc.hpp"
+#include "bench/harness/xdp_traffic.hpp"
+
+namespace bench {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string tail(const std::string& s, std::size_t n = 600) {
+  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+bool file_exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+void disable_ipv6(const std::string& dev) {
+  std::ofstream f("/proc/sys/net/ipv6/conf/" + dev + "/disable_ipv6");
+  if (f) f << "1\n";
+}
+
+// ---------------------------------------------------------------------------- brisk
+class Brisk final : public SwitchUnderTest {
+ public:
+  Brisk(const Topology& t, const SwitchConfig& c) : t_(t), c_(c) {
+    sock_ = t.workdir + "/brisk.sock";
+    bridge_ = t.prefix + "bb";
+  }
+  std::string name() const override { return "brisk"; }
+  std::vector<pid_t> pids() const override { return {pid_}; }
+  std::string describe() const override { return describe_; }
+
+  void start() override {
+    std::string help;
+    run({c_.briskd, "--help"}, &help, 10);
+    std::vector<std::string> argv = {c_.briskd,
+                                     "--socket",
+                                     sock_,
+                                     "--default-bridge",
+                                     bridge_,
+                                     "--tap-prefix",
+                                     t_.prefix + "t",
+                                     "--workers",
+                                     "1",
+                                     "--cpus",
+                                     std::to_string(t_.switch_cpu)};
+    // Keep a persisting briskd's state private too (the option exists once state lands).
+    if (help.find("--state") != std::string::npos) {
+      argv.push_back("--state");
+      argv.push_back(t_.workdir + "/brisk-state.json");
+    }
+    for (const auto& a : c_.briskd_args) argv.push_back(a);
+    log_ = t_.workdir + "/briskd.log";
+    unlink(log_.c_str());
+    pid_ = spawn(argv, {log_, {}, c_.nice});
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {
+      if (!alive(pid_))
+        throw std::runtime_error("briskd exited at start: " + tail(read_file(log_)));
+      up = file_exists(sock_) && run({c_.brisk, "--socket", sock_, "bridge"}, nullptr, 5) == 0;
+      if (!up) sleep_s(0.05);
+    }
+    if (!up) throw std::runtime_error("briskd did not answer on " + sock_);
+    disable_ipv6(bridge_);
+    bk({"bridge", "config", bridge_, "fdb-limit=" + std::to_string(c_.max_macs)});
+    bk({"port", "add", t_.gen_port, "vlan", "1", "driver", "afxdp"});
+    bk({"port", "add", t_.sink_port, "vlan", "1", "driver", "afxdp"});
+    describe_ = "briskd --workers 1 --cpus " + std::to_string(t_.switch_cpu);
+    for (const auto& a : c_.briskd_args) describe_ += " " + a;
+    describe_ += "; ports: port add <dev> vlan 1 driver afxdp";
+  }
+
+  void stop() noexcept override {
+    if (pid_ > 0) {
+      try {
+        bench::stop(pid_, 5);
+      } catch (...) {
+      }
+      pid_ = -1;
+    }
+    xdp_detach("", t_.gen_port);
+    xdp_detach("", t_.sink_port);
+  }
+
+ private:
+  void bk(std::vector<std::string> words) {
+    std::vector<std::string> argv = {c_.brisk, "--socket", sock_};
+    for (auto& w : words) argv.push_back(std::move(w));
+    run_ok(argv, 15);
+  }
+  Topology t_;
+  SwitchConfig c_;
+  std::string sock_, bridge_, log_, describe_;
+  pid_t pid_ = -1;
+};
+
+// ---------------------------------------------------------------------------- Linux bridge
+class KernelBridge final : public SwitchUnderTest {
+ public:
+  KernelBridge(const Topology& t, const SwitchConfig& c) : t_(t), c_(c), br_(t.prefix + "br") {}
+  std::string name() const override { return "bridge"; }
+  std::string describe() const override {
+    return "Linux bridge, softirq on the receiving CPU; bench_pass XDP on " + t_.gen_port;
+  }
+  void start() override {
+    run_ok({"ip", "link", "add", br_, "type", "bridge"});
+    disable_ipv6(br_);
+    run_ok({"ip", "link", "set", br_, "up"});
+    run_ok({"ip", "link", "set", t_.gen_port, "master", br_});
+    run_ok({"ip", "link", "set", t_.sink_port, "master", br_});
+    xdp_attach("", t_.gen_port, c_.pass_prog_fd);
+  }
+  void stop() noexcept override {
+    xdp_detach("", t_.gen_port);
+    try {
+      run({"ip", "link", "del", br_}, nullptr, 10);
+    } catch (...) {
+    }
+  }
+
+ private:
+  Topology t_;
+  SwitchConfig c_;
+  std::string br_;
+};
+
+// ---------------------------------------------------------------------------- Open vSwitch
+std::string find_bin(const std::string& name) {
+  for (const char* d :
+       {"/usr/sbin/", "/usr/bin/", "/sbin/", "/usr/local/sbin/", "/usr/local/bin/"}) {
+    std::string p = std::string(d) + name;
+    if (access(p.c_str(), X_OK) == 0) return p;
+  }
+  return name;
+}
+
+class Ovs final : public SwitchUnderTest {
+ public:
+  Ovs(const Topology& t, const SwitchConfig& c) : t_(t), c_(c) {
+    dir_ = t.workdir + "/ovs";
+    br_ = t.prefix + "ob";
+    env_ = {"OVS_RUNDIR=" + dir_, "OVS_LOGDIR=" + dir_, "OVS_DBDIR=" + dir_,
+            "OVS_SYSCONFDIR=" + dir_};
+  }
+  std::string name() const override { return "ovs"; }
+  std::vector<pid_t> pids() const override { return {vswitchd_}; }
+  std::string describe() const override {
+    return "Open vSwitch " + version_ + " userspace (netdev) datapath, afxdp ports, 1 PMD on CPU " +
+           std::to_string(t_.switch_cpu);
+  }
+
+  void start() override {
+    // Another Open vSwitch's netdev datapath would own the global device "ovs-netdev".
+    if (file_exists("/sys/class/net/ovs-netdev"))
+      throw std::runtime_error(
+          "a device ovs-netdev exists (another Open vSwitch runs): not touching it");
+    made_netdev_ = true;  // from here on, an ovs-netdev device is the one our ovs-vswitchd makes
+    run_ok({"mkdir", "-p", dir_});
+    std::string schema = "/usr/share/openvswitch/vswitch.ovsschema";
+    run_ok({find_bin("ovsdb-tool"), "create", dir_ + "/conf.db", schema}, 30, env_);
+    db_ = "unix:" + dir_ + "/db.sock";
+    ovsdb_ =
+        spawn({find_bin("ovsdb-server"), dir_ + "/conf.db", "--remote=punix:" + dir_ + "/db.sock",
+               "--unixctl=" + dir_ + "/ovsdb-server.ctl", "--pidfile=" + dir_ + "/ovsdb-server.pid",
+               "--log-file=" + dir_ + "/ovsdb-server.log"},
+              {dir_ + "/ovsdb-server.out", env_, c_.nice});
+    for (int i = 0; i < 100 && !file_exists(dir_ + "/db.sock"); ++i) {
+      if (!alive(ovsdb_))
+        throw std::runtime_error("ovsdb-server exited: " +
+                                 tail(read_file(dir_ + "/ovsdb-server.out")));
+      sleep_s(0.05);
+    }
+    vsctl({"--no-wait", "init"});
+    char mask[32];
+    std::snprintf(mask, sizeof(mask), "0x%llx", 1ULL << t_.switch_cpu);
+    vsctl({"--no-wait", "set", "Open_vSwitch", ".",
+           std::string("other_config:pmd-cpu-mask=") + mask});
+    vswitchd_ = spawn(
+        {find_bin("ovs-vswitchd"), db_, "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
+         "--pidfile=" + dir_ + "/ovs-vswitchd.pid", "--log-file=" + dir_ + "/ovs-vswitchd.log"},
+        {dir_ + "/ovs-vswitchd.out", env_, c_.nice});
+    vsctl({"add-br", br_, "--", "set", "bridge", br_, "datapath_type=netdev",
+           "other_config:mac-table-size=" + std::to_string(c_.max_macs)});
+    for (const auto& p : {t_.gen_port, t_.sink_port})
+      vsctl({"add-port", br_, p, "--", "set", "interface", p, "type=afxdp", "options:n_rxq=1"});
+    for (const auto& p : {t_.gen_port, t_.sink_port}) {
+      std::string err = vsctl({"get", "interface", p, "error"});
+      std::string ofport = vsctl({"get", "interface", p, "ofport"});
+      if (err.find('"') != std::string::npos || ofport.rfind("-1", 0) == 0 ||
+          ofport.rfind("[]", 0) == 0)
+        throw std::runtime_error("Open vSwitch port " + p + ": " + err + " (ofport " + ofport +
+                                 "); log: " + tail(read_file(dir_ + "/ovs-vswitchd.log")));
+    }
+    std::string v;
+    run({find_bin("ovs-vswitchd"), "--version"}, &v, 10);
+    version_ = v.substr(0, v.find('\n'));
+    if (auto sp = version_.rfind(' '); sp != std::string::npos) version_ = version_.substr(sp + 1);
+  }
+
+  void stop() noexcept override {
+    // Open vSwitch makes its taps persistent (the bridge's internal port and the datapath's
+    // "ovs-netdev"): delete the bridge first so ovs-vswitchd removes them itself.
+    if (vswitchd_ > 0 && alive(vswitchd_)) {
+      try {
+        vsctl({"--if-exists", "del-br", br_});
+      } catch (...) {
+      }
+    }
+    for (pid_t* p : {&vswitchd_, &ovsdb_}) {
+      if (*p > 0) {
+        try {
+          bench::stop(*p, 10);
+        } catch (...) {
+        }
+        *p = -1;
+      }
+    }
+    xdp_detach("", t_.gen_port);
+    xdp_detach("", t_.sink_port);
+    try {
+      for (const std::string& dev : {br_, std::string("ovs-netdev")})
+        if ((dev == br_ || made_netdev_) && file_exists("/sys/class/net/" + dev))
+          run({"ip", "link", "del", dev}, nullptr, 10);
+      made_netdev_ = false;
+      run({"rm", "-rf", dir_}, nullptr, 10);
+    } catch (...) {
+    }
+  }
+
+ private:
+  std::string vsctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {find_bin("ovs-vsctl"), "--db=" + db_, "--timeout=30"};
+    for (auto& a : args) argv.push_back(std::move(a));
+    if (vswitchd_ > 0 && !alive(vswitchd_))
+      throw std::runtime_error("ovs-vswitchd exited: " +
+                               tail(read_file(dir_ + "/ovs-vswitchd.log")));
+    return run_ok(argv, 40, env_);
+  }
+  Topology t_;
+  SwitchConfig c_;
+  std::string dir_, br_, db_, version_;
+  std::vector<std::string> env_;
+  pid_t ovsdb_ = -1, vswitchd_ = -1;
+  bool made_netdev_ = false;
+};
+
+// ---------------------------------------------------------------------------- bare AF_XDP
+class BareAfXdp final : public SwitchUnderTest {
+ public:
+  BareAfXdp(const Topology& t, const SwitchConfig& c) : t_(t), c_(c) {}
+  std::string name() const override { return "afxdp"; }
+  std::vector<pid_t> pids() const override { return {pid_}; }
+  std::string describe() const override {
+    return "bare AF_XDP forwarder (shared UMEM, no copies in userspace) on CPU " +
+           std::to_string(t_.switch_cpu);
+  }
+  void start() override {
+    log_ = t_.workdir + "/afxdp.log";
+    unlink(log_.c_str());  // this run's lines only
+    pid_ = spawn({c_.self_exe, "--afxdp-forwarder", t_.gen_port, t_.sink_port,
+                  std::to_string(t_.switch_cpu), c_.brisk_xdp_obj},
+                 {log_, {}, c_.nice});
+    for (int i = 0; i < 100; ++i) {
+      if (!alive(pid_))
+        throw std::runtime_error("AF_XDP forwarder exited: " + tail(read_file(log_)));
+      if (read_file(log_).find(" on CPU") != std::string::npos) return;
+      sleep_s(0.05);
+    }
+    throw std::runtime_error("AF_XDP forwarder did not start: " + tail(read_file(log_)));
+  }
+  void stop() noexcept override {
+    if (pid_ > 0) {
+      try {
+        bench::stop(pid_, 5);
+      } catch (...) {
+      }
+      pid_ = -1;
+      // The forwarder's socket statistics (XDP_STATISTICS), for the progress log.
+      std::istringstream is(read_file(log_));
+      for (std::string line; std::getline(is, line);)
+        if (line.find("rx_dropped") != std::string::npos)
+          std::fprintf(stderr, "  %s\n", line.c_str());
+    }
+    xdp_detach("", t_.gen_port);
+    xdp_detach("", t_.sink_port);
+  }
+
+ private:
+  Topology t_;
+  SwitchConfig c_;
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topology& topo,
+                                             const SwitchConfig& cfg) {
+  if (name == "brisk") return std::make_unique<Brisk>(topo, cfg);
+  if (name == "bridge") return std::make_unique<KernelBridge>(topo, cfg);
+  if (name == "ovs") return std::make_unique<Ovs>(topo, cfg);
+  if (name == "afxdp") return std::make_unique<BareAfXdp>(topo, cfg);
+  throw std::runtime_error("unknown switch '" + name + "' (known: brisk, bridge, ovs, afxdp)");
+}
+
+}  // namespace bench

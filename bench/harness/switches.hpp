@@ -1,0 +1,68 @@
+// The switches the harness measures, all on the same topology (see main.cpp):
+//
+//   gen ns: <P>g0 ==veth== <P>g1  [switch]  <P>s1 ==veth== <P>s0 :sink ns
+//
+// Each SwitchUnderTest attaches the two host ends <P>g1 and <P>s1 in start() and releases
+// them in stop(), leaving the veths as it found them (no XDP program, no master). One
+// switch runs at a time; stop() is called on every path, also after a failed start().
+//
+//   brisk   build/briskd, private socket and state, worker pinned to the switch CPU
+//           (`--cpus`), ports added with `port add <dev> vlan 1 driver afxdp`, fdb-limit
+//           raised so the 100K-MAC test fits.
+//   bridge  the Linux bridge <P>br; it runs in softirq context on whichever CPU receives
+//           (the generator's); bench_pass is attached to <P>g1 so the veth accepts the
+//           generator's XDP frames (the other switches attach their own XDP programs).
+//   ovs     Open vSwitch's userspace datapath: ovsdb-server and ovs-vswitchd started from a
+//           private directory (database, sockets, pid and log files there; OVS_RUNDIR etc.
+//           point there), datapath_type=netdev, type=afxdp ports, one PMD thread on the switch
+//           CPU (pmd-cpu-mask), mac-table-size raised like brisk's fdb-limit.
+//   afxdp   the bare AF_XDP forwarder (afxdp_forwarder.hpp) on the switch CPU.
+//
+// pids(): the processes whose CPU time counts as the switch's (empty for the bridge).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct Topology {
+  std::string prefix;  // random, e.g. "bk3f2a"
+  std::string gen_ns, sink_ns;
+  std::string gen_dev, gen_port, sink_port, sink_dev;  // <P>g0 <P>g1 <P>s1 <P>s0
+  std::uint8_t gen_mac[6], sink_mac[6];
+  std::string gen_ip = "198.18.0.1", sink_ip = "198.18.0.2";
+  std::string workdir;  // private temp directory
+  int gen_cpu = 0, switch_cpu = 1;
+};
+
+struct SwitchConfig {
+  std::string briskd, brisk;             // binaries
+  std::vector<std::string> briskd_args;  // extra briskd options
+  std::string brisk_xdp_obj;             // for the bare forwarder
+  std::string self_exe;                  // this program, for the forwarder subcommand
+  int pass_prog_fd = -1;                 // bench_pass
+  std::uint32_t max_macs = 262144;       // FDB size to configure (brisk, OVS)
+  int nice = 0;                          // nice value of the switch's processes
+};
+
+class SwitchUnderTest {
+ public:
+  virtual ~SwitchUnderTest() = default;
+  virtual std::string name() const = 0;
+  virtual void start() = 0;
+  virtual void stop() noexcept = 0;
+  virtual std::vector<pid_t> pids() const { return {}; }
+  // A line about how it runs (mode, pinning), for the report.
+  virtual std::string describe() const { return {}; }
+};
+
+// name: brisk, bridge, ovs or afxdp. Throws for an unknown name.
+std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topology& topo,
+                                             const SwitchConfig& cfg);
+
+}  // namespace bench

@@ -1,0 +1,268 @@
+#include "bench/harness/xdp_traffic.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "bench/harness/netns.hpp"
+
+namespace bench {
+namespace {
+
+struct GenCfg {  // struct bench_gen_cfg
+  std::uint32_t nmacs;
+  std::uint32_t stamp_mask;
+};
+struct GenState {  // struct bench_gen_state
+  std::uint64_t seq;
+  std::uint32_t mac;
+  std::uint32_t pad;
+};
+
+int prog_fd(bpf_object* obj, const char* name) {
+  bpf_program* p = bpf_object__find_program_by_name(obj, name);
+  if (p == nullptr) throw std::runtime_error(std::string("BPF program missing: ") + name);
+  return bpf_program__fd(p);
+}
+int map_fd(bpf_object* obj, const char* name) {
+  bpf_map* m = bpf_object__find_map_by_name(obj, name);
+  if (m == nullptr) throw std::runtime_error(std::string("BPF map missing: ") + name);
+  return bpf_map__fd(m);
+}
+
+std::uint16_t csum16(const std::uint8_t* p, std::size_t n) {
+  std::uint32_t s = 0;
+  for (std::size_t i = 0; i + 1 < n; i += 2) s += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<std::uint16_t>(~s);
+}
+
+}  // namespace
+
+BenchBpf::BenchBpf(const std::string& path) {
+  obj_ = bpf_object__open_file(path.c_str(), nullptr);
+  if (obj_ == nullptr || libbpf_get_error(obj_) != 0) {
+    obj_ = nullptr;
+    throw std::runtime_error("cannot open BPF object " + path);
+  }
+  if (int rc = bpf_object__load(obj_); rc != 0) {
+    bpf_object__close(obj_);
+    obj_ = nullptr;
+    throw std::runtime_error("cannot load BPF object " + path + ": " + strerror(-rc));
+  }
+  gen_fd_ = prog_fd(obj_, "bench_gen");
+  sink_fd_ = prog_fd(obj_, "bench_sink");
+  pass_fd_ = prog_fd(obj_, "bench_pass");
+  cfg_map_ = map_fd(obj_, "bench_gen_cfg");
+  st_map_ = map_fd(obj_, "bench_gen_st");
+  cnt_map_ = map_fd(obj_, "bench_sink_cnt");
+  hist_map_ = map_fd(obj_, "bench_lat_hist");
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ <= 0) ncpus_ = 1;
+  set_gen_config(1, 63);
+}
+
+BenchBpf::~BenchBpf() {
+  if (obj_ != nullptr) bpf_object__close(obj_);
+}
+
+void BenchBpf::set_gen_config(std::uint32_t nmacs, std::uint32_t stamp_mask) {
+  GenCfg c{nmacs == 0 ? 1 : nmacs, stamp_mask};
+  std::uint32_t k = 0;
+  if (bpf_map_update_elem(cfg_map_, &k, &c, BPF_ANY) != 0)
+    throw std::runtime_error("generator config update: " + std::string(strerror(errno)));
+}
+
+std::uint64_t BenchBpf::offered() const {
+  std::vector<GenState> v(static_cast<std::size_t>(ncpus_));
+  std::uint32_t k = 0;
+  if (bpf_map_lookup_elem(st_map_, &k, v.data()) != 0) return 0;
+  std::uint64_t s = 0;
+  for (const auto& x : v) s += x.seq;
+  return s;
+}
+
+std::uint64_t BenchBpf::percpu_sum(int fd, std::uint32_t key) const {
+  std::vector<std::uint64_t> v(static_cast<std::size_t>(ncpus_));
+  if (bpf_map_lookup_elem(fd, &key, v.data()) != 0) return 0;
+  std::uint64_t s = 0;
+  for (auto x : v) s += x;
+  return s;
+}
+
+BenchBpf::Sink BenchBpf::sink() const {
+  Sink s;
+  s.frames = percpu_sum(cnt_map_, 0);
+  s.bytes = percpu_sum(cnt_map_, 1);
+  s.stamped = percpu_sum(cnt_map_, 2);
+  for (std::uint32_t b = 0; b < kHistBuckets; ++b) s.hist[b] = percpu_sum(hist_map_, b);
+  return s;
+}
+
+double hist_percentile_us(const std::vector<std::uint64_t>& hist, double q) {
+  std::uint64_t total = 0;
+  for (auto c : hist) total += c;
+  if (total == 0) return std::nan("");
+  auto target = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
+  if (target == 0) target = 1;
+  std::uint64_t acc = 0;
+  for (std::uint32_t b = 0; b < hist.size(); ++b) {
+    acc += hist[b];
+    if (acc >= target) {
+      if (b < 8) return b / 1000.0;
+      std::uint32_t m = b / 8, sub = b % 8;
+      double lo = std::ldexp(8.0 + sub, static_cast<int>(m) - 3);
+      double width = std::ldexp(1.0, static_cast<int>(m) - 3);
+      return (lo + width / 2) / 1000.0;  // bucket midpoint, ns -> us
+    }
+  }
+  return std::nan("");
+}
+
+void xdp_attach(const std::string& ns, const std::string& dev, int fd) {
+  NetnsScope scope(ns);
+  int idx = static_cast<int>(if_nametoindex(dev.c_str()));
+  if (idx == 0) throw std::runtime_error("no device " + dev);
+  if (int rc = bpf_xdp_attach(idx, fd, XDP_FLAGS_DRV_MODE, nullptr); rc != 0)
+    throw std::runtime_error("attach XDP to " + dev + ": " + strerror(-rc));
+}
+
+void xdp_detach(const std::string& ns, const std::string& dev) noexcept {
+  try {
+    NetnsScope scope(ns);
+    int idx = static_cast<int>(if_nametoindex(dev.c_str()));
+    if (idx == 0) return;
+    bpf_xdp_detach(idx, XDP_FLAGS_DRV_MODE, nullptr);
+    bpf_xdp_detach(idx, XDP_FLAGS_SKB_MODE, nullptr);
+  } catch (...) {
+  }
+}
+
+std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::uint8_t src[6]) {
+  std::vector<std::uint8_t> f(60, 0);
+  std::memcpy(&f[0], dst, 6);
+  std::memcpy(&f[6], src, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  std::uint8_t* ip = &f[14];
+  ip[0] = 0x45;
+  ip[3] = 46;  // total length: 20 + 8 + 18
+  ip[8] = 64;  // TTL
+  ip[9] = 17;  // UDP
+  const std::uint8_t sip[4] = {198, 18, 0, 1}, dip[4] = {198, 18, 0, 2};
+  std::memcpy(ip + 12, sip, 4);
+  std::memcpy(ip + 16, dip, 4);
+  std::uint16_t c = csum16(ip, 20);
+  ip[10] = static_cast<std::uint8_t>(c >> 8);
+  ip[11] = static_cast<std::uint8_t>(c);
+  std::uint8_t* udp = &f[34];
+  udp[1] = 9;   // source port 9
+  udp[3] = 9;   // destination port 9 (BENCH_UDP_PORT)
+  udp[5] = 26;  // UDP length: 8 + 18; checksum 0 (none)
+  return f;
+}
+
+Generator::Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
+                     std::vector<std::uint8_t> frame, double rate_fps, int nice)
+    : prog_fd_(bpf.gen_fd()),
+      ns_(ns),
+      dev_(dev),
+      cpu_(cpu),
+      frame_(std::move(frame)),
+      rate_(rate_fps),
+      nice_(nice) {
+  thread_ = std::thread([this] { loop(); });
+  while (state_.load(std::memory_order_acquire) == 0) {
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  if (state_.load(std::memory_order_acquire) == 2) {
+    thread_.join();
+    throw std::runtime_error("generator: " + error_);
+  }
+}
+
+Generator::~Generator() {
+  stop_.store(true, std::memory_order_relaxed);
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Generator::error() const {
+  return state_.load(std::memory_order_acquire) == 2 ? error_ : std::string();
+}
+
+void Generator::loop() {
+  auto fail = [this](const std::string& e) {
+    error_ = e;
+    state_.store(2, std::memory_order_release);
+  };
+  try {
+    NetnsScope scope(ns_);
+    if (cpu_ >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu_, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    if (nice_ != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_);
+    int idx = static_cast<int>(if_nametoindex(dev_.c_str()));
+    if (idx == 0) return fail("no device " + dev_);
+    xdp_md ctx{};
+    ctx.data_end = static_cast<std::uint32_t>(frame_.size());
+    ctx.ingress_ifindex = static_cast<std::uint32_t>(idx);
+    LIBBPF_OPTS(bpf_test_run_opts, o);
+    o.data_in = frame_.data();
+    o.data_size_in = static_cast<std::uint32_t>(frame_.size());
+    o.ctx_in = &ctx;
+    o.ctx_size_in = sizeof(ctx);
+    o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+    o.batch_size = 64;
+
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    double sent = 0;
+    bool first = true;
+    while (!stop_.load(std::memory_order_relaxed)) {
+      std::uint32_t n;
+      if (rate_ <= 0) {
+        n = 1u << 16;
+      } else {
+        double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+        double due = rate_ * elapsed - sent;
+        if (due < 1) {
+          timespec ts{0, 200'000};
+          nanosleep(&ts, nullptr);
+          continue;
+        }
+        n = static_cast<std::uint32_t>(std::min(due, 1e6));
+      }
+      o.repeat = n;
+      if (int rc = bpf_prog_test_run_opts(prog_fd_, &o); rc != 0) {
+        if (errno == EINTR) continue;
+        return fail("BPF_PROG_TEST_RUN (live frames) on " + dev_ + ": " + strerror(errno));
+      }
+      sent += n;
+      if (first) {
+        first = false;
+        state_.store(1, std::memory_order_release);
+      }
+    }
+    if (first) state_.store(1, std::memory_order_release);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+}
+
+}  // namespace bench

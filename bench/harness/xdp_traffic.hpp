@@ -1,0 +1,98 @@
+// xdp_traffic: the harness's traffic generator and sink, both XDP programs from
+// bpf/brisk_bench.c (see its header for the frame layout and what each program does).
+//
+// BenchBpf   loads the object once; its programs and maps are shared by the generator and
+//            the sink (a program fd is not tied to a namespace; attaching is).
+// Generator  a thread pinned to one CPU, inside the generator namespace, calling
+//            BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on bench_gen in a loop: each
+//            call runs the program `repeat` times on fresh copies of the 60-byte template and
+//            transmits the frames out of the generator veth (XDP_TX). Unpaced (rate 0) it
+//            offers as much as one CPU can produce; paced, it runs rate/1000 frames per
+//            millisecond. The offered count is the program's own sequence counter.
+// SinkCounters  snapshots of the sink's per-CPU counters and latency histogram; windows are
+//            differences of two snapshots, so nothing is ever reset.
+//
+// Threads: the main thread owns BenchBpf and reads the maps; the generator thread only calls
+// BPF_PROG_TEST_RUN and reads its atomics (stop_, rate_). Map reads race benignly with the
+// programs' per-CPU increments (a snapshot may miss frames in flight, never double counts).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct bpf_object;
+
+namespace bench {
+
+constexpr std::uint32_t kHistBuckets = 512;
+
+class BenchBpf {
+ public:
+  explicit BenchBpf(const std::string& object_path);
+  ~BenchBpf();
+  BenchBpf(const BenchBpf&) = delete;
+  BenchBpf& operator=(const BenchBpf&) = delete;
+
+  int gen_fd() const { return gen_fd_; }
+  int sink_fd() const { return sink_fd_; }
+  int pass_fd() const { return pass_fd_; }
+
+  void set_gen_config(std::uint32_t nmacs, std::uint32_t stamp_mask);
+  std::uint64_t offered() const;  // frames bench_gen produced, summed over CPUs
+
+  struct Sink {
+    std::uint64_t frames = 0, bytes = 0, stamped = 0;
+    std::vector<std::uint64_t> hist = std::vector<std::uint64_t>(kHistBuckets);
+  };
+  Sink sink() const;
+
+ private:
+  std::uint64_t percpu_sum(int map_fd, std::uint32_t key) const;
+  bpf_object* obj_ = nullptr;
+  int gen_fd_ = -1, sink_fd_ = -1, pass_fd_ = -1;
+  int cfg_map_ = -1, st_map_ = -1, cnt_map_ = -1, hist_map_ = -1;
+  int ncpus_ = 1;
+};
+
+// Latency percentile (0..1) in microseconds from a histogram window; NaN when empty.
+double hist_percentile_us(const std::vector<std::uint64_t>& hist, double q);
+
+// Attach/detach an XDP program in native mode on a device inside namespace ns ("" = here).
+void xdp_attach(const std::string& ns, const std::string& dev, int prog_fd);
+void xdp_detach(const std::string& ns, const std::string& dev) noexcept;
+
+// The 60-byte UDP template: dst/src MAC, 198.18.0.1 -> 198.18.0.2, UDP 9 -> 9.
+std::vector<std::uint8_t> make_template(const std::uint8_t dst_mac[6],
+                                        const std::uint8_t src_mac[6]);
+
+class Generator {
+ public:
+  // Starts the thread; it enters `ns`, pins itself to `cpu` and sends from `dev` (ifindex in
+  // ns). rate_fps 0 = unpaced. Throws if the first BPF_PROG_TEST_RUN fails.
+  Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
+            std::vector<std::uint8_t> frame, double rate_fps, int nice = 0);
+  ~Generator();  // stops and joins
+  Generator(const Generator&) = delete;
+  Generator& operator=(const Generator&) = delete;
+
+  // Non-empty once the thread has failed (the first error message).
+  std::string error() const;
+
+ private:
+  void loop();
+  int prog_fd_;
+  std::string ns_, dev_;
+  int cpu_;
+  std::vector<std::uint8_t> frame_;
+  double rate_;
+  int nice_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> state_{0};  // 0 starting, 1 running, 2 failed
+  std::string error_;          // written by the thread before state_ = 2 (release)
+  std::thread thread_;
+};
+
+}  // namespace bench

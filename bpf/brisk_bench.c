@@ -1,0 +1,176 @@
+// brisk_bench.c: the XDP programs of the benchmark harness (build/brisk-bench); not used by
+// briskd. Three entry points, loaded from one object by bench/harness/xdp_traffic.cpp:
+//
+//   bench_gen   the traffic generator. The harness runs it with BPF_PROG_TEST_RUN in "live
+//               frames" mode (BPF_F_TEST_XDP_LIVE_FRAMES) on the generator veth end, from a
+//               60-byte UDP template (64 bytes on the wire with the FCS). For every frame it
+//               writes the source MAC's low 24 bits (cycling through `nmacs` addresses) and a
+//               marker into the payload; one frame in (stamp_mask + 1) also carries
+//               bpf_ktime_get_ns() for the latency histogram. XDP_TX sends the frame out of
+//               the generator veth, i.e. into its peer, the switch's port.
+//   bench_sink  on the receiving veth end (inside the sink namespace): frames with the
+//               generator's marker are counted (frames, bytes, per CPU) and dropped; stamped
+//               ones add their one-way latency to a log-linear histogram. Everything else
+//               (ARP, ping, iperf3) passes to the stack.
+//   bench_pass  XDP_PASS. A veth can only receive XDP_TX/redirected frames when its peer runs
+//               an XDP program, so the harness puts this one on the switch's ingress port when
+//               the switch itself attaches none (the kernel bridge).
+//
+// Frame layout (offsets from the Ethernet header): 0 dst MAC, 6 src MAC, 12 type 0x0800,
+// 14 IPv4 (IHL 5, proto 17), 34 UDP (dst port BENCH_UDP_PORT), 42 u32 marker, 46 u64 stamp.
+// Keep in sync with bench/harness/xdp_traffic.hpp.
+// <linux/bpf.h> comes first: the libbpf headers use its types.
+// clang-format off
+#include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
+
+#define BENCH_UDP_PORT 9            // discard
+#define BENCH_MAGIC 0x6b736972u     // "risk", no timestamp
+#define BENCH_MAGIC_TS 0x6b736974u  // "tisk", timestamp at offset 46
+#define BENCH_FRAME_MIN 54
+#define BENCH_HIST_BUCKETS 512
+
+// Generator settings, written by the harness before each run.
+struct bench_gen_cfg {
+  __u32 nmacs;       // source MACs to cycle through (1 = constant)
+  __u32 stamp_mask;  // stamp a frame when (seq & stamp_mask) == 0
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct bench_gen_cfg);
+} bench_gen_cfg SEC(".maps");
+
+// Generator state per CPU; seq is the number of frames generated (the offered count).
+struct bench_gen_state {
+  __u64 seq;
+  __u32 mac;
+  __u32 pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct bench_gen_state);
+} bench_gen_st SEC(".maps");
+
+// Sink counters per CPU: [0] frames, [1] bytes, [2] stamped frames. Read by the harness.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 4);
+  __type(key, __u32);
+  __type(value, __u64);
+} bench_sink_cnt SEC(".maps");
+
+// Latency histogram per CPU, log-linear: values below 8 ns have their own bucket; above,
+// bucket = msb * 8 + the 3 bits below the msb (12.5% resolution). Read by the harness.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, BENCH_HIST_BUCKETS);
+  __type(key, __u32);
+  __type(value, __u64);
+} bench_lat_hist SEC(".maps");
+
+SEC("xdp")
+int bench_gen(struct xdp_md* ctx) {
+  unsigned char* p = (unsigned char*)(long)ctx->data;
+  unsigned char* end = (unsigned char*)(long)ctx->data_end;
+  if (p + BENCH_FRAME_MIN > end) return XDP_ABORTED;
+  __u32 k = 0;
+  struct bench_gen_cfg* cfg = bpf_map_lookup_elem(&bench_gen_cfg, &k);
+  struct bench_gen_state* st = bpf_map_lookup_elem(&bench_gen_st, &k);
+  if (!cfg || !st) return XDP_ABORTED;
+  __u64 seq = st->seq++;
+  __u32 mac = st->mac;
+  st->mac = mac + 1 >= cfg->nmacs ? 0 : mac + 1;
+  p[9] = (unsigned char)(mac >> 16);
+  p[10] = (unsigned char)(mac >> 8);
+  p[11] = (unsigned char)mac;
+  __u32 magic = BENCH_MAGIC;
+  __u64 ts = 0;
+  if ((seq & cfg->stamp_mask) == 0) {
+    magic = BENCH_MAGIC_TS;
+    ts = bpf_ktime_get_ns();
+  }
+  __builtin_memcpy(p + 42, &magic, sizeof(magic));
+  __builtin_memcpy(p + 46, &ts, sizeof(ts));
+  return XDP_TX;
+}
+
+static __always_inline __u32 msb64(__u64 v) {
+  __u32 r = 0;
+  if (v >> 32) {
+    v >>= 32;
+    r += 32;
+  }
+  if (v >> 16) {
+    v >>= 16;
+    r += 16;
+  }
+  if (v >> 8) {
+    v >>= 8;
+    r += 8;
+  }
+  if (v >> 4) {
+    v >>= 4;
+    r += 4;
+  }
+  if (v >> 2) {
+    v >>= 2;
+    r += 2;
+  }
+  if (v >> 1) r += 1;
+  return r;
+}
+
+static __always_inline void count(__u32 idx, __u64 add) {
+  __u64* c = bpf_map_lookup_elem(&bench_sink_cnt, &idx);
+  if (c) *c += add;
+}
+
+SEC("xdp")
+int bench_sink(struct xdp_md* ctx) {
+  unsigned char* p = (unsigned char*)(long)ctx->data;
+  unsigned char* end = (unsigned char*)(long)ctx->data_end;
+  if (p + BENCH_FRAME_MIN > end) return XDP_PASS;
+  if (p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45 || p[23] != 17) return XDP_PASS;
+  __u16 dport;
+  __builtin_memcpy(&dport, p + 36, sizeof(dport));
+  if (dport != bpf_htons(BENCH_UDP_PORT)) return XDP_PASS;
+  __u32 magic;
+  __builtin_memcpy(&magic, p + 42, sizeof(magic));
+  if (magic != BENCH_MAGIC && magic != BENCH_MAGIC_TS) return XDP_PASS;
+  count(0, 1);
+  count(1, (__u64)(end - p));
+  if (magic == BENCH_MAGIC_TS) {
+    __u64 ts;
+    __builtin_memcpy(&ts, p + 46, sizeof(ts));
+    __u64 now = bpf_ktime_get_ns();
+    if (ts != 0 && now >= ts) {
+      __u64 d = now - ts;
+      __u32 b;
+      if (d < 8) {
+        b = (__u32)d;
+      } else {
+        __u32 m = msb64(d);
+        b = m * 8 + (__u32)((d >> (m - 3)) & 7);
+      }
+      if (b >= BENCH_HIST_BUCKETS) b = BENCH_HIST_BUCKETS - 1;
+      __u64* h = bpf_map_lookup_elem(&bench_lat_hist, &b);
+      if (h) *h += 1;
+      count(2, 1);
+    }
+  }
+  return XDP_DROP;
+}
+
+SEC("xdp")
+int bench_pass(struct xdp_md* ctx) {
+  (void)ctx;
+  return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Smoke test of the benchmark harness build/brisk-bench: ~1 s of 64-byte frames through brisk
+# and the Linux bridge. It checks that the harness runs, prints its table with nonzero
+# delivered frames for both switches, and removes every namespace and device it created.
+# It asserts no performance figure.
+#   bench_smoke.sh <briskd> <brisk> <brisk-bench>
+source "$(dirname "$0")/lib.sh" "$@"
+BENCH_BIN=${3:-}
+[[ -x "$BENCH_BIN" ]] || fail "brisk-bench binary '$BENCH_BIN' is not executable"
+need_tool ping
+need_netns
+
+check "brisk-bench with brisk and the kernel bridge"
+rc=0
+"$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
+  --switches brisk,bridge --tests fps --runs 1 --duration 1 --warmup 0.3 \
+  >"$TMPD/table" 2>"$TMPD/log" || rc=$?
+((rc == 0)) || { cat "$TMPD/log" "$TMPD/table" >&2; fail "brisk-bench exited $rc"; }
+cat "$TMPD/log" "$TMPD/table"
+
+# The figure in the "Mfps" column of a switch's row.
+mfps_of() {
+  awk -F'|' -v sw="$1" '
+    NR == 2 { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "Mfps") col = i } }
+    { n = $1; gsub(/^ +| +$/, "", n); if (col && n == sw) { v = $col; gsub(/^ +| +$/, "", v); print v } }' "$TMPD/table"
+}
+for sw in brisk bridge; do
+  v=$(mfps_of "$sw")
+  [[ -n "$v" && "$v" != "-" ]] || fail "no frames/s figure for $sw in the table"
+  awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "$sw delivered no frames ($v Mfps)"
+  say "$sw delivered $v Mfps"
+done
+contains -F "brisk / bridge" "$TMPD/table" || fail "no brisk / bridge ratio row"
+pass "table with nonzero delivered frames for brisk and the bridge"
+
+check "the harness removed what it created"
+left=$(our_host_devs)
+[[ -z "$left" ]] || fail "devices left behind: $left"
+if ip netns list | contains "^${PFX}-"; then fail "namespaces left behind: $(ip netns list | grep "^${PFX}-")"; fi
+pass "no namespaces or devices with prefix $PFX remain"
