@@ -1,25 +1,91 @@
 // brisk_xdp.c: brisk's XDP program, attached by AfXdpPort to every AF_XDP port's netdev.
 //
-// Today it does one thing: hand every received frame to the AF_XDP socket brisk bound to the
-// frame's receive queue, via the XSKMAP `brisk_xsks` (key: rx queue index, value: the XSK fd,
-// filled in from userspace). A queue without a socket in the map passes its frames to the
-// kernel stack (XDP_PASS as bpf_redirect_map()'s fallback action), so attaching the program
-// before the socket exists, or after it is gone, never black-holes traffic.
+// Two jobs:
+//   1. The fast path (brisk_fast_path below): forward a learned unicast frame between two
+//      accelerated system ports inside the kernel (bpf_redirect to the output device), with
+//      the 802.1Q tag pushed or popped as the output port's VLAN mode asks. It acts only on
+//      what userspace published in the shared brisk_fp_* maps (datapath/xdp_fastpath.hpp is
+//      the writer and documents the ordering rules); anything it cannot prove safe goes to
+//      userspace unchanged.
+//   2. Everything else goes to the AF_XDP socket brisk bound to the frame's receive queue,
+//      via the XSKMAP `brisk_xsks` (key: rx queue index, value: the XSK fd, filled in from
+//      userspace). A queue without a socket in the map passes its frames to the kernel stack
+//      (XDP_PASS as bpf_redirect_map()'s fallback action), so attaching the program before the
+//      socket exists, or after it is gone, never black-holes traffic.
 //
-// Layout rules for later additions (a kernel fast path in front of the socket):
+// The fast path forwards a frame only if ALL of these hold (else: userspace, as before):
+//   * the ingress device is a published port with BRISK_FP_IN (accelerated), and the frame
+//     is not longer than BRISK_FP_MAX_FRAME;
+//   * destination MAC unicast, source MAC unicast and nonzero;
+//   * VLAN classification succeeds the way datapath/vlan.hpp does it, without the drops:
+//     access port: untagged only (priority-tagged and tagged frames go up); trunk: a tag with
+//     a carried VID, or untagged with a carried native VLAN;
+//   * the source (bridge, VLAN, MAC) is in brisk_fp_fdb ON THE INGRESS PORT (not yet learned
+//     or moved: userspace learns it);
+//   * the destination (bridge, VLAN, MAC) is in brisk_fp_fdb on another port that is
+//     published with BRISK_FP_OUT, in the same bridge, carrying the VLAN;
+//   * the frame is not an IPv4/IPv6 TCP/UDP frame whose checksum field holds only the
+//     pseudo-header sum (a peer's checksum offload: userspace completes it, see
+//     datapath/csum.hpp; XDP redirect would deliver it unfinished).
+// On a hit it refreshes the source entry's last-seen time (at most once a second per entry)
+// and counts the frame on both ports in brisk_fp_stats.
+//
+// Layout rules:
 //   * maps are BTF-defined in the ".maps" section, named brisk_<purpose> (<= 15 characters,
 //     the kernel's object name limit), one comment each saying who writes and who reads it;
+//     the brisk_fp_* maps are created ONCE by XdpFastpath and shared by every port's program
+//     instance (bpf_map__reuse_fd before load); brisk_xsks is per instance;
+//   * struct layouts are mirrored in datapath/xdp_fastpath.cpp (static_asserts on sizes);
 //   * the entry point stays SEC("xdp") brisk_xdp_rx, which userspace looks up by name;
-//   * anything the fast path does not handle ends in the XSKMAP redirect below.
+//   * anything the fast path does not handle ends in the XSKMAP redirect.
 //
 // Built at build time with `clang -O2 -g -target bpf` (bpf/CMakeLists.txt); -g provides the
 // BTF that libbpf needs for ".maps".
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+
+#define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
+#define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)
+#define BRISK_FP_FDB_MAX (1 << 20)
+
+#define BRISK_FP_IN 1u   // frames received on this port may take the fast path
+#define BRISK_FP_OUT 2u  // the fast path may redirect to this port's device
+
+// A port as the fast path sees it. Index: brisk PortId. Written by XdpFastpath (control
+// thread) with whole-element updates; read here.
+struct brisk_fp_port {
+  __u32 ifindex;      // the device (redirect target)
+  __u32 bridge;       // fast-path bridge id (XdpFastpath's, not the snapshot index)
+  __u32 flags;        // BRISK_FP_IN | BRISK_FP_OUT; 0: not accelerated
+  __u16 trunk;        // 0 access, 1 trunk
+  __u16 access_vlan;  // access: the port's VLAN
+  __u16 native_vlan;  // trunk: VLAN of untagged frames
+  __u16 pad[3];
+  __u64 allowed[64];  // trunk: carried VLANs (bit v of allowed[v / 64])
+};
+
+struct brisk_fp_key {
+  __u32 bridge;
+  __u16 vlan;
+  __u8 mac[6];
+};
+
+struct brisk_fp_entry {
+  __u32 port;     // brisk PortId
+  __u32 flags;    // reserved, 0
+  __u64 seen_ns;  // CLOCK_MONOTONIC ns of the last fast-path frame from this source
+};
+
+struct brisk_fp_counters {
+  __u64 rx_frames, rx_bytes, tx_frames, tx_bytes;
+};
 
 // AF_XDP sockets by rx queue index. Written by userspace (AfXdpPort, one entry per bound
 // queue); read by brisk_xdp_rx. Userspace resizes it before load when it binds a queue
-// beyond the default size.
+// beyond the default size. One per program instance (per port).
 struct {
   __uint(type, BPF_MAP_TYPE_XSKMAP);
   __uint(max_entries, 64);
@@ -27,10 +93,204 @@ struct {
   __type(value, __u32);
 } brisk_xsks SEC(".maps");
 
+// ifindex -> PortId of every published port. Written by XdpFastpath; read here. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, BRISK_FP_MAX_PORTS);
+  __type(key, __u32);
+  __type(value, __u32);
+} brisk_fp_ifs SEC(".maps");
+
+// PortId -> brisk_fp_port. Written by XdpFastpath; read here. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, BRISK_FP_MAX_PORTS);
+  __type(key, __u32);
+  __type(value, struct brisk_fp_port);
+} brisk_fp_ports SEC(".maps");
+
+// The FDB entries of accelerated ports, mirrored from the bridges' MacTables. Written by
+// XdpFastpath (insert/replace/delete); seen_ns also written here. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, BRISK_FP_FDB_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct brisk_fp_key);
+  __type(value, struct brisk_fp_entry);
+} brisk_fp_fdb SEC(".maps");
+
+// Per-CPU frame and byte counters of the fast path by PortId. Written here; summed and
+// zeroed (when a port id is released) by XdpFastpath. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, BRISK_FP_MAX_PORTS);
+  __type(key, __u32);
+  __type(value, struct brisk_fp_counters);
+} brisk_fp_stats SEC(".maps");
+
+static __always_inline int carries(const struct brisk_fp_port *p, __u16 vlan) {
+  if (!p->trunk) return p->access_vlan == vlan;
+  return (p->allowed[(vlan >> 6) & 63] >> (vlan & 63)) & 1;
+}
+
+static __always_inline __u32 fold(__u32 s) {
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return s;
+}
+
+// 1 if the frame is TCP/UDP over IPv4/IPv6 with only the pseudo-header sum in its checksum
+// field (the test of complete_partial_l4() in datapath/csum.cpp), 0 otherwise.
+static __always_inline int partial_l4(void *l3, void *end, __u16 proto_be) {
+  __u32 sum = 0;
+  __u8 proto;
+  __u32 l4len;
+  void *l4;
+  if (proto_be == bpf_htons(ETH_P_IP)) {
+    __u8 *ip = l3;
+    if ((void *)(ip + 20) > end) return 0;
+    if ((ip[0] >> 4) != 4) return 0;
+    __u32 ihl = (__u32)(ip[0] & 0x0f) * 4;
+    __u32 tot = ((__u32)ip[2] << 8) | ip[3];
+    if (ihl < 20 || tot < ihl) return 0;
+    if (((ip[6] & 0x3f) | ip[7]) != 0) return 0;  // a fragment
+    proto = ip[9];
+    l4len = tot - ihl;
+    __u16 *a = (__u16 *)(ip + 12);
+#pragma unroll
+    for (int i = 0; i < 4; i++) sum += bpf_ntohs(a[i]);
+    l4 = ip + ihl;
+  } else if (proto_be == bpf_htons(ETH_P_IPV6)) {
+    __u8 *ip = l3;
+    if ((void *)(ip + 40) > end) return 0;
+    proto = ip[6];
+    l4len = ((__u32)ip[4] << 8) | ip[5];
+    __u16 *a = (__u16 *)(ip + 8);
+#pragma unroll
+    for (int i = 0; i < 16; i++) sum += bpf_ntohs(a[i]);
+    l4 = ip + 40;
+  } else {
+    return 0;
+  }
+  __u32 off;
+  if (proto == IPPROTO_TCP && l4len >= 20)
+    off = 16;
+  else if (proto == IPPROTO_UDP && l4len >= 8)
+    off = 6;
+  else
+    return 0;
+  if (l4 + 20 > end) return 0;  // covers both offsets
+  __u8 *c = (__u8 *)l4 + off;
+  if ((void *)(c + 2) > end) return 0;
+  sum += proto + l4len;
+  __u16 field = ((__u16)c[0] << 8) | c[1];
+  return fold(sum) == field;
+}
+
+// Returns XDP_REDIRECT when the frame was forwarded, -1 when userspace must see it.
+static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  __u32 len = (__u32)(end - data);
+  if (data + ETH_HLEN > end || len > BRISK_FP_MAX_FRAME) return -1;
+
+  __u32 ifindex = ctx->ingress_ifindex;
+  __u32 *pidp = bpf_map_lookup_elem(&brisk_fp_ifs, &ifindex);
+  if (!pidp) return -1;
+  __u32 in_id = *pidp;
+  struct brisk_fp_port *in = bpf_map_lookup_elem(&brisk_fp_ports, &in_id);
+  if (!in || !(in->flags & BRISK_FP_IN) || in->ifindex != ifindex) return -1;
+
+  struct ethhdr *eth = data;
+  if (eth->h_dest[0] & 1) return -1;     // broadcast / multicast: flood in userspace
+  if (eth->h_source[0] & 1) return -1;   // userspace drops it (bad_src_mac)
+
+  // VLAN classification.
+  int tagged = 0;
+  __u16 vlan;
+  __u16 l3proto = eth->h_proto;
+  void *l3 = eth + 1;
+  if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
+    if (data + ETH_HLEN + 4 > end) return -1;
+    __u8 *tag = (__u8 *)(eth + 1);
+    vlan = (((__u16)tag[0] & 0x0f) << 8) | tag[1];
+    l3proto = *(__u16 *)(tag + 2);
+    l3 = tag + 4;
+    tagged = 1;
+    if (vlan == 0 || !in->trunk) return -1;  // priority tags and tags on access ports: userspace
+    if (!carries(in, vlan)) return -1;
+  } else {
+    vlan = in->trunk ? in->native_vlan : in->access_vlan;
+    if (in->trunk && !carries(in, vlan)) return -1;
+  }
+
+  // Source learned on this very port?
+  struct brisk_fp_key k = {.bridge = in->bridge, .vlan = vlan};
+  __builtin_memcpy(k.mac, eth->h_source, 6);
+  struct brisk_fp_entry *src = bpf_map_lookup_elem(&brisk_fp_fdb, &k);
+  if (!src || src->port != in_id) return -1;
+
+  // Destination learned on another accelerated port of the bridge carrying the VLAN?
+  __builtin_memcpy(k.mac, eth->h_dest, 6);
+  struct brisk_fp_entry *dst = bpf_map_lookup_elem(&brisk_fp_fdb, &k);
+  if (!dst) return -1;
+  __u32 out_id = dst->port;
+  if (out_id == in_id) return -1;  // same_port: userspace counts the drop
+  struct brisk_fp_port *out = bpf_map_lookup_elem(&brisk_fp_ports, &out_id);
+  if (!out || !(out->flags & BRISK_FP_OUT) || out->bridge != in->bridge || !carries(out, vlan))
+    return -1;
+
+  if (partial_l4(l3, end, l3proto)) return -1;
+
+  // Egress VLAN: tag unless access or the trunk's native VLAN (PortConf::egress_tag()).
+  int tag_out = out->trunk && vlan != out->native_vlan;
+  __u32 out_ifindex = out->ifindex;
+  __u32 out_len = len;
+  if (tagged && !tag_out) {
+    __u32 macs[3];
+    __builtin_memcpy(macs, data, 12);
+    __builtin_memcpy(data + 4, macs, 12);
+    if (bpf_xdp_adjust_head(ctx, 4) != 0) return -1;  // cannot fail: 4 bytes were there
+    out_len -= 4;
+  } else if (!tagged && tag_out) {
+    if (bpf_xdp_adjust_head(ctx, -4) != 0) return -1;  // no headroom: userspace
+    data = (void *)(long)ctx->data;
+    end = (void *)(long)ctx->data_end;
+    if (data + ETH_HLEN + 4 > end) return -1;
+    __u32 macs[3];
+    __builtin_memcpy(macs, data + 4, 12);
+    __builtin_memcpy(data, macs, 12);
+    __u8 *t = (__u8 *)data + 12;
+    t[0] = 0x81;
+    t[1] = 0x00;
+    t[2] = (vlan >> 8) & 0x0f;
+    t[3] = vlan & 0xff;
+    out_len += 4;
+  }
+
+  // Keep the source alive for ageing (the control thread reads seen_ns before expiring it).
+  __u64 now = bpf_ktime_get_coarse_ns();
+  if (now - src->seen_ns > 1000000000ull) src->seen_ns = now;
+
+  struct brisk_fp_counters *c = bpf_map_lookup_elem(&brisk_fp_stats, &in_id);
+  if (c) {
+    c->rx_frames += 1;
+    c->rx_bytes += len;
+  }
+  c = bpf_map_lookup_elem(&brisk_fp_stats, &out_id);
+  if (c) {
+    c->tx_frames += 1;
+    c->tx_bytes += out_len;
+  }
+  return bpf_redirect(out_ifindex, 0);
+}
+
 SEC("xdp")
 int brisk_xdp_rx(struct xdp_md *ctx) {
+  int act = brisk_fast_path(ctx);
+  if (act == XDP_REDIRECT) return act;
   return bpf_redirect_map(&brisk_xsks, ctx->rx_queue_index, XDP_PASS);
 }
 
-// GPL-compatible, so the verifier lets later fast paths use every helper.
+// GPL-compatible, so the verifier lets the fast path use every helper.
 char _license[] SEC("license") = "GPL";

@@ -29,6 +29,8 @@ const char* kUsage = R"(usage: briskd [options]
                          iterations; busy: workers spin, one core each
   --default-bridge NAME  the bridge created at start (default mega_bridge)
   --tap-prefix PREFIX    prefix of generated tap names (default mega_tap)
+  --xdp-fastpath on|off  forward learned unicast between AF_XDP ports (native XDP) inside
+                         brisk's XDP program (default on)
   --version, --help
 )";
 
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   std::vector<int> cpus;
   brisk::PollMode mode = brisk::PollMode::kAdaptive;
   brisk::SwitchOptions opts;
+  opts.xdp_fastpath = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -86,6 +89,13 @@ int main(int argc, char** argv) {
       opts.default_bridge = value();
     } else if (a == "--tap-prefix") {
       opts.tap_prefix = value();
+    } else if (a == "--xdp-fastpath") {
+      std::string v = value();
+      if (v != "on" && v != "off") {
+        std::fprintf(stderr, "briskd: --xdp-fastpath wants on or off\n");
+        return 2;
+      }
+      opts.xdp_fastpath = v == "on";
     } else if (a == "--version") {
       std::printf("briskd 0.1.0\n");
       return 0;
@@ -119,8 +129,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     dp.start();
-    syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s", socket.c_str(), workers,
-           opts.default_bridge.c_str());
+    syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s, XDP fast path %s", socket.c_str(),
+           workers, opts.default_bridge.c_str(), sw.fastpath_enabled() ? "on" : "off");
     server.run(g_stop);
     syslog(LOG_INFO, "stopping");
     dp.stop();

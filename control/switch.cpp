@@ -104,12 +104,21 @@ std::string format_vlan_list(const VlanSet& v) {
 }
 
 Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts)) {
+  if (opts_.xdp_fastpath) {
+    try {
+      fp_ = std::make_unique<XdpFastpath>();
+    } catch (const std::exception& e) {
+      syslog(LOG_WARNING, "XDP fast path off: %s", e.what());
+    }
+  }
   if (!opts_.make_port) {
-    opts_.make_port = [](const PortSpec& spec) -> std::shared_ptr<Port> {
+    opts_.make_port = [this](const PortSpec& spec) -> std::shared_ptr<Port> {
       if (spec.kind == PortKind::kTunnel) return std::make_shared<TunnelPort>(spec.name, spec.tunnel);
       if (spec.kind != PortKind::kSystem) return std::make_shared<TapPort>(spec.name, spec.kind);
       if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
-      return std::make_shared<AfXdpPort>(spec.name);
+      AfXdpOptions o;
+      o.fastpath = fp_.get();
+      return std::make_shared<AfXdpPort>(spec.name, o);
     };
   }
   now_ = dp_.clock();
@@ -118,6 +127,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
 
 Switch::~Switch() {
   for (auto& [name, p] : ports_) stop_child(p.dhcp_pid);
+  for (auto& [name, b] : bridges_) b.fdb->set_observer(nullptr);  // fp_ goes first
 }
 
 // ------------------------------------------------------------------ helpers
@@ -162,6 +172,13 @@ PortTotals Switch::totals(const PortModel& p) const {
   for (unsigned w = 0; w < dp_.workers(); ++w) t.add(dp_.context(w).counters.port[p.id]);
   if (p.port)  // frames the driver itself discarded (a tunnel's malformed encapsulation)
     for (std::size_t i = 0; i < kDropCount; ++i) t.drops[i] += p.port->driver_drops(static_cast<Drop>(i));
+  if (fp_) {  // frames the XDP fast path forwarded never reached a worker
+    FastpathCounters f = fp_->counters(p.id);
+    t.rx_frames += f.rx_frames;
+    t.rx_bytes += f.rx_bytes;
+    t.tx_frames += f.tx_frames;
+    t.tx_bytes += f.tx_bytes;
+  }
   t.subtract(p.base);
   return t;
 }
@@ -247,6 +264,7 @@ void Switch::rebuild() {
     }
     bc.flood_offs[kVlanCount] = static_cast<std::uint32_t>(bc.flood_ports.size());
   }
+  sync_fastpath();  // the fast path stops using what this snapshot removes before it is live
   dp_.publish(std::move(s));
 }
 
@@ -805,9 +823,12 @@ Reply Switch::list_ports() const {
     std::string kind(port_kind_name(p.kind));
     if (!p.driver.empty()) kind += "/" + p.driver;
     if (p.kind == PortKind::kTunnel) kind += " " + tunnel_peer(p.tunnel);
+    const bool accel = fastpath_accelerated(p);
+    FastpathCounters fc = fp_ ? fp_->counters(p.id) : FastpathCounters{};
     rows.push_back({name, p.bridge, kind, mode, vlans,
                     std::to_string(t.rx_frames), std::to_string(t.tx_frames),
-                    std::to_string(t.dropped())});
+                    std::to_string(t.dropped()),
+                    accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-"});
     data.push_back({{"port", name},
                     {"id", p.id},
                     {"bridge", p.bridge},
@@ -818,14 +839,20 @@ Reply Switch::list_ports() const {
                     {"vlan", p.vlan},
                     {"rx_frames", t.rx_frames},
                     {"tx_frames", t.tx_frames},
-                    {"dropped", t.dropped()}});
+                    {"dropped", t.dropped()},
+                    {"xdp_fastpath", accel},
+                    {"xdp_egress", accel && fp_->egress_ready(p.id)},
+                    {"fastpath_rx_frames", fc.rx_frames},
+                    {"fastpath_tx_frames", fc.tx_frames}});
     if (p.kind == PortKind::kTunnel) {
       data.back()["remote"] = ip4_text(p.tunnel.remote);
       if (p.tunnel.has_key) data.back()["key"] = p.tunnel.key;
     }
   }
-  return Reply::okay(
-      format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped"}, rows), data);
+  return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped",
+                                   "fastpath"},
+                                  rows),
+                     data);
 }
 
 Reply Switch::show_fdb(const std::string& bridge) const {
@@ -877,6 +904,16 @@ Reply Switch::show_stats(const std::string& port) const {
                              {"tx_frames", t.tx_frames},
                              {"tx_bytes", t.tx_bytes},
                              {"drops", d}});
+    if (fp_) {
+      FastpathCounters fc = fp_->counters(p.id);
+      data["ports"].back()["fastpath"] = {{"accelerated", fastpath_accelerated(p)},
+                                          {"rx_frames", fc.rx_frames},
+                                          {"rx_bytes", fc.rx_bytes},
+                                          {"tx_frames", fc.tx_frames},
+                                          {"tx_bytes", fc.tx_bytes}};
+      // Walks the BPF map: only when one port is asked for.
+      if (!port.empty()) data["ports"].back()["fastpath"]["fdb_entries"] = fp_->fdb_count(p.id);
+    }
   }
   std::string text = format_table(
       {"port", "bridge", "rx_frames", "rx_bytes", "tx_frames", "tx_bytes", "dropped"}, rows);
@@ -902,6 +939,11 @@ Reply Switch::show_stats(const std::string& port) const {
     for (unsigned w = 0; w < dp_.workers(); ++w) evd += dp_.context(w).counters.worker.events_dropped.get();
     data["deny_log_lines"] = denies_logged_;
     data["deny_events_not_logged"] = evd;
+    data["xdp_fastpath"] = fp_ != nullptr;
+    if (fp_) {
+      data["fastpath_fdb_entries"] = fp_->fdb_count();
+      data["fastpath_fdb_errors"] = fp_->fdb_map_errors();
+    }
   }
   if (!drows.empty()) text += "\n" + format_table({"drop reason", "frames", "meaning"}, drows);
   return Reply::okay(text, data);
@@ -977,6 +1019,7 @@ void Switch::tick(std::uint32_t now) {
     last_aged_ = now;
     for (auto& [name, b] : bridges_)
       if (b.ageing != 0) b.fdb->age(now, b.ageing);
+    if (fp_) fp_->refresh_egress();
   }
   // Ports whose device vanished.
   std::vector<std::string> gone;

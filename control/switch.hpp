@@ -26,6 +26,7 @@
 #include "datapath/snapshot.hpp"
 #include "datapath/tunnel_codec.hpp"
 #include "datapath/worker.hpp"
+#include "datapath/xdp_fastpath.hpp"
 
 namespace brisk {
 
@@ -42,6 +43,10 @@ struct SwitchOptions {
   std::string tap_prefix = "mega_tap";
   // Create each bridge's own interface (a host tap named after the bridge).
   bool bridge_interface = true;
+  // The XDP fast path (datapath/xdp_fastpath.hpp): AF_XDP ports in native mode forward
+  // learned unicast between each other in the kernel. briskd turns it on by default
+  // (--xdp-fastpath on|off); when its maps cannot be created it stays off, with a log line.
+  bool xdp_fastpath = false;
   // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message
   // on failure (no such device, no permission...).
   std::function<std::shared_ptr<Port>(const PortSpec&)> make_port;
@@ -155,6 +160,10 @@ class Switch {
   const std::map<std::string, BridgeModel>& bridges() const { return bridges_; }
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
+  // The fast path is running (maps created) / this port is accelerated by it.
+  bool fastpath_enabled() const { return fp_ != nullptr; }
+  bool fastpath_accelerated(const PortModel& p) const;
+  const XdpFastpath* fastpath() const { return fp_.get(); }
 
  private:
   Reply add_port(PortModel pm);
@@ -167,6 +176,10 @@ class Switch {
   void drain_learning();
   void drain_events();
   std::string port_name(PortId id) const;
+  // control/switch_fastpath.cpp: mirror the model into the fast path's maps; called by
+  // rebuild() BEFORE it publishes (so restrictions reach the kernel first).
+  bool fastpath_eligible(const PortModel& p) const;
+  void sync_fastpath();
 
   Datapath& dp_;
   SwitchOptions opts_;
@@ -185,6 +198,7 @@ class Switch {
   std::uint32_t log_second_ = 0, logged_this_second_ = 0;
   std::uint64_t log_suppressed_ = 0;
   std::uint64_t denies_logged_ = 0;
+  std::unique_ptr<XdpFastpath> fp_;  // nullptr: fast path off
 };
 
 }  // namespace brisk

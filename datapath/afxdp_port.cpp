@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "datapath/csum.hpp"
+#include "datapath/xdp_fastpath.hpp"
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
@@ -114,6 +115,10 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     if (opts.queue_id >= bpf_map__max_entries(map)) {
       int rc = bpf_map__set_max_entries(map, opts.queue_id + 1);
       if (rc != 0) fail(err_of(rc), "AF_XDP port " + ifname + ": resize " + kXskMapName);
+    }
+    if (opts.fastpath != nullptr) {
+      if (int rc = opts.fastpath->reuse_maps(x.obj); rc != 0)
+        fail(err_of(rc), "AF_XDP port " + ifname + ": reuse the XDP fast path's maps");
     }
     errno = 0;
     if (int rc = bpf_object__load(x.obj); rc != 0)

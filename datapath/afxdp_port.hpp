@@ -19,6 +19,10 @@
 //     driver supports it, else copy mode (XDP_COPY); always XDP_USE_NEED_WAKEUP. mode() says
 //     which combination was achieved ("native/zerocopy", "native/copy", "generic/copy").
 //   * libxdp (xsk.h) creates the UMEM and the socket, with its own program loading inhibited.
+//   * Fast path: with AfXdpOptions::fastpath set, the program instance reuses the shared
+//     brisk_fp_* maps of that XdpFastpath (datapath/xdp_fastpath.hpp) instead of creating its
+//     own, so the control thread can let it forward learned unicast in the kernel. Without
+//     it the program's own (empty) maps send every frame to the socket, as before.
 //
 // RX (one worker): a batched peek on the RX ring, each frame copied into a Frame from the
 // worker's pool (the UMEM chunk goes straight back to the FILL ring, so brisk's frames never
@@ -55,6 +59,8 @@
 
 namespace brisk {
 
+class XdpFastpath;
+
 struct AfXdpOptions {
   enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
   std::uint32_t queue_id = 0;      // receive queue to bind (veth: 0)
@@ -62,6 +68,8 @@ struct AfXdpOptions {
   XdpMode xdp_mode = XdpMode::kAuto;  // kAuto: native, falling back to generic
   bool zero_copy = true;           // try a zero-copy bind (native mode only)
   std::string bpf_object;          // empty: default_bpf_object()
+  // Shared fast-path maps to reuse (not owned; must outlive the port). nullptr: none.
+  const XdpFastpath* fastpath = nullptr;
 };
 
 // Kernel socket statistics (XDP_STATISTICS), read on the control thread.
@@ -93,6 +101,7 @@ class AfXdpPort final : public Port {
 
   // "native/zerocopy", "native/copy" or "generic/copy".
   const std::string& mode() const { return mode_; }
+  bool native() const { return mode_.rfind("native", 0) == 0; }
   int ifindex() const { return ifindex_; }
   std::uint32_t queue_id() const { return queue_id_; }
   // Frames received longer than kMaxFrameLen and dropped.

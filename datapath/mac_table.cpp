@@ -115,6 +115,7 @@ void MacTable::index_move(PortId port, std::size_t from, std::size_t to) {
 // is reused (val before key, release).
 void MacTable::erase_at(std::size_t hole) {
   std::uint64_t v = slots_[hole].val.load(std::memory_order_relaxed);
+  if (observer_ != nullptr) observer_->fdb_erase(slots_[hole].key.load(std::memory_order_relaxed), val_port(v));
   if (val_static(v)) {
     --static_count_;
   } else {
@@ -188,6 +189,7 @@ LearnResult MacTable::learn(std::uint64_t key, PortId port, std::uint32_t now) {
       at = find(key);  // eviction may have shifted our entry
     }
     std::size_t slot = static_cast<std::size_t>(at);
+    if (observer_ != nullptr) observer_->fdb_set(key, port, old, false);
     index_del(old, slot);
     index_add(port, slot);
     slots_[slot].val.store(make_val(port, 0, key_tag(key), now), std::memory_order_release);
@@ -206,6 +208,7 @@ LearnResult MacTable::learn(std::uint64_t key, PortId port, std::uint32_t now) {
   }
   std::size_t i = home(key);
   while (slots_[i].key.load(std::memory_order_relaxed) != 0) i = (i + 1) & mask_;
+  if (observer_ != nullptr) observer_->fdb_set(key, port, kInvalidPort, false);
   insert_at(i, key, make_val(port, 0, key_tag(key), now));
   index_add(port, i);
   ++size_;
@@ -218,6 +221,7 @@ bool MacTable::add_static(std::uint64_t key, PortId port, std::uint32_t now) {
   if (at >= 0) {
     std::size_t slot = static_cast<std::size_t>(at);
     std::uint64_t v = slots_[slot].val.load(std::memory_order_relaxed);
+    if (observer_ != nullptr) observer_->fdb_set(key, port, val_port(v), true);
     if (!val_static(v)) {
       index_del(val_port(v), slot);
       ++static_count_;
@@ -229,6 +233,7 @@ bool MacTable::add_static(std::uint64_t key, PortId port, std::uint32_t now) {
   if (size_ >= limit_ && !evict_one(kInvalidPort)) return false;
   std::size_t i = home(key);
   while (slots_[i].key.load(std::memory_order_relaxed) != 0) i = (i + 1) & mask_;
+  if (observer_ != nullptr) observer_->fdb_set(key, port, kInvalidPort, true);
   insert_at(i, key, make_val(port, kFlagStatic, key_tag(key), now));
   ++size_;
   ++static_count_;
@@ -271,6 +276,14 @@ std::size_t MacTable::age(std::uint32_t now, std::uint32_t max_age) {
       if (k == 0) break;
       std::uint64_t v = slots_[i].val.load(std::memory_order_relaxed);
       if (val_static(v) || now - val_seen(v) < max_age) break;
+      if (observer_ != nullptr) {
+        // Forwarded by the fast path since? Then it is alive: take the newer time.
+        std::uint32_t seen = observer_->fdb_seen(k, val_port(v), now);
+        if (seen != 0 && now - seen < max_age && seen > val_seen(v)) {
+          slots_[i].val.store((v & ~std::uint64_t{0xffffffff}) | seen, std::memory_order_release);
+          break;
+        }
+      }
       erase_at(i);
       ++removed;
     }

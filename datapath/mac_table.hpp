@@ -40,6 +40,16 @@
 // Ageing: age(now, max_age) removes dynamic entries not seen for max_age seconds. Static
 // entries never age and never move. max_age == 0 is hub mode (the bridge learns nothing and
 // floods everything), handled by the learn stage, not here.
+//
+// Observer (the XDP fast path's mirror, datapath/xdp_fastpath.hpp)
+// ----------------------------------------------------------------
+// An optional MacTableObserver hears every change of an entry's (key -> port) mapping, on the
+// writer thread, BEFORE the table makes it visible to readers: fdb_set() before an insert, a
+// move or a static replace; fdb_erase() before an entry is removed (remove, flush, age,
+// eviction). So a copy of the table kept by the observer never holds an address the table
+// has already moved or forgotten. Refreshing last-seen is not reported. Before age() expires
+// an entry it asks fdb_seen() whether the observer saw the address more recently (the fast
+// path forwards frames the workers never see); a later time keeps the entry alive.
 #pragma once
 
 #include <atomic>
@@ -102,6 +112,16 @@ struct MacTableStats {
                 full_drops = 0;
 };
 
+class MacTableObserver {
+ public:
+  virtual ~MacTableObserver() = default;
+  // `old` is the port the address was on (kInvalidPort: a new entry).
+  virtual void fdb_set(std::uint64_t key, PortId port, PortId old, bool is_static) = 0;
+  virtual void fdb_erase(std::uint64_t key, PortId port) = 0;
+  // A last-seen time (datapath seconds) newer than the table's, or 0.
+  virtual std::uint32_t fdb_seen(std::uint64_t key, PortId port, std::uint32_t now) = 0;
+};
+
 class MacTable {
  public:
   explicit MacTable(std::uint32_t limit = kMacTableDefaultLimit, std::uint64_t seed = 0);
@@ -127,6 +147,9 @@ class MacTable {
   // Remove dynamic entries with now - last_seen >= max_age. Returns the number removed.
   std::size_t age(std::uint32_t now, std::uint32_t max_age);
   void set_port_limit(PortId port, std::uint32_t limit);  // 0 = none
+  // The writer's observer (nullptr: none). Not owned; must outlive its attachment.
+  void set_observer(MacTableObserver* o) { observer_ = o; }
+  MacTableObserver* observer() const { return observer_; }
   std::uint32_t port_limit(PortId port) const;
 
   void for_each(const std::function<void(const FdbEntry&)>& fn) const;
@@ -179,6 +202,7 @@ class MacTable {
   std::vector<std::uint32_t> port_limits_;
   std::mt19937_64 rng_;
   MacTableStats stats_;
+  MacTableObserver* observer_ = nullptr;
 };
 
 }  // namespace brisk

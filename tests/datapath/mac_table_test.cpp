@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -206,6 +207,69 @@ TEST(MacTable, LookupsDuringWritesNeverReturnAWrongPort) {
   stop = true;
   for (auto& th : readers) th.join();
   EXPECT_GT(hits.load(), 0u);
+}
+
+
+// The observer hears every mapping change before readers can see it, and age() asks it
+// before expiring (datapath/mac_table.hpp, "Observer").
+struct RecordingObserver : MacTableObserver {
+  MacTable* t = nullptr;
+  std::map<std::uint64_t, PortId> mirror;  // what a fast path would hold
+  std::map<std::uint64_t, std::uint32_t> fresher;
+  int violations = 0;
+  void fdb_set(std::uint64_t key, PortId port, PortId old, bool) override {
+    FdbHit h = t->lookup(key);
+    // Not yet visible: a new key is still missing, a moved one still on its old port.
+    if (old == kInvalidPort ? h.found() : (!h.found() || h.port != old)) ++violations;
+    mirror[key] = port;
+  }
+  void fdb_erase(std::uint64_t key, PortId port) override {
+    FdbHit h = t->lookup(key);
+    if (!h.found() || h.port != port) ++violations;  // still there when we hear of it
+    mirror.erase(key);
+  }
+  std::uint32_t fdb_seen(std::uint64_t key, PortId, std::uint32_t) override {
+    auto it = fresher.find(key);
+    return it == fresher.end() ? 0 : it->second;
+  }
+};
+
+TEST(MacTable, ObserverMirrorsEveryChangeBeforeItIsVisible) {
+  MacTable t(64, 5);
+  RecordingObserver o;
+  o.t = &t;
+  t.set_observer(&o);
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    std::uint64_t k = fdb_key(static_cast<VlanId>(rng() % 3), rng() % 200);
+    PortId p = static_cast<PortId>(rng() % 5);
+    switch (rng() % 8) {
+      case 0: t.remove(k); break;
+      case 1: t.add_static(k, p, 1); break;
+      case 2: if (i % 500 == 0) t.flush(p); break;
+      case 3: if (i % 700 == 0) t.age(static_cast<std::uint32_t>(i / 100), 20); break;
+      default: t.learn(k, p, static_cast<std::uint32_t>(i / 100)); break;
+    }
+  }
+  EXPECT_EQ(o.violations, 0);
+  std::map<std::uint64_t, PortId> truth;
+  t.for_each([&](const FdbEntry& e) { truth[fdb_key(e.vlan, e.mac.to_u64())] = e.port; });
+  EXPECT_EQ(o.mirror, truth);
+
+  // Ageing keeps an entry the observer saw recently, with the observer's time.
+  MacTable a(64, 6);
+  RecordingObserver ao;
+  ao.t = &a;
+  a.set_observer(&ao);
+  const std::uint64_t hot = fdb_key(1, 0x10), cold = fdb_key(1, 0x20);
+  a.learn(hot, 1, 100);
+  a.learn(cold, 2, 100);
+  ao.fresher[hot] = 195;
+  EXPECT_EQ(a.age(200, 30), 1u);
+  EXPECT_TRUE(a.lookup(hot).found());
+  EXPECT_EQ(a.lookup(hot).last_seen, 195u);
+  EXPECT_FALSE(a.lookup(cold).found());
+  EXPECT_EQ(ao.mirror.count(cold), 0u);
 }
 
 }  // namespace

@@ -172,8 +172,11 @@ bk() { "$BRISK_BIN" --socket "$SOCK" "$@"; }
 
 daemon_alive() { [[ -n "$BRISKD_PID" ]] && kill -0 "$BRISKD_PID" 2>/dev/null; }
 
+# Extra daemon options for a whole run come from $BRISK_TEST_BRISKD_ARGS (e.g.
+# "--xdp-fastpath off": ctest runs system_ports both ways).
 start_briskd() {
-  "$BRISKD_BIN" --socket "$SOCK" --default-bridge "$BR" --tap-prefix "$TP" "$@" \
+  # shellcheck disable=SC2086
+  "$BRISKD_BIN" --socket "$SOCK" --default-bridge "$BR" --tap-prefix "$TP" "$@" ${BRISK_TEST_BRISKD_ARGS:-} \
     >"$TMPD/briskd.log" 2>&1 &
   BRISKD_PID=$!
   for _ in $(seq 1 50); do

@@ -1,0 +1,65 @@
+// Switch <-> XDP fast path glue (datapath/xdp_fastpath.hpp). Kept apart from switch.cpp so
+// that the rules deciding which ports the kernel may forward for live in one place.
+//
+// sync_fastpath() runs inside rebuild(), after the new Snapshot is built and BEFORE it is
+// published: every port's fast-path configuration (and the end of the fast path for a port
+// that lost it) reaches the BPF maps first, so the kernel never forwards on configuration the
+// userspace datapath has already left behind (see the ordering rules in xdp_fastpath.hpp).
+#include <syslog.h>
+
+#include "control/switch.hpp"
+#include "datapath/afxdp_port.hpp"
+
+namespace brisk {
+
+// A port is accelerated when the kernel can do for its frames all that the userspace
+// pipeline would: an AF_XDP system port in native XDP mode, in a bridge that learns (hub mode
+// floods everything), without port security (bindings and ARP/ND inspection need userspace).
+// Features that must see every frame of a port (mirrors, captures) and ports that are not
+// AF_XDP devices (taps, tunnels, vhost-user) are never accelerated: add their conditions here.
+bool Switch::fastpath_eligible(const PortModel& p) const {
+  if (!fp_ || p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
+  const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
+  if (x == nullptr || !x->native()) return false;
+  if (p.security) return false;
+  auto b = bridges_.find(p.bridge);
+  return b != bridges_.end() && b->second.ageing != 0;
+}
+
+bool Switch::fastpath_accelerated(const PortModel& p) const {
+  return fp_ && fp_->accelerated(p.id);
+}
+
+void Switch::sync_fastpath() {
+  if (!fp_) return;
+  std::vector<std::string> live;
+  for (auto& [name, b] : bridges_) {
+    fp_->attach_table(name, *b.fdb);
+    live.push_back(name);
+  }
+  std::vector<bool> present(kMaxPorts, false);
+  for (auto& [name, p] : ports_) {
+    present[p.id] = true;
+    FastpathPortConf c;
+    const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
+    c.ifindex = x != nullptr ? x->ifindex() : 0;
+    c.bridge = fp_->bridge_id(p.bridge);
+    c.trunk = p.mode == VlanMode::kTrunk;
+    c.access_vlan = p.vlan;
+    c.native_vlan = p.native;
+    if (c.trunk && p.allowed)
+      for (std::size_t v = 0; v < kVlanCount; ++v)
+        if (p.allowed->test(v)) c.allowed[v / 64] |= std::uint64_t{1} << (v % 64);
+    c.accelerated = fastpath_eligible(p);
+    if (c.ifindex == 0) {  // not an AF_XDP device: never in the kernel's view
+      fp_->clear_port(p.id);
+      continue;
+    }
+    fp_->set_port(p.id, c, *bridges_.at(p.bridge).fdb);
+  }
+  for (PortId id = 0; id < kMaxPorts; ++id)
+    if (!present[id]) fp_->clear_port(id);
+  fp_->retain_bridges(live);
+}
+
+}  // namespace brisk

@@ -1,0 +1,426 @@
+#include "datapath/xdp_fastpath.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "datapath/afxdp_port.hpp"
+
+namespace brisk {
+
+namespace {
+
+// Mirrors of the structs in bpf/brisk_xdp.c.
+constexpr std::uint32_t kFpIn = 1, kFpOut = 2;
+struct FpPort {
+  std::uint32_t ifindex, bridge, flags;
+  std::uint16_t trunk, access_vlan, native_vlan, pad[3];
+  std::uint64_t allowed[64];
+};
+static_assert(sizeof(FpPort) == 536);
+struct FpKey {
+  std::uint32_t bridge;
+  std::uint16_t vlan;
+  std::uint8_t mac[6];
+};
+static_assert(sizeof(FpKey) == 12);
+struct FpEntry {
+  std::uint32_t port, flags;
+  std::uint64_t seen_ns;
+};
+static_assert(sizeof(FpEntry) == 16);
+struct FpCounters {
+  std::uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+};
+
+constexpr const char* kMapNames[] = {"brisk_fp_ifs", "brisk_fp_ports", "brisk_fp_fdb",
+                                     "brisk_fp_stats"};
+
+FpKey make_key(std::uint32_t bridge, std::uint64_t fdb) {
+  FpKey k{};
+  k.bridge = bridge;
+  k.vlan = fdb_key_vlan(fdb);
+  std::uint64_t m = fdb_key_mac(fdb);
+  for (int i = 5; i >= 0; --i, m >>= 8) k.mac[i] = static_cast<std::uint8_t>(m & 0xff);
+  return k;
+}
+
+std::uint64_t mono_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::uint64_t(ts.tv_sec) * 1000000000ull + std::uint64_t(ts.tv_nsec);
+}
+
+[[noreturn]] void fail(int err, const std::string& what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+}  // namespace
+
+// The MacTable observer of one bridge: keeps brisk_fp_fdb equal to the table's entries that
+// point at accelerated ports of this bridge.
+class XdpFastpath::Observer final : public MacTableObserver {
+ public:
+  Observer(XdpFastpath& fp, std::uint32_t bridge) : fp_(fp), bridge_(bridge) {}
+  void fdb_set(std::uint64_t key, PortId port, PortId old, bool) override {
+    if (fp_.mirrored(bridge_, port)) {
+      fp_.fdb_put(bridge_, key, port);
+    } else if (old != kInvalidPort && fp_.mirrored(bridge_, old)) {
+      fp_.fdb_del(bridge_, key);
+    }
+  }
+  void fdb_erase(std::uint64_t key, PortId port) override {
+    if (fp_.mirrored(bridge_, port)) fp_.fdb_del(bridge_, key);
+  }
+  std::uint32_t fdb_seen(std::uint64_t key, PortId port, std::uint32_t now) override {
+    return fp_.mirrored(bridge_, port) ? fp_.fdb_seen(bridge_, key, port, now) : 0;
+  }
+
+ private:
+  XdpFastpath& fp_;
+  std::uint32_t bridge_;
+};
+
+XdpFastpath::XdpFastpath(const std::string& bpf_object) {
+  std::string path = bpf_object.empty() ? AfXdpPort::default_bpf_object() : bpf_object;
+  errno = 0;
+  obj_ = bpf_object__open_file(path.c_str(), nullptr);
+  if (obj_ == nullptr) fail(errno ? errno : EINVAL, "XDP fast path: open " + path);
+  try {
+    if (int rc = bpf_object__load(obj_); rc != 0)
+      fail(rc < 0 ? -rc : EINVAL, "XDP fast path: load " + path);
+    int* fds[] = {&ifs_fd_, &ports_fd_, &fdb_fd_, &stats_fd_};
+    for (int i = 0; i < 4; ++i) {
+      bpf_map* m = bpf_object__find_map_by_name(obj_, kMapNames[i]);
+      if (m == nullptr) fail(ENOENT, "XDP fast path: " + path + " lacks map " + kMapNames[i]);
+      *fds[i] = bpf_map__fd(m);
+    }
+    ncpus_ = libbpf_num_possible_cpus();
+    if (ncpus_ <= 0) fail(EINVAL, "XDP fast path: cannot count CPUs");
+  } catch (...) {
+    bpf_object__close(obj_);
+    throw;
+  }
+}
+
+XdpFastpath::~XdpFastpath() {
+  if (obj_ != nullptr) bpf_object__close(obj_);
+}
+
+int XdpFastpath::reuse_maps(bpf_object* obj) const {
+  const int fds[] = {ifs_fd_, ports_fd_, fdb_fd_, stats_fd_};
+  for (int i = 0; i < 4; ++i) {
+    bpf_map* m = bpf_object__find_map_by_name(obj, kMapNames[i]);
+    if (m == nullptr) return -ENOENT;
+    if (int rc = bpf_map__reuse_fd(m, fds[i]); rc != 0) return rc < 0 ? rc : -EINVAL;
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------ maps
+
+bool XdpFastpath::mirrored(std::uint32_t bridge, PortId port) const {
+  return port < kMaxPorts && ports_[port].conf.accelerated && ports_[port].conf.bridge == bridge;
+}
+
+void XdpFastpath::fdb_put(std::uint32_t bridge, std::uint64_t key, PortId port) {
+  FpKey k = make_key(bridge, key);
+  FpEntry v{port, 0, 0};
+  if (bpf_map_update_elem(fdb_fd_, &k, &v, BPF_ANY) != 0) {
+    ++fdb_errors_;
+    // Never leave an older mapping of the key behind.
+    bpf_map_delete_elem(fdb_fd_, &k);
+  }
+}
+
+void XdpFastpath::fdb_del(std::uint32_t bridge, std::uint64_t key) {
+  FpKey k = make_key(bridge, key);
+  bpf_map_delete_elem(fdb_fd_, &k);  // ENOENT (never inserted: map was full) is fine
+}
+
+std::uint32_t XdpFastpath::fdb_seen(std::uint32_t bridge, std::uint64_t key, PortId port,
+                                    std::uint32_t now) const {
+  FpKey k = make_key(bridge, key);
+  FpEntry v{};
+  if (bpf_map_lookup_elem(fdb_fd_, &k, &v) != 0 || v.port != port || v.seen_ns == 0) return 0;
+  std::uint64_t t = mono_ns();
+  std::uint64_t ago = t > v.seen_ns ? (t - v.seen_ns) / 1000000000ull : 0;
+  return ago < now ? now - static_cast<std::uint32_t>(ago) : 0;
+}
+
+void XdpFastpath::write_port(PortId id, const FastpathPortConf& c, bool egress) {
+  FpPort v{};
+  v.ifindex = static_cast<std::uint32_t>(c.ifindex);
+  v.bridge = c.bridge;
+  v.flags = c.accelerated ? (kFpIn | (egress ? kFpOut : 0)) : 0;
+  v.trunk = c.trunk ? 1 : 0;
+  v.access_vlan = c.access_vlan;
+  v.native_vlan = c.native_vlan;
+  std::memcpy(v.allowed, c.allowed.data(), sizeof(v.allowed));
+  std::uint32_t key = id;
+  bpf_map_update_elem(ports_fd_, &key, &v, BPF_ANY);  // arrays: cannot fail for a valid key
+}
+
+// Walk the map; delete what `match` selects. Keys are collected first: deleting while
+// iterating a hash map can restart the walk.
+template <typename F>
+static std::size_t scan_fdb(int fd, F&& match, bool erase) {
+  std::vector<FpKey> doomed;
+  FpKey cur{}, next{};
+  std::size_t n = 0;
+  bool first = true;
+  while (bpf_map_get_next_key(fd, first ? nullptr : &cur, &next) == 0) {
+    first = false;
+    FpEntry v{};
+    if (bpf_map_lookup_elem(fd, &next, &v) == 0 && match(next, v)) {
+      ++n;
+      if (erase) doomed.push_back(next);
+    }
+    cur = next;
+  }
+  for (const FpKey& k : doomed) bpf_map_delete_elem(fd, &k);
+  return n;
+}
+
+void XdpFastpath::drop_port_entries(PortId id) {
+  scan_fdb(fdb_fd_, [&](const FpKey&, const FpEntry& v) { return v.port == id; }, true);
+}
+
+void XdpFastpath::drop_bridge_entries(std::uint32_t bridge) {
+  scan_fdb(fdb_fd_, [&](const FpKey& k, const FpEntry&) { return k.bridge == bridge; }, true);
+}
+
+std::size_t XdpFastpath::fdb_count(PortId port) const {
+  return scan_fdb(
+      fdb_fd_, [&](const FpKey&, const FpEntry& v) { return port == kInvalidPort || v.port == port; },
+      false);
+}
+
+// ------------------------------------------------------------------ bridges
+
+std::uint32_t XdpFastpath::bridge_id(const std::string& name) {
+  BridgeState& b = bridges_[name];
+  if (b.id == 0) {
+    b.id = next_bridge_++;
+    b.observer = std::make_unique<Observer>(*this, b.id);
+  }
+  return b.id;
+}
+
+void XdpFastpath::attach_table(const std::string& name, MacTable& table) {
+  std::uint32_t id = bridge_id(name);
+  BridgeState& b = bridges_[name];
+  if (b.table == &table) return;
+  if (b.table != nullptr) {
+    // A replaced table (fdb-limit): the old one's mirror goes, the new one is mirrored.
+    if (b.table->observer() == b.observer.get()) b.table->set_observer(nullptr);
+    drop_bridge_entries(id);
+  }
+  b.table = &table;
+  table.set_observer(b.observer.get());
+  table.for_each([&](const FdbEntry& e) {
+    if (mirrored(id, e.port)) fdb_put(id, fdb_key(e.vlan, e.mac.to_u64()), e.port);
+  });
+}
+
+void XdpFastpath::retain_bridges(const std::vector<std::string>& live) {
+  for (auto it = bridges_.begin(); it != bridges_.end();) {
+    bool keep = false;
+    for (const auto& n : live) keep = keep || n == it->first;
+    if (keep) {
+      ++it;
+      continue;
+    }
+    // The table itself may already be gone (bridge destroyed): never touch it.
+    drop_bridge_entries(it->second.id);
+    it = bridges_.erase(it);
+  }
+}
+
+// ------------------------------------------------------------------ ports
+
+void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTable& table) {
+  PortState& st = ports_[id];
+  if (st.published && st.conf == conf) return;
+  const FastpathPortConf old = st.conf;
+  std::uint32_t key = id;
+  if (st.published && old.accelerated) {
+    // 1. Stop: frames neither enter nor leave the fast path through this port any more.
+    FastpathPortConf off = old;
+    off.accelerated = false;
+    write_port(id, off, false);
+    st.conf.accelerated = false;
+    st.egress = false;
+    // 2. Its entries go unless they stay valid (same bridge, still accelerated).
+    if (!conf.accelerated || conf.bridge != old.bridge) drop_port_entries(id);
+  }
+  if (st.published && old.ifindex != conf.ifindex) {
+    std::uint32_t oi = static_cast<std::uint32_t>(old.ifindex);
+    bpf_map_delete_elem(ifs_fd_, &oi);
+  }
+  // 3. The new configuration, its entries, then the flags that turn it on.
+  st.conf = conf;
+  st.published = true;
+  if (conf.accelerated && !(old.accelerated && old.bridge == conf.bridge)) {
+    table.for_each([&](const FdbEntry& e) {
+      if (e.port == id) fdb_put(conf.bridge, fdb_key(e.vlan, e.mac.to_u64()), id);
+    });
+  }
+  std::int64_t feat = conf.accelerated ? xdp_features(conf.ifindex) : 0;
+  st.egress = conf.accelerated && feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+  write_port(id, conf, st.egress);
+  std::uint32_t ifi = static_cast<std::uint32_t>(conf.ifindex);
+  if (ifi != 0) bpf_map_update_elem(ifs_fd_, &ifi, &key, BPF_ANY);
+}
+
+void XdpFastpath::clear_port(PortId id) {
+  PortState& st = ports_[id];
+  if (!st.published) return;
+  FastpathPortConf off = st.conf;
+  off.accelerated = false;
+  write_port(id, off, false);
+  st.conf.accelerated = false;
+  drop_port_entries(id);
+  std::uint32_t ifi = static_cast<std::uint32_t>(off.ifindex);
+  bpf_map_delete_elem(ifs_fd_, &ifi);
+  write_port(id, FastpathPortConf{}, false);
+  // Counters start from zero for the id's next owner.
+  std::vector<FpCounters> zero(static_cast<std::size_t>(ncpus_));
+  std::uint32_t key = id;
+  bpf_map_update_elem(stats_fd_, &key, zero.data(), BPF_ANY);
+  st = PortState{};
+}
+
+void XdpFastpath::refresh_egress() {
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    PortState& st = ports_[i];
+    if (!st.published || !st.conf.accelerated) continue;
+    std::int64_t feat = xdp_features(st.conf.ifindex);
+    bool egress = feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+    if (egress == st.egress) continue;
+    st.egress = egress;
+    write_port(static_cast<PortId>(i), st.conf, egress);  // only the flags change
+  }
+}
+
+FastpathCounters XdpFastpath::counters(PortId id) const {
+  FastpathCounters t;
+  std::vector<FpCounters> v(static_cast<std::size_t>(ncpus_));
+  std::uint32_t key = id;
+  if (bpf_map_lookup_elem(stats_fd_, &key, v.data()) != 0) return t;
+  for (const FpCounters& c : v) {
+    t.rx_frames += c.rx_frames;
+    t.rx_bytes += c.rx_bytes;
+    t.tx_frames += c.tx_frames;
+    t.tx_bytes += c.tx_bytes;
+  }
+  return t;
+}
+
+// ------------------------------------------------------------------ netdev genetlink
+
+namespace {
+
+constexpr std::uint8_t kNetdevCmdDevGet = 1;       // NETDEV_CMD_DEV_GET
+constexpr std::uint16_t kNetdevADevIfindex = 1;    // NETDEV_A_DEV_IFINDEX
+constexpr std::uint16_t kNetdevADevXdpFeatures = 3;  // NETDEV_A_DEV_XDP_FEATURES
+
+struct NlSock {
+  int fd = -1;
+  ~NlSock() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Send one request, return the first reply message's payload after the genl header.
+bool nl_request(int fd, std::uint16_t type, std::uint8_t cmd, std::uint8_t version,
+                const void* attrs, std::size_t attrs_len, std::vector<std::uint8_t>& reply) {
+  alignas(4) std::uint8_t buf[256] = {};
+  auto* nh = reinterpret_cast<nlmsghdr*>(buf);
+  nh->nlmsg_len = static_cast<std::uint32_t>(NLMSG_LENGTH(GENL_HDRLEN) + attrs_len);
+  nh->nlmsg_type = type;
+  nh->nlmsg_flags = NLM_F_REQUEST;
+  nh->nlmsg_seq = 1;
+  auto* gh = reinterpret_cast<genlmsghdr*>(NLMSG_DATA(nh));
+  gh->cmd = cmd;
+  gh->version = version;
+  std::memcpy(buf + NLMSG_LENGTH(GENL_HDRLEN), attrs, attrs_len);
+  if (::send(fd, buf, nh->nlmsg_len, 0) < 0) return false;
+  reply.resize(8192);
+  ssize_t n = ::recv(fd, reply.data(), reply.size(), 0);
+  if (n < static_cast<ssize_t>(NLMSG_LENGTH(GENL_HDRLEN))) return false;
+  auto* rh = reinterpret_cast<nlmsghdr*>(reply.data());
+  if (rh->nlmsg_type == NLMSG_ERROR || rh->nlmsg_len > static_cast<std::uint32_t>(n)) return false;
+  std::size_t off = NLMSG_LENGTH(GENL_HDRLEN);
+  reply = std::vector<std::uint8_t>(reply.begin() + static_cast<long>(off),
+                                    reply.begin() + static_cast<long>(rh->nlmsg_len));
+  return true;
+}
+
+// Find attribute `type` in a flat attribute list.
+const nlattr* nl_attr(const std::vector<std::uint8_t>& p, std::uint16_t type) {
+  std::size_t off = 0;
+  while (off + NLA_HDRLEN <= p.size()) {
+    auto* a = reinterpret_cast<const nlattr*>(p.data() + off);
+    if (a->nla_len < NLA_HDRLEN || off + a->nla_len > p.size()) return nullptr;
+    if ((a->nla_type & NLA_TYPE_MASK) == type) return a;
+    off += NLA_ALIGN(a->nla_len);
+  }
+  return nullptr;
+}
+
+int netdev_family(int fd) {
+  static int family = 0;  // control thread only
+  if (family > 0) return family;
+  alignas(4) std::uint8_t attr[NLA_HDRLEN + 8] = {};
+  auto* a = reinterpret_cast<nlattr*>(attr);
+  a->nla_type = CTRL_ATTR_FAMILY_NAME;
+  a->nla_len = NLA_HDRLEN + 7;  // "netdev\0"
+  std::memcpy(attr + NLA_HDRLEN, "netdev", 7);
+  std::vector<std::uint8_t> reply;
+  if (!nl_request(fd, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, attr, NLA_ALIGN(a->nla_len), reply))
+    return -1;
+  const nlattr* id = nl_attr(reply, CTRL_ATTR_FAMILY_ID);
+  if (id == nullptr) return -1;
+  std::uint16_t v;
+  std::memcpy(&v, reinterpret_cast<const std::uint8_t*>(id) + NLA_HDRLEN, 2);
+  family = v;
+  return family;
+}
+
+}  // namespace
+
+std::int64_t XdpFastpath::xdp_features(int ifindex) {
+  NlSock s;
+  s.fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+  if (s.fd < 0) return -1;
+  timeval tv{1, 0};
+  ::setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  int fam = netdev_family(s.fd);
+  if (fam <= 0) return -1;
+  alignas(4) std::uint8_t attr[NLA_HDRLEN + 4] = {};
+  auto* a = reinterpret_cast<nlattr*>(attr);
+  a->nla_type = kNetdevADevIfindex;
+  a->nla_len = NLA_HDRLEN + 4;
+  std::uint32_t ifi = static_cast<std::uint32_t>(ifindex);
+  std::memcpy(attr + NLA_HDRLEN, &ifi, 4);
+  std::vector<std::uint8_t> reply;
+  if (!nl_request(s.fd, static_cast<std::uint16_t>(fam), kNetdevCmdDevGet, 1, attr, sizeof(attr),
+                  reply))
+    return -1;
+  const nlattr* f = nl_attr(reply, kNetdevADevXdpFeatures);
+  if (f == nullptr || f->nla_len < NLA_HDRLEN + 8) return -1;
+  std::uint64_t v;
+  std::memcpy(&v, reinterpret_cast<const std::uint8_t*>(f) + NLA_HDRLEN, 8);
+  return static_cast<std::int64_t>(v);
+}
+
+}  // namespace brisk

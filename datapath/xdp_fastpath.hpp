@@ -1,0 +1,165 @@
+// XdpFastpath: the userspace owner of the XDP fast path's shared BPF maps (bpf/brisk_xdp.c).
+//
+// brisk's XDP program runs on every AF_XDP system port (one program instance per port). It
+// can forward a learned unicast frame between two accelerated ports itself (bpf_redirect),
+// reading four maps that must be THE SAME for every instance: brisk_fp_ifs (ifindex ->
+// PortId), brisk_fp_ports (PortId -> VLAN mode, bridge, flags), brisk_fp_fdb ((bridge, VLAN,
+// MAC) -> PortId, last-seen) and brisk_fp_stats (per-CPU counters by PortId). An XdpFastpath
+// creates them once, by loading brisk_xdp.o itself (never attached), and every AfXdpPort
+// built with AfXdpOptions::fastpath reuses them (bpf_map__reuse_fd before its own load).
+// Nothing is pinned.
+//
+// Userspace stays the switch of record
+// ------------------------------------
+// * The MacTable of each bridge is the truth. XdpFastpath mirrors into brisk_fp_fdb the
+//   entries that point at accelerated ports, through MacTableObserver: the table calls the
+//   observer BEFORE it makes a change visible to its readers (see datapath/mac_table.hpp), so
+//   a moved, aged, flushed, evicted or deleted address leaves the BPF map first.
+// * Port configuration: Switch computes, per port, whether it is accelerated (an AF_XDP port
+//   in native XDP mode, with the fast path on, without port security or MAC limits, in a
+//   bridge that learns, and anything later features exclude: mirrors, tunnels) and calls
+//   set_port() for every port before it publishes a new Snapshot to the workers.
+//
+// Ordering guarantees (the fast path never uses state userspace has already left behind)
+// --------------------------------------------------------------------------------------
+// 1. Restricting changes reach the maps before the userspace datapath changes behaviour:
+//    set_port()/clear_port() run before Datapath::publish() of the snapshot that carries the
+//    change, and MacTable calls the observer before its own store. A port losing the fast
+//    path (removed, security or mirror added, VLAN change, bridge put in hub mode) first gets
+//    its brisk_fp_ports element rewritten with flags 0 (one atomic element update: from then
+//    on no frame enters or leaves the fast path through it), then its brisk_fp_fdb entries
+//    are deleted, then userspace proceeds.
+// 2. Within one element the kernel's map update is atomic for the program (hash maps swap
+//    the element; array elements are written by one copy, which a concurrently running
+//    program may see half-written: brisk_fp_ports updates that only clear flags are safe,
+//    and the fields a program compares (bridge, VLAN) are never changed on a port that keeps
+//    BRISK_FP_IN/OUT set in the same update: set_port() clears the flags first, then writes
+//    the new configuration).
+// 3. A frame already inside the program when a change lands may still be forwarded under the
+//    old state (a few microseconds; the same window the userspace path has between a
+//    snapshot publish and the workers' next loop). A mirror added while traffic flows sees
+//    every frame that reaches the program after set_port() returned.
+// 4. Egress capability (BRISK_FP_OUT): a device can take redirected frames only when its
+//    driver has ndo_xdp_xmit ready (for a veth: its peer has an XDP program or GRO on). The
+//    kernel reports it as NETDEV_XDP_ACT_NDO_XMIT in the netdev genetlink family;
+//    refresh_egress() re-reads it (the control thread calls it once a second) and a port
+//    without it is still an accelerated ingress, but frames to it go through userspace.
+//
+// Ageing: the program writes seen_ns (CLOCK_MONOTONIC, the datapath clock's base) into the
+// source's entry, at most once a second. MacTable::age() asks the observer (fdb_seen) about
+// every entry before expiring it, so a source forwarded only by the fast path stays alive.
+//
+// Counters: the program counts frames and bytes per port in a per-CPU array; counters()
+// sums the CPUs. Switch adds them into the port's totals (`port`, `stats`).
+//
+// Threads: every method is for the control thread only (the single writer of the maps from
+// userspace). reuse_maps() is called from AfXdpPort's constructor, on the control thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brisk/types.hpp"
+#include "datapath/mac_table.hpp"
+
+struct bpf_object;
+
+namespace brisk {
+
+// What the fast path needs to know about a port.
+struct FastpathPortConf {
+  int ifindex = 0;
+  std::uint32_t bridge = 0;  // XdpFastpath::bridge_id()
+  bool trunk = false;
+  VlanId access_vlan = 0;
+  VlanId native_vlan = 0;
+  std::array<std::uint64_t, 64> allowed{};  // trunk: carried VLANs
+  bool accelerated = false;                  // frames in and (if the device can) out
+  friend bool operator==(const FastpathPortConf&, const FastpathPortConf&) = default;
+};
+
+struct FastpathCounters {
+  std::uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
+};
+
+class XdpFastpath {
+ public:
+  // Loads `bpf_object` (empty: AfXdpPort::default_bpf_object()) to create the shared maps.
+  // Throws std::system_error with a one-line reason (no permission, missing object...).
+  explicit XdpFastpath(const std::string& bpf_object = "");
+  ~XdpFastpath();
+  XdpFastpath(const XdpFastpath&) = delete;
+  XdpFastpath& operator=(const XdpFastpath&) = delete;
+
+  // AfXdpPort: make `obj` (opened, not loaded) use the shared maps. 0 or a negative errno.
+  int reuse_maps(bpf_object* obj) const;
+
+  // ---- bridges ----
+  // A stable id for a bridge name (allocated on first use), and the observer to attach to
+  // that bridge's MacTable. attach_table() attaches it, and when the bridge's table object
+  // changed (fdb-limit rebuilds it) drops the old table's entries and mirrors the new one's.
+  std::uint32_t bridge_id(const std::string& name);
+  void attach_table(const std::string& name, MacTable& table);
+  // Forget bridges not in `live` (their entries leave the map).
+  void retain_bridges(const std::vector<std::string>& live);
+
+  // ---- ports ----
+  // Publish a port's configuration (see the ordering rules above). `table` is the port's
+  // bridge's MacTable, scanned to mirror the port's entries when it becomes accelerated.
+  void set_port(PortId id, const FastpathPortConf& conf, const MacTable& table);
+  // The port is gone: unpublished, its entries and counters dropped.
+  void clear_port(PortId id);
+  bool accelerated(PortId id) const { return ports_[id].conf.accelerated; }
+  // Accelerated and its device can take redirected frames.
+  bool egress_ready(PortId id) const { return ports_[id].egress; }
+  // Re-read the devices' XDP features (NDO_XMIT) of accelerated ports; update the maps.
+  void refresh_egress();
+
+  FastpathCounters counters(PortId id) const;
+  // Entries in brisk_fp_fdb (pointing at `port`, or all): walks the map, for `stats`/tests.
+  std::size_t fdb_count(PortId port = kInvalidPort) const;
+  // Updates of brisk_fp_fdb the kernel refused (map full): those addresses go through
+  // userspace.
+  std::uint64_t fdb_map_errors() const { return fdb_errors_; }
+
+  // The device's XDP feature bits (NETDEV_XDP_ACT_*) from the netdev genetlink family, or -1
+  // when the kernel cannot tell.
+  static std::int64_t xdp_features(int ifindex);
+  static constexpr std::uint64_t kXdpActNdoXmit = 1u << 2;
+
+ private:
+  class Observer;
+  struct PortState {
+    FastpathPortConf conf;
+    bool published = false;  // in brisk_fp_ifs / brisk_fp_ports
+    bool egress = false;
+  };
+  struct BridgeState {
+    std::uint32_t id = 0;
+    MacTable* table = nullptr;
+    std::unique_ptr<Observer> observer;
+  };
+
+  void write_port(PortId id, const FastpathPortConf& c, bool egress);
+  void fdb_put(std::uint32_t bridge, std::uint64_t key, PortId port);
+  void fdb_del(std::uint32_t bridge, std::uint64_t key);
+  std::uint32_t fdb_seen(std::uint32_t bridge, std::uint64_t key, PortId port,
+                         std::uint32_t now) const;
+  void drop_port_entries(PortId id);
+  void drop_bridge_entries(std::uint32_t bridge);
+  bool mirrored(std::uint32_t bridge, PortId port) const;
+
+  bpf_object* obj_ = nullptr;
+  int ifs_fd_ = -1, ports_fd_ = -1, fdb_fd_ = -1, stats_fd_ = -1;
+  int ncpus_ = 1;
+  std::vector<PortState> ports_ = std::vector<PortState>(kMaxPorts);
+  std::map<std::string, BridgeState> bridges_;
+  std::uint32_t next_bridge_ = 1;
+  std::uint64_t fdb_errors_ = 0;
+};
+
+}  // namespace brisk

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The XDP fast path (bpf/brisk_xdp.c, datapath/xdp_fastpath.hpp) between AF_XDP veth ports.
+#   Topology: veth ends ${PFX}a, ${PFX}b, ${PFX}e (access VLAN 10), ${PFX}c (access VLAN 20),
+#   ${PFX}d (trunk 10,20) attached with `port add`; the other ends ("eth0") in namespaces with
+#   default offloads and GRO on (a veth takes XDP-redirected frames only when its peer has
+#   NAPI: GRO or an XDP program), except E, whose GRO stays off.
+#   With the fast path on:
+#     - `port` marks the ports accelerated; ping A <-> B works and the fast-path counters grow;
+#       A -> C (VLAN 20) fails and C's fast-path counters stay 0 (VLAN isolation);
+#     - iperf3 TCP A -> B with default offloads works (partial checksums go through userspace);
+#     - trunk D: scapy sends VLAN-10-tagged frames to A; A receives them untagged through the
+#       fast path (tag popped); A's pings to D's MAC leave D tagged with VLAN 10 (pushed);
+#     - E without GRO: shown as xdp-in (no egress), ping A <-> E still works;
+#     - ageing 3 s: a steady fast-path ping keeps its entries alive (no re-learning);
+#     - MAC move: E takes A's MAC and address; B's replies follow the move to E;
+#     - port delete removes the port's entries from the fast path's FDB map.
+#   With the fast path off (a second daemon): ping and iperf3 work, fast-path counters stay 0.
+source "$(dirname "$0")/lib.sh" "$@"
+need_tool ping iperf3 tcpdump ethtool
+need_netns
+[[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import scapy.all' 2>/dev/null || skip "scapy under /usr/bin/python3 is missing"
+
+NS_A="${PFX}-a" NS_B="${PFX}-b" NS_C="${PFX}-c" NS_D="${PFX}-d" NS_E="${PFX}-e"
+IP_A=198.18.12.1 IP_B=198.18.12.2 IP_C=198.18.12.3 IP_E=198.18.12.5 IP_X=198.18.12.9
+H_A="${PFX}a" H_B="${PFX}b" H_C="${PFX}c" H_D="${PFX}d" H_E="${PFX}e"
+
+# veth_to_ns <ns> <host end> <cidr|-> <gro on|off>
+veth_to_ns() {
+  local ns=$1 host=$2 cidr=$3 gro=$4
+  ns_create "$ns"
+  ip link add "$host" type veth peer name "${host}n"
+  ip link set "${host}n" netns "$ns"
+  ip -n "$ns" link set "${host}n" name eth0
+  [[ "$cidr" != - ]] && ip -n "$ns" addr add "$cidr" dev eth0
+  ip netns exec "$ns" ethtool -K eth0 gro "$gro" >/dev/null
+  ip -n "$ns" link set eth0 up
+  ip link set "$host" up
+}
+veth_to_ns "$NS_A" "$H_A" "$IP_A/24" on
+veth_to_ns "$NS_B" "$H_B" "$IP_B/24" on
+veth_to_ns "$NS_C" "$H_C" "$IP_C/24" on
+veth_to_ns "$NS_D" "$H_D" - on
+veth_to_ns "$NS_E" "$H_E" "$IP_E/24" off
+
+# fp <port> <field>: a field of the port's JSON row in `port` (xdp_fastpath, fastpath_rx_frames...).
+fp() {
+  bk --json port | $PY -c 'import json,sys
+for p in json.load(sys.stdin):
+    if p["port"] == sys.argv[1]: print(str(p[sys.argv[2]]).lower())' "$1" "$2"
+}
+# stat_json <python expression over d = the `stats` JSON>
+stat_json() { bk --json stats | $PY -c "import json,sys; d = json.load(sys.stdin); print($1)"; }
+accel_col() { bk port | table_rows | awk -F'|' -v p="$1" '$1 == p { print $9 }'; }
+
+attach_all() {
+  bk port add "$H_A" vlan 10 driver afxdp >/dev/null || fail "port add $H_A"
+  bk port add "$H_B" vlan 10 driver afxdp >/dev/null || fail "port add $H_B"
+  bk port add "$H_C" vlan 20 driver afxdp >/dev/null || fail "port add $H_C"
+  bk port add "$H_D" trunk 10,20 driver afxdp >/dev/null || fail "port add $H_D"
+  bk port add "$H_E" vlan 10 driver afxdp >/dev/null || fail "port add $H_E"
+}
+
+iperf_ab() {  # iperf_ab <port>: TCP A -> B for 3 s with default offloads; prints Mbit/s
+  ip netns exec "$NS_B" iperf3 -s -1 -B "$IP_B" -p "$1" >"$TMPD/iperf-s-$1" 2>&1 &
+  track_pid $!
+  sleep 0.5
+  ip netns exec "$NS_A" iperf3 -c "$IP_B" -p "$1" -t 3 -J >"$TMPD/iperf-$1.json" ||
+    fail "iperf3 $IP_A -> $IP_B failed: $(tail -5 "$TMPD/iperf-$1.json")"
+  local bps
+  bps=$($PY -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$TMPD/iperf-$1.json")
+  ((bps > 0)) || fail "iperf3 moved no data"
+  echo $((bps / 1000000))
+}
+
+# =========================================================== fast path on (the default)
+start_briskd --xdp-fastpath on
+attach_all
+bk port
+
+check "accelerated ports are marked in \`port\`"
+for p in "$H_A" "$H_B" "$H_C" "$H_D"; do
+  [[ $(fp "$p" xdp_fastpath) == true ]] || fail "$p not accelerated: $(bk port)"
+  [[ $(accel_col "$p") == xdp ]] || fail "$p: fastpath column '$(accel_col "$p")', want xdp"
+done
+[[ $(accel_col "$H_E") == xdp-in ]] || fail "$H_E (peer without GRO): column '$(accel_col "$H_E")', want xdp-in"
+[[ $(accel_col "$BR") == - ]] || fail "the bridge's own tap marked accelerated"
+pass "AF_XDP ports accelerated; E is ingress-only; the internal port is not"
+
+check "ping A <-> B takes the fast path"
+ip netns exec "$NS_A" ping -c 20 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping $IP_A -> $IP_B failed"
+ip netns exec "$NS_B" ping -c 5 -i 0.05 -W 2 "$IP_A" >/dev/null || fail "ping $IP_B -> $IP_A failed"
+a_rx=$(fp "$H_A" fastpath_rx_frames) b_rx=$(fp "$H_B" fastpath_rx_frames)
+say "fast-path frames: $H_A rx $a_rx, $H_B rx $b_rx"
+((a_rx >= 15 && b_rx >= 15)) || fail "fast-path counters did not grow (A rx $a_rx, B rx $b_rx)"
+a_tot=$(stat_of "$H_A" rx_frames)
+((a_tot >= a_rx)) || fail "stats rx_frames of $H_A ($a_tot) do not include the fast path ($a_rx)"
+pass "pings forwarded in XDP, counted in port and stats"
+
+check "VLAN isolation: A (VLAN 10) cannot reach C (VLAN 20)"
+if ip netns exec "$NS_A" ping -c 2 -W 1 "$IP_C" >/dev/null 2>&1; then fail "VLAN 10 reached VLAN 20"; fi
+[[ $(fp "$H_C" fastpath_rx_frames) == 0 && $(fp "$H_C" fastpath_tx_frames) == 0 ]] ||
+  fail "fast path touched $H_C"
+pass "VLAN 20 isolated"
+
+check "iperf3 TCP A -> B with default offloads, fast path on"
+say "iperf3: $(iperf_ab 5311) Mbit/s"
+pass "TCP works"
+
+check "E without GRO on its peer: ingress-only, traffic still flows"
+ip netns exec "$NS_A" ping -c 5 -i 0.05 -W 2 "$IP_E" >/dev/null || fail "ping $IP_A -> $IP_E failed"
+[[ $(fp "$H_E" fastpath_tx_frames) == 0 ]] || fail "frames redirected to $H_E although its peer cannot take them"
+pass "A <-> E through userspace toward E"
+
+check "trunk D: tag popped toward A, pushed toward D, in XDP"
+MAC_A=$(mac_of "$NS_A" eth0) MAC_X=02:00:5e:12:00:09
+ip -n "$NS_A" neigh replace "$IP_X" lladdr "$MAC_X" dev eth0 nud permanent
+ip netns exec "$NS_D" tcpdump -i eth0 -e -nn -c 5 -w "$TMPD/d.pcap" icmp >/dev/null 2>&1 &
+track_pid $!
+ip netns exec "$NS_A" tcpdump -i eth0 -e -nn -w "$TMPD/a.pcap" ether src "$MAC_X" >/dev/null 2>&1 &
+track_pid $!
+sleep 1
+d_rx0=$(fp "$H_D" fastpath_rx_frames)
+# X (on D, VLAN 10 tagged) sends 20 frames to A: the first is learned by userspace, the rest
+# may take the fast path; A must receive all of them untagged.
+ip netns exec "$NS_D" /usr/bin/python3 - "$MAC_X" "$MAC_A" "$IP_X" "$IP_A" <<'EOF'
+import sys, time
+from scapy.all import Ether, Dot1Q, IP, UDP, Raw, sendp
+x, a, ipx, ipa = sys.argv[1:5]
+for i in range(20):
+    sendp(Ether(src=x, dst=a) / Dot1Q(vlan=10) / IP(src=ipx, dst=ipa) / UDP(sport=4000, dport=4001) / Raw(b"brisk%02d" % i), iface="eth0", verbose=False)
+    time.sleep(0.05)
+EOF
+ip netns exec "$NS_A" ping -c 5 -i 0.1 -W 1 "$IP_X" >/dev/null 2>&1 || true  # X never answers
+sleep 1
+d_rx=$(( $(fp "$H_D" fastpath_rx_frames) - d_rx0 ))
+d_tx=$(fp "$H_D" fastpath_tx_frames)
+kill "${EXTRA_PIDS[@]: -2}" 2>/dev/null || true
+sleep 0.5
+got_a=$(tcpdump -r "$TMPD/a.pcap" -e -nn 2>/dev/null | grep -c "brisk\|UDP\|4001" || true)
+tagged_a=$(tcpdump -r "$TMPD/a.pcap" -e -nn 2>/dev/null | grep -c "802.1Q" || true)
+tagged_d=$(tcpdump -r "$TMPD/d.pcap" -e -nn 2>/dev/null | grep -c "vlan 10" || true)
+say "A received $got_a of 20 ($tagged_a tagged); D fast-path rx $d_rx tx $d_tx; D saw $tagged_d tagged pings"
+((got_a == 20)) || fail "A received $got_a of the 20 tagged frames from X"
+((tagged_a == 0)) || fail "A received tagged frames"
+((d_rx >= 15)) || fail "tagged frames from D did not take the fast path (rx $d_rx)"
+((tagged_d >= 4 && d_tx >= 4)) || fail "pings to X did not leave D tagged through the fast path"
+pass "802.1Q pop and push in XDP"
+
+check "ageing 3 s: fast-path traffic keeps its sources alive"
+bk bridge ageing "$BR" 3 >/dev/null
+# A steady ping (10 s) that only the fast path forwards. Idle entries of other ports age out
+# in the first seconds; from then on, an expiring A or B would be re-learned by userspace
+# (about twice per 3 s), which learn_applied would show.
+ip netns exec "$NS_A" ping -c 50 -i 0.2 -W 1 "$IP_B" >"$TMPD/ping-age" 2>&1 &
+ping_pid=$!
+track_pid $ping_pid
+sleep 4
+learned0=$(stat_json 'd["learn_applied"]')
+sleep 5
+learned1=$(stat_json 'd["learn_applied"]')
+[[ -n $(fdb_port 10 "$MAC_A") ]] || fail "A's entry aged out while the fast path forwarded for it"
+wait "$ping_pid" || fail "ping during ageing lost frames: $(tail -2 "$TMPD/ping-age")"
+say "learn requests applied during 5 s of fast-path-only ping: $((learned1 - learned0))"
+((learned1 - learned0 <= 1)) || fail "entries expired and were re-learned ($((learned1 - learned0)) times)"
+bk bridge ageing "$BR" 300 >/dev/null
+pass "fast-path hits refresh ageing"
+
+check "MAC move: E takes A's MAC and address"
+MAC_E=$(mac_of "$NS_E" eth0)
+ip -n "$NS_A" link set eth0 down
+ip -n "$NS_E" link set eth0 down
+ip -n "$NS_E" link set eth0 address "$MAC_A"
+ip -n "$NS_E" addr add "$IP_A/24" dev eth0
+ip -n "$NS_E" link set eth0 up
+wait_until 5 ip netns exec "$NS_E" ping -c 1 -W 1 "$IP_B" >/dev/null || fail "ping from E as A's MAC failed"
+ip netns exec "$NS_E" ping -c 10 -i 0.05 -W 1 -I "$IP_A" "$IP_B" >/dev/null || fail "ping after the move lost frames"
+[[ $(fdb_port 10 "$MAC_A") == "$H_E" ]] || fail "FDB did not follow the move: $(fdb_port 10 "$MAC_A")"
+pass "the move is followed"
+ip -n "$NS_E" addr del "$IP_A/24" dev eth0
+ip -n "$NS_E" link set eth0 address "$MAC_E"
+ip -n "$NS_A" link set eth0 up
+
+check "port delete removes the port's fast-path entries"
+ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 1 "$IP_B" >/dev/null || fail "ping A -> B"
+n_b=$(bk --json stats "$H_B" | $PY -c 'import json,sys; print(json.load(sys.stdin)["ports"][0]["fastpath"]["fdb_entries"])')
+total0=$(stat_json 'd["fastpath_fdb_entries"]')
+((n_b >= 1)) || fail "$H_B has no fast-path entries"
+bk port delete "$H_B"
+total1=$(stat_json 'd["fastpath_fdb_entries"]')
+say "fast-path FDB entries: $total0 before, $total1 after deleting $H_B ($n_b of them)"
+((total1 == total0 - n_b)) || fail "entries of $H_B left in the fast path's map"
+bk port add "$H_B" vlan 10 driver afxdp >/dev/null || fail "re-add $H_B"
+[[ $(fp "$H_B" fastpath_rx_frames) == 0 ]] || fail "a re-added port inherited fast-path counters"
+ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 2 "$IP_B" >/dev/null || fail "ping after re-adding $H_B"
+pass "entries removed with the port; the re-added port works"
+
+# =========================================================== fast path off
+check "fast path off: everything through userspace"
+kill -TERM "$BRISKD_PID"
+wait "$BRISKD_PID" 2>/dev/null || true
+BRISKD_PID=""
+wait_until 5 bash -c "! ip -d link show dev '$H_A' | grep -q xdp" || fail "XDP still attached after stop"
+start_briskd --xdp-fastpath off
+attach_all
+ip netns exec "$NS_A" ping -c 10 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B (fast path off)"
+if ip netns exec "$NS_A" ping -c 2 -W 1 "$IP_C" >/dev/null 2>&1; then fail "VLAN 10 reached VLAN 20 (off)"; fi
+say "iperf3 (fast path off): $(iperf_ab 5312) Mbit/s"
+for p in "$H_A" "$H_B"; do
+  [[ $(fp "$p" xdp_fastpath) == false ]] || fail "$p accelerated with --xdp-fastpath off"
+  [[ $(fp "$p" fastpath_rx_frames) == 0 && $(fp "$p" fastpath_tx_frames) == 0 ]] || fail "$p fast-path counters nonzero"
+  [[ $(accel_col "$p") == - ]] || fail "$p column '$(accel_col "$p")', want -"
+done
+[[ $(stat_json 'd["xdp_fastpath"]') == False ]] || fail "stats says the fast path is on"
+pass "fast path off: ping, isolation, TCP work; counters 0"
