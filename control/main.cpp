@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "control/server.hpp"
+#include "control/state.hpp"
 #include "control/switch.hpp"
 #include "datapath/worker.hpp"
 
@@ -23,6 +24,9 @@ void on_signal(int) { g_stop.store(true); }
 
 const char* kUsage = R"(usage: briskd [options]
   --socket PATH          control socket (default /run/brisk/brisk.sock)
+  --state FILE           configuration written on every change and replayed at start
+                         (default /var/lib/brisk/state.json; a missing file is fine)
+  --no-state             keep no state file
   --workers N            worker threads (default 1)
   --cpus LIST            pin workers to these CPUs, e.g. 0,1 (default: not pinned)
   --poll adaptive|busy   adaptive (default): workers sleep in poll(2) after ~2000 idle
@@ -46,6 +50,7 @@ bool parse_cpus(const std::string& s, std::vector<int>& out) {
 
 int main(int argc, char** argv) {
   std::string socket = "/run/brisk/brisk.sock";
+  std::string state_path = "/var/lib/brisk/state.json";
   unsigned workers = 1;
   std::vector<int> cpus;
   brisk::PollMode mode = brisk::PollMode::kAdaptive;
@@ -61,6 +66,14 @@ int main(int argc, char** argv) {
     };
     if (a == "--socket") {
       socket = value();
+    } else if (a == "--state") {
+      state_path = value();
+      if (state_path.empty()) {
+        std::fprintf(stderr, "briskd: --state wants a file (or use --no-state)\n");
+        return 2;
+      }
+    } else if (a == "--no-state") {
+      state_path.clear();
     } else if (a == "--workers") {
       std::string v = value();
       if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 3 ||
@@ -118,6 +131,27 @@ int main(int argc, char** argv) {
                    r.text.c_str());
       return 1;
     }
+    // Replay the saved configuration, then write the state after every successful command
+    // and whenever the configuration changes on its own (a vanished device).
+    brisk::StateStore state(state_path);
+    brisk::ReplayReport replayed;
+    if (std::string err = state.load(sw, replayed); !err.empty()) {
+      std::fprintf(stderr, "briskd: %s\n", err.c_str());
+      return 1;
+    }
+    if (std::string err = state.sync(sw); !err.empty())
+      std::fprintf(stderr, "briskd: state: %s\n", err.c_str());
+    server.extra_commands = [&](const std::vector<std::string>& words) {
+      return state.command(sw, words);
+    };
+    server.extra_help = brisk::StateStore::help();
+    server.after_command = [&](const std::vector<std::string>&, brisk::Reply& reply) {
+      if (std::string err = state.sync(sw); !err.empty()) {
+        if (!reply.text.empty() && reply.text.back() != '\n') reply.text += "\n";
+        reply.text += "W: applied, but the state file was not written: " + err;
+      }
+    };
+    server.on_tick = [&] { state.sync(sw, /*force_compare=*/false); };
     dp.start();
     syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s", socket.c_str(), workers,
            opts.default_bridge.c_str());

@@ -173,7 +173,9 @@ bk() { "$BRISK_BIN" --socket "$SOCK" "$@"; }
 daemon_alive() { [[ -n "$BRISKD_PID" ]] && kill -0 "$BRISKD_PID" 2>/dev/null; }
 
 start_briskd() {
-  "$BRISKD_BIN" --socket "$SOCK" --default-bridge "$BR" --tap-prefix "$TP" "$@" \
+  # Each test keeps its own state file (never the host's /var/lib/brisk/state.json); starting
+  # again in the same test replays it.
+  "$BRISKD_BIN" --socket "$SOCK" --state "$TMPD/state.json" --default-bridge "$BR" --tap-prefix "$TP" "$@" \
     >"$TMPD/briskd.log" 2>&1 &
   BRISKD_PID=$!
   for _ in $(seq 1 50); do
