@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
 #include "control/switch.hpp"
@@ -27,6 +28,7 @@ const char* kUsage = R"(usage: briskd [options]
   --state FILE           configuration written on every change and replayed at start
                          (default /var/lib/brisk/state.json; a missing file is fine)
   --no-state             keep no state file
+  --metrics ADDR:PORT    serve Prometheus metrics over HTTP, e.g. 127.0.0.1:9480 (default off)
   --workers N            worker threads (default 1)
   --cpus LIST            pin workers to these CPUs, e.g. 0,1 (default: not pinned)
   --poll adaptive|busy   adaptive (default): workers sleep in poll(2) after ~2000 idle
@@ -51,6 +53,7 @@ bool parse_cpus(const std::string& s, std::vector<int>& out) {
 int main(int argc, char** argv) {
   std::string socket = "/run/brisk/brisk.sock";
   std::string state_path = "/var/lib/brisk/state.json";
+  std::string metrics_addr;
   unsigned workers = 1;
   std::vector<int> cpus;
   brisk::PollMode mode = brisk::PollMode::kAdaptive;
@@ -74,6 +77,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--no-state") {
       state_path.clear();
+    } else if (a == "--metrics") {
+      metrics_addr = value();
     } else if (a == "--workers") {
       std::string v = value();
       if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 3 ||
@@ -152,6 +157,22 @@ int main(int argc, char** argv) {
       }
     };
     server.on_tick = [&] { state.sync(sw, /*force_compare=*/false); };
+    brisk::MetricsServer metrics(sw, [&] {
+      return "# HELP brisk_state_writes_total State file writes since start.\n"
+             "# TYPE brisk_state_writes_total counter\n"
+             "brisk_state_writes_total " + std::to_string(state.writes()) + "\n"
+             "# HELP brisk_state_pending State entries that could not be restored.\n"
+             "# TYPE brisk_state_pending gauge\n"
+             "brisk_state_pending " + std::to_string(state.pending_count()) + "\n";
+    });
+    if (!metrics_addr.empty()) {
+      if (std::string err = metrics.listen(metrics_addr); !err.empty()) {
+        std::fprintf(stderr, "briskd: %s\n", err.c_str());
+        return 1;
+      }
+      server.watch(metrics.fd(), [&] { metrics.serve(); });
+      syslog(LOG_INFO, "metrics on http://%s/metrics", metrics_addr.c_str());
+    }
     dp.start();
     syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s", socket.c_str(), workers,
            opts.default_bridge.c_str());
