@@ -451,9 +451,7 @@ std::string StateStore::sync(const Switch& sw, bool force_compare) {
 std::size_t StateStore::pending_count() const { return pending_.size(); }
 
 std::string StateStore::help() {
-  return "  state                          state file, pending entries\n"
-         "  state retry                    replay the entries that failed at start\n"
-         "  state forget <key|all>         drop pending entries\n";
+  return "  state\n  state retry\n  state forget <key|all>\n";
 }
 
 std::optional<Reply> StateStore::command(Switch& sw, const std::vector<std::string>& argv) {
