@@ -67,6 +67,15 @@ struct Model {
   std::map<std::string, PortInfo> ports;
 };
 
+// OVS's spelling of a table name given in any case.
+std::string table_name(const std::string& lower_name) {
+  if (lower_name == "port") return "Port";
+  if (lower_name == "interface") return "Interface";
+  if (lower_name == "bridge") return "Bridge";
+  if (lower_name == "mirror") return "Mirror";
+  return lower_name;
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -239,7 +248,7 @@ class Vsctl {
       nargs(2, 64);
       std::string table = lower(a[0]);
       if (table == "port" || table == "interface") {
-        if (!is_port(a[1])) fail("no row \"" + a[1] + "\" in table " + a[0]);
+        if (!is_port(a[1])) fail("no row \"" + a[1] + "\" in table " + table_name(table));
         if (!c.id.empty()) refs_[c.id] = a[1];
       } else if (table == "mirror") {
         if (!c.id.empty()) refs_[c.id] = "mirror:" + a[1];
@@ -409,7 +418,7 @@ class Vsctl {
       fail(c.name + " Bridge " + (a.size() > 2 ? a[2] : "") + " is not supported by brisk");
     }
     if (table == "port" || table == "interface") {
-      if (!is_port(rec)) fail("no row \"" + rec + "\" in table " + a[0]);
+      if (!is_port(rec)) fail("no row \"" + rec + "\" in table " + table_name(table));
       if (c.name != "set") {
         if (c.name == "remove" || c.name == "clear") return;  // external_ids etc.
         fail(c.name + " " + a[0] + " is not supported by brisk");

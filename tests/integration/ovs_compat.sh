@@ -167,7 +167,7 @@ else
 fi
 vs -- --id=@dst get port "${PFX}nosuch" -- --id=@m create mirror name=m output-port=@dst select-all=true \
   -- add bridge "$B" mirrors @m
-expect_err "no row \"${PFX}nosuch\" in table port"
+expect_err "no row \"${PFX}nosuch\" in table Port"
 vs add-port "$B" "${PFX}vx" -- set interface "${PFX}vx" type=vxlan options:remote_ip=198.18.13.50 options:key=5
 if ((RC != 0)); then expect_err "vxlan tunnels: not supported by this briskd"; fi
 pass "mirror and tunnel lines handled"
