@@ -116,6 +116,12 @@ std::vector<Command> make_commands() {
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return a.size() == 1 ? sw.destroy_bridge(a[0]) : usage_error(c);
   };
+  cmds.push_back({{"bridge", "create"}, "bridge create <bridge>", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() != 1) return usage_error(c);
+    if (sw.bridges().count(a[0])) return Reply::error("bridge " + a[0] + " already exists");
+    return sw.ensure_bridge(a[0]);
+  };
   cmds.push_back({{"bridge", "ageing"}, "bridge ageing <bridge> <seconds (0 = hub mode)>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() != 2) return usage_error(c);

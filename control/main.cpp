@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "control/metrics.hpp"
 #include "control/server.hpp"
+#include "control/state.hpp"
 #include "control/switch.hpp"
 #include "datapath/worker.hpp"
 
@@ -23,6 +25,10 @@ void on_signal(int) { g_stop.store(true); }
 
 const char* kUsage = R"(usage: briskd [options]
   --socket PATH          control socket (default /run/brisk/brisk.sock)
+  --state FILE           configuration written on every change and replayed at start
+                         (default /var/lib/brisk/state.json; a missing file is fine)
+  --no-state             keep no state file
+  --metrics ADDR:PORT    serve Prometheus metrics over HTTP, e.g. 127.0.0.1:9480 (default off)
   --workers N            worker threads (default 1)
   --cpus LIST            pin workers to these CPUs, e.g. 0,1 (default: not pinned)
   --poll adaptive|busy   adaptive (default): workers sleep in poll(2) after ~2000 idle
@@ -48,6 +54,8 @@ bool parse_cpus(const std::string& s, std::vector<int>& out) {
 
 int main(int argc, char** argv) {
   std::string socket = "/run/brisk/brisk.sock";
+  std::string state_path = "/var/lib/brisk/state.json";
+  std::string metrics_addr;
   unsigned workers = 1;
   std::vector<int> cpus;
   brisk::PollMode mode = brisk::PollMode::kAdaptive;
@@ -64,6 +72,16 @@ int main(int argc, char** argv) {
     };
     if (a == "--socket") {
       socket = value();
+    } else if (a == "--state") {
+      state_path = value();
+      if (state_path.empty()) {
+        std::fprintf(stderr, "briskd: --state wants a file (or use --no-state)\n");
+        return 2;
+      }
+    } else if (a == "--no-state") {
+      state_path.clear();
+    } else if (a == "--metrics") {
+      metrics_addr = value();
     } else if (a == "--workers") {
       std::string v = value();
       if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 3 ||
@@ -127,6 +145,43 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "briskd: cannot create bridge %s: %s\n", opts.default_bridge.c_str(),
                    r.text.c_str());
       return 1;
+    }
+    // Replay the saved configuration, then write the state after every successful command
+    // and whenever the configuration changes on its own (a vanished device).
+    brisk::StateStore state(state_path);
+    brisk::ReplayReport replayed;
+    if (std::string err = state.load(sw, replayed); !err.empty()) {
+      std::fprintf(stderr, "briskd: %s\n", err.c_str());
+      return 1;
+    }
+    if (std::string err = state.sync(sw); !err.empty())
+      std::fprintf(stderr, "briskd: state: %s\n", err.c_str());
+    server.extra_commands = [&](const std::vector<std::string>& words) {
+      return state.command(sw, words);
+    };
+    server.extra_help = brisk::StateStore::help();
+    server.after_command = [&](const std::vector<std::string>&, brisk::Reply& reply) {
+      if (std::string err = state.sync(sw); !err.empty()) {
+        if (!reply.text.empty() && reply.text.back() != '\n') reply.text += "\n";
+        reply.text += "W: applied, but the state file was not written: " + err;
+      }
+    };
+    server.on_tick = [&] { state.sync(sw, /*force_compare=*/false); };
+    brisk::MetricsServer metrics(sw, [&] {
+      return "# HELP brisk_state_writes_total State file writes since start.\n"
+             "# TYPE brisk_state_writes_total counter\n"
+             "brisk_state_writes_total " + std::to_string(state.writes()) + "\n"
+             "# HELP brisk_state_pending State entries that could not be restored.\n"
+             "# TYPE brisk_state_pending gauge\n"
+             "brisk_state_pending " + std::to_string(state.pending_count()) + "\n";
+    });
+    if (!metrics_addr.empty()) {
+      if (std::string err = metrics.listen(metrics_addr); !err.empty()) {
+        std::fprintf(stderr, "briskd: %s\n", err.c_str());
+        return 1;
+      }
+      server.watch(metrics.fd(), [&] { metrics.serve(); });
+      syslog(LOG_INFO, "metrics on http://%s/metrics", metrics_addr.c_str());
     }
     dp.start();
     syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s, XDP fast path %s", socket.c_str(),

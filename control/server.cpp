@@ -64,7 +64,15 @@ std::string Server::handle(const std::string& line) {
   try {
     auto req = nlohmann::json::parse(line);
     std::vector<std::string> argv = req.at("argv").get<std::vector<std::string>>();
-    r = cmds_.run(argv);
+    std::optional<Reply> extra;
+    if (extra_commands) extra = extra_commands(argv);
+    if (extra) {
+      r = std::move(*extra);
+    } else {
+      r = cmds_.run(argv);
+      if (r.ok && !argv.empty() && argv[0] == "help" && !extra_help.empty()) r.text += extra_help;
+    }
+    if (r.ok && after_command) after_command(argv, r);
   } catch (const nlohmann::json::exception&) {
     r = Reply::error("malformed request: want {\"argv\": [words...]}");
   } catch (const std::exception& e) {
@@ -98,11 +106,20 @@ void Server::serve_client(int fd) {
   }
 }
 
+void Server::watch(int fd, std::function<void()> on_readable) {
+  watched_.emplace_back(fd, std::move(on_readable));
+}
+
 void Server::run(const std::atomic<bool>& stop) {
+  std::vector<pollfd> fds;
   while (!stop.load()) {
-    pollfd p{listen_fd_, POLLIN, 0};
+    fds.assign(1, pollfd{listen_fd_, POLLIN, 0});
+    for (auto& [fd, fn] : watched_) fds.push_back(pollfd{fd, POLLIN, 0});
+    pollfd& p = fds[0];
     timespec ts{0, 200000};  // 200 us
-    int n = ::ppoll(&p, 1, &ts, nullptr);
+    int n = ::ppoll(fds.data(), fds.size(), &ts, nullptr);
+    for (std::size_t i = 1; n > 0 && i < fds.size(); ++i)
+      if (fds[i].revents & POLLIN) watched_[i - 1].second();
     if (n > 0 && (p.revents & POLLIN)) {
       for (;;) {
         int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -113,6 +130,7 @@ void Server::run(const std::atomic<bool>& stop) {
       }
     }
     sw_.tick(monotonic_seconds());
+    if (on_tick) on_tick();
   }
 }
 

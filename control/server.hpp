@@ -10,7 +10,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "control/commands.hpp"
 #include "control/switch.hpp"
@@ -28,8 +31,20 @@ class Server {
   // Handle one request line; public for tests.
   std::string handle(const std::string& line);
 
+  // Hooks for briskd's own services (state store, metrics). All run on the control thread.
+  // Commands answered outside the CommandSet (nullopt: not one of them), with help lines.
+  std::function<std::optional<Reply>(const std::vector<std::string>&)> extra_commands;
+  std::string extra_help;
+  // Called after every command that succeeded; may add to the reply.
+  std::function<void(const std::vector<std::string>&, Reply&)> after_command;
+  // Called on every loop iteration (at least every 200 us).
+  std::function<void()> on_tick;
+  // Poll `fd` for input in the loop and call `on_readable` when it has some.
+  void watch(int fd, std::function<void()> on_readable);
+
  private:
   void serve_client(int fd);
+  std::vector<std::pair<int, std::function<void()>>> watched_;
   Switch& sw_;
   CommandSet cmds_;
   std::string path_;

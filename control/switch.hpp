@@ -158,6 +158,11 @@ class Switch {
   const std::string& default_bridge() const { return opts_.default_bridge; }
 
   const std::map<std::string, BridgeModel>& bridges() const { return bridges_; }
+  // For the state store (control/state.hpp): VLAN aliases, restoring one with its number,
+  // and a number that changes whenever the configuration (a new snapshot) changes.
+  const std::map<std::string, VlanId>& aliases() const { return aliases_; }
+  void restore_alias(const std::string& alias, VlanId vlan) { aliases_[alias] = vlan; }
+  std::uint64_t config_version() const { return version_; }
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
   // The fast path is running (maps created) / this port is accelerated by it.

@@ -13,6 +13,40 @@
 #include <string>
 #include <vector>
 
+namespace {
+const char* kHelp = R"(usage: brisk [--socket PATH] [--json] <command words...>
+Sends one command to briskd and prints its answer: exit 0 on success, 1 after an "E: " line,
+2 when briskd cannot be reached.
+
+options:
+  --socket PATH   briskd's control socket (default $BRISK_SOCKET, else /run/brisk/brisk.sock)
+  --json          print the answer as JSON (errors as {"error": "..."})
+  -h, --help      this text
+
+commands (minimega's tap and bridge, plus brisk's own):
+  tap                                      list host taps
+  tap create <vlan> [bridge <b>] [name <t>] [ip <cidr>|dhcp]
+  tap delete <name|number|all>
+  bridge                                   list bridges
+  bridge create <b> | destroy <b> | ageing <b> <s> | config <b> ageing=N|fdb-limit=N
+  bridge trunk <b> <iface> | notrunk <b> <iface>
+  port                                     list ports with kind, VLAN mode and counters
+  port add <iface> vlan <id> | trunk [<vlans>] [native <id>] [bridge <b>] [driver afxdp|afpacket]
+  port delete <p> | flood <p> on|off | storm <p> <pps>|off
+  port security [<p>] | <p> mac <mac> [ip <addr>,...] | <p> off | <p> limit <n>
+  fdb [show] [<b>] | flush [<b>] [port <p>] [vlan <v>] | add <b> <vlan> <mac> <p> | del <b> <vlan> <mac>
+  stats [<port>]                           counters and drops by reason
+  state | state retry | state forget <key|all>
+  nuke                                     back to the default bridge only
+  help                                     the daemon's own list
+
+examples:
+  brisk tap create 10 name web ip 198.18.0.1/24
+  brisk --json port
+Full reference: docs/commands.md.
+)";
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string socket = "/run/brisk/brisk.sock";
   if (const char* env = std::getenv("BRISK_SOCKET")) socket = env;
@@ -26,8 +60,7 @@ int main(int argc, char** argv) {
     } else if (a == "--json") {
       json = true;
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: brisk [--socket PATH] [--json] <command words...>\n"
-                  "       brisk help    lists the daemon's commands\n");
+      std::printf("%s", kHelp);
       return 0;
     } else {
       break;

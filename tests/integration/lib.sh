@@ -175,8 +175,10 @@ daemon_alive() { [[ -n "$BRISKD_PID" ]] && kill -0 "$BRISKD_PID" 2>/dev/null; }
 # Extra daemon options for a whole run come from $BRISK_TEST_BRISKD_ARGS (e.g.
 # "--xdp-fastpath off": ctest runs system_ports both ways).
 start_briskd() {
+  # Each test keeps its own state file (never the host's /var/lib/brisk/state.json); starting
+  # again in the same test replays it.
   # shellcheck disable=SC2086
-  "$BRISKD_BIN" --socket "$SOCK" --default-bridge "$BR" --tap-prefix "$TP" "$@" ${BRISK_TEST_BRISKD_ARGS:-} \
+  "$BRISKD_BIN" --socket "$SOCK" --state "$TMPD/state.json" --default-bridge "$BR" --tap-prefix "$TP" "$@" ${BRISK_TEST_BRISKD_ARGS:-} \
     >"$TMPD/briskd.log" 2>&1 &
   BRISKD_PID=$!
   for _ in $(seq 1 50); do
@@ -282,7 +284,7 @@ tap_names() { bk tap | table_rows | awk -F'|' '{print $2}'; }
 start_briskd_in() {
   local ns=$1 name=$2
   local sock="$TMPD/$name.sock"
-  ip netns exec "$ns" "$BRISKD_BIN" --socket "$sock" --default-bridge "$BR" --tap-prefix "$TP" \
+  ip netns exec "$ns" "$BRISKD_BIN" --socket "$sock" --state "$TMPD/$name.state.json" --default-bridge "$BR" --tap-prefix "$TP" \
     >"$TMPD/$name.log" 2>&1 &
   local pid=$!
   track_pid "$pid"

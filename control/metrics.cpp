@@ -1,0 +1,193 @@
+#include "control/metrics.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+namespace brisk {
+
+namespace {
+
+// Label values: backslash, double quote and newline escaped.
+std::string esc(const std::string& v) {
+  std::string o;
+  for (char c : v) {
+    if (c == '\\' || c == '"') o += '\\';
+    if (c == '\n') {
+      o += "\\n";
+      continue;
+    }
+    o += c;
+  }
+  return o;
+}
+
+struct Family {
+  std::string name, help, type;
+  std::string samples;
+};
+
+void sample(Family& f, const std::string& labels, std::uint64_t v) {
+  f.samples += f.name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
+}
+
+std::string render(const std::vector<Family>& fams) {
+  std::string out;
+  for (const auto& f : fams) {
+    out += "# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+    out += f.samples;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
+  std::vector<Family> f = {
+      {"brisk_port_rx_frames_total", "Frames received on the port.", "counter", ""},
+      {"brisk_port_rx_bytes_total", "Bytes received on the port.", "counter", ""},
+      {"brisk_port_tx_frames_total", "Frames sent on the port.", "counter", ""},
+      {"brisk_port_tx_bytes_total", "Bytes sent on the port.", "counter", ""},
+      {"brisk_port_drops_total", "Frames dropped, by the port charged and the reason.", "counter", ""},
+      {"brisk_drops_total", "Frames dropped on all ports, by reason.", "counter", ""},
+      {"brisk_fdb_entries", "Entries in the bridge's FDB.", "gauge", ""},
+      {"brisk_fdb_limit", "Capacity limit of the bridge's FDB.", "gauge", ""},
+      {"brisk_fdb_ageing_seconds", "FDB ageing time (0: hub mode).", "gauge", ""},
+      {"brisk_ports", "Ports, by bridge and kind.", "gauge", ""},
+      {"brisk_learn_requests_total", "Learn requests sent by the workers.", "counter", ""},
+      {"brisk_learn_ring_full_total", "Learn requests lost to a full ring.", "counter", ""},
+      {"brisk_learn_applied_total", "Learn requests applied to an FDB.", "counter", ""},
+  };
+  auto fam = [&](const char* n) -> Family& {
+    for (auto& x : f)
+      if (x.name == n) return x;
+    throw std::logic_error(n);
+  };
+  std::array<std::uint64_t, kDropCount> total{};
+  std::map<std::pair<std::string, std::string>, std::uint64_t> kinds;
+  for (const auto& [name, p] : sw.ports()) {
+    PortTotals t = sw.totals(p);
+    std::string l = "port=\"" + esc(name) + "\",bridge=\"" + esc(p.bridge) + "\",kind=\"" +
+                    std::string(port_kind_name(p.kind)) + "\"";
+    sample(fam("brisk_port_rx_frames_total"), l, t.rx_frames);
+    sample(fam("brisk_port_rx_bytes_total"), l, t.rx_bytes);
+    sample(fam("brisk_port_tx_frames_total"), l, t.tx_frames);
+    sample(fam("brisk_port_tx_bytes_total"), l, t.tx_bytes);
+    for (std::size_t i = 0; i < kDropCount; ++i) {
+      sample(fam("brisk_port_drops_total"),
+             "port=\"" + esc(name) + "\",bridge=\"" + esc(p.bridge) + "\",reason=\"" +
+                 std::string(kDropNames[i]) + "\"",
+             t.drops[i]);
+      total[i] += t.drops[i];
+    }
+    ++kinds[{p.bridge, std::string(port_kind_name(p.kind))}];
+  }
+  for (std::size_t i = 0; i < kDropCount; ++i)
+    sample(fam("brisk_drops_total"), "reason=\"" + std::string(kDropNames[i]) + "\"", total[i]);
+  for (const auto& [name, b] : sw.bridges()) {
+    std::string l = "bridge=\"" + esc(name) + "\"";
+    sample(fam("brisk_fdb_entries"), l, b.fdb->size());
+    sample(fam("brisk_fdb_limit"), l, b.fdb_limit);
+    sample(fam("brisk_fdb_ageing_seconds"), l, b.ageing);
+  }
+  for (const auto& [k, n] : kinds)
+    sample(fam("brisk_ports"), "bridge=\"" + esc(k.first) + "\",kind=\"" + k.second + "\"", n);
+  // Worker-wide learning figures, read the way `stats` reads them.
+  nlohmann::json st = sw.show_stats("").data;
+  sample(fam("brisk_learn_requests_total"), "", st.value("learn_requests", std::uint64_t{0}));
+  sample(fam("brisk_learn_ring_full_total"), "", st.value("learn_ring_full", std::uint64_t{0}));
+  sample(fam("brisk_learn_applied_total"), "", st.value("learn_applied", std::uint64_t{0}));
+  std::string out = render(f);
+  if (extra) out += extra();
+  return out;
+}
+
+MetricsServer::~MetricsServer() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string MetricsServer::listen(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return "--metrics wants ADDRESS:PORT, e.g. 127.0.0.1:9480";
+  std::string host = addr.substr(0, colon), port = addr.substr(colon + 1);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
+    return "--metrics: '" + host + "' is not an IPv4 address";
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return "--metrics: '" + port + "' is not a port (0-65535)";
+  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoul(port)));
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) return std::string("metrics socket: ") + std::strerror(errno);
+  int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0 || ::listen(fd_, 16) < 0) {
+    std::string e = "metrics: bind " + addr + ": " + std::strerror(errno);
+    ::close(fd_);
+    fd_ = -1;
+    return e;
+  }
+  return "";
+}
+
+void MetricsServer::serve() {
+  for (;;) {
+    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    answer(c);
+    ::close(c);
+  }
+}
+
+void MetricsServer::answer(int c) {
+  // The request line, within 200 ms.
+  std::string req;
+  char buf[2048];
+  while (req.find("\r\n\r\n") == std::string::npos && req.find("\n\n") == std::string::npos &&
+         req.size() < 8192) {
+    pollfd p{c, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) break;
+    ssize_t n = ::read(c, buf, sizeof(buf));
+    if (n <= 0) break;
+    req.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string line = req.substr(0, req.find_first_of("\r\n"));
+  std::string status = "200 OK", type = "text/plain; version=0.0.4; charset=utf-8", body;
+  if (line.rfind("GET ", 0) != 0 && line.rfind("HEAD ", 0) != 0) {
+    status = "405 Method Not Allowed";
+    body = "GET /metrics\n";
+    type = "text/plain";
+  } else {
+    std::string path = line.substr(line.find(' ') + 1);
+    path = path.substr(0, path.find(' '));
+    if (path == "/metrics" || path == "/") {
+      body = metrics_text(sw_, extra_);
+    } else {
+      status = "404 Not Found";
+      body = "brisk serves /metrics\n";
+      type = "text/plain";
+    }
+  }
+  std::string out = "HTTP/1.0 " + status + "\r\nContent-Type: " + type +
+                    "\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\nConnection: close\r\n\r\n";
+  if (line.rfind("HEAD ", 0) != 0) out += body;
+  timeval tv{0, 500000};
+  ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  std::size_t off = 0;
+  while (off < out.size()) {
+    ssize_t n = ::send(c, out.data() + off, out.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace brisk

@@ -1,0 +1,129 @@
+// State: the switch's configuration as a JSON document, written atomically on every change
+// and replayed when briskd starts, so a restart or a crash loses no configuration.
+//
+// The document is the Switch model serialized section by section, not a command log:
+//
+//   {"brisk_state": 1,
+//    "bridges":  [{"name": "mega_bridge", "ageing": 300, "fdb_limit": 65536}, ...],
+//    "aliases":  [{"alias": "LAN", "vlan": 101}, ...],
+//    "taps":     [{"name": "mega_tap0", "bridge": "...", "vlan": 10, "alias": "", "ip": "..."}],
+//    "ports":    [{"name": "veth0", "bridge": "...", "mode": "access"|"trunk", "vlan": 10,
+//                  "vlans": "10,20", "native": 0, "driver": "afxdp"}],
+//    "security": [{"port": "...", "bindings": [{"mac": "...", "ips": [...]}], "limit": 0,
+//                  "flood": true, "storm_pps": 0}],
+//    "fdb":      [{"bridge": "...", "vlan": 10, "mac": "...", "port": "..."}]}
+//
+// Sections are replayed in the order of state_sections(), which is an order that works:
+// bridges and their settings, VLAN aliases, host taps (names, VLANs, addresses), system
+// ports, port security, static FDB entries. A new feature (tunnels, mirrors, ...) adds one
+// section to the table in state.cpp: a name, a dump function (model -> array of entries), an
+// apply function (one entry -> the Switch's public API, "" or an error) and a key function
+// (the entry's identity). A section this build does not know (written by a newer brisk) is
+// kept verbatim and written back, never dropped.
+//
+// Failures:
+//   * A file that cannot be parsed (or read) is reported and renamed to
+//     FILE.corrupt-<YYYYmmddTHHMMSS>; briskd starts with an empty configuration. A file that
+//     cannot be moved aside either stops briskd (it would otherwise be overwritten).
+//   * An entry that cannot be replayed (a system port whose device is gone) is reported, the
+//     rest goes on, and the entry stays in the state file as "pending" until it is replayed
+//     (`state retry`), replaced (the same name configured again) or dropped (`state forget`).
+//
+// Writing: FILE.tmp is written, fsync'ed, renamed over FILE, and the directory fsync'ed. A
+// lock on FILE.lock (flock, released by the kernel when briskd dies) keeps a second briskd off
+// the same file.
+//
+// Host taps are recreated in the host namespace by briskd (a TAP device dies with the process
+// that holds it); moving one into another namespace again after a restart is the user's job.
+//
+// Thread-safety: the control thread only (like Switch).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "control/result.hpp"
+#include "control/switch.hpp"
+
+namespace brisk {
+
+inline constexpr int kStateFormat = 1;
+
+struct StateSection {
+  std::string name;
+  std::function<nlohmann::json(const Switch&)> dump;                 // -> array of entries
+  std::function<std::string(Switch&, const nlohmann::json&)> apply;  // "" or the error
+  std::function<std::string(const nlohmann::json&)> key;             // the entry's identity
+};
+const std::vector<StateSection>& state_sections();
+
+// The model as a state document (live configuration only).
+nlohmann::json dump_state(const Switch& sw);
+
+struct ReplayReport {
+  std::size_t applied = 0;
+  std::vector<std::string> errors;  // "<section> <key>: <error>"
+};
+
+class StateStore {
+ public:
+  // path "" disables persistence (every call is then a no-op).
+  explicit StateStore(std::string path);
+  ~StateStore();
+  bool enabled() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+
+  // Take the lock, read the file and replay it into `sw`. Returns "" or a fatal error (lock
+  // held by another briskd; a corrupt file that cannot be moved aside). Problems that are not
+  // fatal (corrupt file moved aside, entries that failed) are logged and listed in `report`.
+  std::string load(Switch& sw, ReplayReport& report);
+  // Replay an already parsed document (also used by load() and by the unit tests).
+  ReplayReport replay(Switch& sw, const nlohmann::json& doc);
+
+  // Write the state when the configuration differs from what was last written. Cheap when
+  // nothing changed since the last call with the same config_version() (tick) unless
+  // `force_compare` (after a command: FDB static entries change no snapshot).
+  std::string sync(const Switch& sw, bool force_compare = true);
+
+  // The document that would be written now: live entries, pending ones, unknown sections.
+  nlohmann::json compose(const Switch& sw) const;
+
+  // `state`, `state retry`, `state forget <key|all>`.
+  std::optional<Reply> command(Switch& sw, const std::vector<std::string>& argv);
+  static std::string help();
+
+  // Atomically write `doc` to `path` (temp file, fsync, rename, directory fsync).
+  static std::string write_file(const std::string& path, const nlohmann::json& doc);
+
+  std::size_t pending_count() const;
+  std::size_t writes() const { return writes_; }
+
+ private:
+  struct Pending {
+    std::string section;
+    nlohmann::json entry;
+    std::string error;
+  };
+  std::string path_;
+  int lock_fd_ = -1;
+  std::vector<Pending> pending_;
+  nlohmann::json unknown_ = nlohmann::json::object();  // sections of newer builds, verbatim
+  nlohmann::json last_written_;
+  std::uint64_t last_version_ = ~std::uint64_t{0};
+  std::string last_error_;
+  std::uint32_t last_attempt_ = 0;  // Switch::now() of the last failed write
+  std::string load_warning_;
+  std::size_t writes_ = 0;
+};
+
+// An XDP program of brisk's left attached to `ifname` by a briskd that died (kill -9): it is
+// detached so the replayed AF_XDP port can attach again. Programs that are not brisk's are
+// never touched. Returns true when one was detached.
+bool detach_stale_brisk_xdp(const std::string& ifname);
+
+}  // namespace brisk
