@@ -215,6 +215,30 @@ std::string apply_fdb(Switch& sw, const json& e) {
                            field<std::string>(e, "port")));
 }
 
+json dump_tunnels(const Switch& sw) {
+  json a = json::array();
+  for (auto& [name, p] : sw.ports()) {
+    if (p.kind != PortKind::kTunnel) continue;
+    char remote[INET_ADDRSTRLEN] = {};
+    in_addr ra{};
+    ra.s_addr = p.tunnel.remote;
+    inet_ntop(AF_INET, &ra, remote, sizeof(remote));
+    json j{{"name", name}, {"bridge", p.bridge}, {"type", p.driver}, {"remote", remote}};
+    if (p.tunnel.type == TunnelType::kVxlan || p.tunnel.has_key) j["key"] = p.tunnel.key;
+    a.push_back(j);
+  }
+  return a;
+}
+std::string apply_tunnel(Switch& sw, const json& e) {
+  auto type = field<std::string>(e, "type");
+  if (type != "vxlan" && type != "gre") return "bad tunnel type '" + type + "'";
+  std::optional<std::uint32_t> key;
+  if (e.contains("key")) key = field<std::uint32_t>(e, "key");
+  return err_of(sw.bridge_tunnel(type == "vxlan" ? TunnelType::kVxlan : TunnelType::kGre,
+                                 field<std::string>(e, "bridge"), field<std::string>(e, "remote"),
+                                 key, field<std::string>(e, "name")));
+}
+
 std::vector<StateSection> make_sections() {
   auto by = [](const char* f) {
     return [f](const json& e) { return e.is_object() && e.contains(f) && e[f].is_string() ? e[f].get<std::string>() : std::string("?"); };
@@ -224,6 +248,7 @@ std::vector<StateSection> make_sections() {
       {"aliases", dump_aliases, apply_alias, by("alias")},
       {"taps", dump_taps, apply_tap, by("name")},
       {"ports", dump_ports, apply_port, by("name")},
+      {"tunnels", dump_tunnels, apply_tunnel, by("name")},
       {"security", dump_security, apply_security, by("port")},
       {"fdb", dump_fdb, apply_fdb,
        [](const json& e) {

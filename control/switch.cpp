@@ -555,7 +555,7 @@ Reply Switch::bridge_notrunk(const std::string& bridge, const std::string& iface
 }
 
 Reply Switch::bridge_tunnel(TunnelType type, const std::string& bridge, const std::string& remote,
-                            std::optional<std::uint32_t> key) {
+                            std::optional<std::uint32_t> key, const std::string& want_name) {
   const char* tname = type == TunnelType::kVxlan ? "vxlan" : "gre";
   if (!bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
   in_addr a{};
@@ -577,8 +577,13 @@ Reply Switch::bridge_tunnel(TunnelType type, const std::string& bridge, const st
       return Reply::error(std::string(tname) + " tunnel to " + tunnel_peer(t) + " already exists: " + n +
                           " on bridge " + p.bridge);
   }
+  if (!want_name.empty()) {
+    if (!valid_ifname(want_name)) return Reply::error("invalid tunnel name '" + want_name + "'");
+    if (ports_.count(want_name) || bridges_.count(want_name))
+      return Reply::error("port " + want_name + " already exists");
+  }
   PortModel pm;
-  pm.name = next_tap_name();
+  pm.name = want_name.empty() ? next_tap_name() : want_name;
   pm.kind = PortKind::kTunnel;
   pm.bridge = bridge;
   pm.mode = VlanMode::kTrunk;

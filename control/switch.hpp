@@ -122,8 +122,9 @@ class Switch {
   // minimega: `bridge tunnel <vxlan|gre> <b> <remote ip> [key]` adds a tunnel port (a trunk of
   // every VLAN, native 0) named from the tap name generator; prints its name. One tunnel per
   // (type, remote, key) on the host. `bridge notunnel <b> <iface>` removes it.
+  // `name` (state replay): the port's name instead of the next free tap name.
   Reply bridge_tunnel(TunnelType type, const std::string& bridge, const std::string& remote,
-                      std::optional<std::uint32_t> key);
+                      std::optional<std::uint32_t> key, const std::string& name = "");
   Reply bridge_notunnel(const std::string& bridge, const std::string& iface);
 
   // ---- port security and limits (datapath/port_security.hpp) ----

@@ -50,7 +50,8 @@ void configure(Harness& h) {
                         "bridge config s_br2 fdb-limit=1000", "bridge ageing stbr 120",
                         "port security s_a mac 02:00:00:00:00:0a ip 198.18.0.10,2001:db8::a",
                         "port security s_a limit 4", "port flood s_sys1 off", "port storm s_b 500",
-                        "fdb add stbr 10 02:00:00:00:00:99 s_sys1"}) {
+                        "fdb add stbr 10 02:00:00:00:00:99 s_sys1",
+                        "bridge tunnel vxlan stbr 198.18.9.2 42", "bridge tunnel gre s_br2 198.18.9.3"}) {
     Reply r = h.cmd(c);
     ASSERT_TRUE(r.ok) << c << ": " << r.text;
   }
@@ -157,12 +158,12 @@ TEST(State, BadEntriesAreErrorsNotCrashes) {
 TEST(State, UnknownSectionsAreKeptVerbatim) {
   Harness b("stbr");
   StateStore store("");
-  json doc = json::parse(R"({"brisk_state": 2, "tunnels": [{"bridge": "stbr", "remote": "198.18.0.1"}],
+  json doc = json::parse(R"({"brisk_state": 2, "vhosts_v9": [{"bridge": "stbr", "remote": "198.18.0.1"}],
                              "taps": [{"name": "u1", "bridge": "stbr", "vlan": 3}]})");
   ReplayReport r = store.replay(b.sw(), doc);
   EXPECT_TRUE(r.errors.empty());
   json now = store.compose(b.sw());
-  EXPECT_EQ(now["tunnels"], doc["tunnels"]);
+  EXPECT_EQ(now["vhosts_v9"], doc["vhosts_v9"]);
   EXPECT_EQ(now["taps"].size(), 1u);
 }
 
