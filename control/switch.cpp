@@ -827,6 +827,27 @@ Reply Switch::show_stats(const std::string& port) const {
     data["deny_events_not_logged"] = evd;
   }
   if (!drows.empty()) text += "\n" + format_table({"drop reason", "frames", "meaning"}, drows);
+  if (port.empty()) {
+    // FDB of each bridge: size, limit and what learning did (evictions show a MAC flood
+    // hitting the bridge's fdb-limit or a port's `port security <p> limit`).
+    std::vector<std::vector<std::string>> frows;
+    nlohmann::json fj = nlohmann::json::object();
+    for (auto& [name, b] : bridges_) {
+      const MacTableStats& st = b.fdb->stats();
+      frows.push_back({name, std::to_string(b.fdb->size()), std::to_string(b.fdb->limit()),
+                       std::to_string(st.learned), std::to_string(st.moved),
+                       std::to_string(st.evicted), std::to_string(st.aged),
+                       std::to_string(st.full_drops)});
+      fj[name] = {{"entries", b.fdb->size()}, {"limit", b.fdb->limit()},  {"learned", st.learned},
+                  {"moved", st.moved},         {"evicted", st.evicted},   {"aged", st.aged},
+                  {"full", st.full_drops},     {"static_conflicts", st.static_conflicts}};
+    }
+    data["fdb"] = fj;
+    if (!frows.empty())
+      text += "\n" + format_table({"bridge", "fdb entries", "limit", "learned", "moved", "evicted",
+                                    "aged", "full"},
+                                   frows);
+  }
   return Reply::okay(text, data);
 }
 

@@ -162,6 +162,12 @@ TEST_F(SecurityTest, MacFloodStopsAtThePortLimit) {
   auto out = h.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out["vk63"].size(), 1u) << "and forwarding";
+  // The evictions are visible in `stats` (JSON "fdb" per bridge and a text table).
+  Reply st = h.cmd("stats");
+  ASSERT_TRUE(st.ok);
+  EXPECT_EQ(st.data["fdb"]["tsbr0"]["entries"].get<std::uint64_t>(), fdb.size());
+  EXPECT_GE(st.data["fdb"]["tsbr0"]["evicted"].get<std::uint64_t>(), 2000u - 16u);
+  EXPECT_NE(st.text.find("evicted"), std::string::npos);
 }
 
 TEST_F(SecurityTest, FloodOffStopsUnknownUnicastButNotBroadcast) {

@@ -54,6 +54,13 @@ need_tool() {
   done
 }
 
+# need_scapy: skip the test when scapy is missing for the system Python (/usr/bin/python3,
+# which is the one the tests run scapy with; python3-scapy is in tools/dev.sh's PACKAGES).
+need_scapy() {
+  /usr/bin/python3 -c 'import scapy.all' >/dev/null 2>&1 ||
+    skip "scapy for /usr/bin/python3 is missing (Debian package python3-scapy)"
+}
+
 # Python for JSON parsing (the system one preferred), or empty.
 PY=""  # used by the tests
 # shellcheck disable=SC2034
