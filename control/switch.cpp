@@ -240,6 +240,7 @@ Reply Switch::ensure_bridge(const std::string& name) {
   if (ports_.count(name)) return Reply::error("name " + name + " is already used by a port");
   BridgeModel b;
   b.name = name;
+  b.fdb_limit = opts_.fdb_limit;
   b.fdb = std::make_shared<MacTable>(b.fdb_limit);
   if (opts_.bridge_interface) {
     if (!host_name_free(name))

@@ -40,6 +40,8 @@ struct SwitchOptions {
   std::string tap_prefix = "mega_tap";
   // Create each bridge's own interface (a host tap named after the bridge).
   bool bridge_interface = true;
+  // fdb-limit of new bridges (`bridge config <b> fdb-limit=N` changes one bridge).
+  std::uint32_t fdb_limit = kMacTableDefaultLimit;
   // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message
   // on failure (no such device, no permission...).
   std::function<std::shared_ptr<Port>(const PortSpec&)> make_port;

@@ -125,6 +125,21 @@ cleanup() {
       fi
     fi
     wait "$BRISKD_PID" 2>/dev/null
+    local brc=$?
+    # briskd exits 0 on SIGTERM; anything else (a crash, a sanitizer's exit code, LeakSanitizer
+    # at exit) fails the test.
+    if [[ $brc -ne 0 ]]; then
+      echo "[$TEST_NAME] FAIL: briskd (pid $BRISKD_PID) exited with status $brc" >&2
+      [[ $rc -eq 0 || $rc -eq 77 ]] && rc=1
+    fi
+  fi
+  # A sanitizer report on briskd's stderr fails the test even if the daemon survived (ASan+UBSan
+  # builds: tools/dev.sh runs these tests against build-asan/briskd too).
+  if [[ -n "$TMPD" && -s "$TMPD/briskd.log" ]] &&
+    grep -qE "ERROR: (Address|Leak|Memory|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer" "$TMPD/briskd.log"; then
+    echo "[$TEST_NAME] FAIL: sanitizer report in briskd's log:" >&2
+    grep -m 1 -A 60 -E "ERROR: |WARNING: ThreadSanitizer|runtime error:" "$TMPD/briskd.log" >&2
+    [[ $rc -eq 0 || $rc -eq 77 ]] && rc=1
   fi
   local ns
   for ns in ${NAMESPACES[@]+"${NAMESPACES[@]}"}; do
