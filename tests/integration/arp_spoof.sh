@@ -39,8 +39,9 @@ neigh_mac() {
 
 # poison [forge]: arpspoof -t kali3 kali5 and -t kali5 kali3 from kali4, 8 rounds 0.25 s apart
 # (Linux ignores a reply that comes within locktime, 1 s, of the entry's last update, so the
-# attack keeps sending, as arpspoof does). With `forge`, the Ethernet source is the
-# impersonated victim's MAC too, so a MAC-only check is not enough either.
+# attack keeps sending, as arpspoof does). With `forge`, each round also sends the same two
+# replies with the impersonated victim's MAC as Ethernet source (a MAC-only check is not
+# enough either): 16 frames of each kind.
 poison() {
   local forge=${1:-}
   ip netns exec "$NS4" /usr/bin/python3 - "$T4" "$MAC4" "$MAC3" "$IP3" "$MAC5" "$IP5" "$forge" <<'EOF'
@@ -48,10 +49,12 @@ import sys, time
 from scapy.all import ARP, Ether, conf, sendp
 conf.verb = 0
 iface, me, mac3, ip3, mac5, ip5, forge = sys.argv[1:8]
-to3 = Ether(dst=mac3, src=mac5 if forge else me) / ARP(op=2, hwsrc=me, psrc=ip5, hwdst=mac3, pdst=ip3)
-to5 = Ether(dst=mac5, src=mac3 if forge else me) / ARP(op=2, hwsrc=me, psrc=ip3, hwdst=mac5, pdst=ip5)
+frames = []
+for src3, src5 in [(me, me)] + ([(mac5, mac3)] if forge else []):
+    frames.append(Ether(dst=mac3, src=src3) / ARP(op=2, hwsrc=me, psrc=ip5, hwdst=mac3, pdst=ip3))
+    frames.append(Ether(dst=mac5, src=src5) / ARP(op=2, hwsrc=me, psrc=ip3, hwdst=mac5, pdst=ip5))
 for _ in range(8):
-    sendp([to3, to5], iface=iface)
+    sendp(frames, iface=iface)
     time.sleep(0.25)
 EOF
 }
@@ -94,7 +97,6 @@ pass "pings kali3 <-> kali5 and kali4 -> kali3 work with bindings"
 
 check "arpspoof against bound ports: caches stay clean, drops counted"
 arp0=$(bk --json stats "$T4" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["drops"]["sec_arp"])')
-poison
 poison forge
 say "kali3: $IP5 at $(neigh_mac "$NS3" "$IP5"); kali5: $IP3 at $(neigh_mac "$NS5" "$IP3")"
 [[ "$(neigh_mac "$NS3" "$IP5")" != "$MAC4" ]] || fail "kali3 was poisoned through a bound port"
