@@ -297,6 +297,8 @@ Reply Switch::set_fdb_limit(const std::string& bridge, std::uint32_t limit) {
     return Reply::error("fdb-limit must be 1.." + std::to_string(kMacTableMaxLimit));
   // A new table, refilled with the static entries and the most recent dynamic ones.
   auto fresh = std::make_shared<MacTable>(limit);
+  for (auto& [pname, p] : ports_)  // `port security <p> limit` carries over
+    if (p.bridge == bridge && p.mac_limit != 0) fresh->set_port_limit(p.id, p.mac_limit);
   std::vector<FdbEntry> dyn;
   it->second.fdb->for_each([&](const FdbEntry& e) {
     std::uint64_t key = fdb_key(e.vlan, e.mac.to_u64());
@@ -358,7 +360,10 @@ void Switch::remove_port_model(const std::string& name) {
   PortModel& p = it->second;
   stop_child(p.dhcp_pid);
   auto b = bridges_.find(p.bridge);
-  if (b != bridges_.end()) b->second.fdb->flush(p.id, 0xffffffff, /*include_static=*/true);
+  if (b != bridges_.end()) {
+    b->second.fdb->flush(p.id, 0xffffffff, /*include_static=*/true);
+    b->second.fdb->set_port_limit(p.id, 0);  // the id's next owner starts without a cap
+  }
   used_[p.id] = false;
   learn_target_[p.id] = nullptr;
   ports_.erase(it);

@@ -170,6 +170,28 @@ TEST_F(SecurityTest, MacFloodStopsAtThePortLimit) {
   EXPECT_NE(st.text.find("evicted"), std::string::npos);
 }
 
+// `bridge config <b> fdb-limit=N` builds a new table: the per-port limits must carry over.
+// A deleted port's limit must not stay on its id for the next port that gets it.
+TEST_F(SecurityTest, PortLimitSurvivesFdbLimitChangeAndDiesWithThePort) {
+  ASSERT_TRUE(h.cmd("port security vk65 limit 3").ok);
+  const PortId id65 = h.sw().ports().at("vk65").id;
+  ASSERT_TRUE(h.cmd("port delete vk65").ok);
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->port_limit(id65), 0u);
+  ASSERT_TRUE(h.cmd("port security vk64 limit 4").ok);
+  ASSERT_TRUE(h.cmd("bridge config tsbr0 fdb-limit=128").ok);
+  const PortId id = h.sw().ports().at("vk64").id;
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->port_limit(id), 4u);
+  for (int i = 0; i < 20; ++i) {
+    char m[18];
+    std::snprintf(m, sizeof(m), "02:67:00:00:00:%02x", i);
+    h.port("vk64").inject(FrameBuilder().to(bcast).from(m).build());
+  }
+  h.pump();
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->dynamic_count(id), 4u);
+  ASSERT_TRUE(h.cmd("port delete vk64").ok);
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->port_limit(id), 0u);
+}
+
 TEST_F(SecurityTest, FloodOffStopsUnknownUnicastButNotBroadcast) {
   ASSERT_TRUE(h.cmd("port flood vk65 off").ok);
   h.send("vk63", FrameBuilder().to("02:99:99:99:99:99").from(k3mac).build());
