@@ -276,6 +276,7 @@ Reply Switch::ensure_bridge(const std::string& name) {
   if (ports_.count(name)) return Reply::error("name " + name + " is already used by a port");
   BridgeModel b;
   b.name = name;
+  b.fdb_limit = opts_.fdb_limit;
   b.fdb = std::make_shared<MacTable>(b.fdb_limit);
   if (opts_.bridge_interface) {
     if (!host_name_free(name))
@@ -332,6 +333,8 @@ Reply Switch::set_fdb_limit(const std::string& bridge, std::uint32_t limit) {
     return Reply::error("fdb-limit must be 1.." + std::to_string(kMacTableMaxLimit));
   // A new table, refilled with the static entries and the most recent dynamic ones.
   auto fresh = std::make_shared<MacTable>(limit);
+  for (auto& [pname, p] : ports_)  // `port security <p> limit` carries over
+    if (p.bridge == bridge && p.mac_limit != 0) fresh->set_port_limit(p.id, p.mac_limit);
   std::vector<FdbEntry> dyn;
   it->second.fdb->for_each([&](const FdbEntry& e) {
     std::uint64_t key = fdb_key(e.vlan, e.mac.to_u64());
@@ -393,7 +396,10 @@ void Switch::remove_port_model(const std::string& name) {
   PortModel& p = it->second;
   stop_child(p.dhcp_pid);
   auto b = bridges_.find(p.bridge);
-  if (b != bridges_.end()) b->second.fdb->flush(p.id, 0xffffffff, /*include_static=*/true);
+  if (b != bridges_.end()) {
+    b->second.fdb->flush(p.id, 0xffffffff, /*include_static=*/true);
+    b->second.fdb->set_port_limit(p.id, 0);  // the id's next owner starts without a cap
+  }
   used_[p.id] = false;
   learn_target_[p.id] = nullptr;
   ports_.erase(it);
@@ -951,6 +957,27 @@ Reply Switch::show_stats(const std::string& port) const {
     }
   }
   if (!drows.empty()) text += "\n" + format_table({"drop reason", "frames", "meaning"}, drows);
+  if (port.empty()) {
+    // FDB of each bridge: size, limit and what learning did (evictions show a MAC flood
+    // hitting the bridge's fdb-limit or a port's `port security <p> limit`).
+    std::vector<std::vector<std::string>> frows;
+    nlohmann::json fj = nlohmann::json::object();
+    for (auto& [name, b] : bridges_) {
+      const MacTableStats& st = b.fdb->stats();
+      frows.push_back({name, std::to_string(b.fdb->size()), std::to_string(b.fdb->limit()),
+                       std::to_string(st.learned), std::to_string(st.moved),
+                       std::to_string(st.evicted), std::to_string(st.aged),
+                       std::to_string(st.full_drops)});
+      fj[name] = {{"entries", b.fdb->size()}, {"limit", b.fdb->limit()},  {"learned", st.learned},
+                  {"moved", st.moved},         {"evicted", st.evicted},   {"aged", st.aged},
+                  {"full", st.full_drops},     {"static_conflicts", st.static_conflicts}};
+    }
+    data["fdb"] = fj;
+    if (!frows.empty())
+      text += "\n" + format_table({"bridge", "fdb entries", "limit", "learned", "moved", "evicted",
+                                    "aged", "full"},
+                                   frows);
+  }
   return Reply::okay(text, data);
 }
 

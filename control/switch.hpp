@@ -47,6 +47,8 @@ struct SwitchOptions {
   // learned unicast between each other in the kernel. briskd turns it on by default
   // (--xdp-fastpath on|off); when its maps cannot be created it stays off, with a log line.
   bool xdp_fastpath = false;
+  // fdb-limit of new bridges (`bridge config <b> fdb-limit=N` changes one bridge).
+  std::uint32_t fdb_limit = kMacTableDefaultLimit;
   // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message
   // on failure (no such device, no permission...).
   std::function<std::shared_ptr<Port>(const PortSpec&)> make_port;

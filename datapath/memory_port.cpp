@@ -38,7 +38,8 @@ std::uint32_t MemoryPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t m
     const std::vector<std::uint8_t>& src = rx_.front();
     std::size_t len = src.size() > kMaxFrameLen ? kMaxFrameLen + 1 : src.size();
     f->reset(static_cast<std::uint32_t>(len));
-    std::memcpy(f->data, src.data(), len > kMaxFrameLen ? kMaxFrameLen : len);
+    // An empty vector's data() may be null, and memcpy from null is undefined even for 0 bytes.
+    if (len != 0) std::memcpy(f->data, src.data(), len > kMaxFrameLen ? kMaxFrameLen : len);
     rx_.pop();
     out[n++] = f;
   }

@@ -2,6 +2,7 @@
 # The two commands of README.md, and their parts.
 #   tools/dev.sh run    install dependencies, build, start briskd in the foreground
 #   tools/dev.sh test   install dependencies, build (plain, ASan+UBSan, TSan) and run every test
+#   tools/dev.sh fuzz   build the libFuzzer targets (build-fuzz) and run each FUZZ_SECONDS (60)
 #   tools/dev.sh deps | build
 # Run as root on Debian 12 (apt packages; integration tests need CAP_NET_ADMIN).
 set -euo pipefail
@@ -34,8 +35,43 @@ build() {  # build DIR [cmake args...]
   ninja -C "$dir" -j "$(nproc)"
 }
 
+# Fuzz targets: clang, ASan+UBSan, libFuzzer; only the fuzz_* targets are built in build-fuzz.
+FUZZ_TARGETS=(fuzz_pipeline fuzz_commands)
+fuzz_build() {
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DBRISK_FUZZ=ON -DBRISK_BENCH=OFF >/dev/null
+  ninja -C build-fuzz -j "$(nproc)" "${FUZZ_TARGETS[@]}"
+}
+
+# Run each fuzz target for FUZZ_SECONDS (default 60) on its committed seed corpus
+# (tests/fuzz/corpus/<target>, read only) plus a working corpus in build-fuzz/corpus/<target>.
+# A crash, leak, timeout or invariant violation fails; the input is saved as
+# build-fuzz/artifacts/<target>-crash-*. Full logs: build-fuzz/<target>.log.
+fuzz_run() {
+  local secs=${FUZZ_SECONDS:-60} rc=0 t
+  mkdir -p build-fuzz/artifacts
+  for t in "${FUZZ_TARGETS[@]}"; do
+    local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+                -artifact_prefix="build-fuzz/artifacts/$t-")
+    [[ -f tests/fuzz/$t.dict ]] && args+=(-dict="tests/fuzz/$t.dict")
+    [[ $t == fuzz_pipeline ]] && args+=(-max_len=8192) || args+=(-max_len=2048)
+    mkdir -p "build-fuzz/corpus/$t"
+    echo "== fuzzing $t for ${secs} s"
+    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        "build-fuzz/tests/fuzz/$t" "${args[@]}" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" \
+        >"build-fuzz/$t.log" 2>&1; then
+      echo "== FAIL: $t found a problem (input in build-fuzz/artifacts/):"
+      grep -v "^#" "build-fuzz/$t.log" | tail -n 60
+      rc=1
+    fi
+    grep -E "^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb)" "build-fuzz/$t.log" || true
+  done
+  return $rc
+}
+
 case "${1:-}" in
   deps) deps ;;
+  fuzz) deps; fuzz_build; fuzz_run ;;
   build) deps; build build ;;
   run)
     deps
@@ -51,22 +87,31 @@ case "${1:-}" in
     build build-asan -DBRISK_SANITIZE=address -DBRISK_BENCH=OFF
     echo "== TSan build"
     build build-tsan -DBRISK_SANITIZE=thread -DBRISK_BENCH=OFF
+    echo "== fuzz targets (clang, libFuzzer, ASan+UBSan)"
+    fuzz_build
     rc=0
     echo "== unit tests under ASan+UBSan"
     (cd build-asan && ctest -L unit --output-on-failure -j2) || rc=1
+    # The integration tests against the ASan+UBSan briskd and client: a sanitizer report on
+    # briskd's stderr or a non-zero exit (LeakSanitizer at exit) fails the test (lib.sh).
+    echo "== integration tests (needs_root) under ASan+UBSan"
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest -L needs_root --output-on-failure 2>&1 | tee ctest-root.log; exit "${PIPESTATUS[0]}") || rc=1
+    echo "== fuzzing (bounded: ${FUZZ_SECONDS:-60} s per target)"
+    fuzz_run || rc=1
     echo "== unit and concurrency tests under TSan"
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure) || rc=1
     echo "== every test (unit, benchmark smoke, integration in namespaces)"
     (cd build && ctest --output-on-failure 2>&1 | tee ctest.log; exit "${PIPESTATUS[0]}") || rc=1
     # A suite that passes by skipping is not passing: as root nothing may skip.
-    if [[ $(id -u) -eq 0 ]] && grep -E "\*+Skipped|Not Run" build/ctest.log; then
+    if [[ $(id -u) -eq 0 ]] && grep -E "\*+Skipped|Not Run" build/ctest.log build-asan/ctest-root.log; then
       echo "== FAIL: tests were skipped although this run has root (see the reasons above)"
       rc=1
     fi
     exit $rc
     ;;
   *)
-    echo "usage: $0 run [briskd options] | test | deps | build" >&2
+    echo "usage: $0 run [briskd options] | test | fuzz | deps | build" >&2
     exit 2
     ;;
 esac

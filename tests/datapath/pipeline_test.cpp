@@ -142,6 +142,15 @@ TEST_F(PipelineTest, MalformedFramesAreCountedNotForwarded) {
   EXPECT_EQ(h.totals("p1").rx_frames, 5u);
 }
 
+// Found by tests/fuzz/fuzz_pipeline: an empty frame made the memory port memcpy from a null
+// pointer (UBSan: nonnull attribute). It is a runt like any other.
+TEST_F(PipelineTest, EmptyFrameIsARunt) {
+  h.send("p1", {});
+  EXPECT_EQ(drops(h, "p1", Drop::kRunt), 1u);
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.totals("p1").rx_frames, 1u);
+}
+
 TEST_F(PipelineTest, EveryFrameIsDeliveredOrCountedAsDropped) {
   // Conservation over a mixed stream: rx == frames that left at least once + drops.
   std::vector<std::vector<std::uint8_t>> frames = {

@@ -162,6 +162,34 @@ TEST_F(SecurityTest, MacFloodStopsAtThePortLimit) {
   auto out = h.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out["vk63"].size(), 1u) << "and forwarding";
+  // The evictions are visible in `stats` (JSON "fdb" per bridge and a text table).
+  Reply st = h.cmd("stats");
+  ASSERT_TRUE(st.ok);
+  EXPECT_EQ(st.data["fdb"]["tsbr0"]["entries"].get<std::uint64_t>(), fdb.size());
+  EXPECT_GE(st.data["fdb"]["tsbr0"]["evicted"].get<std::uint64_t>(), 2000u - 16u);
+  EXPECT_NE(st.text.find("evicted"), std::string::npos);
+}
+
+// `bridge config <b> fdb-limit=N` builds a new table: the per-port limits must carry over.
+// A deleted port's limit must not stay on its id for the next port that gets it.
+TEST_F(SecurityTest, PortLimitSurvivesFdbLimitChangeAndDiesWithThePort) {
+  ASSERT_TRUE(h.cmd("port security vk65 limit 3").ok);
+  const PortId id65 = h.sw().ports().at("vk65").id;
+  ASSERT_TRUE(h.cmd("port delete vk65").ok);
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->port_limit(id65), 0u);
+  ASSERT_TRUE(h.cmd("port security vk64 limit 4").ok);
+  ASSERT_TRUE(h.cmd("bridge config tsbr0 fdb-limit=128").ok);
+  const PortId id = h.sw().ports().at("vk64").id;
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->port_limit(id), 4u);
+  for (int i = 0; i < 20; ++i) {
+    char m[18];
+    std::snprintf(m, sizeof(m), "02:67:00:00:00:%02x", i);
+    h.port("vk64").inject(FrameBuilder().to(bcast).from(m).build());
+  }
+  h.pump();
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->dynamic_count(id), 4u);
+  ASSERT_TRUE(h.cmd("port delete vk64").ok);
+  EXPECT_EQ(h.sw().bridges().at("tsbr0").fdb->port_limit(id), 0u);
 }
 
 TEST_F(SecurityTest, FloodOffStopsUnknownUnicastButNotBroadcast) {

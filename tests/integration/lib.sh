@@ -54,6 +54,13 @@ need_tool() {
   done
 }
 
+# need_scapy: skip the test when scapy is missing for the system Python (/usr/bin/python3,
+# which is the one the tests run scapy with; python3-scapy is in tools/dev.sh's PACKAGES).
+need_scapy() {
+  /usr/bin/python3 -c 'import scapy.all' >/dev/null 2>&1 ||
+    skip "scapy for /usr/bin/python3 is missing (Debian package python3-scapy)"
+}
+
 # Python for JSON parsing (the system one preferred), or empty.
 PY=""  # used by the tests
 # shellcheck disable=SC2034
@@ -118,6 +125,21 @@ cleanup() {
       fi
     fi
     wait "$BRISKD_PID" 2>/dev/null
+    local brc=$?
+    # briskd exits 0 on SIGTERM; anything else (a crash, a sanitizer's exit code, LeakSanitizer
+    # at exit) fails the test.
+    if [[ $brc -ne 0 ]]; then
+      echo "[$TEST_NAME] FAIL: briskd (pid $BRISKD_PID) exited with status $brc" >&2
+      [[ $rc -eq 0 || $rc -eq 77 ]] && rc=1
+    fi
+  fi
+  # A sanitizer report on briskd's stderr fails the test even if the daemon survived (ASan+UBSan
+  # builds: tools/dev.sh runs these tests against build-asan/briskd too).
+  if [[ -n "$TMPD" && -s "$TMPD/briskd.log" ]] &&
+    grep -qE "ERROR: (Address|Leak|Memory|Thread)Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer" "$TMPD/briskd.log"; then
+    echo "[$TEST_NAME] FAIL: sanitizer report in briskd's log:" >&2
+    grep -m 1 -A 60 -E "ERROR: |WARNING: ThreadSanitizer|runtime error:" "$TMPD/briskd.log" >&2
+    [[ $rc -eq 0 || $rc -eq 77 ]] && rc=1
   fi
   local ns
   for ns in ${NAMESPACES[@]+"${NAMESPACES[@]}"}; do

@@ -3,6 +3,7 @@
 // the test plays the worker (poll_port) and the control thread (Switch::tick).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -20,7 +21,12 @@ namespace brisk::test {
 
 class Harness {
  public:
-  explicit Harness(const std::string& bridge = "tbr0", unsigned workers = 1) : dp_(workers) {
+  // `options` may change the SwitchOptions, e.g. bridge_interface = false: bridges get no own
+  // interface and `tap create ... ip|dhcp` touches nothing on the host (the command fuzzer
+  // runs arbitrary commands).
+  explicit Harness(const std::string& bridge = "tbr0", unsigned workers = 1,
+                   const std::function<void(SwitchOptions&)>& options = {})
+      : dp_(workers) {
     SwitchOptions o;
     o.default_bridge = bridge;
     o.tap_prefix = "tt";
@@ -31,6 +37,7 @@ class Harness {
       mem_[spec.name] = p;
       return p;
     };
+    if (options) options(o);
     sw_ = std::make_unique<Switch>(dp_, o);
     cmds_ = std::make_unique<CommandSet>(*sw_);
     sw_->tick(now_);
@@ -84,6 +91,18 @@ class Harness {
     return out;
   }
   PortTotals totals(const std::string& name) { return sw_->totals(sw_->ports().at(name)); }
+  // Forget the memory ports the switch no longer has (long fuzzing runs create many).
+  void prune() {
+    for (auto it = mem_.begin(); it != mem_.end();)
+      it = sw_->ports().count(it->first) ? std::next(it) : mem_.erase(it);
+  }
+  // Names of the memory ports the switch has now.
+  std::vector<std::string> port_names() const {
+    std::vector<std::string> v;
+    for (auto& [name, p] : mem_)
+      if (sw_->ports().count(name)) v.push_back(name);
+    return v;
+  }
 
  private:
   Datapath dp_;

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
+
+The files are committed; rerun this after changing the seeds. Python standard library only.
+fuzz_pipeline records are [ctl][len_hi][len_lo][frame] (see fuzz_pipeline.cpp); ctl & 7 is
+the ingress port: 0 s0 (bound 02:..:01 198.18.60.1), 1 s1 (bound 02:..:02 MAC only, and
+02:..:12 198.18.60.2), 2 p2, 3 p3 (VLAN 20), 4 t4 (trunk all), 5 t5 (trunk 10,20 native 10),
+6 the bridge's own port.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+BC = bytes([0xff] * 6)
+M1 = bytes.fromhex("020000000001")
+M2 = bytes.fromhex("020000000002")
+M12 = bytes.fromhex("020000000012")
+MX = bytes.fromhex("0200000000aa")
+IP1 = bytes([198, 18, 60, 1])
+IP2 = bytes([198, 18, 60, 2])
+IPX = bytes([198, 18, 60, 99])
+IP6_1 = bytes.fromhex("20010db8000000000000000000000001")
+LL6 = bytes.fromhex("fe80000000000000") + bytes.fromhex("000000fffe000001")
+
+
+def eth(dst, src, etype, payload=b"", tags=()):
+    h = dst + src
+    for tpid, vid in tags:
+        h += struct.pack("!HH", tpid, vid)
+    return h + struct.pack("!H", etype) + payload
+
+
+def arp(op, sha, spa, tha, tpa):
+    return struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + sha + spa + tha + tpa
+
+
+def ipv4(src, dst, proto, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0, src, dst)
+    return h + payload
+
+
+def udp(sport, dport, payload):
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+
+
+def ipv6(src, dst, nh, payload):
+    return struct.pack("!IHBB", 0x60000000, len(payload), nh, 255) + src + dst + payload
+
+
+def rec(port, frame, tick=False):
+    return bytes([(port & 7) | (0x80 if tick else 0)]) + struct.pack("!H", len(frame)) + frame
+
+
+inner = eth(BC, MX, 0x0806, arp(1, MX, IPX, bytes(6), IP1))
+vxlan = eth(M1, M2, 0x0800, ipv4(IP2, IP1, 17, udp(4789, 4789, bytes([8, 0, 0, 0, 0, 0, 42, 0]) + inner)))
+gre = eth(M1, M12, 0x0800, ipv4(IP2, IP1, 47, struct.pack("!HHI", 0x2000, 0x6558, 7) + inner))
+ns = bytes([135, 0, 0, 0, 0, 0, 0, 0]) + IP6_1 + bytes([1, 1]) + M1
+na = bytes([136, 0, 0, 0, 0x60, 0, 0, 0]) + IP6_1 + bytes([2, 1]) + M1
+rs = bytes([133, 0, 0, 0, 0, 0, 0, 0]) + bytes([1, 1]) + M1
+SOLICITED = bytes.fromhex("ff0200000000000000000001ff000001")
+MC6 = bytes.fromhex("333300000001")
+
+PIPELINE = {
+    "arp_request_reply": rec(0, eth(BC, M1, 0x0806, arp(1, M1, IP1, bytes(6), IP2)))
+    + rec(1, eth(M1, M12, 0x0806, arp(2, M12, IP2, M1, IP1))),
+    "arp_poison": rec(1, eth(M1, M12, 0x0806, arp(2, M12, IPX, M1, IP1)))
+    + rec(2, eth(M1, MX, 0x0806, arp(2, MX, IP2, M1, IP1))),
+    "arp_truncated": rec(0, eth(BC, M1, 0x0806, arp(1, M1, IP1, bytes(6), IP2)[:17])),
+    "ipv4_icmp": rec(0, eth(M12, M1, 0x0800, ipv4(IP1, IP2, 1, bytes(16)))) + rec(1, eth(M1, M12, 0x0800, ipv4(IP2, IP1, 1, bytes(16)))),
+    "ipv4_truncated": rec(0, eth(M12, M1, 0x0800, bytes([0x45, 0, 0, 40]))),
+    "udp_truncated": rec(4, eth(M12, MX, 0x0800, ipv4(IPX, IP2, 17, udp(53, 53, b""))[:24], tags=[(0x8100, 10)])),
+    "vxlan": rec(1, vxlan) + rec(4, vxlan[:50]),
+    "gre": rec(1, gre) + rec(5, gre[:38]),
+    "ipv6_nd": rec(0, eth(MC6, M1, 0x86DD, ipv6(LL6, SOLICITED, 58, ns)))
+    + rec(0, eth(MC6, M1, 0x86DD, ipv6(IP6_1, SOLICITED, 58, na)))
+    + rec(0, eth(MC6, M1, 0x86DD, ipv6(LL6, SOLICITED, 58, rs)))
+    + rec(0, eth(MC6, M1, 0x86DD, ipv6(IP6_1, SOLICITED, 58, na[:12]))),
+    "stacked_vlans": rec(4, eth(BC, MX, 0x0800, bytes(46), tags=[(0x8100, 10), (0x8100, 20), (0x8100, 30)]))
+    + rec(5, eth(BC, MX, 0x0800, bytes(46), tags=[(0x88A8, 20), (0x8100, 10)]))
+    + rec(0, eth(BC, M1, 0x0800, bytes(46), tags=[(0x8100, 0), (0x8100, 20)]))
+    + rec(6, eth(BC, MX, 0x0800, bytes(46), tags=[(0x8100, 4095)])),
+    "runts": b"".join(rec(p, eth(BC, MX, 0x0800)[:n]) for p, n in [(0, 0), (1, 6), (2, 13), (4, 14), (4, 17)]),
+    "giants": rec(2, eth(BC, MX, 0x0800, bytes(1906))) + rec(4, eth(BC, MX, 0x0800, bytes(1906), tags=[(0x8100, 10)]))
+    + rec(3, eth(BC, MX, 0x0800, bytes(3000))),
+    "storm_and_ticks": b"".join(rec(1, eth(BC, M2, 0x88B5, bytes(46)), tick=(i % 20 == 0)) for i in range(80)),
+    "mac_flood": b"".join(rec(1, eth(BC, M2, 0x88B5, bytes(46))) for _ in range(2))
+    + b"".join(rec(2, eth(BC, bytes([2, 0x66, 0, 0, 0, i]), 0x88B5, bytes(46))) for i in range(100)),
+}
+
+COMMANDS = {
+    "minimega": "tap create 10\ntap create LAN bridge b2 name web ip 198.18.0.1/24\ntap\nbridge\n"
+    "tap delete 1\nbridge destroy b2\n",
+    "security": "tap create 10 name a\nport security a mac 02:00:00:00:00:01 ip 198.18.60.1,2001:db8::1\n"
+    "port security a limit 4\nport flood a off\nport storm a 100\nport security\nport security a off\n"
+    "port storm a off\nport flood a on\n",
+    "ports_and_fdb": "port add veth0 trunk 10,20-30 native 10 driver afpacket\nport add veth1 vlan 5\n"
+    "bridge trunk fzbr veth2\nbridge notrunk fzbr veth2\nfdb add fzbr 10 02:00:00:00:00:05 veth0\nfdb show\n"
+    "fdb flush fzbr port veth0 vlan 10\nfdb del fzbr 10 02:00:00:00:00:05\nport delete veth1\nstats\nstats veth0\n",
+    "config": "bridge config fzbr fdb-limit=16\nbridge config fzbr ageing=0\nbridge ageing fzbr 30\nnuke\nhelp\n",
+    "bad": "tap create 5000\nport security nosuch mac zz\nfdb add fzbr 4095 ff:ff:ff:ff:ff:ff x\n"
+    "bridge config fzbr fdb-limit=0\nport add x trunk 1-\nport storm a 0\n",
+}
+
+
+def write(target, files):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    for name, blob in files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(blob if isinstance(blob, bytes) else blob.encode())
+
+
+write("fuzz_pipeline", PIPELINE)
+write("fuzz_commands", COMMANDS)
