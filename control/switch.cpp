@@ -102,6 +102,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
 }
 
 Switch::~Switch() {
+  close_all_captures();
   for (auto& [name, p] : ports_) stop_child(p.dhcp_pid);
 }
 
@@ -173,6 +174,7 @@ std::string Switch::vlan_label(const PortModel& p) const {
 // ------------------------------------------------------------------ snapshot
 
 void Switch::rebuild() {
+  prune_mirrors();
   auto s = std::make_unique<Snapshot>();
   s->version = ++version_;
   s->rx_by_worker.resize(dp_.workers());
@@ -212,6 +214,7 @@ void Switch::rebuild() {
     }
     s->port_refs.push_back(p.port);
     s->rx_by_worker[p.worker].push_back(p.id);
+    if (is_mirror_dst(name)) continue;  // receives mirrored frames only: in no flood list
     auto& m = members[pc.bridge];
     if (p.mode == VlanMode::kAccess) {
       m[p.vlan].push_back(p.id);
@@ -229,6 +232,7 @@ void Switch::rebuild() {
     }
     bc.flood_offs[kVlanCount] = static_cast<std::uint32_t>(bc.flood_ports.size());
   }
+  build_mirrors(*s, bidx);
   dp_.publish(std::move(s));
 }
 
@@ -827,6 +831,7 @@ Reply Switch::show_stats(const std::string& port) const {
     data["deny_events_not_logged"] = evd;
   }
   if (!drows.empty()) text += "\n" + format_table({"drop reason", "frames", "meaning"}, drows);
+  if (port.empty()) append_mirror_stats(text, data);
   return Reply::okay(text, data);
 }
 
@@ -921,6 +926,7 @@ void Switch::tick(std::uint32_t now) {
     }
   }
   dp_.snapshots().reclaim([this] { drain_learning(); });
+  if (!closing_.empty() && dp_.snapshots().pending() == 0) finish_closing();
 }
 
 }  // namespace brisk

@@ -28,6 +28,7 @@ namespace brisk {
   X(kNoDestination, "no_destination", "no other port in the VLAN")             \
   X(kTxError, "tx_error", "output port refused the frame")                     \
   X(kPortDown, "port_down", "output port's device is gone")                    \
+  X(kMirrorDst, "mirror_dst", "sent by a mirror destination port (not forwarded)") \
   X(kSecSrcMac, "sec_src_mac", "source MAC not bound to the secured port")      \
   X(kSecArp, "sec_arp", "ARP sender not bound to the secured port")            \
   X(kSecIp, "sec_ip", "source IP not bound to the secured port")               \
@@ -77,8 +78,21 @@ struct alignas(64) WorkerStats {
 // Drop reasons worth a log line (security and storm control); see datapath/events.hpp.
 constexpr bool drop_is_logged(Drop d) { return d >= Drop::kSecSrcMac; }
 
+// Per mirror (and per capture), written by the worker that made the copies:
+//   mirrored   copies the mirror stage made (datapath/mirror.hpp)
+//   delivered  copies a destination port accepted (TxQueues::flush)
+//   dropped    copies a destination port refused (tx error, device gone) or a capture ring had
+//              no room for
+// Once traffic stops, mirrored == delivered + dropped for a port mirror. For a capture,
+// delivered is counted by the writer (Capture::written) and the rest is still queued.
+inline constexpr std::size_t kMaxMirrors = 64;
+struct alignas(64) MirrorCounters {
+  Counter mirrored, delivered, dropped;
+};
+
 struct WorkerCounters {
   std::unique_ptr<PortCounters[]> port{new PortCounters[kMaxPorts]};
+  std::unique_ptr<MirrorCounters[]> mirror{new MirrorCounters[kMaxMirrors]};
   WorkerStats worker;
 };
 

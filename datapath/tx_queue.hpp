@@ -26,8 +26,15 @@ class TxQueues {
     ++f->refs;
     q.items[q.n++] = TxItem{f, push_vlan};
   }
+  // Items queued for `out` since the last flush (the mirror stage reads a source's egress).
+  const TxItem* queued(PortId out, std::uint32_t& n) const noexcept {
+    n = q_[out].n;
+    return q_[out].items;
+  }
   // A batch of kBatchSize frames puts at most kBatchSize items on one port.
-  void flush(const Snapshot& snap, FramePool& pool, PortCounters* counters) noexcept;
+  // Copies toward a mirror destination are also counted per mirror in `mirrors`.
+  void flush(const Snapshot& snap, FramePool& pool, PortCounters* counters,
+             MirrorCounters* mirrors = nullptr) noexcept;
 
  private:
   struct Queue {
