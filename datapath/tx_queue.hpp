@@ -26,6 +26,21 @@ class TxQueues {
     ++f->refs;
     q.items[q.n++] = TxItem{f, push_vlan};
   }
+  // n references for `out` at once: frame get(i) with tag tag_of(get(i)->vlan), i < n. The
+  // caller guarantees the queue's bound (see flush).
+  template <typename Get, typename TagOf>
+  void enqueue_bulk(PortId out, std::uint32_t n, Get get, TagOf tag_of) noexcept {
+    if (n == 0) return;
+    Queue& q = q_[out];
+    if (q.n == 0) touched_[ntouched_++] = out;
+    TxItem* it = q.items + q.n;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      Frame* f = get(i);
+      ++f->refs;
+      it[i] = TxItem{f, tag_of(f->vlan)};
+    }
+    q.n += n;
+  }
   // Items queued for `out` since the last flush (the mirror stage reads a source's egress).
   const TxItem* queued(PortId out, std::uint32_t& n) const noexcept {
     n = q_[out].n;
