@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 need_tool ping tcpdump tshark
 
 need_netns
-start_briskd
+start_briskd --workers 2  # A and B polled by different workers: two capture rings
 
 NS_A="${PFX}-a" NS_B="${PFX}-b"
 IP_A=198.18.32.1 IP_B=198.18.32.2
