@@ -96,7 +96,7 @@ Reply tap_create(Switch& sw, const Args& a, const Command& c) {
 
 // tap mirror, clear tap mirror, capture pcap, clear capture (control/mirror.cpp).
 void add_mirror_commands(std::vector<Command>& cmds) {
-  cmds.push_back({{"tap", "mirror"}, "tap mirror [<src tap>|all <dst tap> [bridge]]", nullptr});
+  cmds.push_back({{"tap", "mirror"}, "tap mirror [<src tap|all> <dst tap> [bridge]]", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.empty()) return sw.list_mirrors();
     if (a.size() != 2 && a.size() != 3) return usage_error(c);
