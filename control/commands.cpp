@@ -94,6 +94,50 @@ Reply tap_create(Switch& sw, const Args& a, const Command& c) {
   return sw.tap_create(bridge, vlan ? *vlan : kNewAliasVlan, alias, name, ip);
 }
 
+// tap mirror, clear tap mirror, capture pcap, clear capture (control/mirror.cpp).
+void add_mirror_commands(std::vector<Command>& cmds) {
+  cmds.push_back({{"tap", "mirror"}, "tap mirror [<src tap|all> <dst tap> [bridge]]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.empty()) return sw.list_mirrors();
+    if (a.size() != 2 && a.size() != 3) return usage_error(c);
+    return sw.mirror_add(a[0], a[1], a.size() == 3 ? a[2] : sw.default_bridge());
+  };
+  cmds.push_back({{"clear", "tap", "mirror"}, "clear tap mirror [<dst tap>]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() > 1) return usage_error(c);
+    return sw.mirror_clear(a.empty() ? "" : a[0]);
+  };
+  cmds.push_back({{"capture"}, "capture", [](Switch& sw, const Args& a) {
+                    return a.empty() ? sw.list_captures()
+                                     : Reply::error("unknown capture command '" + a[0] + "'");
+                  }});
+  cmds.push_back({{"capture", "pcap"},
+                  "capture pcap [tap <tap> <file> [snaplen <n>] | bridge <bridge> <file> [snaplen <n>]]",
+                  nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.empty()) return sw.list_captures();
+    if ((a.size() != 3 && a.size() != 5) || (a[0] != "tap" && a[0] != "bridge")) return usage_error(c);
+    std::uint32_t snaplen = kCaptureDefaultSnaplen;
+    if (a.size() == 5) {
+      if (a[3] != "snaplen") return usage_error(c);
+      auto n = parse_uint(a[4], 262144);
+      if (!n || *n < 14) return Reply::error("invalid snaplen '" + a[4] + "': want 14-262144 bytes");
+      snaplen = *n;
+    }
+    return sw.capture_add(a[0], a[1], a[2], snaplen);
+  };
+  cmds.push_back({{"clear", "capture"}, "clear capture [pcap [<id>]]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.empty() || (a.size() == 1 && a[0] == "pcap")) return sw.capture_clear(std::nullopt);
+    if (a.size() == 2 && a[0] == "pcap") {
+      auto id = parse_uint(a[1], 0xffffffffu);
+      if (!id) return Reply::error("invalid capture id '" + a[1] + "'");
+      return sw.capture_clear(*id);
+    }
+    return usage_error(c);
+  };
+}
+
 std::vector<Command> make_commands() {
   std::vector<Command> cmds;
   cmds.push_back({{"tap"}, "tap", [](Switch& sw, const Args& a) {
@@ -345,6 +389,7 @@ std::vector<Command> make_commands() {
   cmds.push_back({{"nuke"}, "nuke", [](Switch& sw, const Args& a) {
                     return a.empty() ? sw.nuke() : Reply::error("usage: nuke");
                   }});
+  add_mirror_commands(cmds);
   return cmds;
 }
 

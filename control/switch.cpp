@@ -126,6 +126,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
 }
 
 Switch::~Switch() {
+  close_all_captures();
   for (auto& [name, p] : ports_) stop_child(p.dhcp_pid);
   for (auto& [name, b] : bridges_) b.fdb->set_observer(nullptr);  // fp_ goes first
 }
@@ -207,6 +208,7 @@ std::string Switch::vlan_label(const PortModel& p) const {
 // ------------------------------------------------------------------ snapshot
 
 void Switch::rebuild() {
+  prune_mirrors();
   auto s = std::make_unique<Snapshot>();
   s->version = ++version_;
   s->rx_by_worker.resize(dp_.workers());
@@ -247,6 +249,7 @@ void Switch::rebuild() {
     }
     s->port_refs.push_back(p.port);
     s->rx_by_worker[p.worker].push_back(p.id);
+    if (is_mirror_dst(name)) continue;  // receives mirrored frames only: in no flood list
     auto& m = members[pc.bridge];
     if (p.mode == VlanMode::kAccess) {
       m[p.vlan].push_back(p.id);
@@ -264,6 +267,7 @@ void Switch::rebuild() {
     }
     bc.flood_offs[kVlanCount] = static_cast<std::uint32_t>(bc.flood_ports.size());
   }
+  build_mirrors(*s, bidx);
   sync_fastpath();  // the fast path stops using what this snapshot removes before it is live
   dp_.publish(std::move(s));
 }
@@ -978,6 +982,7 @@ Reply Switch::show_stats(const std::string& port) const {
                                     "aged", "full"},
                                    frows);
   }
+  if (port.empty()) append_mirror_stats(text, data);
   return Reply::okay(text, data);
 }
 
@@ -1073,6 +1078,7 @@ void Switch::tick(std::uint32_t now) {
     }
   }
   dp_.snapshots().reclaim([this] { drain_learning(); });
+  if (!closing_.empty() && dp_.snapshots().pending() == 0) finish_closing();
 }
 
 }  // namespace brisk

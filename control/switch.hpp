@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -86,6 +87,21 @@ struct PortModel {
   unsigned worker = 0;
 };
 
+// A port mirror (`tap mirror`) or a pcap capture (`capture pcap`); see control/mirror.cpp.
+struct MirrorModel {
+  std::string bridge;
+  std::string src;                   // source port; "" = every port of the bridge (select-all)
+  std::string dst;                   // destination port; "" for a capture
+  std::shared_ptr<Capture> capture;  // captures only
+  std::uint32_t capture_id = 0;      // captures: the id `capture` lists
+  std::uint16_t slot = 0;            // WorkerCounters::mirror[slot]
+  std::uint64_t base_mirrored = 0, base_delivered = 0, base_dropped = 0;  // slot reuse
+};
+
+struct MirrorCounts {
+  std::uint64_t mirrored = 0, delivered = 0, dropped = 0, queued = 0;
+};
+
 struct BridgeModel {
   std::string name;
   std::shared_ptr<MacTable> fdb;
@@ -138,6 +154,20 @@ class Switch {
   Reply set_flood(const std::string& port, bool on);
   Reply set_storm(const std::string& port, std::uint32_t pps);
 
+  // ---- mirrors and captures (control/mirror.cpp) ----
+  // minimega's `tap mirror <src> <dst> [bridge]`; src "all" mirrors every port of the bridge.
+  Reply mirror_add(const std::string& src, const std::string& dst, const std::string& bridge);
+  Reply mirror_clear(const std::string& dst);  // "" clears every port mirror
+  Reply list_mirrors() const;
+  // kind "tap": frames entering or leaving port `name`; kind "bridge": every frame of bridge
+  // `name`. `file` must be an absolute path.
+  Reply capture_add(const std::string& kind, const std::string& name, const std::string& file,
+                    std::uint32_t snaplen);
+  Reply capture_clear(std::optional<std::uint32_t> id);  // nullopt: every capture
+  Reply list_captures() const;
+  MirrorCounts mirror_counts(const MirrorModel& m) const;
+  const std::vector<MirrorModel>& mirrors() const { return mirrors_; }
+
   // ---- FDB ----
   Reply fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac, const std::string& port);
   Reply fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac);
@@ -188,6 +218,16 @@ class Switch {
   // rebuild() BEFORE it publishes (so restrictions reach the kernel first).
   bool fastpath_eligible(const PortModel& p) const;
   void sync_fastpath();
+  // Mirrors (control/mirror.cpp).
+  bool is_mirror_dst(const std::string& port) const;
+  bool is_mirror_src(const std::string& port) const;
+  std::optional<std::uint16_t> alloc_mirror_slot();
+  void prune_mirrors();                                  // drop mirrors whose ports are gone
+  void build_mirrors(Snapshot& s, const std::map<std::string, std::uint16_t>& bidx) const;
+  void append_mirror_stats(std::string& text, nlohmann::json& data) const;
+  bool wait_grace(std::chrono::milliseconds limit);      // every retired snapshot reclaimed
+  void finish_closing();                                 // close captures no worker can reach
+  void close_all_captures();
 
   Datapath& dp_;
   SwitchOptions opts_;
@@ -207,6 +247,13 @@ class Switch {
   std::uint64_t log_suppressed_ = 0;
   std::uint64_t denies_logged_ = 0;
   std::unique_ptr<XdpFastpath> fp_;  // nullptr: fast path off
+  // Mirrors and captures.
+  std::vector<MirrorModel> mirrors_;
+  std::array<bool, kMaxMirrors> mirror_slot_used_{};
+  std::uint16_t next_mirror_slot_ = 0;
+  std::uint32_t next_capture_id_ = 1;
+  std::unique_ptr<CaptureWriter> capture_writer_;
+  std::vector<std::shared_ptr<Capture>> closing_;  // left the snapshot, grace period pending
 };
 
 }  // namespace brisk

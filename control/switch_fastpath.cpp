@@ -15,13 +15,17 @@ namespace brisk {
 // A port is accelerated when the kernel can do for its frames all that the userspace
 // pipeline would: an AF_XDP system port in native XDP mode, in a bridge that learns (hub mode
 // floods everything), without port security (bindings and ARP/ND inspection need userspace).
-// Features that must see every frame of a port (mirrors, captures) and ports that are not
-// AF_XDP devices (taps, tunnels, vhost-user) are never accelerated: add their conditions here.
+// Ports that are sources or destinations of a mirror or capture, every port of a bridge with
+// a bridge-wide mirror or capture, and ports that are not AF_XDP devices (taps, tunnels,
+// vhost-user) are never accelerated: add new features' conditions here.
 bool Switch::fastpath_eligible(const PortModel& p) const {
   if (!fp_ || p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
   const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
   if (x == nullptr || !x->native()) return false;
   if (p.security) return false;
+  // Mirrors and captures must see every frame of their ports (or of the whole bridge).
+  for (const MirrorModel& m : mirrors_)
+    if (m.bridge == p.bridge && (m.src.empty() || m.src == p.name || m.dst == p.name)) return false;
   auto b = bridges_.find(p.bridge);
   return b != bridges_.end() && b->second.ageing != 0;
 }

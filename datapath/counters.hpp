@@ -31,6 +31,7 @@ namespace brisk {
   X(kTunnelTruncated, "tunnel_truncated", "encapsulated frame shorter than its headers") \
   X(kTunnelMalformed, "tunnel_malformed", "bad VXLAN/GRE header (flags, version)") \
   X(kSplitHorizon, "split_horizon", "tunnel to tunnel (never forwarded)")      \
+  X(kMirrorDst, "mirror_dst", "sent by a mirror destination port (not forwarded)") \
   X(kSecSrcMac, "sec_src_mac", "source MAC not bound to the secured port")      \
   X(kSecArp, "sec_arp", "ARP sender not bound to the secured port")            \
   X(kSecIp, "sec_ip", "source IP not bound to the secured port")               \
@@ -80,8 +81,21 @@ struct alignas(64) WorkerStats {
 // Drop reasons worth a log line (security and storm control); see datapath/events.hpp.
 constexpr bool drop_is_logged(Drop d) { return d >= Drop::kSecSrcMac; }
 
+// Per mirror (and per capture), written by the worker that made the copies:
+//   mirrored   copies the mirror stage made (datapath/mirror.hpp)
+//   delivered  copies a destination port accepted (TxQueues::flush)
+//   dropped    copies a destination port refused (tx error, device gone) or a capture ring had
+//              no room for
+// Once traffic stops, mirrored == delivered + dropped for a port mirror. For a capture,
+// delivered is counted by the writer (Capture::written) and the rest is still queued.
+inline constexpr std::size_t kMaxMirrors = 64;
+struct alignas(64) MirrorCounters {
+  Counter mirrored, delivered, dropped;
+};
+
 struct WorkerCounters {
   std::unique_ptr<PortCounters[]> port{new PortCounters[kMaxPorts]};
+  std::unique_ptr<MirrorCounters[]> mirror{new MirrorCounters[kMaxMirrors]};
   WorkerStats worker;
 };
 

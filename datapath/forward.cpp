@@ -26,8 +26,10 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
     if (!h.found()) continue;
     std::uint32_t i = idx[j];
     const PortConf& op = snap.ports[h.port];
-    // A stale entry (port gone, moved to another bridge or VLAN) is treated as unknown.
-    if (op.port == nullptr || op.bridge != snap.ports[in].bridge || !op.carries(w.f[i]->vlan))
+    // A stale entry (port gone, moved to another bridge or VLAN) is treated as unknown, and
+    // so is an entry for a mirror destination (it receives only mirrored frames).
+    if (op.port == nullptr || op.bridge != snap.ports[in].bridge || !op.carries(w.f[i]->vlan) ||
+        op.mirror_dst)
       continue;
     w.out[i] = h.port;
   }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "datapath/forward.hpp"
+#include "datapath/mirror.hpp"
 #include "datapath/port_security.hpp"
 #include "datapath/vlan.hpp"
 
@@ -48,10 +49,34 @@ bool WorkerContext::storm_allows(PortId port, std::uint32_t pps) noexcept {
   return true;
 }
 
+namespace {
+
+// A mirror destination receives only mirrored frames; what it sends is counted and dropped.
+[[gnu::cold]] void drop_mirror_dst_input(WorkerContext& ctx, PortId in, Batch& batch) noexcept {
+  PortCounters& c = ctx.counters.port[in];
+  std::uint64_t bytes = 0;
+  for (std::uint32_t i = 0; i < batch.n; ++i) {
+    bytes += batch.f[i]->len;
+    ctx.pool.release(batch.f[i]);
+  }
+  c.rx_frames.add(batch.n);
+  c.rx_bytes.add(bytes);
+  c.drops[static_cast<std::size_t>(Drop::kMirrorDst)].add(batch.n);
+  ctx.counters.worker.batches.add(1);
+  ctx.counters.worker.frames.add(batch.n);
+  batch.n = 0;
+}
+
+}  // namespace
+
 void process_batch(WorkerContext& ctx, const Snapshot& snap, PortId in, Batch& batch) noexcept {
   PortCounters* pc = ctx.counters.port.get();
   const PortConf& ip = snap.ports[in];
   const BridgeConf& br = snap.bridges[ip.bridge];
+  if (ip.mirror_dst) [[unlikely]] {
+    drop_mirror_dst_input(ctx, in, batch);
+    return;
+  }
 
   std::uint64_t rx_bytes = 0;
   BatchWork w;
@@ -81,7 +106,8 @@ void process_batch(WorkerContext& ctx, const Snapshot& snap, PortId in, Batch& b
   if (w.n != 0) {
     learn_stage(ctx, br, in, w);
     forward_stage(ctx, snap, br, in, w);
-    ctx.tx.flush(snap, ctx.pool, pc);
+    if (!br.mirrors.empty()) [[unlikely]] mirror_stage(ctx, snap, br, in, w);
+    ctx.tx.flush(snap, ctx.pool, pc, ctx.counters.mirror.get());
     for (std::uint32_t i = 0; i < w.n; ++i) ctx.pool.release(w.f[i]);
   }
   batch.n = 0;

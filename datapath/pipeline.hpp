@@ -2,6 +2,8 @@
 //
 //   parse + ingress VLAN (datapath/vlan.hpp) -> learn (datapath/learn.hpp)
 //   -> forward: unicast or flood in the VLAN (datapath/forward.hpp)
+//   -> mirror: copies to mirror destinations and captures (datapath/mirror.hpp), only on
+//      bridges with a mirror; a mirror destination's own input is dropped (kMirrorDst)
 //   -> egress VLAN + transmit (datapath/tx_queue.hpp)
 //
 // Conservation: every frame of the batch is either queued to at least one port or dropped

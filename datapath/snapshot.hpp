@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "brisk/types.hpp"
+#include "datapath/capture.hpp"
 #include "datapath/mac_table.hpp"
 #include "datapath/port.hpp"
 #include "datapath/port_security.hpp"
@@ -41,6 +42,9 @@ struct PortConf {
   bool sec_egress = false;         // copies toward this port are checked (bindings list IPs)
   std::uint32_t storm_pps = 0;     // ingress broadcast/multicast/unknown-unicast limit (0: off)
   bool tunnel = false;             // a VXLAN/GRE tunnel: never forwards to another tunnel
+  bool mirror_dst = false;         // a mirror destination: its input is dropped (kMirrorDst),
+                                   // it is in no flood list and FDB hits on it count as unknown
+  std::uint16_t mirror_slot = 0;   // mirror_dst: WorkerCounters::mirror[] slot of its mirror
 
   bool carries(VlanId v) const {
     return mode == VlanMode::kAccess ? access_vlan == v : allowed->test(v);
@@ -51,6 +55,17 @@ struct PortConf {
   }
 };
 
+// One mirror (`tap mirror`) or capture (`capture pcap`) of a bridge; see datapath/mirror.hpp.
+struct MirrorConf {
+  PortId src = kInvalidPort;  // frames entering or leaving src; kInvalidPort: every frame
+                              // entering any port of the bridge (select-all)
+  PortId dst = kInvalidPort;  // output port, or kInvalidPort when `capture` is set
+  Capture* capture = nullptr;
+  PortId tag_as = kInvalidPort;  // copies carry tag_as's egress tag for the frame's VLAN;
+                                 // kInvalidPort: tagged with any VLAN but 0
+  std::uint16_t slot = 0;        // WorkerCounters::mirror[slot]
+};
+
 struct BridgeConf {
   std::string name;
   MacTable* fdb = nullptr;
@@ -58,6 +73,7 @@ struct BridgeConf {
   // Members of VLAN v: flood_ports[flood_offs[v] .. flood_offs[v + 1]).
   std::vector<std::uint32_t> flood_offs;
   std::vector<PortId> flood_ports;
+  std::vector<MirrorConf> mirrors;  // empty on an unmirrored bridge (the fast path)
 
   const PortId* members_begin(VlanId v) const { return flood_ports.data() + flood_offs[v]; }
   const PortId* members_end(VlanId v) const { return flood_ports.data() + flood_offs[v + 1]; }
@@ -74,6 +90,7 @@ struct Snapshot {
   std::vector<std::shared_ptr<MacTable>> table_refs;
   std::vector<std::shared_ptr<const VlanSet>> vlan_sets;
   std::vector<std::shared_ptr<const PortSecurity>> security;
+  std::vector<std::shared_ptr<Capture>> captures;
 };
 
 class SnapshotExchange {

@@ -4,15 +4,18 @@
 
 namespace brisk {
 
-void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counters) noexcept {
+void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counters,
+                     MirrorCounters* mirrors) noexcept {
   for (std::uint32_t t = 0; t < ntouched_; ++t) {
     PortId out = touched_[t];
     Queue& q = q_[out];
-    Port* port = snap.ports[out].port;
+    const PortConf& oc = snap.ports[out];
+    Port* port = oc.port;
     PortCounters& c = counters[out];
+    std::uint32_t sent = 0;
     if (port->failed()) {
       c.drops[static_cast<std::size_t>(Drop::kPortDown)].add(q.n);
-    } else if (std::uint32_t sent = port->tx_burst(q.items, q.n); sent == q.n) {
+    } else if (sent = port->tx_burst(q.items, q.n); sent == q.n) {
       std::uint64_t bytes = 0;
       for (std::uint32_t i = 0; i < q.n; ++i)
         bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
@@ -22,6 +25,10 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
       // Drivers report frames they could not send as a shortfall.
       c.tx_frames.add(sent);
       c.drops[static_cast<std::size_t>(Drop::kTxError)].add(q.n - sent);
+    }
+    if (oc.mirror_dst && mirrors != nullptr) [[unlikely]] {
+      mirrors[oc.mirror_slot].delivered.add(sent);
+      if (sent != q.n) mirrors[oc.mirror_slot].dropped.add(q.n - sent);
     }
     for (std::uint32_t i = 0; i < q.n; ++i) pool.release(q.items[i].frame);
     q.n = 0;

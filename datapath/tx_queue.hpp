@@ -26,8 +26,30 @@ class TxQueues {
     ++f->refs;
     q.items[q.n++] = TxItem{f, push_vlan};
   }
+  // n references for `out` at once: frame get(i) with tag tag_of(get(i)->vlan), i < n. The
+  // caller guarantees the queue's bound (see flush).
+  template <typename Get, typename TagOf>
+  void enqueue_bulk(PortId out, std::uint32_t n, Get get, TagOf tag_of) noexcept {
+    if (n == 0) return;
+    Queue& q = q_[out];
+    if (q.n == 0) touched_[ntouched_++] = out;
+    TxItem* it = q.items + q.n;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      Frame* f = get(i);
+      ++f->refs;
+      it[i] = TxItem{f, tag_of(f->vlan)};
+    }
+    q.n += n;
+  }
+  // Items queued for `out` since the last flush (the mirror stage reads a source's egress).
+  const TxItem* queued(PortId out, std::uint32_t& n) const noexcept {
+    n = q_[out].n;
+    return q_[out].items;
+  }
   // A batch of kBatchSize frames puts at most kBatchSize items on one port.
-  void flush(const Snapshot& snap, FramePool& pool, PortCounters* counters) noexcept;
+  // Copies toward a mirror destination are also counted per mirror in `mirrors`.
+  void flush(const Snapshot& snap, FramePool& pool, PortCounters* counters,
+             MirrorCounters* mirrors = nullptr) noexcept;
 
  private:
   struct Queue {

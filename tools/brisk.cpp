@@ -68,6 +68,13 @@ int main(int argc, char** argv) {
   }
   for (; i < argc; ++i) words.emplace_back(argv[i]);
   if (words.empty()) words = {"help"};
+  // `capture pcap tap|bridge <name> <file>`: the daemon writes the file, so a relative path
+  // means the client's working directory.
+  if (words.size() >= 5 && words[0] == "capture" && words[1] == "pcap" && !words[4].empty() &&
+      words[4][0] != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof(cwd)) != nullptr) words[4] = std::string(cwd) + "/" + words[4];
+  }
 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

@@ -1,0 +1,32 @@
+// Mirror stage: copies of the frames entering or leaving selected ports, to a mirror
+// destination port or a pcap capture (datapath/capture.hpp). Runs after forward and before
+// transmit, only on bridges that have a mirror (BridgeConf::mirrors non-empty: one predictable
+// branch per batch on the unmirrored fast path).
+//
+// Selection, per MirrorConf of the ingress port's bridge:
+//   src == the ingress port   every frame of the batch that passed ingress (VLAN, source MAC,
+//                             security), whether or not it was then forwarded
+//   src == another port       every frame the forward stage queued for src (read back from the
+//                             TxQueues: the frames that leave src in this batch)
+//   src == kInvalidPort       every frame entering any port of the bridge (select-all)
+// A frame never both enters and leaves the same port, so each mirror copies a frame at most
+// once, and a destination port (which serves exactly one mirror) gets at most kBatchSize items
+// per batch, as TxQueues requires.
+//
+// Copies to a port are TxItem references to the same frame buffer (no memcpy), with the
+// destination's egress tag for the frame's VLAN. Copies to a capture are memcpy'd (up to the
+// snap length) into the worker's own capture ring, which never blocks: a full ring drops the
+// copy and counts it (MirrorCounters::dropped).
+#pragma once
+
+#include "datapath/forward.hpp"
+#include "datapath/snapshot.hpp"
+
+namespace brisk {
+
+struct WorkerContext;
+
+void mirror_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& br, PortId in,
+                  const BatchWork& w) noexcept;
+
+}  // namespace brisk
