@@ -12,6 +12,7 @@ PACKAGES=(
   clang llvm libbpf-dev libxdp-dev libelf-dev zlib1g-dev
   libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping iperf3 tcpdump procps python3-scapy isc-dhcp-client dnsmasq-base
+  libdpdk-dev dpdk dpdk-dev
 )
 
 deps() {
