@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 #include <syslog.h>
 
 #include <rte_eal.h>
@@ -58,8 +59,8 @@ unsigned long DpdkEnv::free_hugepages() {
 }
 
 const char* DpdkEnv::hugepage_hint() {
-  return "DPDK needs hugepages for this: echo 512 > /proc/sys/vm/nr_hugepages (2 MiB pages), "
-         "then add the port again";
+  return "DPDK is running without hugepages and this may need them: reserve some "
+         "(echo 512 > /proc/sys/vm/nr_hugepages) and restart briskd";
 }
 
 void DpdkEnv::ensure_started(const std::string& pci_addr) {
@@ -74,7 +75,8 @@ void DpdkEnv::ensure_started(const std::string& pci_addr) {
   cpu_set_t saved;
   CPU_ZERO(&saved);
   bool have_saved = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
-  std::vector<std::string> args = {"brisk", "--in-memory", "--no-telemetry", "--log-level=*:notice"};
+  std::vector<std::string> args = {"brisk", "--no-telemetry", "--log-level=*:notice",
+                                   "--file-prefix=brisk" + std::to_string(::getpid())};
   if (have_saved) args.push_back("--lcores=0@(" + cpu_list(saved) + ")");
   if (pci_addr.empty()) {
     args.push_back("--no-pci");
@@ -83,8 +85,12 @@ void DpdkEnv::ensure_started(const std::string& pci_addr) {
     args.push_back(pci_addr);
   }
   huge_ = free_hugepages() > 0;
-  if (!huge_) {
+  if (huge_) {
+    args.push_back("--in-memory");
+  } else {
+    // --no-huge implies legacy memory, which --in-memory refuses: no shared config instead.
     args.push_back("--no-huge");
+    args.push_back("--no-shconf");
     args.push_back("-m");
     args.push_back("256");
   }
@@ -105,13 +111,15 @@ void DpdkEnv::ensure_started(const std::string& pci_addr) {
   if (log_ident_ != nullptr) openlog(log_ident_, log_option_, log_facility_);
   if (rc < 0) {
     failed_ = std::string("DPDK failed to start (rte_eal_init: ") + rte_strerror(rte_errno) +
-              "; EAL arguments: " + args_text_ + ")" +
-              (huge_ ? "" : std::string("; ") + hugepage_hint()) +
-              "; restart briskd to try again";
+              "; EAL arguments: " + args_text_ + "; see the log)" +
+              (huge_ ? "" : "; without hugepages; reserve some: echo 512 > /proc/sys/vm/nr_hugepages") +
+              "; DPDK starts once per process: restart briskd";
     throw std::runtime_error(failed_);
   }
   started_ = true;
   pci_ = !pci_addr.empty();
+  // The EAL creates an (empty, in these modes) runtime directory /var/run/dpdk/<prefix>.
+  std::atexit([] { ::rmdir(rte_eal_get_runtime_dir()); });
   syslog(LOG_INFO, "DPDK started (%s): %s", huge_ ? "hugepages" : "no hugepages", args_text_.c_str());
 }
 

@@ -7,8 +7,11 @@
 //   at briskd start: a host with only taps and AF_XDP ports loads no DPDK and needs no
 //   hugepages. rte_eal_init() runs once per process; a failure is remembered and reported to
 //   every later attempt (DPDK cannot be initialised twice: restart briskd after fixing it).
-// * EAL arguments: `--in-memory` (no files under /var/run/dpdk, nothing left behind by a
-//   crash, several briskd instances and other DPDK programs coexist), `--no-telemetry`, and
+// * EAL arguments: `--in-memory` with hugepages (no files under /var/run/dpdk, nothing left
+//   behind by a crash, several briskd instances and other DPDK programs coexist; without
+//   hugepages `--no-shconf`, as --no-huge refuses --in-memory), `--file-prefix=brisk<pid>`
+//   (its empty runtime directory under /var/run/dpdk is removed at exit), `--no-telemetry`,
+//   and
 //   `--lcores 0@(<cpus>)`: the EAL's one lcore is the calling (control) thread with its
 //   current CPU set, so the EAL pins nothing and creates no lcore threads of its own. brisk's
 //   worker threads call the rx/tx functions as non-EAL threads (rte_lcore_id() ==
@@ -19,11 +22,12 @@
 //   address is allowed (`-a`) and later PCI ports are hot-plugged with rte_dev_probe(). A
 //   PCI port added after the EAL started without PCI is refused with an error that says so.
 // * Memory: hugepages when the kernel has free ones (HugePages_Free > 0, dynamic memory,
-//   hugetlbfs or memfd), otherwise the EAL starts with `--no-huge -m 256`: enough for
-//   vhost-user ports (brisk is the vhost back end: the guest's memory is the guest's own
-//   shared file, brisk's mbufs are private) and for vdevs like net_pcap, net_null, net_ring.
-//   PCI NICs and some vdevs need hugepages: when the EAL or a device fails, the error names
-//   hugepages and how to reserve them.
+//   hugetlbfs or memfd; no mount needed), otherwise the EAL starts with `--no-huge -m 256`:
+//   enough for vhost-user ports (brisk is the vhost back end: the guest's memory is the
+//   guest's own shared file, brisk's mbufs are private) and for vdevs like net_pcap,
+//   net_null, net_ring. PCI NICs and some vdevs need hugepages: when the EAL or a device
+//   fails without them, the error says how to reserve them (and that briskd must restart,
+//   since the EAL's memory mode is fixed at its start).
 // * Logging: DPDK's own messages go to stderr and syslog at level notice and above
 //   (`--log-level=*:notice`; vhost-user's per-message chatter is info).
 // * Extra EAL arguments from the environment variable BRISK_EAL_ARGS (space separated), e.g.
