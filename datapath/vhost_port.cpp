@@ -210,14 +210,12 @@ void VhostPort::on_destroy_device(int vid) noexcept {
 }
 
 void VhostPort::on_vring_state(int /*vid*/, std::uint16_t vring, bool enable) noexcept {
+  // Only a hint for choosing a transmit queue. The library calls this with every vring's
+  // access_lock held, and a worker inside rte_vhost_enqueue_burst() holds our tx_lock while
+  // it waits for that access_lock: waiting here for tx_lock would deadlock. The library
+  // itself refuses enqueues to a disabled vring (under its access_lock).
   if (vring % 2 != 0 || vring / 2 >= kMaxQueuePairs) return;
-  Queue& q = q_[vring / 2];
-  q.rx_enabled.store(enable, std::memory_order_release);
-  if (!enable) {  // no sender still enqueues to the disabled vring
-    while (q.tx_lock.test_and_set(std::memory_order_acquire)) {
-    }
-    q.tx_lock.clear(std::memory_order_release);
-  }
+  q_[vring / 2].rx_enabled.store(enable, std::memory_order_release);
 }
 
 std::uint32_t VhostPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
@@ -324,8 +322,7 @@ std::uint32_t VhostPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
     }
     if (chosen >= 0) {
       std::uint32_t qi = static_cast<std::uint32_t>(chosen);
-      // Re-check under the lock: on_vring_state() may have disabled it meanwhile.
-      if (q_[qi].rx_enabled.load(std::memory_order_acquire)) sent = tx_on_queue(qi, items, n);
+      sent = tx_on_queue(qi, items, n);
       q_[qi].tx_lock.clear(std::memory_order_release);
     }
   }

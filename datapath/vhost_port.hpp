@@ -27,8 +27,13 @@
 //   device id (vid_, release store) after reading the queue count; destroy_device() stores
 //   -1 and then takes and releases every queue's rx and tx lock, so no worker can still be
 //   inside the library with the old id when the callback returns (the library's rule: the
-//   application must not touch a device after destroy_device returns). vring_state_changed()
-//   records which guest receive queues are enabled (for spreading transmissions).
+//   application must not touch a device after destroy_device returns; the library calls
+//   destroy_device without holding its per-vring access_locks, so waiting is safe there).
+//   vring_state_changed() only records which guest receive queues are enabled (a hint for
+//   spreading transmissions): the library calls it with every vring's access_lock held,
+//   while a worker inside rte_vhost_enqueue_burst() may hold a tx lock and wait for that
+//   access_lock, so it must not wait for a tx lock; the
+//   library itself refuses enqueues to a disabled vring.
 //   Callbacks find their port through a registry (socket path -> VhostPort*) guarded by a
 //   mutex held during the callback; the destructor unregisters the socket first (which runs
 //   destroy_device itself for a connected device, on the calling thread) and removes the
