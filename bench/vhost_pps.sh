@@ -20,9 +20,16 @@ BRISKD=$(realpath "$1") BRISK=$(realpath "$2") RUNS=${3:-5} SECS=${4:-10}
 T=$(mktemp -d /tmp/brisk-vbench.XXXXXX)
 HP=/proc/sys/vm/nr_hugepages HP_PREV=$(cat /proc/sys/vm/nr_hugepages)
 PIDS=()
-stop_all() {
+stop_all() {  # testpmd -i may ignore SIGTERM at its prompt: SIGKILL after 3 s
   local p
   for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    local alive=0
+    for p in ${PIDS[@]+"${PIDS[@]}"}; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for p in ${PIDS[@]+"${PIDS[@]}"}; do kill -9 "$p" 2>/dev/null || true; done
   for p in ${PIDS[@]+"${PIDS[@]}"}; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
@@ -87,7 +94,7 @@ run_brisk() {
   "${b[@]}" stats >&2
   cmd "quit"
   exec 7>&-
-  echo $(((r1 - r0) / SECS))
+  echo $(((r1 - r0) / SECS)) >"$T/result"
   stop_all
 }
 
@@ -117,15 +124,18 @@ run_direct() {
   # RX-packets of the switch's two ports since the clear.
   local rx
   rx=$(awk '/NIC statistics for port/ {f = 1} f && /RX-packets:/ {s += $2; f = 0} END {print s + 0}' "$T/sw$i.log")
-  echo $((${rx:-0} / SECS))
+  echo $((${rx:-0} / SECS)) >"$T/result"
   stop_all
 }
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 b=() d=()
 for i in $(seq "$RUNS"); do
-  b+=("$(run_brisk "$i")")
-  d+=("$(run_direct "$i")")
+  # Not in $(...): the processes a run starts must stay in this shell's PIDS for cleanup.
+  run_brisk "$i"
+  b+=("$(cat "$T/result")")
+  run_direct "$i"
+  d+=("$(cat "$T/result")")
   echo "run $i: brisk ${b[-1]} frames/s, testpmd io ${d[-1]} frames/s"
 done
 echo "median of $RUNS runs: brisk $(printf '%s\n' "${b[@]}" | median) frames/s," \
