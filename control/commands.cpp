@@ -197,7 +197,7 @@ std::vector<Command> make_commands() {
                   }});
   cmds.push_back({{"port", "add"},
                   "port add <iface> vlan <id> | trunk [<vlans>] [native <id>]  [bridge <b>] "
-                  "[driver afxdp|afpacket]",
+                  "[driver afxdp|afpacket|dpdk]   (dpdk: <iface> is a PCI address or vdev string)",
                   nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() < 2) return usage_error(c);
@@ -239,8 +239,8 @@ std::vector<Command> make_commands() {
         have_bridge = true;
       } else if (a[i] == "driver" && !have_driver) {
         driver = a[i + 1];
-        if (driver != "afxdp" && driver != "afpacket")
-          return Reply::error("unknown driver '" + driver + "': want afxdp or afpacket");
+        if (driver != "afxdp" && driver != "afpacket" && driver != "dpdk")
+          return Reply::error("unknown driver '" + driver + "': want afxdp, afpacket or dpdk");
         have_driver = true;
       } else {
         return Reply::error("unexpected '" + a[i] + "'; usage: " + c.usage);
@@ -248,6 +248,38 @@ std::vector<Command> make_commands() {
       i += 2;
     }
     return sw.port_add(a[0], bridge, mode, vlan, allowed, native, driver);
+  };
+  cmds.push_back({{"vhost", "create"},
+                  "vhost create <vlan> socket <path> [bridge <b>] [name <n>] [server]", nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.empty()) return usage_error(c);
+    auto v = parse_uint(a[0], kMaxVlan - 1);
+    if (!v) return Reply::error("invalid vlan " + a[0] + ": want 0-4094");
+    std::string bridge = sw.default_bridge(), name, socket;
+    bool have_bridge = false, have_name = false, server = false;
+    for (std::size_t i = 1; i < a.size();) {
+      if (a[i] == "server" && !server) {
+        server = true;
+        ++i;
+        continue;
+      }
+      if (i + 1 >= a.size()) return usage_error(c);
+      if (a[i] == "socket" && socket.empty()) {
+        socket = a[i + 1];
+        if (socket.empty()) return usage_error(c);
+      } else if (a[i] == "bridge" && !have_bridge) {
+        bridge = a[i + 1];
+        have_bridge = true;
+      } else if (a[i] == "name" && !have_name) {
+        name = a[i + 1];
+        have_name = true;
+      } else {
+        return Reply::error("unexpected '" + a[i] + "'; usage: " + c.usage);
+      }
+      i += 2;
+    }
+    if (socket.empty()) return Reply::error("missing socket <path>; usage: " + c.usage);
+    return sw.vhost_create(bridge, static_cast<VlanId>(*v), name, socket, server);
   };
   cmds.push_back({{"bridge", "trunk"}, "bridge trunk <bridge> <iface>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {

@@ -15,6 +15,7 @@
 #include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
+#include "datapath/dpdk_env.hpp"
 #include "control/switch.hpp"
 #include "datapath/worker.hpp"
 
@@ -126,6 +127,8 @@ int main(int argc, char** argv) {
     }
   }
   openlog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);
+  // rte_eal_init() calls openlog() itself; DPDK ports restore this afterwards.
+  brisk::DpdkEnv::instance().set_syslog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);

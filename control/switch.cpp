@@ -16,8 +16,10 @@
 #include "control/table.hpp"
 #include "datapath/afpacket_port.hpp"
 #include "datapath/afxdp_port.hpp"
+#include "datapath/dpdk_port.hpp"
 #include "datapath/tap_port.hpp"
 #include "datapath/tunnel_port.hpp"
+#include "datapath/vhost_port.hpp"
 
 namespace brisk {
 
@@ -114,7 +116,10 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
   if (!opts_.make_port) {
     opts_.make_port = [this](const PortSpec& spec) -> std::shared_ptr<Port> {
       if (spec.kind == PortKind::kTunnel) return std::make_shared<TunnelPort>(spec.name, spec.tunnel);
+      if (spec.kind == PortKind::kVhost)
+        return std::make_shared<VhostPort>(spec.name, VhostOptions{spec.devargs, spec.driver == "server"});
       if (spec.kind != PortKind::kSystem) return std::make_shared<TapPort>(spec.name, spec.kind);
+      if (spec.driver == "dpdk") return std::make_shared<DpdkPort>(spec.devargs);
       if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
       AfXdpOptions o;
       o.fastpath = fp_.get();
@@ -376,7 +381,7 @@ Reply Switch::add_port(PortModel pm) {
   auto id = alloc_id();
   if (!id) return Reply::error("too many ports (limit " + std::to_string(kMaxPorts) + ")");
   try {
-    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel});
+    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel, pm.devargs});
   } catch (const std::exception& e) {
     used_[*id] = false;
     return Reply::error(e.what());
@@ -498,18 +503,24 @@ Reply Switch::tap_delete(const std::string& name) {
   return Reply::okay();
 }
 
-Reply Switch::port_add(const std::string& iface, const std::string& bridge, VlanMode mode,
+Reply Switch::port_add(const std::string& dev, const std::string& bridge, VlanMode mode,
                        VlanId vlan, const VlanSet& allowed, VlanId native,
                        const std::string& driver) {
-  if (!valid_ifname(iface)) return Reply::error("invalid interface name '" + iface + "'");
+  // DPDK ports are named after the device (PCI address or vdev name before its arguments).
+  const bool dpdk = driver == "dpdk";
+  const std::string iface = dpdk ? DpdkPort::device_name(dev) : dev;
+  if (dpdk && iface.empty())
+    return Reply::error("invalid DPDK device '" + dev +
+                        "': want a PCI address (0000:03:00.0) or a vdev string (net_pcap0,iface=veth1)");
+  if (!dpdk && !valid_ifname(iface)) return Reply::error("invalid interface name '" + iface + "'");
   if (ports_.count(iface)) return Reply::error("port " + iface + " already exists");
   if (bridges_.count(iface)) return Reply::error(iface + " is a bridge");
   if (mode == VlanMode::kAccess && vlan > kMaxVlan - 1)
     return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
   if (mode == VlanMode::kTrunk && native > kMaxVlan - 1)
     return Reply::error("invalid native vlan " + std::to_string(native) + ": want 0-4094");
-  if (!driver.empty() && driver != "afxdp" && driver != "afpacket")
-    return Reply::error("unknown driver '" + driver + "': want afxdp or afpacket");
+  if (!driver.empty() && driver != "afxdp" && driver != "afpacket" && !dpdk)
+    return Reply::error("unknown driver '" + driver + "': want afxdp, afpacket or dpdk");
   bool new_bridge = !bridges_.count(bridge);
   if (new_bridge) {
     Reply r = ensure_bridge(bridge);
@@ -527,6 +538,7 @@ Reply Switch::port_add(const std::string& iface, const std::string& bridge, Vlan
     set->set(native);
     pm.allowed = std::move(set);
   }
+  if (dpdk) pm.devargs = dev;
   std::string note;
   pm.driver = driver.empty() ? "afxdp" : driver;
   Reply r = add_port(pm);
@@ -617,6 +629,49 @@ Reply Switch::bridge_notunnel(const std::string& bridge, const std::string& ifac
   remove_port_model(iface);
   rebuild();
   return Reply::okay();
+}
+
+Reply Switch::vhost_create(const std::string& bridge, VlanId vlan, std::string name,
+                           const std::string& socket, bool server) {
+  if (vlan > kMaxVlan - 1)
+    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
+  if (!name.empty() && !valid_ifname(name))
+    return Reply::error("invalid port name '" + name + "': 1-15 characters, no '/', ':' or spaces");
+  if (!name.empty() && (ports_.count(name) || bridges_.count(name)))
+    return Reply::error("port " + name + " already exists");
+  if (socket.empty() || socket[0] != '/')
+    return Reply::error("vhost-user socket must be an absolute path, not '" + socket + "'");
+  for (auto& [n, p] : ports_)
+    if (p.kind == PortKind::kVhost && p.devargs == socket)
+      return Reply::error("socket " + socket + " is already used by vhost port " + n);
+  if (name.empty()) {
+    for (unsigned i = 0;; ++i) {
+      name = "vhost" + std::to_string(i);
+      if (!ports_.count(name) && !bridges_.count(name)) break;
+    }
+  }
+  bool new_bridge = !bridges_.count(bridge);
+  if (new_bridge) {
+    Reply r = ensure_bridge(bridge);
+    if (!r.ok) return r;
+  }
+  PortModel pm;
+  pm.name = name;
+  pm.kind = PortKind::kVhost;
+  pm.bridge = bridge;
+  pm.mode = VlanMode::kAccess;
+  pm.vlan = vlan;
+  pm.driver = server ? "server" : "client";
+  pm.devargs = socket;
+  Reply r = add_port(std::move(pm));
+  if (!r.ok) {
+    if (new_bridge) destroy_bridge(bridge);
+    return r;
+  }
+  syslog(LOG_INFO, "vhost %s (%s, socket %s) on %s vlan %u", name.c_str(), server ? "server" : "client",
+         socket.c_str(), bridge.c_str(), vlan);
+  return Reply::okay(name, nlohmann::json{{"port", name}, {"bridge", bridge}, {"vlan", vlan},
+                                          {"socket", socket}, {"mode", server ? "server" : "client"}});
 }
 
 Reply Switch::port_delete(const std::string& name) {
@@ -862,6 +917,12 @@ Reply Switch::list_ports() const {
     if (p.kind == PortKind::kTunnel) {
       data.back()["remote"] = ip4_text(p.tunnel.remote);
       if (p.tunnel.has_key) data.back()["key"] = p.tunnel.key;
+    }
+    if (!p.devargs.empty()) data.back()["device"] = p.devargs;
+    if (auto* vh = dynamic_cast<const VhostPort*>(p.port.get())) {
+      data.back()["connected"] = vh->connected();
+      data.back()["queue_pairs"] = vh->queue_pairs();
+      data.back()["connects"] = vh->connects();
     }
   }
   return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped",

@@ -35,8 +35,9 @@ namespace brisk {
 struct PortSpec {
   std::string name;    // interface name (created for taps, existing for system ports)
   PortKind kind;       // kTap / kInternal (created by brisk) or kSystem (attached)
-  std::string driver;  // kSystem: "afxdp" or "afpacket"
+  std::string driver;  // kSystem: "afxdp", "afpacket" or "dpdk"; kVhost: "client" or "server"
   TunnelKey tunnel;    // kTunnel: type, remote, key
+  std::string devargs;  // kSystem with driver "dpdk": the device string; kVhost: socket path
 };
 
 struct SwitchOptions {
@@ -76,6 +77,7 @@ struct PortModel {
   std::string ip;                  // "" | cidr | "dhcp"
   std::string driver;              // system ports: the driver in use; tunnels: vxlan | gre
   TunnelKey tunnel;                // tunnels: what identifies its traffic
+  std::string devargs;             // dpdk: the device string; vhost: the socket path
   bool flood_unknown = true;
   std::shared_ptr<const PortSecurity> security;  // nullptr: no bindings
   std::uint32_t mac_limit = 0;                   // learned MACs on this port (0: no limit)
@@ -134,6 +136,10 @@ class Switch {
   Reply port_add(const std::string& iface, const std::string& bridge, VlanMode mode, VlanId vlan,
                  const VlanSet& allowed, VlanId native, const std::string& driver);
   Reply port_delete(const std::string& name);
+  // A vhost-user port (datapath/vhost_port.hpp) on an access VLAN. name "" picks the next
+  // free vhost<N>. server: brisk listens on `socket`; else it connects (and reconnects).
+  Reply vhost_create(const std::string& bridge, VlanId vlan, std::string name,
+                     const std::string& socket, bool server);
   // minimega: `bridge trunk <b> <iface>` attaches iface as a trunk of every VLAN, native 0.
   Reply bridge_trunk(const std::string& bridge, const std::string& iface);
   Reply bridge_notrunk(const std::string& bridge, const std::string& iface);

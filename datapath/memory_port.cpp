@@ -11,6 +11,7 @@ std::string_view port_kind_name(PortKind k) {
     case PortKind::kMemory: return "memory";
     case PortKind::kSystem: return "system";
     case PortKind::kTunnel: return "tunnel";
+    case PortKind::kVhost: return "vhost";
   }
   return "?";
 }

@@ -1,4 +1,4 @@
-// Port: the driver interface every kind of port implements (tap, memory, later AF_XDP,
+// Port: the driver interface every kind of port implements (tap, memory, AF_XDP,
 // AF_PACKET, vhost-user, DPDK, tunnels).
 //
 // Thread-safety contract
@@ -29,7 +29,7 @@
 
 namespace brisk {
 
-enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel };
+enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel, kVhost };
 
 std::string_view port_kind_name(PortKind k);
 

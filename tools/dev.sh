@@ -14,6 +14,7 @@ PACKAGES=(
   libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping iperf3 tcpdump procps python3-scapy isc-dhcp-client dnsmasq-base curl
   tshark openvswitch-switch
+  libdpdk-dev dpdk dpdk-dev
 )
 
 deps() {

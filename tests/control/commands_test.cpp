@@ -6,6 +6,8 @@
 
 #include "control/server.hpp"
 #include "control/table.hpp"
+#include "datapath/dpdk_env.hpp"
+#include "datapath/dpdk_port.hpp"
 #include "support/frame_builder.hpp"
 #include "support/harness.hpp"
 
@@ -220,6 +222,66 @@ TEST(Commands, PortAddRefusals) {
     EXPECT_FALSE(r.ok) << "accepted: " << c;
   }
   EXPECT_EQ(listing(h), before);
+}
+
+TEST(Commands, VhostCreateGrammar) {
+  Harness h("tcbr10");
+  Reply r = h.cmd("vhost create 10 socket /tmp/vm1.sock");
+  ASSERT_TRUE(r.ok) << r.text;
+  EXPECT_EQ(r.text, "vhost0");
+  const PortModel& p = h.sw().ports().at("vhost0");
+  EXPECT_EQ(p.kind, PortKind::kVhost);
+  EXPECT_EQ(p.driver, "client");
+  EXPECT_EQ(p.devargs, "/tmp/vm1.sock");
+  EXPECT_EQ(p.vlan, 10);
+  r = h.cmd("vhost create 20 socket /tmp/vm2.sock server name vm2 bridge other");
+  ASSERT_TRUE(r.ok) << r.text;
+  EXPECT_EQ(h.sw().ports().at("vm2").driver, "server");
+  EXPECT_EQ(h.sw().ports().at("vm2").bridge, "other");
+  EXPECT_NE(h.cmd("port").text.find("vhost/server"), std::string::npos);
+  EXPECT_EQ(h.cmd("tap").text.find("vm2"), std::string::npos) << "vhost ports are not taps";
+  const std::string before = listing(h);
+  for (const char* c : {"vhost create", "vhost create 10", "vhost create 4095 socket /tmp/x.sock",
+                        "vhost create 10 socket", "vhost create 10 socket rel.sock",
+                        "vhost create 10 socket /tmp/vm1.sock", "vhost create 10 socket /tmp/x.sock name vm2",
+                        "vhost create 10 socket /tmp/x.sock name a/b", "vhost create 10 socket /tmp/x.sock bogus",
+                        "vhost create 10 socket /tmp/x.sock server server",
+                        "vhost create ten socket /tmp/x.sock"}) {
+    Reply e = h.cmd(c);
+    EXPECT_FALSE(e.ok) << "accepted: " << c;
+    EXPECT_EQ(e.text.find('\n'), std::string::npos) << "one line: " << e.text;
+  }
+  EXPECT_EQ(listing(h), before);
+  ASSERT_TRUE(h.cmd("port delete vhost0").ok);
+  EXPECT_TRUE(h.cmd("vhost create 10 socket /tmp/vm1.sock").ok) << "the socket is free again";
+}
+
+TEST(Commands, PortAddDpdkNamesThePortAfterTheDevice) {
+  Harness h("tcbr11");
+  h.system_drivers = {"dpdk"};
+  Reply r = h.cmd("port add net_pcap0,iface=veth1 vlan 10 driver dpdk");
+  ASSERT_TRUE(r.ok) << r.text;
+  const PortModel& p = h.sw().ports().at("net_pcap0");
+  EXPECT_EQ(p.driver, "dpdk");
+  EXPECT_EQ(p.devargs, "net_pcap0,iface=veth1");
+  ASSERT_TRUE(h.cmd("port add 03:00.0 trunk driver dpdk").ok);
+  EXPECT_TRUE(h.sw().ports().count("0000:03:00.0"));
+  EXPECT_FALSE(h.cmd("port add net_pcap0,iface=veth2 vlan 10 driver dpdk").ok) << "same device name";
+  EXPECT_FALSE(h.cmd("port add 'a b' vlan 10 driver dpdk").ok);
+  EXPECT_FALSE(h.cmd("port add ,iface=x vlan 10 driver dpdk").ok);
+  EXPECT_NE(h.cmd("port").text.find("system/dpdk"), std::string::npos);
+}
+
+TEST(DpdkNames, PciAddressesAndVdevStrings) {
+  EXPECT_TRUE(DpdkEnv::is_pci_address("0000:03:00.0"));
+  EXPECT_TRUE(DpdkEnv::is_pci_address("03:00.1"));
+  EXPECT_FALSE(DpdkEnv::is_pci_address("net_null0"));
+  EXPECT_FALSE(DpdkEnv::is_pci_address("0000:03:00.8"));
+  EXPECT_EQ(DpdkPort::device_name("03:00.0"), "0000:03:00.0");
+  EXPECT_EQ(DpdkPort::device_name("net_af_xdp0,iface=eth1,start_queue=0"), "net_af_xdp0");
+  EXPECT_EQ(DpdkPort::device_name("net_ring0"), "net_ring0");
+  EXPECT_EQ(DpdkPort::device_name("bad name"), "");
+  EXPECT_EQ(DpdkPort::device_name(""), "");
 }
 
 TEST(Commands, MinimegaBridgeTrunk) {

@@ -96,6 +96,7 @@ SOCK=""
 BRISKD_PID=""
 EXTRA_PIDS=()   # iperf3, tcpdump, ... started by the test
 NAMESPACES=()   # namespaces created by the test
+ON_EXIT=()      # commands (strings) cleanup runs last, after every process is gone
 
 cleanup() {
   local rc=$?
@@ -157,6 +158,10 @@ cleanup() {
     tail -n 40 "$TMPD/briskd.log" >&2
   fi
   [[ -n "$TMPD" ]] && rm -rf "$TMPD"
+  local cmd
+  for cmd in ${ON_EXIT[@]+"${ON_EXIT[@]}"}; do
+    eval "$cmd"
+  done
   case $rc in
     0) echo "[$TEST_NAME] RESULT: PASS" ;;
     77) echo "[$TEST_NAME] RESULT: SKIP" ;;

@@ -1,0 +1,126 @@
+#include "datapath/dpdk_env.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+#include <syslog.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+namespace brisk {
+
+namespace {
+std::mutex g_mu;
+
+std::string cpu_list(const cpu_set_t& set) {
+  std::string s;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &set)) continue;
+    int e = c;
+    while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &set)) ++e;
+    if (!s.empty()) s += ",";
+    s += std::to_string(c);
+    if (e > c) s += "-" + std::to_string(e);
+    c = e;
+  }
+  return s;
+}
+}  // namespace
+
+DpdkEnv& DpdkEnv::instance() {
+  static DpdkEnv env;
+  return env;
+}
+
+bool DpdkEnv::is_pci_address(const std::string& dev) {
+  static const std::regex re("^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
+  return std::regex_match(dev, re);
+}
+
+unsigned long DpdkEnv::free_hugepages() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  unsigned long v = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    if (ls >> key >> v && key == "HugePages_Free:") return v;
+  }
+  return 0;
+}
+
+const char* DpdkEnv::hugepage_hint() {
+  return "DPDK is running without hugepages and this may need them: reserve some "
+         "(echo 512 > /proc/sys/vm/nr_hugepages) and restart briskd";
+}
+
+void DpdkEnv::ensure_started(const std::string& pci_addr) {
+  std::lock_guard<std::mutex> g(g_mu);
+  if (!failed_.empty()) throw std::runtime_error(failed_);
+  if (started_) {
+    if (!pci_addr.empty() && !pci_)
+      throw std::runtime_error("DPDK was started without PCI support (the first DPDK port was not "
+                               "a PCI device); restart briskd and add the PCI port first");
+    return;
+  }
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  bool have_saved = pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) == 0;
+  std::vector<std::string> args = {"brisk", "--no-telemetry", "--log-level=*:notice",
+                                   "--file-prefix=brisk" + std::to_string(::getpid())};
+  if (have_saved) args.push_back("--lcores=0@(" + cpu_list(saved) + ")");
+  if (pci_addr.empty()) {
+    args.push_back("--no-pci");
+  } else {
+    args.push_back("-a");
+    args.push_back(pci_addr);
+  }
+  huge_ = free_hugepages() > 0;
+  if (huge_) {
+    args.push_back("--in-memory");
+  } else {
+    // --no-huge implies legacy memory, which --in-memory refuses: no shared config instead.
+    args.push_back("--no-huge");
+    args.push_back("--no-shconf");
+    args.push_back("-m");
+    args.push_back("256");
+  }
+  if (const char* extra = std::getenv("BRISK_EAL_ARGS")) {
+    std::istringstream ss(extra);
+    std::string w;
+    while (ss >> w) args.push_back(w);
+  }
+  args_text_.clear();
+  for (auto& a : args) args_text_ += (args_text_.empty() ? "" : " ") + a;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = rte_eal_init(static_cast<int>(argv.size() - 1), argv.data());
+  // The EAL sets the calling thread's affinity to its lcore's CPU set; give the control
+  // thread back the set it had (normally the same set).
+  if (have_saved) pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+  if (log_ident_ != nullptr) openlog(log_ident_, log_option_, log_facility_);
+  if (rc < 0) {
+    failed_ = std::string("DPDK failed to start (rte_eal_init: ") + rte_strerror(rte_errno) +
+              "; EAL arguments: " + args_text_ + "; see the log)" +
+              (huge_ ? "" : "; without hugepages; reserve some: echo 512 > /proc/sys/vm/nr_hugepages") +
+              "; DPDK starts once per process: restart briskd";
+    throw std::runtime_error(failed_);
+  }
+  started_ = true;
+  pci_ = !pci_addr.empty();
+  // The EAL creates an (empty, in these modes) runtime directory /var/run/dpdk/<prefix>.
+  std::atexit([] { ::rmdir(rte_eal_get_runtime_dir()); });
+  syslog(LOG_INFO, "DPDK started (%s): %s", huge_ ? "hugepages" : "no hugepages", args_text_.c_str());
+}
+
+}  // namespace brisk
