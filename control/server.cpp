@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -112,11 +113,16 @@ void Server::watch(int fd, std::function<void()> on_readable) {
 
 void Server::run(const std::atomic<bool>& stop) {
   std::vector<pollfd> fds;
+  // Tick period: 200 us while there is work (workers' learn requests are applied within a
+  // few hundred microseconds of a new address), doubling to 5 ms while there is none, so an
+  // idle control thread does not take a core's worth of wakeups from the workers.
+  constexpr long kBusyNs = 200000, kIdleNs = 5000000;
+  long period_ns = kBusyNs;
   while (!stop.load()) {
     fds.assign(1, pollfd{listen_fd_, POLLIN, 0});
     for (auto& [fd, fn] : watched_) fds.push_back(pollfd{fd, POLLIN, 0});
     pollfd& p = fds[0];
-    timespec ts{0, 200000};  // 200 us
+    timespec ts{0, period_ns};
     int n = ::ppoll(fds.data(), fds.size(), &ts, nullptr);
     for (std::size_t i = 1; n > 0 && i < fds.size(); ++i)
       if (fds[i].revents & POLLIN) watched_[i - 1].second();
@@ -129,7 +135,8 @@ void Server::run(const std::atomic<bool>& stop) {
         sw_.tick(monotonic_seconds());
       }
     }
-    sw_.tick(monotonic_seconds());
+    const bool busy = sw_.tick(monotonic_seconds());
+    period_ns = busy || n > 0 ? kBusyNs : std::min(period_ns * 2, kIdleNs);
     if (on_tick) on_tick();
   }
 }

@@ -239,6 +239,35 @@ std::string apply_tunnel(Switch& sw, const json& e) {
                                  key, field<std::string>(e, "name")));
 }
 
+json dump_vhosts(const Switch& sw) {
+  json a = json::array();
+  for (auto& [name, p] : sw.ports()) {
+    if (p.kind != PortKind::kVhost) continue;
+    a.push_back({{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"socket", p.devargs},
+                 {"server", p.driver == "server"}});
+  }
+  return a;
+}
+std::string apply_vhost(Switch& sw, const json& e) {
+  return err_of(sw.vhost_create(field<std::string>(e, "bridge"), vlan_field(e, "vlan"),
+                                field<std::string>(e, "name"), field<std::string>(e, "socket"),
+                                field_or<bool>(e, "server", false)));
+}
+
+// Port mirrors (captures write files and are not configuration: they are not kept).
+json dump_mirrors(const Switch& sw) {
+  json a = json::array();
+  for (const MirrorModel& m : sw.mirrors()) {
+    if (m.capture || m.dst.empty()) continue;
+    a.push_back({{"bridge", m.bridge}, {"src", m.src.empty() ? "all" : m.src}, {"dst", m.dst}});
+  }
+  return a;
+}
+std::string apply_mirror(Switch& sw, const json& e) {
+  return err_of(sw.mirror_add(field<std::string>(e, "src"), field<std::string>(e, "dst"),
+                              field<std::string>(e, "bridge")));
+}
+
 std::vector<StateSection> make_sections() {
   auto by = [](const char* f) {
     return [f](const json& e) { return e.is_object() && e.contains(f) && e[f].is_string() ? e[f].get<std::string>() : std::string("?"); };
@@ -249,7 +278,9 @@ std::vector<StateSection> make_sections() {
       {"taps", dump_taps, apply_tap, by("name")},
       {"ports", dump_ports, apply_port, by("name")},
       {"tunnels", dump_tunnels, apply_tunnel, by("name")},
+      {"vhosts", dump_vhosts, apply_vhost, by("name")},
       {"security", dump_security, apply_security, by("port")},
+      {"mirrors", dump_mirrors, apply_mirror, by("dst")},
       {"fdb", dump_fdb, apply_fdb,
        [](const json& e) {
          return e.value("bridge", "?") + "/" + std::to_string(e.value("vlan", 0)) + "/" +

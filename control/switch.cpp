@@ -1108,11 +1108,13 @@ void Switch::drain_events() {
   }
 }
 
-void Switch::tick(std::uint32_t now) {
+bool Switch::tick(std::uint32_t now) {
   now_ = now;
   dp_.set_clock(now);
+  const std::uint64_t seen_before = learn_applied_ + denies_logged_ + log_suppressed_;
   drain_learning();
   drain_events();
+  const bool worked = learn_applied_ + denies_logged_ + log_suppressed_ != seen_before;
   if (now != last_aged_) {
     last_aged_ = now;
     for (auto& [name, b] : bridges_)
@@ -1140,6 +1142,7 @@ void Switch::tick(std::uint32_t now) {
   }
   dp_.snapshots().reclaim([this] { drain_learning(); });
   if (!closing_.empty() && dp_.snapshots().pending() == 0) finish_closing();
+  return worked || dp_.snapshots().pending() > 0 || !closing_.empty();
 }
 
 }  // namespace brisk

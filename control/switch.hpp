@@ -192,7 +192,9 @@ class Switch {
   // ---- the control thread's periodic work ----
   // Apply learn requests, age entries once per second of `now`, reclaim old snapshots, remove
   // ports whose device vanished, reap DHCP clients. `now` is the datapath clock (seconds).
-  void tick(std::uint32_t now);
+  // Returns true when there was work (learn requests, drop events) or work is pending
+  // (snapshots or captures waiting for a grace period): the caller ticks again soon.
+  bool tick(std::uint32_t now);
   std::uint32_t now() const { return now_; }
   const std::string& default_bridge() const { return opts_.default_bridge; }
 

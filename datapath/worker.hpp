@@ -15,6 +15,8 @@
 // wake eventfd (the control thread kicks it after publishing a snapshot), at most 100 ms. This
 // keeps a 2-core host usable; PollMode::kBusy never sleeps (lowest latency, one core per
 // worker). Ports without a descriptor (memory ports) keep a worker spinning with yields.
+// A port that had nothing in a round is skipped for 1, 2, 4 ... kMaxPortSkip rounds (its next
+// frame resets that), so idle taps (a read(2) each) do not tax the busy ports of the worker.
 #pragma once
 
 #include <atomic>
@@ -34,6 +36,7 @@ enum class PollMode : std::uint8_t { kAdaptive, kBusy };
 class Datapath {
  public:
   static constexpr unsigned kIdleSpins = 2000;
+  static constexpr unsigned kMaxPortSkip = 16;
 
   Datapath(unsigned workers, std::vector<int> cpus = {}, PollMode mode = PollMode::kAdaptive);
   ~Datapath();

@@ -51,7 +51,8 @@ void configure(Harness& h) {
                         "port security s_a mac 02:00:00:00:00:0a ip 198.18.0.10,2001:db8::a",
                         "port security s_a limit 4", "port flood s_sys1 off", "port storm s_b 500",
                         "fdb add stbr 10 02:00:00:00:00:99 s_sys1",
-                        "bridge tunnel vxlan stbr 198.18.9.2 42", "bridge tunnel gre s_br2 198.18.9.3"}) {
+                        "bridge tunnel vxlan stbr 198.18.9.2 42", "bridge tunnel gre s_br2 198.18.9.3",
+                        "tap create 10 name s_mon", "tap mirror s_a s_mon stbr"}) {
     Reply r = h.cmd(c);
     ASSERT_TRUE(r.ok) << c << ": " << r.text;
   }
@@ -62,9 +63,11 @@ TEST(State, RoundTripRebuildsTheSameSwitch) {
   configure(a);
   json doc = dump_state(a.sw());
   EXPECT_EQ(doc["brisk_state"], kStateFormat);
-  EXPECT_EQ(doc["taps"].size(), 3u);
+  EXPECT_EQ(doc["taps"].size(), 4u);
   EXPECT_EQ(doc["ports"].size(), 2u);
   EXPECT_EQ(doc["fdb"].size(), 1u);
+  EXPECT_EQ(doc["tunnels"].size(), 2u);
+  EXPECT_EQ(doc["mirrors"].size(), 1u);
   // Through text, as it is on disk.
   json reread = json::parse(doc.dump(2));
 
