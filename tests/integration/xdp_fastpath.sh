@@ -200,6 +200,7 @@ kill -TERM "$BRISKD_PID"
 wait "$BRISKD_PID" 2>/dev/null || true
 BRISKD_PID=""
 wait_until 5 bash -c "! ip -d link show dev '$H_A' | grep -q xdp" || fail "XDP still attached after stop"
+rm -f "$TMPD/state.json"  # a fresh daemon: the ports are attached again below
 start_briskd --xdp-fastpath off
 attach_all
 ip netns exec "$NS_A" ping -c 10 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B (fast path off)"
