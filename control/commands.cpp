@@ -334,15 +334,7 @@ std::vector<Command> make_commands() {
         while (pos <= list.size()) {
           std::size_t comma = list.find(',', pos);
           std::string ip = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-          Ipv4 x4;
-          Ipv6 x6;
-          if (inet_pton(AF_INET, ip.c_str(), x4.data()) == 1) {
-            v4.push_back(x4);
-          } else if (inet_pton(AF_INET6, ip.c_str(), x6.data()) == 1) {
-            v6.push_back(x6);
-          } else {
-            return Reply::error("invalid ip '" + ip + "' in binding");
-          }
+          if (!parse_ip_into(ip, v4, v6)) return Reply::error("invalid ip '" + ip + "' in binding");
           if (comma == std::string::npos) break;
           pos = comma + 1;
         }

@@ -171,15 +171,7 @@ std::string apply_security(Switch& sw, const json& e) {
     std::vector<Ipv6> v6;
     for (const auto& ipj : field_or<json>(b, "ips", json::array())) {
       std::string ip = ipj.is_string() ? ipj.get<std::string>() : "";
-      Ipv4 x4;
-      Ipv6 x6;
-      if (inet_pton(AF_INET, ip.c_str(), x4.data()) == 1) {
-        v4.push_back(x4);
-      } else if (inet_pton(AF_INET6, ip.c_str(), x6.data()) == 1) {
-        v6.push_back(x6);
-      } else {
-        return "bad ip '" + ip + "'";
-      }
+      if (!parse_ip_into(ip, v4, v6)) return "bad ip '" + ip + "'";
     }
     if (auto r = sw.security_bind(port, *mac, v4, v6); !r.ok) return r.text;
   }

@@ -7,9 +7,11 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_mbuf.h>
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -39,6 +41,27 @@ std::string cpu_list(const cpu_set_t& set) {
   return s;
 }
 }  // namespace
+
+std::uint32_t mbufs_to_frames(rte_mbuf** m, std::uint16_t n, FramePool& pool, Frame** out,
+                              std::atomic<std::uint64_t>& oversize) noexcept {
+  std::uint32_t got = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    std::uint32_t len = rte_pktmbuf_pkt_len(m[i]);
+    if (len > kMaxFrameLen || len == 0) {
+      oversize.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    Frame* f = pool.alloc();
+    if (f == nullptr) break;  // cannot happen: n was capped by the pool
+    f->reset(len);
+    // A pointer into a single-segment mbuf, or f->data after gathering a chain into it.
+    const void* p = rte_pktmbuf_read(m[i], 0, len, f->data);
+    if (p != f->data) std::memcpy(f->data, p, len);
+    out[got++] = f;
+  }
+  if (n != 0) rte_pktmbuf_free_bulk(m, n);
+  return got;
+}
 
 DpdkEnv& DpdkEnv::instance() {
   static DpdkEnv env;

@@ -37,9 +37,22 @@
 // The internal mutex only guards against tests calling from other threads.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
+#include "datapath/frame.hpp"
+
+struct rte_mbuf;
+
 namespace brisk {
+
+// Receive side shared by DpdkPort and VhostPort (worker thread): copy `n` received mbufs
+// into frames from `pool` (whole chains gathered), stored in out[]; frames that are empty or
+// longer than kMaxFrameLen are dropped and counted in `oversize`. Frees every mbuf. The
+// caller caps n by pool.available(). Returns the frames produced.
+std::uint32_t mbufs_to_frames(rte_mbuf** m, std::uint16_t n, FramePool& pool, Frame** out,
+                              std::atomic<std::uint64_t>& oversize) noexcept;
 
 class DpdkEnv {
  public:

@@ -107,22 +107,7 @@ std::uint32_t DpdkPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max
   if (want == 0) return 0;
   rte_mbuf* m[kBurst];
   std::uint16_t n = rte_eth_rx_burst(port_id_, 0, m, static_cast<std::uint16_t>(want));
-  std::uint32_t got = 0;
-  for (std::uint16_t i = 0; i < n; ++i) {
-    std::uint32_t len = rte_pktmbuf_pkt_len(m[i]);
-    if (len > kMaxFrameLen || len == 0) {
-      rx_oversize_.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    Frame* f = pool.alloc();
-    if (f == nullptr) break;  // cannot happen: `want` was capped by the pool
-    f->reset(len);
-    const void* p = rte_pktmbuf_read(m[i], 0, len, f->data);
-    if (p != f->data) std::memcpy(f->data, p, len);
-    out[got++] = f;
-  }
-  if (n != 0) rte_pktmbuf_free_bulk(m, n);
-  return got;
+  return mbufs_to_frames(m, n, pool, out, rx_oversize_);
 }
 
 std::uint32_t DpdkPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {

@@ -1,5 +1,7 @@
 #include "datapath/port_security.hpp"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 namespace brisk {
@@ -141,6 +143,20 @@ bool security_egress_allows(const Frame& f, const PortSecurity& sec) noexcept {
     default:
       return true;
   }
+}
+
+bool parse_ip_into(const std::string& text, std::vector<Ipv4>& v4, std::vector<Ipv6>& v6) {
+  Ipv4 x4;
+  Ipv6 x6;
+  if (inet_pton(AF_INET, text.c_str(), x4.data()) == 1) {
+    v4.push_back(x4);
+    return true;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), x6.data()) == 1) {
+    v6.push_back(x6);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace brisk

@@ -24,6 +24,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "brisk/types.hpp"
@@ -53,6 +54,8 @@ struct PortSecurity {
 
 // The link-local IPv6 address fe80::/64 with the EUI-64 interface id of `mac`.
 Ipv6 eui64_link_local(const MacAddr& mac);
+// Parse one IPv4 or IPv6 address (text) into v4 or v6. false: neither (nothing added).
+bool parse_ip_into(const std::string& text, std::vector<Ipv4>& v4, std::vector<Ipv6>& v6);
 
 // Returns Drop::kCount when the (untagged, normalised) frame may enter.
 Drop security_ingress(const Frame& f, const PortSecurity& sec) noexcept;

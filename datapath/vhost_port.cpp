@@ -242,21 +242,7 @@ std::uint32_t VhostPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     std::uint16_t n = rte_vhost_dequeue_burst(vid, static_cast<std::uint16_t>(2 * qi + 1), pool_, m,
                                               static_cast<std::uint16_t>(want));
     q.rx_lock.clear(std::memory_order_release);
-    for (std::uint16_t i = 0; i < n; ++i) {
-      std::uint32_t len = rte_pktmbuf_pkt_len(m[i]);
-      if (len > kMaxFrameLen || len == 0) {
-        rx_oversize_.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      Frame* f = pool.alloc();
-      if (f == nullptr) break;  // cannot happen: `want` was capped by the pool
-      f->reset(len);
-      // A pointer into a single-segment mbuf, or f->data after gathering a chain into it.
-      const void* p = rte_pktmbuf_read(m[i], 0, len, f->data);
-      if (p != f->data) std::memcpy(f->data, p, len);
-      out[got++] = f;
-    }
-    if (n != 0) rte_pktmbuf_free_bulk(m, n);
+    got += mbufs_to_frames(m, n, pool, out + got, rx_oversize_);
   }
   rx_next_ = (rx_next_ + 1) % nq;
   return got;
