@@ -55,11 +55,9 @@ class Brisk final : public SwitchUnderTest {
                                      "1",
                                      "--cpus",
                                      std::to_string(t_.switch_cpu)};
-    // Keep a persisting briskd's state private too (the option exists once state lands).
-    if (help.find("--state") != std::string::npos) {
-      argv.push_back("--state");
-      argv.push_back(t_.workdir + "/brisk-state.json");
-    }
+    // No state: every round starts from an empty switch and attaches the ports itself
+    // (a state file would replay the previous round's ports, and `port add` would fail).
+    if (help.find("--no-state") != std::string::npos) argv.push_back("--no-state");
     for (const auto& a : c_.briskd_args) argv.push_back(a);
     log_ = t_.workdir + "/briskd.log";
     unlink(log_.c_str());
