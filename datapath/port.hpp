@@ -6,7 +6,8 @@
 // * rx_burst() is called by exactly one worker: the one the snapshot assigns the port to.
 // * tx_burst() may be called by any worker concurrently (a flood from worker 1 and a unicast
 //   from worker 2 to the same port). Drivers make that safe (a write(2) per frame is atomic on
-//   a TAP fd; per-worker queues elsewhere). tx_burst() never keeps a frame after it returns.
+//   a TAP fd; per-worker queues elsewhere). tx_burst() never keeps a frame after it returns
+//   (it may keep a handed-over external buffer, see TxItem).
 // * Construction, configuration and destruction happen on the control thread. A port is
 //   destroyed only after every worker has passed a quiescent point since the last snapshot
 //   that referenced it was replaced (QSBR), so no worker can still be inside rx/tx.
@@ -34,9 +35,15 @@ enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel,
 std::string_view port_kind_name(PortKind k);
 
 // One frame to send and the 802.1Q tag to push on the way out (push_vlan == 0: none).
+// handover: this is the frame's last transmission and the caller gives up its data: a port
+// whose memory holds the frame's external buffer (Frame::ext) may transmit it in place (push
+// the tag in front of it) and keep the buffer (clearing Frame::ext). The caller must not read
+// the frame's data after tx_burst() returns; the Frame itself is still released as usual.
+// TxQueues::flush sets it for the item holding a frame's last reference.
 struct TxItem {
   Frame* frame;
   VlanId push_vlan;
+  bool handover = false;
 };
 
 class Port {

@@ -15,16 +15,21 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
     std::uint32_t sent = 0;
     if (port->failed()) {
       c.drops[static_cast<std::size_t>(Drop::kPortDown)].add(q.n);
-    } else if (sent = port->tx_burst(q.items, q.n); sent == q.n) {
-      std::uint64_t bytes = 0;
-      for (std::uint32_t i = 0; i < q.n; ++i)
-        bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
-      c.tx_frames.add(sent);
-      c.tx_bytes.add(bytes);
     } else {
-      // Drivers report frames they could not send as a shortfall.
-      c.tx_frames.add(sent);
-      c.drops[static_cast<std::size_t>(Drop::kTxError)].add(q.n - sent);
+      mark_handover(q);
+      sent = port->tx_burst(q.items, q.n);
+      // Frame fields (not data) stay readable after a handover.
+      if (sent == q.n) {
+        std::uint64_t bytes = 0;
+        for (std::uint32_t i = 0; i < q.n; ++i)
+          bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
+        c.tx_frames.add(sent);
+        c.tx_bytes.add(bytes);
+      } else {
+        // Drivers report frames they could not send as a shortfall.
+        c.tx_frames.add(sent);
+        c.drops[static_cast<std::size_t>(Drop::kTxError)].add(q.n - sent);
+      }
     }
     if (oc.mirror_dst && mirrors != nullptr) [[unlikely]] {
       mirrors[oc.mirror_slot].delivered.add(sent);
