@@ -927,6 +927,19 @@ Reply Switch::list_ports() const {
       data.back()["afxdp_umem"] = x->umem_shared() ? "shared" : "private";
       data.back()["afxdp_worker"] = p.worker;
       data.back()["tx_zero_copy"] = x->tx_zero_copy();
+      const AfXdpStats k = x->kernel_stats();  // the socket's own counters (XDP_STATISTICS)
+      data.back()["xsk"] = {{"rx_dropped", k.rx_dropped},
+                            {"rx_ring_full", k.rx_ring_full},
+                            {"rx_fill_ring_empty", k.rx_fill_ring_empty},
+                            {"rx_invalid_descs", k.rx_invalid_descs},
+                            {"tx_invalid_descs", k.tx_invalid_descs},
+                            {"tx_refused", x->tx_refused()}};
+      const UmemPool::Census c = x->umem().census();  // a scan of the chunk tags
+      data.back()["umem"] = {{"members", x->umem().members()},
+                             {"shared_chunks", x->umem().shared_frames()},
+                             {"free", c.free},
+                             {"in_frames", c.frames},
+                             {"held", c.by_slot[x->umem_slot()]}};
     }
     if (auto* vh = dynamic_cast<const VhostPort*>(p.port.get())) {
       data.back()["connected"] = vh->connected();

@@ -97,7 +97,9 @@ struct AfXdpPort::Xsk {
   xsk_ring_prod fill{};
   UmemPool* pool = nullptr;
   std::uint8_t* area = nullptr;  // the pool's memory (read by both sides)
-  std::uint32_t fill_quota = 0;
+  std::uint32_t rx_held = 0;     // chunks given to FILL and not yet read from RX
+  std::uint32_t rx_target = 0;   // how many to hold: rx_base() .. rx_max(), see rx_burst()
+  std::uint32_t light_polls = 0;
   std::uint8_t slot = 0;
   int fd = -1;
 
@@ -108,6 +110,8 @@ struct AfXdpPort::Xsk {
   std::uint32_t tx_free_n = 0;
   std::unique_ptr<std::uint64_t[]> zc_done;  // completed shared chunks, for the owner
   std::uint32_t zc_done_n = 0;
+  std::uint32_t tx_bursts = 0;     // tx_burst() calls that submitted something
+  std::uint32_t tx_bursts_seen = 0;  // ... at the owner's last housekeeping
 
   // ---- setup and teardown (control thread) ----
   alignas(64) std::shared_ptr<UmemPool> owner;
@@ -311,10 +315,9 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
       if (!slot) continue;  // every slot in use or retiring
       const int share = pool.share_fd();
       const UmemGeometry& g = pool.geometry();
-      x.fill_quota = g.fill_quota();
-      x.fill_size = x.rx_size = pow2_at_least(g.fill_quota());
+      x.fill_size = x.rx_size = pow2_at_least(g.rx_max());
       // Copies, plus (when members share) frames handed over by the other members.
-      x.tx_size = x.comp_size = pow2_at_least(g.copy_frames + (g.max_ports > 1 ? g.fill_quota() : 0));
+      x.tx_size = x.comp_size = pow2_at_least(g.copy_frames + (g.max_ports > 1 ? 512 : 0));
       int e = 0;
       for (int busy_retries = 25;; --busy_retries) {  // x 20 ms
         e = open_socket(x, ifindex_, opts.queue_id, pool, share, zc);
@@ -355,6 +358,9 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
       x.tx_free[i] = pool.copy_base(x.slot) + std::uint64_t{i} * kChunkSize;
     x.tx_free_n = g.copy_frames;
     x.zc_done = std::make_unique<std::uint64_t[]>(pool.shared_frames());
+    // An own UMEM keeps its whole receive half in FILL, as before; a member of a shared pool
+    // starts at its base and grows with its load.
+    x.rx_target = g.max_ports == 1 ? g.rx_max() : g.rx_base();
     if (pool.members() == 1) refill();
 
     // 5. Publish the socket to the program: from now on the queue's frames reach brisk.
@@ -428,27 +434,23 @@ void AfXdpPort::kick_rx() noexcept {
   if (::recvfrom(x_->fd, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr) < 0) check_fatal(errno);
 }
 
-// Top the FILL ring up from the pool's free stack, so that the chunks this port holds on its
-// receive side (FILL entries the kernel has not used, RX entries not yet read) reach its
-// quota. One reserve and submit per call; small top-ups wait while the ring is well stocked.
+// Top the FILL ring up to the member's target, as far as UmemPool::rx_allowance() lets it
+// (its base is always there; more only while no other slot is owed chunks). One reserve and
+// submit per call; small top-ups wait while the ring is well stocked. rx_held is exact: a
+// chunk the kernel takes from FILL stays this socket's until it appears on RX.
 void AfXdpPort::refill() noexcept {
   constexpr std::uint32_t kBatch = 32;
   Xsk& x = *x_;
-  const std::uint32_t fill_free = xsk_prod_nb_free(&x.fill, x.fill.size);  // reads the consumer
-  const std::uint32_t in_fill = x.fill.size - fill_free;
-  const std::uint32_t in_rx = __atomic_load_n(x.rx.producer, __ATOMIC_ACQUIRE) - x.rx.cached_cons;
-  const std::uint32_t held = in_fill + in_rx;
-  if (held >= x.fill_quota) return;
-  std::uint32_t k = std::min({x.fill_quota - held, fill_free, x.pool->free_count()});
-  if (k == 0 || (k < kBatch && in_fill >= kBatch)) return;
+  if (x.rx_held >= x.rx_target) return;
+  const std::uint32_t k = std::min(x.rx_target - x.rx_held, x.pool->rx_allowance(x.slot));
+  if (k == 0 || (k < kBatch && x.rx_held >= kBatch)) return;
   std::uint32_t idx = 0;
+  // Cannot fall short: FILL has rx_max() entries and holds at most rx_held of them.
   if (xsk_ring_prod__reserve(&x.fill, k, &idx) != k) return;
-  for (std::uint32_t i = 0; i < k; ++i) {
-    std::uint64_t a = 0;
-    x.pool->take(&a, 1, x.slot);
-    *xsk_ring_prod__fill_addr(&x.fill, idx + i) = a;
-  }
+  for (std::uint32_t i = 0; i < k; ++i) *xsk_ring_prod__fill_addr(&x.fill, idx + i) = x.pool->pop(x.slot);
   xsk_ring_prod__submit(&x.fill, k);
+  x.rx_held += k;
+  x.pool->set_rx_held(x.slot, x.rx_held);
 }
 
 // TX descriptors the kernel has not taken yet (a hint outside the tx lock: both indexes are
@@ -460,18 +462,22 @@ bool AfXdpPort::tx_pending() const noexcept {
 }
 
 // Owner worker, from rx_burst(): shared chunks this port has finished sending go back to the
-// pool, and a TX ring that a kick left unfinished (copy mode sends at most 8 x 32 frames per
-// tx_burst(), and a refused frame ends a kick) is kicked again, so frames never wait in it
-// for the next transmission. Skipped when another worker holds the tx lock: next time.
+// pool; and a TX ring that still holds descriptors although no tx_burst() came since the last
+// look (copy mode sends at most 8 x 32 frames per kick, and a frame the device refused ends a
+// kick) is kicked again, so frames never wait in it for a next transmission that may not
+// come. Skipped when another worker holds the tx lock: next time.
 void AfXdpPort::tx_housekeeping() noexcept {
   if (tx_lock_.test_and_set(std::memory_order_acquire)) return;
   Xsk& x = *x_;
   reap_completions();
   for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
+  x.pool->zc_completed(x.slot, x.zc_done_n);
   zc_out_.store(zc_out_.load(std::memory_order_relaxed) - x.zc_done_n, std::memory_order_relaxed);
   x.zc_done_n = 0;
+  const bool stalled = x.tx_bursts == x.tx_bursts_seen && tx_pending();
+  x.tx_bursts_seen = x.tx_bursts;
   unlock_tx();
-  if (tx_pending()) kick_tx();
+  if (stalled) kick_tx();
   tx_backlog_.store(tx_pending(), std::memory_order_relaxed);
 }
 
@@ -493,6 +499,10 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     return 0;
   }
   idle_polls_ = 0;
+  // The kernel has just written these frames on another CPU: start every first line's miss
+  // now, so they overlap instead of stalling one by one in the loop below.
+  for (std::uint32_t i = 0; i < got; ++i)
+    __builtin_prefetch(x.area + xsk_ring_cons__rx_desc(&x.rx, idx + i)->addr);
   std::uint32_t n = 0;
   for (std::uint32_t i = 0; i < got; ++i) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&x.rx, idx + i);
@@ -515,6 +525,21 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     out[n++] = f;
   }
   xsk_ring_cons__release(&x.rx, got);
+  x.rx_held -= got;
+  x.pool->set_rx_held(x.slot, x.rx_held);
+  // The receive side's depth follows the load: when a poll finds the FILL ring (nearly) used
+  // up, the kernel ran out of buffers or almost did: hold twice as many, up to rx_max(). After
+  // 1024 polls in a row that found more than half of it left, half as many, down to the base.
+  // A port that sees a trickle (TCP ACKs, ARP) never hoards what a busy one needs. (One read
+  // of the FILL consumer index per poll that received something.)
+  const std::uint32_t in_fill = x.fill.size - xsk_prod_nb_free(&x.fill, x.fill.size);
+  if (in_fill < x.rx_target / 8) {
+    x.light_polls = 0;
+    x.rx_target = std::min(x.pool->rx_max(), 2 * x.rx_target);
+  } else if (in_fill > x.rx_target / 2 && ++x.light_polls >= 1024) {
+    x.light_polls = 0;
+    x.rx_target = std::max(x.pool->rx_base(), x.rx_target / 2);
+  }
   refill();
   if (xsk_ring_prod__needs_wakeup(&x.fill)) kick_rx();
   return n;
@@ -579,13 +604,15 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
       std::uint64_t off = static_cast<std::uint64_t>(f->data - x.area);
       // In place: the frame's buffer becomes this member's until its completion comes back.
       // A tag goes into the headroom in front of the frame (256 bytes on receive).
-      if (items[i].handover && f->len >= 12 && (vlan == 0 || off - f->ext_handle >= 4)) {
+      if (items[i].handover && x.pool->zc_room() && f->len >= 12 &&
+          (vlan == 0 || off - f->ext_handle >= 4)) {
         if (vlan != 0) {
           off -= 4;
           std::memmove(x.area + off, x.area + off + 4, 12);
           write_vlan_tag(x.area + off + 12, vlan);
         }
         x.pool->set_tag(f->ext_handle, x.slot);
+        x.pool->zc_sent(x.slot);
         f->ext = nullptr;  // the buffer is no longer the frame's
         d->addr = off;
         d->len = len;
@@ -613,10 +640,14 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   // Give back reserved entries that refused frames did not use (libxdp has no cancel for
   // producer rings; cached_prod is only ours).
   x.tx.cached_prod -= room - used;
-  if (used != 0) xsk_ring_prod__submit(&x.tx, used);
+  if (used != 0) {
+    xsk_ring_prod__submit(&x.tx, used);
+    ++x.tx_bursts;
+  }
   std::uint32_t out = zc_out_.load(std::memory_order_relaxed) + zc;
   if (owner) {  // only the owner returns shared chunks to the pool
     for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
+    x.pool->zc_completed(x.slot, x.zc_done_n);
     out -= x.zc_done_n;
     x.zc_done_n = 0;
   }

@@ -37,7 +37,12 @@
 // batched peek on the RX ring; each frame is lent to a Frame of the worker's pool without a
 // copy (Frame::ext = the UMEM pool, data inside the chunk; the chunk returns to the pool's
 // free stack when the Frame is released). Then, once per burst, the FILL ring is topped up
-// from the pool's free stack to the member's quota (FILL + RX entries <= fill_quota()).
+// from the pool's free stack to the member's target depth, as far as the pool allows
+// (UmemPool::rx_allowance: never what other members are owed). The target follows the load:
+// it starts at the pool's base (96 chunks), doubles when a receiving poll finds the FILL ring
+// (nearly) empty (the kernel ran out of buffers), up to 2048, and halves after 1024 polls in a
+// row that found more than half of it left; a port with an own UMEM keeps 2048 as before. So
+// a port that sees a trickle (TCP ACKs) never hoards the chunks a busy one needs.
 // Frames longer than kMaxFrameLen are dropped and counted (rx_oversize()). TCP/UDP frames
 // whose checksum field holds only the pseudo-header sum (a peer with checksum offload: XDP
 // has no CHECKSUM_PARTIAL flag) are completed in software (complete_partial_l4, counted), in
@@ -54,8 +59,10 @@
 // its shared AF_XDP tx queues the same way). Under the lock: reap the COMPLETION ring (copy
 // chunks to the port's free stack, shared chunks to its done list), reserve TX descriptors,
 // and per frame either
-//   * zero copy: the frame's buffer is a chunk of this port's UMEM and the item hands it over
-//     (TxItem::handover: the frame's last destination). Its address goes into the TX ring
+//   * zero copy: the frame's buffer is a chunk of this port's UMEM, the item hands it over
+//     (TxItem::handover: the frame's last destination) and the pool has room for another
+//     zero-copy transmission (UmemPool::zc_room(): copy-mode devices complete a frame only
+//     when the receiver frees its skb). Its address goes into the TX ring
 //     as it is (an 802.1Q tag is pushed in place, into the 256 bytes of headroom in front of
 //     it); the chunk is tagged as this member's until its completion comes back. Only the
 //     owner worker holds such frames, so only it does this, and only it moves the done list

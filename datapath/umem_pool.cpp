@@ -29,7 +29,7 @@ const char* UmemGeometry::check() const {
   if (!pow2(copy_frames) || copy_frames < 32) return "copy_frames must be a power of two >= 32";
   if (std::uint64_t{max_ports} * copy_frames >= frames)
     return "the copy chunks of all slots leave no shared chunks";
-  if (fill_quota() < 32) return "fewer than 32 receive chunks per member";
+  if (rx_base() < 32) return "fewer than 32 receive chunks owed to each member";
   return nullptr;
 }
 
@@ -37,14 +37,27 @@ UmemPool::UmemPool(const UmemGeometry& g) : g_(g), shared_(g.shared_frames()) {
   if (const char* why = g.check(); why != nullptr)
     throw std::system_error(EINVAL, std::generic_category(), std::string("UMEM geometry: ") + why);
   area_size_ = std::size_t{g.frames} * kChunkSize;
-  void* a = ::mmap(nullptr, area_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // 2 MiB aligned, so transparent huge pages can back it (madvise mode): the chunks a busy
+  // pool cycles through span 4 MiB, one TLB entry per 4 KiB page otherwise.
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const std::size_t span = area_size_ + kHuge;
+  void* a = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (a == MAP_FAILED)
     throw std::system_error(errno, std::generic_category(),
                             "allocate UMEM (" + std::to_string(area_size_ >> 10) + " KiB)");
-  area_ = static_cast<std::uint8_t*>(a);
+  auto* raw = static_cast<std::uint8_t*>(a);
+  auto* aligned = reinterpret_cast<std::uint8_t*>(
+      (reinterpret_cast<std::uintptr_t>(raw) + kHuge - 1) & ~std::uintptr_t{kHuge - 1});
+  if (aligned != raw) ::munmap(raw, static_cast<std::size_t>(aligned - raw));
+  if (std::size_t tail = static_cast<std::size_t>(raw + span - (aligned + area_size_)); tail != 0)
+    ::munmap(aligned + area_size_, tail);
+  area_ = aligned;
+  ::madvise(area_, area_size_, MADV_HUGEPAGE);  // a hint: harmless where THP is off
   tags_ = std::make_unique<std::atomic<std::uint8_t>[]>(g.frames);
   free_ = std::make_unique<std::uint32_t[]>(shared_);
   slots_ = std::make_unique<Slot[]>(g.max_ports);
+  rx_held_ = std::make_unique<std::uint32_t[]>(g.max_ports);
+  zc_by_slot_ = std::make_unique<std::uint32_t[]>(g.max_ports);
   // Lowest chunks on top of the stack: a quiet pool touches few pages.
   for (std::uint32_t i = 0; i < shared_; ++i) {
     free_[i] = shared_ - 1 - i;
@@ -109,9 +122,29 @@ void UmemPool::reclaim_retired() noexcept {
         free_[free_n_++] = c;
       }
     }
+    rx_held_[s] = 0;
+    zc_inflight_ -= zc_by_slot_[s];  // its TX path's chunks were among those just returned
+    zc_by_slot_[s] = 0;
     sl.state.store(kSlotFree, std::memory_order_release);
     retiring_.fetch_sub(1, std::memory_order_release);
   }
+}
+
+std::uint32_t UmemPool::rx_allowance(std::uint32_t slot) const noexcept {
+  const std::uint32_t base = g_.rx_base(), most = g_.rx_max();
+  const std::uint32_t held = rx_held_[slot];
+  if (held >= most) return 0;
+  const std::uint32_t want = most - held;
+  // Plenty free (the common case of a pool with few members): no need to add up what is owed.
+  if (free_n_ >= want + (g_.max_ports - 1) * base) return want;
+  std::uint32_t owed = 0;  // to the other slots: a live member what it lacks of its base,
+  for (std::uint32_t s = 0; s < g_.max_ports; ++s) {  // any other slot all of it
+    if (s == slot) continue;
+    const bool live = slots_[s].state.load(std::memory_order_acquire) == kSlotLive;
+    owed += live ? base - (rx_held_[s] < base ? rx_held_[s] : base) : base;
+  }
+  const std::uint32_t spare = free_n_ > owed ? free_n_ - owed : 0;
+  return want < spare ? want : spare;
 }
 
 UmemPool::Census UmemPool::census() const {

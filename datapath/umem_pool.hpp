@@ -23,12 +23,23 @@
 // shared = frames - max_ports * copy. The shared default (UmemGeometry::shared()) is 4096
 // chunks = 8 MiB, the host's locked-memory limit (TESTBED.md; root's CAP_IPC_LOCK exempts it,
 // but one pool per worker must not depend on that): 8 member slots with 128 copy chunks each,
-// 3072 shared chunks. Each member keeps at most fill_quota() = shared / max_ports = 384 chunks
-// on its receive side (FILL + RX rings), so idle members can never hold the chunks the busy
-// ones need: the quotas add up to the shared chunks, whatever is not in a quota (2304 with two
-// members) serves frames in flight. A port that finds every slot taken gets a private pool.
+// 3072 shared chunks. The memory is 2 MiB aligned and advised for transparent huge pages.
 //
-// Ownership of a shared chunk, recorded in its tag (tag()):
+// Receive buffers: a member may keep up to rx_max() = 2048 chunks on its receive side (FILL
+// and RX rings), the depth an own UMEM had, so a worker that loses its CPU for a while (a busy
+// host) finds as much waiting as before. But idle or lightly loaded members must never hold
+// the chunks a busy or a new member needs, and a FILL ring cannot be taken back. So:
+//   * every slot is owed a base of rx_base() = shared / (4 * max_ports) = 96 chunks, and a
+//     member may take chunks beyond its base only from what the free stack holds above the
+//     sum of what the other slots (live, free or retiring) are still owed (rx_allowance()):
+//     every member, present or future, can always fill its base;
+//   * each member aims at a target depth that follows its load (AfXdpPort: it starts at the
+//     base, doubles when the kernel (nearly) ran out of its buffers, halves when they stay
+//     unused), so a port that sees a trickle does not sit on 2048 chunks;
+//   * zero-copy transmissions in flight are limited to zc_limit() = shared / 4 (see there).
+//
+// Ownership of a shared chunk, recorded in its tag (set_tag(); one relaxed atomic byte per
+// chunk, so census() may scan them from the control thread):
 //   free      on the pool's free stack (owner worker)
 //   slot s    in member s's custody: its FILL or RX ring (receive side), or its TX or
 //             COMPLETION ring or its completed-but-not-yet-returned list (transmit side)
@@ -43,9 +54,9 @@
 // counts: a chunk is in exactly one place.
 //
 // Threads
-// * Owner worker (the one that polls every member): take(), put(), recycle(), service(),
-//   the free stack and every tag write. A member's FILL and RX rings are the owner's alone.
-//   All members of a pool are polled by one worker (UmemRegistry is keyed by worker, and brisk
+// * Owner worker (the one that polls every member): take(), pop(), put(), recycle(),
+//   service(), set_rx_held(), rx_allowance(), zc_*(), the free stack and every tag write. A
+//   member's FILL and RX rings are the owner's alone. All members of a pool are polled by one worker (UmemRegistry is keyed by worker, and brisk
 //   never moves a port to another worker), so each pool has exactly one owner thread.
 // * Any worker: transmitting to a member (copies into its copy chunks, under the member's tx
 //   lock; see afxdp_port.hpp). Only the owner can hold a Frame of this pool, so only the owner
@@ -59,8 +70,9 @@
 // socket is closed first (the kernel stops using its rings; xsk_release synchronises with the
 // receive path), then retire_slot() marks the slot retiring. Every chunk still tagged with the
 // slot (in its rings, done list, anywhere in its custody) is returned to the free stack by the
-// owner worker's service() once kRetireDelayNs has passed (zero-copy drivers release a closed
-// socket's buffers in deferred work), and only then is the slot (and its copy chunks) free
+// owner worker's service() once kRetireDelayNs has passed (copy mode is done with a chunk once
+// sendto() has copied it into an skb, but zero-copy drivers release a closed socket's buffers
+// in deferred work), and only then is the slot (and its copy chunks) free
 // for a new member. Memory order: retire_slot() stores the deadline and then the state with
 // release; service() loads the state with acquire, scans the tags (relaxed: the owner wrote
 // them itself; tags of a retired slot are no longer written by anyone), and publishes the free
@@ -85,13 +97,16 @@ struct UmemGeometry {
   std::uint32_t frames = 4096;      // chunks, a power of two >= 64
   std::uint32_t max_ports = 8;      // member slots, 1..64
   std::uint32_t copy_frames = 128;  // copy chunks per slot, a power of two >= 32
+  std::uint32_t rx_most = 2048;     // receive chunks one member may hold at most
 
   std::uint32_t shared_frames() const { return frames - max_ports * copy_frames; }
-  std::uint32_t fill_quota() const { return shared_frames() / max_ports; }
+  // Receive chunks (FILL + RX) every slot is owed, and the most one member may hold.
+  std::uint32_t rx_base() const { return shared_frames() / (4 * max_ports); }
+  std::uint32_t rx_max() const { return shared_frames() < rx_most ? shared_frames() : rx_most; }
   // What UmemRegistry gives each worker: 8 MiB, 8 members.
   static UmemGeometry shared() { return UmemGeometry{}; }
   // A port's own pool (no sharing), as before: half receive, half transmit.
-  static UmemGeometry single(std::uint32_t frames) { return UmemGeometry{frames, 1, frames / 2}; }
+  static UmemGeometry single(std::uint32_t frames) { return UmemGeometry{frames, 1, frames / 2, frames / 2}; }
   // Empty when usable, else what is wrong.
   const char* check() const;
 };
@@ -116,7 +131,8 @@ class UmemPool final : public BufferOwner {
   bool zero_copy() const { return zero_copy_; }
   std::uint8_t* area() const { return area_; }
   std::size_t area_size() const { return area_size_; }
-  std::uint32_t fill_quota() const { return g_.fill_quota(); }
+  std::uint32_t rx_base() const { return g_.rx_base(); }
+  std::uint32_t rx_max() const { return g_.rx_max(); }
   std::uint32_t shared_frames() const { return shared_; }
   bool is_shared(std::uint64_t addr) const { return (addr >> kChunkShift) < shared_; }
   // First chunk address of slot s's copy chunks.
@@ -149,6 +165,12 @@ class UmemPool final : public BufferOwner {
     }
     return k;
   }
+  // One free chunk, now in `tag`'s custody; the caller checked free_count() (or rx_allowance()).
+  std::uint64_t pop(std::uint8_t tag) noexcept {
+    std::uint32_t c = free_[--free_n_];
+    tags_[c].store(tag, std::memory_order_relaxed);
+    return std::uint64_t{c} << kChunkShift;
+  }
   // A shared chunk (any address inside it) back to the free stack.
   void put(std::uint64_t addr) noexcept {
     std::uint32_t c = static_cast<std::uint32_t>(addr >> kChunkShift);
@@ -158,6 +180,27 @@ class UmemPool final : public BufferOwner {
   void set_tag(std::uint64_t addr, std::uint8_t tag) noexcept {
     tags_[addr >> kChunkShift].store(tag, std::memory_order_relaxed);
   }
+  // Zero-copy transmissions in flight (shared chunks in TX and COMPLETION rings and done
+  // lists): at most zc_limit() = shared / 4. A copy-mode device completes a transmitted frame
+  // only when its skb is freed, which a slow receiver can put off (a TCP socket's backlog
+  // holds thousands); without a limit, those chunks would starve every receive side. Beyond
+  // it, frames are copied (the member's copy chunks), as without sharing.
+  std::uint32_t zc_limit() const { return shared_ / 4; }
+  bool zc_room() const noexcept { return zc_inflight_ < shared_ / 4; }
+  void zc_sent(std::uint32_t slot) noexcept {
+    ++zc_inflight_;
+    ++zc_by_slot_[slot];
+  }
+  void zc_completed(std::uint32_t slot, std::uint32_t n) noexcept {
+    zc_inflight_ -= n;
+    zc_by_slot_[slot] -= n;
+  }
+  std::uint32_t zc_inflight() const { return zc_inflight_; }  // owner worker, or quiescent
+  // Member `slot` holds `held` chunks on its receive side (it reports every change).
+  void set_rx_held(std::uint32_t slot, std::uint32_t held) noexcept { rx_held_[slot] = held; }
+  // How many free chunks member `slot` may take for its receive side now: up to rx_max() in
+  // all, never touching what the other slots are owed of their base (see the header).
+  std::uint32_t rx_allowance(std::uint32_t slot) const noexcept;
   // A Frame holding a chunk of this pool was released (FramePool::free).
   void recycle(std::uint64_t handle) noexcept override { put(handle); }
   // Returns the chunks of retired slots whose delay has passed. Cheap when none is retiring.
@@ -193,6 +236,9 @@ class UmemPool final : public BufferOwner {
   std::unique_ptr<std::uint32_t[]> free_;
   std::uint32_t free_n_ = 0;
   std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<std::uint32_t[]> rx_held_;  // owner worker: per slot, FILL + RX
+  std::unique_ptr<std::uint32_t[]> zc_by_slot_;  // owner worker: per slot, zero copy in flight
+  std::uint32_t zc_inflight_ = 0;             // owner worker
   std::uint32_t members_ = 0;                 // control thread
   alignas(64) std::atomic<std::uint32_t> retiring_{0};
 };

@@ -21,12 +21,13 @@ TEST(UmemPool, GeometryFitsTheLockedMemoryLimit) {
   EXPECT_EQ(g.check(), nullptr);
   EXPECT_EQ(std::size_t{g.frames} * UmemPool::kChunkSize, std::size_t{8} << 20) << "8 MiB";
   EXPECT_EQ(g.shared_frames(), 3072u);
-  EXPECT_EQ(g.fill_quota(), 384u);
-  EXPECT_LE(g.fill_quota() * g.max_ports, g.shared_frames()) << "quotas fit the shared chunks";
+  EXPECT_EQ(g.rx_base(), 96u);
+  EXPECT_EQ(g.rx_max(), 2048u);
+  EXPECT_LT(g.rx_base() * g.max_ports, g.shared_frames()) << "every slot's base fits, with room above";
   UmemGeometry one = UmemGeometry::single(4096);
   EXPECT_EQ(one.check(), nullptr);
   EXPECT_EQ(one.shared_frames(), 2048u);
-  EXPECT_EQ(one.fill_quota(), 2048u) << "an own UMEM: half receive, half transmit, as before";
+  EXPECT_EQ(one.rx_max(), 2048u) << "an own UMEM: half receive, half transmit, as before";
 
   EXPECT_NE((UmemGeometry{4000, 8, 128}.check()), nullptr);  // not a power of two
   EXPECT_NE((UmemGeometry{4096, 0, 128}.check()), nullptr);
@@ -80,6 +81,54 @@ TEST(UmemPool, ChunksMoveBetweenCustodiansAndAreCounted) {
   EXPECT_EQ(p.take(rest.data(), 1000, 1), 768u - 140u);
   EXPECT_EQ(p.free_count(), 0u);
   EXPECT_EQ(p.take(rest.data(), 1, 1), 0u);
+}
+
+// Receive buffers: a member may take beyond its base only what no other slot is owed, so idle
+// members that once were busy never starve a busy or a new one.
+TEST(UmemPool, RxAllowanceKeepsEverySlotsBase) {
+  UmemPool p(UmemGeometry::shared());  // 3072 shared, base 96, max 2048, 8 slots
+  std::vector<std::uint64_t> buf(4096);
+  const auto u8 = [](std::optional<std::uint32_t> s) { return static_cast<std::uint8_t>(*s); };
+  auto s0 = p.reserve_slot();
+  p.member_bound(*s0, 10, false);
+  EXPECT_EQ(p.rx_allowance(*s0), 2048u) << "alone: rx_max";
+  ASSERT_EQ(p.take(buf.data(), 2048, u8(s0)), 2048u);
+  p.set_rx_held(*s0, 2048);
+  EXPECT_EQ(p.rx_allowance(*s0), 0u);
+  // 1048 frames received and forwarded: their chunks are in TX rings, 1024 chunks free.
+  p.set_rx_held(*s0, 1000);
+  EXPECT_EQ(p.rx_allowance(*s0), 1024u - 7u * 96u) << "never what the seven other slots are owed";
+  // A new member may take its base and what is spare (s0, past its base, is owed nothing).
+  auto s1 = p.reserve_slot();
+  p.member_bound(*s1, 11, false);
+  EXPECT_EQ(p.rx_allowance(*s1), 1024u - 6u * 96u);
+  ASSERT_EQ(p.take(buf.data() + 2048, 96, u8(s1)), 96u);
+  p.set_rx_held(*s1, 96);
+  EXPECT_EQ(p.rx_allowance(*s0), 928u - 6u * 96u);
+  ASSERT_EQ(p.take(buf.data() + 2144, 352, u8(s0)), 352u);
+  p.set_rx_held(*s0, 1352);
+  EXPECT_EQ(p.rx_allowance(*s0), 0u) << "the rest is owed to the six empty slots";
+  EXPECT_EQ(p.rx_allowance(*s1), 0u);
+  // The TX rings give the 1048 back.
+  for (int i = 0; i < 1048; ++i) p.put(buf[i]);
+  EXPECT_EQ(p.rx_allowance(*s0), 2048u - 1352u) << "up to rx_max";
+  EXPECT_EQ(p.rx_allowance(*s1), 1624u - 6u * 96u);
+  ASSERT_EQ(p.take(buf.data(), 696, u8(s0)), 696u);
+  p.set_rx_held(*s0, 2048);
+  // s0 holds all it may; s1 read all it had: its base is still there, and a third member's.
+  p.set_rx_held(*s1, 0);
+  EXPECT_EQ(p.rx_allowance(*s1), 928u - 6u * 96u);
+  auto s2 = p.reserve_slot();
+  p.member_bound(*s2, 12, false);
+  EXPECT_GE(p.rx_allowance(*s2), 96u);
+  p.set_rx_held(*s0, 1000);  // s0 read 1048 more: s1's missing base is kept from it
+  EXPECT_EQ(p.rx_allowance(*s0), 928u - 7u * 96u);
+  EXPECT_EQ(p.rx_allowance(*s1), 928u - 6u * 96u);
+  // An own UMEM: rx_max, half the chunks, as before.
+  UmemPool one(UmemGeometry::single(4096));
+  auto o = one.reserve_slot();
+  one.member_bound(*o, 12, false);
+  EXPECT_EQ(one.rx_allowance(*o), 2048u);
 }
 
 TEST(UmemPool, SlotsAreReservedBoundAndCancelled) {
