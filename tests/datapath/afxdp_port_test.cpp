@@ -659,9 +659,9 @@ class AfXdpSharedUmemRoot : public ::testing::Test {
   // Frames of sender `id` that reached B of pair i, until `want` of them or the timeout.
   std::vector<NsFrame> receive_at(int i, std::uint8_t id, std::size_t want,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::size_t n = 0, seen = 0;  // counted incrementally: a rescan per frame is quadratic
     auto got = receive_frames(pairs_[i].sock, timeout, [&](const std::vector<NsFrame>& v) {
-      std::size_t n = 0;
-      for (const auto& f : v) n += ours(f, id);
+      for (; seen < v.size(); ++seen) n += ours(v[seen], id);
       return n >= want;
     });
     std::vector<NsFrame> mine;
@@ -775,7 +775,10 @@ TEST_F(AfXdpSharedUmemRoot, PortsOfOneWorkerForwardWithoutCopyAndAccountForEvery
     ASSERT_EQ(forward(p0, p1, pool, kBurst, b % 2 ? 42 : 0), kBurst) << "burst " << b;
   }
   auto got = receive_at(1, 1, kCount);
-  ASSERT_EQ(got.size(), kCount) << "frames lost";
+  ASSERT_EQ(got.size(), kCount) << "frames lost; p1 xsk: tx_invalid " << p1.kernel_stats().tx_invalid_descs
+                                << ", refused " << p1.tx_refused() << "\n"
+                                << capture("ip -s link show " + pairs_[1].a)
+                                << capture("ip -n " + pairs_[1].ns + " -s link show " + pairs_[1].b);
   std::uint32_t bad = 0;
   for (std::uint32_t i = 0; i < got.size(); ++i) {
     const std::uint32_t seq = seq_of(got[i]);
@@ -915,9 +918,9 @@ TEST_F(AfXdpSharedUmemRoot, OwnerForeignWorkerAndControlThreadConcurrently) {
     }
   }
   std::vector<NsFrame> own, theirs;
+  std::size_t n = 0, seen = 0;
   auto got = receive_frames(pairs_[1].sock, std::chrono::seconds(15), [&](const std::vector<NsFrame>& v) {
-    std::size_t n = 0;
-    for (const auto& f : v) n += ours(f, 20) || ours(f, 21);
+    for (; seen < v.size(); ++seen) n += ours(v[seen], 20) || ours(v[seen], 21);
     return n >= kCount + kForeign;
   });
   for (auto& f : got) {
@@ -929,8 +932,12 @@ TEST_F(AfXdpSharedUmemRoot, OwnerForeignWorkerAndControlThreadConcurrently) {
                               std::chrono::milliseconds(50));
   stop.store(true, std::memory_order_release);
   owner.join();
-  EXPECT_EQ(own.size(), kCount) << "forwarded " << forwarded.load() << "; p0 kernel drops "
-                                << p0.kernel_stats().rx_dropped;
+  // Every frame sent was forwarded and arrived, or the kernel counted it dropped at p0 for want
+  // of a receive buffer (a slow owner, e.g. under TSan, before p0's receive depth grew).
+  const std::uint64_t dropped = p0.kernel_stats().rx_dropped;
+  EXPECT_EQ(own.size(), forwarded.load()) << "forwarded frames lost";
+  EXPECT_EQ(forwarded.load() + dropped, kCount) << "frames unaccounted for";
+  EXPECT_LT(dropped, kCount / 10);
   EXPECT_EQ(theirs.size(), kForeign);
   EXPECT_GT(p1.tx_zero_copy(), 0u);
   EXPECT_EQ(umem.census().by_slot[slot2], 0u) << "the deleted member's chunks came back";
