@@ -9,8 +9,11 @@
 #
 #   bench/vhost_pps.sh build/briskd build/brisk [runs=5] [seconds=10] [switches=brisk,ovs,testpmd]
 #
-# Prints one line per run and switch, then the median of the runs per switch and the ratios
-# brisk/ovs and brisk/testpmd. The switches take turns within each run (brisk, ovs, testpmd,
+# Prints one line per run with each switch's frames/s and its CPU use (user + system time of
+# all the switch's threads over the window, in % of one CPU: a poller below 100% lost its CPU
+# to other work for that share of the time), then per switch the median of the runs of
+# frames/s and of frames per CPU-second of the switch, and the ratios brisk/ovs and
+# brisk/testpmd. The switches take turns within each run (brisk, ovs, testpmd,
 # brisk, ...), so a change in the machine's load hits them alike; the load average is printed
 # at the start and the end.
 #
@@ -121,18 +124,26 @@ exited() {
   [[ $st == Z* ]]
 }
 
+# cpu_ticks <pid>: user + system clock ticks of a process (all its threads).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+HZ=$(getconf CLK_TCK)
+
 # measure <name>: start the loop, wait 3 s, count the guests' RX-packets over SECS seconds;
-# frames/s to $T/result.
+# frames/s to $T/result, the switch's (SWITCH_PID) CPU use in % of one CPU to $T/cpu.
 measure() {
   local name=$1
   cmd "start tx_first 32"
   nap 3
   cmd "clear port stats all"
-  local t0 t1
+  local t0 t1 c0 c1
+  c0=$(cpu_ticks "$SWITCH_PID")
   t0=$(date +%s.%N)
   nap "$SECS"
   cmd "show port stats all"
   t1=$(date +%s.%N)
+  c1=$(cpu_ticks "$SWITCH_PID")
+  awk -v c0="${c0:-0}" -v c1="${c1:-0}" -v a="$t0" -v b="$t1" -v hz="$HZ" \
+    'BEGIN {printf "%d\n", 100 * (c1 - c0) / hz / (b - a)}' >"$T/cpu"
   cmd "quit"
   exec 7>&-
   # testpmd's stdout is a file, fully buffered: read it once testpmd has exited.
@@ -154,6 +165,7 @@ run_brisk() {
   rm -f "$T"/*.sock "$T/ctl"
   "$BRISKD" --socket "$T/ctl" --no-state --workers 1 --cpus 0 --poll busy --default-bridge vbbr \
     >"$T/briskd$i.log" 2>&1 &
+  SWITCH_PID=$!
   PIDS+=($!)
   for _ in $(seq 50); do [[ -S "$T/ctl" ]] && break; sleep 0.1; done
   local b=("$BRISK" --socket "$T/ctl")
@@ -184,6 +196,7 @@ run_ovs() {
   if [[ -e /sys/class/net/ovs-netdev ]]; then
     echo "ovs: a device ovs-netdev exists (another Open vSwitch userspace datapath runs): skipped" >&2
     echo 0 >"$T/result"
+    echo 0 >"$T/cpu"
     return
   fi
   rm -rf "$d"
@@ -201,6 +214,7 @@ run_ovs() {
   OVS_MADE_NETDEV=1  # from here on, an ovs-netdev device is the one this ovs-vswitchd makes
   env "${OVS_ENV[@]}" "$OVS_VSWITCHD" "unix:$d/db.sock" --unixctl="$d/ovs-vswitchd.ctl" \
     --log-file="$d/ovs-vswitchd.log" >"$d/ovs-vswitchd.out" 2>&1 &
+  SWITCH_PID=$!
   PIDS+=($!)
   ovs_vsctl add-br "$OVS_BR" -- set bridge "$OVS_BR" datapath_type=netdev
   ovs_vsctl add-port "$OVS_BR" va -- set Interface va type=dpdkvhostuserclient \
@@ -228,6 +242,7 @@ run_testpmd() {
   dpdk-testpmd --lcores "0@0,1@0" --in-memory --no-pci --no-telemetry --file-prefix="${PFX}s$i" \
     --vdev "net_vhost0,iface=$T/a.sock,queues=1" --vdev "net_vhost1,iface=$T/b.sock,queues=1" \
     -- -i --forward-mode=io --nb-cores=1 --total-num-mbufs=16384 <"$T/sw$i.in" >"$T/sw$i.log" 2>&1 &
+  SWITCH_PID=$!
   PIDS+=($!)
   exec 8>"$T/sw$i.in"
   echo "start" >&8
@@ -245,7 +260,9 @@ run_testpmd() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 mfps() { awk -v v="$1" 'BEGIN {printf "%.2f", v / 1e6}'; }
-declare -A R
+# per_cpu <frames/s> <cpu %>: frames per CPU-second of the switch.
+per_cpu() { awk -v v="$1" -v c="$2" 'BEGIN {printf "%d\n", (c > 0 ? v * 100 / c : 0)}'; }
+declare -A R E
 echo "vhost-user 64-byte frames/s, $RUNS runs of ${SECS} s: $SWITCHES; $(nproc) CPUs;" \
   "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); work dir $T"
 for i in $(seq "$RUNS"); do
@@ -254,19 +271,29 @@ for i in $(seq "$RUNS"); do
     # Not in $(...): the processes a run starts must stay in this shell's PIDS for cleanup.
     "run_$s" "$i"
     R[$s]+="$(cat "$T/result") "
-    line+=" $s $(mfps "$(cat "$T/result")") M"
+    E[$s]+="$(per_cpu "$(cat "$T/result")" "$(cat "$T/cpu")") "
+    line+=" $s $(mfps "$(cat "$T/result")") M (CPU $(cat "$T/cpu")%)"
   done
   echo "$line"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A MED
+declare -A MED MEDE
 out="median of $RUNS runs (frames/s):"
+oute="median of $RUNS runs (frames per CPU-second of the switch):"
 for s in "${SW[@]}"; do
   # shellcheck disable=SC2086
   MED[$s]=$(printf '%s\n' ${R[$s]} | median)
+  # shellcheck disable=SC2086
+  MEDE[$s]=$(printf '%s\n' ${E[$s]} | median)
   out+=" $s ${MED[$s]}"
+  oute+=" $s ${MEDE[$s]}"
 done
 echo "$out"
+echo "$oute"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}'; }
-if has brisk && has ovs; then echo "brisk / ovs: $(ratio "${MED[brisk]}" "${MED[ovs]}")"; fi
-if has brisk && has testpmd; then echo "brisk / testpmd io: $(ratio "${MED[brisk]}" "${MED[testpmd]}")"; fi
+if has brisk && has ovs; then
+  echo "brisk / ovs: $(ratio "${MED[brisk]}" "${MED[ovs]}") (per CPU-second: $(ratio "${MEDE[brisk]}" "${MEDE[ovs]}"))"
+fi
+if has brisk && has testpmd; then
+  echo "brisk / testpmd io: $(ratio "${MED[brisk]}" "${MED[testpmd]}") (per CPU-second: $(ratio "${MEDE[brisk]}" "${MEDE[testpmd]}"))"
+fi
