@@ -33,7 +33,8 @@
 # Open vSwitch runs from a private directory (database, sockets, logs; OVS_RUNDIR, OVS_DBDIR,
 # OVS_LOGDIR, OVS_SYSCONFDIR point there) and never touches a system Open vSwitch; its EAL
 # uses --in-memory with its own file prefix. If a device ovs-netdev already exists (another
-# Open vSwitch userspace datapath runs), the ovs runs are skipped with a message.
+# Open vSwitch userspace datapath runs), that ovs run is skipped with a message and left out
+# of the median (the summary says of how many runs a median is).
 # Hugepages: vhost-user front ends (testpmd's virtio-user) and OVS-DPDK need them; the script
 # reserves what is missing (256 pages of 2 MiB, 768 with ovs) and gives nr_hugepages back on
 # exit. Every process it started is stopped by PID on exit, also on errors and Ctrl-C.
@@ -195,8 +196,7 @@ run_ovs() {
   rm -f "$T"/*.sock
   if [[ -e /sys/class/net/ovs-netdev ]]; then
     echo "ovs: a device ovs-netdev exists (another Open vSwitch userspace datapath runs): skipped" >&2
-    echo 0 >"$T/result"
-    echo 0 >"$T/cpu"
+    echo skipped >"$T/result"
     return
   fi
   rm -rf "$d"
@@ -258,7 +258,7 @@ run_testpmd() {
   stop_all
 }
 
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+median() { sort -n | awk 'NF {a[++n] = $1} END {print n ? a[int((n + 1) / 2)] : "-"}'; }
 mfps() { awk -v v="$1" 'BEGIN {printf "%.2f", v / 1e6}'; }
 # per_cpu <frames/s> <cpu %>: frames per CPU-second of the switch.
 per_cpu() { awk -v v="$1" -v c="$2" 'BEGIN {printf "%d\n", (c > 0 ? v * 100 / c : 0)}'; }
@@ -270,6 +270,10 @@ for i in $(seq "$RUNS"); do
   for s in "${SW[@]}"; do
     # Not in $(...): the processes a run starts must stay in this shell's PIDS for cleanup.
     "run_$s" "$i"
+    if [[ $(cat "$T/result") == skipped ]]; then
+      line+=" $s skipped"
+      continue
+    fi
     R[$s]+="$(cat "$T/result") "
     E[$s]+="$(per_cpu "$(cat "$T/result")" "$(cat "$T/cpu")") "
     line+=" $s $(mfps "$(cat "$T/result")") M (CPU $(cat "$T/cpu")%)"
@@ -282,15 +286,18 @@ out="median of $RUNS runs (frames/s):"
 oute="median of $RUNS runs (frames per CPU-second of the switch):"
 for s in "${SW[@]}"; do
   # shellcheck disable=SC2086
-  MED[$s]=$(printf '%s\n' ${R[$s]} | median)
+  MED[$s]=$(printf '%s\n' ${R[$s]:-} | median)
   # shellcheck disable=SC2086
-  MEDE[$s]=$(printf '%s\n' ${E[$s]} | median)
-  out+=" $s ${MED[$s]}"
-  oute+=" $s ${MEDE[$s]}"
+  MEDE[$s]=$(printf '%s\n' ${E[$s]:-} | median)
+  # shellcheck disable=SC2086
+  n=$(printf '%s\n' ${R[$s]:-} | grep -c . || true)
+  ((n == RUNS)) && of="" || of=" (of $n runs)"
+  out+=" $s ${MED[$s]}$of"
+  oute+=" $s ${MEDE[$s]}$of"
 done
 echo "$out"
 echo "$oute"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > 0) printf "%.2fx", a / b; else print "-"}'; }
 if has brisk && has ovs; then
   echo "brisk / ovs: $(ratio "${MED[brisk]}" "${MED[ovs]}") (per CPU-second: $(ratio "${MEDE[brisk]}" "${MEDE[ovs]}"))"
 fi
