@@ -36,8 +36,8 @@
 # Open vSwitch userspace datapath runs), that ovs run is skipped with a message and left out
 # of the median (the summary says of how many runs a median is).
 # Hugepages: vhost-user front ends (testpmd's virtio-user) and OVS-DPDK need them; the script
-# reserves what is missing (256 pages of 2 MiB, 768 with ovs) and gives nr_hugepages back on
-# exit. Every process it started is stopped by PID on exit, also on errors and Ctrl-C.
+# reserves what is missing (256 pages of 2 MiB, 768 with ovs) and on exit lowers nr_hugepages
+# by what it added. Every process it started is stopped by PID on exit, also on errors and Ctrl-C.
 set -euo pipefail
 BRISKD=$(realpath "$1") BRISK=$(realpath "$2") RUNS=${3:-5} SECS=${4:-10}
 SWITCHES=${5:-brisk,ovs,testpmd}
@@ -55,7 +55,7 @@ has() { [[ ",$SWITCHES," == *",$1,"* ]]; }
 
 T=$(mktemp -d /tmp/brisk-vbench.XXXXXX)
 PFX=vbench$$
-HP=/proc/sys/vm/nr_hugepages HP_PREV=$(cat /proc/sys/vm/nr_hugepages)
+HP=/proc/sys/vm/nr_hugepages HP_ADDED=0
 PIDS=()
 OVS_BR="vb$$o" OVS_MADE_NETDEV=0
 stop_all() {  # testpmd -i may ignore SIGTERM at its prompt: SIGKILL after 3 s
@@ -81,7 +81,13 @@ cleanup() {
   set +e
   stop_all
   ovs_devs_cleanup
-  echo "$HP_PREV" >"$HP"
+  # Give back only the pages this script added: another script that reserved pages while
+  # this one ran keeps them (writing back the old absolute value would take them away).
+  if ((HP_ADDED > 0)); then
+    local cur
+    cur=$(cat "$HP")
+    echo $((cur > HP_ADDED ? cur - HP_ADDED : 0)) >"$HP"
+  fi
   rmdir /var/run/dpdk/"$PFX"* 2>/dev/null
   rm -rf "$T"
 }
@@ -97,7 +103,11 @@ nap() {
 want=256
 has ovs && want=768
 free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-((free >= want)) || echo $((HP_PREV + want - free)) >"$HP"
+if ((free < want)); then
+  before=$(cat "$HP")
+  echo $((before + want - free)) >"$HP" || true
+  HP_ADDED=$(($(cat "$HP") - before))  # what the kernel really added
+fi
 free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
 ((free >= want)) || { echo "E: could not reserve $want hugepages (free: $free)" >&2; exit 1; }
 LAST=$(($(nproc) - 1))
