@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -74,9 +75,60 @@ class Brisk final : public SwitchUnderTest {
     bk({"bridge", "config", bridge_, "fdb-limit=" + std::to_string(c_.max_macs)});
     bk({"port", "add", t_.gen_port, "vlan", "1", "driver", "afxdp"});
     bk({"port", "add", t_.sink_port, "vlan", "1", "driver", "afxdp"});
+    for (unsigned i = 0; i < c_.mirror_ports && i < t_.mirror_ports.size(); ++i)
+      bk({"port", "add", t_.mirror_ports[i], "vlan", "1", "driver", "afxdp"});
     describe_ = "briskd --workers 1 --cpus " + std::to_string(t_.switch_cpu);
     for (const auto& a : c_.briskd_args) describe_ += " " + a;
     describe_ += "; ports: port add <dev> vlan 1 driver afxdp";
+    if (c_.mirror_ports != 0)
+      describe_ += " (also " + std::to_string(c_.mirror_ports) + " mirror destination" +
+                   (c_.mirror_ports == 1 ? ")" : "s)");
+  }
+
+  bool can_mirror() const override { return true; }
+
+  void set_mirrors(unsigned n) override {
+    bk({"clear", "tap", "mirror"});
+    for (unsigned i = 0; i < n; ++i) {
+      if (i >= t_.mirror_ports.size() || i >= c_.mirror_ports)
+        throw std::runtime_error("no mirror destination port " + std::to_string(i));
+      bk({"tap", "mirror", t_.gen_port, t_.mirror_ports[i], bridge_});
+    }
+  }
+
+  // `brisk --json stats`: per-port drops by reason, and one entry per mirror.
+  SwitchCounters counters() override {
+    std::string out;
+    if (run({c_.brisk, "--socket", sock_, "--json", "stats"}, &out, 15) != 0)
+      throw std::runtime_error("brisk stats failed: " + tail(out));
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(out);
+    } catch (const std::exception&) {
+      throw std::runtime_error("brisk stats: unreadable JSON: " + tail(out));
+    }
+    SwitchCounters c;
+    c.valid = true;
+    c.mirrors.resize(t_.mirror_ports.size());
+    auto dst_index = [&](const std::string& port) -> int {
+      for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i)
+        if (t_.mirror_ports[i] == port) return static_cast<int>(i);
+      return -1;
+    };
+    for (const auto& p : j.at("ports")) {
+      if (dst_index(p.at("port").get<std::string>()) >= 0) continue;  // mirror copies' drops
+      for (const auto& [reason, n] : p.at("drops").items())
+        c.drops[reason] += n.get<std::uint64_t>();
+    }
+    if (j.contains("mirrors"))
+      for (const auto& m : j.at("mirrors")) {
+        int i = dst_index(m.at("destination").get<std::string>());
+        if (i < 0) continue;
+        c.mirrors[i].mirrored = m.at("mirrored").get<std::uint64_t>();
+        c.mirrors[i].delivered = m.at("delivered").get<std::uint64_t>();
+        c.mirrors[i].dropped = m.at("dropped").get<std::uint64_t>();
+      }
+    return c;
   }
 
   void stop() noexcept override {
@@ -89,6 +141,8 @@ class Brisk final : public SwitchUnderTest {
     }
     xdp_detach("", t_.gen_port);
     xdp_detach("", t_.sink_port);
+    for (unsigned i = 0; i < c_.mirror_ports && i < t_.mirror_ports.size(); ++i)
+      xdp_detach("", t_.mirror_ports[i]);
   }
 
  private:
