@@ -19,7 +19,7 @@
 // ends and the sink's XDP program, for every switch alike; it excludes the generator.
 //
 // The mirror test (--mirrors 0,1,4; --tests mirror) adds destination veths
-//   <P>d<i> ==veth== <P>m<i> in namespace <P>-mir, an XDP sink (own counters) on each <P>m<i>
+//   <P>d<i> ==veth== <P>m<i> in namespace <P>-mir, bench_count_all (own counters) on each <P>m<i>
 // and runs brisk with the XDP fast path on and off (--mirror-fastpath), with every destination
 // attached as a port in every row. Per mirror count n: n mirrors of <P>g1 (one per
 // destination, `tap mirror <P>g1 <P>d<i>`), the fps window (forwarded frames/s at the sink,
@@ -229,7 +229,7 @@ class Testbed {
         run_ok({"ip", "netns", "exec", t.mirror_ns, "sysctl", "-qw",
                 "net.ipv6.conf.default.disable_ipv6=1"});
         for (std::size_t i = 0; i < t.mirror_ports.size(); ++i) {
-          // A mirror destination's far end: no address, nothing to say, an XDP sink (main).
+          // A mirror destination's far end: no address, nothing to say, bench_count_all (main).
           run_ok({"ip", "link", "add", t.mirror_devs[i], "type", "veth", "peer", "name",
                   t.mirror_ports[i]});
           run_ok({"ip", "link", "set", t.mirror_devs[i], "netns", t.mirror_ns});
@@ -355,7 +355,7 @@ class Bench {
   void attach_sink() {
     xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd());
     for (std::size_t i = 0; i < far_.size() && i < t_.mirror_devs.size(); ++i)
-      xdp_attach(t_.mirror_ns, t_.mirror_devs[i], far_[i]->sink_fd());
+      xdp_attach(t_.mirror_ns, t_.mirror_devs[i], far_[i]->count_all_fd());
   }
   void detach_sink() noexcept { xdp_detach(t_.sink_ns, t_.sink_dev); }
 
@@ -465,7 +465,7 @@ class Bench {
 
   std::vector<std::uint64_t> far_frames(unsigned n) const {
     std::vector<std::uint64_t> v;
-    for (unsigned i = 0; i < n; ++i) v.push_back(far_.at(i)->sink().frames);
+    for (unsigned i = 0; i < n; ++i) v.push_back(far_.at(i)->counted_all());
     return v;
   }
 
@@ -480,7 +480,7 @@ class Bench {
     m.tx_lost = sysfs_stat(t_.sink_port, "tx_dropped") +
                 stat_of(ethtool_stats(t_.sink_ns, t_.sink_dev), "rx_queue_0_drops");
     for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i) {
-      m.far.push_back(far_.at(i)->sink().frames);
+      m.far.push_back(far_.at(i)->counted_all());
       m.wire_lost.push_back(
           sysfs_stat(t_.mirror_ports[i], "tx_dropped") +
           stat_of(ethtool_stats(t_.mirror_ns, t_.mirror_devs[i]), "rx_queue_0_drops"));

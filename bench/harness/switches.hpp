@@ -22,7 +22,7 @@
 //
 // Mirror test (--mirrors, main.cpp): the testbed adds destination veths
 //
-//   <P>d0..<P>d<N-1> ==veth== <P>m0..<P>m<N-1> in namespace <P>-mir (XDP sink each)
+//   <P>d0..<P>d<N-1> ==veth== <P>m0..<P>m<N-1> in namespace <P>-mir (XDP: count, drop)
 //
 // and a switch with can_mirror() attaches the first SwitchConfig::mirror_ports of them as
 // ports too (brisk: access ports of VLAN 1, AF_XDP like the others), whether or not a mirror
