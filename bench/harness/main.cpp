@@ -77,7 +77,7 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --tests LIST         fps,macs,latency,tcp,mirror (default: all but mirror)
   --mirrors LIST       mirror test: rows with these numbers of mirrors of the ingress port,
                        each to its own destination port (default 0,1,4; 0-8). Giving it
-                       without --tests runs only the mirror test. brisk only.
+                       without --tests runs only the mirror test. brisk and ovs.
   --mirror-fastpath L  mirror test: brisk with the XDP fast path on, off or both (default on,off)
   --runs N             rounds; each round runs every switch once, alternating (default 5)
   --duration S         seconds measured per frame-rate figure (default 1.5)
@@ -616,6 +616,24 @@ json sample_json(const Sample& s) {
 
 using MirrorSamples = std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>>;
 
+// The switches of the mirror test, in report order: brisk per --mirror-fastpath setting, then
+// Open vSwitch.
+struct MirrorVariant {
+  std::string label, sw;
+  std::vector<std::string> briskd_args;
+};
+std::vector<MirrorVariant> mirror_variants(const Options& o) {
+  std::vector<MirrorVariant> v;
+  auto has = [&](const char* s) {
+    return std::find(o.switches.begin(), o.switches.end(), s) != o.switches.end();
+  };
+  if (has("brisk"))
+    for (const auto& fp : o.mirror_fastpath)
+      v.push_back({"brisk fastpath " + fp, "brisk", {"--xdp-fastpath", fp}});
+  if (has("ovs")) v.push_back({"ovs", "ovs", {}});
+  return v;
+}
+
 // Medians of one row (variant, mirror count) of the mirror test.
 struct MirrorRow {
   double offered = NAN, forwarded = NAN, per_mirror = NAN, cpu_pct = NAN, cost = NAN;
@@ -703,8 +721,8 @@ json mirror_json(const Options& o, const MirrorSamples& ms,
                  const std::map<std::string, std::string>& merrors) {
   json j;
   auto rows = mirror_rows(ms);
-  for (const auto& fp : o.mirror_fastpath) {
-    std::string label = "brisk fastpath " + fp;
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
     json jv;
     if (auto d = described.find(label); d != described.end()) jv["describe"] = d->second;
     if (auto e = merrors.find(label); e != merrors.end()) jv["error"] = e->second;
@@ -748,17 +766,18 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
       o.duration, o.gen_cpu, o.switch_cpu);
   std::printf(
       "loss account per run, from the generator's start until drained: lost rx = ingress veth "
-      "ring or AF_XDP RX ring full, sw drops = brisk's named drops, lost tx = egress veth ring "
-      "full; unacc. frames = offered - sink - those (largest |x| of the runs). Mirror copies "
-      "(M, summed over the mirrors): mirrored = delivered + dropped (brisk's counters); unacc. "
+      "ring or AF_XDP RX ring full, sw drops = the switch's counted drops (brisk: named drops; "
+      "OVS: ports' TX dropped), lost tx = egress veth ring full; unacc. frames = offered - sink - "
+      "those (largest |x| of the runs). Mirror copies (summed over the mirrors; OVS: the "
+      "destination ports' TX packets and TX dropped): mirrored = delivered + dropped; unacc. "
       "copies = mirrored - dropped - far end - wire lost (destination veth ring full).\n");
   std::vector<std::vector<std::string>> tab;
   tab.push_back({"switch", "mirrors", "offered Mfps", "fwd Mfps", "cost %", "Mfps per mirror",
                  "CPU %", "lost rx %", "sw drops %", "lost tx %", "unacc. frames", "mirrored M",
-                 "delivered M", "dropped M", "far end M", "wire lost M", "unacc. copies"});
+                 "delivered M", "dropped", "far end M", "wire lost", "unacc. copies"});
   auto m = [](double v) { return fmt(v / 1e6, 3); };
-  for (const auto& fp : o.mirror_fastpath) {
-    std::string label = "brisk fastpath " + fp;
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
     for (const auto& [n, r] : rows[label]) {
       bool mir = n != 0;
       tab.push_back({label, std::to_string(n), fmt(r.offered / 1e6, 2), m(r.forwarded),
@@ -766,8 +785,8 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
                      fmt(r.cpu_pct, 0), fmt(r.rx_lost * 100, 1),
                      r.counted ? fmt(r.sw_drops * 100, 2) : "?", fmt(r.tx_lost * 100, 2),
                      r.counted ? std::to_string(r.unaccounted_max) : "?", mir ? m(r.mirrored) : "",
-                     mir ? m(r.delivered) : "", mir ? m(r.sw_dropped) : "", mir ? m(r.far) : "",
-                     mir ? m(r.wire_lost) : "",
+                     mir ? m(r.delivered) : "", mir ? fmt(r.sw_dropped, 0) : "",
+                     mir ? m(r.far) : "", mir ? fmt(r.wire_lost, 0) : "",
                      mir ? (r.counted ? std::to_string(r.mirror_unaccounted_max) : "?") : ""});
     }
   }
@@ -792,8 +811,8 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
     }
   }
   // The judgement: one mirror costs at most 10% of the forwarding rate.
-  for (const auto& fp : o.mirror_fastpath) {
-    std::string label = "brisk fastpath " + fp;
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
     auto& r = rows[label];
     if (r.count(0) && r.count(1) && !std::isnan(r[1].cost))
       std::printf("%s: 1 mirror costs %.1f%% of the 0-mirror rate: target (<= 10%%) %s\n",
@@ -808,18 +827,18 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
           "it off: %.1f%% cost\n",
           (1 - on[1].forwarded / off[0].forwarded) * 100);
   }
-  for (const auto& fp : o.mirror_fastpath) {
-    std::string label = "brisk fastpath " + fp;
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
     for (const auto& [n, r] : rows[label]) {
       if (r.drop_reasons.empty()) continue;
       std::string d;
       for (const auto& [k, v] : r.drop_reasons) d += " " + k + " " + std::to_string(v);
-      std::printf("  %s, %u mirror(s): brisk's drops over all runs:%s\n", label.c_str(), n,
+      std::printf("  %s, %u mirror(s): the switch's drops over all runs:%s\n", label.c_str(), n,
                   d.c_str());
     }
   }
-  for (const auto& fp : o.mirror_fastpath) {
-    std::string label = "brisk fastpath " + fp;
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
     if (auto e = merrors.find(label); e != merrors.end())
       std::printf("%s: FAILED: %s\n", label.c_str(), e->second.c_str());
     else if (auto d = described.find(label); d != described.end())
@@ -949,7 +968,8 @@ int real_main(int argc, char** argv) {
     bench.attach_sink();
     if (o.has("mirror"))
       for (const auto& name : o.switches)
-        if (name != "brisk") log("mirror test: not run for " + name + " (brisk only)");
+        if (name != "brisk" && name != "ovs")
+          log("mirror test: not run for " + name + " (brisk and ovs only)");
     for (int r = 0; r < o.runs; ++r) {
       for (const auto& name : o.has_compare() ? o.switches : std::vector<std::string>{}) {
         if (errors.count(name)) continue;  // failed to start before: skip the rest of its runs
@@ -982,19 +1002,15 @@ int real_main(int argc, char** argv) {
         current->stop();
         current.reset();
       }
-      // The mirror test: brisk with the fast path on and/or off, every mirror count in turn
-      // on one briskd (set_mirrors() reconfigures it between rows).
-      if (!o.has("mirror") ||
-          std::find(o.switches.begin(), o.switches.end(), "brisk") == o.switches.end())
-        continue;
-      for (const auto& fp : o.mirror_fastpath) {
-        std::string label = "brisk fastpath " + fp;
+      // The mirror test: brisk with the fast path on and/or off, and Open vSwitch, every
+      // mirror count in turn on one running switch (set_mirrors() reconfigures it).
+      for (const auto& var : o.has("mirror") ? mirror_variants(o) : std::vector<MirrorVariant>{}) {
+        const std::string& label = var.label;
         if (merrors.count(label)) continue;
         SwitchConfig mc = cfg;
         mc.mirror_ports = static_cast<unsigned>(topo.mirror_ports.size());
-        mc.briskd_args.push_back("--xdp-fastpath");
-        mc.briskd_args.push_back(fp);
-        current = make_switch("brisk", topo, mc);
+        for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
+        current = make_switch(var.sw, topo, mc);
         try {
           current->start();
           described[label] = current->describe();
