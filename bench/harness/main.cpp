@@ -317,6 +317,7 @@ struct Window {
 struct MirrorSample {
   unsigned mirrors = 0;
   double offered = NAN, forwarded = NAN, cpu_pct = NAN;
+  double cpu_ns = NAN;          // CPU time (as in the fps test) per forwarded frame
   std::vector<double> dst_fps;  // per mirror: frames/s its destination's far end received
   // Account of the offered frames: offered_n = sink_n + rx_ring + rx_xsk + sw_drops + tx_lost
   // + unaccounted.
@@ -385,6 +386,7 @@ class Bench {
       s.offered = static_cast<double>(off1 - off0) / secs;
       s.forwarded = static_cast<double>(sink1 - sink0) / secs;
       s.cpu_pct = (c1 - c0) / secs * 100;
+      if (sink1 > sink0) s.cpu_ns = (c1 - c0) * 1e9 / static_cast<double>(sink1 - sink0);
       for (unsigned i = 0; i < n; ++i)
         s.dst_fps.push_back(static_cast<double>(far1[i] - far0[i]) / secs);
     }
@@ -636,7 +638,7 @@ std::vector<MirrorVariant> mirror_variants(const Options& o) {
 
 // Medians of one row (variant, mirror count) of the mirror test.
 struct MirrorRow {
-  double offered = NAN, forwarded = NAN, per_mirror = NAN, cpu_pct = NAN, cost = NAN;
+  double offered = NAN, forwarded = NAN, per_mirror = NAN, cpu_pct = NAN, cpu_ns = NAN, cost = NAN;
   double rx_lost = NAN, sw_drops = NAN, tx_lost = NAN;  // fractions of offered (whole run)
   double mirrored = NAN, delivered = NAN, sw_dropped = NAN, wire_lost = NAN, far = NAN;
   std::int64_t unaccounted_max = 0, mirror_unaccounted_max = 0;  // largest |x| over the runs
@@ -657,6 +659,7 @@ MirrorRow mirror_row(const std::vector<MirrorSample>& v) {
   r.offered = med([](const MirrorSample& s) { return s.offered; });
   r.forwarded = med([](const MirrorSample& s) { return s.forwarded; });
   r.cpu_pct = med([](const MirrorSample& s) { return s.cpu_pct; });
+  r.cpu_ns = med([](const MirrorSample& s) { return s.cpu_ns; });
   r.per_mirror = med([](const MirrorSample& s) {
     if (s.dst_fps.empty()) return static_cast<double>(NAN);
     double t = 0;
@@ -701,6 +704,7 @@ json mirror_sample_json(const MirrorSample& s) {
   j["forwarded_fps"] = s.forwarded;
   j["mirror_fps"] = s.dst_fps;
   j["cpu_percent"] = s.cpu_pct;
+  j["cpu_ns_per_forwarded_frame"] = s.cpu_ns;
   j["account"] = {{"offered", s.offered_n},
                   {"sink", s.sink_n},
                   {"rx_ring_full", s.rx_ring},
@@ -733,6 +737,7 @@ json mirror_json(const Options& o, const MirrorSamples& ms,
       jr["mirror_fps_per_destination"] = r.per_mirror;
       jr["cost"] = r.cost;
       jr["cpu_percent"] = r.cpu_pct;
+      jr["cpu_ns_per_forwarded_frame"] = r.cpu_ns;
       jr["lost_rx_fraction"] = r.rx_lost;
       jr["switch_drops_fraction"] = r.sw_drops;
       jr["lost_tx_fraction"] = r.tx_lost;
@@ -773,8 +778,9 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
       "copies = mirrored - dropped - far end - wire lost (destination veth ring full).\n");
   std::vector<std::vector<std::string>> tab;
   tab.push_back({"switch", "mirrors", "offered Mfps", "fwd Mfps", "cost %", "Mfps per mirror",
-                 "CPU %", "lost rx %", "sw drops %", "lost tx %", "unacc. frames", "mirrored M",
-                 "delivered M", "dropped", "far end M", "wire lost", "unacc. copies"});
+                 "CPU %", "CPU ns/fwd frame", "lost rx %", "sw drops %", "lost tx %",
+                 "unacc. frames", "mirrored M", "delivered M", "dropped", "far end M", "wire lost",
+                 "unacc. copies"});
   auto m = [](double v) { return fmt(v / 1e6, 3); };
   for (const auto& var : mirror_variants(o)) {
     const std::string& label = var.label;
@@ -782,7 +788,7 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
       bool mir = n != 0;
       tab.push_back({label, std::to_string(n), fmt(r.offered / 1e6, 2), m(r.forwarded),
                      n == 0 ? "-" : fmt(r.cost * 100, 1), mir ? m(r.per_mirror) : "",
-                     fmt(r.cpu_pct, 0), fmt(r.rx_lost * 100, 1),
+                     fmt(r.cpu_pct, 0), fmt(r.cpu_ns, 0), fmt(r.rx_lost * 100, 1),
                      r.counted ? fmt(r.sw_drops * 100, 2) : "?", fmt(r.tx_lost * 100, 2),
                      r.counted ? std::to_string(r.unaccounted_max) : "?", mir ? m(r.mirrored) : "",
                      mir ? m(r.delivered) : "", mir ? fmt(r.sw_dropped, 0) : "",
@@ -817,6 +823,16 @@ void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples
     if (r.count(0) && r.count(1) && !std::isnan(r[1].cost))
       std::printf("%s: 1 mirror costs %.1f%% of the 0-mirror rate: target (<= 10%%) %s\n",
                   label.c_str(), r[1].cost * 100, r[1].cost <= 0.10 ? "MET" : "NOT MET");
+    // CPU per forwarded frame grows by what the frame's copies cost.
+    if (r.count(0) && !std::isnan(r[0].cpu_ns))
+      for (const auto& [n, row] : r)
+        if (n != 0 && !std::isnan(row.cpu_ns))
+          std::printf(
+              "%s: %u mirror(s): CPU %.0f ns per forwarded frame, %.0f ns more than with "
+              "none: %.0f ns per copy%s\n",
+              label.c_str(), n, row.cpu_ns, row.cpu_ns - r[0].cpu_ns,
+              (row.cpu_ns - r[0].cpu_ns) / n,
+              label == "brisk fastpath on" ? " (and for leaving the XDP fast path)" : "");
   }
   if (rows.count("brisk fastpath on") && rows.count("brisk fastpath off")) {
     auto& on = rows["brisk fastpath on"];
