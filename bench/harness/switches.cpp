@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -74,9 +76,60 @@ class Brisk final : public SwitchUnderTest {
     bk({"bridge", "config", bridge_, "fdb-limit=" + std::to_string(c_.max_macs)});
     bk({"port", "add", t_.gen_port, "vlan", "1", "driver", "afxdp"});
     bk({"port", "add", t_.sink_port, "vlan", "1", "driver", "afxdp"});
+    for (unsigned i = 0; i < c_.mirror_ports && i < t_.mirror_ports.size(); ++i)
+      bk({"port", "add", t_.mirror_ports[i], "vlan", "1", "driver", "afxdp"});
     describe_ = "briskd --workers 1 --cpus " + std::to_string(t_.switch_cpu);
     for (const auto& a : c_.briskd_args) describe_ += " " + a;
     describe_ += "; ports: port add <dev> vlan 1 driver afxdp";
+    if (c_.mirror_ports != 0)
+      describe_ += " (also " + std::to_string(c_.mirror_ports) + " mirror destination" +
+                   (c_.mirror_ports == 1 ? ")" : "s)");
+  }
+
+  bool can_mirror() const override { return true; }
+
+  void set_mirrors(unsigned n) override {
+    bk({"clear", "tap", "mirror"});
+    for (unsigned i = 0; i < n; ++i) {
+      if (i >= t_.mirror_ports.size() || i >= c_.mirror_ports)
+        throw std::runtime_error("no mirror destination port " + std::to_string(i));
+      bk({"tap", "mirror", t_.gen_port, t_.mirror_ports[i], bridge_});
+    }
+  }
+
+  // `brisk --json stats`: per-port drops by reason, and one entry per mirror.
+  SwitchCounters counters() override {
+    std::string out;
+    if (run({c_.brisk, "--socket", sock_, "--json", "stats"}, &out, 15) != 0)
+      throw std::runtime_error("brisk stats failed: " + tail(out));
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(out);
+    } catch (const std::exception&) {
+      throw std::runtime_error("brisk stats: unreadable JSON: " + tail(out));
+    }
+    SwitchCounters c;
+    c.valid = true;
+    c.mirrors.resize(t_.mirror_ports.size());
+    auto dst_index = [&](const std::string& port) -> int {
+      for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i)
+        if (t_.mirror_ports[i] == port) return static_cast<int>(i);
+      return -1;
+    };
+    for (const auto& p : j.at("ports")) {
+      if (dst_index(p.at("port").get<std::string>()) >= 0) continue;  // mirror copies' drops
+      for (const auto& [reason, n] : p.at("drops").items())
+        c.drops[reason] += n.get<std::uint64_t>();
+    }
+    if (j.contains("mirrors"))
+      for (const auto& m : j.at("mirrors")) {
+        int i = dst_index(m.at("destination").get<std::string>());
+        if (i < 0) continue;
+        c.mirrors[i].mirrored = m.at("mirrored").get<std::uint64_t>();
+        c.mirrors[i].delivered = m.at("delivered").get<std::uint64_t>();
+        c.mirrors[i].dropped = m.at("dropped").get<std::uint64_t>();
+      }
+    return c;
   }
 
   void stop() noexcept override {
@@ -89,6 +142,8 @@ class Brisk final : public SwitchUnderTest {
     }
     xdp_detach("", t_.gen_port);
     xdp_detach("", t_.sink_port);
+    for (unsigned i = 0; i < c_.mirror_ports && i < t_.mirror_ports.size(); ++i)
+      xdp_detach("", t_.mirror_ports[i]);
   }
 
  private:
@@ -190,9 +245,12 @@ class Ovs final : public SwitchUnderTest {
         {dir_ + "/ovs-vswitchd.out", env_, c_.nice});
     vsctl({"add-br", br_, "--", "set", "bridge", br_, "datapath_type=netdev",
            "other_config:mac-table-size=" + std::to_string(c_.max_macs)});
-    for (const auto& p : {t_.gen_port, t_.sink_port})
+    std::vector<std::string> ports = {t_.gen_port, t_.sink_port};
+    for (unsigned i = 0; i < c_.mirror_ports && i < t_.mirror_ports.size(); ++i)
+      ports.push_back(t_.mirror_ports[i]);
+    for (const auto& p : ports)
       vsctl({"add-port", br_, p, "--", "set", "interface", p, "type=afxdp", "options:n_rxq=1"});
-    for (const auto& p : {t_.gen_port, t_.sink_port}) {
+    for (const auto& p : ports) {
       std::string err = vsctl({"get", "interface", p, "error"});
       std::string ofport = vsctl({"get", "interface", p, "ofport"});
       if (err.find('"') != std::string::npos || ofport.rfind("-1", 0) == 0 ||
@@ -204,6 +262,90 @@ class Ovs final : public SwitchUnderTest {
     run({find_bin("ovs-vswitchd"), "--version"}, &v, 10);
     version_ = v.substr(0, v.find('\n'));
     if (auto sp = version_.rfind(' '); sp != std::string::npos) version_ = version_.substr(sp + 1);
+  }
+
+  bool can_mirror() const override { return true; }
+
+  // OVS mirrors like minimega's: select-src-port and select-dst-port <P>g1, output-port
+  // <P>d<i> (an output port carries only mirrored traffic). The datapath's flows are flushed
+  // afterwards: flows cached with the old mirror set would otherwise keep their actions until
+  // a revalidator, slow on a busy machine, gets to them.
+  void set_mirrors(unsigned n) override {
+    vsctl({"clear", "bridge", br_, "mirrors"});
+    for (unsigned i = 0; i < n; ++i) {
+      if (i >= t_.mirror_ports.size() || i >= c_.mirror_ports)
+        throw std::runtime_error("no mirror destination port " + std::to_string(i));
+      const std::string name = "name=m" + std::to_string(i);
+      vsctl({"--",
+             "--id=@s",
+             "get",
+             "port",
+             t_.gen_port,
+             "--",
+             "--id=@d",
+             "get",
+             "port",
+             t_.mirror_ports[i],
+             "--",
+             "--id=@m",
+             "create",
+             "mirror",
+             name,
+             "select-src-port=@s",
+             "select-dst-port=@s",
+             "output-port=@d",
+             "--",
+             "add",
+             "bridge",
+             br_,
+             "mirrors",
+             "@m"});
+    }
+    appctl({"dpctl/del-flows"});
+  }
+
+  // The datapath's live port counters (`dpctl/show -s`; the database's statistics lag by
+  // seconds): TX dropped of every port but the mirror destinations are the switch's drops
+  // (the datapath's "lookups ... lost" is not: it moves with the mirror copies, not with
+  // frames missing at the sink); a destination's TX packets are the copies delivered, its TX
+  // dropped the copies dropped, their sum the copies made (OVS counts mirror copies nowhere else).
+  // RX dropped is left out: for an afxdp port it is the kernel's AF_XDP RX drops, which the
+  // harness already counts at the veth.
+  SwitchCounters counters() override {
+    std::istringstream is(appctl({"dpctl/show", "-s"}));
+    SwitchCounters c;
+    c.valid = true;
+    c.mirrors.resize(t_.mirror_ports.size());
+    auto num = [](const std::string& line, const std::string& key) -> std::uint64_t {
+      auto p = line.find(key + ":");
+      if (p == std::string::npos) throw std::runtime_error("dpctl/show: no " + key + " in " + line);
+      const std::string v = line.substr(p + key.size() + 1);
+      // "?" where OVS has no figure (e.g. the internal port).
+      return v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])) ? 0 : std::stoull(v);
+    };
+    int dst = -1;
+    for (std::string line; std::getline(is, line);) {
+      // "  port 3: bk12d0 (afxdp)" starts a port's block.
+      if (auto p = line.find("port ");
+          p != std::string::npos && line.find(": ", p) != std::string::npos) {
+        std::string name = line.substr(line.find(": ", p) + 2);
+        name = name.substr(0, name.find(' '));
+        dst = -1;
+        for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i)
+          if (t_.mirror_ports[i] == name) dst = static_cast<int>(i);
+      }
+      if (line.find("TX packets:") != std::string::npos) {
+        std::uint64_t sent = num(line, "packets"), dropped = num(line, "dropped");
+        if (dst >= 0) {
+          c.mirrors[dst].delivered = sent;
+          c.mirrors[dst].dropped = dropped;
+          c.mirrors[dst].mirrored = sent + dropped;
+        } else {
+          c.drops["tx_dropped"] += dropped;
+        }
+      }
+    }
+    return c;
   }
 
   void stop() noexcept override {
@@ -226,6 +368,8 @@ class Ovs final : public SwitchUnderTest {
     }
     xdp_detach("", t_.gen_port);
     xdp_detach("", t_.sink_port);
+    for (unsigned i = 0; i < c_.mirror_ports && i < t_.mirror_ports.size(); ++i)
+      xdp_detach("", t_.mirror_ports[i]);
     try {
       for (const std::string& dev : {br_, std::string("ovs-netdev")})
         if ((dev == br_ || made_netdev_) && file_exists("/sys/class/net/" + dev))
@@ -237,6 +381,11 @@ class Ovs final : public SwitchUnderTest {
   }
 
  private:
+  std::string appctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {find_bin("ovs-appctl"), "-t", dir_ + "/ovs-vswitchd.ctl"};
+    for (auto& a : args) argv.push_back(std::move(a));
+    return run_ok(argv, 30, env_);
+  }
   std::string vsctl(std::vector<std::string> args) {
     std::vector<std::string> argv = {find_bin("ovs-vsctl"), "--db=" + db_, "--timeout=30"};
     for (auto& a : args) argv.push_back(std::move(a));

@@ -19,11 +19,23 @@
 //   afxdp   the bare AF_XDP forwarder (afxdp_forwarder.hpp) on the switch CPU.
 //
 // pids(): the processes whose CPU time counts as the switch's (empty for the bridge).
+//
+// Mirror test (--mirrors, main.cpp): the testbed adds destination veths
+//
+//   <P>d0..<P>d<N-1> ==veth== <P>m0..<P>m<N-1> in namespace <P>-mir (XDP: count, drop)
+//
+// and a switch with can_mirror() attaches the first SwitchConfig::mirror_ports of them as
+// ports too (brisk: access ports of VLAN 1, AF_XDP like the others), whether or not a mirror
+// uses them, so rows with 0, 1 and 4 mirrors run on the same ports. set_mirrors(n) makes the
+// switch copy every frame entering or leaving <P>g1 to <P>d0..<P>d<n-1> (n mirrors, one per
+// destination) and removes the others. counters() reads the switch's own counters for the
+// loss accounting (named drops, and per mirror: copies made, delivered, dropped).
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +50,9 @@ struct Topology {
   std::string gen_ip = "198.18.0.1", sink_ip = "198.18.0.2";
   std::string workdir;  // private temp directory
   int gen_cpu = 0, switch_cpu = 1;
+  // Mirror test only (empty otherwise): <P>-mir, host ends <P>d<i>, far ends <P>m<i>.
+  std::string mirror_ns;
+  std::vector<std::string> mirror_ports, mirror_devs;
 };
 
 struct SwitchConfig {
@@ -48,6 +63,20 @@ struct SwitchConfig {
   int pass_prog_fd = -1;                 // bench_pass
   std::uint32_t max_macs = 262144;       // FDB size to configure (brisk, OVS)
   int nice = 0;                          // nice value of the switch's processes
+  unsigned mirror_ports = 0;             // destination ports to attach (mirror test)
+};
+
+// A switch's own counters, for the mirror test's loss accounting. valid = false: the switch
+// has none the harness can read (its drops stay unaccounted).
+struct SwitchCounters {
+  bool valid = false;
+  // Named drops on every port that is not a mirror destination, by reason (summed over ports).
+  std::map<std::string, std::uint64_t> drops;
+  // Per destination port (index into Topology::mirror_ports), while a mirror uses it.
+  struct Mirror {
+    std::uint64_t mirrored = 0, delivered = 0, dropped = 0;
+  };
+  std::vector<Mirror> mirrors;
 };
 
 class SwitchUnderTest {
@@ -59,6 +88,10 @@ class SwitchUnderTest {
   virtual std::vector<pid_t> pids() const { return {}; }
   // A line about how it runs (mode, pinning), for the report.
   virtual std::string describe() const { return {}; }
+  // Mirror test, see above.
+  virtual bool can_mirror() const { return false; }
+  virtual void set_mirrors(unsigned /*n*/) {}
+  virtual SwitchCounters counters() { return {}; }
 };
 
 // name: brisk, bridge, ovs or afxdp. Throws for an unknown name.
