@@ -163,8 +163,7 @@ void TunnelFraming::encap(const TxItem* items, std::uint32_t m, TxMsgs& out) con
   }
 }
 
-std::uint32_t TunnelFraming::rx_post(FramePool& pool, std::uint32_t max,
-                                     RxMsgs& m) const noexcept {
+std::uint32_t TunnelFraming::rx_post(FramePool& pool, std::uint32_t max, RxMsgs& m) const noexcept {
   if (max > kBatchSize) max = kBatchSize;
   std::uint32_t n = 0;
   for (; n < max; ++n) {

@@ -104,9 +104,8 @@ class TunnelFraming {
   // other posted frame returns to `pool`; a packet that was this tunnel's but unusable (or
   // truncated by the buffer, kOversize) adds its reason to drops[*ndrops++] (kBatchSize room).
   // Foreign traffic is freed silently.
-  std::uint32_t rx_finish(FramePool& pool, RxMsgs& m, std::uint32_t posted,
-                          std::uint32_t received, Frame** out, Drop* drops,
-                          std::uint32_t* ndrops) const noexcept;
+  std::uint32_t rx_finish(FramePool& pool, RxMsgs& m, std::uint32_t posted, std::uint32_t received,
+                          Frame** out, Drop* drops, std::uint32_t* ndrops) const noexcept;
 
  private:
   TunnelKey key_;

@@ -58,7 +58,8 @@ inline Bytes inner_frame(std::uint32_t len, bool tagged, std::uint32_t seed = 0)
   Bytes f(len, 0);
   const std::uint8_t dst[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x02};
   const std::uint8_t src[6] = {0x02, 0x00, 0xc6, static_cast<std::uint8_t>(seed >> 16),
-                               static_cast<std::uint8_t>(seed >> 8), static_cast<std::uint8_t>(seed)};
+                               static_cast<std::uint8_t>(seed >> 8),
+                               static_cast<std::uint8_t>(seed)};
   for (int i = 0; i < 6; ++i) {
     f[i] = dst[i];
     f[6 + i] = src[i];

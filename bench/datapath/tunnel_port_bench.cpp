@@ -71,8 +71,7 @@ void BM_TunnelEncap(benchmark::State& state, TunnelVariant v, std::uint32_t len,
     const Bytes tagged_inner = inner_frame(len + 4, true, i);
     const Bytes& in = tagged ? tagged_inner : inner[i];
     want.insert(want.end(), in.begin(), in.end());
-    if (gather(msgs->msgs[i]) != want ||
-        msgs->msgs[i].msg_hdr.msg_name != &framing.destination()) {
+    if (gather(msgs->msgs[i]) != want || msgs->msgs[i].msg_hdr.msg_name != &framing.destination()) {
       state.SkipWithError("encap() built a wrong message");
       return;
     }

@@ -42,9 +42,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <tuple>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench/harness/afxdp_forwarder.hpp"
@@ -213,7 +213,8 @@ class Testbed {
         run_ok({"ip", "netns", "add", ns});
         // Devices made or moved here later start with IPv6 off (no router solicitations).
         run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
-        run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
+        run_ok(
+            {"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
         run_ok({"ip", "-n", ns, "link", "set", "lo", "up"});
       }
       veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip, t.gen_port_ns);

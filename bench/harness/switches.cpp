@@ -58,10 +58,15 @@ struct Side {
 
 std::vector<Side> sides_of(const Topology& t) {
   if (!t.vxlan) return {Side{"", "", {t.gen_port, t.sink_port}, "", "", "", t.switch_cpu}};
-  return {Side{"a", t.gen_port_ns, {t.gen_port}, t.under_a, t.under_a_ip, t.under_b_ip,
-               t.switch_cpu},
-          Side{"b", t.sink_port_ns, {t.sink_port}, t.under_b, t.under_b_ip, t.under_a_ip,
-               t.switch_b_cpu}};
+  return {
+      Side{"a", t.gen_port_ns, {t.gen_port}, t.under_a, t.under_a_ip, t.under_b_ip, t.switch_cpu},
+      Side{"b",
+           t.sink_port_ns,
+           {t.sink_port},
+           t.under_b,
+           t.under_b_ip,
+           t.under_a_ip,
+           t.switch_b_cpu}};
 }
 
 // ---------------------------------------------------------------------------- brisk
@@ -71,7 +76,8 @@ class Brisk final : public SwitchUnderTest {
     bridge_ = t.prefix + "bb";
     for (const auto& sd : sides_) {
       const std::string sfx = sd.tag.empty() ? "" : "-" + sd.tag;
-      procs_.push_back(Proc{t.workdir + "/brisk" + sfx + ".sock", t.workdir + "/briskd" + sfx + ".log"});
+      procs_.push_back(
+          Proc{t.workdir + "/brisk" + sfx + ".sock", t.workdir + "/briskd" + sfx + ".log"});
     }
   }
   std::string name() const override { return "brisk"; }
@@ -106,13 +112,15 @@ class Brisk final : public SwitchUnderTest {
       for (int k = 0; k < 100 && !up; ++k) {
         if (!alive(pr.pid))
           throw std::runtime_error("briskd exited at start: " + tail(read_file(pr.log)));
-        up = file_exists(pr.sock) && run({c_.brisk, "--socket", pr.sock, "bridge"}, nullptr, 5) == 0;
+        up =
+            file_exists(pr.sock) && run({c_.brisk, "--socket", pr.sock, "bridge"}, nullptr, 5) == 0;
         if (!up) sleep_s(0.05);
       }
       if (!up) throw std::runtime_error("briskd did not answer on " + pr.sock);
       disable_ipv6(sd.ns, bridge_);
       bk(pr, {"bridge", "config", bridge_, "fdb-limit=" + std::to_string(c_.max_macs)});
-      for (const auto& port : sd.ports) bk(pr, {"port", "add", port, "vlan", vlan, "driver", "afxdp"});
+      for (const auto& port : sd.ports)
+        bk(pr, {"port", "add", port, "vlan", vlan, "driver", "afxdp"});
       if (t_.vxlan)
         bk(pr, {"bridge", "tunnel", "vxlan", bridge_, sd.remote_ip, std::to_string(t_.vni)});
     }
@@ -181,9 +189,9 @@ class KernelBridge final : public SwitchUnderTest {
       run_ok(ip_in(sd.ns, {"link", "set", br_, "up"}));
       for (const auto& port : sd.ports) run_ok(ip_in(sd.ns, {"link", "set", port, "master", br_}));
       if (t_.vxlan) {
-        run_ok(ip_in(sd.ns, {"link", "add", vx_, "type", "vxlan", "id", std::to_string(t_.vni),
-                             "local", sd.local_ip, "remote", sd.remote_ip, "dstport", "4789",
-                             "dev", sd.under_dev}));
+        run_ok(ip_in(
+            sd.ns, {"link", "add", vx_, "type", "vxlan", "id", std::to_string(t_.vni), "local",
+                    sd.local_ip, "remote", sd.remote_ip, "dstport", "4789", "dev", sd.under_dev}));
         disable_ipv6(sd.ns, vx_);
         run_ok(ip_in(sd.ns, {"link", "set", vx_, "mtu", "1500"}));
         run_ok(ip_in(sd.ns, {"link", "set", vx_, "master", br_}));
