@@ -5,6 +5,13 @@
 //   gen ns <P>-gen: <P>g0 198.18.0.1 ==veth== <P>g1 [switch] <P>s1 ==veth== <P>s0 198.18.0.2
 //   :<P>-sink
 //
+// or, with --topology vxlan, two switches joined by a VXLAN tunnel over an underlay veth pair,
+// each in a namespace of its own (brisk: two briskd; bridge: a Linux bridge and a kernel vxlan
+// device per side), see switches.hpp:
+//
+//   <P>g0 == <P>g1 [A, ns <P>-a] 198.18.1.1 <P>u0 ==underlay== <P>u1 198.18.1.2 [B, ns <P>-b]
+//   <P>s1 == <P>s0
+//
 // Per round and switch: start it; a ping from the sink namespace teaches it both MACs; then
 //   fps      64-byte frames from the XDP live-frames generator on the generator CPU, one
 //            source MAC: offered and delivered frames/s, loss, CPU per frame
@@ -49,6 +56,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench/harness/afxdp_forwarder.hpp"
@@ -73,11 +81,16 @@ namespace {
 const char* kUsage = R"(usage: brisk-bench [options]
 Measures 64-byte frames/s, loss, CPU per frame, latency and TCP through brisk, the Linux
 bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs root.
-  --switches LIST      brisk,bridge,ovs,afxdp (default: all four)
+  --topology T         switch: one switch between generator and sink (default);
+                       vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay
+                       veth pair, each in its own namespace (brisk: two briskd; bridge: a
+                       Linux bridge + kernel vxlan device per side); brisk and bridge only
+  --switches LIST      brisk,bridge,ovs,afxdp (default: all four; vxlan: brisk,bridge)
   --tests LIST         fps,macs,latency,tcp,mirror (default: all but mirror)
   --mirrors LIST       mirror test: rows with these numbers of mirrors of the ingress port,
                        each to its own destination port (default 0,1,4; 0-8). Giving it
-                       without --tests runs only the mirror test. brisk and ovs.
+                       without --tests runs only the mirror test. brisk and ovs; switch
+                       topology only.
   --mirror-fastpath L  mirror test: brisk with the XDP fast path on, off or both (default on,off)
   --runs N             rounds; each round runs every switch once, alternating (default 5)
   --duration S         seconds measured per frame-rate figure (default 1.5)
@@ -88,6 +101,7 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --tcp-duration S     iperf3 seconds (default 2)
   --gen-cpu N          CPU of the generator (default 0)
   --switch-cpu N       CPU of the switch's forwarding thread (default 1)
+  --switch-b-cpu N     vxlan: CPU of the second brisk's worker (default: --switch-cpu)
   --nice N             nice value of the generator and the switches' processes (default 0;
                        -10 keeps figures steadier on a machine busy with other work)
   --briskd PATH        default: briskd next to brisk-bench
@@ -100,6 +114,8 @@ Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are fou
 )";
 
 struct Options {
+  std::string topology = "switch";
+  bool switches_given = false;
   std::vector<std::string> switches = {"brisk", "bridge", "ovs", "afxdp"};
   std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
   std::vector<unsigned> mirrors = {0, 1, 4};
@@ -107,7 +123,7 @@ struct Options {
   int runs = 5;
   double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
   std::vector<std::uint32_t> macs = {1000, 100000};
-  int gen_cpu = 0, switch_cpu = 1, nice = 0;
+  int gen_cpu = 0, switch_cpu = 1, switch_b_cpu = -1, nice = 0;
   std::string briskd, brisk, prefix;
   std::vector<std::string> briskd_args;
   bool json = false;
@@ -191,18 +207,26 @@ class Testbed {
   Testbed(const Options& o, Topology& t) : t_(t) {
     t.prefix = o.prefix.empty() ? rand_prefix() : o.prefix;
     const std::string& p = t.prefix;
+    t.vxlan = o.topology == "vxlan";
     t.gen_ns = p + "-gen";
     t.sink_ns = p + "-sink";
     t.gen_dev = p + "g0";
     t.gen_port = p + "g1";
     t.sink_port = p + "s1";
     t.sink_dev = p + "s0";
+    if (t.vxlan) {
+      t.gen_port_ns = p + "-a";
+      t.sink_port_ns = p + "-b";
+      t.under_a = p + "u0";
+      t.under_b = p + "u1";
+    }
     const std::uint8_t gm[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x01};
     const std::uint8_t sm[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x02};
     std::memcpy(t.gen_mac, gm, 6);
     std::memcpy(t.sink_mac, sm, 6);
     t.gen_cpu = o.gen_cpu;
     t.switch_cpu = o.switch_cpu;
+    t.switch_b_cpu = o.switch_b_cpu >= 0 ? o.switch_b_cpu : o.switch_cpu;
     if (o.max_mirrors() > 0) {
       t.mirror_ns = p + "-mir";
       for (unsigned i = 0; i < o.max_mirrors(); ++i) {
@@ -210,35 +234,35 @@ class Testbed {
         t.mirror_devs.push_back(p + "m" + std::to_string(i));
       }
     }
-    for (const auto& ns : {t.gen_ns, t.sink_ns, t.mirror_ns})
-      if (!ns.empty() && access(("/run/netns/" + ns).c_str(), F_OK) == 0)
+    for (const auto& ns : namespaces())
+      if (access(("/run/netns/" + ns).c_str(), F_OK) == 0)
         throw std::runtime_error("namespace " + ns + " already exists; choose another --prefix");
     char tmpl[] = "/tmp/brisk-bench.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
     t.workdir = tmpl;
     created_ = true;
     try {
-      run_ok({"ip", "netns", "add", t.gen_ns});
-      run_ok({"ip", "netns", "add", t.sink_ns});
-      veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip);
-      veth(t.sink_ns, t.sink_dev, t.sink_port, t.sink_mac, t.sink_ip);
-      if (!t.mirror_ns.empty()) {
-        run_ok({"ip", "netns", "add", t.mirror_ns});
-        run_ok({"ip", "netns", "exec", t.mirror_ns, "sysctl", "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1"});
-        run_ok({"ip", "netns", "exec", t.mirror_ns, "sysctl", "-qw",
-                "net.ipv6.conf.default.disable_ipv6=1"});
-        for (std::size_t i = 0; i < t.mirror_ports.size(); ++i) {
-          // A mirror destination's far end: no address, nothing to say, bench_count_all (main).
-          run_ok({"ip", "link", "add", t.mirror_devs[i], "type", "veth", "peer", "name",
-                  t.mirror_ports[i]});
-          run_ok({"ip", "link", "set", t.mirror_devs[i], "netns", t.mirror_ns});
-          run_ok({"ip", "-n", t.mirror_ns, "link", "set", t.mirror_devs[i], "up"});
-          std::ofstream f("/proc/sys/net/ipv6/conf/" + t.mirror_ports[i] + "/disable_ipv6");
-          if (f) f << "1\n";
-          f.close();
-          run_ok({"ip", "link", "set", t.mirror_ports[i], "up"});
-        }
+      for (const auto& ns : namespaces()) {
+        run_ok({"ip", "netns", "add", ns});
+        // Devices made or moved here later start with IPv6 off (no router solicitations).
+        run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
+        run_ok(
+            {"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
+        run_ok({"ip", "-n", ns, "link", "set", "lo", "up"});
+      }
+      veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip, t.gen_port_ns);
+      veth(t.sink_ns, t.sink_dev, t.sink_port, t.sink_mac, t.sink_ip, t.sink_port_ns);
+      if (t.vxlan) underlay();
+      for (std::size_t i = 0; i < t.mirror_ports.size(); ++i) {
+        // A mirror destination's far end: no address, nothing to say, bench_count_all (main).
+        run_ok({"ip", "link", "add", t.mirror_devs[i], "type", "veth", "peer", "name",
+                t.mirror_ports[i]});
+        run_ok({"ip", "link", "set", t.mirror_devs[i], "netns", t.mirror_ns});
+        run_ok({"ip", "-n", t.mirror_ns, "link", "set", t.mirror_devs[i], "up"});
+        std::ofstream f("/proc/sys/net/ipv6/conf/" + t.mirror_ports[i] + "/disable_ipv6");
+        if (f) f << "1\n";
+        f.close();
+        run_ok({"ip", "link", "set", t.mirror_ports[i], "up"});
       }
     } catch (...) {
       teardown();
@@ -250,14 +274,13 @@ class Testbed {
   void teardown() noexcept {
     if (!created_) return;
     created_ = false;
-    for (const auto& ns : {t_.gen_ns, t_.sink_ns, t_.mirror_ns}) {
-      if (ns.empty()) continue;
+    for (const auto& ns : namespaces()) {
       try {
         run({"ip", "netns", "del", ns}, nullptr, 20);
       } catch (...) {
       }
     }
-    // Safety net: host devices with our prefix (the veth peers die with the namespaces).
+    // Safety net: host devices with our prefix (the veths die with their namespaces).
     try {
       std::string out;
       run({"ip", "-o", "link", "show"}, &out, 10);
@@ -276,20 +299,51 @@ class Testbed {
   }
 
  private:
+  // The namespaces of the topology, all created and deleted here.
+  std::vector<std::string> namespaces() const {
+    std::vector<std::string> v = {t_.gen_ns, t_.sink_ns};
+    if (!t_.mirror_ns.empty()) v.push_back(t_.mirror_ns);
+    if (t_.vxlan) {
+      v.push_back(t_.gen_port_ns);
+      v.push_back(t_.sink_port_ns);
+    }
+    return v;
+  }
+
+  // A veth pair: `inner` (address `ip`) in namespace ns, `outer` in outer_ns ("" = here).
   void veth(const std::string& ns, const std::string& inner, const std::string& outer,
-            const std::uint8_t mac[6], const std::string& ip) {
+            const std::uint8_t mac[6], const std::string& ip, const std::string& outer_ns) {
     run_ok({"ip", "link", "add", inner, "address", mac_str(mac), "type", "veth", "peer", "name",
             outer});
     run_ok({"ip", "link", "set", inner, "netns", ns});
-    run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
-    run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
     run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", inner});
     run_ok({"ip", "-n", ns, "link", "set", inner, "up"});
-    run_ok({"ip", "-n", ns, "link", "set", "lo", "up"});
+    if (!outer_ns.empty()) {
+      run_ok({"ip", "link", "set", outer, "netns", outer_ns});
+      run_ok({"ip", "netns", "exec", outer_ns, "sysctl", "-qw",
+              "net.ipv6.conf." + outer + ".disable_ipv6=1"});
+      run_ok({"ip", "-n", outer_ns, "link", "set", outer, "up"});
+      return;
+    }
     std::ofstream f("/proc/sys/net/ipv6/conf/" + outer + "/disable_ipv6");
     if (f) f << "1\n";
     f.close();
     run_ok({"ip", "link", "set", outer, "up"});
+  }
+
+  // vxlan: the underlay veth pair between the two tunnel ends' namespaces.
+  void underlay() {
+    run_ok({"ip", "link", "add", t_.under_a, "type", "veth", "peer", "name", t_.under_b});
+    const std::string mtu = std::to_string(t_.underlay_mtu);
+    for (const auto& [dev, ns, ip] : {std::tuple{t_.under_a, t_.gen_port_ns, t_.under_a_ip},
+                                      std::tuple{t_.under_b, t_.sink_port_ns, t_.under_b_ip}}) {
+      run_ok({"ip", "link", "set", dev, "netns", ns});
+      run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw",
+              "net.ipv6.conf." + dev + ".disable_ipv6=1"});
+      run_ok({"ip", "-n", ns, "link", "set", dev, "mtu", mtu});
+      run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev});
+      run_ok({"ip", "-n", ns, "link", "set", dev, "up"});
+    }
   }
   Topology& t_;
   bool created_ = false;
@@ -875,7 +929,12 @@ int real_main(int argc, char** argv) {
       if (i + 1 >= argc) usage_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--switches") {
+    if (a == "--topology") {
+      o.topology = val();
+      if (o.topology != "switch" && o.topology != "vxlan")
+        usage_error("--topology wants switch or vxlan");
+    } else if (a == "--switches") {
+      o.switches_given = true;
       o.switches = split(val(), ',');
       for (const auto& s : o.switches)
         if (s != "brisk" && s != "bridge" && s != "ovs" && s != "afxdp")
@@ -917,6 +976,8 @@ int real_main(int argc, char** argv) {
       o.gen_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
     } else if (a == "--switch-cpu") {
       o.switch_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
+    } else if (a == "--switch-b-cpu") {
+      o.switch_b_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
     } else if (a == "--nice") {
       o.nice = static_cast<int>(to_num(a, val(), -20, 19));
     } else if (a == "--briskd") {
@@ -943,6 +1004,13 @@ int real_main(int argc, char** argv) {
   if (mirrors_given && !o.has("mirror"))
     usage_error("--mirrors without the mirror test in --tests");
   if (o.tests.empty()) usage_error("--tests wants at least one test");
+  if (o.topology == "vxlan") {
+    if (!o.switches_given) o.switches = {"brisk", "bridge"};
+    for (const auto& s : o.switches)
+      if (s != "brisk" && s != "bridge")
+        usage_error("--topology vxlan measures brisk and bridge only, not " + s);
+    if (o.has("mirror")) usage_error("--topology vxlan has no mirror test");
+  }
   if (geteuid() != 0) {
     std::fprintf(stderr, "brisk-bench: needs root (namespaces, veths, XDP)\n");
     return 1;
@@ -966,7 +1034,9 @@ int real_main(int argc, char** argv) {
   try {
     BenchBpf bpf(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o"));
     bed.emplace(o, topo);
-    log("prefix " + topo.prefix + ", namespaces " + topo.gen_ns + " " + topo.sink_ns +
+    log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns +
+        " " + topo.sink_ns +
+        (topo.vxlan ? " " + topo.gen_port_ns + " " + topo.sink_port_ns : std::string()) +
         ", workdir " + topo.workdir);
     SwitchConfig cfg;
     cfg.briskd = o.briskd;
@@ -1124,7 +1194,8 @@ int real_main(int argc, char** argv) {
 
   if (o.json) {
     json j;
-    j["config"] = {{"frame_bytes", 64},
+    j["config"] = {{"topology", o.topology},
+                   {"frame_bytes", 64},
                    {"runs", o.runs},
                    {"duration_s", o.duration},
                    {"warmup_s", o.warmup},
@@ -1133,6 +1204,7 @@ int real_main(int argc, char** argv) {
                    {"tcp_duration_s", o.tcp_duration},
                    {"gen_cpu", o.gen_cpu},
                    {"switch_cpu", o.switch_cpu},
+                   {"switch_b_cpu", topo.switch_b_cpu},
                    {"nice", o.nice},
                    {"macs", o.macs},
                    {"tests", o.tests},
@@ -1185,6 +1257,11 @@ int real_main(int argc, char** argv) {
         o.runs, o.duration, o.gen_cpu,
         o.rate > 0 ? (", " + fmt(o.rate / 1e6, 2) + " Mfps offered").c_str() : ", unpaced",
         o.switch_cpu);
+    if (topo.vxlan)
+      std::printf(
+          "topology vxlan: generator -> switch A =VXLAN VNI %u over a veth underlay (MTU %d)=> "
+          "switch B -> sink; brisk's second worker on CPU %d\n",
+          topo.vni, topo.underlay_mtu, topo.switch_b_cpu);
     if (o.has("latency"))
       std::printf("latency: one-way, generator to sink, at %s frames/s\n",
                   fmt(o.latency_rate, 0).c_str());

@@ -1,22 +1,37 @@
-// The switches the harness measures, all on the same topology (see main.cpp):
+// The switches the harness measures, all on the same topology (see main.cpp). The default
+// ("switch") topology:
 //
 //   gen ns: <P>g0 ==veth== <P>g1  [switch]  <P>s1 ==veth== <P>s0 :sink ns
 //
-// Each SwitchUnderTest attaches the two host ends <P>g1 and <P>s1 in start() and releases
-// them in stop(), leaving the veths as it found them (no XDP program, no master). One
-// switch runs at a time; stop() is called on every path, also after a failed start().
+// The "vxlan" topology (--topology vxlan) puts a VXLAN tunnel between two switches, each in a
+// namespace of its own, joined by an underlay veth pair:
+//
+//   gen ns: <P>g0 == <P>g1 [switch A] <P>u0 198.18.1.1 ==underlay== 198.18.1.2 <P>u1 [switch B]
+//           <P>s1 == <P>s0 :sink ns          (A in <P>-a, B in <P>-b; VNI 42, UDP 4789)
+//
+// Each SwitchUnderTest attaches the two host ends <P>g1 and <P>s1 (and on the vxlan topology
+// makes its tunnel endpoints) in start() and releases them in stop(), leaving the veths as it
+// found them (no XDP program, no master). One switch runs at a time; stop() is called on
+// every path, also after a failed start().
 //
 //   brisk   build/briskd, private socket and state, worker pinned to the switch CPU
 //           (`--cpus`), ports added with `port add <dev> vlan 1 driver afxdp`, fdb-limit
-//           raised so the 100K-MAC test fits.
+//           raised so the 100K-MAC test fits. vxlan: two briskd, one per namespace (A's
+//           worker on the switch CPU, B's on --switch-b-cpu), `port add <dev> vlan 0` (VLAN 0
+//           travels untagged in the tunnel, as through the kernel's device) and
+//           `bridge tunnel vxlan <br> <other end> 42`.
 //   bridge  the Linux bridge <P>br; it runs in softirq context on whichever CPU receives
 //           (the generator's); bench_pass is attached to <P>g1 so the veth accepts the
 //           generator's XDP frames (the other switches attach their own XDP programs).
+//           vxlan: a bridge and a kernel vxlan device (<P>vx, VNI 42, dstport 4789) in each
+//           namespace.
 //   ovs     Open vSwitch's userspace datapath: ovsdb-server and ovs-vswitchd started from a
 //           private directory (database, sockets, pid and log files there; OVS_RUNDIR etc.
 //           point there), datapath_type=netdev, type=afxdp ports, one PMD thread on the switch
-//           CPU (pmd-cpu-mask), mac-table-size raised like brisk's fdb-limit.
-//   afxdp   the bare AF_XDP forwarder (afxdp_forwarder.hpp) on the switch CPU.
+//           CPU (pmd-cpu-mask), mac-table-size raised like brisk's fdb-limit. Switch topology
+//           only.
+//   afxdp   the bare AF_XDP forwarder (afxdp_forwarder.hpp) on the switch CPU. Switch topology
+//           only.
 //
 // pids(): the processes whose CPU time counts as the switch's (empty for the bridge).
 //
@@ -44,12 +59,23 @@ namespace bench {
 
 struct Topology {
   std::string prefix;  // random, e.g. "bk3f2a"
+  bool vxlan = false;  // --topology vxlan
   std::string gen_ns, sink_ns;
   std::string gen_dev, gen_port, sink_port, sink_dev;  // <P>g0 <P>g1 <P>s1 <P>s0
+  // The namespaces of <P>g1 and <P>s1: "" (the host's) on the switch topology, the tunnel
+  // ends' <P>-a and <P>-b on the vxlan topology.
+  std::string gen_port_ns, sink_port_ns;
   std::uint8_t gen_mac[6], sink_mac[6];
   std::string gen_ip = "198.18.0.1", sink_ip = "198.18.0.2";
+  // vxlan topology: the underlay veth <P>u0 (in <P>-a) == <P>u1 (in <P>-b). Its MTU leaves
+  // room for 1500-byte inner frames plus VXLAN's 50 bytes, so neither switch fragments.
+  std::string under_a, under_b;
+  std::string under_a_ip = "198.18.1.1", under_b_ip = "198.18.1.2";
+  std::uint32_t vni = 42;
+  int underlay_mtu = 1600;
   std::string workdir;  // private temp directory
   int gen_cpu = 0, switch_cpu = 1;
+  int switch_b_cpu = 1;  // vxlan topology: CPU of switch B's forwarding thread (brisk)
   // Mirror test only (empty otherwise): <P>-mir, host ends <P>d<i>, far ends <P>m<i>.
   std::string mirror_ns;
   std::vector<std::string> mirror_ports, mirror_devs;
@@ -94,7 +120,8 @@ class SwitchUnderTest {
   virtual SwitchCounters counters() { return {}; }
 };
 
-// name: brisk, bridge, ovs or afxdp. Throws for an unknown name.
+// name: brisk, bridge, ovs or afxdp (vxlan topology: brisk or bridge). Throws for an unknown
+// name.
 std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topology& topo,
                                              const SwitchConfig& cfg);
 

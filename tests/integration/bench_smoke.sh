@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark harness build/brisk-bench: ~1 s of 64-byte frames through brisk
-# and the Linux bridge. It checks that the harness runs, prints its table with nonzero
-# delivered frames for both switches, and removes every namespace and device it created.
-# Then its mirror test, briefly (--mirrors 0,1, fast path off): frames forwarded and mirrored,
-# and brisk's mirror counters and the destination's far end agree (no copy unaccounted).
-# It asserts no performance figure.
+# and the Linux bridge, on the default topology and on the VXLAN topology (two brisks / two
+# kernel bridges with vxlan devices, a tunnel between their namespaces). It checks that the
+# harness runs, prints its table with nonzero delivered frames for both switches, and removes
+# every namespace and device it created. Then its mirror test, briefly (--mirrors 0,1, fast
+# path off): frames forwarded and mirrored, and brisk's mirror counters and the destination's
+# far end agree (no copy unaccounted). It asserts no performance figure.
 #   bench_smoke.sh <briskd> <brisk> <brisk-bench>
 source "$(dirname "$0")/lib.sh" "$@"
 BENCH_BIN=${3:-}
@@ -12,34 +13,44 @@ BENCH_BIN=${3:-}
 need_tool ping
 need_netns
 
-check "brisk-bench with brisk and the kernel bridge"
-rc=0
-"$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
-  --switches brisk,bridge --tests fps --runs 1 --duration 1 --warmup 0.3 \
-  >"$TMPD/table" 2>"$TMPD/log" || rc=$?
-((rc == 0)) || { cat "$TMPD/log" "$TMPD/table" >&2; fail "brisk-bench exited $rc"; }
-cat "$TMPD/log" "$TMPD/table"
-
-# The figure in the "Mfps" column of a switch's row.
+# The figure in the "Mfps" column of a switch's row of table $1.
 mfps_of() {
-  awk -F'|' -v sw="$1" '
-    NR == 2 { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "Mfps") col = i } }
-    { n = $1; gsub(/^ +| +$/, "", n); if (col && n == sw) { v = $col; gsub(/^ +| +$/, "", v); print v } }' "$TMPD/table"
+  awk -F'|' -v sw="$2" '
+    /^switch / { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "Mfps") col = i } }
+    { n = $1; gsub(/^ +| +$/, "", n); if (col && n == sw) { v = $col; gsub(/^ +| +$/, "", v); print v } }' "$1"
 }
-for sw in brisk bridge; do
-  v=$(mfps_of "$sw")
-  [[ -n "$v" && "$v" != "-" ]] || fail "no frames/s figure for $sw in the table"
-  awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "$sw delivered no frames ($v Mfps)"
-  say "$sw delivered $v Mfps"
-done
-contains -F "brisk / bridge" "$TMPD/table" || fail "no brisk / bridge ratio row"
-pass "table with nonzero delivered frames for brisk and the bridge"
 
-check "the harness removed what it created"
-left=$(our_host_devs)
-[[ -z "$left" ]] || fail "devices left behind: $left"
-if ip netns list | contains "^${PFX}-"; then fail "namespaces left behind: $(ip netns list | grep "^${PFX}-")"; fi
-pass "no namespaces or devices with prefix $PFX remain"
+# run_bench <name> <brisk-bench options...>: one round of the fps test through brisk and the
+# bridge; checks the table and that nothing with the prefix is left.
+run_bench() {
+  local name=$1 table="$TMPD/table-$1" log="$TMPD/log-$1" rc=0 sw v left
+  shift
+  check "brisk-bench ($name) with brisk and the kernel bridge"
+  "$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
+    --switches brisk,bridge --tests fps --runs 1 --duration 1 --warmup 0.3 "$@" \
+    >"$table" 2>"$log" || rc=$?
+  ((rc == 0)) || { cat "$log" "$table" >&2; fail "brisk-bench ($name) exited $rc"; }
+  cat "$log" "$table"
+  for sw in brisk bridge; do
+    v=$(mfps_of "$table" "$sw")
+    [[ -n "$v" && "$v" != "-" ]] || fail "no frames/s figure for $sw in the $name table"
+    awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "$sw delivered no frames ($v Mfps, $name)"
+    say "$name: $sw delivered $v Mfps"
+  done
+  contains -F "brisk / bridge" "$table" || fail "no brisk / bridge ratio row ($name)"
+  pass "$name: table with nonzero delivered frames for brisk and the bridge"
+
+  check "the harness removed what it created ($name)"
+  left=$(our_host_devs)
+  [[ -z "$left" ]] || fail "devices left behind: $left"
+  if ip netns list | contains "^${PFX}-"; then fail "namespaces left behind: $(ip netns list | grep "^${PFX}-")"; fi
+  pass "no namespaces or devices with prefix $PFX remain"
+}
+
+run_bench switch
+run_bench vxlan --topology vxlan
+contains -F "topology vxlan" "$TMPD/table-vxlan" || fail "the vxlan table does not say its topology"
+contains -F "bridge tunnel vxlan" "$TMPD/table-vxlan" || fail "brisk did not run with a tunnel"
 
 check "brisk-bench --mirrors 0,1 (fast path off)"
 rc=0
