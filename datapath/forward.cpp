@@ -2,6 +2,7 @@
 
 #include "datapath/pipeline.hpp"
 #include "datapath/port_security.hpp"
+#include "datapath/vlan.hpp"
 
 namespace brisk {
 
@@ -48,7 +49,7 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
       } else if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
         ctx.drop(*f, Drop::kSecEgress, out, out);
       } else {
-        ctx.tx.enqueue(out, f, op.egress_tag(f->vlan));
+        ctx.tx.enqueue(out, f, op.egress_tag(f->vlan), op.pops_inner_tag() && has_inner_tag(*f));
       }
       continue;
     }
@@ -57,6 +58,7 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
       continue;
     }
     const bool unknown_unicast = (f->data[0] & 1) == 0;
+    const bool inner_tag = has_inner_tag(*f);  // a customer tag: access ports pop it
     std::uint32_t copies = 0, refused = 0;
     for (const PortId* p = br.members_begin(f->vlan); p != br.members_end(f->vlan); ++p) {
       if (*p == in) continue;
@@ -68,7 +70,7 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
         ++refused;
         continue;
       }
-      ctx.tx.enqueue(*p, f, op.egress_tag(f->vlan));
+      ctx.tx.enqueue(*p, f, op.egress_tag(f->vlan), inner_tag && op.pops_inner_tag());
       ++copies;
     }
     if (copies == 0 && refused == 0) pc[in].drops[static_cast<std::size_t>(Drop::kNoDestination)].add(1);

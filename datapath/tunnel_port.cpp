@@ -249,11 +249,15 @@ std::uint32_t TunnelPort::tx_burst(const TxItem* items, std::uint32_t n) noexcep
       iovec* v = iov[i];
       v[0] = iovec{const_cast<std::uint8_t*>(hdr_), hdr_len_};
       std::size_t nv = 1;
-      if (items[i].push_vlan != 0) {
-        write_vlan_tag(tags[i], items[i].push_vlan);
+      if (!tx_as_is(items[i])) {
+        const std::uint32_t tail = tx_tail_offset(items[i]);
         v[1] = iovec{f->data, 12};
-        v[2] = iovec{tags[i], 4};
-        v[3] = iovec{f->data + 12, f->len - 12};
+        v[2] = iovec{tags[i], 0};
+        v[3] = iovec{f->data + tail, f->len - tail};
+        if (items[i].push_vlan != 0) {
+          write_vlan_tag(tags[i], items[i].push_vlan);
+          v[2].iov_len = 4;
+        }
         nv = 4;
       } else {
         v[1] = iovec{f->data, f->len};

@@ -18,7 +18,7 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
     } else if (sent = port->tx_burst(q.items, q.n); sent == q.n) {
       std::uint64_t bytes = 0;
       for (std::uint32_t i = 0; i < q.n; ++i)
-        bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
+        bytes += tx_wire_len(q.items[i]);
       c.tx_frames.add(sent);
       c.tx_bytes.add(bytes);
     } else {
