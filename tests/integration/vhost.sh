@@ -15,7 +15,7 @@
 #     the path, adding it again restores both; deleting a server-mode port removes its socket
 #   - bad vhost and DPDK commands get one `E:` line and change nothing
 # Hugepages: the test reserves what testpmd needs if the host has too few free, and gives
-# the previous nr_hugepages back on exit.
+# back what it added on exit.
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool dpdk-testpmd ping
 need_netns
@@ -27,10 +27,14 @@ HP_PREV=$(cat "$HP")
 hp_free() { awk '/^HugePages_Free:/ {print $2}' /proc/meminfo; }
 HP_WANT=256  # three testpmd instances with small pools (2 MiB pages)
 if (($(hp_free) < HP_WANT)); then
-  ON_EXIT+=("echo $HP_PREV > $HP")
   echo $((HP_PREV + HP_WANT - $(hp_free))) >"$HP" || true
+  HP_ADDED=$(($(cat "$HP") - HP_PREV))
+  # On exit, take back only the pages this test added: another run on the same host (its own
+  # reservation, made meanwhile) keeps its pages. Writing back the old absolute value would
+  # shrink the pool under that run.
+  ((HP_ADDED > 0)) && ON_EXIT+=("hp_now=\$(cat $HP); ((hp_now >= $HP_ADDED)) && echo \$((hp_now - $HP_ADDED)) > $HP")
   (($(hp_free) >= HP_WANT)) || fail "could not reserve $HP_WANT hugepages (free: $(hp_free))"
-  say "reserved hugepages: nr_hugepages $HP_PREV -> $(cat "$HP") (restored on exit)"
+  say "reserved hugepages: nr_hugepages $HP_PREV -> $(cat "$HP") ($HP_ADDED given back on exit)"
 fi
 
 # testpmd leaves an empty runtime directory per --file-prefix (named after this test).
