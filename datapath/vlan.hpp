@@ -65,18 +65,17 @@ inline Drop vlan_ingress(Frame* f, const PortConf& pc) noexcept {
     inner = d[16] == 0x81 && d[17] == 0x00;
     if (inner && f->len < kEthHeaderLen + 8) return Drop::kRunt;
   }
-  if (pc.mode == VlanMode::kDot1qTunnel) {
-    f->vlan = pc.access_vlan;  // the customer tag, if any, stays
-    return Drop::kCount;
-  }
   if (pc.mode == VlanMode::kAccess) {
     // A priority tag around a tagged frame is a tagged frame too.
     if (vid != 0 || inner) return Drop::kTaggedOnAccess;
     f->vlan = pc.access_vlan;
-  } else {
+  } else if (pc.mode == VlanMode::kTrunk) {
     VlanId v = vid != 0 ? vid : pc.native_vlan;
     if (!pc.allowed->test(v)) return Drop::kVlanNotAllowed;
     f->vlan = v;
+  } else {  // dot1q-tunnel
+    f->vlan = pc.access_vlan;  // the customer tag, if any, stays
+    return Drop::kCount;
   }
   if (tagged) {
     // Strip the tag: move destination + source MAC over it.
