@@ -48,7 +48,9 @@ CAPS=()
 # cap_start <name> <ns> <dev>: capture our test MACs' frames on <dev> into $TMPD/<name>.pcap.
 cap_start() {
   local name=$1 ns=$2 dev=$3
-  ip netns exec "$ns" tcpdump -U -p -i "$dev" -nn -w "$TMPD/$name.pcap" \
+  # --immediate-mode: frames reach the file as they arrive, not when libpcap's ring block is
+  # retired (up to a second later, and lost when tcpdump is stopped before that).
+  ip netns exec "$ns" tcpdump --immediate-mode -U -p -i "$dev" -nn -w "$TMPD/$name.pcap" \
     "ether src $C1 or ether src $C2 or ether src $C3 or ether src $HA" 2>"$TMPD/$name.err" &
   local pid=$!
   track_pid "$pid"
@@ -56,7 +58,7 @@ cap_start() {
   wait_until 5 contains "listening on" "$TMPD/$name.err" || fail "tcpdump on $ns/$dev did not start: $(cat "$TMPD/$name.err")"
 }
 cap_stop() {
-  sleep 0.5
+  sleep 1
   local p
   for p in "${CAPS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   for p in "${CAPS[@]}"; do wait "$p" 2>/dev/null || true; done
