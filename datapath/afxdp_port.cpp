@@ -390,19 +390,10 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   if (room != 0 && xsk_ring_prod__reserve(&x.tx, room, &idx) != room) room = 0;
   std::uint32_t used = 0;
   for (std::uint32_t i = 0; i < n && used < room; ++i) {
-    const Frame* f = items[i].frame;
-    const VlanId vlan = items[i].push_vlan;
-    const std::uint32_t len = f->len + (vlan != 0 ? 4 : 0);
-    if (len > kChunkSize || (vlan != 0 && f->len < 12)) continue;  // refused below
+    const std::uint32_t len = tx_wire_len(items[i]);
+    if (len > kChunkSize) continue;  // refused below
     const std::uint64_t chunk = x.tx_free[--x.tx_free_n];
-    std::uint8_t* p = x.area + chunk;
-    if (vlan != 0) {
-      std::memcpy(p, f->data, 12);  // destination and source MAC
-      write_vlan_tag(p + 12, vlan);
-      std::memcpy(p + 16, f->data + 12, f->len - 12);
-    } else {
-      std::memcpy(p, f->data, f->len);
-    }
+    tx_copy(x.area + chunk, items[i]);  // the tag pushed or popped on the way
     xdp_desc* d = xsk_ring_prod__tx_desc(&x.tx, idx + used);
     d->addr = chunk;
     d->len = len;

@@ -145,11 +145,15 @@ void TunnelFraming::encap(const TxItem* items, std::uint32_t m, TxMsgs& out) con
     iovec* v = out.iov[i];
     v[0] = iovec{const_cast<std::uint8_t*>(hdr_), hdr_len_};
     std::size_t nv;
-    if (items[i].push_vlan != 0) {
-      write_vlan_tag(out.tags[i], items[i].push_vlan);
+    if (!tx_as_is(items[i])) {
+      const std::uint32_t tail = tx_tail_offset(items[i]);
       v[1] = iovec{f->data, 12};
-      v[2] = iovec{out.tags[i], 4};
-      v[3] = iovec{f->data + 12, f->len - 12};
+      v[2] = iovec{out.tags[i], 0};
+      v[3] = iovec{f->data + tail, f->len - tail};
+      if (items[i].push_vlan != 0) {
+        write_vlan_tag(out.tags[i], items[i].push_vlan);
+        v[2].iov_len = 4;
+      }
       nv = 4;
     } else {
       v[1] = iovec{f->data, f->len};
