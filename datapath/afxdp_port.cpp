@@ -316,6 +316,7 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
   std::uint32_t idx = 0;
   std::uint32_t got = want != 0 ? xsk_ring_cons__peek(&x.rx, want, &idx) : 0;
   if (got == 0) {
+    if (tx_stalled_.load(std::memory_order_relaxed)) kick_tx();
     if (xsk_ring_prod__needs_wakeup(&x.fill) || ++idle_polls_ >= kLivenessPolls) {
       idle_polls_ = 0;
       kick_rx();
@@ -368,15 +369,22 @@ void AfXdpPort::reap_completions() noexcept {
 
 // Copy mode sends at most one batch (32 frames) per sendto() and answers EAGAIN while more
 // wait in the ring, so kick until the ring is drained, within a bound.
+// EBUSY: the device dropped one frame (a veth whose peer's ring is full; the descriptor is
+// completed and counted by the kernel) and the sendto() stopped there: the rest still wait, so
+// keep kicking. When the bound is reached, tx_stalled_ makes rx_burst() kick again.
 void AfXdpPort::kick_tx() noexcept {
   constexpr unsigned kMaxKicks = 8;
   for (unsigned i = 0; i < kMaxKicks; ++i) {
-    if (::sendto(x_->fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) return;
+    if (::sendto(x_->fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) {
+      tx_stalled_.store(false, std::memory_order_relaxed);
+      return;
+    }
     int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == EBUSY) continue;
     check_fatal(e);
     return;
   }
+  tx_stalled_.store(true, std::memory_order_relaxed);
 }
 
 std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {

@@ -137,6 +137,11 @@ class AfXdpPort final : public Port {
   std::atomic<std::uint64_t> csum_completed_{0};
   alignas(64) std::atomic_flag tx_lock_ = ATOMIC_FLAG_INIT;
   std::atomic<std::uint64_t> tx_refused_{0};
+  // Set by kick_tx() when it gave up with descriptors still in the TX ring (the kernel kept
+  // answering EAGAIN/EBUSY), cleared when a kick drains it. The rx worker kicks again while
+  // it is set, so frames counted as sent never wait in the ring for the port's next
+  // transmission. Any thread may write it; relaxed: it only asks for one more sendto().
+  std::atomic<bool> tx_stalled_{false};
 };
 
 }  // namespace brisk
