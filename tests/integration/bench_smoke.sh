@@ -20,10 +20,20 @@ mfps_of() {
     { n = $1; gsub(/^ +| +$/, "", n); if (col && n == sw) { v = $col; gsub(/^ +| +$/, "", v); print v } }' "$1"
 }
 
+# check_cleaned_up <what>: the harness left no device or namespace with the prefix.
+check_cleaned_up() {
+  local left
+  check "the harness removed what it created ($1)"
+  left=$(our_host_devs)
+  [[ -z "$left" ]] || fail "devices left behind: $left"
+  if ip netns list | contains "^${PFX}-"; then fail "namespaces left behind: $(ip netns list | grep "^${PFX}-")"; fi
+  pass "no namespaces or devices with prefix $PFX remain"
+}
+
 # run_bench <name> <brisk-bench options...>: one round of the fps test through brisk and the
 # bridge; checks the table and that nothing with the prefix is left.
 run_bench() {
-  local name=$1 table="$TMPD/table-$1" log="$TMPD/log-$1" rc=0 sw v left
+  local name=$1 table="$TMPD/table-$1" log="$TMPD/log-$1" rc=0 sw v
   shift
   check "brisk-bench ($name) with brisk and the kernel bridge"
   "$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
@@ -40,11 +50,7 @@ run_bench() {
   contains -F "brisk / bridge" "$table" || fail "no brisk / bridge ratio row ($name)"
   pass "$name: table with nonzero delivered frames for brisk and the bridge"
 
-  check "the harness removed what it created ($name)"
-  left=$(our_host_devs)
-  [[ -z "$left" ]] || fail "devices left behind: $left"
-  if ip netns list | contains "^${PFX}-"; then fail "namespaces left behind: $(ip netns list | grep "^${PFX}-")"; fi
-  pass "no namespaces or devices with prefix $PFX remain"
+  check_cleaned_up "$name"
 }
 
 run_bench switch
@@ -86,8 +92,4 @@ wire=$(mirror_col 1 "wire lost")
 contains "brisk fastpath off: 1 mirror costs" "$TMPD/mtable" || fail "no verdict line"
 pass "forwarded and mirrored (${per} Mfps per mirror, cost ${cost}%), every copy accounted"
 
-check "the mirror test removed what it created"
-left=$(our_host_devs)
-[[ -z "$left" ]] || fail "devices left behind: $left"
-if ip netns list | contains "^${PFX}-"; then fail "namespaces left behind: $(ip netns list | grep "^${PFX}-")"; fi
-pass "no namespaces or devices with prefix $PFX remain"
+check_cleaned_up "the mirror test"

@@ -68,17 +68,6 @@ stop_testpmd() {
 testpmd_rx() { awk '/RX-packets:/ {v = $2} END {print v + 0}' "$TMPD/$1.log"; }
 testpmd_tx() { awk '/TX-packets:/ {v = $2} END {print v + 0}' "$TMPD/$1.log"; }
 rx_above() { (($(testpmd_rx "$1") > $2)); }
-# port_json <port> <key>: a field of `port` for one port (JSON mode).
-port_json() {
-  bk --json port | "$PY" -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if p["port"] == sys.argv[1]:
-        v = p.get(sys.argv[2], "")
-        print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
-}
-connected() { [[ $(port_json "$1" connected) == true ]]; }
-disconnected() { [[ $(port_json "$1" connected) == false ]]; }
 
 RX_MAC=02:00:00:00:0b:01
 RX_SOCK="$TMPD/rx.sock" TX_SOCK="$TMPD/tx.sock" ECHO_SOCK="$TMPD/echo.sock"

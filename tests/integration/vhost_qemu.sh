@@ -68,16 +68,6 @@ EOF
 start_briskd
 
 # ------------------------------------------------------------------ helpers
-port_json() {
-  bk --json port | "$PY" -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if p["port"] == sys.argv[1]:
-        v = p.get(sys.argv[2], "")
-        print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
-}
-connected() { [[ $(port_json "$1" connected) == true ]]; }
-disconnected() { [[ $(port_json "$1" connected) == false ]]; }
 console_has() { grep -q "$1" "$TMPD/console$2.log" 2>/dev/null; }
 qemu_alive() { kill -0 "$QEMU_PID" 2>/dev/null; }
 
