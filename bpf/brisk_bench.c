@@ -15,6 +15,9 @@
 //   bench_pass  XDP_PASS. A veth can only receive XDP_TX/redirected frames when its peer runs
 //               an XDP program, so the harness puts this one on the switch's ingress port when
 //               the switch itself attaches none (the kernel bridge).
+//   bench_count_all  on a mirror destination's far end (the harness's mirror test): counts
+//               every frame (bench_sink_cnt[3]) and drops it. A mirror copies every frame of
+//               its source, ARP and ping included, so the far end counts them all.
 //
 // Frame layout (offsets from the Ethernet header): 0 dst MAC, 6 src MAC, 12 type 0x0800,
 // 14 IPv4 (IHL 5, proto 17), 34 UDP (dst port BENCH_UDP_PORT), 42 u32 marker, 46 u64 stamp.
@@ -57,7 +60,8 @@ struct {
   __type(value, struct bench_gen_state);
 } bench_gen_st SEC(".maps");
 
-// Sink counters per CPU: [0] frames, [1] bytes, [2] stamped frames. Read by the harness.
+// Sink counters per CPU: [0] frames, [1] bytes, [2] stamped frames, [3] every frame
+// bench_count_all saw. Read by the harness.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 4);
@@ -164,6 +168,13 @@ int bench_sink(struct xdp_md* ctx) {
       count(2, 1);
     }
   }
+  return XDP_DROP;
+}
+
+SEC("xdp")
+int bench_count_all(struct xdp_md* ctx) {
+  (void)ctx;
+  count(3, 1);
   return XDP_DROP;
 }
 

@@ -24,6 +24,10 @@
 //     or moved: userspace learns it);
 //   * the destination (bridge, VLAN, MAC) is in brisk_fp_fdb on another port that is
 //     published with BRISK_FP_OUT, in the same bridge, carrying the VLAN;
+//   * a frame that still carries an 802.1Q tag after classification (the inner, customer
+//     tag of a double-tagged frame from a trunk) does not go to an access port: userspace
+//     pops that tag too (PortConf::pops_inner_tag()). dot1q-tunnel ports are never
+//     published (datapath/vlan.hpp; control/switch_fastpath.cpp);
 //   * the frame is not an IPv4/IPv6 TCP/UDP frame whose checksum field holds only the
 //     pseudo-header sum (a peer's checksum offload: userspace completes it, see
 //     datapath/csum.hpp; XDP redirect would deliver it unfinished).
@@ -239,6 +243,7 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
   struct brisk_fp_port *out = bpf_map_lookup_elem(&brisk_fp_ports, &out_id);
   if (!out || !(out->flags & BRISK_FP_OUT) || out->bridge != in->bridge || !carries(out, vlan))
     return -1;
+  if (!out->trunk && l3proto == bpf_htons(ETH_P_8021Q)) return -1;  // a customer tag to pop
 
   if (partial_l4(l3, end, l3proto)) return -1;
 

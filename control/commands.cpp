@@ -196,8 +196,9 @@ std::vector<Command> make_commands() {
                     return a.empty() ? sw.list_ports() : Reply::error("unknown port command '" + a[0] + "'");
                   }});
   cmds.push_back({{"port", "add"},
-                  "port add <iface> vlan <id> | trunk [<vlans>] [native <id>]  [bridge <b>] "
-                  "[driver afxdp|afpacket|dpdk]   (dpdk: <iface> is a PCI address or vdev string)",
+                  "port add <iface> vlan <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>  "
+                  "[bridge <b>] [driver afxdp|afpacket|dpdk]   (dpdk: <iface> is a PCI address or "
+                  "vdev string)",
                   nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() < 2) return usage_error(c);
@@ -211,6 +212,13 @@ std::vector<Command> make_commands() {
       auto v = parse_uint(a[i + 1], kMaxVlan - 1);
       if (!v) return Reply::error("invalid vlan " + a[i + 1] + ": want 0-4094");
       mode = VlanMode::kAccess;
+      vlan = static_cast<VlanId>(*v);
+      i += 2;
+    } else if (a[i] == "dot1q-tunnel") {
+      if (i + 1 >= a.size()) return usage_error(c);
+      auto v = parse_uint(a[i + 1], kMaxVlan - 1);
+      if (!v) return Reply::error("invalid vlan " + a[i + 1] + ": want 0-4094");
+      mode = VlanMode::kDot1qTunnel;
       vlan = static_cast<VlanId>(*v);
       i += 2;
     } else if (a[i] == "trunk") {
@@ -248,6 +256,37 @@ std::vector<Command> make_commands() {
       i += 2;
     }
     return sw.port_add(a[0], bridge, mode, vlan, allowed, native, driver);
+  };
+  cmds.push_back({{"port", "vlan"},
+                  "port vlan <port> access <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>",
+                  nullptr});
+  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+    if (a.size() < 2) return usage_error(c);
+    auto mode = parse_vlan_mode(a[1]);
+    if (!mode) return Reply::error("unknown vlan mode '" + a[1] + "': want access, trunk or dot1q-tunnel");
+    if (*mode != VlanMode::kTrunk) {
+      if (a.size() != 3) return usage_error(c);
+      auto v = parse_uint(a[2], kMaxVlan - 1);
+      if (!v) return Reply::error("invalid vlan " + a[2] + ": want 0-4094");
+      return sw.port_vlan(a[0], *mode, static_cast<VlanId>(*v), VlanSet{}, 0);
+    }
+    VlanSet allowed;
+    allowed.set();
+    VlanId native = 0;
+    std::size_t i = 2;
+    if (i < a.size() && a[i] != "native") {
+      auto set = parse_vlan_list(a[i]);
+      if (!set) return Reply::error("invalid vlan list '" + a[i] + "': want e.g. 10,20,30-40 or all");
+      allowed = *set;
+      ++i;
+    }
+    if (i < a.size()) {
+      if (a[i] != "native" || i + 2 != a.size()) return usage_error(c);
+      auto v = parse_uint(a[i + 1], kMaxVlan - 1);
+      if (!v) return Reply::error("invalid native vlan " + a[i + 1] + ": want 0-4094");
+      native = static_cast<VlanId>(*v);
+    }
+    return sw.port_vlan(a[0], VlanMode::kTrunk, 0, allowed, native);
   };
   cmds.push_back({{"vhost", "create"},
                   "vhost create <vlan> socket <path> [bridge <b>] [name <n>] [server]", nullptr});

@@ -91,12 +91,46 @@ std::string apply_alias(Switch& sw, const json& e) {
   return "";
 }
 
+// Taps and vhost-user ports are created as access ports; one whose VLAN mode was changed
+// (`port vlan`) keeps "mode" (and for a trunk "vlans" and "native") in its entry, replayed
+// with Switch::port_vlan() right after it is created. Entries without "mode" are access.
+void dump_mode(const PortModel& p, json& j) {
+  if (p.mode == VlanMode::kAccess) return;
+  j["mode"] = vlan_mode_name(p.mode);
+  if (p.mode == VlanMode::kTrunk) {
+    j["vlans"] = format_vlan_list(*p.allowed);
+    j["native"] = p.native;
+  }
+}
+// Check the entry's mode before anything is created ("" or the error).
+std::string check_mode(const json& e) {
+  auto mode = field_or<std::string>(e, "mode", "access");
+  auto m = parse_vlan_mode(mode);
+  if (!m) return "bad mode '" + mode + "'";
+  if (*m == VlanMode::kTrunk) {
+    if (!parse_vlan_list(field<std::string>(e, "vlans")))
+      return "bad vlan list '" + field<std::string>(e, "vlans") + "'";
+    vlan_field(e, "native");
+  }
+  return "";
+}
+std::string apply_mode(Switch& sw, const std::string& name, const json& e) {
+  auto m = parse_vlan_mode(field_or<std::string>(e, "mode", "access"));
+  if (!m || *m == VlanMode::kAccess) return "";
+  if (*m == VlanMode::kTrunk)
+    return err_of(sw.port_vlan(name, *m, 0, *parse_vlan_list(field<std::string>(e, "vlans")),
+                               vlan_field(e, "native")));
+  return err_of(sw.port_vlan(name, *m, vlan_field(e, "vlan"), VlanSet{}, 0));
+}
+
 json dump_taps(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
     if (p.kind != PortKind::kTap) continue;
-    a.push_back({{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"alias", p.vlan_alias},
-                 {"ip", p.ip}});
+    json j{{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"alias", p.vlan_alias},
+           {"ip", p.ip}};
+    dump_mode(p, j);
+    a.push_back(j);
   }
   return a;
 }
@@ -104,10 +138,12 @@ std::string apply_tap(Switch& sw, const json& e) {
   auto name = field<std::string>(e, "name");
   auto alias = field_or<std::string>(e, "alias", "");
   VlanId v = vlan_field(e, "vlan");
+  if (auto err = check_mode(e); !err.empty()) return err;
   if (!alias.empty()) sw.restore_alias(alias, v);
   Reply r = sw.tap_create(field<std::string>(e, "bridge"), v, alias, name,
                           field_or<std::string>(e, "ip", ""));
-  return err_of(r);
+  if (!r.ok) return r.text;
+  return apply_mode(sw, name, e);
 }
 
 json dump_ports(const Switch& sw) {
@@ -115,8 +151,8 @@ json dump_ports(const Switch& sw) {
   for (auto& [name, p] : sw.ports()) {
     if (p.kind != PortKind::kSystem) continue;
     json j{{"name", name}, {"bridge", p.bridge}, {"driver", p.driver}};
-    if (p.mode == VlanMode::kAccess) {
-      j["mode"] = "access";
+    if (p.mode != VlanMode::kTrunk) {
+      j["mode"] = vlan_mode_name(p.mode);
       j["vlan"] = p.vlan;
     } else {
       j["mode"] = "trunk";
@@ -133,8 +169,9 @@ std::string apply_port(Switch& sw, const json& e) {
   auto driver = field_or<std::string>(e, "driver", "");
   if (driver == "afxdp" && detach_stale_brisk_xdp(name))
     syslog(LOG_NOTICE, "state: detached the XDP program a previous briskd left on %s", name.c_str());
-  if (mode == "access")
-    return err_of(sw.port_add(name, field<std::string>(e, "bridge"), VlanMode::kAccess,
+  if (mode == "access" || mode == "dot1q-tunnel")
+    return err_of(sw.port_add(name, field<std::string>(e, "bridge"),
+                              mode == "access" ? VlanMode::kAccess : VlanMode::kDot1qTunnel,
                               vlan_field(e, "vlan"), VlanSet{}, 0, driver));
   if (mode != "trunk") return "bad mode '" + mode + "'";
   auto set = parse_vlan_list(field<std::string>(e, "vlans"));
@@ -235,15 +272,20 @@ json dump_vhosts(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
     if (p.kind != PortKind::kVhost) continue;
-    a.push_back({{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"socket", p.devargs},
-                 {"server", p.driver == "server"}});
+    json j{{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"socket", p.devargs},
+           {"server", p.driver == "server"}};
+    dump_mode(p, j);
+    a.push_back(j);
   }
   return a;
 }
 std::string apply_vhost(Switch& sw, const json& e) {
-  return err_of(sw.vhost_create(field<std::string>(e, "bridge"), vlan_field(e, "vlan"),
-                                field<std::string>(e, "name"), field<std::string>(e, "socket"),
-                                field_or<bool>(e, "server", false)));
+  auto name = field<std::string>(e, "name");
+  if (auto err = check_mode(e); !err.empty()) return err;
+  Reply r = sw.vhost_create(field<std::string>(e, "bridge"), vlan_field(e, "vlan"), name,
+                            field<std::string>(e, "socket"), field_or<bool>(e, "server", false));
+  if (!r.ok) return r.text;
+  return apply_mode(sw, name, e);
 }
 
 // Port mirrors (captures write files and are not configuration: they are not kept).

@@ -87,6 +87,24 @@ std::optional<VlanSet> parse_vlan_list(const std::string& s) {
   return v;
 }
 
+std::string_view vlan_mode_name(VlanMode m) {
+  switch (m) {
+    case VlanMode::kAccess:
+      return "access";
+    case VlanMode::kTrunk:
+      return "trunk";
+    case VlanMode::kDot1qTunnel:
+      return "dot1q-tunnel";
+  }
+  return "?";
+}
+
+std::optional<VlanMode> parse_vlan_mode(std::string_view s) {
+  for (VlanMode m : {VlanMode::kAccess, VlanMode::kTrunk, VlanMode::kDot1qTunnel})
+    if (s == vlan_mode_name(m)) return m;
+  return std::nullopt;
+}
+
 std::string format_vlan_list(const VlanSet& v) {
   if (v.all()) return "all";
   std::string out;
@@ -209,8 +227,10 @@ std::optional<VlanId> Switch::resolve_alias(const std::string& alias, bool alloc
 
 std::string Switch::vlan_label(const PortModel& p) const {
   if (p.mode == VlanMode::kTrunk) return "trunk";
-  if (!p.vlan_alias.empty()) return p.vlan_alias + " (" + std::to_string(p.vlan) + ")";
-  return std::to_string(p.vlan);
+  std::string s = p.vlan_alias.empty() ? std::to_string(p.vlan)
+                                       : p.vlan_alias + " (" + std::to_string(p.vlan) + ")";
+  if (p.mode == VlanMode::kDot1qTunnel) s += " dot1q-tunnel";
+  return s;
 }
 
 // ------------------------------------------------------------------ snapshot
@@ -259,7 +279,7 @@ void Switch::rebuild() {
     s->rx_by_worker[p.worker].push_back(p.id);
     if (is_mirror_dst(name)) continue;  // receives mirrored frames only: in no flood list
     auto& m = members[pc.bridge];
-    if (p.mode == VlanMode::kAccess) {
+    if (p.mode != VlanMode::kTrunk) {  // access and dot1q-tunnel: one VLAN
       m[p.vlan].push_back(p.id);
     } else {
       for (std::size_t v = 0; v < kVlanCount; ++v)
@@ -518,7 +538,7 @@ Reply Switch::port_add(const std::string& dev, const std::string& bridge, VlanMo
   if (!dpdk && !valid_ifname(iface)) return Reply::error("invalid interface name '" + iface + "'");
   if (ports_.count(iface)) return Reply::error("port " + iface + " already exists");
   if (bridges_.count(iface)) return Reply::error(iface + " is a bridge");
-  if (mode == VlanMode::kAccess && vlan > kMaxVlan - 1)
+  if (mode != VlanMode::kTrunk && vlan > kMaxVlan - 1)
     return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
   if (mode == VlanMode::kTrunk && native > kMaxVlan - 1)
     return Reply::error("invalid native vlan " + std::to_string(native) + ": want 0-4094");
@@ -534,7 +554,7 @@ Reply Switch::port_add(const std::string& dev, const std::string& bridge, VlanMo
   pm.kind = PortKind::kSystem;
   pm.bridge = bridge;
   pm.mode = mode;
-  pm.vlan = mode == VlanMode::kAccess ? vlan : 0;
+  pm.vlan = mode != VlanMode::kTrunk ? vlan : 0;
   pm.native = native;
   if (mode == VlanMode::kTrunk) {
     auto set = std::make_shared<VlanSet>(allowed);
@@ -675,6 +695,55 @@ Reply Switch::vhost_create(const std::string& bridge, VlanId vlan, std::string n
          socket.c_str(), bridge.c_str(), vlan);
   return Reply::okay(name, nlohmann::json{{"port", name}, {"bridge", bridge}, {"vlan", vlan},
                                           {"socket", socket}, {"mode", server ? "server" : "client"}});
+}
+
+Reply Switch::port_vlan(const std::string& name, VlanMode mode, VlanId vlan,
+                        const VlanSet& allowed, VlanId native) {
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return Reply::error("no port named " + name);
+  PortModel& p = it->second;
+  if (p.kind == PortKind::kInternal)
+    return Reply::error(name + " is a bridge's own interface: it is always a trunk of every VLAN");
+  if (p.kind == PortKind::kTunnel)
+    return Reply::error(name + " is a tunnel: it is always a trunk of every VLAN");
+  if (mode != VlanMode::kTrunk && vlan > kMaxVlan - 1)
+    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
+  if (mode == VlanMode::kTrunk && native > kMaxVlan - 1)
+    return Reply::error("invalid native vlan " + std::to_string(native) + ": want 0-4094");
+  std::shared_ptr<const VlanSet> set;
+  if (mode == VlanMode::kTrunk) {
+    auto s = std::make_shared<VlanSet>(allowed);
+    s->set(native);
+    set = std::move(s);
+  }
+  const bool same = p.mode == mode &&
+                    (mode == VlanMode::kTrunk ? p.native == native && *p.allowed == *set
+                                              : p.vlan == vlan);
+  if (same) return Reply::okay();
+  p.mode = mode;
+  p.vlan = mode != VlanMode::kTrunk ? vlan : 0;
+  p.native = mode == VlanMode::kTrunk ? native : 0;
+  p.allowed = std::move(set);
+  // A minimega alias names the tap's old VLAN; the new one has no alias.
+  if (mode == VlanMode::kTrunk || vlan != resolve_alias(p.vlan_alias, false).value_or(kNewAliasVlan))
+    p.vlan_alias.clear();
+  // What the port learned belongs to its old VLANs; static entries stay for the VLANs it
+  // still carries.
+  MacTable& fdb = *bridges_.at(p.bridge).fdb;
+  fdb.flush(p.id, 0xffffffff, /*include_static=*/false);
+  const bool trunk = mode == VlanMode::kTrunk;
+  std::vector<std::uint64_t> stale;
+  fdb.for_each([&](const FdbEntry& e) {
+    if (e.port == p.id && e.is_static && !(trunk ? p.allowed->test(e.vlan) : e.vlan == vlan))
+      stale.push_back(fdb_key(e.vlan, e.mac.to_u64()));
+  });
+  for (std::uint64_t k : stale) fdb.remove(k);
+  rebuild();
+  syslog(LOG_INFO, "port %s: vlan mode %s %s", name.c_str(),
+         std::string(vlan_mode_name(mode)).c_str(),
+         mode == VlanMode::kTrunk ? (format_vlan_list(*p.allowed) + " native " + std::to_string(native)).c_str()
+                                  : std::to_string(vlan).c_str());
+  return Reply::okay("", nlohmann::json{{"port", name}, {"mode", vlan_mode_name(mode)}, {"vlan", p.vlan}});
 }
 
 Reply Switch::port_delete(const std::string& name) {
@@ -840,7 +909,12 @@ Reply Switch::list_taps() const {
   for (auto& [name, p] : ports_) {
     if (p.kind != PortKind::kTap) continue;
     rows.push_back({p.bridge, name, vlan_label(p)});
-    nlohmann::json j{{"bridge", p.bridge}, {"tap", name}, {"vlan", p.vlan}};
+    nlohmann::json j{{"bridge", p.bridge}, {"tap", name}, {"vlan", p.vlan},
+                     {"mode", vlan_mode_name(p.mode)}};
+    if (p.mode == VlanMode::kTrunk) {
+      j["vlans"] = format_vlan_list(*p.allowed);
+      j["native"] = p.native;
+    }
     if (!p.vlan_alias.empty()) j["alias"] = p.vlan_alias;
     if (!p.ip.empty()) j["ip"] = p.ip;
     data.push_back(j);
@@ -856,7 +930,7 @@ Reply Switch::list_bridges() const {
     std::vector<std::string> trunks, tunnels;
     for (auto& [pn, p] : ports_) {
       if (p.bridge != name) continue;
-      if (p.mode == VlanMode::kAccess) vlans.insert(p.vlan);
+      if (p.mode != VlanMode::kTrunk) vlans.insert(p.vlan);
       if (p.kind == PortKind::kSystem && p.mode == VlanMode::kTrunk) trunks.push_back(pn);
       if (p.kind == PortKind::kTunnel) tunnels.push_back(pn);
     }
@@ -889,8 +963,8 @@ Reply Switch::list_ports() const {
   nlohmann::json data = nlohmann::json::array();
   for (auto& [name, p] : ports_) {
     PortTotals t = totals(p);
-    std::string mode = p.mode == VlanMode::kAccess ? "access" : "trunk";
-    std::string vlans = p.mode == VlanMode::kAccess
+    std::string mode(vlan_mode_name(p.mode));
+    std::string vlans = p.mode != VlanMode::kTrunk
                             ? std::to_string(p.vlan)
                             : format_vlan_list(*p.allowed) + " native " + std::to_string(p.native);
     std::string kind(port_kind_name(p.kind));

@@ -66,6 +66,10 @@ struct SwitchOptions {
 std::optional<VlanSet> parse_vlan_list(const std::string& s);
 std::string format_vlan_list(const VlanSet& v);
 
+// "access", "trunk", "dot1q-tunnel" (the names of `port`, `port vlan` and the state file).
+std::string_view vlan_mode_name(VlanMode m);
+std::optional<VlanMode> parse_vlan_mode(std::string_view s);
+
 // Passed as the VLAN to tap_create() when `alias` is new and must be allocated (from 101).
 inline constexpr VlanId kNewAliasVlan = 0xffff;
 
@@ -76,7 +80,7 @@ struct PortModel {
   std::shared_ptr<Port> port;
   std::string bridge;
   VlanMode mode = VlanMode::kAccess;
-  VlanId vlan = 0;                 // access VLAN
+  VlanId vlan = 0;                 // access VLAN; dot1q-tunnel: the service VLAN
   VlanId native = 0;               // trunk native VLAN
   std::shared_ptr<const VlanSet> allowed;
   std::string vlan_alias;          // minimega VLAN alias the tap was created with, if any
@@ -138,10 +142,18 @@ class Switch {
                    std::string name, const std::string& ip);
   Reply tap_delete(const std::string& name);  // "all" deletes every tap
   // Attach an existing netdev. Access: mode kAccess + vlan. Trunk: mode kTrunk + allowed +
-  // native (added to allowed). driver "" tries afxdp, then afpacket (saying so in the reply).
+  // native (added to allowed). QinQ: mode kDot1qTunnel + vlan. driver "" tries afxdp, then
+  // afpacket (saying so in the reply).
   Reply port_add(const std::string& iface, const std::string& bridge, VlanMode mode, VlanId vlan,
                  const VlanSet& allowed, VlanId native, const std::string& driver);
   Reply port_delete(const std::string& name);
+  // `port vlan`: change the VLAN mode of an existing port in place (host tap, system port,
+  // vhost-user port): kAccess + vlan, kTrunk + allowed + native (added to allowed), or
+  // kDot1qTunnel + vlan (QinQ, datapath/vlan.hpp). The port keeps its device, counters and
+  // settings; the addresses it had learned are forgotten (they were learned in the old
+  // VLANs). Tunnels (always trunks of every VLAN) and bridges' own interfaces are refused.
+  Reply port_vlan(const std::string& name, VlanMode mode, VlanId vlan, const VlanSet& allowed,
+                  VlanId native);
   // A vhost-user port (datapath/vhost_port.hpp) on an access VLAN. name "" picks the next
   // free vhost<N>. server: brisk listens on `socket`; else it connects (and reconnects).
   Reply vhost_create(const std::string& bridge, VlanId vlan, std::string name,

@@ -18,8 +18,11 @@ namespace brisk {
 // Ports that are sources or destinations of a mirror or capture, every port of a bridge with
 // a bridge-wide mirror or capture, and ports that are not AF_XDP devices (taps, tunnels,
 // vhost-user) are never accelerated: add new features' conditions here.
+// dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
+// and trunk ports (datapath/vlan.hpp has what a dot1q-tunnel port does in userspace).
 bool Switch::fastpath_eligible(const PortModel& p) const {
   if (!fp_ || p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
+  if (p.mode == VlanMode::kDot1qTunnel) return false;
   const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
   if (x == nullptr || !x->native()) return false;
   if (p.security) return false;

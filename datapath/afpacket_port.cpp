@@ -382,11 +382,15 @@ std::uint32_t AfPacketPort::tx_burst(const TxItem* items, std::uint32_t n) noexc
       iovec* v = iov[m];
       v[0] = {&vnet, sizeof(vnet)};
       std::size_t nv;
-      if (it.push_vlan != 0) {
-        write_vlan_tag(tags[m], it.push_vlan);
+      if (!tx_as_is(it)) {
+        const std::uint32_t tail = tx_tail_offset(it);
         v[1] = {f->data, 12};
-        v[2] = {tags[m], 4};
-        v[3] = {f->data + 12, f->len - 12};
+        v[2] = {tags[m], 0};
+        v[3] = {f->data + tail, f->len - tail};
+        if (it.push_vlan != 0) {
+          write_vlan_tag(tags[m], it.push_vlan);
+          v[2].iov_len = 4;
+        }
         nv = 4;
       } else {
         v[1] = {f->data, f->len};

@@ -110,8 +110,6 @@ struct AfXdpPort::Xsk {
   std::uint32_t tx_free_n = 0;
   std::unique_ptr<std::uint64_t[]> zc_done;  // completed shared chunks, for the owner
   std::uint32_t zc_done_n = 0;
-  std::uint32_t tx_bursts = 0;     // tx_burst() calls that submitted something
-  std::uint32_t tx_bursts_seen = 0;  // ... at the owner's last housekeeping
 
   // ---- setup and teardown (control thread) ----
   alignas(64) std::shared_ptr<UmemPool> owner;
@@ -453,39 +451,28 @@ void AfXdpPort::refill() noexcept {
   x.pool->set_rx_held(x.slot, x.rx_held);
 }
 
-// TX descriptors the kernel has not taken yet (a hint outside the tx lock: both indexes are
-// read atomically; the producer is only advanced under the lock).
-bool AfXdpPort::tx_pending() const noexcept {
-  const Xsk& x = *x_;
-  return __atomic_load_n(x.tx.producer, __ATOMIC_RELAXED) !=
-         __atomic_load_n(x.tx.consumer, __ATOMIC_ACQUIRE);
-}
-
 // Owner worker, from rx_burst(): shared chunks this port has finished sending go back to the
-// pool; and a TX ring that still holds descriptors although no tx_burst() came since the last
-// look (copy mode sends at most 8 x 32 frames per kick, and a frame the device refused ends a
-// kick) is kicked again, so frames never wait in it for a next transmission that may not
-// come. Skipped when another worker holds the tx lock: next time.
+// pool (skipped when another worker holds the tx lock: next time), and a TX ring that the
+// last kick left unfinished (tx_stalled_) is kicked again.
 void AfXdpPort::tx_housekeeping() noexcept {
-  if (tx_lock_.test_and_set(std::memory_order_acquire)) return;
-  Xsk& x = *x_;
-  reap_completions();
-  for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
-  x.pool->zc_completed(x.slot, x.zc_done_n);
-  zc_out_.store(zc_out_.load(std::memory_order_relaxed) - x.zc_done_n, std::memory_order_relaxed);
-  x.zc_done_n = 0;
-  const bool stalled = x.tx_bursts == x.tx_bursts_seen && tx_pending();
-  x.tx_bursts_seen = x.tx_bursts;
-  unlock_tx();
-  if (stalled) kick_tx();
-  tx_backlog_.store(tx_pending(), std::memory_order_relaxed);
+  if (zc_out_.load(std::memory_order_relaxed) != 0 &&
+      !tx_lock_.test_and_set(std::memory_order_acquire)) {
+    Xsk& x = *x_;
+    reap_completions();
+    for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
+    x.pool->zc_completed(x.slot, x.zc_done_n);
+    zc_out_.store(zc_out_.load(std::memory_order_relaxed) - x.zc_done_n, std::memory_order_relaxed);
+    x.zc_done_n = 0;
+    unlock_tx();
+  }
+  if (tx_stalled_.load(std::memory_order_relaxed)) kick_tx();
 }
 
 std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
   if (failed()) return 0;
   Xsk& x = *x_;
   x.pool->service();
-  if (zc_out_.load(std::memory_order_relaxed) != 0 || tx_backlog_.load(std::memory_order_relaxed))
+  if (zc_out_.load(std::memory_order_relaxed) != 0 || tx_stalled_.load(std::memory_order_relaxed))
     tx_housekeeping();
   std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(max, pool.available()));
   std::uint32_t idx = 0;
@@ -573,15 +560,22 @@ void AfXdpPort::reap_completions() noexcept {
 
 // Copy mode sends at most one batch (32 frames) per sendto() and answers EAGAIN while more
 // wait in the ring, so kick until the ring is drained, within a bound.
+// EBUSY: the device dropped one frame (a veth whose peer's ring is full; the descriptor is
+// completed and counted by the kernel) and the sendto() stopped there: the rest still wait, so
+// keep kicking. When the bound is reached, tx_stalled_ makes rx_burst() kick again.
 void AfXdpPort::kick_tx() noexcept {
   constexpr unsigned kMaxKicks = 8;
   for (unsigned i = 0; i < kMaxKicks; ++i) {
-    if (::sendto(x_->fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) return;
+    if (::sendto(x_->fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) {
+      tx_stalled_.store(false, std::memory_order_relaxed);
+      return;
+    }
     int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == EBUSY) continue;
     check_fatal(e);
     return;
   }
+  tx_stalled_.store(true, std::memory_order_relaxed);
 }
 
 std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
@@ -596,20 +590,28 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   bool owner = false;  // a frame of this port's pool: the caller is its owner worker
   for (std::uint32_t i = 0; i < n && used < room; ++i) {
     Frame* f = items[i].frame;
-    const VlanId vlan = items[i].push_vlan;
-    std::uint32_t len = f->len + (vlan != 0 ? 4 : 0);
+    const std::uint32_t len = tx_wire_len(items[i]);
     xdp_desc* d = xsk_ring_prod__tx_desc(&x.tx, idx + used);
     if (f->ext == x.pool) {
       owner = true;
-      std::uint64_t off = static_cast<std::uint64_t>(f->data - x.area);
       // In place: the frame's buffer becomes this member's until its completion comes back.
-      // A tag goes into the headroom in front of the frame (256 bytes on receive).
-      if (items[i].handover && x.pool->zc_room() && f->len >= 12 &&
-          (vlan == 0 || off - f->ext_handle >= 4)) {
-        if (vlan != 0) {
-          off -= 4;
-          std::memmove(x.area + off, x.area + off + 4, 12);
-          write_vlan_tag(x.area + off + 12, vlan);
+      // A pushed tag goes into the headroom in front of the frame (256 bytes on receive), a
+      // popped one is closed up by moving the MAC addresses over it.
+      std::uint64_t off = static_cast<std::uint64_t>(f->data - x.area);
+      const bool fits = tx_as_is(items[i]) || items[i].pop_tag || off - f->ext_handle >= 4;
+      if (items[i].handover && fits && x.pool->zc_room()) {
+        if (!tx_as_is(items[i])) {
+          const VlanId vlan = items[i].push_vlan;
+          if (vlan != 0 && items[i].pop_tag) {
+            write_vlan_tag(x.area + off + 12, vlan);  // the tag replaced
+          } else if (vlan != 0) {
+            off -= 4;
+            std::memmove(x.area + off, x.area + off + 4, 12);
+            write_vlan_tag(x.area + off + 12, vlan);
+          } else {
+            std::memmove(x.area + off + 4, x.area + off, 12);
+            off += 4;
+          }
         }
         x.pool->set_tag(f->ext_handle, x.slot);
         x.pool->zc_sent(x.slot);
@@ -622,16 +624,9 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
         continue;
       }
     }
-    if (len > kChunkSize || (vlan != 0 && f->len < 12) || x.tx_free_n == 0) continue;  // refused
+    if (len > kChunkSize || x.tx_free_n == 0) continue;  // refused
     const std::uint64_t chunk = x.tx_free[--x.tx_free_n];
-    std::uint8_t* p = x.area + chunk;
-    if (vlan != 0) {
-      std::memcpy(p, f->data, 12);  // destination and source MAC
-      write_vlan_tag(p + 12, vlan);
-      std::memcpy(p + 16, f->data + 12, f->len - 12);
-    } else {
-      std::memcpy(p, f->data, f->len);
-    }
+    tx_copy(x.area + chunk, items[i]);  // the tag pushed or popped on the way
     d->addr = chunk;
     d->len = len;
     d->options = 0;
@@ -640,10 +635,7 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   // Give back reserved entries that refused frames did not use (libxdp has no cancel for
   // producer rings; cached_prod is only ours).
   x.tx.cached_prod -= room - used;
-  if (used != 0) {
-    xsk_ring_prod__submit(&x.tx, used);
-    ++x.tx_bursts;
-  }
+  if (used != 0) xsk_ring_prod__submit(&x.tx, used);
   std::uint32_t out = zc_out_.load(std::memory_order_relaxed) + zc;
   if (owner) {  // only the owner returns shared chunks to the pool
     for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
@@ -653,10 +645,7 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   }
   zc_out_.store(out, std::memory_order_relaxed);
   unlock_tx();
-  if (used != 0 && xsk_ring_prod__needs_wakeup(&x.tx)) {
-    kick_tx();
-    if (tx_pending()) tx_backlog_.store(true, std::memory_order_relaxed);  // the owner kicks again
-  }
+  if (used != 0 && xsk_ring_prod__needs_wakeup(&x.tx)) kick_tx();
   if (zc != 0) tx_zero_copy_.fetch_add(zc, std::memory_order_relaxed);
   if (used != n) tx_refused_.fetch_add(n - used, std::memory_order_relaxed);
   return used;

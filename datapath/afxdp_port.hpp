@@ -48,9 +48,9 @@
 // has no CHECKSUM_PARTIAL flag) are completed in software (complete_partial_l4, counted), in
 // place. When the kernel asks for a wakeup on the FILL ring, rx_burst() kicks it with a
 // non-blocking recvfrom(). Before receiving, rx_burst() returns this port's completed
-// zero-copy chunks to the pool and kicks a TX ring that the last kick left unfinished (a
-// try-lock of the tx lock, only when zero-copy chunks are outstanding or a kick fell short),
-// and lets the pool reclaim the chunks of deleted members (UmemPool::service()). A member that
+// zero-copy chunks to the pool (a try-lock of the tx lock, only when some are outstanding),
+// kicks a TX ring that the last kick left unfinished (tx_stalled_), and lets the pool reclaim
+// the chunks of deleted members (UmemPool::service()). A member that
 // joins a pool already in use starts with an empty FILL ring: the owner fills it on its first
 // poll (the worker polls every port right after a new snapshot is published).
 //
@@ -176,7 +176,6 @@ class AfXdpPort final : public Port {
   void refill() noexcept;
   void reap_completions() noexcept;
   void tx_housekeeping() noexcept;
-  bool tx_pending() const noexcept;
   bool check_fatal(int err) noexcept;
 
   std::unique_ptr<Xsk> x_;
@@ -192,8 +191,11 @@ class AfXdpPort final : public Port {
   // Shared chunks handed to this port's TX ring and not yet back on the pool's free stack.
   // Written under the tx lock; rx_burst() reads it without the lock as a hint.
   std::atomic<std::uint32_t> zc_out_{0};
-  // A kick left descriptors in the TX ring: the owner's next rx_burst() kicks again.
-  std::atomic<bool> tx_backlog_{false};
+  // Set by kick_tx() when it gave up with descriptors still in the TX ring (the kernel kept
+  // answering EAGAIN/EBUSY), cleared when a kick drains it. The rx worker kicks again while
+  // it is set, so frames counted as sent never wait in the ring for the port's next
+  // transmission. Any thread may write it; relaxed: it only asks for one more sendto().
+  std::atomic<bool> tx_stalled_{false};
 };
 
 }  // namespace brisk

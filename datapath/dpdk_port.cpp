@@ -123,16 +123,8 @@ std::uint32_t DpdkPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept 
     if (rte_pktmbuf_alloc_bulk(pool_, m, k) != 0) break;
     for (std::uint32_t i = 0; i < k; ++i) {
       const TxItem& it = items[sent + i];
-      std::uint32_t len = it.frame->len;
       std::uint8_t* d = rte_pktmbuf_mtod(m[i], std::uint8_t*);
-      if (it.push_vlan != 0 && len >= 12) {
-        std::memcpy(d, it.frame->data, 12);
-        write_vlan_tag(d + 12, it.push_vlan);
-        std::memcpy(d + 16, it.frame->data + 12, len - 12);
-        len += 4;
-      } else {
-        std::memcpy(d, it.frame->data, len);
-      }
+      const std::uint32_t len = tx_copy(d, it);
       m[i]->data_len = static_cast<std::uint16_t>(len);
       m[i]->pkt_len = len;
     }

@@ -1,7 +1,10 @@
 #include "datapath/forward.hpp"
 
+#include <type_traits>
+
 #include "datapath/pipeline.hpp"
 #include "datapath/port_security.hpp"
+#include "datapath/vlan.hpp"
 
 namespace brisk {
 
@@ -48,7 +51,7 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
       } else if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
         ctx.drop(*f, Drop::kSecEgress, out, out);
       } else {
-        ctx.tx.enqueue(out, f, op.egress_tag(f->vlan));
+        ctx.tx.enqueue(out, f, op.egress_tag(f->vlan), op.pops_inner_tag() && has_inner_tag(*f));
       }
       continue;
     }
@@ -58,18 +61,32 @@ void forward_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& b
     }
     const bool unknown_unicast = (f->data[0] & 1) == 0;
     std::uint32_t copies = 0, refused = 0;
-    for (const PortId* p = br.members_begin(f->vlan); p != br.members_end(f->vlan); ++p) {
-      if (*p == in) continue;
-      const PortConf& op = snap.ports[*p];
-      if (unknown_unicast && !op.flood_unknown) continue;
-      if (ip.tunnel && op.tunnel) continue;  // split horizon
-      if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
-        ctx.drop(*f, Drop::kSecEgress, *p, *p);
-        ++refused;
-        continue;
+    // The flood loop, once for frames without a customer tag (every copy as it is, tagged
+    // per port) and once for frames with one (access ports pop it): the common case pays
+    // nothing per copy for QinQ.
+    auto flood = [&](auto inner_tag) {
+      for (const PortId* p = br.members_begin(f->vlan); p != br.members_end(f->vlan); ++p) {
+        if (*p == in) continue;
+        const PortConf& op = snap.ports[*p];
+        if (unknown_unicast && !op.flood_unknown) continue;
+        if (ip.tunnel && op.tunnel) continue;  // split horizon
+        if (op.sec_egress && !security_egress_allows(*f, *op.sec)) {
+          ctx.drop(*f, Drop::kSecEgress, *p, *p);
+          ++refused;
+          continue;
+        }
+        if constexpr (decltype(inner_tag)::value) {
+          ctx.tx.enqueue(*p, f, op.egress_tag(f->vlan), op.pops_inner_tag());
+        } else {
+          ctx.tx.enqueue(*p, f, op.egress_tag(f->vlan));
+        }
+        ++copies;
       }
-      ctx.tx.enqueue(*p, f, op.egress_tag(f->vlan));
-      ++copies;
+    };
+    if (has_inner_tag(*f)) [[unlikely]] {
+      flood(std::true_type{});
+    } else {
+      flood(std::false_type{});
     }
     if (copies == 0 && refused == 0) pc[in].drops[static_cast<std::size_t>(Drop::kNoDestination)].add(1);
   }

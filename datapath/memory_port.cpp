@@ -55,17 +55,9 @@ std::uint32_t MemoryPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t m
 std::uint32_t MemoryPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
   std::lock_guard<std::mutex> g(tx_mu_);
   for (std::uint32_t i = 0; i < n; ++i) {
-    const Frame* f = items[i].frame;
     handovers_ += items[i].handover;
-    std::vector<std::uint8_t> out;
-    if (items[i].push_vlan != 0) {
-      out.resize(f->len + 4);
-      std::memcpy(out.data(), f->data, 12);
-      write_vlan_tag(out.data() + 12, items[i].push_vlan);
-      std::memcpy(out.data() + 16, f->data + 12, f->len - 12);
-    } else {
-      out.assign(f->data, f->data + f->len);
-    }
+    std::vector<std::uint8_t> out(tx_wire_len(items[i]));
+    tx_copy(out.data(), items[i]);
     sent_.push_back(std::move(out));
   }
   return n;

@@ -33,12 +33,13 @@ inline void emit(WorkerContext& ctx, const MirrorConf& m, const PortConf* tagger
   if (!m.capture->push(ctx.id, *f, tag, clock.get())) ctx.counters.mirror[m.slot].dropped.add(1);
 }
 
-// Copies to a port: one TxItem reference per frame, queued in bulk. An access tagger (the
-// common monitor port) never tags, so the tag decision leaves the loop.
+// Copies to a port: one TxItem reference per frame, queued in bulk. An access (or
+// dot1q-tunnel) tagger, the common monitor port, never tags, so the tag decision leaves the
+// loop. Copies keep a customer tag (datapath/vlan.hpp): nothing is popped.
 template <typename Get>
 inline void copy_to_port(TxQueues& tx, PortId dst, const PortConf& tagger, std::uint32_t n,
                          Get get) noexcept {
-  if (tagger.mode == VlanMode::kAccess) {
+  if (tagger.mode != VlanMode::kTrunk) {
     tx.enqueue_bulk(dst, n, get, [](VlanId) -> VlanId { return 0; });
   } else {
     tx.enqueue_bulk(dst, n, get, [&](VlanId v) { return tagger.egress_tag(v); });

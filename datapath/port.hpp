@@ -34,17 +34,36 @@ enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel,
 
 std::string_view port_kind_name(PortKind k);
 
-// One frame to send and the 802.1Q tag to push on the way out (push_vlan == 0: none).
+// One frame to send, the 802.1Q tag to push on the way out (push_vlan == 0: none), and
+// whether the 802.1Q tag the frame carries at bytes 12..15 is removed on the way out
+// (pop_tag: an access port's output of a customer-tagged frame, datapath/vlan.hpp; the
+// pipeline sets it only for frames of at least 18 bytes with 0x8100 at byte 12). What goes
+// on the wire is: data[0, 12) + [pushed tag] + data[12 + (pop_tag ? 4 : 0), len). The frame
+// buffer is shared by every output of a flood and is never modified by a driver, except by
+// the one it is handed over to:
 // handover: this is the frame's last transmission and the caller gives up its data: a port
-// whose memory holds the frame's external buffer (Frame::ext) may transmit it in place (push
-// the tag in front of it) and keep the buffer (clearing Frame::ext). The caller must not read
-// the frame's data after tx_burst() returns; the Frame itself is still released as usual.
+// whose memory holds the frame's external buffer (Frame::ext) may transmit it in place (tag
+// pushed or popped right there) and keep the buffer (clearing Frame::ext). The caller must not
+// read the frame's data after tx_burst() returns; the Frame itself is still released as usual.
 // TxQueues::flush sets it for the item holding a frame's last reference.
 struct TxItem {
   Frame* frame;
   VlanId push_vlan;
+  bool pop_tag = false;
   bool handover = false;
 };
+
+// Where the part of a TxItem's frame after the MAC addresses starts, and the length on the
+// wire (see TxItem).
+// A frame too short for what the item asks (never produced by the pipeline) goes out as it is.
+inline bool tx_as_is(const TxItem& it) {
+  return (it.push_vlan == 0 && !it.pop_tag) || it.frame->len < (it.pop_tag ? 16u : 12u);
+}
+inline std::uint32_t tx_tail_offset(const TxItem& it) { return it.pop_tag ? 16 : 12; }
+inline std::uint32_t tx_wire_len(const TxItem& it) {
+  if (tx_as_is(it)) return it.frame->len;
+  return it.frame->len + (it.push_vlan != 0 ? 4 : 0) - (it.pop_tag ? 4 : 0);
+}
 
 class Port {
  public:
@@ -90,6 +109,25 @@ inline void write_vlan_tag(std::uint8_t* p, VlanId vlan) {
   p[1] = 0x00;
   p[2] = static_cast<std::uint8_t>((vlan >> 8) & 0x0f);
   p[3] = static_cast<std::uint8_t>(vlan & 0xff);
+}
+
+// Copy the frame of `it` as it goes on the wire (tag pushed and/or popped) to `dst`, which
+// has room for tx_wire_len(it) bytes. Returns that length.
+inline std::uint32_t tx_copy(std::uint8_t* dst, const TxItem& it) {
+  const Frame* f = it.frame;
+  if (tx_as_is(it)) {
+    __builtin_memcpy(dst, f->data, f->len);
+    return f->len;
+  }
+  __builtin_memcpy(dst, f->data, 12);
+  std::uint32_t at = 12;
+  if (it.push_vlan != 0) {
+    write_vlan_tag(dst + 12, it.push_vlan);
+    at = 16;
+  }
+  const std::uint32_t tail = tx_tail_offset(it);
+  __builtin_memcpy(dst + at, f->data + tail, f->len - tail);
+  return at + f->len - tail;
 }
 
 }  // namespace brisk

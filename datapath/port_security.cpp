@@ -8,10 +8,22 @@ namespace brisk {
 
 namespace {
 
-constexpr std::size_t kL3 = 14;
-
-std::uint16_t ethertype_of(const Frame& f) {
-  return static_cast<std::uint16_t>((f.data[12] << 8) | f.data[13]);
+// The frame's network layer: its ethertype and where it starts, past one 802.1Q tag (the
+// customer tag a dot1q-tunnel port or a trunk's double-tagged frame leaves in the frame, see
+// datapath/vlan.hpp), so a customer's ARP and IP are checked like anyone else's.
+struct L3 {
+  std::uint16_t type;
+  const std::uint8_t* p;
+  std::size_t len;
+};
+L3 l3_of(const Frame& f) {
+  std::size_t off = 12;
+  std::uint16_t et = static_cast<std::uint16_t>((f.data[12] << 8) | f.data[13]);
+  if (et == ethertype::kVlan && f.len >= 18) {
+    off = 16;
+    et = static_cast<std::uint16_t>((f.data[16] << 8) | f.data[17]);
+  }
+  return L3{et, f.data + off + 2, f.len - off - 2};
 }
 
 template <typename A>
@@ -73,9 +85,10 @@ Drop security_ingress(const Frame& f, const PortSecurity& sec) noexcept {
   }
   if (b == nullptr) return Drop::kSecSrcMac;
   if (!b->has_ips()) return Drop::kCount;
-  const std::uint8_t* l3 = d + kL3;
-  const std::size_t l3len = f.len - kL3;
-  switch (ethertype_of(f)) {
+  const L3 n = l3_of(f);
+  const std::uint8_t* l3 = n.p;
+  const std::size_t l3len = n.len;
+  switch (n.type) {
     case ethertype::kArp: {
       if (l3len < 28) return Drop::kSecArp;
       if (std::memcmp(l3 + 8, b->mac.b.data(), 6) != 0) return Drop::kSecArp;  // sender MAC
@@ -115,14 +128,15 @@ Drop security_ingress(const Frame& f, const PortSecurity& sec) noexcept {
 }
 
 bool security_egress_allows(const Frame& f, const PortSecurity& sec) noexcept {
-  const std::uint8_t* l3 = f.data + kL3;
-  const std::size_t l3len = f.len - kL3;
+  const L3 n = l3_of(f);
+  const std::uint8_t* l3 = n.p;
+  const std::size_t l3len = n.len;
   auto v4_bound = [&](const std::uint8_t* ip) {
     for (const auto& b : sec.bindings)
       if (contains(b.v4, ip)) return true;
     return false;
   };
-  switch (ethertype_of(f)) {
+  switch (n.type) {
     case ethertype::kArp:
       return l3len >= 28 && v4_bound(l3 + 24);
     case ethertype::kIpv4: {

@@ -17,6 +17,9 @@
 //   multicast address, or (IPv6) the bound MAC's link-local              -> sec_egress
 //   Other ethertypes pass. Subnet-directed IPv4 broadcasts are not known to the switch and are
 //   refused.
+// Both look past one 802.1Q tag left in the frame (a customer tag from a dot1q-tunnel port or
+// the inner tag of a double-tagged frame from a trunk, datapath/vlan.hpp): the ARP or IP
+// header behind it is checked.
 // sec_egress counts refused copies on the output port; the frame may still leave elsewhere.
 //
 // Thread-safety: PortSecurity is immutable once published in a snapshot; workers only read it.

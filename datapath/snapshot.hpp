@@ -27,14 +27,20 @@
 
 namespace brisk {
 
-enum class VlanMode : std::uint8_t { kAccess, kTrunk };
+// How a port maps frames to VLANs (datapath/vlan.hpp has the ingress and egress rules):
+//   kAccess       one VLAN (access_vlan); frames leave with no 802.1Q tag
+//   kTrunk        the VLANs in `allowed`, tagged except native_vlan
+//   kDot1qTunnel  QinQ customer port (OVS vlan_mode=dot1q-tunnel): one service VLAN
+//                 (access_vlan) for every frame, whose own 802.1Q tag (the customer tag) is
+//                 kept as payload in both directions
+enum class VlanMode : std::uint8_t { kAccess, kTrunk, kDot1qTunnel };
 using VlanSet = std::bitset<kVlanCount>;
 
 struct PortConf {
   Port* port = nullptr;  // nullptr: this id is unused
   std::uint16_t bridge = 0;
   VlanMode mode = VlanMode::kAccess;
-  VlanId access_vlan = 0;          // access ports: the port's VLAN
+  VlanId access_vlan = 0;          // access and dot1q-tunnel ports: the port's VLAN
   VlanId native_vlan = 0;          // trunk ports: VLAN of untagged frames
   const VlanSet* allowed = nullptr;  // trunk ports: VLANs carried (never null for a trunk)
   bool flood_unknown = true;       // receive unknown-unicast floods
@@ -47,12 +53,17 @@ struct PortConf {
   std::uint16_t mirror_slot = 0;   // mirror_dst: WorkerCounters::mirror[] slot of its mirror
 
   bool carries(VlanId v) const {
-    return mode == VlanMode::kAccess ? access_vlan == v : allowed->test(v);
+    return mode == VlanMode::kTrunk ? allowed->test(v) : access_vlan == v;
   }
   // The 802.1Q tag to push when a frame of VLAN v leaves this port (0: none).
   VlanId egress_tag(VlanId v) const {
     return (mode == VlanMode::kTrunk && v != native_vlan) ? v : 0;
   }
+  // Whether a frame that still carries an 802.1Q tag after ingress classification (a
+  // customer tag: from a dot1q-tunnel port, or the inner tag of a double-tagged frame from a
+  // trunk) leaves this port without it. Access ports emit no 802.1Q header at all, as Open
+  // vSwitch's access ports do with other_config:vlan-limit=2 (datapath/vlan.hpp).
+  bool pops_inner_tag() const { return mode == VlanMode::kAccess; }
 };
 
 // One mirror (`tap mirror`) or capture (`capture pcap`) of a bridge; see datapath/mirror.hpp.

@@ -87,10 +87,14 @@ std::uint32_t TapPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
   for (std::uint32_t i = 0; i < n; ++i) {
     const Frame* f = items[i].frame;
     ssize_t r;
-    if (items[i].push_vlan != 0) {
+    if (!tx_as_is(items[i])) {
       std::uint8_t tag[4];
-      write_vlan_tag(tag, items[i].push_vlan);
-      struct iovec iov[3] = {{f->data, 12}, {tag, 4}, {f->data + 12, f->len - 12}};
+      const std::uint32_t tail = tx_tail_offset(items[i]);
+      struct iovec iov[3] = {{f->data, 12}, {tag, 0}, {f->data + tail, f->len - tail}};
+      if (items[i].push_vlan != 0) {
+        write_vlan_tag(tag, items[i].push_vlan);
+        iov[1].iov_len = 4;
+      }
       r = ::writev(fd_, iov, 3);
     } else {
       r = ::write(fd_, f->data, f->len);

@@ -127,33 +127,107 @@ void allow_fragments(int fd, const std::string& what) {
     fail(errno, what + ": IP_MTU_DISCOVER");
 }
 
-// Frames are received this far into their buffer: with a 20-byte IPv4 header the inner frame
-// of a VXLAN packet starts 100 bytes in, leaving room for 1948 bytes of inner frame.
-constexpr std::size_t kRxOffset = 64;
-
 }  // namespace
 
-TunnelPort::TunnelPort(std::string name, const TunnelKey& key)
-    : Port(std::move(name), PortKind::kTunnel), key_(key) {
-  const std::string what = "tunnel " + this->name();
+// ---------------------------------------------------------------------------- TunnelFraming
+
+TunnelFraming::TunnelFraming(const TunnelKey& key) : key_(key) {
   if (key_.type == TunnelType::kVxlan) key_.has_key = true;
   dst_.sin_family = AF_INET;
   dst_.sin_addr.s_addr = key_.remote;
   dst_.sin_port = key_.type == TunnelType::kVxlan ? htons(kVxlanUdpPort) : 0;
   hdr_len_ = tunnel_header(key_, hdr_);
+}
 
-  const int proto = key_.type == TunnelType::kVxlan ? IPPROTO_UDP : IPPROTO_GRE;
+void TunnelFraming::encap(const TxItem* items, std::uint32_t m, TxMsgs& out) const noexcept {
+  for (std::uint32_t i = 0; i < m; ++i) {
+    Frame* f = items[i].frame;
+    iovec* v = out.iov[i];
+    v[0] = iovec{const_cast<std::uint8_t*>(hdr_), hdr_len_};
+    std::size_t nv;
+    if (!tx_as_is(items[i])) {
+      const std::uint32_t tail = tx_tail_offset(items[i]);
+      v[1] = iovec{f->data, 12};
+      v[2] = iovec{out.tags[i], 0};
+      v[3] = iovec{f->data + tail, f->len - tail};
+      if (items[i].push_vlan != 0) {
+        write_vlan_tag(out.tags[i], items[i].push_vlan);
+        v[2].iov_len = 4;
+      }
+      nv = 4;
+    } else {
+      v[1] = iovec{f->data, f->len};
+      nv = 2;
+    }
+    out.msgs[i] = mmsghdr{};
+    out.msgs[i].msg_hdr.msg_name = const_cast<sockaddr_in*>(&dst_);
+    out.msgs[i].msg_hdr.msg_namelen = sizeof(dst_);
+    out.msgs[i].msg_hdr.msg_iov = v;
+    out.msgs[i].msg_hdr.msg_iovlen = nv;
+  }
+}
+
+std::uint32_t TunnelFraming::rx_post(FramePool& pool, std::uint32_t max, RxMsgs& m) const noexcept {
+  if (max > kBatchSize) max = kBatchSize;
+  std::uint32_t n = 0;
+  for (; n < max; ++n) {
+    Frame* f = pool.alloc();
+    if (f == nullptr) break;
+    f->reset(0);
+    m.frames[n] = f;
+    m.iov[n] = iovec{f->buf + kRxOffset, kFrameBufSize - kRxOffset};
+    m.msgs[n] = mmsghdr{};
+    m.msgs[n].msg_hdr.msg_iov = &m.iov[n];
+    m.msgs[n].msg_hdr.msg_iovlen = 1;
+  }
+  return n;
+}
+
+std::uint32_t TunnelFraming::rx_finish(FramePool& pool, RxMsgs& m, std::uint32_t posted,
+                                       std::uint32_t received, Frame** out, Drop* drops,
+                                       std::uint32_t* ndrops) const noexcept {
+  std::uint32_t got = 0;
+  for (std::uint32_t i = 0; i < received; ++i) {
+    Frame* f = m.frames[i];
+    std::uint8_t* pkt = f->buf + kRxOffset;
+    if (m.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      drops[(*ndrops)++] = Drop::kOversize;
+      pool.free(f);
+      continue;
+    }
+    DecapResult d = tunnel_decap(key_, pkt, m.msgs[i].msg_len);
+    if (d.status != DecapStatus::kOk) {
+      if (d.status == DecapStatus::kDrop) drops[(*ndrops)++] = d.reason;
+      pool.free(f);
+      continue;
+    }
+    f->data = pkt + d.offset;
+    f->len = m.msgs[i].msg_len - d.offset;
+    out[got++] = f;
+  }
+  for (std::uint32_t i = received; i < posted; ++i) pool.free(m.frames[i]);
+  return got;
+}
+
+// ---------------------------------------------------------------------------- TunnelPort
+
+TunnelPort::TunnelPort(std::string name, const TunnelKey& key)
+    : Port(std::move(name), PortKind::kTunnel), framing_(key) {
+  const std::string what = "tunnel " + this->name();
+  const TunnelKey& k = framing_.key();  // VXLAN: has_key set
+
+  const int proto = k.type == TunnelType::kVxlan ? IPPROTO_UDP : IPPROTO_GRE;
   rx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
   if (rx_fd_ < 0) fail(errno, what + ": raw socket (needs CAP_NET_RAW)");
   try {
-    attach_filter(rx_fd_, rx_filter(key_), what);
+    attach_filter(rx_fd_, rx_filter(k), what);
     // Whatever arrived between socket() and the filter is not ours to judge: discard it.
     std::uint8_t junk[64];
     while (::recv(rx_fd_, junk, sizeof(junk), MSG_DONTWAIT) >= 0) {
     }
     set_buffers(rx_fd_);
     allow_fragments(rx_fd_, what);
-    if (key_.type == TunnelType::kGre) {
+    if (k.type == TunnelType::kGre) {
       tx_fd_ = rx_fd_;
       return;
     }
@@ -193,47 +267,19 @@ TunnelPort::~TunnelPort() {
 }
 
 std::uint32_t TunnelPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
-  if (max > kBatchSize) max = kBatchSize;
-  Frame* fr[kBatchSize];
-  mmsghdr msgs[kBatchSize];
-  iovec iov[kBatchSize];
-  std::uint32_t n = 0;
-  for (; n < max; ++n) {
-    Frame* f = pool.alloc();
-    if (f == nullptr) break;
-    f->reset(0);
-    fr[n] = f;
-    iov[n] = iovec{f->buf + kRxOffset, kFrameBufSize - kRxOffset};
-    msgs[n] = mmsghdr{};
-    msgs[n].msg_hdr.msg_iov = &iov[n];
-    msgs[n].msg_hdr.msg_iovlen = 1;
-  }
+  TunnelFraming::RxMsgs m;
+  const std::uint32_t n = framing_.rx_post(pool, max, m);
   if (n == 0) return 0;
-  int r = ::recvmmsg(rx_fd_, msgs, n, MSG_DONTWAIT, nullptr);
+  int r = ::recvmmsg(rx_fd_, m.msgs, n, MSG_DONTWAIT, nullptr);
   if (r < 0) {
     if (errno == EBADF) mark_failed(errno);
     r = 0;
   }
-  std::uint32_t got = 0;
-  for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(r); ++i) {
-    Frame* f = fr[i];
-    std::uint8_t* pkt = f->buf + kRxOffset;
-    if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      driver_drop(Drop::kOversize);
-      pool.free(f);
-      continue;
-    }
-    DecapResult d = tunnel_decap(key_, pkt, msgs[i].msg_len);
-    if (d.status != DecapStatus::kOk) {
-      if (d.status == DecapStatus::kDrop) driver_drop(d.reason);
-      pool.free(f);
-      continue;
-    }
-    f->data = pkt + d.offset;
-    f->len = msgs[i].msg_len - d.offset;
-    out[got++] = f;
-  }
-  for (std::uint32_t i = static_cast<std::uint32_t>(r); i < n; ++i) pool.free(fr[i]);
+  Drop drops[kBatchSize];
+  std::uint32_t ndrops = 0;
+  const std::uint32_t got =
+      framing_.rx_finish(pool, m, n, static_cast<std::uint32_t>(r), out, drops, &ndrops);
+  for (std::uint32_t i = 0; i < ndrops; ++i) driver_drop(drops[i]);
   return got;
 }
 
@@ -241,33 +287,11 @@ std::uint32_t TunnelPort::tx_burst(const TxItem* items, std::uint32_t n) noexcep
   std::uint32_t sent = 0;
   while (n > 0) {
     const std::uint32_t m = n < kBatchSize ? n : kBatchSize;
-    mmsghdr msgs[kBatchSize];
-    iovec iov[kBatchSize][4];
-    std::uint8_t tags[kBatchSize][4];
-    for (std::uint32_t i = 0; i < m; ++i) {
-      Frame* f = items[i].frame;
-      iovec* v = iov[i];
-      v[0] = iovec{const_cast<std::uint8_t*>(hdr_), hdr_len_};
-      std::size_t nv = 1;
-      if (items[i].push_vlan != 0) {
-        write_vlan_tag(tags[i], items[i].push_vlan);
-        v[1] = iovec{f->data, 12};
-        v[2] = iovec{tags[i], 4};
-        v[3] = iovec{f->data + 12, f->len - 12};
-        nv = 4;
-      } else {
-        v[1] = iovec{f->data, f->len};
-        nv = 2;
-      }
-      msgs[i] = mmsghdr{};
-      msgs[i].msg_hdr.msg_name = &dst_;
-      msgs[i].msg_hdr.msg_namelen = sizeof(dst_);
-      msgs[i].msg_hdr.msg_iov = v;
-      msgs[i].msg_hdr.msg_iovlen = nv;
-    }
+    TunnelFraming::TxMsgs t;
+    framing_.encap(items, m, t);
     std::uint32_t i = 0;
     while (i < m) {
-      int r = ::sendmmsg(tx_fd_, msgs + i, m - i, MSG_DONTWAIT);
+      int r = ::sendmmsg(tx_fd_, t.msgs + i, m - i, MSG_DONTWAIT);
       if (r > 0) {
         sent += static_cast<std::uint32_t>(r);
         i += static_cast<std::uint32_t>(r);

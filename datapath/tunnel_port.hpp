@@ -36,14 +36,17 @@
 // -------------------------------------
 // * rx_burst(): one worker only (the snapshot's owner of the port). It uses the rx socket and
 //   stack-local message arrays; it is the single writer of the driver drop counters.
-// * tx_burst(): any worker, concurrently. It reads only immutable members (the header, the
-//   destination address, the socket descriptors) and builds its message arrays on the stack;
-//   sendmmsg() on one socket from several threads is safe (the kernel locks the socket per
-//   message), and each message is one datagram, so frames never interleave.
+// * tx_burst(): any worker, concurrently. It reads only immutable members (the TunnelFraming:
+//   header template and destination address; the socket descriptors) and builds its message
+//   arrays on the stack; sendmmsg() on one socket from several threads is safe (the kernel
+//   locks the socket per message), and each message is one datagram, so frames never
+//   interleave.
 // * Constructor and destructor: the control thread, outside any worker (QSBR, see port.hpp).
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <string>
 
@@ -51,6 +54,65 @@
 #include "datapath/tunnel_codec.hpp"
 
 namespace brisk {
+
+// TunnelFraming: the per-frame work of a TunnelPort around its two socket calls, without any
+// socket, so that benchmarks (bench/datapath/tunnel_port_bench.cpp) measure exactly the code
+// the port runs on every frame:
+//   tx_burst() = for each chunk of up to kBatchSize items: encap() (header template, frame and
+//                802.1Q tag as iovecs, no copy), then sendmmsg();
+//   rx_burst() = rx_post() (frames from the pool, their buffers as iovecs), recvmmsg(), then
+//                rx_finish() (tunnel_decap() in place: Frame::data moves past the outer
+//                headers; unusable packets go back to the pool with their drop reason).
+// Immutable after construction (the header template and the destination are built once per
+// port); every method is const and writes only the caller's arrays and frames, so any number
+// of threads may use one instance at once (TunnelPort's tx_burst() contract relies on it);
+// rx_post()/rx_finish() touch the caller's FramePool, so only that pool's worker calls them.
+class TunnelFraming {
+ public:
+  explicit TunnelFraming(const TunnelKey& key);
+
+  const TunnelKey& key() const { return key_; }
+  std::size_t header_len() const { return hdr_len_; }
+  const sockaddr_in& destination() const { return dst_; }
+
+  // Message arrays of one sendmmsg(): [tunnel header][frame] or, when a tag is pushed,
+  // [tunnel header][MACs][802.1Q tag][rest of the frame]. Caller-owned (the stack).
+  struct TxMsgs {
+    mmsghdr msgs[kBatchSize];
+    iovec iov[kBatchSize][4];
+    std::uint8_t tags[kBatchSize][4];
+  };
+  // Fill out.msgs[0..m) for items[0..m), m <= kBatchSize. The messages point into the frames,
+  // into `out` and into this object: all must outlive the sendmmsg() call.
+  void encap(const TxItem* items, std::uint32_t m, TxMsgs& out) const noexcept;
+
+  // Message arrays of one recvmmsg(), one frame each. Caller-owned (the stack).
+  struct RxMsgs {
+    Frame* frames[kBatchSize];
+    mmsghdr msgs[kBatchSize];
+    iovec iov[kBatchSize];
+  };
+  // Where a received packet (its IPv4 header) starts in the frame buffer: with a 20-byte IPv4
+  // header the inner frame of a VXLAN packet starts 100 bytes in, leaving room for 1948 bytes
+  // of inner frame.
+  static constexpr std::size_t kRxOffset = 64;
+  // Take up to `max` (<= kBatchSize) frames from `pool` and point m.msgs at their buffers.
+  // Returns how many were posted (fewer when the pool runs dry).
+  std::uint32_t rx_post(FramePool& pool, std::uint32_t max, RxMsgs& m) const noexcept;
+  // After recvmmsg() filled `received` of the `posted` messages: decapsulate each, put the
+  // good frames (Frame::data/len = the inner frame) into `out` and return how many. Every
+  // other posted frame returns to `pool`; a packet that was this tunnel's but unusable (or
+  // truncated by the buffer, kOversize) adds its reason to drops[*ndrops++] (kBatchSize room).
+  // Foreign traffic is freed silently.
+  std::uint32_t rx_finish(FramePool& pool, RxMsgs& m, std::uint32_t posted, std::uint32_t received,
+                          Frame** out, Drop* drops, std::uint32_t* ndrops) const noexcept;
+
+ private:
+  TunnelKey key_;
+  sockaddr_in dst_{};
+  std::uint8_t hdr_[kMaxTunnelHeaderLen] = {};
+  std::size_t hdr_len_ = 0;
+};
 
 class TunnelPort final : public Port {
  public:
@@ -62,15 +124,12 @@ class TunnelPort final : public Port {
   std::uint32_t rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept override;
   std::uint32_t tx_burst(const TxItem* items, std::uint32_t n) noexcept override;
   int wait_fd() const noexcept override { return rx_fd_; }
-  const TunnelKey& key() const { return key_; }
+  const TunnelKey& key() const { return framing_.key(); }
 
  private:
-  TunnelKey key_;
+  TunnelFraming framing_;
   int rx_fd_ = -1;
   int tx_fd_ = -1;  // == rx_fd_ for GRE
-  sockaddr_in dst_{};
-  std::uint8_t hdr_[kMaxTunnelHeaderLen] = {};
-  std::size_t hdr_len_ = 0;
 };
 
 }  // namespace brisk

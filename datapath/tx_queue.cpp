@@ -22,7 +22,10 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
       if (sent == q.n) {
         std::uint64_t bytes = 0;
         for (std::uint32_t i = 0; i < q.n; ++i)
-          bytes += q.items[i].frame->len + (q.items[i].push_vlan != 0 ? 4 : 0);
+          // The pipeline pushes onto frames of 14+ bytes and pops from frames of 18+ bytes
+          // only (datapath/vlan.hpp), so this is tx_wire_len() without its guard.
+          bytes += q.items[i].frame->len + 4 * (static_cast<int>(q.items[i].push_vlan != 0) -
+                                                static_cast<int>(q.items[i].pop_tag));
         c.tx_frames.add(sent);
         c.tx_bytes.add(bytes);
       } else {

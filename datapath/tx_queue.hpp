@@ -1,6 +1,7 @@
 // TxQueues: per-worker staging of frames per output port, flushed once per batch.
 //
-// enqueue() takes a frame reference (refs++) and records the 802.1Q tag to push; flush() hands
+// enqueue() takes a frame reference (refs++) and records the 802.1Q tag to push (and whether
+// the frame's own tag is popped, see TxItem); flush() hands
 // each touched port its items in one tx_burst(), counts tx frames/bytes or tx errors on the
 // output port, and releases the references. Owned by one worker: no locking.
 //
@@ -26,14 +27,14 @@ struct Snapshot;
 class TxQueues {
  public:
   TxQueues() : q_(new Queue[kMaxPorts]) {}
-  void enqueue(PortId out, Frame* f, VlanId push_vlan) noexcept {
+  void enqueue(PortId out, Frame* f, VlanId push_vlan, bool pop_tag = false) noexcept {
     Queue& q = q_[out];
     if (q.n == 0) touched_[ntouched_++] = out;
     ++f->refs;
-    q.items[q.n++] = TxItem{f, push_vlan};
+    q.items[q.n++] = TxItem{f, push_vlan, pop_tag};
   }
-  // n references for `out` at once: frame get(i) with tag tag_of(get(i)->vlan), i < n. The
-  // caller guarantees the queue's bound (see flush).
+  // n references for `out` at once: frame get(i) with tag tag_of(get(i)->vlan), i < n, no
+  // tag popped (mirror copies). The caller guarantees the queue's bound (see flush).
   template <typename Get, typename TagOf>
   void enqueue_bulk(PortId out, std::uint32_t n, Get get, TagOf tag_of) noexcept {
     if (n == 0) return;
@@ -43,7 +44,7 @@ class TxQueues {
     for (std::uint32_t i = 0; i < n; ++i) {
       Frame* f = get(i);
       ++f->refs;
-      it[i] = TxItem{f, tag_of(f->vlan)};
+      it[i] = TxItem{f, tag_of(f->vlan), false};
     }
     q.n += n;
   }

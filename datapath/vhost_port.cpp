@@ -261,15 +261,7 @@ std::uint32_t VhostPort::tx_on_queue(std::uint32_t qi, const TxItem* items,
       const TxItem& it = items[sent + i];
       rte_mbuf* m = q.tx_mbufs[i];
       std::uint8_t* d = reinterpret_cast<std::uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM;
-      std::uint32_t len = it.frame->len;
-      if (it.push_vlan != 0 && len >= 12) {
-        std::memcpy(d, it.frame->data, 12);
-        write_vlan_tag(d + 12, it.push_vlan);
-        std::memcpy(d + 16, it.frame->data + 12, len - 12);
-        len += 4;
-      } else {
-        std::memcpy(d, it.frame->data, len);
-      }
+      const std::uint32_t len = tx_copy(d, it);
       m->data_off = RTE_PKTMBUF_HEADROOM;
       m->data_len = static_cast<std::uint16_t>(len);
       m->pkt_len = len;

@@ -31,7 +31,8 @@ commands (minimega's tap and bridge, plus brisk's own):
   bridge create <b> | destroy <b> | ageing <b> <s> | config <b> ageing=N|fdb-limit=N
   bridge trunk <b> <iface> | notrunk <b> <iface>
   port                                     list ports with kind, VLAN mode and counters
-  port add <iface> vlan <id> | trunk [<vlans>] [native <id>] [bridge <b>] [driver afxdp|afpacket]
+  port add <iface> vlan <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id> [bridge <b>] [driver ..]
+  port vlan <p> access <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>   (QinQ)
   port delete <p> | flood <p> on|off | storm <p> <pps>|off
   port security [<p>] | <p> mac <mac> [ip <addr>,...] | <p> off | <p> limit <n>
   fdb [show] [<b>] | flush [<b>] [port <p>] [vlan <v>] | add <b> <vlan> <mac> <p> | del <b> <vlan> <mac>

@@ -15,6 +15,7 @@ PACKAGES=(
   iproute2 iputils-ping iperf3 tcpdump procps python3-scapy isc-dhcp-client dnsmasq-base curl
   tshark openvswitch-switch
   libdpdk-dev dpdk dpdk-dev
+  qemu-system-x86 openvswitch-switch-dpdk
 )
 
 deps() {

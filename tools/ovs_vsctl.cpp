@@ -13,12 +13,20 @@
 //   add-br B                             bridge create B
 //   del-br B                             bridge destroy B
 //   add-port B P [tag=N] [trunks=..]     port add P vlan N | trunk [list] bridge B
+//     [vlan_mode=dot1q-tunnel]           port add P dot1q-tunnel N bridge B
 //     -- set Interface P type=internal   tap create N bridge B name P      (host tap)
+//                                        (+ port vlan P dot1q-tunnel N with vlan_mode=dot1q-tunnel)
 //     -- set Interface P type=vxlan|gre options:remote_ip=IP [options:key=K]
 //                                        bridge tunnel vxlan|gre B IP [K]
 //   del-port [B] P                       port delete P
-//   set Port P tag=N                     port delete P; port add P vlan N (system ports)
-//   set Port P vlan_mode=dot1q-tunnel    refused: brisk has no QinQ
+//   set Port P tag=N                     port vlan P access N   (dot1q-tunnel N if it is one)
+//   set Port P vlan_mode=dot1q-tunnel [tag=N]
+//                                        port vlan P dot1q-tunnel N (N: the port's VLAN if no tag)
+//   set Port P vlan_mode=access|trunk|native-untagged [tag=N] [trunks=..]
+//                                        port vlan P access N | trunk [list] [native N]
+//     QinQ: every customer VLAN is carried (cvlans must be empty) and the service tag is
+//     802.1Q (other_config:qinq-ethtype=802.1q; OVS's default, 802.1ad, is refused when
+//     given explicitly); other_config:vlan-limit=2 needs nothing (brisk always parses two).
 //   mirror transaction (see README)      tap mirror SRC DST B | clear tap mirror DST
 //   set Bridge B other_config:mac-aging-time=N | other_config:mac-table-size=N
 //   set Open_vSwitch . ...               accepted, nothing to do
@@ -59,6 +67,8 @@ struct PortInfo {
   std::string bridge;
   std::string kind;  // tap, internal, system, tunnel
   std::string driver;
+  std::string mode;  // access, trunk, dot1q-tunnel
+  unsigned vlan = 0;
 };
 
 // What briskd has now, updated as the transaction's commands are checked.
@@ -148,7 +158,8 @@ class Vsctl {
     auto p = call({"port"});
     if (!p.ok) fail(p.text);
     for (const auto& x : p.data)
-      m_.ports[x.value("port", "")] = {x.value("bridge", ""), x.value("kind", ""), x.value("driver", "")};
+      m_.ports[x.value("port", "")] = {x.value("bridge", ""), x.value("kind", ""), x.value("driver", ""),
+                                       x.value("mode", ""), x.value("vlan", 0u)};
   }
 
   void send(const Action& a) {
@@ -336,6 +347,18 @@ class Vsctl {
           v != "dot1q-tunnel")
         fail("\"" + v + "\" is not a valid vlan_mode");
       np.vlan_mode = v;
+    } else if (k == "cvlans") {
+      std::string t;
+      for (char ch : v)
+        if (ch != '[' && ch != ']' && ch != ' ' && ch != '"') t += ch;
+      if (!t.empty())
+        fail("cvlans=" + v + " is not supported by brisk: its dot1q-tunnel ports carry every "
+             "customer VLAN (leave cvlans empty)");
+    } else if (k == "other_config:qinq-ethtype" || k == "other-config:qinq-ethtype") {
+      if (v == "802.1ad")
+        fail("other_config:qinq-ethtype=802.1ad is not supported by brisk: its service tags are "
+             "802.1Q (0x8100), as with qinq-ethtype=802.1q");
+      if (v != "802.1q") fail("\"" + v + "\" is not a valid qinq-ethtype (802.1ad or 802.1q)");
     } else if (k.rfind("external_ids", 0) == 0 || k.rfind("external-ids", 0) == 0 ||
                k.rfind("other_config", 0) == 0 || k.rfind("other-config", 0) == 0) {
       // metadata: nothing for brisk to do
@@ -425,6 +448,7 @@ class Vsctl {
       }
       NewPort* np = pending_port(rec);
       if (np != nullptr && np->skip) np = nullptr;
+      NewPort existing;  // the Port columns set on a port that exists already
       for (std::size_t i = 2; i < a.size(); ++i) {
         if (table == "interface") {
           iface_column(np, rec, a[i]);
@@ -434,27 +458,46 @@ class Vsctl {
           port_column(*np, a[i]);
           continue;
         }
-        // An existing port: tag and vlan_mode.
-        NewPort tmp;
-        port_column(tmp, a[i]);
-        if (tmp.vlan_mode == "dot1q-tunnel")
-          fail("vlan_mode=dot1q-tunnel (QinQ) on " + rec + " is not supported by brisk");
-        if (tmp.tag) {
-          const PortInfo& p = m_.ports[rec];
-          if (p.kind != "system")
-            fail("changing the VLAN of " + p.kind + " port " + rec + " is not supported by brisk");
-          actions_.push_back({{"port", "delete", rec}, ""});
-          Words add{"port", "add", rec, "vlan", std::to_string(*tmp.tag), "bridge", p.bridge};
-          if (!p.driver.empty()) add.insert(add.end(), {"driver", p.driver});
-          actions_.push_back({add, ""});
-        }
+        port_column(existing, a[i]);
       }
+      if (table == "port" && np == nullptr) set_existing_port(rec, existing);
       return;
     }
     if (table == "mirror") {
       if (c.name == "set" || c.name == "clear") return;
     }
     fail("unknown table \"" + a[0] + "\"");
+  }
+
+  // `set Port P` on an existing port: tag, vlan_mode and trunks -> one `port vlan`, in OVS's
+  // meaning (a column not given keeps its value: tag=N alone keeps a dot1q-tunnel port one).
+  void set_existing_port(const std::string& rec, const NewPort& c) {
+    if (!c.tag && c.vlan_mode.empty()) return;  // trunks= alone, metadata: nothing to do
+    PortInfo& p = m_.ports[rec];
+    if (p.kind == "internal" || p.kind == "tunnel")
+      fail("changing the VLAN of " + p.kind + " port " + rec + " is not supported by brisk");
+    std::string mode = c.vlan_mode;
+    if (mode.empty()) mode = p.mode == "dot1q-tunnel" ? "dot1q-tunnel" : "access";
+    Words w{"port", "vlan", rec};
+    unsigned vlan = 0;
+    if (mode == "access" || mode == "dot1q-tunnel") {
+      if (c.tag) {
+        vlan = *c.tag;
+      } else if (p.mode == "access" || p.mode == "dot1q-tunnel") {
+        vlan = p.vlan;
+      } else {
+        fail("vlan_mode=" + mode + " on trunk " + rec + " needs tag=N");
+      }
+      w.insert(w.end(), {mode, std::to_string(vlan)});
+    } else if (mode == "trunk" || mode == "native-untagged") {
+      w.insert(w.end(), {"trunk", c.trunks.empty() ? "all" : c.trunks});
+      if (mode == "native-untagged" && c.tag) w.insert(w.end(), {"native", std::to_string(*c.tag)});
+    } else {
+      fail("vlan_mode=" + mode + " is not supported by brisk");
+    }
+    actions_.push_back({w, mode == "dot1q-tunnel" ? "QinQ (dot1q-tunnel ports)" : ""});
+    p.mode = mode == "native-untagged" ? "trunk" : mode;
+    p.vlan = vlan;
   }
 
   void add_mirror(const std::string& bridge, const Mirror& mi) {
@@ -480,9 +523,20 @@ class Vsctl {
       }
       const NewPort& np = ports_[static_cast<std::size_t>(act.port)];
       if (np.skip) continue;
-      if (np.vlan_mode == "dot1q-tunnel") fail("vlan_mode=dot1q-tunnel (QinQ) is not supported by brisk");
+      const bool qinq = np.vlan_mode == "dot1q-tunnel";
+      if (np.vlan_mode == "native-tagged") fail("vlan_mode=native-tagged is not supported by brisk");
+      if (qinq && (np.type == "vxlan" || np.type == "gre"))
+        fail("vlan_mode=dot1q-tunnel on a " + np.type + " interface is not supported by brisk");
       if (np.type == "internal" || np.type == "tap") {
         act.argv = {"tap", "create", std::to_string(np.tag.value_or(0)), "bridge", np.bridge, "name", np.name};
+        if (qinq) {  // a host tap is created as an access port, then made a QinQ port
+          done.push_back(act);
+          act = Action{{"port", "vlan", np.name, "dot1q-tunnel", std::to_string(np.tag.value_or(0))},
+                       "QinQ (dot1q-tunnel ports)"};
+        }
+      } else if (qinq) {
+        act.argv = {"port", "add", np.name, "dot1q-tunnel", std::to_string(np.tag.value_or(0)), "bridge", np.bridge};
+        act.feature = "QinQ (dot1q-tunnel ports)";
       } else if (np.type == "vxlan" || np.type == "gre") {
         auto rip = np.options.find("remote_ip");
         if (rip == np.options.end()) fail(np.type + " interface " + np.name + " needs options:remote_ip");

@@ -5,6 +5,13 @@
 //   gen ns <P>-gen: <P>g0 198.18.0.1 ==veth== <P>g1 [switch] <P>s1 ==veth== <P>s0 198.18.0.2
 //   :<P>-sink
 //
+// or, with --topology vxlan, two switches joined by a VXLAN tunnel over an underlay veth pair,
+// each in a namespace of its own (brisk: two briskd; bridge: a Linux bridge and a kernel vxlan
+// device per side), see switches.hpp:
+//
+//   <P>g0 == <P>g1 [A, ns <P>-a] 198.18.1.1 <P>u0 ==underlay== <P>u1 198.18.1.2 [B, ns <P>-b]
+//   <P>s1 == <P>s0
+//
 // Per round and switch: start it; a ping from the sink namespace teaches it both MACs; then
 //   fps      64-byte frames from the XDP live-frames generator on the generator CPU, one
 //            source MAC: offered and delivered frames/s, loss, CPU per frame
@@ -17,6 +24,18 @@
 // tick-based accounting already charges to the running switch process; for the bridge,
 // softirq on all CPUs) / delivered frames. It includes the veth receive work of both veth
 // ends and the sink's XDP program, for every switch alike; it excludes the generator.
+//
+// The mirror test (--mirrors 0,1,4; --tests mirror) adds destination veths
+//   <P>d<i> ==veth== <P>m<i> in namespace <P>-mir, bench_count_all (own counters) on each <P>m<i>
+// and runs brisk with the XDP fast path on and off (--mirror-fastpath), with every destination
+// attached as a port in every row. Per mirror count n: n mirrors of <P>g1 (one per
+// destination, `tap mirror <P>g1 <P>d<i>`), the fps window (forwarded frames/s at the sink,
+// mirrored frames/s at each destination's far end), and a loss account over the whole run,
+// from the generator's start until the frames in flight have drained: every offered frame
+// reached the sink or was dropped where a counter says so (the ingress veth ring, the AF_XDP
+// RX ring, a named drop of the switch, the egress veth ring), and every copy a mirror made
+// reached its far end or was counted (the switch's mirror `dropped`, the destination veth's
+// ring). What no counter explains is reported as unaccounted.
 //
 // Everything it creates carries a random prefix (bk + 4 hex digits) or lives in a private
 // temp directory, and is removed on exit, on failure and on SIGINT/SIGTERM/SIGHUP; only
@@ -37,9 +56,11 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench/harness/afxdp_forwarder.hpp"
+#include "bench/harness/netdev_stats.hpp"
 #include "bench/harness/netns.hpp"
 #include "bench/harness/proc.hpp"
 #include "bench/harness/switches.hpp"
@@ -60,8 +81,17 @@ namespace {
 const char* kUsage = R"(usage: brisk-bench [options]
 Measures 64-byte frames/s, loss, CPU per frame, latency and TCP through brisk, the Linux
 bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs root.
-  --switches LIST      brisk,bridge,ovs,afxdp (default: all four)
-  --tests LIST         fps,macs,latency,tcp (default: all)
+  --topology T         switch: one switch between generator and sink (default);
+                       vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay
+                       veth pair, each in its own namespace (brisk: two briskd; bridge: a
+                       Linux bridge + kernel vxlan device per side); brisk and bridge only
+  --switches LIST      brisk,bridge,ovs,afxdp (default: all four; vxlan: brisk,bridge)
+  --tests LIST         fps,macs,latency,tcp,mirror (default: all but mirror)
+  --mirrors LIST       mirror test: rows with these numbers of mirrors of the ingress port,
+                       each to its own destination port (default 0,1,4; 0-8). Giving it
+                       without --tests runs only the mirror test. brisk and ovs; switch
+                       topology only.
+  --mirror-fastpath L  mirror test: brisk with the XDP fast path on, off or both (default on,off)
   --runs N             rounds; each round runs every switch once, alternating (default 5)
   --duration S         seconds measured per frame-rate figure (default 1.5)
   --warmup S           seconds of traffic before each measurement (default 0.3)
@@ -71,6 +101,7 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --tcp-duration S     iperf3 seconds (default 2)
   --gen-cpu N          CPU of the generator (default 0)
   --switch-cpu N       CPU of the switch's forwarding thread (default 1)
+  --switch-b-cpu N     vxlan: CPU of the second brisk's worker (default: --switch-cpu)
   --nice N             nice value of the generator and the switches' processes (default 0;
                        -10 keeps figures steadier on a machine busy with other work)
   --briskd PATH        default: briskd next to brisk-bench
@@ -83,17 +114,27 @@ Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are fou
 )";
 
 struct Options {
+  std::string topology = "switch";
+  bool switches_given = false;
   std::vector<std::string> switches = {"brisk", "bridge", "ovs", "afxdp"};
   std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
+  std::vector<unsigned> mirrors = {0, 1, 4};
+  std::vector<std::string> mirror_fastpath = {"on", "off"};
   int runs = 5;
   double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
   std::vector<std::uint32_t> macs = {1000, 100000};
-  int gen_cpu = 0, switch_cpu = 1, nice = 0;
+  int gen_cpu = 0, switch_cpu = 1, switch_b_cpu = -1, nice = 0;
   std::string briskd, brisk, prefix;
   std::vector<std::string> briskd_args;
   bool json = false;
   bool has(const std::string& t) const {
     return std::find(tests.begin(), tests.end(), t) != tests.end();
+  }
+  // The tests of the switch comparison (everything but the mirror test).
+  bool has_compare() const { return has("fps") || has("macs") || has("latency") || has("tcp"); }
+  unsigned max_mirrors() const {
+    return has("mirror") && !mirrors.empty() ? *std::max_element(mirrors.begin(), mirrors.end())
+                                             : 0;
   }
 };
 
@@ -166,19 +207,34 @@ class Testbed {
   Testbed(const Options& o, Topology& t) : t_(t) {
     t.prefix = o.prefix.empty() ? rand_prefix() : o.prefix;
     const std::string& p = t.prefix;
+    t.vxlan = o.topology == "vxlan";
     t.gen_ns = p + "-gen";
     t.sink_ns = p + "-sink";
     t.gen_dev = p + "g0";
     t.gen_port = p + "g1";
     t.sink_port = p + "s1";
     t.sink_dev = p + "s0";
+    if (t.vxlan) {
+      t.gen_port_ns = p + "-a";
+      t.sink_port_ns = p + "-b";
+      t.under_a = p + "u0";
+      t.under_b = p + "u1";
+    }
     const std::uint8_t gm[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x01};
     const std::uint8_t sm[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x02};
     std::memcpy(t.gen_mac, gm, 6);
     std::memcpy(t.sink_mac, sm, 6);
     t.gen_cpu = o.gen_cpu;
     t.switch_cpu = o.switch_cpu;
-    for (const auto& ns : {t.gen_ns, t.sink_ns})
+    t.switch_b_cpu = o.switch_b_cpu >= 0 ? o.switch_b_cpu : o.switch_cpu;
+    if (o.max_mirrors() > 0) {
+      t.mirror_ns = p + "-mir";
+      for (unsigned i = 0; i < o.max_mirrors(); ++i) {
+        t.mirror_ports.push_back(p + "d" + std::to_string(i));
+        t.mirror_devs.push_back(p + "m" + std::to_string(i));
+      }
+    }
+    for (const auto& ns : namespaces())
       if (access(("/run/netns/" + ns).c_str(), F_OK) == 0)
         throw std::runtime_error("namespace " + ns + " already exists; choose another --prefix");
     char tmpl[] = "/tmp/brisk-bench.XXXXXX";
@@ -186,10 +242,28 @@ class Testbed {
     t.workdir = tmpl;
     created_ = true;
     try {
-      run_ok({"ip", "netns", "add", t.gen_ns});
-      run_ok({"ip", "netns", "add", t.sink_ns});
-      veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip);
-      veth(t.sink_ns, t.sink_dev, t.sink_port, t.sink_mac, t.sink_ip);
+      for (const auto& ns : namespaces()) {
+        run_ok({"ip", "netns", "add", ns});
+        // Devices made or moved here later start with IPv6 off (no router solicitations).
+        run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
+        run_ok(
+            {"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
+        run_ok({"ip", "-n", ns, "link", "set", "lo", "up"});
+      }
+      veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip, t.gen_port_ns);
+      veth(t.sink_ns, t.sink_dev, t.sink_port, t.sink_mac, t.sink_ip, t.sink_port_ns);
+      if (t.vxlan) underlay();
+      for (std::size_t i = 0; i < t.mirror_ports.size(); ++i) {
+        // A mirror destination's far end: no address, nothing to say, bench_count_all (main).
+        run_ok({"ip", "link", "add", t.mirror_devs[i], "type", "veth", "peer", "name",
+                t.mirror_ports[i]});
+        run_ok({"ip", "link", "set", t.mirror_devs[i], "netns", t.mirror_ns});
+        run_ok({"ip", "-n", t.mirror_ns, "link", "set", t.mirror_devs[i], "up"});
+        std::ofstream f("/proc/sys/net/ipv6/conf/" + t.mirror_ports[i] + "/disable_ipv6");
+        if (f) f << "1\n";
+        f.close();
+        run_ok({"ip", "link", "set", t.mirror_ports[i], "up"});
+      }
     } catch (...) {
       teardown();
       throw;
@@ -200,13 +274,13 @@ class Testbed {
   void teardown() noexcept {
     if (!created_) return;
     created_ = false;
-    for (const auto& ns : {t_.gen_ns, t_.sink_ns}) {
+    for (const auto& ns : namespaces()) {
       try {
         run({"ip", "netns", "del", ns}, nullptr, 20);
       } catch (...) {
       }
     }
-    // Safety net: host devices with our prefix (the veth peers die with the namespaces).
+    // Safety net: host devices with our prefix (the veths die with their namespaces).
     try {
       std::string out;
       run({"ip", "-o", "link", "show"}, &out, 10);
@@ -225,20 +299,51 @@ class Testbed {
   }
 
  private:
+  // The namespaces of the topology, all created and deleted here.
+  std::vector<std::string> namespaces() const {
+    std::vector<std::string> v = {t_.gen_ns, t_.sink_ns};
+    if (!t_.mirror_ns.empty()) v.push_back(t_.mirror_ns);
+    if (t_.vxlan) {
+      v.push_back(t_.gen_port_ns);
+      v.push_back(t_.sink_port_ns);
+    }
+    return v;
+  }
+
+  // A veth pair: `inner` (address `ip`) in namespace ns, `outer` in outer_ns ("" = here).
   void veth(const std::string& ns, const std::string& inner, const std::string& outer,
-            const std::uint8_t mac[6], const std::string& ip) {
+            const std::uint8_t mac[6], const std::string& ip, const std::string& outer_ns) {
     run_ok({"ip", "link", "add", inner, "address", mac_str(mac), "type", "veth", "peer", "name",
             outer});
     run_ok({"ip", "link", "set", inner, "netns", ns});
-    run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
-    run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
     run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", inner});
     run_ok({"ip", "-n", ns, "link", "set", inner, "up"});
-    run_ok({"ip", "-n", ns, "link", "set", "lo", "up"});
+    if (!outer_ns.empty()) {
+      run_ok({"ip", "link", "set", outer, "netns", outer_ns});
+      run_ok({"ip", "netns", "exec", outer_ns, "sysctl", "-qw",
+              "net.ipv6.conf." + outer + ".disable_ipv6=1"});
+      run_ok({"ip", "-n", outer_ns, "link", "set", outer, "up"});
+      return;
+    }
     std::ofstream f("/proc/sys/net/ipv6/conf/" + outer + "/disable_ipv6");
     if (f) f << "1\n";
     f.close();
     run_ok({"ip", "link", "set", outer, "up"});
+  }
+
+  // vxlan: the underlay veth pair between the two tunnel ends' namespaces.
+  void underlay() {
+    run_ok({"ip", "link", "add", t_.under_a, "type", "veth", "peer", "name", t_.under_b});
+    const std::string mtu = std::to_string(t_.underlay_mtu);
+    for (const auto& [dev, ns, ip] : {std::tuple{t_.under_a, t_.gen_port_ns, t_.under_a_ip},
+                                      std::tuple{t_.under_b, t_.sink_port_ns, t_.under_b_ip}}) {
+      run_ok({"ip", "link", "set", dev, "netns", ns});
+      run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw",
+              "net.ipv6.conf." + dev + ".disable_ipv6=1"});
+      run_ok({"ip", "-n", ns, "link", "set", dev, "mtu", mtu});
+      run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev});
+      run_ok({"ip", "-n", ns, "link", "set", dev, "up"});
+    }
   }
   Topology& t_;
   bool created_ = false;
@@ -261,14 +366,116 @@ struct Window {
   std::vector<std::uint64_t> hist;
 };
 
+// One row of the mirror test in one round. Rates are from the measured window; the account
+// covers the whole run (generator start to drained), in frames.
+struct MirrorSample {
+  unsigned mirrors = 0;
+  double offered = NAN, forwarded = NAN, cpu_pct = NAN;
+  double cpu_ns = NAN;          // CPU time (as in the fps test) per forwarded frame
+  std::vector<double> dst_fps;  // per mirror: frames/s its destination's far end received
+  // Account of the offered frames: offered_n = sink_n + rx_ring + rx_xsk + sw_drops + tx_lost
+  // + unaccounted.
+  std::uint64_t offered_n = 0, sink_n = 0;
+  std::uint64_t rx_ring = 0;   // <P>g0 -> <P>g1 veth ring full (before the switch saw them)
+  std::uint64_t rx_xsk = 0;    // <P>g1's XDP program could not hand them on (AF_XDP RX ring full)
+  std::uint64_t sw_drops = 0;  // the switch's named drops (ports other than mirror destinations)
+  std::map<std::string, std::uint64_t> drop_reasons;
+  std::uint64_t tx_lost = 0;  // <P>s1 -> <P>s0 veth ring full, or refused by <P>s0
+  // Not the generator's frames only: an ARP probe of the namespaces' own stacks dropped on the
+  // way counts too, so a few frames below zero are possible.
+  std::int64_t unaccounted = 0;
+  bool sw_counted = false;  // the switch's own counters were read
+  // Account of the mirror copies, summed over the mirrors: mirrored = delivered + sw_dropped
+  // (the switch's counters), delivered = far_n + wire_lost + mirror_unaccounted.
+  std::uint64_t mirrored = 0, delivered = 0, sw_dropped = 0, far_n = 0, wire_lost = 0;
+  std::int64_t mirror_unaccounted = 0;
+};
+
+// The counters behind MirrorSample's account, at one moment.
+struct MirrorSnap {
+  std::uint64_t offered = 0, sink = 0, rx_ring = 0, rx_xsk = 0, tx_lost = 0;
+  std::vector<std::uint64_t> far, wire_lost;  // per destination
+  SwitchCounters sw;
+};
+
 class Bench {
  public:
-  Bench(const Options& o, const Topology& t, BenchBpf& bpf) : o_(o), t_(t), bpf_(bpf) {
+  // far: one sink per mirror destination (own counters), in the order of t.mirror_devs.
+  Bench(const Options& o, const Topology& t, BenchBpf& bpf,
+        std::vector<std::unique_ptr<BenchBpf>>& far)
+      : o_(o), t_(t), bpf_(bpf), far_(far) {
     frame_ = make_template(t.sink_mac, kGenSrc);
   }
 
-  void attach_sink() { xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd()); }
+  void attach_sink() {
+    xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd());
+    for (std::size_t i = 0; i < far_.size() && i < t_.mirror_devs.size(); ++i)
+      xdp_attach(t_.mirror_ns, t_.mirror_devs[i], far_[i]->count_all_fd());
+  }
   void detach_sink() noexcept { xdp_detach(t_.sink_ns, t_.sink_dev); }
+
+  // The mirror test's row for n mirrors: set them, teach the switch both MACs, one fps window
+  // (one source MAC), and the loss account from before the generator starts until the frames
+  // in flight have drained.
+  MirrorSample measure_mirrors(SwitchUnderTest& sw, unsigned n) {
+    MirrorSample s;
+    s.mirrors = n;
+    sw.set_mirrors(n);
+    sleep_s(0.1);
+    learn();
+    bpf_.set_gen_config(1, 63);
+    MirrorSnap a = snap(sw);
+    {
+      Generator gen(bpf_, t_.gen_ns, t_.gen_dev, t_.gen_cpu, frame_, o_.rate, o_.nice);
+      sleep_s(o_.warmup);
+      std::uint64_t off0 = bpf_.offered(), sink0 = bpf_.sink().frames;
+      std::vector<std::uint64_t> far0 = far_frames(n);
+      double c0 = cpu_now(sw), t0 = now_s();
+      sleep_s(o_.duration);
+      std::uint64_t off1 = bpf_.offered(), sink1 = bpf_.sink().frames;
+      std::vector<std::uint64_t> far1 = far_frames(n);
+      double c1 = cpu_now(sw), t1 = now_s();
+      if (std::string e = gen.error(); !e.empty()) throw std::runtime_error(e);
+      double secs = t1 - t0;
+      s.offered = static_cast<double>(off1 - off0) / secs;
+      s.forwarded = static_cast<double>(sink1 - sink0) / secs;
+      s.cpu_pct = (c1 - c0) / secs * 100;
+      if (sink1 > sink0) s.cpu_ns = (c1 - c0) * 1e9 / static_cast<double>(sink1 - sink0);
+      for (unsigned i = 0; i < n; ++i)
+        s.dst_fps.push_back(static_cast<double>(far1[i] - far0[i]) / secs);
+    }
+    sleep_s(0.3);  // the generator has stopped: let the rings and the switch drain
+    MirrorSnap b = snap(sw);
+    s.offered_n = b.offered - a.offered;
+    s.sink_n = b.sink - a.sink;
+    s.rx_ring = b.rx_ring - a.rx_ring;
+    s.rx_xsk = b.rx_xsk - a.rx_xsk;
+    s.tx_lost = b.tx_lost - a.tx_lost;
+    s.sw_counted = a.sw.valid && b.sw.valid;
+    if (s.sw_counted)
+      for (const auto& [reason, v] : b.sw.drops) {
+        auto it = a.sw.drops.find(reason);
+        std::uint64_t d = v - (it == a.sw.drops.end() ? 0 : it->second);
+        if (d != 0) s.drop_reasons[reason] = d;
+        s.sw_drops += d;
+      }
+    s.unaccounted =
+        static_cast<std::int64_t>(s.offered_n) -
+        static_cast<std::int64_t>(s.sink_n + s.rx_ring + s.rx_xsk + s.sw_drops + s.tx_lost);
+    for (unsigned i = 0; i < n; ++i) {
+      s.far_n += b.far[i] - a.far[i];
+      s.wire_lost += b.wire_lost[i] - a.wire_lost[i];
+      if (s.sw_counted) {
+        s.mirrored += b.sw.mirrors[i].mirrored - a.sw.mirrors[i].mirrored;
+        s.delivered += b.sw.mirrors[i].delivered - a.sw.mirrors[i].delivered;
+        s.sw_dropped += b.sw.mirrors[i].dropped - a.sw.mirrors[i].dropped;
+      }
+    }
+    if (s.sw_counted)
+      s.mirror_unaccounted = static_cast<std::int64_t>(s.mirrored) -
+                             static_cast<std::int64_t>(s.sw_dropped + s.far_n + s.wire_lost);
+    return s;
+  }
 
   Sample measure(SwitchUnderTest& sw) {
     Sample s;
@@ -310,6 +517,32 @@ class Bench {
         {"ip", "netns", "exec", t_.sink_ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", t_.gen_ip},
         nullptr, 10);
     if (rc != 0) log("warning: ping through the switch failed (exit " + std::to_string(rc) + ")");
+  }
+
+  std::vector<std::uint64_t> far_frames(unsigned n) const {
+    std::vector<std::uint64_t> v;
+    for (unsigned i = 0; i < n; ++i) v.push_back(far_.at(i)->counted_all());
+    return v;
+  }
+
+  // Every counter of the loss account (see MirrorSample and netdev_stats.hpp).
+  MirrorSnap snap(SwitchUnderTest& sw) {
+    MirrorSnap m;
+    m.offered = bpf_.offered();
+    m.sink = bpf_.sink().frames;
+    m.rx_ring = stat_of(ethtool_stats(t_.gen_ns, t_.gen_dev), "tx_queue_0_xdp_xmit_errors");
+    auto g1 = ethtool_stats("", t_.gen_port);
+    m.rx_xsk = stat_of(g1, "rx_queue_0_drops") + stat_of(g1, "rx_queue_0_xdp_drops");
+    m.tx_lost = sysfs_stat(t_.sink_port, "tx_dropped") +
+                stat_of(ethtool_stats(t_.sink_ns, t_.sink_dev), "rx_queue_0_drops");
+    for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i) {
+      m.far.push_back(far_.at(i)->counted_all());
+      m.wire_lost.push_back(
+          sysfs_stat(t_.mirror_ports[i], "tx_dropped") +
+          stat_of(ethtool_stats(t_.mirror_ns, t_.mirror_devs[i]), "rx_queue_0_drops"));
+    }
+    m.sw = sw.counters();
+    return m;
   }
 
   double cpu_now(const SwitchUnderTest& sw) {
@@ -384,6 +617,7 @@ class Bench {
   const Options& o_;
   const Topology& t_;
   BenchBpf& bpf_;
+  std::vector<std::unique_ptr<BenchBpf>>& far_;
   std::vector<std::uint8_t> frame_;
 };
 
@@ -434,28 +668,294 @@ json sample_json(const Sample& s) {
   return j;
 }
 
+// ---------------------------------------------------------------------------- mirror test
+
+using MirrorSamples = std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>>;
+
+// The switches of the mirror test, in report order: brisk per --mirror-fastpath setting, then
+// Open vSwitch.
+struct MirrorVariant {
+  std::string label, sw;
+  std::vector<std::string> briskd_args;
+};
+std::vector<MirrorVariant> mirror_variants(const Options& o) {
+  std::vector<MirrorVariant> v;
+  auto has = [&](const char* s) {
+    return std::find(o.switches.begin(), o.switches.end(), s) != o.switches.end();
+  };
+  if (has("brisk"))
+    for (const auto& fp : o.mirror_fastpath)
+      v.push_back({"brisk fastpath " + fp, "brisk", {"--xdp-fastpath", fp}});
+  if (has("ovs")) v.push_back({"ovs", "ovs", {}});
+  return v;
+}
+
+// Medians of one row (variant, mirror count) of the mirror test.
+struct MirrorRow {
+  double offered = NAN, forwarded = NAN, per_mirror = NAN, cpu_pct = NAN, cpu_ns = NAN, cost = NAN;
+  double rx_lost = NAN, sw_drops = NAN, tx_lost = NAN;  // fractions of offered (whole run)
+  double mirrored = NAN, delivered = NAN, sw_dropped = NAN, wire_lost = NAN, far = NAN;
+  std::int64_t unaccounted_max = 0, mirror_unaccounted_max = 0;  // largest |x| over the runs
+  bool counted = true;  // the switch's counters were read in every run
+  std::map<std::string, std::uint64_t> drop_reasons;  // summed over the runs
+};
+
+MirrorRow mirror_row(const std::vector<MirrorSample>& v) {
+  MirrorRow r;
+  auto med = [&](auto get) {
+    std::vector<double> x;
+    for (const auto& s : v) x.push_back(get(s));
+    return median(x);
+  };
+  auto frac = [](std::uint64_t n, std::uint64_t of) {
+    return of > 0 ? static_cast<double>(n) / static_cast<double>(of) : NAN;
+  };
+  r.offered = med([](const MirrorSample& s) { return s.offered; });
+  r.forwarded = med([](const MirrorSample& s) { return s.forwarded; });
+  r.cpu_pct = med([](const MirrorSample& s) { return s.cpu_pct; });
+  r.cpu_ns = med([](const MirrorSample& s) { return s.cpu_ns; });
+  r.per_mirror = med([](const MirrorSample& s) {
+    if (s.dst_fps.empty()) return static_cast<double>(NAN);
+    double t = 0;
+    for (double d : s.dst_fps) t += d;
+    return t / static_cast<double>(s.dst_fps.size());
+  });
+  r.rx_lost = med([&](const MirrorSample& s) { return frac(s.rx_ring + s.rx_xsk, s.offered_n); });
+  r.sw_drops = med([&](const MirrorSample& s) { return frac(s.sw_drops, s.offered_n); });
+  r.tx_lost = med([&](const MirrorSample& s) { return frac(s.tx_lost, s.offered_n); });
+  r.mirrored = med([](const MirrorSample& s) { return static_cast<double>(s.mirrored); });
+  r.delivered = med([](const MirrorSample& s) { return static_cast<double>(s.delivered); });
+  r.sw_dropped = med([](const MirrorSample& s) { return static_cast<double>(s.sw_dropped); });
+  r.wire_lost = med([](const MirrorSample& s) { return static_cast<double>(s.wire_lost); });
+  r.far = med([](const MirrorSample& s) { return static_cast<double>(s.far_n); });
+  for (const auto& s : v) {
+    if (std::llabs(s.unaccounted) > std::llabs(r.unaccounted_max))
+      r.unaccounted_max = s.unaccounted;
+    if (std::llabs(s.mirror_unaccounted) > std::llabs(r.mirror_unaccounted_max))
+      r.mirror_unaccounted_max = s.mirror_unaccounted;
+    r.counted = r.counted && s.sw_counted;
+    for (const auto& [k, n] : s.drop_reasons) r.drop_reasons[k] += n;
+  }
+  return r;
+}
+
+// Rows of every variant, with the cost relative to the variant's 0-mirror row.
+std::map<std::string, std::map<unsigned, MirrorRow>> mirror_rows(const MirrorSamples& ms) {
+  std::map<std::string, std::map<unsigned, MirrorRow>> rows;
+  for (const auto& [label, by_n] : ms) {
+    for (const auto& [n, v] : by_n) rows[label][n] = mirror_row(v);
+    auto z = rows[label].find(0);
+    if (z == rows[label].end() || !(z->second.forwarded > 0)) continue;
+    for (auto& [n, r] : rows[label]) r.cost = 1 - r.forwarded / z->second.forwarded;
+  }
+  return rows;
+}
+
+json mirror_sample_json(const MirrorSample& s) {
+  json j;
+  j["mirrors"] = s.mirrors;
+  j["offered_fps"] = s.offered;
+  j["forwarded_fps"] = s.forwarded;
+  j["mirror_fps"] = s.dst_fps;
+  j["cpu_percent"] = s.cpu_pct;
+  j["cpu_ns_per_forwarded_frame"] = s.cpu_ns;
+  j["account"] = {{"offered", s.offered_n},
+                  {"sink", s.sink_n},
+                  {"rx_ring_full", s.rx_ring},
+                  {"rx_xsk_drops", s.rx_xsk},
+                  {"switch_drops", s.sw_drops},
+                  {"switch_drop_reasons", s.drop_reasons},
+                  {"tx_lost", s.tx_lost},
+                  {"unaccounted", s.unaccounted},
+                  {"switch_counters_read", s.sw_counted}};
+  j["mirror_account"] = {{"mirrored", s.mirrored},   {"delivered", s.delivered},
+                         {"dropped", s.sw_dropped},  {"far_end", s.far_n},
+                         {"wire_lost", s.wire_lost}, {"unaccounted", s.mirror_unaccounted}};
+  return j;
+}
+
+json mirror_json(const Options& o, const MirrorSamples& ms,
+                 const std::map<std::string, std::string>& described,
+                 const std::map<std::string, std::string>& merrors) {
+  json j;
+  auto rows = mirror_rows(ms);
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
+    json jv;
+    if (auto d = described.find(label); d != described.end()) jv["describe"] = d->second;
+    if (auto e = merrors.find(label); e != merrors.end()) jv["error"] = e->second;
+    for (const auto& [n, r] : rows[label]) {
+      json jr;
+      jr["offered_fps"] = r.offered;
+      jr["forwarded_fps"] = r.forwarded;
+      jr["mirror_fps_per_destination"] = r.per_mirror;
+      jr["cost"] = r.cost;
+      jr["cpu_percent"] = r.cpu_pct;
+      jr["cpu_ns_per_forwarded_frame"] = r.cpu_ns;
+      jr["lost_rx_fraction"] = r.rx_lost;
+      jr["switch_drops_fraction"] = r.sw_drops;
+      jr["lost_tx_fraction"] = r.tx_lost;
+      jr["unaccounted_max_abs"] = r.unaccounted_max;
+      jr["mirrored"] = r.mirrored;
+      jr["delivered"] = r.delivered;
+      jr["mirror_dropped"] = r.sw_dropped;
+      jr["mirror_wire_lost"] = r.wire_lost;
+      jr["mirror_far_end"] = r.far;
+      jr["mirror_unaccounted_max_abs"] = r.mirror_unaccounted_max;
+      jv["median"][std::to_string(n)] = jr;
+    }
+    jv["runs"] = json::array();
+    if (auto it = ms.find(label); it != ms.end())
+      for (const auto& [n, v] : it->second)
+        for (const auto& s : v) jv["runs"].push_back(mirror_sample_json(s));
+    j[label] = jv;
+  }
+  return j;
+}
+
+void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples& ms,
+                        const std::map<std::string, std::string>& described,
+                        const std::map<std::string, std::string>& merrors) {
+  auto rows = mirror_rows(ms);
+  std::printf(
+      "\nbrisk-bench mirror test: 64-byte frames %s -> %s; n mirrors copy every frame entering "
+      "or leaving %s, each to its own port (%sd0..), far ends count them; median of %d run(s), "
+      "%.1f s each; generator on CPU %d, switch on CPU %d\n",
+      t.gen_port.c_str(), t.sink_port.c_str(), t.gen_port.c_str(), t.prefix.c_str(), o.runs,
+      o.duration, o.gen_cpu, o.switch_cpu);
+  std::printf(
+      "loss account per run, from the generator's start until drained: lost rx = ingress veth "
+      "ring or AF_XDP RX ring full, sw drops = the switch's counted drops (brisk: named drops; "
+      "OVS: ports' TX dropped), lost tx = egress veth ring full; unacc. frames = offered - sink - "
+      "those (largest |x| of the runs). Mirror copies (summed over the mirrors; OVS: the "
+      "destination ports' TX packets and TX dropped): mirrored = delivered + dropped; unacc. "
+      "copies = mirrored - dropped - far end - wire lost (destination veth ring full).\n");
+  std::vector<std::vector<std::string>> tab;
+  tab.push_back({"switch", "mirrors", "offered Mfps", "fwd Mfps", "cost %", "Mfps per mirror",
+                 "CPU %", "CPU ns/fwd frame", "lost rx %", "sw drops %", "lost tx %",
+                 "unacc. frames", "mirrored M", "delivered M", "dropped", "far end M", "wire lost",
+                 "unacc. copies"});
+  auto m = [](double v) { return fmt(v / 1e6, 3); };
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
+    for (const auto& [n, r] : rows[label]) {
+      bool mir = n != 0;
+      tab.push_back({label, std::to_string(n), fmt(r.offered / 1e6, 2), m(r.forwarded),
+                     n == 0 ? "-" : fmt(r.cost * 100, 1), mir ? m(r.per_mirror) : "",
+                     fmt(r.cpu_pct, 0), fmt(r.cpu_ns, 0), fmt(r.rx_lost * 100, 1),
+                     r.counted ? fmt(r.sw_drops * 100, 2) : "?", fmt(r.tx_lost * 100, 2),
+                     r.counted ? std::to_string(r.unaccounted_max) : "?", mir ? m(r.mirrored) : "",
+                     mir ? m(r.delivered) : "", mir ? fmt(r.sw_dropped, 0) : "",
+                     mir ? m(r.far) : "", mir ? fmt(r.wire_lost, 0) : "",
+                     mir ? (r.counted ? std::to_string(r.mirror_unaccounted_max) : "?") : ""});
+    }
+  }
+  std::vector<std::size_t> w(tab[0].size(), 0);
+  for (const auto& r : tab)
+    for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  for (std::size_t ri = 0; ri < tab.size(); ++ri) {
+    std::string line;
+    for (std::size_t i = 0; i < tab[ri].size(); ++i) {
+      const std::string& cell = tab[ri][i];
+      std::string pad(w[i] - cell.size(), ' ');
+      line += (i == 0 ? cell + pad : pad + cell);
+      if (i + 1 < tab[ri].size()) line += " | ";
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
+    if (ri == 0) {
+      std::string sep;
+      for (std::size_t i = 0; i < w.size(); ++i)
+        sep += std::string(w[i] + (i == 0 ? 1 : 2), '-') + (i + 1 < w.size() ? "+" : "");
+      std::printf("%s\n", sep.c_str());
+    }
+  }
+  // The judgement: one mirror costs at most 10% of the forwarding rate.
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
+    auto& r = rows[label];
+    if (r.count(0) && r.count(1) && !std::isnan(r[1].cost))
+      std::printf("%s: 1 mirror costs %.1f%% of the 0-mirror rate: target (<= 10%%) %s\n",
+                  label.c_str(), r[1].cost * 100, r[1].cost <= 0.10 ? "MET" : "NOT MET");
+    // CPU per forwarded frame grows by what the frame's copies cost.
+    if (r.count(0) && !std::isnan(r[0].cpu_ns))
+      for (const auto& [n, row] : r)
+        if (n != 0 && !std::isnan(row.cpu_ns))
+          std::printf(
+              "%s: %u mirror(s): CPU %.0f ns per forwarded frame, %.0f ns more than with "
+              "none: %.0f ns per copy%s\n",
+              label.c_str(), n, row.cpu_ns, row.cpu_ns - r[0].cpu_ns,
+              (row.cpu_ns - r[0].cpu_ns) / n,
+              label == "brisk fastpath on" ? " (and for leaving the XDP fast path)" : "");
+  }
+  if (rows.count("brisk fastpath on") && rows.count("brisk fastpath off")) {
+    auto& on = rows["brisk fastpath on"];
+    auto& off = rows["brisk fastpath off"];
+    if (on.count(1) && off.count(0) && off[0].forwarded > 0)
+      std::printf(
+          "brisk: 1 mirror with the fast path on (its ports leave the fast path) vs 0 mirrors with "
+          "it off: %.1f%% cost\n",
+          (1 - on[1].forwarded / off[0].forwarded) * 100);
+  }
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
+    for (const auto& [n, r] : rows[label]) {
+      if (r.drop_reasons.empty()) continue;
+      std::string d;
+      for (const auto& [k, v] : r.drop_reasons) d += " " + k + " " + std::to_string(v);
+      std::printf("  %s, %u mirror(s): the switch's drops over all runs:%s\n", label.c_str(), n,
+                  d.c_str());
+    }
+  }
+  for (const auto& var : mirror_variants(o)) {
+    const std::string& label = var.label;
+    if (auto e = merrors.find(label); e != merrors.end())
+      std::printf("%s: FAILED: %s\n", label.c_str(), e->second.c_str());
+    else if (auto d = described.find(label); d != described.end())
+      std::printf("%s: %s\n", label.c_str(), d->second.c_str());
+  }
+}
+
 int real_main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "--afxdp-forwarder") {
     if (argc != 6) usage_error("--afxdp-forwarder A B CPU BPF_OBJECT");
     return afxdp_forwarder_main(argv[2], argv[3], std::atoi(argv[4]), argv[5]);
   }
   Options o;
+  bool tests_given = false, mirrors_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
       if (i + 1 >= argc) usage_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--switches") {
+    if (a == "--topology") {
+      o.topology = val();
+      if (o.topology != "switch" && o.topology != "vxlan")
+        usage_error("--topology wants switch or vxlan");
+    } else if (a == "--switches") {
+      o.switches_given = true;
       o.switches = split(val(), ',');
       for (const auto& s : o.switches)
         if (s != "brisk" && s != "bridge" && s != "ovs" && s != "afxdp")
           usage_error("unknown switch " + s);
     } else if (a == "--tests") {
       o.tests = split(val(), ',');
+      tests_given = true;
       for (const auto& s : o.tests)
-        if (s != "fps" && s != "macs" && s != "latency" && s != "tcp")
+        if (s != "fps" && s != "macs" && s != "latency" && s != "tcp" && s != "mirror")
           usage_error("unknown test " + s);
+    } else if (a == "--mirrors") {
+      o.mirrors.clear();
+      for (const auto& m : split(val(), ','))
+        o.mirrors.push_back(static_cast<unsigned>(to_num(a, m, 0, 8)));
+      if (o.mirrors.empty()) usage_error("--mirrors wants a list like 0,1,4");
+      mirrors_given = true;
+    } else if (a == "--mirror-fastpath") {
+      o.mirror_fastpath = split(val(), ',');
+      if (o.mirror_fastpath.empty()) usage_error("--mirror-fastpath wants on, off or on,off");
+      for (const auto& s : o.mirror_fastpath)
+        if (s != "on" && s != "off") usage_error("--mirror-fastpath wants on, off or on,off");
     } else if (a == "--runs") {
       o.runs = static_cast<int>(to_num(a, val(), 1, 1000));
     } else if (a == "--duration") {
@@ -476,6 +976,8 @@ int real_main(int argc, char** argv) {
       o.gen_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
     } else if (a == "--switch-cpu") {
       o.switch_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
+    } else if (a == "--switch-b-cpu") {
+      o.switch_b_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
     } else if (a == "--nice") {
       o.nice = static_cast<int>(to_num(a, val(), -20, 19));
     } else if (a == "--briskd") {
@@ -498,6 +1000,17 @@ int real_main(int argc, char** argv) {
       usage_error("unknown option " + a);
     }
   }
+  if (mirrors_given && !tests_given) o.tests = {"mirror"};
+  if (mirrors_given && !o.has("mirror"))
+    usage_error("--mirrors without the mirror test in --tests");
+  if (o.tests.empty()) usage_error("--tests wants at least one test");
+  if (o.topology == "vxlan") {
+    if (!o.switches_given) o.switches = {"brisk", "bridge"};
+    for (const auto& s : o.switches)
+      if (s != "brisk" && s != "bridge")
+        usage_error("--topology vxlan measures brisk and bridge only, not " + s);
+    if (o.has("mirror")) usage_error("--topology vxlan has no mirror test");
+  }
   if (geteuid() != 0) {
     std::fprintf(stderr, "brisk-bench: needs root (namespaces, veths, XDP)\n");
     return 1;
@@ -512,13 +1025,18 @@ int real_main(int argc, char** argv) {
   std::map<std::string, std::vector<Sample>> samples;
   std::map<std::string, std::string> described;
   std::map<std::string, std::string> errors;
+  // Mirror test: variant ("brisk fastpath on") -> mirror count -> one sample per round.
+  std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>> msamples;
+  std::map<std::string, std::string> merrors;
   double t_start = now_s();
   int rc = 0;
   std::optional<Testbed> bed;
   try {
     BenchBpf bpf(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o"));
     bed.emplace(o, topo);
-    log("prefix " + topo.prefix + ", namespaces " + topo.gen_ns + " " + topo.sink_ns +
+    log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns +
+        " " + topo.sink_ns +
+        (topo.vxlan ? " " + topo.gen_port_ns + " " + topo.sink_port_ns : std::string()) +
         ", workdir " + topo.workdir);
     SwitchConfig cfg;
     cfg.briskd = o.briskd;
@@ -528,10 +1046,18 @@ int real_main(int argc, char** argv) {
     cfg.self_exe = me;
     cfg.pass_prog_fd = bpf.pass_fd();
     cfg.nice = o.nice;
-    Bench bench(o, topo, bpf);
+    std::vector<std::unique_ptr<BenchBpf>> far;  // one sink per mirror destination
+    for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
+      far.push_back(
+          std::make_unique<BenchBpf>(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o")));
+    Bench bench(o, topo, bpf, far);
     bench.attach_sink();
+    if (o.has("mirror"))
+      for (const auto& name : o.switches)
+        if (name != "brisk" && name != "ovs")
+          log("mirror test: not run for " + name + " (brisk and ovs only)");
     for (int r = 0; r < o.runs; ++r) {
-      for (const auto& name : o.switches) {
+      for (const auto& name : o.has_compare() ? o.switches : std::vector<std::string>{}) {
         if (errors.count(name)) continue;  // failed to start before: skip the rest of its runs
         current = make_switch(name, topo, cfg);
         try {
@@ -558,6 +1084,46 @@ int real_main(int argc, char** argv) {
         } catch (const std::exception& e) {
           errors[name] = e.what();
           log(name + " failed: " + e.what());
+        }
+        current->stop();
+        current.reset();
+      }
+      // The mirror test: brisk with the fast path on and/or off, and Open vSwitch, every
+      // mirror count in turn on one running switch (set_mirrors() reconfigures it).
+      for (const auto& var : o.has("mirror") ? mirror_variants(o) : std::vector<MirrorVariant>{}) {
+        const std::string& label = var.label;
+        if (merrors.count(label)) continue;
+        SwitchConfig mc = cfg;
+        mc.mirror_ports = static_cast<unsigned>(topo.mirror_ports.size());
+        for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
+        current = make_switch(var.sw, topo, mc);
+        try {
+          current->start();
+          described[label] = current->describe();
+          sleep_s(0.2);
+          for (unsigned n : o.mirrors) {
+            MirrorSample ms = bench.measure_mirrors(*current, n);
+            msamples[label][n].push_back(ms);
+            std::string line = "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " +
+                               label + ", " + std::to_string(n) +
+                               " mirror(s): " + fmt(ms.forwarded / 1e6, 3) + " Mfps forwarded of " +
+                               fmt(ms.offered / 1e6, 2) + " offered";
+            for (double d : ms.dst_fps) line += ", " + fmt(d / 1e6, 3);
+            if (n != 0) line += " Mfps mirrored";
+            line += "; unaccounted " + std::to_string(ms.unaccounted) + " of " +
+                    std::to_string(ms.offered_n) + " offered";
+            if (n != 0)
+              line += ", mirrored " + std::to_string(ms.mirrored) + " = delivered " +
+                      std::to_string(ms.delivered) + " + dropped " + std::to_string(ms.sw_dropped) +
+                      ", far ends " + std::to_string(ms.far_n) + " + wire lost " +
+                      std::to_string(ms.wire_lost);
+            log(line);
+          }
+        } catch (const Interrupted&) {
+          throw;
+        } catch (const std::exception& e) {
+          merrors[label] = e.what();
+          log(label + " failed: " + e.what());
         }
         current->stop();
         current.reset();
@@ -628,7 +1194,8 @@ int real_main(int argc, char** argv) {
 
   if (o.json) {
     json j;
-    j["config"] = {{"frame_bytes", 64},
+    j["config"] = {{"topology", o.topology},
+                   {"frame_bytes", 64},
                    {"runs", o.runs},
                    {"duration_s", o.duration},
                    {"warmup_s", o.warmup},
@@ -637,11 +1204,16 @@ int real_main(int argc, char** argv) {
                    {"tcp_duration_s", o.tcp_duration},
                    {"gen_cpu", o.gen_cpu},
                    {"switch_cpu", o.switch_cpu},
+                   {"switch_b_cpu", topo.switch_b_cpu},
                    {"nice", o.nice},
                    {"macs", o.macs},
                    {"tests", o.tests},
                    {"switches", o.switches}};
-    for (const auto& sw : o.switches) {
+    if (o.has("mirror")) {
+      j["config"]["mirrors"] = o.mirrors;
+      j["config"]["mirror_fastpath"] = o.mirror_fastpath;
+    }
+    for (const auto& sw : o.has_compare() ? o.switches : std::vector<std::string>{}) {
       json js;
       js["describe"] = described[sw];
       if (errors.count(sw)) js["error"] = errors[sw];
@@ -650,13 +1222,14 @@ int real_main(int argc, char** argv) {
       for (const auto& s : samples[sw]) js["runs"].push_back(sample_json(s));
       j["switches"][sw] = js;
     }
-    if (have_brisk)
+    if (have_brisk && o.has_compare())
       for (const auto& other : others)
         for (const auto& c : cols)
           if (c.ratio) j["ratios"]["brisk/" + other][c.key] = ratio(c.key, other);
+    if (o.has("mirror")) j["mirror"] = mirror_json(o, msamples, described, merrors);
     j["elapsed_s"] = now_s() - t_start;
     std::cout << j.dump(2) << "\n";
-  } else {
+  } else if (o.has_compare()) {
     std::vector<std::vector<std::string>> rows;
     std::vector<std::string> head = {"switch"};
     for (const auto& c : cols) head.push_back(c.header);
@@ -684,6 +1257,11 @@ int real_main(int argc, char** argv) {
         o.runs, o.duration, o.gen_cpu,
         o.rate > 0 ? (", " + fmt(o.rate / 1e6, 2) + " Mfps offered").c_str() : ", unpaced",
         o.switch_cpu);
+    if (topo.vxlan)
+      std::printf(
+          "topology vxlan: generator -> switch A =VXLAN VNI %u over a veth underlay (MTU %d)=> "
+          "switch B -> sink; brisk's second worker on CPU %d\n",
+          topo.vni, topo.underlay_mtu, topo.switch_b_cpu);
     if (o.has("latency"))
       std::printf("latency: one-way, generator to sink, at %s frames/s\n",
                   fmt(o.latency_rate, 0).c_str());
@@ -721,9 +1299,12 @@ int real_main(int argc, char** argv) {
         std::printf("  TCP failed in %d of %zu runs (%s); counted as 0\n", tf, samples[sw].size(),
                     te.c_str());
     }
+  }
+  if (!o.json) {
+    if (o.has("mirror")) print_mirror_table(o, topo, msamples, described, merrors);
     std::printf("elapsed %.0f s\n", now_s() - t_start);
   }
-  return errors.empty() ? 0 : 3;
+  return errors.empty() && merrors.empty() ? 0 : 3;
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ BenchBpf::BenchBpf(const std::string& path) {
   gen_fd_ = prog_fd(obj_, "bench_gen");
   sink_fd_ = prog_fd(obj_, "bench_sink");
   pass_fd_ = prog_fd(obj_, "bench_pass");
+  count_all_fd_ = prog_fd(obj_, "bench_count_all");
   cfg_map_ = map_fd(obj_, "bench_gen_cfg");
   st_map_ = map_fd(obj_, "bench_gen_st");
   cnt_map_ = map_fd(obj_, "bench_sink_cnt");
@@ -110,6 +111,8 @@ BenchBpf::Sink BenchBpf::sink() const {
   for (std::uint32_t b = 0; b < kHistBuckets; ++b) s.hist[b] = percpu_sum(hist_map_, b);
   return s;
 }
+
+std::uint64_t BenchBpf::counted_all() const { return percpu_sum(cnt_map_, 3); }
 
 double hist_percentile_us(const std::vector<std::uint64_t>& hist, double q) {
   std::uint64_t total = 0;

@@ -39,6 +39,7 @@ class BenchBpf {
   int gen_fd() const { return gen_fd_; }
   int sink_fd() const { return sink_fd_; }
   int pass_fd() const { return pass_fd_; }
+  int count_all_fd() const { return count_all_fd_; }
 
   void set_gen_config(std::uint32_t nmacs, std::uint32_t stamp_mask);
   std::uint64_t offered() const;  // frames bench_gen produced, summed over CPUs
@@ -48,11 +49,13 @@ class BenchBpf {
     std::vector<std::uint64_t> hist = std::vector<std::uint64_t>(kHistBuckets);
   };
   Sink sink() const;
+  // Frames bench_count_all counted (every frame, summed over CPUs).
+  std::uint64_t counted_all() const;
 
  private:
   std::uint64_t percpu_sum(int map_fd, std::uint32_t key) const;
   bpf_object* obj_ = nullptr;
-  int gen_fd_ = -1, sink_fd_ = -1, pass_fd_ = -1;
+  int gen_fd_ = -1, sink_fd_ = -1, pass_fd_ = -1, count_all_fd_ = -1;
   int cfg_map_ = -1, st_map_ = -1, cnt_map_ = -1, hist_map_ = -1;
   int ncpus_ = 1;
 };

@@ -97,6 +97,57 @@ TEST(State, ReplayedSwitchForwards) {
   EXPECT_EQ(sent.count("s_a"), 0u);
 }
 
+TEST(State, VlanModesOfTapsPortsAndVhostsAreReplayed) {
+  Harness a("stbr");
+  for (const char* c : {"tap create 100 name s_q", "port vlan s_q dot1q-tunnel 100",
+                        "tap create LAN name s_l", "port vlan s_l dot1q-tunnel 101",
+                        "tap create 10 name s_t", "port vlan s_t trunk 10,20 native 20",
+                        "port add s_p dot1q-tunnel 100 driver afpacket",
+                        "vhost create 30 socket /tmp/brisk-state-test-vq.sock name s_v",
+                        "port vlan s_v dot1q-tunnel 300", "port add s_tr trunk"}) {
+    Reply r = a.cmd(c);
+    ASSERT_TRUE(r.ok) << c << ": " << r.text;
+  }
+  json doc = json::parse(dump_state(a.sw()).dump(2));
+  for (const auto& t : doc["taps"]) {
+    if (t["name"] == "s_q") {
+      EXPECT_EQ(t["mode"], "dot1q-tunnel");
+    }
+    if (t["name"] == "s_t") {
+      EXPECT_EQ(t["vlans"], "10,20");
+    }
+  }
+  Harness b("stbr");
+  StateStore store("");
+  ReplayReport r = store.replay(b.sw(), doc);
+  EXPECT_TRUE(r.errors.empty()) << r.errors.front();
+  EXPECT_EQ(listing(a), listing(b));
+  EXPECT_EQ(dump_state(b.sw()), doc);
+  EXPECT_EQ(b.sw().ports().at("s_l").vlan_alias, "LAN") << "the alias still names the VLAN";
+  EXPECT_EQ(b.sw().ports().at("s_v").mode, VlanMode::kDot1qTunnel);
+  EXPECT_EQ(b.sw().ports().at("s_p").mode, VlanMode::kDot1qTunnel);
+  // The replayed switch is a QinQ switch: a customer-tagged frame from s_q reaches the trunk
+  // double-tagged and s_p as it was sent.
+  auto in = FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:00:0c").tagged(7).build();
+  b.send("s_q", in);
+  auto sent = b.sent();
+  ASSERT_EQ(sent["s_p"].size(), 1u);
+  EXPECT_EQ(sent["s_p"][0], in);
+  ASSERT_EQ(sent["s_tr"].size(), 1u);
+  EXPECT_EQ(vlan_of(sent["s_tr"][0]), 100);
+  EXPECT_EQ(sent["s_tr"][0].size(), in.size() + 4);
+  // A bad mode is an error for that entry, not a crash, and creates nothing.
+  json bad = doc;
+  bad["taps"] = json::array({{{"name", "s_x"}, {"bridge", "stbr"}, {"vlan", 5}, {"mode", "qinq"}}});
+  bad["ports"] = json::array();
+  bad["vhosts"] = json::array();
+  Harness c("stbr");
+  ReplayReport rc = store.replay(c.sw(), bad);
+  ASSERT_EQ(rc.errors.size(), 1u);
+  EXPECT_NE(rc.errors[0].find("bad mode"), std::string::npos) << rc.errors[0];
+  EXPECT_EQ(c.sw().ports().count("s_x"), 0u);
+}
+
 TEST(State, FailedEntriesAreReportedKeptAndRetried) {
   Harness a("stbr");
   configure(a);

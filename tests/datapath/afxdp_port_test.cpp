@@ -720,7 +720,7 @@ class AfXdpSharedUmemRoot : public ::testing::Test {
 // Forward `expect` frames from `in` to `out` like the pipeline's last destination (handover),
 // pushing `vlan`; the rest of `pool` is untouched. Returns frames forwarded.
 std::size_t forward(AfXdpPort& in, AfXdpPort& out, FramePool& pool, std::size_t expect, VlanId vlan,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+                    bool pop_tag = false, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   std::size_t done = 0;
   auto end = Clock::now() + timeout;
   Frame* batch[kBatchSize];
@@ -732,7 +732,7 @@ std::size_t forward(AfXdpPort& in, AfXdpPort& out, FramePool& pool, std::size_t 
       continue;
     }
     TxItem items[kBatchSize];
-    for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], vlan, true};
+    for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], vlan, pop_tag, true};
     std::uint32_t sent = out.tx_burst(items, n);
     for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
     done += sent;
@@ -762,17 +762,25 @@ TEST_F(AfXdpSharedUmemRoot, PortsOfOneWorkerForwardWithoutCopyAndAccountForEvery
   settle({&p0, &p1}, pool, std::chrono::milliseconds(5));
   EXPECT_EQ(umem.census().by_slot[p1.umem_slot()], g.rx_base()) << "filled on its first poll";
 
-  // Bursts of 64: even bursts untagged, odd bursts get VLAN 42 pushed in
-  // place (into the headroom in front of the received frame).
+  // Bursts of 64, the output tag changed in place in four ways, by burst: 0 as received; 1 VLAN
+  // 42 pushed (into the headroom in front of the frame); 2 a received tag (VLAN 7) popped;
+  // 3 the received tag replaced by 42. B1 sees the frame as made, tagged 42 in modes 1 and 3.
   constexpr std::uint32_t kBursts = 24, kBurst = 64, kCount = kBursts * kBurst;
-  std::vector<Bytes> sent;
+  std::vector<Bytes> made;
   for (std::uint32_t b = 0; b < kBursts; ++b) {
+    const std::uint32_t mode = b % 4;
     for (std::uint32_t k = 0; k < kBurst; ++k) {
       std::uint32_t seq = b * kBurst + k;
-      sent.push_back(make_frame(pairs_[1].b_mac, pairs_[0].b_mac, 1, seq, 60 + (seq * 53) % 1455));
-      ASSERT_TRUE(send_from(0, sent.back())) << std::strerror(errno);
+      made.push_back(make_frame(pairs_[1].b_mac, pairs_[0].b_mac, 1, seq, 60 + (seq * 53) % 1451));
+      Bytes wire = made.back();
+      if (mode >= 2) {
+        const std::uint8_t tag[4] = {0x81, 0x00, 0x00, 0x07};
+        wire.insert(wire.begin() + 12, tag, tag + 4);
+      }
+      ASSERT_TRUE(send_from(0, wire)) << std::strerror(errno);
     }
-    ASSERT_EQ(forward(p0, p1, pool, kBurst, b % 2 ? 42 : 0), kBurst) << "burst " << b;
+    const VlanId push = mode == 1 || mode == 3 ? 42 : 0;
+    ASSERT_EQ(forward(p0, p1, pool, kBurst, push, mode >= 2), kBurst) << "burst " << b;
   }
   auto got = receive_at(1, 1, kCount);
   ASSERT_EQ(got.size(), kCount) << "frames lost; p1 xsk: tx_invalid " << p1.kernel_stats().tx_invalid_descs
@@ -782,8 +790,9 @@ TEST_F(AfXdpSharedUmemRoot, PortsOfOneWorkerForwardWithoutCopyAndAccountForEvery
   std::uint32_t bad = 0;
   for (std::uint32_t i = 0; i < got.size(); ++i) {
     const std::uint32_t seq = seq_of(got[i]);
-    const int want_vlan = (seq / kBurst) % 2 ? 42 : -1;
-    if (seq != i || got[i].data != sent[seq] || got[i].vlan != want_vlan) ++bad;
+    const std::uint32_t mode = (seq / kBurst) % 4;
+    const int want_vlan = mode == 1 || mode == 3 ? 42 : -1;
+    if (seq != i || got[i].data != made[seq] || got[i].vlan != want_vlan) ++bad;
   }
   EXPECT_EQ(bad, 0u) << "frames reordered, corrupted or tagged wrongly";
   EXPECT_EQ(p1.tx_zero_copy(), kCount) << "every frame left from the buffer it arrived in";
@@ -828,7 +837,7 @@ TEST_F(AfXdpSharedUmemRoot, CopiesWhatItCannotTakeAndFallsBackToAnOwnUmem) {
   while (done < kCount && Clock::now() < end) {
     std::uint32_t n = p0->rx_burst(pool, batch, kBatchSize);
     TxItem items[kBatchSize];
-    for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], 0, false};
+    for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], 0, false, false};
     done += p1->tx_burst(items, n);
     for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
   }
@@ -873,7 +882,7 @@ TEST_F(AfXdpSharedUmemRoot, OwnerForeignWorkerAndControlThreadConcurrently) {
       std::uint32_t n = p0.rx_burst(pool, batch, kBatchSize);
       if (n != 0) {
         TxItem items[kBatchSize];
-        for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], 0, true};
+        for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], 0, false, true};
         forwarded.fetch_add(p1.tx_burst(items, n));
         for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
       }
@@ -899,7 +908,7 @@ TEST_F(AfXdpSharedUmemRoot, OwnerForeignWorkerAndControlThreadConcurrently) {
         Frame* f = pool.alloc();
         f->reset(static_cast<std::uint32_t>(b.size()));
         std::memcpy(f->data, b.data(), b.size());
-        items[n] = TxItem{f, 0, true};  // handed over, but not in p1's UMEM: copied
+        items[n] = TxItem{f, 0, false, true};  // handed over, but not in p1's UMEM: copied
       }
       std::uint32_t ok = p1.tx_burst(items, n);
       for (std::uint32_t i = 0; i < n; ++i) pool.release(items[i].frame);

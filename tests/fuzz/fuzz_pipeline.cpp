@@ -8,11 +8,13 @@
 //   len            0..4095 (runts, giants above the 1920-byte buffer), cut at the input's end
 // The switch (set up once per process): access ports on VLAN 10 with an IP binding (s0), a
 // MAC-only binding with a MAC limit and storm control (s1), flooding off (p2), VLAN 20 (p3),
-// two trunks (t4 all VLANs, t5 10,20 native 10), and the bridge's own port.
+// two trunks (t4 all VLANs, t5 10,20 native 10), the bridge's own port and a dot1q-tunnel
+// (QinQ) port of service VLAN 10 (q7).
 // Checked after every input, beyond the sanitizers:
 //   * every frame was received (rx counters grew by the number injected)
 //   * every frame went back to the pool (no leaked reference)
-//   * every transmitted frame is 14..1924 bytes long (1920 + one pushed tag)
+//   * every transmitted frame is 14..1924 bytes long (1920 + one pushed tag; an access port
+//     may pop a customer tag, never below 14)
 #include <syslog.h>
 
 #include <cstddef>
@@ -27,7 +29,7 @@ namespace {
 
 using brisk::test::Harness;
 
-constexpr const char* kPorts[8] = {"s0", "s1", "p2", "p3", "t4", "t5", "fzbr", "s0"};
+constexpr const char* kPorts[8] = {"s0", "s1", "p2", "p3", "t4", "t5", "fzbr", "q7"};
 constexpr std::size_t kMaxRecords = 512;
 
 [[noreturn]] void die(const char* what) {
@@ -52,6 +54,8 @@ Harness& setup() {
         "port add t4 trunk",
         "port add t5 trunk 10,20 native 10",
         "bridge config fzbr fdb-limit=64",
+        "tap create 10 name q7",
+        "port vlan q7 dot1q-tunnel 10",
     };
     for (const char* c : cmds) {
       brisk::Reply r = x->cmd(c);

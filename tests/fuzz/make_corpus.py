@@ -80,6 +80,11 @@ PIPELINE = {
     + rec(5, eth(BC, MX, 0x0800, bytes(46), tags=[(0x88A8, 20), (0x8100, 10)]))
     + rec(0, eth(BC, M1, 0x0800, bytes(46), tags=[(0x8100, 0), (0x8100, 20)]))
     + rec(6, eth(BC, MX, 0x0800, bytes(46), tags=[(0x8100, 4095)])),
+    "qinq": rec(7, eth(BC, M2, 0x0800, bytes(46), tags=[(0x8100, 7)]))
+    + rec(7, eth(BC, M2, 0x0800, bytes(46)))
+    + rec(4, eth(M2, MX, 0x0800, bytes(46), tags=[(0x8100, 10), (0x8100, 7)]))
+    + rec(4, eth(BC, MX, 0x0800, bytes(2), tags=[(0x8100, 10), (0x8100, 7)]))
+    + rec(7, eth(BC, M2, 0x0806, arp(1, M2, IPX, bytes(6), IP1), tags=[(0x8100, 7), (0x8100, 8)])),
     "runts": b"".join(rec(p, eth(BC, MX, 0x0800)[:n]) for p, n in [(0, 0), (1, 6), (2, 13), (4, 14), (4, 17)]),
     "giants": rec(2, eth(BC, MX, 0x0800, bytes(1906))) + rec(4, eth(BC, MX, 0x0800, bytes(1906), tags=[(0x8100, 10)]))
     + rec(3, eth(BC, MX, 0x0800, bytes(3000))),
@@ -97,6 +102,8 @@ COMMANDS = {
     "ports_and_fdb": "port add veth0 trunk 10,20-30 native 10 driver afpacket\nport add veth1 vlan 5\n"
     "bridge trunk fzbr veth2\nbridge notrunk fzbr veth2\nfdb add fzbr 10 02:00:00:00:00:05 veth0\nfdb show\n"
     "fdb flush fzbr port veth0 vlan 10\nfdb del fzbr 10 02:00:00:00:00:05\nport delete veth1\nstats\nstats veth0\n",
+    "qinq": "tap create 100 name q\nport vlan q dot1q-tunnel 100\nport add v0 dot1q-tunnel 7\n"
+    "port vlan v0 trunk 10,20 native 20\nport vlan v0 access 5\nport vlan q qinq 1\nport\ntap\n",
     "config": "bridge config fzbr fdb-limit=16\nbridge config fzbr ageing=0\nbridge ageing fzbr 30\nnuke\nhelp\n",
     "bad": "tap create 5000\nport security nosuch mac zz\nfdb add fzbr 4095 ff:ff:ff:ff:ff:ff x\n"
     "bridge config fzbr fdb-limit=0\nport add x trunk 1-\nport storm a 0\n",

@@ -301,6 +301,19 @@ stat_of() {
 }
 
 # tap_names: the taps the daemon lists (one a line).
+# port_json <port> <key>: a field of `port` for one port (JSON mode; needs $PY).
+port_json() {
+  bk --json port | "$PY" -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["port"] == sys.argv[1]:
+        v = p.get(sys.argv[2], "")
+        print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
+}
+# vhost-user ports: is the guest connected?
+connected() { [[ $(port_json "$1" connected) == true ]]; }
+disconnected() { [[ $(port_json "$1" connected) == false ]]; }
+
 tap_names() { bk tap | table_rows | awk -F'|' '{print $2}'; }
 
 # ------------------------------------------------------------------ daemons in namespaces

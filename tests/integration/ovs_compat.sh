@@ -6,6 +6,8 @@
 #     a VM's own tap (ip tuntap), libvirt's --timeout/--if-exists/external-ids transaction,
 #     batched del-port, "no port named", a line with an error changes nothing, set bridge,
 #     list-ports, port-to-br, del-br; ovs-ofctl add-flow NORMAL forms
+#   - QinQ: set port P vlan_mode=dot1q-tunnel tag=N (minimega), tag= alone keeps the mode,
+#     qinq-ethtype=802.1ad and cvlans refused, an internal port added as dot1q-tunnel
 #   - mirror and tunnel transactions: done, or refused with a clear error naming the feature
 #     when this briskd lacks it
 #   - the bridge it built forwards: host tap (VLAN 112) <-> access veth; the trunk gets the
@@ -122,9 +124,37 @@ port_row "$LV" | contains "|access|115" || fail "$LV after re-add: $(port_row "$
 vs set port "$LV" tag=116
 expect_ok
 port_row "$LV" | contains "|access|116" || fail "$LV after set tag: $(port_row "$LV")"
-vs set port "$VM" vlan_mode=dot1q-tunnel tag=200
-expect_err "dot1q-tunnel"
 pass "libvirt lines work"
+
+check "QinQ as minimega sets it: vlan-limit=2, set port P vlan_mode=dot1q-tunnel tag=N"
+vs set Open_vSwitch . other_config:vlan-limit=2
+expect_ok
+vs set port "$VM" vlan_mode=dot1q-tunnel tag=200
+expect_ok
+port_row "$VM" | contains "|dot1q-tunnel|200|" || fail "$VM: $(port_row "$VM")"
+vs set port "$VM" tag=201
+expect_ok
+port_row "$VM" | contains "|dot1q-tunnel|201|" || fail "tag= alone must keep $VM a dot1q-tunnel port: $(port_row "$VM")"
+vs set port "$VM" other_config:qinq-ethtype=802.1q cvlans=[]
+expect_ok
+vs set port "$VM" other_config:qinq-ethtype=802.1ad
+expect_err "802.1ad"
+vs set port "$VM" cvlans=10,20
+expect_err "cvlans"
+port_row "$VM" | contains "|dot1q-tunnel|201|" || fail "refused lines changed $VM: $(port_row "$VM")"
+# A host tap added as a dot1q-tunnel port in one line, and a tap's VLAN changed.
+vs add-port "$B" "${PFX}qt" tag=300 vlan_mode=dot1q-tunnel -- set Interface "${PFX}qt" type=internal
+expect_ok
+port_row "${PFX}qt" | contains "|tap|dot1q-tunnel|300|" || fail "${PFX}qt: $(port_row "${PFX}qt")"
+vs set port "${PFX}qt" vlan_mode=access
+expect_ok
+port_row "${PFX}qt" | contains "|tap|access|300|" || fail "${PFX}qt back to access: $(port_row "${PFX}qt")"
+vs set port "$VM" vlan_mode=access tag=113
+expect_ok
+port_row "$VM" | contains "|access|113|" || fail "$VM back to access: $(port_row "$VM")"
+vs del-port "$B" "${PFX}qt"
+expect_ok
+pass "dot1q-tunnel ports set up through ovs-vsctl"
 
 check "set bridge, ovs-ofctl NORMAL flows"
 vs set bridge "$B" other_config:mac-aging-time=100 stp_enable=false

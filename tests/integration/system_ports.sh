@@ -81,13 +81,13 @@ pass "TCP through AF_XDP <-> AF_PACKET works both ways"
 
 check "AF_XDP ports of one worker share a UMEM (C <-> D, VLAN 20)"
 bk port add "$H_D" vlan 20 driver afxdp || fail "port add $H_D driver afxdp"
-# port_json <port> <python expression over p>: a field of the port's `--json port` entry.
-port_json() {
+# port_py <port> <python expression over p>: of the port's `--json port` entry.
+port_py() {
   "$BRISK_BIN" --socket "$SOCK" --json port |
     $PY -c 'import json,sys; p=[x for x in json.load(sys.stdin) if x["port"]==sys.argv[1]][0]; print(eval(sys.argv[2]))' "$1" "$2"
 }
 for h in "$H_C" "$H_D"; do
-  [[ $(port_json "$h" 'p["afxdp_umem"]') == shared ]] || fail "$h is not in a shared UMEM: $(port_json "$h" 'p')"
+  [[ $(port_json "$h" afxdp_umem) == shared ]] || fail "$h is not in a shared UMEM: $(port_py "$h" 'p')"
 done
 ip netns exec "$NS_C" ping -c 3 -W 2 "$IP_D" >/dev/null || fail "ping $IP_C -> $IP_D failed"
 ip netns exec "$NS_D" iperf3 -s -1 -B "$IP_D" -p 5303 >"$TMPD/iperf-s3" 2>&1 &
@@ -96,9 +96,9 @@ sleep 0.5
 ip netns exec "$NS_C" iperf3 -c "$IP_D" -p 5303 -t 2 -J >"$TMPD/iperf3.json" ||
   fail "iperf3 $IP_C -> $IP_D failed: $(tail -5 "$TMPD/iperf3.json")"
 bps=$($PY -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$TMPD/iperf3.json")
-zc_c=$(port_json "$H_C" 'p["tx_zero_copy"]') zc_d=$(port_json "$H_D" 'p["tx_zero_copy"]')
+zc_c=$(port_json "$H_C" tx_zero_copy) zc_d=$(port_json "$H_D" tx_zero_copy)
 say "iperf3 C -> D: $((bps / 1000000)) Mbit/s; sent without a copy: $zc_d to D, $zc_c to C"
-say "D: $(port_json "$H_D" 'p["umem"], p["xsk"]')"
+say "D: $(port_py "$H_D" 'p["umem"], p["xsk"]')"
 ((bps > 0)) || fail "iperf3 C -> D moved no data"
 if [[ ${BRISK_TEST_BRISKD_ARGS:-} == *"--xdp-fastpath off"* ]]; then
   # Every frame between C and D goes through userspace: TCP data to D, ACKs to C.
@@ -106,7 +106,7 @@ if [[ ${BRISK_TEST_BRISKD_ARGS:-} == *"--xdp-fastpath off"* ]]; then
 fi
 bk port delete "$H_D" || fail "port delete $H_D"
 bk port add "$H_D" vlan 20 driver afxdp || fail "port add $H_D again"
-[[ $(port_json "$H_D" 'p["afxdp_umem"]') == shared ]] || fail "$H_D re-added outside the shared UMEM"
+[[ $(port_json "$H_D" afxdp_umem) == shared ]] || fail "$H_D re-added outside the shared UMEM"
 ip netns exec "$NS_C" ping -c 3 -W 2 "$IP_D" >/dev/null || fail "ping $IP_C -> $IP_D failed after re-adding $H_D"
 pass "C and D share a UMEM; TCP between them works, also after D was deleted and added"
 

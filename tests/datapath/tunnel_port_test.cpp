@@ -1,0 +1,162 @@
+// TunnelFraming (datapath/tunnel_port.hpp): the per-frame work of a tunnel port around its
+// sockets, without sockets. encap() must put exactly header + frame (with the pushed 802.1Q tag)
+// on the wire, addressed to the remote; rx_post()/rx_finish() must deliver the inner frames in
+// place, return every other frame to the pool and report the drop reasons. The sockets
+// themselves are covered by the integration tests (tests/integration/tunnel_*.sh).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "datapath/frame.hpp"
+#include "datapath/tunnel_port.hpp"
+#include "support/frame_builder.hpp"
+
+namespace brisk::test {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+std::uint32_t be_ip(const char* s) {
+  in_addr a{};
+  inet_pton(AF_INET, s, &a);
+  return a.s_addr;
+}
+
+Bytes gather(const mmsghdr& m) {
+  Bytes out;
+  for (std::size_t i = 0; i < m.msg_hdr.msg_iovlen; ++i) {
+    const auto* b = static_cast<const std::uint8_t*>(m.msg_hdr.msg_iov[i].iov_base);
+    out.insert(out.end(), b, b + m.msg_hdr.msg_iov[i].iov_len);
+  }
+  return out;
+}
+
+// An IPv4 packet from `src` to 198.18.0.1 carrying `l4`.
+Bytes ipv4(const char* src, std::uint8_t proto, const Bytes& l4) {
+  Bytes p(20, 0);
+  p[0] = 0x45;
+  std::size_t tot = 20 + l4.size();
+  p[2] = static_cast<std::uint8_t>(tot >> 8);
+  p[3] = static_cast<std::uint8_t>(tot);
+  p[8] = 64;
+  p[9] = proto;
+  std::uint32_t s = be_ip(src), d = be_ip("198.18.0.1");
+  std::memcpy(p.data() + 12, &s, 4);
+  std::memcpy(p.data() + 16, &d, 4);
+  p.insert(p.end(), l4.begin(), l4.end());
+  return p;
+}
+
+Bytes vxlan_l4(std::uint32_t vni, const Bytes& inner, std::uint8_t flags = 0x08) {
+  Bytes u = {0x12, 0x34, 0x12, 0xb5, 0, 0, 0, 0,
+             flags, 0, 0, 0, static_cast<std::uint8_t>(vni >> 16),
+             static_cast<std::uint8_t>(vni >> 8), static_cast<std::uint8_t>(vni), 0};
+  u.insert(u.end(), inner.begin(), inner.end());
+  u[4] = static_cast<std::uint8_t>(u.size() >> 8);
+  u[5] = static_cast<std::uint8_t>(u.size());
+  return u;
+}
+
+const Bytes kInner = FrameBuilder().to("02:00:00:00:00:0b").from("02:00:00:00:00:0a").build();
+
+TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
+  const TunnelKey key{TunnelType::kGre, be_ip("198.18.0.2"), 0xdeadbeef, true};
+  const TunnelFraming fr(key);
+  EXPECT_EQ(fr.header_len(), 8u);
+  EXPECT_EQ(fr.destination().sin_addr.s_addr, key.remote);
+  EXPECT_EQ(fr.destination().sin_port, 0);
+
+  FramePool pool(4);
+  Frame* a = pool.alloc();
+  Frame* b = pool.alloc();
+  for (Frame* f : {a, b}) {
+    f->reset(static_cast<std::uint32_t>(kInner.size()));
+    std::memcpy(f->data, kInner.data(), kInner.size());
+  }
+  TxItem items[2] = {{a, 0}, {b, 300}};
+  auto msgs = std::make_unique<TunnelFraming::TxMsgs>();
+  fr.encap(items, 2, *msgs);
+
+  const Bytes hdr = {0x20, 0x00, 0x65, 0x58, 0xde, 0xad, 0xbe, 0xef};
+  Bytes want_a = hdr;
+  want_a.insert(want_a.end(), kInner.begin(), kInner.end());
+  EXPECT_EQ(gather(msgs->msgs[0]), want_a);
+  Bytes want_b = hdr;
+  want_b.insert(want_b.end(), kInner.begin(), kInner.begin() + 12);
+  want_b.insert(want_b.end(), {0x81, 0x00, 0x01, 0x2c});  // VLAN 300
+  want_b.insert(want_b.end(), kInner.begin() + 12, kInner.end());
+  EXPECT_EQ(gather(msgs->msgs[1]), want_b);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(msgs->msgs[i].msg_hdr.msg_name, &fr.destination());
+    EXPECT_EQ(msgs->msgs[i].msg_hdr.msg_namelen, sizeof(sockaddr_in));
+  }
+  // No byte of the frame was copied: the frame's iovec points into its buffer.
+  EXPECT_EQ(msgs->msgs[0].msg_hdr.msg_iov[1].iov_base, a->data);
+}
+
+TEST(TunnelFraming, VxlanDestinationIsUdp4789) {
+  const TunnelFraming fr(TunnelKey{TunnelType::kVxlan, be_ip("198.18.0.2"), 42, false});
+  EXPECT_TRUE(fr.key().has_key) << "VXLAN always carries its VNI";
+  EXPECT_EQ(fr.header_len(), 8u);
+  EXPECT_EQ(ntohs(fr.destination().sin_port), kVxlanUdpPort);
+}
+
+TEST(TunnelFraming, RxDeliversInnerFramesAndReportsDrops) {
+  const TunnelFraming fr(TunnelKey{TunnelType::kVxlan, be_ip("198.18.0.2"), 42, true});
+  FramePool pool(8);
+  auto m = std::make_unique<TunnelFraming::RxMsgs>();
+  const std::uint32_t posted = fr.rx_post(pool, 6, *m);
+  ASSERT_EQ(posted, 6u);
+  EXPECT_EQ(pool.available(), 2u);
+
+  const Bytes good = ipv4("198.18.0.2", 17, vxlan_l4(42, kInner));
+  const Bytes foreign = ipv4("198.18.0.3", 17, vxlan_l4(42, kInner));
+  const Bytes malformed = ipv4("198.18.0.2", 17, vxlan_l4(42, kInner, 0x00));
+  const Bytes* pkts[4] = {&good, &foreign, &malformed, &good};
+  for (std::uint32_t i = 0; i < 5; ++i) {  // 5 received of 6 posted
+    ASSERT_GE(m->iov[i].iov_len, good.size());
+    if (i < 4) {
+      std::memcpy(m->iov[i].iov_base, pkts[i]->data(), pkts[i]->size());
+      m->msgs[i].msg_len = static_cast<unsigned>(pkts[i]->size());
+    } else {
+      m->msgs[i].msg_len = static_cast<unsigned>(m->iov[i].iov_len);
+      m->msgs[i].msg_hdr.msg_flags = MSG_TRUNC;  // did not fit the buffer
+    }
+  }
+  Frame* out[kBatchSize];
+  Drop drops[kBatchSize];
+  std::uint32_t ndrops = 0;
+  const std::uint32_t got = fr.rx_finish(pool, *m, posted, 5, out, drops, &ndrops);
+  ASSERT_EQ(got, 2u);
+  for (std::uint32_t i = 0; i < got; ++i) {
+    EXPECT_EQ(Bytes(out[i]->data, out[i]->data + out[i]->len), kInner);
+    EXPECT_EQ(out[i]->buf + TunnelFraming::kRxOffset + 36, out[i]->data) << "decapsulated in place";
+    EXPECT_EQ(out[i]->refs, 1);
+  }
+  ASSERT_EQ(ndrops, 2u);
+  EXPECT_EQ(drops[0], Drop::kTunnelMalformed);
+  EXPECT_EQ(drops[1], Drop::kOversize);
+  // The foreign, malformed, truncated and the one unfilled frame went back to the pool.
+  EXPECT_EQ(pool.available(), 8u - 2u);
+  for (std::uint32_t i = 0; i < got; ++i) pool.release(out[i]);
+  EXPECT_EQ(pool.available(), pool.capacity());
+}
+
+TEST(TunnelFraming, RxPostStopsWhenThePoolRunsDry) {
+  const TunnelFraming fr(TunnelKey{TunnelType::kGre, be_ip("198.18.0.2"), 0, false});
+  FramePool pool(3);
+  auto m = std::make_unique<TunnelFraming::RxMsgs>();
+  EXPECT_EQ(fr.rx_post(pool, kBatchSize, *m), 3u);
+  Frame* out[kBatchSize];
+  Drop drops[kBatchSize];
+  std::uint32_t ndrops = 0;
+  EXPECT_EQ(fr.rx_finish(pool, *m, 3, 0, out, drops, &ndrops), 0u);  // nothing received
+  EXPECT_EQ(ndrops, 0u);
+  EXPECT_EQ(pool.available(), 3u);
+}
+
+}  // namespace
+}  // namespace brisk::test
