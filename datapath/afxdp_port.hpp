@@ -50,9 +50,9 @@
 // non-blocking recvfrom(). Before receiving, rx_burst() returns this port's completed
 // zero-copy chunks to the pool (a try-lock of the tx lock, only when some are outstanding),
 // kicks a TX ring that the last kick left unfinished (tx_stalled_), and lets the pool reclaim
-// the chunks of deleted members (UmemPool::service()). A member that
-// joins a pool already in use starts with an empty FILL ring: the owner fills it on its first
-// poll (the worker polls every port right after a new snapshot is published).
+// the chunks of deleted members (UmemPool::service()). A member that joins a pool already in
+// use starts with an empty FILL ring: the owner fills it on its first poll (the worker polls
+// every port right after a new snapshot is published).
 //
 // TX (any worker, concurrently): the TX ring is shared by all workers, so it is guarded by a
 // small spinlock (std::atomic_flag), taken once per burst, not per frame (Open vSwitch guards
@@ -62,13 +62,14 @@
 //   * zero copy: the frame's buffer is a chunk of this port's UMEM, the item hands it over
 //     (TxItem::handover: the frame's last destination) and the pool has room for another
 //     zero-copy transmission (UmemPool::zc_room(): copy-mode devices complete a frame only
-//     when the receiver frees its skb). Its address goes into the TX ring
-//     as it is (an 802.1Q tag is pushed in place, into the 256 bytes of headroom in front of
-//     it); the chunk is tagged as this member's until its completion comes back. Only the
+//     when the receiver frees its skb). Its address goes into the TX ring as it is (an
+//     802.1Q tag is pushed into the 256 bytes of headroom in front of the frame, popped by
+//     moving the MAC addresses over it, or replaced, in place); the chunk is tagged as this
+//     member's until its completion comes back. Only the
 //     owner worker holds such frames, so only it does this, and only it moves the done list
 //     back to the pool's free stack (in this tx_burst or in its next rx_burst);
-//   * copy: into a free chunk of the port's own copy chunks (pushing the tag when asked), as
-//     before: frames from taps, tunnels, other workers, other UMEMs, every destination of a
+//   * copy: into a free chunk of the port's own copy chunks (tx_copy(): the tag pushed or
+//     popped on the way), as before: frames from taps, tunnels, other workers, other UMEMs, every destination of a
 //     flood but the last.
 // Then submit. The lock is released before the kick (a sendto() when the ring asks for a
 // wakeup), so no worker spins behind another's system call. tx_burst() returns the number of
