@@ -38,6 +38,10 @@ const char* kUsage = R"(usage: briskd [options]
   --tap-prefix PREFIX    prefix of generated tap names (default mega_tap)
   --xdp-fastpath on|off  forward learned unicast between AF_XDP ports (native XDP) inside
                          brisk's XDP program (default on)
+  --afxdp-umem shared|private
+                         shared (default): the AF_XDP ports of one worker share one UMEM and
+                         frames between them are forwarded without a copy; private: one
+                         UMEM per port, every frame copied
   --version, --help
 )";
 
@@ -115,6 +119,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       opts.xdp_fastpath = v == "on";
+    } else if (a == "--afxdp-umem") {
+      std::string v = value();
+      if (v != "shared" && v != "private") {
+        std::fprintf(stderr, "briskd: --afxdp-umem wants shared or private\n");
+        return 2;
+      }
+      opts.afxdp_shared_umem = v == "shared";
     } else if (a == "--version") {
       std::printf("briskd 0.1.0\n");
       return 0;

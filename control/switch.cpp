@@ -131,6 +131,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
       syslog(LOG_WARNING, "XDP fast path off: %s", e.what());
     }
   }
+  if (opts_.afxdp_shared_umem) umems_ = std::make_unique<UmemRegistry>();
   if (!opts_.make_port) {
     opts_.make_port = [this](const PortSpec& spec) -> std::shared_ptr<Port> {
       if (spec.kind == PortKind::kTunnel) return std::make_shared<TunnelPort>(spec.name, spec.tunnel);
@@ -141,6 +142,8 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
       if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
       AfXdpOptions o;
       o.fastpath = fp_.get();
+      o.umems = umems_.get();
+      o.worker = spec.worker;
       return std::make_shared<AfXdpPort>(spec.name, o);
     };
   }
@@ -400,17 +403,17 @@ Reply Switch::add_port(PortModel pm) {
   if (ports_.count(pm.name)) return Reply::error("port " + pm.name + " already exists");
   auto id = alloc_id();
   if (!id) return Reply::error("too many ports (limit " + std::to_string(kMaxPorts) + ")");
+  // The least loaded worker polls the new port (an AF_XDP port joins that worker's UMEM).
+  std::vector<unsigned> load(dp_.workers(), 0);
+  for (auto& [n, other] : ports_) ++load[other.worker];
+  pm.worker = static_cast<unsigned>(std::min_element(load.begin(), load.end()) - load.begin());
   try {
-    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel, pm.devargs});
+    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel, pm.devargs, pm.worker});
   } catch (const std::exception& e) {
     used_[*id] = false;
     return Reply::error(e.what());
   }
   pm.id = *id;
-  // The least loaded worker polls the new port.
-  std::vector<unsigned> load(dp_.workers(), 0);
-  for (auto& [n, other] : ports_) ++load[other.worker];
-  pm.worker = static_cast<unsigned>(std::min_element(load.begin(), load.end()) - load.begin());
   pm.base = PortTotals{};
   pm.base = totals(pm);  // counters left over from an earlier owner of this id
   std::string name = pm.name;
@@ -993,6 +996,25 @@ Reply Switch::list_ports() const {
       if (p.tunnel.has_key) data.back()["key"] = p.tunnel.key;
     }
     if (!p.devargs.empty()) data.back()["device"] = p.devargs;
+    if (auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) {
+      data.back()["afxdp_mode"] = x->mode();
+      data.back()["afxdp_umem"] = x->umem_shared() ? "shared" : "private";
+      data.back()["afxdp_worker"] = p.worker;
+      data.back()["tx_zero_copy"] = x->tx_zero_copy();
+      const AfXdpStats k = x->kernel_stats();  // the socket's own counters (XDP_STATISTICS)
+      data.back()["xsk"] = {{"rx_dropped", k.rx_dropped},
+                            {"rx_ring_full", k.rx_ring_full},
+                            {"rx_fill_ring_empty", k.rx_fill_ring_empty},
+                            {"rx_invalid_descs", k.rx_invalid_descs},
+                            {"tx_invalid_descs", k.tx_invalid_descs},
+                            {"tx_refused", x->tx_refused()}};
+      const UmemPool::Census c = x->umem().census();  // a scan of the chunk tags
+      data.back()["umem"] = {{"members", x->umem().members()},
+                             {"shared_chunks", x->umem().shared_frames()},
+                             {"free", c.free},
+                             {"in_frames", c.frames},
+                             {"held", c.by_slot[x->umem_slot()]}};
+    }
     if (auto* vh = dynamic_cast<const VhostPort*>(p.port.get())) {
       data.back()["connected"] = vh->connected();
       data.back()["queue_pairs"] = vh->queue_pairs();

@@ -26,6 +26,7 @@
 #include "datapath/port.hpp"
 #include "datapath/snapshot.hpp"
 #include "datapath/tunnel_codec.hpp"
+#include "datapath/umem_pool.hpp"
 #include "datapath/worker.hpp"
 #include "datapath/xdp_fastpath.hpp"
 
@@ -38,6 +39,7 @@ struct PortSpec {
   std::string driver;  // kSystem: "afxdp", "afpacket" or "dpdk"; kVhost: "client" or "server"
   TunnelKey tunnel;    // kTunnel: type, remote, key
   std::string devargs;  // kSystem with driver "dpdk": the device string; kVhost: socket path
+  unsigned worker = 0;  // the worker that will poll the port (AF_XDP: whose UMEM it joins)
 };
 
 struct SwitchOptions {
@@ -49,6 +51,10 @@ struct SwitchOptions {
   // learned unicast between each other in the kernel. briskd turns it on by default
   // (--xdp-fastpath on|off); when its maps cannot be created it stays off, with a log line.
   bool xdp_fastpath = false;
+  // AF_XDP ports polled by one worker share one UMEM (datapath/umem_pool.hpp): frames between
+  // them are forwarded without a copy. false: every AF_XDP port has its own UMEM (copies).
+  // briskd: --afxdp-umem shared|private.
+  bool afxdp_shared_umem = true;
   // fdb-limit of new bridges (`bridge config <b> fdb-limit=N` changes one bridge).
   std::uint32_t fdb_limit = kMacTableDefaultLimit;
   // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message
@@ -267,6 +273,9 @@ class Switch {
   std::uint64_t log_suppressed_ = 0;
   std::uint64_t denies_logged_ = 0;
   std::unique_ptr<XdpFastpath> fp_;  // nullptr: fast path off
+  // Shared UMEMs of AF_XDP ports, per worker (nullptr: each port its own). Used only while
+  // a port is constructed; the pools live as long as their ports.
+  std::unique_ptr<UmemRegistry> umems_;
   // Mirrors and captures.
   std::vector<MirrorModel> mirrors_;
   std::array<bool, kMaxMirrors> mirror_slot_used_{};

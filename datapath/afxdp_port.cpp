@@ -15,12 +15,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
+#include <vector>
 
 #include "datapath/csum.hpp"
+#include "datapath/umem_pool.hpp"
 #include "datapath/xdp_fastpath.hpp"
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
+#endif
+#ifndef AF_XDP
+#define AF_XDP 44
 #endif
 
 #ifndef BRISK_BPF_OBJ_PATH
@@ -42,6 +47,37 @@ constexpr const char* kXskMapName = "brisk_xsks";
 // libbpf/libxdp return -errno, or -1 with errno set; normalise to a positive errno.
 int err_of(int rc) { return rc < -1 ? -rc : (errno != 0 ? errno : EINVAL); }
 
+std::uint32_t pow2_at_least(std::uint32_t v) {
+  std::uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+// One mmap()ed ring of a socket.
+struct RingMap {
+  void* addr = MAP_FAILED;
+  std::size_t len = 0;
+  void unmap() noexcept {
+    if (addr != MAP_FAILED) ::munmap(addr, len);
+    addr = MAP_FAILED;
+  }
+};
+
+template <typename Ring>
+void init_ring(Ring& r, void* map, const xdp_ring_offset& off, std::uint32_t size, bool producer) {
+  auto* base = static_cast<std::uint8_t*>(map);
+  r = Ring{};
+  r.mask = size - 1;
+  r.size = size;
+  r.producer = reinterpret_cast<std::uint32_t*>(base + off.producer);
+  r.consumer = reinterpret_cast<std::uint32_t*>(base + off.consumer);
+  r.flags = reinterpret_cast<std::uint32_t*>(base + off.flags);
+  r.ring = base + off.desc;
+  r.cached_prod = __atomic_load_n(r.producer, __ATOMIC_ACQUIRE);
+  // A producer's cached_cons runs `size` ahead of the consumer (libxdp's convention).
+  r.cached_cons = __atomic_load_n(r.consumer, __ATOMIC_ACQUIRE) + (producer ? size : 0);
+}
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -52,36 +88,127 @@ inline void cpu_relax() noexcept {
 
 }  // namespace
 
-// Everything libbpf/libxdp. Heap-allocated once, so the ring structs have stable addresses
-// (libxdp remembers &fill and &comp). RX-side and TX-side fields sit on separate cache lines:
-// the RX worker and the transmitting workers do not share lines on the fast path.
+// The socket, its rings and its place in the UMEM pool, and the BPF state. Heap-allocated once,
+// so the ring structs have stable addresses. RX-side and TX-side fields sit on separate cache
+// lines: the owner worker and the transmitting workers do not share lines on the fast path.
 struct AfXdpPort::Xsk {
-  // ---- RX side: the worker that polls this port ----
+  // ---- RX side: the owner worker (polls this port and the pool's other members) ----
   alignas(64) xsk_ring_cons rx{};
   xsk_ring_prod fill{};
-  std::unique_ptr<std::uint64_t[]> fill_stash;  // chunks waiting for room in the FILL ring
-  std::uint32_t stash_n = 0;
-  std::uint8_t* area = nullptr;  // UMEM (read by both sides, written before sharing)
+  UmemPool* pool = nullptr;
+  std::uint8_t* area = nullptr;  // the pool's memory (read by both sides)
+  std::uint32_t rx_held = 0;     // chunks given to FILL and not yet read from RX
+  std::uint32_t rx_target = 0;   // how many to hold: rx_base() .. rx_max(), see rx_burst()
+  std::uint32_t light_polls = 0;
+  std::uint8_t slot = 0;
   int fd = -1;
 
   // ---- TX side: under the port's tx spinlock ----
   alignas(64) xsk_ring_prod tx{};
   xsk_ring_cons comp{};
-  std::unique_ptr<std::uint64_t[]> tx_free;  // free TX chunks (a stack)
+  std::unique_ptr<std::uint64_t[]> tx_free;  // free copy chunks (a stack)
   std::uint32_t tx_free_n = 0;
+  std::unique_ptr<std::uint64_t[]> zc_done;  // completed shared chunks, for the owner
+  std::uint32_t zc_done_n = 0;
 
   // ---- setup and teardown (control thread) ----
-  alignas(64) std::size_t area_size = 0;
-  std::uint32_t rx_frames = 0;
-  std::uint32_t tx_frames = 0;
-  xsk_umem* umem = nullptr;
-  xsk_socket* xsk = nullptr;
+  alignas(64) std::shared_ptr<UmemPool> owner;
+  bool bound = false;  // holds a live slot of `owner`
+  RingMap m_rx, m_tx, m_fill, m_comp;
+  std::uint32_t rx_size = 0, tx_size = 0, fill_size = 0, comp_size = 0;
   bpf_object* obj = nullptr;
   int prog_fd = -1;
   int map_fd = -1;
   std::uint32_t attach_flags = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE once attached
   bool attached = false;
+
+  void close_socket() noexcept {
+    // Unmap first: a mapping holds a reference to the socket, and the close must release it.
+    m_rx.unmap();
+    m_tx.unmap();
+    m_fill.unmap();
+    m_comp.unmap();
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
 };
+
+namespace {
+
+// Creates one AF_XDP socket on (ifindex, queue) in `pool`: the UMEM's first member registers it
+// (XDP_UMEM_REG) and binds in copy or zero-copy mode; later members bind with XDP_SHARED_UMEM
+// to `share_fd`. Every member has its own FILL and COMPLETION rings. Returns 0, or an errno
+// with nothing left open.
+int open_socket(AfXdpPort::Xsk& x, int ifindex, std::uint32_t queue_id, UmemPool& pool,
+                int share_fd, bool zero_copy) {
+  x.fd = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (x.fd < 0) {
+    int e = errno;
+    x.fd = -1;
+    return e;
+  }
+  auto bail = [&x]() {
+    int e = errno != 0 ? errno : EINVAL;
+    x.close_socket();
+    return e;
+  };
+  errno = 0;
+  if (share_fd < 0) {
+    xdp_umem_reg mr;
+    std::memset(&mr, 0, sizeof(mr));  // padding too: newer kernels read a field there
+    mr.addr = reinterpret_cast<std::uintptr_t>(pool.area());
+    mr.len = pool.area_size();
+    mr.chunk_size = UmemPool::kChunkSize;
+    mr.headroom = 0;
+    if (::setsockopt(x.fd, SOL_XDP, XDP_UMEM_REG, &mr, sizeof(mr)) != 0) return bail();
+  }
+  const int fill = static_cast<int>(x.fill_size), comp = static_cast<int>(x.comp_size);
+  const int rx = static_cast<int>(x.rx_size), tx = static_cast<int>(x.tx_size);
+  if (::setsockopt(x.fd, SOL_XDP, XDP_UMEM_FILL_RING, &fill, sizeof(fill)) != 0 ||
+      ::setsockopt(x.fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &comp, sizeof(comp)) != 0 ||
+      ::setsockopt(x.fd, SOL_XDP, XDP_RX_RING, &rx, sizeof(rx)) != 0 ||
+      ::setsockopt(x.fd, SOL_XDP, XDP_TX_RING, &tx, sizeof(tx)) != 0)
+    return bail();
+  xdp_mmap_offsets off{};
+  socklen_t optlen = sizeof(off);
+  if (::getsockopt(x.fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen) != 0) return bail();
+  if (optlen != sizeof(off)) {  // kernels before 5.4 (no ring flags, no need_wakeup)
+    errno = EOPNOTSUPP;
+    return bail();
+  }
+  auto map = [&x](RingMap& m, std::size_t len, off_t pgoff) {
+    m.len = len;
+    m.addr = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, x.fd, pgoff);
+    return m.addr != MAP_FAILED;
+  };
+  if (!map(x.m_rx, off.rx.desc + std::size_t{x.rx_size} * sizeof(xdp_desc), XDP_PGOFF_RX_RING) ||
+      !map(x.m_tx, off.tx.desc + std::size_t{x.tx_size} * sizeof(xdp_desc), XDP_PGOFF_TX_RING) ||
+      !map(x.m_fill, off.fr.desc + std::size_t{x.fill_size} * sizeof(std::uint64_t),
+           XDP_UMEM_PGOFF_FILL_RING) ||
+      !map(x.m_comp, off.cr.desc + std::size_t{x.comp_size} * sizeof(std::uint64_t),
+           XDP_UMEM_PGOFF_COMPLETION_RING))
+    return bail();
+  init_ring(x.rx, x.m_rx.addr, off.rx, x.rx_size, false);
+  init_ring(x.tx, x.m_tx.addr, off.tx, x.tx_size, true);
+  init_ring(x.fill, x.m_fill.addr, off.fr, x.fill_size, true);
+  init_ring(x.comp, x.m_comp.addr, off.cr, x.comp_size, false);
+
+  sockaddr_xdp sa{};
+  sa.sxdp_family = AF_XDP;
+  sa.sxdp_ifindex = static_cast<std::uint32_t>(ifindex);
+  sa.sxdp_queue_id = queue_id;
+  if (share_fd >= 0) {
+    // Mode flags are inherited from the UMEM's first bind; the kernel refuses them here.
+    sa.sxdp_flags = XDP_SHARED_UMEM;
+    sa.sxdp_shared_umem_fd = static_cast<std::uint32_t>(share_fd);
+  } else {
+    sa.sxdp_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY));
+  }
+  if (::bind(x.fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return bail();
+  return 0;
+}
+
+}  // namespace
 
 std::string AfXdpPort::default_bpf_object() {
   if (const char* dir = std::getenv("BRISK_BPF_DIR"); dir != nullptr && *dir != '\0')
@@ -159,76 +286,84 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     }
     const bool native = x.attach_flags == XDP_FLAGS_DRV_MODE;
 
-    // 3. UMEM and socket: zero-copy when possible, else copy.
-    x.rx_frames = opts.frames / 2;
-    x.tx_frames = opts.frames - x.rx_frames;
-    x.area_size = std::size_t{opts.frames} * kChunkSize;
-    void* area = ::mmap(nullptr, x.area_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                        -1, 0);
-    if (area == MAP_FAILED) fail(errno, "AF_XDP port " + ifname + ": allocate UMEM");
-    x.area = static_cast<std::uint8_t*>(area);
-
-    xsk_umem_config uc{};
-    uc.fill_size = x.rx_frames;
-    uc.comp_size = x.tx_frames;
-    uc.frame_size = kChunkSize;
-    uc.frame_headroom = 0;
-    uc.flags = 0;
-    bool zc = native && opts.zero_copy;
-    int busy_retries = 25;  // x 20 ms
-    for (;;) {
-      if (int rc = xsk_umem__create(&x.umem, x.area, x.area_size, &x.fill, &x.comp, &uc); rc != 0) {
-        x.umem = nullptr;
-        fail(err_of(rc), "AF_XDP port " + ifname + ": create UMEM (" +
-                             std::to_string(x.area_size >> 10) + " KiB)");
-      }
-      xsk_socket_config sc{};
-      sc.rx_size = x.rx_frames;
-      sc.tx_size = x.tx_frames;
-      sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
-      sc.xdp_flags = x.attach_flags;
-      sc.bind_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY));
-      int rc = xsk_socket__create(&x.xsk, ifname.c_str(), opts.queue_id, x.umem, &x.rx, &x.tx, &sc);
-      if (rc == 0) break;
-      x.xsk = nullptr;
-      int e = err_of(rc);
-      // libxdp (1.3) has unmapped the rings of a failed socket; only the UMEM is left.
-      xsk_umem__delete(x.umem);
-      x.umem = nullptr;
-      x.fill = {};
-      x.comp = {};
-      if (e == EBUSY && busy_retries-- > 0) {
-        // The kernel frees a queue's socket slot in deferred work after the previous socket
-        // on it closed (a port re-added at once): wait briefly, same mode.
-        ::usleep(20000);
-        continue;
-      }
-      if (zc) {  // no zero-copy support in this driver: copy mode
-        zc = false;
-        continue;
-      }
-      fail(e, "AF_XDP port " + ifname + ": create AF_XDP socket on queue " +
-                  std::to_string(opts.queue_id) +
-                  (e == EBUSY ? " (another AF_XDP socket is bound to it)" : ""));
+    // 3. UMEM and socket (see the header for the order of attempts).
+    const bool zc_wanted = native && opts.zero_copy;
+    struct Attempt {
+      std::shared_ptr<UmemPool> pool;
+      bool zero_copy;
+    };
+    std::vector<Attempt> attempts;
+    if (opts.umems != nullptr) {
+      if (zc_wanted) attempts.push_back({opts.umems->get(opts.worker, true), true});
+      attempts.push_back({opts.umems->get(opts.worker, false), false});
     }
-    x.fd = xsk_socket__fd(x.xsk);
-    mode_ = std::string(native ? "native" : "generic") + (zc ? "/zerocopy" : "/copy");
+    const std::size_t own_from = attempts.size();
+    int last_err = 0;
+    std::string why;
+    for (std::size_t i = 0;; ++i) {
+      if (i == own_from) {  // an own UMEM, as before sharing existed
+        auto own = std::make_shared<UmemPool>(UmemGeometry::single(opts.frames));
+        if (zc_wanted) attempts.push_back({own, true});
+        attempts.push_back({own, false});
+      }
+      if (i >= attempts.size()) break;
+      UmemPool& pool = *attempts[i].pool;
+      const bool zc = attempts[i].zero_copy;
+      auto slot = pool.reserve_slot();
+      if (!slot) continue;  // every slot in use or retiring
+      const int share = pool.share_fd();
+      const UmemGeometry& g = pool.geometry();
+      x.fill_size = x.rx_size = pow2_at_least(g.rx_max());
+      // Copies, plus (when members share) frames handed over by the other members.
+      x.tx_size = x.comp_size = pow2_at_least(g.copy_frames + (g.max_ports > 1 ? 512 : 0));
+      int e = 0;
+      for (int busy_retries = 25;; --busy_retries) {  // x 20 ms
+        e = open_socket(x, ifindex_, opts.queue_id, pool, share, zc);
+        // The kernel frees a queue's socket slot in deferred work after the previous socket on
+        // it closed (a port re-added at once): wait briefly, same mode.
+        if (e != EBUSY || busy_retries == 0) break;
+        ::usleep(20000);
+      }
+      if (e == 0) {
+        pool.member_bound(*slot, x.fd, zc);
+        x.owner = attempts[i].pool;
+        x.bound = true;
+        x.slot = static_cast<std::uint8_t>(*slot);
+        break;
+      }
+      pool.cancel_slot(*slot);
+      if (e == EBUSY)
+        fail(e, "AF_XDP port " + ifname + ": create AF_XDP socket on queue " +
+                    std::to_string(opts.queue_id) + " (another AF_XDP socket is bound to it)");
+      last_err = e;
+      why = std::string(share >= 0 ? "shared" : (zc ? "zerocopy" : "copy")) + " bind: " +
+            std::strerror(e);
+    }
+    if (!x.bound)
+      fail(last_err != 0 ? last_err : ENOSPC,
+           "AF_XDP port " + ifname + ": create AF_XDP socket on queue " +
+               std::to_string(opts.queue_id) + (why.empty() ? "" : " (" + why + ")"));
+    UmemPool& pool = *x.owner;
+    x.pool = &pool;
+    x.area = pool.area();
+    mode_ = std::string(native ? "native" : "generic") + (pool.zero_copy() ? "/zerocopy" : "/copy");
 
-    // 4. RX chunks into the FILL ring, TX chunks onto the free stack.
-    x.fill_stash = std::make_unique<std::uint64_t[]>(x.rx_frames);
-    x.tx_free = std::make_unique<std::uint64_t[]>(x.tx_frames);
-    std::uint32_t idx = 0;
-    if (xsk_ring_prod__reserve(&x.fill, x.rx_frames, &idx) != x.rx_frames)
-      fail(ENOSPC, "AF_XDP port " + ifname + ": populate FILL ring");
-    for (std::uint32_t i = 0; i < x.rx_frames; ++i)
-      *xsk_ring_prod__fill_addr(&x.fill, idx + i) = std::uint64_t{i} * kChunkSize;
-    xsk_ring_prod__submit(&x.fill, x.rx_frames);
-    for (std::uint32_t i = 0; i < x.tx_frames; ++i)
-      x.tx_free[i] = std::uint64_t{x.rx_frames + i} * kChunkSize;
-    x.tx_free_n = x.tx_frames;
+    // 4. The slot's copy chunks onto the free stack; the FILL ring is filled now if this is
+    // the pool's only member (no worker knows the pool yet), else by the owner's first poll.
+    const UmemGeometry& g = pool.geometry();
+    x.tx_free = std::make_unique<std::uint64_t[]>(g.copy_frames);
+    for (std::uint32_t i = 0; i < g.copy_frames; ++i)
+      x.tx_free[i] = pool.copy_base(x.slot) + std::uint64_t{i} * kChunkSize;
+    x.tx_free_n = g.copy_frames;
+    x.zc_done = std::make_unique<std::uint64_t[]>(pool.shared_frames());
+    // An own UMEM keeps its whole receive half in FILL, as before; a member of a shared pool
+    // starts at its base and grows with its load.
+    x.rx_target = g.max_ports == 1 ? g.rx_max() : g.rx_base();
+    if (pool.members() == 1) refill();
 
     // 5. Publish the socket to the program: from now on the queue's frames reach brisk.
-    if (int rc = xsk_socket__update_xskmap(x.xsk, x.map_fd); rc != 0)
+    const std::uint32_t key = opts.queue_id;
+    if (int rc = bpf_map_update_elem(x.map_fd, &key, &x.fd, 0); rc != 0)
       fail(err_of(rc), "AF_XDP port " + ifname + ": insert socket into " + kXskMapName);
   } catch (...) {
     close_all();
@@ -241,11 +376,9 @@ AfXdpPort::~AfXdpPort() { close_all(); }
 void AfXdpPort::close_all() noexcept {
   if (!x_) return;
   Xsk& x = *x_;
-  if (x.xsk != nullptr) xsk_socket__delete(x.xsk);  // also leaves the XSKMAP
-  x.xsk = nullptr;
-  x.fd = -1;
-  if (x.umem != nullptr) xsk_umem__delete(x.umem);
-  x.umem = nullptr;
+  x.close_socket();  // also leaves the XSKMAP
+  if (x.bound) x.owner->retire_slot(x.slot);  // its chunks come back after the retire delay
+  x.bound = false;
   if (x.attached) {
     // Only if our program is still the one attached (XDP_FLAGS_REPLACE with old_prog_fd). Fails
     // harmlessly when the device is gone.
@@ -257,9 +390,13 @@ void AfXdpPort::close_all() noexcept {
   }
   if (x.obj != nullptr) bpf_object__close(x.obj);  // closes the program and map fds
   x.obj = nullptr;
-  if (x.area != nullptr) ::munmap(x.area, x.area_size);
-  x.area = nullptr;
+  x.pool = nullptr;
+  x.owner.reset();  // the last member frees the UMEM
 }
+
+bool AfXdpPort::umem_shared() const { return x_->owner->geometry().max_ports > 1; }
+const UmemPool& AfXdpPort::umem() const { return *x_->owner; }
+std::uint32_t AfXdpPort::umem_slot() const { return x_->slot; }
 
 int AfXdpPort::wait_fd() const noexcept { return x_->fd; }
 
@@ -295,28 +432,53 @@ void AfXdpPort::kick_rx() noexcept {
   if (::recvfrom(x_->fd, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr) < 0) check_fatal(errno);
 }
 
-// Hand stashed RX chunks back to the kernel. The FILL ring has room for every RX chunk, so
-// the stash empties at once; it only exists so that a chunk is never lost.
+// Top the FILL ring up to the member's target, as far as UmemPool::rx_allowance() lets it
+// (its base is always there; more only while no other slot is owed chunks). One reserve and
+// submit per call; small top-ups wait while the ring is well stocked. rx_held is exact: a
+// chunk the kernel takes from FILL stays this socket's until it appears on RX.
 void AfXdpPort::refill() noexcept {
+  constexpr std::uint32_t kBatch = 32;
   Xsk& x = *x_;
-  std::uint32_t k = xsk_prod_nb_free(&x.fill, x.stash_n);
-  k = std::min(k, x.stash_n);
-  if (k == 0) return;
+  if (x.rx_held >= x.rx_target) return;
+  const std::uint32_t k = std::min(x.rx_target - x.rx_held, x.pool->rx_allowance(x.slot));
+  if (k == 0 || (k < kBatch && x.rx_held >= kBatch)) return;
   std::uint32_t idx = 0;
+  // Cannot fall short: FILL has rx_max() entries and holds at most rx_held of them.
   if (xsk_ring_prod__reserve(&x.fill, k, &idx) != k) return;
-  for (std::uint32_t i = 0; i < k; ++i)
-    *xsk_ring_prod__fill_addr(&x.fill, idx + i) = x.fill_stash[--x.stash_n];
+  for (std::uint32_t i = 0; i < k; ++i) *xsk_ring_prod__fill_addr(&x.fill, idx + i) = x.pool->pop(x.slot);
   xsk_ring_prod__submit(&x.fill, k);
+  x.rx_held += k;
+  x.pool->set_rx_held(x.slot, x.rx_held);
+}
+
+// Owner worker, from rx_burst(): shared chunks this port has finished sending go back to the
+// pool (skipped when another worker holds the tx lock: next time), and a TX ring that the
+// last kick left unfinished (tx_stalled_) is kicked again.
+void AfXdpPort::tx_housekeeping() noexcept {
+  if (zc_out_.load(std::memory_order_relaxed) != 0 &&
+      !tx_lock_.test_and_set(std::memory_order_acquire)) {
+    Xsk& x = *x_;
+    reap_completions();
+    for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
+    x.pool->zc_completed(x.slot, x.zc_done_n);
+    zc_out_.store(zc_out_.load(std::memory_order_relaxed) - x.zc_done_n, std::memory_order_relaxed);
+    x.zc_done_n = 0;
+    unlock_tx();
+  }
+  if (tx_stalled_.load(std::memory_order_relaxed)) kick_tx();
 }
 
 std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
   if (failed()) return 0;
   Xsk& x = *x_;
+  x.pool->service();
+  if (zc_out_.load(std::memory_order_relaxed) != 0 || tx_stalled_.load(std::memory_order_relaxed))
+    tx_housekeeping();
   std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(max, pool.available()));
   std::uint32_t idx = 0;
   std::uint32_t got = want != 0 ? xsk_ring_cons__peek(&x.rx, want, &idx) : 0;
   if (got == 0) {
-    if (tx_stalled_.load(std::memory_order_relaxed)) kick_tx();
+    refill();  // a new member's first poll, or chunks came back since the last one
     if (xsk_ring_prod__needs_wakeup(&x.fill) || ++idle_polls_ >= kLivenessPolls) {
       idle_polls_ = 0;
       kick_rx();
@@ -324,25 +486,47 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     return 0;
   }
   idle_polls_ = 0;
-  constexpr std::uint64_t kChunkMask = ~std::uint64_t{kChunkSize - 1};
+  // The kernel has just written these frames on another CPU: start every first line's miss
+  // now, so they overlap instead of stalling one by one in the loop below.
+  for (std::uint32_t i = 0; i < got; ++i)
+    __builtin_prefetch(x.area + xsk_ring_cons__rx_desc(&x.rx, idx + i)->addr);
   std::uint32_t n = 0;
   for (std::uint32_t i = 0; i < got; ++i) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&x.rx, idx + i);
     // Aligned UMEM: addr is the chunk's base plus the offset of the frame's first byte.
-    x.fill_stash[x.stash_n++] = d->addr & kChunkMask;
+    const std::uint64_t chunk = d->addr & UmemPool::kChunkMask;
     if (d->len > kMaxFrameLen) {
       rx_oversize_.fetch_add(1, std::memory_order_relaxed);
+      x.pool->put(chunk);
       continue;
     }
     Frame* f = pool.alloc();  // cannot fail: got <= pool.available()
     f->reset(d->len);
-    std::memcpy(f->data, x.area + d->addr, d->len);
+    f->data = x.area + d->addr;  // lent, not copied
+    f->ext = x.pool;
+    f->ext_handle = chunk;
+    x.pool->set_tag(chunk, UmemPool::kTagFrame);
     // A veth or tap peer with checksum offload sends TCP/UDP with only the pseudo-header
     // sum, and XDP carries no metadata saying so: finish it (datapath/csum.hpp).
     if (complete_partial_l4(f->data, d->len)) csum_completed_.fetch_add(1, std::memory_order_relaxed);
     out[n++] = f;
   }
   xsk_ring_cons__release(&x.rx, got);
+  x.rx_held -= got;
+  x.pool->set_rx_held(x.slot, x.rx_held);
+  // The receive side's depth follows the load: when a poll finds the FILL ring (nearly) used
+  // up, the kernel ran out of buffers or almost did: hold twice as many, up to rx_max(). After
+  // 1024 polls in a row that found more than half of it left, half as many, down to the base.
+  // A port that sees a trickle (TCP ACKs, ARP) never hoards what a busy one needs. (One read
+  // of the FILL consumer index per poll that received something.)
+  const std::uint32_t in_fill = x.fill.size - xsk_prod_nb_free(&x.fill, x.fill.size);
+  if (in_fill < x.rx_target / 8) {
+    x.light_polls = 0;
+    x.rx_target = std::min(x.pool->rx_max(), 2 * x.rx_target);
+  } else if (in_fill > x.rx_target / 2 && ++x.light_polls >= 1024) {
+    x.light_polls = 0;
+    x.rx_target = std::max(x.pool->rx_base(), x.rx_target / 2);
+  }
   refill();
   if (xsk_ring_prod__needs_wakeup(&x.fill)) kick_rx();
   return n;
@@ -356,14 +540,21 @@ void AfXdpPort::lock_tx() noexcept {
   }
 }
 
-// Under the tx lock: chunks the kernel has finished sending go back to the free stack.
+// Under the tx lock: chunks the kernel has finished sending. Copy chunks go back to the free
+// stack, shared chunks (zero copy) to the done list, which only the owner worker empties.
 void AfXdpPort::reap_completions() noexcept {
   Xsk& x = *x_;
   std::uint32_t idx = 0;
-  std::uint32_t done = xsk_ring_cons__peek(&x.comp, x.tx_frames, &idx);
+  std::uint32_t done = xsk_ring_cons__peek(&x.comp, x.comp.size, &idx);
   if (done == 0) return;
-  for (std::uint32_t i = 0; i < done; ++i)
-    x.tx_free[x.tx_free_n++] = *xsk_ring_cons__comp_addr(&x.comp, idx + i);
+  for (std::uint32_t i = 0; i < done; ++i) {
+    const std::uint64_t chunk = *xsk_ring_cons__comp_addr(&x.comp, idx + i) & UmemPool::kChunkMask;
+    if (x.pool->is_shared(chunk)) {
+      x.zc_done[x.zc_done_n++] = chunk;
+    } else {
+      x.tx_free[x.tx_free_n++] = chunk;
+    }
+  }
   xsk_ring_cons__release(&x.comp, done);
 }
 
@@ -392,17 +583,50 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   Xsk& x = *x_;
   lock_tx();
   reap_completions();
-  std::uint32_t room = std::min(n, x.tx_free_n);
+  std::uint32_t room = std::min(n, xsk_prod_nb_free(&x.tx, n));
   std::uint32_t idx = 0;
-  // The TX ring has an entry for every TX chunk, so reserving `room` entries succeeds.
   if (room != 0 && xsk_ring_prod__reserve(&x.tx, room, &idx) != room) room = 0;
-  std::uint32_t used = 0;
+  std::uint32_t used = 0, zc = 0;
+  bool owner = false;  // a frame of this port's pool: the caller is its owner worker
   for (std::uint32_t i = 0; i < n && used < room; ++i) {
+    Frame* f = items[i].frame;
     const std::uint32_t len = tx_wire_len(items[i]);
-    if (len > kChunkSize) continue;  // refused below
+    xdp_desc* d = xsk_ring_prod__tx_desc(&x.tx, idx + used);
+    if (f->ext == x.pool) {
+      owner = true;
+      // In place: the frame's buffer becomes this member's until its completion comes back.
+      // A pushed tag goes into the headroom in front of the frame (256 bytes on receive), a
+      // popped one is closed up by moving the MAC addresses over it.
+      std::uint64_t off = static_cast<std::uint64_t>(f->data - x.area);
+      const bool fits = tx_as_is(items[i]) || items[i].pop_tag || off - f->ext_handle >= 4;
+      if (items[i].handover && fits && x.pool->zc_room()) {
+        if (!tx_as_is(items[i])) {
+          const VlanId vlan = items[i].push_vlan;
+          if (vlan != 0 && items[i].pop_tag) {
+            write_vlan_tag(x.area + off + 12, vlan);  // the tag replaced
+          } else if (vlan != 0) {
+            off -= 4;
+            std::memmove(x.area + off, x.area + off + 4, 12);
+            write_vlan_tag(x.area + off + 12, vlan);
+          } else {
+            std::memmove(x.area + off + 4, x.area + off, 12);
+            off += 4;
+          }
+        }
+        x.pool->set_tag(f->ext_handle, x.slot);
+        x.pool->zc_sent(x.slot);
+        f->ext = nullptr;  // the buffer is no longer the frame's
+        d->addr = off;
+        d->len = len;
+        d->options = 0;
+        ++used;
+        ++zc;
+        continue;
+      }
+    }
+    if (len > kChunkSize || x.tx_free_n == 0) continue;  // refused
     const std::uint64_t chunk = x.tx_free[--x.tx_free_n];
     tx_copy(x.area + chunk, items[i]);  // the tag pushed or popped on the way
-    xdp_desc* d = xsk_ring_prod__tx_desc(&x.tx, idx + used);
     d->addr = chunk;
     d->len = len;
     d->options = 0;
@@ -412,8 +636,17 @@ std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept
   // producer rings; cached_prod is only ours).
   x.tx.cached_prod -= room - used;
   if (used != 0) xsk_ring_prod__submit(&x.tx, used);
+  std::uint32_t out = zc_out_.load(std::memory_order_relaxed) + zc;
+  if (owner) {  // only the owner returns shared chunks to the pool
+    for (std::uint32_t i = 0; i < x.zc_done_n; ++i) x.pool->put(x.zc_done[i]);
+    x.pool->zc_completed(x.slot, x.zc_done_n);
+    out -= x.zc_done_n;
+    x.zc_done_n = 0;
+  }
+  zc_out_.store(out, std::memory_order_relaxed);
   unlock_tx();
   if (used != 0 && xsk_ring_prod__needs_wakeup(&x.tx)) kick_tx();
+  if (zc != 0) tx_zero_copy_.fetch_add(zc, std::memory_order_relaxed);
   if (used != n) tx_refused_.fetch_add(n - used, std::memory_order_relaxed);
   return used;
 }

@@ -11,34 +11,69 @@
 //     Attach uses XDP_FLAGS_UPDATE_IF_NOEXIST: a device that already runs an XDP program
 //     (another brisk, xdp-loader, ...) is refused rather than taken over. libxdp's
 //     multi-program dispatcher is not used (it does not work on every kernel).
-//   * UMEM: one per port, `frames` chunks of 2048 bytes, page-aligned anonymous memory. The
-//     first half of the chunks serve RX (they circulate through the FILL and RX rings), the
-//     second half TX (TX and COMPLETION rings, and a free stack in between). Every ring has
-//     as many entries as the chunks that circulate through it, so a ring never overflows.
-//   * Socket: zero-copy bind (XDP_ZEROCOPY) when the program runs in native mode and the
-//     driver supports it, else copy mode (XDP_COPY); always XDP_USE_NEED_WAKEUP. mode() says
+//   * UMEM (datapath/umem_pool.hpp): with AfXdpOptions::umems set, the port joins the UMEM
+//     its worker's AF_XDP ports share (UmemRegistry, one per worker and mode, 8 MiB): the
+//     first member registers it, later ones bind with XDP_SHARED_UMEM and their own FILL and
+//     COMPLETION rings. Without umems, or when sharing is refused, the port has a UMEM of its
+//     own (AfXdpOptions::frames chunks, half receive, half transmit, as before). Fallback
+//     order: the worker's zero-copy pool (native XDP, zero_copy wanted), the worker's
+//     copy-mode pool, an own UMEM in zero-copy then copy mode. A shared pool is refused when
+//     all its slots are taken or still retiring, when its mode does not fit the driver (a
+//     shared bind inherits the first member's zero-copy or copy mode), or when the driver
+//     refuses the shared bind. umem_shared() says which one the port got.
+//   * Sockets are created with raw system calls (socket, setsockopt, mmap, bind) rather than
+//     libxdp's xsk_socket__create_shared(), which binds later members to the first member's
+//     socket and keeps that socket bound to its queue until the UMEM is deleted: a deleted
+//     first member's queue could not be bound again. libxdp's ring helpers (xsk.h) are used.
+//   * Zero-copy bind (XDP_ZEROCOPY) when the program runs in native mode and the driver
+//     supports it, else copy mode (XDP_COPY); always XDP_USE_NEED_WAKEUP. mode() says
 //     which combination was achieved ("native/zerocopy", "native/copy", "generic/copy").
-//   * libxdp (xsk.h) creates the UMEM and the socket, with its own program loading inhibited.
 //   * Fast path: with AfXdpOptions::fastpath set, the program instance reuses the shared
 //     brisk_fp_* maps of that XdpFastpath (datapath/xdp_fastpath.hpp) instead of creating its
 //     own, so the control thread can let it forward learned unicast in the kernel. Without
 //     it the program's own (empty) maps send every frame to the socket, as before.
 //
-// RX (one worker): a batched peek on the RX ring, each frame copied into a Frame from the
-// worker's pool (the UMEM chunk goes straight back to the FILL ring, so brisk's frames never
-// alias UMEM memory and the "ports never keep frames" rule holds without extra bookkeeping).
+// RX (the owner worker, the one that polls the port and every other member of its UMEM): a
+// batched peek on the RX ring; each frame is lent to a Frame of the worker's pool without a
+// copy (Frame::ext = the UMEM pool, data inside the chunk; the chunk returns to the pool's
+// free stack when the Frame is released). Then, once per burst, the FILL ring is topped up
+// from the pool's free stack to the member's target depth, as far as the pool allows
+// (UmemPool::rx_allowance: never what other members are owed). The target follows the load:
+// it starts at the pool's base (96 chunks), doubles when a receiving poll finds the FILL ring
+// (nearly) empty (the kernel ran out of buffers), up to 2048, and halves after 1024 polls in a
+// row that found more than half of it left; a port with an own UMEM keeps 2048 as before. So
+// a port that sees a trickle (TCP ACKs) never hoards the chunks a busy one needs.
 // Frames longer than kMaxFrameLen are dropped and counted (rx_oversize()). TCP/UDP frames
 // whose checksum field holds only the pseudo-header sum (a peer with checksum offload: XDP
-// has no CHECKSUM_PARTIAL flag) are completed in software (complete_partial_l4, counted). When the kernel
-// asks for a wakeup on the FILL ring, rx_burst() kicks it with a non-blocking recvfrom().
+// has no CHECKSUM_PARTIAL flag) are completed in software (complete_partial_l4, counted), in
+// place. When the kernel asks for a wakeup on the FILL ring, rx_burst() kicks it with a
+// non-blocking recvfrom(). Before receiving, rx_burst() returns this port's completed
+// zero-copy chunks to the pool (a try-lock of the tx lock, only when some are outstanding),
+// kicks a TX ring that the last kick left unfinished (tx_stalled_), and lets the pool reclaim
+// the chunks of deleted members (UmemPool::service()). A member that joins a pool already in
+// use starts with an empty FILL ring: the owner fills it on its first poll (the worker polls
+// every port right after a new snapshot is published).
 //
 // TX (any worker, concurrently): the TX ring is shared by all workers, so it is guarded by a
 // small spinlock (std::atomic_flag), taken once per burst, not per frame (Open vSwitch guards
-// its shared AF_XDP tx queues the same way). Under the lock: reap the COMPLETION ring into the
-// free stack, reserve TX descriptors, copy each frame into a free chunk (pushing the 802.1Q
-// tag when asked), submit. The lock is released before the kick (a sendto() when the ring
-// asks for a wakeup), so no worker spins behind another's system call. tx_burst() returns the
-// number of frames accepted: fewer when no chunk is free (completions outstanding).
+// its shared AF_XDP tx queues the same way). Under the lock: reap the COMPLETION ring (copy
+// chunks to the port's free stack, shared chunks to its done list), reserve TX descriptors,
+// and per frame either
+//   * zero copy: the frame's buffer is a chunk of this port's UMEM, the item hands it over
+//     (TxItem::handover: the frame's last destination) and the pool has room for another
+//     zero-copy transmission (UmemPool::zc_room(): copy-mode devices complete a frame only
+//     when the receiver frees its skb). Its address goes into the TX ring as it is (an
+//     802.1Q tag is pushed into the 256 bytes of headroom in front of the frame, popped by
+//     moving the MAC addresses over it, or replaced, in place); the chunk is tagged as this
+//     member's until its completion comes back. Only the
+//     owner worker holds such frames, so only it does this, and only it moves the done list
+//     back to the pool's free stack (in this tx_burst or in its next rx_burst);
+//   * copy: into a free chunk of the port's own copy chunks (tx_copy(): the tag pushed or
+//     popped on the way), as before: frames from taps, tunnels, other workers, other UMEMs, every destination of a
+//     flood but the last.
+// Then submit. The lock is released before the kick (a sendto() when the ring asks for a
+// wakeup), so no worker spins behind another's system call. tx_burst() returns the number of
+// frames accepted: fewer when no copy chunk or TX entry is free (completions outstanding).
 //
 // Errors: a device that does not exist throws std::system_error "no such device: NAME". A
 // device that disappears later unbinds the socket: the next kick (sendto/recvfrom) fails with
@@ -46,8 +81,11 @@
 // probes the socket once every kLivenessPolls empty polls, so an idle port notices too.
 // ENETDOWN (link administratively down) is not fatal: frames wait in the ring.
 //
-// rx_burst() and tx_burst() never throw, allocate or log. The destructor closes the socket,
-// detaches the XDP program (only if it is still the one brisk attached) and frees the UMEM.
+// rx_burst() and tx_burst() never throw, allocate or log. The destructor (control thread,
+// after the QSBR grace period) closes the socket (unmapping its rings first, so the close
+// releases it at once), detaches the XDP program (only if it is still the one brisk attached)
+// and retires its slot in the UMEM pool: the chunks in its custody return to the pool's free
+// stack after UmemPool::kRetireDelayNs (umem_pool.hpp). The last member frees the UMEM.
 #pragma once
 
 #include <atomic>
@@ -60,11 +98,17 @@
 namespace brisk {
 
 class XdpFastpath;
+class UmemPool;
+class UmemRegistry;
 
 struct AfXdpOptions {
   enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
   std::uint32_t queue_id = 0;      // receive queue to bind (veth: 0)
-  std::uint32_t frames = 4096;     // UMEM chunks, a power of two >= 64: half RX, half TX
+  std::uint32_t frames = 4096;     // own UMEM: chunks, a power of two >= 64: half RX, half TX
+  // Shared UMEMs (not owned; must outlive the port): the port joins the pool of `worker`, the
+  // worker that will poll it. nullptr: an own UMEM.
+  UmemRegistry* umems = nullptr;
+  unsigned worker = 0;
   XdpMode xdp_mode = XdpMode::kAuto;  // kAuto: native, falling back to generic
   bool zero_copy = true;           // try a zero-copy bind (native mode only)
   std::string bpf_object;          // empty: default_bpf_object()
@@ -84,7 +128,7 @@ struct AfXdpStats {
 
 class AfXdpPort final : public Port {
  public:
-  static constexpr std::uint32_t kChunkSize = 2048;
+  static constexpr std::uint32_t kChunkSize = 2048;  // = UmemPool::kChunkSize
   // rx_burst() probes an idle socket for a vanished device once per this many empty polls.
   static constexpr std::uint32_t kLivenessPolls = 1024;
 
@@ -110,15 +154,21 @@ class AfXdpPort final : public Port {
   std::uint64_t rx_csum_completed() const { return csum_completed_.load(std::memory_order_relaxed); }
   // Frames tx_burst() refused for lack of a free TX chunk or because they did not fit one.
   std::uint64_t tx_refused() const { return tx_refused_.load(std::memory_order_relaxed); }
+  // Frames transmitted from the buffer they were received in (no copy in brisk).
+  std::uint64_t tx_zero_copy() const { return tx_zero_copy_.load(std::memory_order_relaxed); }
+  // The UMEM: shared with the worker's other AF_XDP ports, or the port's own.
+  bool umem_shared() const;
+  const UmemPool& umem() const;
+  std::uint32_t umem_slot() const;
   AfXdpStats kernel_stats() const;
 
   // Where the XDP object is looked for when AfXdpOptions::bpf_object is empty:
   // $BRISK_BPF_DIR/brisk_xdp.o if BRISK_BPF_DIR is set, else the build output.
   static std::string default_bpf_object();
 
- private:
-  struct Xsk;  // libbpf/libxdp state: rings, UMEM, socket, BPF object (afxdp_port.cpp)
+  struct Xsk;  // rings, socket, UMEM pool, BPF object (afxdp_port.cpp)
 
+ private:
   void close_all() noexcept;
   void lock_tx() noexcept;
   void unlock_tx() noexcept { tx_lock_.clear(std::memory_order_release); }
@@ -126,6 +176,7 @@ class AfXdpPort final : public Port {
   void kick_tx() noexcept;
   void refill() noexcept;
   void reap_completions() noexcept;
+  void tx_housekeeping() noexcept;
   bool check_fatal(int err) noexcept;
 
   std::unique_ptr<Xsk> x_;
@@ -137,6 +188,10 @@ class AfXdpPort final : public Port {
   std::atomic<std::uint64_t> csum_completed_{0};
   alignas(64) std::atomic_flag tx_lock_ = ATOMIC_FLAG_INIT;
   std::atomic<std::uint64_t> tx_refused_{0};
+  std::atomic<std::uint64_t> tx_zero_copy_{0};
+  // Shared chunks handed to this port's TX ring and not yet back on the pool's free stack.
+  // Written under the tx lock; rx_burst() reads it without the lock as a hint.
+  std::atomic<std::uint32_t> zc_out_{0};
   // Set by kick_tx() when it gave up with descriptors still in the TX ring (the kernel kept
   // answering EAGAIN/EBUSY), cleared when a kick drains it. The rx worker kicks again while
   // it is set, so frames counted as sent never wait in the ring for the port's next

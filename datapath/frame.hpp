@@ -12,7 +12,15 @@
 //     more ports (each queueing takes a reference) and/or dropped with a counted reason. The
 //     pipeline releases its own reference after the transmit flush; the frame returns to the
 //     pool when the last reference is released.
-//   * Ports never keep a frame after tx_burst() returns (they copy or write it out).
+//   * Ports never keep a frame after tx_burst() returns (they copy or write it out). A port may
+//     take a frame's external buffer (see below) when the caller hands it over
+//     (TxItem::handover, datapath/port.hpp); the Frame object itself always stays the caller's.
+//
+// External buffers: a driver may receive into memory of its own and lend it to a Frame instead
+// of copying (AF_XDP: a chunk of the worker's UMEM, datapath/umem_pool.hpp). Such a frame has
+// `ext` set: `data` points into that memory, not into `buf`, and when the frame returns to the
+// pool the buffer goes back to its owner (ext->recycle(ext_handle)) on the same worker thread.
+// A port that takes the buffer for transmission clears `ext` (the buffer is then the port's).
 #pragma once
 
 #include <cstddef>
@@ -23,6 +31,16 @@
 #include "brisk/types.hpp"
 
 namespace brisk {
+
+// Memory a Frame can borrow (see "External buffers" above). recycle() runs on the worker that
+// owns the FramePool the frame belongs to.
+class BufferOwner {
+ public:
+  virtual void recycle(std::uint64_t handle) noexcept = 0;
+
+ protected:
+  ~BufferOwner() = default;
+};
 
 inline constexpr std::size_t kFrameBufSize = 2048;
 inline constexpr std::size_t kFrameHeadroom = 128;
@@ -36,6 +54,8 @@ struct alignas(64) Frame {
   PortId in_port = kInvalidPort;
   std::uint16_t refs = 0;        // worker-local reference count (see contract above)
   std::uint16_t pool_index = 0;
+  BufferOwner* ext = nullptr;    // data lives in ext's memory (see above); nullptr: in buf
+  std::uint64_t ext_handle = 0;  // what ext->recycle() is given back
   alignas(64) std::uint8_t buf[kFrameBufSize];
 
   // Reset for a new frame of `n` bytes placed after the headroom.
@@ -46,6 +66,7 @@ struct alignas(64) Frame {
     in_port = kInvalidPort;
     refs = 1;
   }
+  // Only for frames in their own buffer (ext == nullptr).
   std::uint8_t* tail() { return buf + kFrameBufSize; }
   std::size_t headroom() const { return static_cast<std::size_t>(data - buf); }
 };
@@ -69,7 +90,13 @@ class FramePool {
     Frame* f = &frames_[free_[--top_]];
     return f;
   }
-  void free(Frame* f) noexcept { free_[top_++] = f->pool_index; }
+  void free(Frame* f) noexcept {
+    if (f->ext != nullptr) [[unlikely]] {
+      f->ext->recycle(f->ext_handle);
+      f->ext = nullptr;
+    }
+    free_[top_++] = f->pool_index;
+  }
   // Drop one reference; the frame returns to the pool with the last one.
   void release(Frame* f) noexcept {
     if (--f->refs == 0) free(f);

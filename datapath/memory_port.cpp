@@ -31,6 +31,11 @@ std::size_t MemoryPort::sent_count() const {
   return sent_.size();
 }
 
+std::size_t MemoryPort::handovers() const {
+  std::lock_guard<std::mutex> g(tx_mu_);
+  return handovers_;
+}
+
 std::uint32_t MemoryPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
   std::uint32_t n = 0;
   while (n < max && rx_.read_available() > 0) {
@@ -50,6 +55,7 @@ std::uint32_t MemoryPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t m
 std::uint32_t MemoryPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
   std::lock_guard<std::mutex> g(tx_mu_);
   for (std::uint32_t i = 0; i < n; ++i) {
+    handovers_ += items[i].handover;
     std::vector<std::uint8_t> out(tx_wire_len(items[i]));
     tx_copy(out.data(), items[i]);
     sent_.push_back(std::move(out));

@@ -24,6 +24,8 @@ class MemoryPort final : public Port {
   bool inject(std::vector<std::uint8_t> frame);
   std::vector<std::vector<std::uint8_t>> take_sent();
   std::size_t sent_count() const;
+  // Items that came with TxItem::handover (the frame's last transmission).
+  std::size_t handovers() const;
   std::size_t pending_rx() const { return rx_.read_available(); }
 
   // Worker side.
@@ -34,6 +36,7 @@ class MemoryPort final : public Port {
   boost::lockfree::spsc_queue<std::vector<std::uint8_t>> rx_;
   mutable std::mutex tx_mu_;
   std::vector<std::vector<std::uint8_t>> sent_;
+  std::size_t handovers_ = 0;
 };
 
 }  // namespace brisk

@@ -6,7 +6,8 @@
 // * rx_burst() is called by exactly one worker: the one the snapshot assigns the port to.
 // * tx_burst() may be called by any worker concurrently (a flood from worker 1 and a unicast
 //   from worker 2 to the same port). Drivers make that safe (a write(2) per frame is atomic on
-//   a TAP fd; per-worker queues elsewhere). tx_burst() never keeps a frame after it returns.
+//   a TAP fd; per-worker queues elsewhere). tx_burst() never keeps a frame after it returns
+//   (it may keep a handed-over external buffer, see TxItem).
 // * Construction, configuration and destruction happen on the control thread. A port is
 //   destroyed only after every worker has passed a quiescent point since the last snapshot
 //   that referenced it was replaced (QSBR), so no worker can still be inside rx/tx.
@@ -38,11 +39,18 @@ std::string_view port_kind_name(PortKind k);
 // (pop_tag: an access port's output of a customer-tagged frame, datapath/vlan.hpp; the
 // pipeline sets it only for frames of at least 18 bytes with 0x8100 at byte 12). What goes
 // on the wire is: data[0, 12) + [pushed tag] + data[12 + (pop_tag ? 4 : 0), len). The frame
-// buffer is shared by every output of a flood and is never modified by a driver.
+// buffer is shared by every output of a flood and is never modified by a driver, except by
+// the one it is handed over to:
+// handover: this is the frame's last transmission and the caller gives up its data: a port
+// whose memory holds the frame's external buffer (Frame::ext) may transmit it in place (tag
+// pushed or popped right there) and keep the buffer (clearing Frame::ext). The caller must not
+// read the frame's data after tx_burst() returns; the Frame itself is still released as usual.
+// TxQueues::flush sets it for the item holding a frame's last reference.
 struct TxItem {
   Frame* frame;
   VlanId push_vlan;
   bool pop_tag = false;
+  bool handover = false;
 };
 
 // Where the part of a TxItem's frame after the MAC addresses starts, and the length on the

@@ -4,6 +4,12 @@
 // the frame's own tag is popped, see TxItem); flush() hands
 // each touched port its items in one tx_burst(), counts tx frames/bytes or tx errors on the
 // output port, and releases the references. Owned by one worker: no locking.
+//
+// flush() assumes its caller holds exactly one reference of its own to every queued frame and
+// reads no frame data after it (process_batch). A frame's queues are flushed in turn, each
+// releasing its references, so the item that finds refs == 2 (its own and the caller's) is the
+// frame's last transmission: it is marked TxItem::handover, and a port sharing the frame's
+// buffer (AF_XDP, same UMEM) sends it without a copy. Earlier destinations copy.
 #pragma once
 
 #include <array>
@@ -57,6 +63,10 @@ class TxQueues {
     std::uint32_t n = 0;
     TxItem items[kBatchSize];
   };
+  // See the contract above: refs == 2 is the item's own reference plus the caller's.
+  static void mark_handover(Queue& q) noexcept {
+    for (std::uint32_t i = 0; i < q.n; ++i) q.items[i].handover = q.items[i].frame->refs == 2;
+  }
   std::unique_ptr<Queue[]> q_;
   std::array<PortId, kMaxPorts> touched_{};
   std::uint32_t ntouched_ = 0;

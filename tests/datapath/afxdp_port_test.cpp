@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -38,6 +39,8 @@
 #include <vector>
 
 #include "datapath/frame.hpp"
+#include "datapath/umem_pool.hpp"
+#include "support/harness.hpp"
 
 namespace brisk {
 namespace {
@@ -104,6 +107,79 @@ struct NsFrame {
   unsigned char pkttype = 0;
 };
 
+// An AF_PACKET socket bound to `dev` inside namespace `ns`, with PACKET_AUXDATA (so tags the
+// receive path strips are reported) and a large receive buffer; `mac` gets the device's address.
+// -1 on failure. A helper thread enters the namespace with setns(); the socket stays there.
+int open_ns_socket(const std::string& ns, const std::string& dev, std::array<std::uint8_t, 6>* mac) {
+  int out = -1;
+  std::thread t([&] {
+    int nsfd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) return;
+    int rc = ::setns(nsfd, CLONE_NEWNET);
+    ::close(nsfd);
+    if (rc != 0) return;
+    int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (s < 0) return;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, dev.c_str(), IFNAMSIZ - 1);
+    if (::ioctl(s, SIOCGIFINDEX, &ifr) != 0) {
+      ::close(s);
+      return;
+    }
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifr.ifr_ifindex;
+    int one = 1, rcvbuf = 32 << 20;
+    if (::bind(s, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0 ||
+        ::setsockopt(s, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) != 0 ||
+        ::ioctl(s, SIOCGIFHWADDR, &ifr) != 0) {
+      ::close(s);
+      return;
+    }
+    ::setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+    std::memcpy(mac->data(), ifr.ifr_hwaddr.sa_data, 6);
+    out = s;
+  });
+  t.join();
+  return out;
+}
+
+// Frames `sock` received (not its own outgoing ones) until `done` says so or `timeout` passes.
+template <typename Done>
+std::vector<NsFrame> receive_frames(int sock, std::chrono::milliseconds timeout, Done done) {
+  std::vector<NsFrame> got;
+  auto end = Clock::now() + timeout;
+  std::vector<std::uint8_t> buf(4096);
+  while (!done(got) && Clock::now() < end) {
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    sockaddr_ll from{};
+    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(tpacket_auxdata))];
+    iovec iov{buf.data(), buf.size()};
+    msghdr m{};
+    m.msg_name = &from;
+    m.msg_namelen = sizeof(from);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctrl;
+    m.msg_controllen = sizeof(ctrl);
+    ssize_t r = ::recvmsg(sock, &m, MSG_DONTWAIT);
+    if (r <= 0 || from.sll_pkttype == PACKET_OUTGOING) continue;
+    NsFrame f;
+    f.data.assign(buf.begin(), buf.begin() + r);
+    f.pkttype = from.sll_pkttype;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+      tpacket_auxdata aux;
+      std::memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+      if (aux.tp_status & TP_STATUS_VLAN_VALID) f.vlan = aux.tp_vlan_tci & 0x0fff;
+    }
+    got.push_back(std::move(f));
+  }
+  return got;
+}
+
 TEST(AfXdpPortNoRoot, MissingDeviceThrowsClearly) {
   try {
     AfXdpPort port("bxnosuch0");
@@ -159,40 +235,7 @@ class AfXdpPortRoot : public ::testing::Test {
     sh("ip netns del " + ns_);
   }
 
-  // An AF_PACKET socket bound to B inside the namespace, with PACKET_AUXDATA (so tags the
-  // receive path strips are reported) and a large receive buffer.
-  void open_ns_socket() {
-    std::thread t([this] {
-      int nsfd = ::open(("/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
-      if (nsfd < 0) return;
-      int rc = ::setns(nsfd, CLONE_NEWNET);
-      ::close(nsfd);
-      if (rc != 0) return;
-      int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-      if (s < 0) return;
-      ifreq ifr{};
-      std::strncpy(ifr.ifr_name, b_.c_str(), IFNAMSIZ - 1);
-      if (::ioctl(s, SIOCGIFINDEX, &ifr) != 0) {
-        ::close(s);
-        return;
-      }
-      sockaddr_ll sll{};
-      sll.sll_family = AF_PACKET;
-      sll.sll_protocol = htons(ETH_P_ALL);
-      sll.sll_ifindex = ifr.ifr_ifindex;
-      int one = 1, rcvbuf = 32 << 20;
-      if (::bind(s, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0 ||
-          ::setsockopt(s, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) != 0 ||
-          ::ioctl(s, SIOCGIFHWADDR, &ifr) != 0) {
-        ::close(s);
-        return;
-      }
-      ::setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
-      std::memcpy(b_mac_.data(), ifr.ifr_hwaddr.sa_data, 6);
-      ns_sock_ = s;
-    });
-    t.join();
-  }
+  void open_ns_socket() { ns_sock_ = brisk::open_ns_socket(ns_, b_, &b_mac_); }
 
   bool ns_send(const Bytes& f) {
     return ::send(ns_sock_, f.data(), f.size(), 0) == static_cast<ssize_t>(f.size());
@@ -201,36 +244,7 @@ class AfXdpPortRoot : public ::testing::Test {
   // Frames B received (not its own outgoing ones) until `done` says so or `timeout` passes.
   template <typename Done>
   std::vector<NsFrame> ns_receive(std::chrono::milliseconds timeout, Done done) {
-    std::vector<NsFrame> got;
-    auto end = Clock::now() + timeout;
-    std::vector<std::uint8_t> buf(4096);
-    while (!done(got) && Clock::now() < end) {
-      pollfd p{ns_sock_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      sockaddr_ll from{};
-      alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(tpacket_auxdata))];
-      iovec iov{buf.data(), buf.size()};
-      msghdr m{};
-      m.msg_name = &from;
-      m.msg_namelen = sizeof(from);
-      m.msg_iov = &iov;
-      m.msg_iovlen = 1;
-      m.msg_control = ctrl;
-      m.msg_controllen = sizeof(ctrl);
-      ssize_t r = ::recvmsg(ns_sock_, &m, MSG_DONTWAIT);
-      if (r <= 0 || from.sll_pkttype == PACKET_OUTGOING) continue;
-      NsFrame f;
-      f.data.assign(buf.begin(), buf.begin() + r);
-      f.pkttype = from.sll_pkttype;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
-        tpacket_auxdata aux;
-        std::memcpy(&aux, CMSG_DATA(c), sizeof(aux));
-        if (aux.tp_status & TP_STATUS_VLAN_VALID) f.vlan = aux.tp_vlan_tci & 0x0fff;
-      }
-      got.push_back(std::move(f));
-    }
-    return got;
+    return receive_frames(ns_sock_, timeout, done);
   }
 
   // Drain `port` like a worker would, handing every frame to `fn`, until `done()` or timeout.
@@ -585,6 +599,459 @@ TEST_F(AfXdpPortRoot, VanishedDeviceMarksPortFailed) {
   EXPECT_EQ(port->error(), ENXIO) << std::strerror(port->error());
   EXPECT_EQ(port->tx_burst(nullptr, 0), 0u);
   port.reset();  // must not hang or crash with the device gone
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Shared UMEM (datapath/umem_pool.hpp): kPairs veth pairs, each B end alone in a namespace of
+// its own (no addresses, IPv6 off: the namespaces are silent), each A end in the root namespace
+// for an AfXdpPort. Traffic only between the pairs. TearDown removes everything.
+class AfXdpSharedUmemRoot : public ::testing::Test {
+ protected:
+  static constexpr int kPairs = 3;
+  struct Pair {
+    std::string ns, a, b;
+    int sock = -1;
+    std::array<std::uint8_t, 6> a_mac{}, b_mac{};
+  };
+
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, veth, XDP)";
+    if (!sh("ip -V")) GTEST_SKIP() << "iproute2 (ip) not installed";
+    static int counter = 0;
+    std::string tag = std::to_string(::getpid() % 100000) + "s" + std::to_string(counter++);
+    for (int i = 0; i < kPairs; ++i) {
+      Pair& p = pairs_[i];
+      p.ns = "bxns" + tag + "_" + std::to_string(i);
+      p.a = "bxa" + tag + std::to_string(i);
+      p.b = "bxb" + tag + std::to_string(i);
+      created_ = i + 1;
+      ASSERT_TRUE(sh("ip netns add " + p.ns)) << "ip netns add " << p.ns;
+      ASSERT_TRUE(sh("ip link add " + p.a + " type veth peer name " + p.b));
+      ASSERT_TRUE(sh("ip link set " + p.b + " netns " + p.ns));
+      { std::ofstream(std::string("/proc/sys/net/ipv6/conf/") + p.a + "/disable_ipv6") << "1\n"; }
+      sh("ip netns exec " + p.ns + " sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
+      sh("ip netns exec " + p.ns + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+      ASSERT_TRUE(sh("ip -n " + p.ns + " link set " + p.b + " up"));
+      ASSERT_TRUE(sh("ip link set " + p.a + " up"));
+      std::ifstream mac_file("/sys/class/net/" + p.a + "/address");
+      std::string mac;
+      mac_file >> mac;
+      p.a_mac = parse_mac(mac);
+      p.sock = open_ns_socket(p.ns, p.b, &p.b_mac);
+      ASSERT_GE(p.sock, 0) << "packet socket in " << p.ns;
+    }
+  }
+
+  void TearDown() override {
+    for (int i = 0; i < created_; ++i) {
+      Pair& p = pairs_[i];
+      if (p.sock >= 0) ::close(p.sock);
+      sh("ip link del " + p.a);  // also removes the peer; fails harmlessly if already gone
+      sh("ip netns del " + p.ns);
+    }
+  }
+
+  bool send_from(int i, const Bytes& f) {
+    return ::send(pairs_[i].sock, f.data(), f.size(), 0) == static_cast<ssize_t>(f.size());
+  }
+
+  // Frames of sender `id` that reached B of pair i, until `want` of them or the timeout.
+  std::vector<NsFrame> receive_at(int i, std::uint8_t id, std::size_t want,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::size_t n = 0, seen = 0;  // counted incrementally: a rescan per frame is quadratic
+    auto got = receive_frames(pairs_[i].sock, timeout, [&](const std::vector<NsFrame>& v) {
+      for (; seen < v.size(); ++seen) n += ours(v[seen], id);
+      return n >= want;
+    });
+    std::vector<NsFrame> mine;
+    for (auto& f : got)
+      if (ours(f, id)) mine.push_back(std::move(f));
+    return mine;
+  }
+  static bool ours(const NsFrame& f, std::uint8_t id) {
+    std::uint8_t fid;
+    std::uint32_t seq;
+    return parse_frame(f.data.data(), f.data.size(), &fid, &seq) && fid == id;
+  }
+  static std::uint32_t seq_of(const NsFrame& f) {
+    std::uint8_t id;
+    std::uint32_t seq = 0;
+    parse_frame(f.data.data(), f.data.size(), &id, &seq);
+    return seq;
+  }
+
+  // Every shared chunk is free or on a member's receive side (FILL/RX), none in a Frame or on
+  // its way back from a TX ring: what a pool looks like after its traffic has drained.
+  static void expect_accounted(const UmemPool& pool, const std::vector<const AfXdpPort*>& live) {
+    auto c = pool.census();
+    EXPECT_EQ(c.frames, 0u) << "chunks still in Frames";
+    std::uint32_t held = 0;
+    for (const AfXdpPort* p : live) {
+      EXPECT_LE(c.by_slot[p->umem_slot()], pool.rx_max()) << p->name() << " holds more than it may";
+      held += c.by_slot[p->umem_slot()];
+    }
+    std::uint32_t all_slots = 0;
+    for (std::uint32_t n : c.by_slot) all_slots += n;
+    EXPECT_EQ(all_slots, held) << "chunks held by slots that are not live members";
+    EXPECT_EQ(c.free + held, pool.shared_frames()) << "chunks lost";
+    EXPECT_EQ(pool.free_count(), c.free);
+  }
+
+  // Polls `ports` like their owner worker (returning zero-copy completions, reclaiming retired
+  // slots) for `d`, dropping whatever arrives.
+  static void settle(const std::vector<AfXdpPort*>& ports, FramePool& pool,
+                     std::chrono::milliseconds d = std::chrono::milliseconds(50)) {
+    auto end = Clock::now() + d;
+    Frame* batch[kBatchSize];
+    do {
+      for (AfXdpPort* p : ports) {
+        std::uint32_t n = p->rx_burst(pool, batch, kBatchSize);
+        for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } while (Clock::now() < end);
+  }
+
+  std::array<Pair, kPairs> pairs_;
+  int created_ = 0;
+};
+
+// Forward `expect` frames from `in` to `out` like the pipeline's last destination (handover),
+// pushing `vlan`; the rest of `pool` is untouched. Returns frames forwarded.
+std::size_t forward(AfXdpPort& in, AfXdpPort& out, FramePool& pool, std::size_t expect, VlanId vlan,
+                    bool pop_tag = false, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  std::size_t done = 0;
+  auto end = Clock::now() + timeout;
+  Frame* batch[kBatchSize];
+  while (done < expect && Clock::now() < end) {
+    std::uint32_t n = in.rx_burst(pool, batch, kBatchSize);
+    if (n == 0) {
+      out.rx_burst(pool, batch, 0);  // the owner also polls `out`: completions come back
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      continue;
+    }
+    TxItem items[kBatchSize];
+    for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], vlan, pop_tag, true};
+    std::uint32_t sent = out.tx_burst(items, n);
+    for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
+    done += sent;
+  }
+  return done;
+}
+
+TEST_F(AfXdpSharedUmemRoot, PortsOfOneWorkerForwardWithoutCopyAndAccountForEveryChunk) {
+  UmemRegistry reg;
+  AfXdpOptions o;
+  o.umems = &reg;
+  o.worker = 0;
+  AfXdpPort p0(pairs_[0].a, o), p1(pairs_[1].a, o);
+  std::cout << "[          ] modes " << p0.mode() << ", " << p1.mode() << "\n";
+  EXPECT_TRUE(p0.umem_shared());
+  EXPECT_TRUE(p1.umem_shared());
+  ASSERT_EQ(&p0.umem(), &p1.umem()) << "one worker, one UMEM";
+  EXPECT_NE(p0.umem_slot(), p1.umem_slot());
+  EXPECT_EQ(p1.mode(), "native/copy") << "veth: copy mode, inherited by the shared bind";
+  const UmemPool& umem = p0.umem();
+  EXPECT_EQ(umem.members(), 2u);
+  const UmemGeometry& g = umem.geometry();
+  EXPECT_EQ(umem.census().by_slot[p0.umem_slot()], g.rx_base())
+      << "a member of a shared pool starts with its base and grows with its load";
+  EXPECT_EQ(umem.census().by_slot[p1.umem_slot()], 0u) << "a joining member is filled by its owner";
+  FramePool pool(512);
+  settle({&p0, &p1}, pool, std::chrono::milliseconds(5));
+  EXPECT_EQ(umem.census().by_slot[p1.umem_slot()], g.rx_base()) << "filled on its first poll";
+
+  // Bursts of 64, the output tag changed in place in four ways, by burst: 0 as received; 1 VLAN
+  // 42 pushed (into the headroom in front of the frame); 2 a received tag (VLAN 7) popped;
+  // 3 the received tag replaced by 42. B1 sees the frame as made, tagged 42 in modes 1 and 3.
+  constexpr std::uint32_t kBursts = 24, kBurst = 64, kCount = kBursts * kBurst;
+  std::vector<Bytes> made;
+  for (std::uint32_t b = 0; b < kBursts; ++b) {
+    const std::uint32_t mode = b % 4;
+    for (std::uint32_t k = 0; k < kBurst; ++k) {
+      std::uint32_t seq = b * kBurst + k;
+      made.push_back(make_frame(pairs_[1].b_mac, pairs_[0].b_mac, 1, seq, 60 + (seq * 53) % 1451));
+      Bytes wire = made.back();
+      if (mode >= 2) {
+        const std::uint8_t tag[4] = {0x81, 0x00, 0x00, 0x07};
+        wire.insert(wire.begin() + 12, tag, tag + 4);
+      }
+      ASSERT_TRUE(send_from(0, wire)) << std::strerror(errno);
+    }
+    const VlanId push = mode == 1 || mode == 3 ? 42 : 0;
+    ASSERT_EQ(forward(p0, p1, pool, kBurst, push, mode >= 2), kBurst) << "burst " << b;
+  }
+  auto got = receive_at(1, 1, kCount);
+  ASSERT_EQ(got.size(), kCount) << "frames lost; p1 xsk: tx_invalid " << p1.kernel_stats().tx_invalid_descs
+                                << ", refused " << p1.tx_refused() << "\n"
+                                << capture("ip -s link show " + pairs_[1].a)
+                                << capture("ip -n " + pairs_[1].ns + " -s link show " + pairs_[1].b);
+  std::uint32_t bad = 0;
+  for (std::uint32_t i = 0; i < got.size(); ++i) {
+    const std::uint32_t seq = seq_of(got[i]);
+    const std::uint32_t mode = (seq / kBurst) % 4;
+    const int want_vlan = mode == 1 || mode == 3 ? 42 : -1;
+    if (seq != i || got[i].data != made[seq] || got[i].vlan != want_vlan) ++bad;
+  }
+  EXPECT_EQ(bad, 0u) << "frames reordered, corrupted or tagged wrongly";
+  EXPECT_EQ(p1.tx_zero_copy(), kCount) << "every frame left from the buffer it arrived in";
+  EXPECT_EQ(p1.tx_refused(), 0u);
+  EXPECT_EQ(pool.available(), pool.capacity());
+
+  settle({&p0, &p1}, pool);
+  expect_accounted(umem, {&p0, &p1});
+  AfXdpStats st = p0.kernel_stats();
+  EXPECT_EQ(st.rx_dropped, 0u);
+}
+
+// Frames that are not in the port's UMEM, or not handed over, are copied as before.
+TEST_F(AfXdpSharedUmemRoot, CopiesWhatItCannotTakeAndFallsBackToAnOwnUmem) {
+  UmemRegistry reg(UmemGeometry{1024, 2, 64});  // two members per pool
+  AfXdpOptions o;
+  o.umems = &reg;
+  o.worker = 0;
+  auto p0 = std::make_unique<AfXdpPort>(pairs_[0].a, o);
+  auto p1 = std::make_unique<AfXdpPort>(pairs_[1].a, o);
+  auto p2 = std::make_unique<AfXdpPort>(pairs_[2].a, o);  // the pool is full: an own UMEM
+  EXPECT_TRUE(p0->umem_shared());
+  EXPECT_TRUE(p1->umem_shared());
+  EXPECT_FALSE(p2->umem_shared());
+  EXPECT_NE(&p2->umem(), &p0->umem());
+  FramePool pool(512);
+  settle({p0.get(), p1.get(), p2.get()}, pool, std::chrono::milliseconds(5));
+
+  constexpr std::uint32_t kCount = 64;
+  for (std::uint32_t i = 0; i < kCount; ++i)
+    ASSERT_TRUE(send_from(0, make_frame(pairs_[2].b_mac, pairs_[0].b_mac, 2, i, 100)));
+  ASSERT_EQ(forward(*p0, *p2, pool, kCount, 0), kCount);
+  EXPECT_EQ(receive_at(2, 2, kCount).size(), kCount);
+  EXPECT_EQ(p2->tx_zero_copy(), 0u) << "another UMEM: copied";
+
+  // Same UMEM, but not handed over (an earlier destination of a flood): copied.
+  for (std::uint32_t i = 0; i < kCount; ++i)
+    ASSERT_TRUE(send_from(0, make_frame(pairs_[1].b_mac, pairs_[0].b_mac, 3, i, 100)));
+  std::size_t done = 0;
+  Frame* batch[kBatchSize];
+  auto end = Clock::now() + std::chrono::seconds(5);
+  while (done < kCount && Clock::now() < end) {
+    std::uint32_t n = p0->rx_burst(pool, batch, kBatchSize);
+    TxItem items[kBatchSize];
+    for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], 0, false, false};
+    done += p1->tx_burst(items, n);
+    for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
+  }
+  EXPECT_EQ(done, kCount);
+  EXPECT_EQ(receive_at(1, 3, kCount).size(), kCount);
+  EXPECT_EQ(p1->tx_zero_copy(), 0u);
+
+  // Another worker's ports get another UMEM.
+  p2.reset();
+  o.worker = 1;
+  p2 = std::make_unique<AfXdpPort>(pairs_[2].a, o);
+  EXPECT_TRUE(p2->umem_shared());
+  EXPECT_NE(&p2->umem(), &p0->umem());
+
+  settle({p0.get(), p1.get()}, pool);
+  expect_accounted(p0->umem(), {p0.get(), p1.get()});
+}
+
+// The owner worker forwards p0 -> p1 without copies while another worker transmits copies into
+// p1 and the control thread deletes a third member: nothing is lost, the deleted member's
+// chunks come back, the pool is whole afterwards. (Also run under TSan.)
+TEST_F(AfXdpSharedUmemRoot, OwnerForeignWorkerAndControlThreadConcurrently) {
+  UmemRegistry reg;
+  AfXdpOptions o;
+  o.umems = &reg;
+  o.worker = 0;
+  AfXdpPort p0(pairs_[0].a, o), p1(pairs_[1].a, o);
+  auto p2 = std::make_unique<AfXdpPort>(pairs_[2].a, o);
+  const UmemPool& umem = p0.umem();
+  const std::uint32_t slot2 = p2->umem_slot();
+  std::atomic<bool> stop{false}, drop_p2{false}, p2_dropped{false};
+  std::atomic<std::uint64_t> forwarded{0};
+  std::thread owner([&] {
+    FramePool pool(512);
+    Frame* batch[kBatchSize];
+    bool poll2 = true;
+    while (!stop.load(std::memory_order_acquire)) {
+      if (poll2 && drop_p2.load(std::memory_order_acquire)) {
+        poll2 = false;  // like a new snapshot without p2: no longer touched here
+        p2_dropped.store(true, std::memory_order_release);
+      }
+      std::uint32_t n = p0.rx_burst(pool, batch, kBatchSize);
+      if (n != 0) {
+        TxItem items[kBatchSize];
+        for (std::uint32_t i = 0; i < n; ++i) items[i] = TxItem{batch[i], 0, false, true};
+        forwarded.fetch_add(p1.tx_burst(items, n));
+        for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
+      }
+      n = p1.rx_burst(pool, batch, kBatchSize);
+      for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
+      if (poll2) {
+        n = p2->rx_burst(pool, batch, kBatchSize);
+        for (std::uint32_t i = 0; i < n; ++i) pool.release(batch[i]);
+      }
+    }
+    settle({&p0, &p1}, pool);
+  });
+  constexpr std::uint32_t kForeign = 1500;
+  std::thread foreign([&] {  // another worker: its frames are copied into p1's copy chunks
+    FramePool pool(64);
+    std::uint32_t sent = 0;
+    auto end = Clock::now() + std::chrono::seconds(10);
+    while (sent < kForeign && Clock::now() < end) {
+      TxItem items[16];
+      std::uint32_t n = 0;
+      for (; n < 16 && sent + n < kForeign; ++n) {
+        Bytes b = make_frame(pairs_[1].b_mac, pairs_[1].a_mac, 20, sent + n, 80);
+        Frame* f = pool.alloc();
+        f->reset(static_cast<std::uint32_t>(b.size()));
+        std::memcpy(f->data, b.data(), b.size());
+        items[n] = TxItem{f, 0, false, true};  // handed over, but not in p1's UMEM: copied
+      }
+      std::uint32_t ok = p1.tx_burst(items, n);
+      for (std::uint32_t i = 0; i < n; ++i) pool.release(items[i].frame);
+      sent += ok;
+      std::this_thread::sleep_for(std::chrono::microseconds(ok < n ? 500 : 200));
+    }
+  });
+  constexpr std::uint32_t kCount = 3000;
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(send_from(0, make_frame(pairs_[1].b_mac, pairs_[0].b_mac, 21, i, 64 + i % 500)));
+    if (i % 32 == 31) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (i == kCount / 2) {  // the control thread deletes p2 after the owner let go of it
+      drop_p2.store(true, std::memory_order_release);
+      while (!p2_dropped.load(std::memory_order_acquire)) std::this_thread::yield();
+      p2.reset();
+    }
+  }
+  std::vector<NsFrame> own, theirs;
+  std::size_t n = 0, seen = 0;
+  auto got = receive_frames(pairs_[1].sock, std::chrono::seconds(15), [&](const std::vector<NsFrame>& v) {
+    for (; seen < v.size(); ++seen) n += ours(v[seen], 20) || ours(v[seen], 21);
+    return n >= kCount + kForeign;
+  });
+  for (auto& f : got) {
+    if (ours(f, 21)) own.push_back(std::move(f));
+    else if (ours(f, 20)) theirs.push_back(std::move(f));
+  }
+  foreign.join();
+  std::this_thread::sleep_for(std::chrono::nanoseconds(UmemPool::kRetireDelayNs) +
+                              std::chrono::milliseconds(50));
+  stop.store(true, std::memory_order_release);
+  owner.join();
+  // Every frame sent was forwarded and arrived, or the kernel counted it dropped at p0 for want
+  // of a receive buffer (a slow owner, e.g. under TSan, before p0's receive depth grew).
+  const std::uint64_t dropped = p0.kernel_stats().rx_dropped;
+  EXPECT_EQ(own.size(), forwarded.load()) << "forwarded frames lost";
+  EXPECT_EQ(forwarded.load() + dropped, kCount) << "frames unaccounted for";
+  EXPECT_LT(dropped, kCount / 10);
+  EXPECT_EQ(theirs.size(), kForeign);
+  EXPECT_GT(p1.tx_zero_copy(), 0u);
+  EXPECT_EQ(umem.census().by_slot[slot2], 0u) << "the deleted member's chunks came back";
+  expect_accounted(umem, {&p0, &p1});
+}
+
+// The real pipeline (Switch, snapshot, process_batch) over AF_XDP ports that share the worker's
+// UMEM, with the Switch's own port factory: a flood hands its buffer to one destination and
+// copies to the other, learned unicast goes without a copy, and `port delete` / `port add`
+// while frames flow keep the pool whole.
+TEST_F(AfXdpSharedUmemRoot, PipelineFloodsUnicastsAndSurvivesPortDeleteUnderTraffic) {
+  test::Harness h("tbr0", 1, [](SwitchOptions& so) {
+    so.bridge_interface = false;
+    so.make_port = nullptr;  // the Switch's factory: AF_XDP ports in the worker's shared UMEM
+  });
+  for (int i = 0; i < kPairs; ++i)
+    ASSERT_TRUE(h.cmd("port add " + pairs_[i].a + " vlan 1 driver afxdp").ok) << pairs_[i].a;
+  auto port = [&](int i) {
+    return dynamic_cast<AfXdpPort*>(h.sw().ports().at(pairs_[i].a).port.get());
+  };
+  ASSERT_NE(port(0), nullptr);
+  EXPECT_EQ(&port(0)->umem(), &port(2)->umem());
+  auto pump_until = [&](const std::function<bool()>& done, std::chrono::milliseconds t) {
+    auto end = Clock::now() + t;
+    while (!done() && Clock::now() < end) {
+      h.pump();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  };
+  pump_until([] { return false; }, std::chrono::milliseconds(5));
+
+  // Broadcast from ns0, in bursts: both others get every frame, one of them without a copy.
+  const std::array<std::uint8_t, 6> bcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  constexpr std::uint32_t kFlood = 320;
+  for (std::uint32_t i = 0; i < kFlood; ++i) {
+    ASSERT_TRUE(send_from(0, make_frame(bcast, pairs_[0].b_mac, 30, i, 90)));
+    if (i % 64 == 63)
+      pump_until([&] { return h.totals(pairs_[0].a).rx_frames >= i + 1; }, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(receive_at(1, 30, kFlood).size(), kFlood);
+  EXPECT_EQ(receive_at(2, 30, kFlood).size(), kFlood);
+  EXPECT_EQ(port(1)->tx_zero_copy() + port(2)->tx_zero_copy(), kFlood)
+      << "one destination per frame takes the buffer";
+
+  // Teach the switch B1's address, then unicast to it: no copy.
+  ASSERT_TRUE(send_from(1, make_frame(bcast, pairs_[1].b_mac, 31, 0, 90)));
+  pump_until([&] { return h.totals(pairs_[1].a).rx_frames >= 1; }, std::chrono::seconds(5));
+  pump_until([] { return false; }, std::chrono::milliseconds(20));
+  const std::uint64_t zc1 = port(1)->tx_zero_copy();
+  constexpr std::uint32_t kUnicast = 256;
+  for (std::uint32_t i = 0; i < kUnicast; ++i) {
+    ASSERT_TRUE(send_from(0, make_frame(pairs_[1].b_mac, pairs_[0].b_mac, 32, i, 200)));
+    if (i % 64 == 63)
+      pump_until([&] { return h.totals(pairs_[0].a).rx_frames >= kFlood + i + 1; }, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(receive_at(1, 32, kUnicast).size(), kUnicast);
+  EXPECT_EQ(port(1)->tx_zero_copy() - zc1, kUnicast);
+  EXPECT_TRUE(receive_at(2, 32, 1, std::chrono::milliseconds(200)).empty()) << "unicast flooded";
+
+  // Broadcast keeps coming from ns0 while pair 2's port is deleted and added again.
+  std::atomic<bool> sending{true};
+  std::atomic<std::uint32_t> seq{0};
+  std::thread sender([&] {
+    while (sending.load()) {
+      std::uint32_t s = seq.load();
+      send_from(0, make_frame(bcast, pairs_[0].b_mac, 33, s, 100));
+      seq.store(s + 1);
+      if (s % 16 == 15) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  pump_until([] { return false; }, std::chrono::milliseconds(200));
+  ASSERT_TRUE(h.cmd("port delete " + pairs_[2].a).ok);
+  pump_until([] { return false; }, std::chrono::milliseconds(300));  // reclaims the old port
+  const std::uint32_t readded_at = seq.load();
+  ASSERT_TRUE(h.cmd("port add " + pairs_[2].a + " vlan 1 driver afxdp").ok);
+  EXPECT_TRUE(port(2)->umem_shared());
+  pump_until([] { return false; }, std::chrono::milliseconds(300));
+  sending.store(false);
+  sender.join();
+  pump_until([] { return false; }, std::chrono::milliseconds(200));
+  const std::uint32_t total = seq.load();
+  // Whatever is queued at B1 and B2 (B2's socket also holds what arrived before the delete).
+  auto nothing_more = [](const std::vector<NsFrame>&) { return false; };
+  auto at1 = receive_frames(pairs_[1].sock, std::chrono::seconds(1), nothing_more);
+  auto at2 = receive_frames(pairs_[2].sock, std::chrono::seconds(1), nothing_more);
+  std::erase_if(at1, [](const NsFrame& f) { return !ours(f, 33); });
+  std::erase_if(at2, [&](const NsFrame& f) { return !ours(f, 33) || seq_of(f) < readded_at; });
+  const std::uint64_t switched = h.totals(pairs_[1].a).tx_frames - kFlood - kUnicast;
+  std::cout << "[          ] " << total << " sent during delete/add, " << h.totals(pairs_[0].a).rx_frames - kFlood - kUnicast
+            << " received by the switch, " << switched << " sent to pair 1, " << at1.size()
+            << " arrived; " << at2.size() << " at pair 2 after the re-add\n";
+  EXPECT_GT(at1.size(), 0u);
+  EXPECT_EQ(at1.size(), switched) << "every frame the switch sent arrived; a1 TX: "
+                                  << port(1)->kernel_stats().tx_invalid_descs << " invalid\n"
+                                  << capture("ip -s link show " + pairs_[1].a);
+  EXPECT_EQ(h.totals(pairs_[1].a).dropped(), 0u);
+  EXPECT_FALSE(at2.empty()) << "the re-added port carries traffic";
+  std::uint32_t highest = 0;
+  for (const auto& f : at1) highest = std::max(highest, seq_of(f));
+  EXPECT_GT(highest, readded_at) << "pair 1 kept receiving through the delete and add";
+
+  // Drained: every chunk accounted for, the deleted port's among them.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(UmemPool::kRetireDelayNs));
+  pump_until([] { return false; }, std::chrono::milliseconds(50));
+  expect_accounted(port(0)->umem(), {port(0), port(1), port(2)});
 }
 
 }  // namespace

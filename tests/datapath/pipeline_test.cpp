@@ -49,6 +49,18 @@ TEST_F(PipelineTest, UnknownUnicastFloodsWithinVlanOnly) {
   EXPECT_EQ(vlan_of(out["p2"][0]), -1) << "access ports send untagged";
 }
 
+// TxQueues::flush marks the item holding a frame's last reference (TxItem::handover): a flood
+// hands over to exactly one destination and copies to the others; a unicast hands over.
+TEST_F(PipelineTest, OnlyTheLastDestinationGetsTheBuffer) {
+  h.send("p1", FrameBuilder().to(kB).from(kA).build());  // floods: p2, p4, tbr0
+  auto out = h.sent();
+  ASSERT_EQ(out["p2"].size() + out["p4"].size() + out["tbr0"].size(), 3u);
+  EXPECT_EQ(h.port("p2").handovers() + h.port("p4").handovers() + h.port("tbr0").handovers(), 1u);
+  h.send("p2", FrameBuilder().to(kA).from(kB).build());  // known: unicast to p1
+  ASSERT_EQ(h.sent()["p1"].size(), 1u);
+  EXPECT_EQ(h.port("p1").handovers(), 1u);
+}
+
 TEST_F(PipelineTest, LearnsSourceAndForwardsUnicast) {
   h.send("p1", FrameBuilder().to(kB).from(kA).build());
   auto e = entry(10, kA);
