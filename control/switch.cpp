@@ -991,6 +991,7 @@ Reply Switch::list_ports() const {
                     {"xdp_egress", accel && fp_->egress_ready(p.id)},
                     {"fastpath_rx_frames", fc.rx_frames},
                     {"fastpath_tx_frames", fc.tx_frames}});
+    if (p.mode == VlanMode::kTrunk) data.back()["native"] = p.native;
     if (p.kind == PortKind::kTunnel) {
       data.back()["remote"] = ip4_text(p.tunnel.remote);
       if (p.tunnel.has_key) data.back()["key"] = p.tunnel.key;

@@ -69,6 +69,7 @@ struct PortInfo {
   std::string driver;
   std::string mode;  // access, trunk, dot1q-tunnel
   unsigned vlan = 0;
+  unsigned native = 0;  // trunk: VLAN of untagged frames
 };
 
 // What briskd has now, updated as the transaction's commands are checked.
@@ -119,6 +120,7 @@ struct NewPort {
   std::string bridge, name;
   std::optional<unsigned> tag;
   std::string trunks;  // "" = all
+  bool trunks_set = false;  // trunks= was given
   std::string vlan_mode;
   std::string type;
   std::map<std::string, std::string> options;
@@ -159,7 +161,7 @@ class Vsctl {
     if (!p.ok) fail(p.text);
     for (const auto& x : p.data)
       m_.ports[x.value("port", "")] = {x.value("bridge", ""), x.value("kind", ""), x.value("driver", ""),
-                                       x.value("mode", ""), x.value("vlan", 0u)};
+                                       x.value("mode", ""), x.value("vlan", 0u), x.value("native", 0u)};
   }
 
   void send(const Action& a) {
@@ -342,6 +344,7 @@ class Vsctl {
       for (char ch : v)
         if (ch != '[' && ch != ']' && ch != ' ' && ch != '"') t += ch;
       np.trunks = t;
+      np.trunks_set = true;
     } else if (k == "vlan_mode") {
       if (v != "access" && v != "trunk" && v != "native-untagged" && v != "native-tagged" &&
           v != "dot1q-tunnel")
@@ -471,12 +474,16 @@ class Vsctl {
 
   // `set Port P` on an existing port: tag, vlan_mode and trunks -> one `port vlan`, in OVS's
   // meaning (a column not given keeps its value: tag=N alone keeps a dot1q-tunnel port one).
+  // trunks= alone changes the VLANs of a trunk (its native VLAN kept) and, as in OVS, does
+  // nothing to a port that has a tag (access or dot1q-tunnel: trunks is ignored there).
   void set_existing_port(const std::string& rec, const NewPort& c) {
-    if (!c.tag && c.vlan_mode.empty()) return;  // trunks= alone, metadata: nothing to do
     PortInfo& p = m_.ports[rec];
+    const bool trunks_only = !c.tag && c.vlan_mode.empty();
+    if (trunks_only && !(c.trunks_set && p.mode == "trunk")) return;
     if (p.kind == "internal" || p.kind == "tunnel")
       fail("changing the VLAN of " + p.kind + " port " + rec + " is not supported by brisk");
     std::string mode = c.vlan_mode;
+    if (trunks_only) mode = "trunk";
     if (mode.empty()) mode = p.mode == "dot1q-tunnel" ? "dot1q-tunnel" : "access";
     Words w{"port", "vlan", rec};
     unsigned vlan = 0;
@@ -492,6 +499,7 @@ class Vsctl {
     } else if (mode == "trunk" || mode == "native-untagged") {
       w.insert(w.end(), {"trunk", c.trunks.empty() ? "all" : c.trunks});
       if (mode == "native-untagged" && c.tag) w.insert(w.end(), {"native", std::to_string(*c.tag)});
+      else if (trunks_only && p.native != 0) w.insert(w.end(), {"native", std::to_string(p.native)});
     } else {
       fail("vlan_mode=" + mode + " is not supported by brisk");
     }

@@ -4,7 +4,8 @@
 #   - -V (version in the fourth field), other_config:vlan-limit=2, add-br (+ "already exists",
 #     --may-exist), add-port with tag= and type=internal (a host tap), without tag (a trunk),
 #     a VM's own tap (ip tuntap), libvirt's --timeout/--if-exists/external-ids transaction,
-#     batched del-port, "no port named", a line with an error changes nothing, set bridge,
+#     trunks= alone (ignored with a tag, the VLAN list of a trunk), batched del-port,
+#     "no port named", a line with an error changes nothing, set bridge,
 #     list-ports, port-to-br, del-br; ovs-ofctl add-flow NORMAL forms
 #   - QinQ: set port P vlan_mode=dot1q-tunnel tag=N (minimega), tag= alone keeps the mode,
 #     qinq-ethtype=802.1ad and cvlans refused, an internal port added as dot1q-tunnel
@@ -124,6 +125,18 @@ port_row "$LV" | contains "|access|115" || fail "$LV after re-add: $(port_row "$
 vs set port "$LV" tag=116
 expect_ok
 port_row "$LV" | contains "|access|116" || fail "$LV after set tag: $(port_row "$LV")"
+# trunks= alone: ignored on a port with a tag (OVS), the VLAN list of a trunk (native kept).
+vs set port "$LV" trunks=10,20
+expect_ok
+port_row "$LV" | contains "|access|116" || fail "trunks= changed access port $LV: $(port_row "$LV")"
+vs set port "$LV" vlan_mode=native-untagged tag=7 trunks=10,20
+expect_ok
+port_row "$LV" | contains "|trunk|7,10,20 native 7|" || fail "$LV as a trunk: $(port_row "$LV")"
+vs set port "$LV" trunks=30,40
+expect_ok
+port_row "$LV" | contains "|trunk|7,30,40 native 7|" || fail "trunks= alone on trunk $LV: $(port_row "$LV")"
+vs set port "$LV" vlan_mode=access tag=116
+expect_ok
 pass "libvirt lines work"
 
 check "QinQ as minimega sets it: vlan-limit=2, set port P vlan_mode=dot1q-tunnel tag=N"
