@@ -34,6 +34,20 @@
 // On a hit it refreshes the source entry's last-seen time (at most once a second per entry)
 // and counts the frame on both ports in brisk_fp_stats.
 //
+// Mirrors. When the ingress or the output port has BRISK_FP_MIRROR (a port mirror's source,
+// or any port of a bridge with a bridge-wide port mirror), the frame is forwarded only with
+// its mirror copies, and only if ALSO:
+//   * brisk_fp_mpairs has an entry for (in, out): the group (brisk_fp_mdevs: a DEVMAP_HASH
+//     of the out device and each copy's device) and the copies' slots, ports and tagging;
+//   * every mirror destination tags the frame's VLAN as the out port does (all devices get
+//     the same bytes), and the frame after tagging fits the group's max_len (MTUs);
+// then it counts one copy per mirror (brisk_fp_mstats.mirrored, and tx on the destination
+// port in brisk_fp_stats) and returns bpf_redirect_map(group, 0, BPF_F_BROADCAST): the kernel
+// clones the frame for every device but the last (kernel/bpf/devmap.c,
+// dev_map_enqueue_multi). brisk_devmap_xmit, on the xdp:xdp_devmap_xmit tracepoint, counts
+// what each mirror destination's device took and refused (sent, dropped). The pairs and
+// their order of publication are datapath/xdp_fastpath.hpp's ("Mirrors").
+//
 // Layout rules:
 //   * maps are BTF-defined in the ".maps" section, named brisk_<purpose> (<= 15 characters,
 //     the kernel's object name limit), one comment each saying who writes and who reads it;
@@ -41,6 +55,7 @@
 //     instance (bpf_map__reuse_fd before load); brisk_xsks is per instance;
 //   * struct layouts are mirrored in datapath/xdp_fastpath.cpp (static_asserts on sizes);
 //   * the entry point stays SEC("xdp") brisk_xdp_rx, which userspace looks up by name;
+//     brisk_devmap_xmit (tracepoint) is loaded and attached by XdpFastpath only;
 //   * anything the fast path does not handle ends in the XSKMAP redirect.
 //
 // Built at build time with `clang -O2 -g -target bpf` (bpf/CMakeLists.txt); -g provides the
