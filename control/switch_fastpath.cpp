@@ -1,5 +1,5 @@
 // Switch <-> XDP fast path glue (datapath/xdp_fastpath.hpp). Kept apart from switch.cpp so
-// that the rules deciding which ports the kernel may forward for live in one place.
+// that the rules deciding which ports the kernel may forward for (and mirror) live in one place.
 //
 // sync_fastpath() runs inside rebuild(), after the new Snapshot is built and BEFORE it is
 // published: every port's fast-path configuration (and the end of the fast path for a port
@@ -15,9 +15,13 @@ namespace brisk {
 // A port is accelerated when the kernel can do for its frames all that the userspace
 // pipeline would: an AF_XDP system port in native XDP mode, in a bridge that learns (hub mode
 // floods everything), without port security (bindings and ARP/ND inspection need userspace).
-// Ports that are sources or destinations of a mirror or capture, every port of a bridge with
-// a bridge-wide mirror or capture, and ports that are not AF_XDP devices (taps, tunnels,
-// vhost-user) are never accelerated: add new features' conditions here.
+// Ports a capture reads (every port of a bridge with a bridge capture), mirror destinations,
+// and ports that are not AF_XDP devices (taps, tunnels, vhost-user) are never accelerated:
+// add new features' conditions here. Port mirror sources (and every port of a bridge with a
+// bridge-wide port mirror) stay accelerated: the XDP program makes their copies (a devmap
+// broadcast to the out port and the destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
+// sends a frame up when it cannot (tagging differs, a destination's device cannot take
+// redirected frames, MTU, more than 8 copies) and the userspace mirror stage copies it.
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
 // and trunk ports (datapath/vlan.hpp has what a dot1q-tunnel port does in userspace).
 bool Switch::fastpath_eligible(const PortModel& p) const {
