@@ -23,6 +23,8 @@
 #     - a trunk destination T (VLAN 10 tagged, A -> B untagged): the tagging differs, so the
 #       frames go through userspace (A's fast-path rx stays), and T sees both directions
 #       tagged with VLAN 10;
+#     - a destination that cannot take redirected frames (E) holds A in userspace (`-`);
+#       E still gets every copy;
 #   With the fast path off (a second daemon): ping and iperf3 work, fast-path counters stay 0.
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool ping iperf3 tcpdump ethtool
@@ -312,9 +314,20 @@ mirror_adds_up "$H_T"
 v10=$(tcpdump -r "$TMPD/mon.pcap" -e -nn 2>/dev/null | grep -c "vlan 10" || true)
 ((v10 == 40)) || fail "T's copies not all in VLAN 10 ($v10 of 40)"
 ((A_FP == 0 && B_FP == 0)) || fail "tag mismatch took the fast path (A +$A_FP, B +$B_FP)"
-mirror_adds_up "$H_T"
 bk clear tap mirror >/dev/null
 pass "tag mismatch goes through userspace and mirrors correctly"
+
+check "a destination that cannot take redirected frames (E, peer without GRO) holds A in userspace"
+bk tap mirror "$H_A" "$H_E" "$BR" >/dev/null || fail "tap mirror $H_A $H_E"
+[[ $(accel_col "$H_A") == - ]] || fail "$H_A: column '$(accel_col "$H_A")' with a mirror the kernel cannot serve, want -"
+mirror_ping "$NS_E"
+say "E saw $REQ requests, $REP replies; fast path: A rx +$A_FP, B rx +$B_FP"
+((REQ == 20 && REP == 20)) || fail "E saw $REQ requests and $REP replies of 20"
+((A_FP == 0)) || fail "A's frames took the fast path without the copy to E (+$A_FP)"
+mirror_adds_up "$H_E"
+bk clear tap mirror >/dev/null
+[[ $(accel_col "$H_A") == xdp ]] || fail "$H_A not accelerated again after clear: '$(accel_col "$H_A")'"
+pass "A held in userspace while its mirror's destination cannot take redirects; copies complete"
 
 # =========================================================== fast path off
 check "fast path off: everything through userspace"
