@@ -34,6 +34,20 @@
 // On a hit it refreshes the source entry's last-seen time (at most once a second per entry)
 // and counts the frame on both ports in brisk_fp_stats.
 //
+// Mirrors. When the ingress or the output port has BRISK_FP_MIRROR (a port mirror's source,
+// or any port of a bridge with a bridge-wide port mirror), the frame is forwarded only with
+// its mirror copies, and only if ALSO:
+//   * brisk_fp_mpairs has an entry for (in, out): the group (brisk_fp_mdevs: a DEVMAP_HASH
+//     of the out device and each copy's device) and the copies' slots, ports and tagging;
+//   * every mirror destination tags the frame's VLAN as the out port does (all devices get
+//     the same bytes), and the frame after tagging fits the group's max_len (MTUs);
+// then it counts one copy per mirror (brisk_fp_mstats.mirrored, and tx on the destination
+// port in brisk_fp_stats) and returns bpf_redirect_map(group, 0, BPF_F_BROADCAST): the kernel
+// clones the frame for every device but the last (kernel/bpf/devmap.c,
+// dev_map_enqueue_multi). brisk_devmap_xmit, on the xdp:xdp_devmap_xmit tracepoint, counts
+// what each mirror destination's device took and refused (sent, dropped). The pairs and
+// their order of publication are datapath/xdp_fastpath.hpp's ("Mirrors").
+//
 // Layout rules:
 //   * maps are BTF-defined in the ".maps" section, named brisk_<purpose> (<= 15 characters,
 //     the kernel's object name limit), one comment each saying who writes and who reads it;
@@ -41,6 +55,7 @@
 //     instance (bpf_map__reuse_fd before load); brisk_xsks is per instance;
 //   * struct layouts are mirrored in datapath/xdp_fastpath.cpp (static_asserts on sizes);
 //   * the entry point stays SEC("xdp") brisk_xdp_rx, which userspace looks up by name;
+//     brisk_devmap_xmit (tracepoint) is loaded and attached by XdpFastpath only;
 //   * anything the fast path does not handle ends in the XSKMAP redirect.
 //
 // Built at build time with `clang -O2 -g -target bpf` (bpf/CMakeLists.txt); -g provides the
@@ -57,6 +72,16 @@
 
 #define BRISK_FP_IN 1u   // frames received on this port may take the fast path
 #define BRISK_FP_OUT 2u  // the fast path may redirect to this port's device
+// Frames entering or leaving this port are mirrored (a port mirror's source, or any port of a
+// bridge with a bridge-wide port mirror): the fast path forwards them only with the copies,
+// through the (in, out) pair's group in brisk_fp_mpairs; without one they go to userspace.
+#define BRISK_FP_MIRROR 4u
+
+#define BRISK_FP_MAX_COPIES 8     // mirror destinations per (in, out) pair (kFpMaxCopies)
+#define BRISK_FP_GROUP_DEVS 16    // devices per group devmap: out + copies (kFpGroupDevs)
+#define BRISK_FP_MAX_GROUPS 1024  // distinct device sets (kFpMaxGroups)
+#define BRISK_FP_MAX_PAIRS 65536  // (in, out) pairs with mirror copies (kFpMaxPairs)
+#define BRISK_FP_MAX_MIRRORS 64   // kMaxMirrors: mirror counter slots
 
 // A port as the fast path sees it. Index: brisk PortId. Written by XdpFastpath (control
 // thread) with whole-element updates; read here.
@@ -131,6 +156,72 @@ struct {
   __type(key, __u32);
   __type(value, struct brisk_fp_counters);
 } brisk_fp_stats SEC(".maps");
+
+// ---- fast-path mirrors (datapath/xdp_fastpath.hpp, "Mirrors") ----
+
+// What a mirrored (in, out) pair needs. Key: struct brisk_fp_pair. Written by XdpFastpath
+// (whole-element updates: a hash map swaps the element); read here. Shared.
+struct brisk_fp_pair {
+  __u32 in, out;  // brisk PortIds
+};
+struct brisk_fp_mgroup {
+  __u32 group;     // index into brisk_fp_mdevs: a DEVMAP_HASH of out + every copy's device
+  __u16 ncopies;   // mirror destinations (<= BRISK_FP_MAX_COPIES)
+  __u16 max_len;   // longest frame (after egress tagging) every device of the group takes
+  __u16 dst_port[BRISK_FP_MAX_COPIES];    // the destinations' PortIds (for brisk_fp_stats)
+  __u16 slot[BRISK_FP_MAX_COPIES];        // their mirrors' counter slots (brisk_fp_mstats)
+  __u16 dst_native[BRISK_FP_MAX_COPIES];  // trunk destination: its native VLAN
+  __u8 dst_trunk[BRISK_FP_MAX_COPIES];    // 1: a trunk (tags every VLAN but its native one)
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, BRISK_FP_MAX_PAIRS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct brisk_fp_pair);
+  __type(value, struct brisk_fp_mgroup);
+} brisk_fp_mpairs SEC(".maps");
+
+// Group index -> DEVMAP_HASH (key and value: ifindex) of the out port and the mirror
+// destinations; bpf_redirect_map(..., BPF_F_BROADCAST) sends the frame to each (a clone for
+// every device but the last). The inner maps are created and filled by XdpFastpath before
+// their index appears in brisk_fp_mpairs. Shared.
+struct brisk_fp_devs {
+  __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+  __uint(max_entries, BRISK_FP_GROUP_DEVS);
+  __type(key, __u32);
+  __type(value, __u32);
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, BRISK_FP_MAX_GROUPS);
+  __type(key, __u32);
+  __array(values, struct brisk_fp_devs);
+} brisk_fp_mdevs SEC(".maps");
+
+// Per-CPU counters by mirror slot: mirrored (copies this program sent on their way, counted
+// here), sent and dropped (what the destination device's ndo_xdp_xmit took or refused,
+// counted by brisk_devmap_xmit from the xdp:xdp_devmap_xmit tracepoint). Read by
+// XdpFastpath::mirror_counters(). Shared.
+struct brisk_fp_mcounters {
+  __u64 mirrored, sent, dropped, pad;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, BRISK_FP_MAX_MIRRORS);
+  __type(key, __u32);
+  __type(value, struct brisk_fp_mcounters);
+} brisk_fp_mstats SEC(".maps");
+
+// Mirror destination ifindex -> mirror slot, for brisk_devmap_xmit. A destination receives
+// only mirrored frames by XDP redirect, so its devmap transmit counts are its mirror's.
+// Written by XdpFastpath. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, BRISK_FP_MAX_MIRRORS);
+  __type(key, __u32);
+  __type(value, __u32);
+} brisk_fp_mdsts SEC(".maps");
 
 static __always_inline int carries(const struct brisk_fp_port *p, __u16 vlan) {
   if (!p->trunk) return p->access_vlan == vlan;
@@ -251,6 +342,31 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
   int tag_out = out->trunk && vlan != out->native_vlan;
   __u32 out_ifindex = out->ifindex;
   __u32 out_len = len;
+
+  // Mirrors: the pair's group, or userspace. Every device of the group gets the same bytes,
+  // so each destination must tag the frame's VLAN as the out port does (mirror copies carry
+  // the destination's egress tag, datapath/mirror.hpp).
+  struct brisk_fp_mgroup *g = 0;
+  void *devs = 0;
+  if ((in->flags | out->flags) & BRISK_FP_MIRROR) {
+    struct brisk_fp_pair pk = {.in = in_id, .out = out_id};
+    g = bpf_map_lookup_elem(&brisk_fp_mpairs, &pk);
+    if (!g) return -1;
+    __u32 n = g->ncopies;
+    if (n == 0 || n > BRISK_FP_MAX_COPIES) return -1;
+    __u32 want_len = len + (tagged && !tag_out ? -4 : 0) + (!tagged && tag_out ? 4 : 0);
+    if (want_len > g->max_len) return -1;
+#pragma unroll
+    for (int i = 0; i < BRISK_FP_MAX_COPIES; i++) {
+      if (i < n) {
+        int tag_d = g->dst_trunk[i] && vlan != g->dst_native[i];
+        if (tag_d != tag_out) return -1;
+      }
+    }
+    __u32 gi = g->group;
+    devs = bpf_map_lookup_elem(&brisk_fp_mdevs, &gi);
+    if (!devs) return -1;
+  }
   if (tagged && !tag_out) {
     __u32 macs[3];
     __builtin_memcpy(macs, data, 12);
@@ -287,7 +403,26 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
     c->tx_frames += 1;
     c->tx_bytes += out_len;
   }
-  return bpf_redirect(out_ifindex, 0);
+  if (!devs) return bpf_redirect(out_ifindex, 0);
+
+  // One copy per mirror: counted as mirrored on the mirror and as a transmission on its
+  // destination port; whether the device took it is counted by brisk_devmap_xmit.
+  __u32 n = g->ncopies;
+#pragma unroll
+  for (int i = 0; i < BRISK_FP_MAX_COPIES; i++) {
+    if (i < n) {
+      __u32 slot = g->slot[i];
+      struct brisk_fp_mcounters *mc = bpf_map_lookup_elem(&brisk_fp_mstats, &slot);
+      if (mc) mc->mirrored += 1;
+      __u32 dp = g->dst_port[i];
+      c = bpf_map_lookup_elem(&brisk_fp_stats, &dp);
+      if (c) {
+        c->tx_frames += 1;
+        c->tx_bytes += out_len;
+      }
+    }
+  }
+  return bpf_redirect_map(devs, 0, BPF_F_BROADCAST);
 }
 
 SEC("xdp")
@@ -295,6 +430,33 @@ int brisk_xdp_rx(struct xdp_md *ctx) {
   int act = brisk_fast_path(ctx);
   if (act == XDP_REDIRECT) return act;
   return bpf_redirect_map(&brisk_xsks, ctx->rx_queue_index, XDP_PASS);
+}
+
+// xdp:xdp_devmap_xmit (include/trace/events/xdp.h): one event per bulk transmit of
+// redirected frames to a device (to_ifindex), after the driver's ndo_xdp_xmit, with how many
+// it took (sent) and refused (drops). Events for a mirror destination's device are counted
+// on its mirror; every other device is ignored. Attached once by XdpFastpath; never loaded by
+// the per-port instances.
+struct brisk_devmap_xmit_args {
+  __u64 common;  // common_type, common_flags, common_preempt_count, common_pid
+  int from_ifindex;
+  __u32 act;
+  int to_ifindex;
+  int drops;
+  int sent;
+  int err;
+};
+
+SEC("tracepoint/xdp/xdp_devmap_xmit")
+int brisk_devmap_xmit(struct brisk_devmap_xmit_args *a) {
+  __u32 ifindex = (__u32)a->to_ifindex;
+  __u32 *slot = bpf_map_lookup_elem(&brisk_fp_mdsts, &ifindex);
+  if (!slot) return 0;
+  struct brisk_fp_mcounters *mc = bpf_map_lookup_elem(&brisk_fp_mstats, slot);
+  if (!mc) return 0;
+  if (a->sent > 0) mc->sent += (__u32)a->sent;
+  if (a->drops > 0) mc->dropped += (__u32)a->drops;
+  return 0;
 }
 
 // GPL-compatible, so the verifier lets the fast path use every helper.

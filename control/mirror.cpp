@@ -60,6 +60,12 @@ MirrorCounts Switch::mirror_counts(const MirrorModel& m) const {
     delivered += mc.delivered.get();
     dropped += mc.dropped.get();
   }
+  if (fp_ && !m.capture && !m.dst.empty()) {  // copies the XDP fast path made (datapath/xdp_fastpath.hpp)
+    FastpathMirrorCounters f = fp_->mirror_counters(m.slot);
+    c.mirrored += f.mirrored;
+    delivered += f.sent;
+    dropped += f.dropped;
+  }
   c.mirrored -= m.base_mirrored;
   delivered -= m.base_delivered;
   dropped -= m.base_dropped;

@@ -245,6 +245,7 @@ class Switch {
   bool fastpath_eligible(const PortModel& p) const;
   void sync_fastpath();
   // Mirrors (control/mirror.cpp).
+  bool fastpath_mirrored(const PortModel& p) const;
   bool is_mirror_dst(const std::string& port) const;
   bool is_mirror_src(const std::string& port) const;
   std::optional<std::uint16_t> alloc_mirror_slot();

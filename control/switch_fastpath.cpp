@@ -1,5 +1,5 @@
 // Switch <-> XDP fast path glue (datapath/xdp_fastpath.hpp). Kept apart from switch.cpp so
-// that the rules deciding which ports the kernel may forward for live in one place.
+// that the rules deciding which ports the kernel may forward for (and mirror) live in one place.
 //
 // sync_fastpath() runs inside rebuild(), after the new Snapshot is built and BEFORE it is
 // published: every port's fast-path configuration (and the end of the fast path for a port
@@ -15,9 +15,13 @@ namespace brisk {
 // A port is accelerated when the kernel can do for its frames all that the userspace
 // pipeline would: an AF_XDP system port in native XDP mode, in a bridge that learns (hub mode
 // floods everything), without port security (bindings and ARP/ND inspection need userspace).
-// Ports that are sources or destinations of a mirror or capture, every port of a bridge with
-// a bridge-wide mirror or capture, and ports that are not AF_XDP devices (taps, tunnels,
-// vhost-user) are never accelerated: add new features' conditions here.
+// Ports a capture reads (every port of a bridge with a bridge capture), mirror destinations,
+// and ports that are not AF_XDP devices (taps, tunnels, vhost-user) are never accelerated:
+// add new features' conditions here. Port mirror sources (and every port of a bridge with a
+// bridge-wide port mirror) stay accelerated: the XDP program makes their copies (a devmap
+// broadcast to the out port and the destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
+// sends a frame up when it cannot (tagging differs, a destination's device cannot take
+// redirected frames, MTU, more than 8 copies) and the userspace mirror stage copies it.
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
 // and trunk ports (datapath/vlan.hpp has what a dot1q-tunnel port does in userspace).
 bool Switch::fastpath_eligible(const PortModel& p) const {
@@ -26,15 +30,30 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
   if (x == nullptr || !x->native()) return false;
   if (p.security) return false;
-  // Mirrors and captures must see every frame of their ports (or of the whole bridge).
-  for (const MirrorModel& m : mirrors_)
-    if (m.bridge == p.bridge && (m.src.empty() || m.src == p.name || m.dst == p.name)) return false;
+  // Captures must see every frame of their ports (or of the whole bridge) in userspace. A
+  // port mirror's destination receives only copies: its own input is never forwarded. A port
+  // mirror's source (or every port of a bridge-wide mirror's bridge) stays accelerated when
+  // the fast path can make the copies itself (BRISK_FP_MIRROR; XdpFastpath::set_mirrors);
+  // pairs it cannot serve (tag mismatch, a destination that cannot take redirected frames,
+  // too many copies) go to userspace frame by frame.
+  for (const MirrorModel& m : mirrors_) {
+    if (m.bridge != p.bridge) continue;
+    if (m.dst == p.name) return false;
+    if ((m.capture || !fp_->mirrors_supported()) && (m.src.empty() || m.src == p.name)) return false;
+  }
   auto b = bridges_.find(p.bridge);
   return b != bridges_.end() && b->second.ageing != 0;
 }
 
 bool Switch::fastpath_accelerated(const PortModel& p) const {
   return fp_ && fp_->accelerated(p.id);
+}
+
+// Frames entering or leaving `p` are copied by a port mirror.
+bool Switch::fastpath_mirrored(const PortModel& p) const {
+  for (const MirrorModel& m : mirrors_)
+    if (!m.capture && m.bridge == p.bridge && (m.src.empty() || m.src == p.name)) return true;
+  return false;
 }
 
 void Switch::sync_fastpath() {
@@ -44,6 +63,25 @@ void Switch::sync_fastpath() {
     fp_->attach_table(name, *b.fdb);
     live.push_back(name);
   }
+  // The port mirrors, published twice: before the ports' flags change (the groups of ports
+  // that are already accelerated exist before BRISK_FP_MIRROR tells the program to use them)
+  // and after (the groups of ports that became accelerated in this sync).
+  std::vector<FastpathMirror> fm;
+  for (const MirrorModel& m : mirrors_) {
+    if (m.capture) continue;
+    const PortModel& d = ports_.at(m.dst);
+    FastpathMirror f;
+    f.bridge = fp_->bridge_id(m.bridge);
+    f.src = m.src.empty() ? kInvalidPort : ports_.at(m.src).id;
+    f.dst = d.id;
+    const auto* x = dynamic_cast<const AfXdpPort*>(d.port.get());
+    f.dst_ifindex = x != nullptr ? x->ifindex() : 0;
+    f.dst_trunk = d.mode == VlanMode::kTrunk;
+    f.dst_native = d.native;
+    f.slot = m.slot;
+    fm.push_back(f);
+  }
+  fp_->set_mirrors(fm);
   std::vector<bool> present(kMaxPorts, false);
   for (auto& [name, p] : ports_) {
     present[p.id] = true;
@@ -58,6 +96,7 @@ void Switch::sync_fastpath() {
       for (std::size_t v = 0; v < kVlanCount; ++v)
         if (p.allowed->test(v)) c.allowed[v / 64] |= std::uint64_t{1} << (v % 64);
     c.accelerated = fastpath_eligible(p);
+    c.mirrored = c.accelerated && fastpath_mirrored(p);
     if (c.ifindex == 0) {  // not an AF_XDP device: never in the kernel's view
       fp_->clear_port(p.id);
       continue;
@@ -66,6 +105,7 @@ void Switch::sync_fastpath() {
   }
   for (PortId id = 0; id < kMaxPorts; ++id)
     if (!present[id]) fp_->clear_port(id);
+  fp_->set_mirrors(fm);
   fp_->retain_bridges(live);
 }
 

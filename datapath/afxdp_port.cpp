@@ -239,6 +239,9 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     if (map == nullptr || prog == nullptr)
       fail(ENOENT, "AF_XDP port " + ifname + ": " + path + " lacks map " + kXskMapName +
                        " or program " + kProgName);
+    // The mirror transmit counter is XdpFastpath's (bpf/brisk_xdp.c), never a port's.
+    if (bpf_program* tp = bpf_object__find_program_by_name(x.obj, "brisk_devmap_xmit"))
+      bpf_program__set_autoload(tp, false);
     if (opts.queue_id >= bpf_map__max_entries(map)) {
       int rc = bpf_map__set_max_entries(map, opts.queue_id + 1);
       if (rc != 0) fail(err_of(rc), "AF_XDP port " + ifname + ": resize " + kXskMapName);

@@ -13,6 +13,10 @@
 // once, and a destination port (which serves exactly one mirror) gets at most kBatchSize items
 // per batch, as TxQueues requires.
 //
+// The XDP fast path copies the frames it forwards itself, with the same selection and the
+// same bytes (datapath/xdp_fastpath.hpp, "Mirrors"; a change here must be made there too);
+// what it cannot copy identically it sends up to this stage.
+//
 // Copies to a port are TxItem references to the same frame buffer (no memcpy), with the
 // destination's egress tag for the frame's VLAN. Copies to a capture are memcpy'd (up to the
 // snap length) into the worker's own capture ring, which never blocks: a full ring drops the

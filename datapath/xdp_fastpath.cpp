@@ -4,12 +4,17 @@
 #include <bpf/libbpf.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <set>
+#include <syslog.h>
 #include <system_error>
 
 #include "datapath/afxdp_port.hpp"
@@ -41,8 +46,45 @@ struct FpCounters {
   std::uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
 };
 
-constexpr const char* kMapNames[] = {"brisk_fp_ifs", "brisk_fp_ports", "brisk_fp_fdb",
-                                     "brisk_fp_stats"};
+constexpr std::uint32_t kFpMirror = 4;
+constexpr std::size_t kFpMaxCopies = 8, kFpGroupDevs = 16, kFpMaxGroups = 1024,
+                      kFpMaxPairs = 65536;
+constexpr std::uint32_t kFpMaxFrame = 1920;
+struct FpPair {
+  std::uint32_t in, out;
+};
+struct FpMGroup {
+  std::uint32_t group;
+  std::uint16_t ncopies, max_len;
+  std::uint16_t dst_port[kFpMaxCopies], slot[kFpMaxCopies], dst_native[kFpMaxCopies];
+  std::uint8_t dst_trunk[kFpMaxCopies];
+};
+static_assert(sizeof(FpMGroup) == 64);
+struct FpMCounters {
+  std::uint64_t mirrored, sent, dropped, pad;
+};
+static_assert(kMaxMirrors == 64, "BRISK_FP_MAX_MIRRORS in bpf/brisk_xdp.c");
+
+constexpr int kNumMaps = 8;
+constexpr const char* kMapNames[kNumMaps] = {"brisk_fp_ifs",    "brisk_fp_ports", "brisk_fp_fdb",
+                                             "brisk_fp_stats",  "brisk_fp_mpairs",
+                                             "brisk_fp_mdevs",  "brisk_fp_mstats",
+                                             "brisk_fp_mdsts"};
+constexpr const char* kTracepointProg = "brisk_devmap_xmit";
+
+// The device's MTU (0 if unknown): a redirected frame longer than MTU + 14 + 4 is refused by
+// the kernel (xdp_ok_fwd_dev), and a broadcast skips such a device without a trace.
+std::uint32_t device_mtu(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return 0;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name, IF_NAMESIZE);
+  int rc = ::ioctl(fd, SIOCGIFMTU, &ifr);
+  ::close(fd);
+  return rc == 0 && ifr.ifr_mtu > 0 ? static_cast<std::uint32_t>(ifr.ifr_mtu) : 0;
+}
 
 FpKey make_key(std::uint32_t bridge, std::uint64_t fdb) {
   FpKey k{};
@@ -95,29 +137,80 @@ XdpFastpath::XdpFastpath(const std::string& bpf_object) {
   obj_ = bpf_object__open_file(path.c_str(), nullptr);
   if (obj_ == nullptr) fail(errno ? errno : EINVAL, "XDP fast path: open " + path);
   try {
+    // The tracepoint program stays unloaded if the kernel refuses it: mirrors then keep
+    // their ports in userspace (mirrors_supported()).
+    bpf_program* tp = bpf_object__find_program_by_name(obj_, kTracepointProg);
+    if (tp != nullptr) bpf_program__set_autoload(tp, false);
     if (int rc = bpf_object__load(obj_); rc != 0)
       fail(rc < 0 ? -rc : EINVAL, "XDP fast path: load " + path);
-    int* fds[] = {&ifs_fd_, &ports_fd_, &fdb_fd_, &stats_fd_};
-    for (int i = 0; i < 4; ++i) {
+    int* fds[kNumMaps] = {&ifs_fd_,    &ports_fd_, &fdb_fd_,    &stats_fd_,
+                          &mpairs_fd_, &mdevs_fd_, &mstats_fd_, &mdsts_fd_};
+    for (int i = 0; i < kNumMaps; ++i) {
       bpf_map* m = bpf_object__find_map_by_name(obj_, kMapNames[i]);
       if (m == nullptr) fail(ENOENT, "XDP fast path: " + path + " lacks map " + kMapNames[i]);
       *fds[i] = bpf_map__fd(m);
     }
     ncpus_ = libbpf_num_possible_cpus();
     if (ncpus_ <= 0) fail(EINVAL, "XDP fast path: cannot count CPUs");
+    for (std::size_t i = 0; i < kFpMaxGroups; ++i)
+      free_groups_.push_back(static_cast<std::uint32_t>(kFpMaxGroups - 1 - i));
+    attach_tracepoint(path);
   } catch (...) {
     bpf_object__close(obj_);
     throw;
   }
 }
 
+// The mirror transmit counter (brisk_devmap_xmit on xdp:xdp_devmap_xmit) lives in a second
+// instance of the object that reuses the shared maps: the first one is already loaded, and a
+// program of it that was not loaded cannot be loaded later.
+void XdpFastpath::attach_tracepoint(const std::string& path) {
+  tp_obj_ = bpf_object__open_file(path.c_str(), nullptr);
+  std::string why;
+  if (tp_obj_ == nullptr) {
+    why = "open failed";
+  } else {
+    bpf_program* tp = bpf_object__find_program_by_name(tp_obj_, kTracepointProg);
+    bpf_program* xdp = bpf_object__find_program_by_name(tp_obj_, "brisk_xdp_rx");
+    if (tp == nullptr) {
+      why = "no program " + std::string(kTracepointProg);
+    } else {
+      if (xdp != nullptr) bpf_program__set_autoload(xdp, false);
+      int rc = reuse_maps(tp_obj_);
+      bpf_program__set_autoload(tp, true);  // reuse_maps() turned it off, as for ports
+      if (rc == 0) rc = bpf_object__load(tp_obj_);
+      if (rc != 0) {
+        why = "load: " + std::string(std::strerror(rc < 0 ? -rc : EINVAL));
+      } else {
+        tp_link_ = bpf_program__attach_tracepoint(tp, "xdp", "xdp_devmap_xmit");
+        if (tp_link_ == nullptr) why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
+      }
+    }
+  }
+  mirrors_ok_ = why.empty();
+  if (!mirrors_ok_) {
+    syslog(LOG_WARNING, "XDP fast path: no mirror copies in the kernel (%s): mirrored ports stay in userspace",
+           why.c_str());
+    if (tp_obj_ != nullptr) bpf_object__close(tp_obj_);
+    tp_obj_ = nullptr;
+  }
+}
+
 XdpFastpath::~XdpFastpath() {
+  if (tp_link_ != nullptr) bpf_link__destroy(tp_link_);
+  if (tp_obj_ != nullptr) bpf_object__close(tp_obj_);
+  for (auto& [devs, g] : groups_)
+    if (g.fd >= 0) ::close(g.fd);
   if (obj_ != nullptr) bpf_object__close(obj_);
 }
 
 int XdpFastpath::reuse_maps(bpf_object* obj) const {
-  const int fds[] = {ifs_fd_, ports_fd_, fdb_fd_, stats_fd_};
-  for (int i = 0; i < 4; ++i) {
+  const int fds[kNumMaps] = {ifs_fd_,    ports_fd_, fdb_fd_,    stats_fd_,
+                             mpairs_fd_, mdevs_fd_, mstats_fd_, mdsts_fd_};
+  // A port's instance never loads the tracepoint program (XdpFastpath's own does).
+  if (bpf_program* tp = bpf_object__find_program_by_name(obj, kTracepointProg); tp != nullptr)
+    bpf_program__set_autoload(tp, false);
+  for (int i = 0; i < kNumMaps; ++i) {
     bpf_map* m = bpf_object__find_map_by_name(obj, kMapNames[i]);
     if (m == nullptr) return -ENOENT;
     if (int rc = bpf_map__reuse_fd(m, fds[i]); rc != 0) return rc < 0 ? rc : -EINVAL;
@@ -160,7 +253,7 @@ void XdpFastpath::write_port(PortId id, const FastpathPortConf& c, bool egress) 
   FpPort v{};
   v.ifindex = static_cast<std::uint32_t>(c.ifindex);
   v.bridge = c.bridge;
-  v.flags = c.accelerated ? (kFpIn | (egress ? kFpOut : 0)) : 0;
+  v.flags = c.accelerated ? (kFpIn | (egress ? kFpOut : 0) | (c.mirrored ? kFpMirror : 0)) : 0;
   v.trunk = c.trunk ? 1 : 0;
   v.access_vlan = c.access_vlan;
   v.native_vlan = c.native_vlan;
@@ -252,6 +345,16 @@ void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTab
   if (st.published && st.conf == conf) return;
   const FastpathPortConf old = st.conf;
   std::uint32_t key = id;
+  if (st.published && old.accelerated && conf.accelerated) {
+    // Only BRISK_FP_MIRROR changes: one update of the flags word, nothing else moves.
+    FastpathPortConf o = old;
+    o.mirrored = conf.mirrored;
+    if (o == conf) {
+      st.conf = conf;
+      write_port(id, conf, st.egress);
+      return;
+    }
+  }
   if (st.published && old.accelerated) {
     // 1. Stop: frames neither enter nor leave the fast path through this port any more.
     FastpathPortConf off = old;
@@ -300,6 +403,19 @@ void XdpFastpath::clear_port(PortId id) {
 }
 
 void XdpFastpath::refresh_egress() {
+  // Mirror destinations (not accelerated themselves) and the devices' MTUs.
+  bool changed = false;
+  for (auto& [ifi, ready] : dst_ready_) {
+    std::int64_t feat = xdp_features(ifi);
+    bool ok = feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+    changed = changed || ok != ready;
+    ready = ok;
+  }
+  std::erase_if(dst_ready_, [&](const auto& e) {
+    return std::none_of(mirrors_.begin(), mirrors_.end(),
+                        [&](const FastpathMirror& m) { return m.dst_ifindex == e.first; });
+  });
+  if (changed || !mirrors_.empty()) apply_mirrors();  // unchanged pairs are not rewritten
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     PortState& st = ports_[i];
     if (!st.published || !st.conf.accelerated) continue;
@@ -309,6 +425,194 @@ void XdpFastpath::refresh_egress() {
     st.egress = egress;
     write_port(static_cast<PortId>(i), st.conf, egress);  // only the flags change
   }
+}
+
+// ------------------------------------------------------------------ mirrors
+
+bool XdpFastpath::dst_ready(int ifindex) {
+  auto it = dst_ready_.find(ifindex);
+  if (it != dst_ready_.end()) return it->second;
+  std::int64_t feat = xdp_features(ifindex);
+  bool ok = feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+  dst_ready_[ifindex] = ok;
+  return ok;
+}
+
+void XdpFastpath::set_mirrors(const std::vector<FastpathMirror>& mirrors) {
+  mirrors_ = mirrors;
+  apply_mirrors();
+}
+
+// Publish what mirrors_ and the ports' state ask for, in the order the program needs:
+//   1. brisk_fp_mdsts (copies are counted from the first one on);
+//   2. new groups: the inner devmap filled, then its index in brisk_fp_mdevs;
+//   3. brisk_fp_mpairs: inserted or replaced (one atomic element swap each), then the pairs
+//      that are no longer wanted deleted (their frames: plain fast path if the ports lost
+//      BRISK_FP_MIRROR, else userspace);
+//   4. groups no pair names any more leave brisk_fp_mdevs, and their devmaps are closed (a
+//      program still holding one finishes under RCU);
+//   5. brisk_fp_mdsts entries of gone mirrors.
+void XdpFastpath::apply_mirrors() {
+  for (PortState& st : ports_) st.held = false;
+  std::map<std::uint32_t, std::uint32_t> want_dsts;
+  std::map<std::uint64_t, FpMGroup> want;
+  std::map<std::uint64_t, std::vector<std::uint32_t>> want_devs;
+  std::set<PortId> dsts;
+  for (const FastpathMirror& m : mirrors_) dsts.insert(m.dst);
+  std::map<std::uint32_t, std::uint32_t> mtus;
+  auto mtu_of = [&](std::uint32_t ifi) {
+    auto it = mtus.find(ifi);
+    if (it == mtus.end()) it = mtus.emplace(ifi, device_mtu(static_cast<int>(ifi))).first;
+    return it->second;
+  };
+  if (mirrors_ok_) {
+    for (const FastpathMirror& m : mirrors_)
+      if (m.dst_ifindex > 0) want_dsts[static_cast<std::uint32_t>(m.dst_ifindex)] = m.slot;
+    std::set<std::uint32_t> bridges;
+    for (const FastpathMirror& m : mirrors_) bridges.insert(m.bridge);
+    for (std::uint32_t b : bridges) {
+      std::vector<PortId> ps;
+      for (PortId id = 0; id < kMaxPorts; ++id) {
+        const PortState& st = ports_[id];
+        if (st.published && st.conf.accelerated && st.conf.bridge == b && !dsts.count(id))
+          ps.push_back(id);
+      }
+      // Mirrors whose copies the kernel cannot make hold their ports in userspace.
+      for (const FastpathMirror& m : mirrors_) {
+        if (m.bridge != b || (m.dst_ifindex > 0 && dst_ready(m.dst_ifindex))) continue;
+        for (PortId id : ps)
+          if (m.src == kInvalidPort || m.src == id) ports_[id].held = true;
+      }
+      for (PortId in : ps) {
+        for (PortId out : ps) {
+          if (in == out || ports_[in].held || ports_[out].held) continue;
+          FpMGroup g{};
+          std::vector<std::uint32_t> devs{static_cast<std::uint32_t>(ports_[out].conf.ifindex)};
+          std::uint32_t max_len = kFpMaxFrame;
+          bool ok = true;
+          for (const FastpathMirror& m : mirrors_) {
+            if (m.bridge != b || !(m.src == kInvalidPort || m.src == in || m.src == out)) continue;
+            if (g.ncopies == kFpMaxCopies) {
+              ok = false;
+              break;
+            }
+            g.dst_port[g.ncopies] = m.dst;
+            g.slot[g.ncopies] = m.slot;
+            g.dst_trunk[g.ncopies] = m.dst_trunk ? 1 : 0;
+            g.dst_native[g.ncopies] = m.dst_native;
+            ++g.ncopies;
+            devs.push_back(static_cast<std::uint32_t>(m.dst_ifindex));
+          }
+          if (!ok || g.ncopies == 0) continue;
+          for (std::uint32_t ifi : devs) {
+            std::uint32_t mtu = mtu_of(ifi);
+            if (mtu == 0) ok = false;
+            max_len = std::min(max_len, mtu + 18);
+          }
+          if (!ok || want.size() >= kFpMaxPairs) continue;
+          g.max_len = static_cast<std::uint16_t>(max_len);
+          std::sort(devs.begin(), devs.end());
+          std::uint64_t key = std::uint64_t{in} << 32 | out;
+          want[key] = g;
+          want_devs[key] = std::move(devs);
+        }
+      }
+    }
+  }
+
+  // 1.
+  for (auto [ifi, slot] : want_dsts) {
+    auto it = mdsts_.find(ifi);
+    if (it != mdsts_.end() && it->second == slot) continue;
+    std::uint32_t k = ifi, v = slot;
+    bpf_map_update_elem(mdsts_fd_, &k, &v, BPF_ANY);
+    mdsts_[ifi] = slot;
+  }
+  // 2. + 3.
+  std::set<std::vector<std::uint32_t>> used;
+  for (auto& [key, g] : want) {
+    const std::vector<std::uint32_t>& devs = want_devs[key];
+    auto git = groups_.find(devs);
+    if (git == groups_.end()) {
+      if (free_groups_.empty() || devs.size() > kFpGroupDevs) continue;  // userspace
+      int fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, "brisk_fp_grp", 4, 4, kFpGroupDevs, nullptr);
+      if (fd < 0) {
+        syslog(LOG_WARNING, "XDP fast path: mirror group devmap: %s", std::strerror(errno));
+        continue;
+      }
+      bool ok = true;
+      for (std::uint32_t ifi : devs) ok = ok && bpf_map_update_elem(fd, &ifi, &ifi, BPF_ANY) == 0;
+      std::uint32_t index = free_groups_.back();
+      if (ok) ok = bpf_map_update_elem(mdevs_fd_, &index, &fd, BPF_ANY) == 0;
+      if (!ok) {
+        syslog(LOG_WARNING, "XDP fast path: mirror group: %s", std::strerror(errno));
+        ::close(fd);
+        continue;
+      }
+      free_groups_.pop_back();
+      git = groups_.emplace(devs, Group{index, fd}).first;
+    }
+    used.insert(devs);
+    g.group = git->second.index;
+    std::vector<std::uint8_t> bytes(sizeof(FpMGroup));
+    std::memcpy(bytes.data(), &g, sizeof g);
+    auto pit = pairs_.find(key);
+    if (pit != pairs_.end() && pit->second == bytes) continue;
+    FpPair k{static_cast<std::uint32_t>(key >> 32), static_cast<std::uint32_t>(key)};
+    if (bpf_map_update_elem(mpairs_fd_, &k, &g, BPF_ANY) != 0) {
+      bpf_map_delete_elem(mpairs_fd_, &k);
+      pairs_.erase(key);
+      continue;
+    }
+    pairs_[key] = std::move(bytes);
+  }
+  for (auto it = pairs_.begin(); it != pairs_.end();) {
+    auto w = want.find(it->first);
+    bool keep = w != want.end() && used.count(want_devs[it->first]);
+    if (keep) {
+      ++it;
+      continue;
+    }
+    FpPair k{static_cast<std::uint32_t>(it->first >> 32), static_cast<std::uint32_t>(it->first)};
+    bpf_map_delete_elem(mpairs_fd_, &k);
+    it = pairs_.erase(it);
+  }
+  // 4.
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (used.count(it->first)) {
+      ++it;
+      continue;
+    }
+    std::uint32_t index = it->second.index;
+    bpf_map_delete_elem(mdevs_fd_, &index);
+    ::close(it->second.fd);
+    free_groups_.push_back(index);
+    it = groups_.erase(it);
+  }
+  // 5.
+  for (auto it = mdsts_.begin(); it != mdsts_.end();) {
+    if (want_dsts.count(it->first)) {
+      ++it;
+      continue;
+    }
+    std::uint32_t k = it->first;
+    bpf_map_delete_elem(mdsts_fd_, &k);
+    it = mdsts_.erase(it);
+  }
+}
+
+FastpathMirrorCounters XdpFastpath::mirror_counters(std::uint16_t slot) const {
+  FastpathMirrorCounters t;
+  if (mstats_fd_ < 0) return t;
+  std::vector<FpMCounters> v(static_cast<std::size_t>(ncpus_));
+  std::uint32_t key = slot;
+  if (bpf_map_lookup_elem(mstats_fd_, &key, v.data()) != 0) return t;
+  for (const FpMCounters& c : v) {
+    t.mirrored += c.mirrored;
+    t.sent += c.sent;
+    t.dropped += c.dropped;
+  }
+  return t;
 }
 
 FastpathCounters XdpFastpath::counters(PortId id) const {

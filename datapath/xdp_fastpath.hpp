@@ -17,7 +17,8 @@
 //   a moved, aged, flushed, evicted or deleted address leaves the BPF map first.
 // * Port configuration: Switch computes, per port, whether it is accelerated (an AF_XDP port
 //   in native XDP mode, with the fast path on, without port security or MAC limits, in a
-//   bridge that learns, and anything later features exclude: mirrors, tunnels) and calls
+//   bridge that learns, and anything later features exclude: captures, mirror destinations,
+//   tunnels; mirror sources stay accelerated, see "Mirrors") and calls
 //   set_port() for every port before it publishes a new Snapshot to the workers.
 //
 // Ordering guarantees (the fast path never uses state userspace has already left behind)
@@ -25,7 +26,7 @@
 // 1. Restricting changes reach the maps before the userspace datapath changes behaviour:
 //    set_port()/clear_port() run before Datapath::publish() of the snapshot that carries the
 //    change, and MacTable calls the observer before its own store. A port losing the fast
-//    path (removed, security or mirror added, VLAN change, bridge put in hub mode) first gets
+//    path (removed, security or capture added, VLAN change, bridge put in hub mode) first gets
 //    its brisk_fp_ports element rewritten with flags 0 (one atomic element update: from then
 //    on no frame enters or leaves the fast path through it), then its brisk_fp_fdb entries
 //    are deleted, then userspace proceeds.
@@ -38,12 +39,55 @@
 // 3. A frame already inside the program when a change lands may still be forwarded under the
 //    old state (a few microseconds; the same window the userspace path has between a
 //    snapshot publish and the workers' next loop). A mirror added while traffic flows sees
-//    every frame that reaches the program after set_port() returned.
+//    every frame that reaches the program after sync_fastpath() returned (see "Mirrors").
 // 4. Egress capability (BRISK_FP_OUT): a device can take redirected frames only when its
 //    driver has ndo_xdp_xmit ready (for a veth: its peer has an XDP program or GRO on). The
 //    kernel reports it as NETDEV_XDP_ACT_NDO_XMIT in the netdev genetlink family;
 //    refresh_egress() re-reads it (the control thread calls it once a second) and a port
 //    without it is still an accelerated ingress, but frames to it go through userspace.
+//
+// Mirrors
+// -------
+// Port mirrors (`tap mirror`, not captures) are served in the kernel too. Switch publishes,
+// per port, whether frames entering or leaving it are mirrored (FastpathPortConf::mirrored:
+// a mirror's source, or every port of a bridge with a bridge-wide mirror) and the list of
+// port mirrors (set_mirrors()). The program forwards a frame of a port with BRISK_FP_MIRROR
+// only through the (in, out) pair's entry in brisk_fp_mpairs: a group index into
+// brisk_fp_mdevs (ARRAY_OF_MAPS of DEVMAP_HASH, holding the out device and every copy's
+// device; groups are interned by device set, so pairs share them) and the copies' counter
+// slots, destination ports and egress tagging. bpf_redirect_map(group, 0, BPF_F_BROADCAST)
+// sends one frame to every device (the kernel clones it for all but the last:
+// dev_map_enqueue_multi in kernel/bpf/devmap.c). Selection is mirror_stage's: mirrors whose
+// source is in or out, plus bridge-wide mirrors (frames entering any port: every fast-path
+// frame); each copies a frame once.
+// * Identical bytes go to every device, so the program takes a group only when every
+//   destination's egress tag decision for the frame's VLAN equals the out port's (access
+//   destination: untagged; trunk: tagged unless its native VLAN), and the frame fits every
+//   device's MTU (+ 18). Else, or without a pair entry, the frame goes to userspace.
+// * A destination is never accelerated (its input is not forwarded) but must take
+//   redirected frames (NETDEV_XDP_ACT_NDO_XMIT, re-read by refresh_egress()); while it
+//   cannot, the mirror's ports are held in userspace (accelerated() is false for them).
+// * Ordering. A mirror added on an accelerated port: sync_fastpath() calls set_mirrors()
+//   BEFORE set_port() (the pairs and groups exist first), then set_port() sets
+//   BRISK_FP_MIRROR (one flags-word update), then set_mirrors() again for ports that became
+//   accelerated in the same sync; all before the snapshot with the mirror is published. From
+//   the flag on, every frame of the port is either forwarded with its copies or goes up.
+//   A mirror removed: BRISK_FP_MIRROR is cleared (set_port) and the pairs are replaced or
+//   deleted (set_mirrors) before the snapshot without the mirror is published; a group's
+//   devmap leaves brisk_fp_mdevs only after no pair names it (apply_mirrors()).
+// * Counters. Per mirror slot, per CPU (brisk_fp_mstats): `mirrored` is counted by the XDP
+//   program for every copy it sends on its way; `sent` and `dropped` by brisk_devmap_xmit, a
+//   program on the xdp:xdp_devmap_xmit tracepoint, which reports, per bulk transmit to a
+//   device, how many frames its ndo_xdp_xmit took and refused (a veth peer's full ring, an
+//   MTU, a peer without NAPI). A destination gets nothing else by redirect, so its device's
+//   counts are its mirror's (brisk_fp_mdsts: ifindex -> slot). Switch adds them to the
+//   mirror's mirrored/delivered/dropped. Copies in flight (mirrored, not yet flushed) show as
+//   `queued` for a NAPI poll. Not counted: a broadcast that fails as a whole (the clone's
+//   page allocation failing: the kernel's xdp_redirect_err; the frame is lost for every
+//   device) would leave its copies counted as mirrored but neither sent nor dropped.
+//   The copies also count as transmissions of the destination port (brisk_fp_stats).
+// * Without the tracepoint program (mirrors_supported() false) no copies are made in the
+//   kernel and mirrored ports stay off the fast path as before.
 //
 // Ageing: the program writes seen_ns (CLOCK_MONOTONIC, the datapath clock's base) into the
 // source's entry, at most once a second. MacTable::age() asks the observer (fdb_seen) about
@@ -67,6 +111,7 @@
 #include "datapath/mac_table.hpp"
 
 struct bpf_object;
+struct bpf_link;
 
 namespace brisk {
 
@@ -79,11 +124,32 @@ struct FastpathPortConf {
   VlanId native_vlan = 0;
   std::array<std::uint64_t, 64> allowed{};  // trunk: carried VLANs
   bool accelerated = false;                  // frames in and (if the device can) out
+  // Frames entering or leaving the port are copied by a port mirror (its source, or any port
+  // of a bridge with a bridge-wide port mirror): BRISK_FP_MIRROR, see "Mirrors" above.
+  bool mirrored = false;
   friend bool operator==(const FastpathPortConf&, const FastpathPortConf&) = default;
 };
 
 struct FastpathCounters {
   std::uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
+};
+
+// A port mirror as the fast path sees it (captures never reach the fast path).
+struct FastpathMirror {
+  std::uint32_t bridge = 0;   // XdpFastpath::bridge_id()
+  PortId src = kInvalidPort;  // kInvalidPort: every frame entering a port of the bridge
+  PortId dst = kInvalidPort;
+  int dst_ifindex = 0;        // 0: not an AF_XDP device (its copies stay in userspace)
+  bool dst_trunk = false;     // the destination's egress tagging (PortConf::egress_tag())
+  VlanId dst_native = 0;
+  std::uint16_t slot = 0;     // WorkerCounters::mirror[slot]; also brisk_fp_mstats
+  friend bool operator==(const FastpathMirror&, const FastpathMirror&) = default;
+};
+
+// A mirror's copies made by the fast path: mirrored = sent + dropped once the devices'
+// transmit queues are flushed (end of the NAPI poll).
+struct FastpathMirrorCounters {
+  std::uint64_t mirrored = 0, sent = 0, dropped = 0;
 };
 
 class XdpFastpath {
@@ -113,11 +179,26 @@ class XdpFastpath {
   void set_port(PortId id, const FastpathPortConf& conf, const MacTable& table);
   // The port is gone: unpublished, its entries and counters dropped.
   void clear_port(PortId id);
-  bool accelerated(PortId id) const { return ports_[id].conf.accelerated; }
+  // Accelerated, and not held in userspace by a mirror whose copies the kernel cannot make.
+  bool accelerated(PortId id) const { return ports_[id].conf.accelerated && !ports_[id].held; }
   // Accelerated and its device can take redirected frames.
   bool egress_ready(PortId id) const { return ports_[id].egress; }
   // Re-read the devices' XDP features (NDO_XMIT) of accelerated ports; update the maps.
   void refresh_egress();
+
+  // ---- mirrors ----
+  // Whether the fast path can make mirror copies (the map-in-map devmaps exist and the
+  // xdp_devmap_xmit tracepoint program is attached). When false, Switch keeps every mirror's
+  // ports off the fast path.
+  bool mirrors_supported() const { return mirrors_ok_; }
+  // The port mirrors now configured. Call it before AND after set_port() of every port in
+  // one sync (see "Mirrors" above): the first call publishes the groups of ports that are
+  // already accelerated before their flags change, the second the groups of the final state.
+  void set_mirrors(const std::vector<FastpathMirror>& mirrors);
+  FastpathMirrorCounters mirror_counters(std::uint16_t slot) const;
+  // (in, out) pairs and device groups published (for `stats` and tests).
+  std::size_t mirror_pairs() const { return pairs_.size(); }
+  std::size_t mirror_groups() const { return groups_.size(); }
 
   FastpathCounters counters(PortId id) const;
   // Entries in brisk_fp_fdb (pointing at `port`, or all): walks the map, for `stats`/tests.
@@ -137,6 +218,12 @@ class XdpFastpath {
     FastpathPortConf conf;
     bool published = false;  // in brisk_fp_ifs / brisk_fp_ports
     bool egress = false;
+    bool held = false;  // mirrored, but a copy cannot be made in the kernel: all frames go up
+  };
+  struct PairValue;  // struct brisk_fp_mgroup
+  struct Group {
+    std::uint32_t index = 0;
+    int fd = -1;
   };
   struct BridgeState {
     std::uint32_t id = 0;
@@ -152,6 +239,20 @@ class XdpFastpath {
   void drop_port_entries(PortId id);
   void drop_bridge_entries(std::uint32_t bridge);
   bool mirrored(std::uint32_t bridge, PortId port) const;
+  void attach_tracepoint(const std::string& path);
+  void apply_mirrors();
+  bool dst_ready(int ifindex);
+
+  int mpairs_fd_ = -1, mdevs_fd_ = -1, mstats_fd_ = -1, mdsts_fd_ = -1;
+  bool mirrors_ok_ = false;
+  bpf_object* tp_obj_ = nullptr;
+  ::bpf_link* tp_link_ = nullptr;
+  std::vector<FastpathMirror> mirrors_;
+  std::map<int, bool> dst_ready_;                       // ifindex -> NDO_XMIT
+  std::map<std::uint64_t, std::vector<std::uint8_t>> pairs_;  // (in << 32 | out) -> value
+  std::map<std::vector<std::uint32_t>, Group> groups_;  // sorted ifindexes -> devmap
+  std::vector<std::uint32_t> free_groups_;
+  std::map<std::uint32_t, std::uint32_t> mdsts_;        // ifindex -> slot
 
   bpf_object* obj_ = nullptr;
   int ifs_fd_ = -1, ports_fd_ = -1, fdb_fd_ = -1, stats_fd_ = -1;

@@ -14,6 +14,17 @@
 #     - ageing 3 s: a steady fast-path ping keeps its entries alive (no re-learning);
 #     - MAC move: E takes A's MAC and address; B's replies follow the move to E;
 #     - port delete removes the port's entries from the fast path's FDB map.
+#     - mirrors in the kernel: `tap mirror A M` (M access, peer with GRO) keeps A and B
+#       accelerated; a ping A <-> B is forwarded by XDP (fast-path counters grow) and M's far
+#       end sees both directions untagged; the mirror's counters add up (mirrored = delivered
+#       + dropped, dropped 0) and include the kernel's copies; a bridge-wide mirror
+#       (`tap mirror all M`) does the same; after `clear tap mirror` M sees nothing and A, B
+#       stay accelerated;
+#     - a trunk destination T (VLAN 10 tagged, A -> B untagged): the tagging differs, so the
+#       frames go through userspace (A's fast-path rx stays), and T sees both directions
+#       tagged with VLAN 10;
+#     - a destination that cannot take redirected frames (E) holds A in userspace (`-`);
+#       E still gets every copy;
 #   With the fast path off (a second daemon): ping and iperf3 work, fast-path counters stay 0.
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool ping iperf3 tcpdump ethtool
@@ -41,6 +52,9 @@ veth_to_ns "$NS_B" "$H_B" "$IP_B/24" on
 veth_to_ns "$NS_C" "$H_C" "$IP_C/24" on
 veth_to_ns "$NS_D" "$H_D" - on
 veth_to_ns "$NS_E" "$H_E" "$IP_E/24" off
+NS_M="${PFX}-m" NS_T="${PFX}-t" H_M="${PFX}m" H_T="${PFX}t"
+veth_to_ns "$NS_M" "$H_M" - on
+veth_to_ns "$NS_T" "$H_T" - on
 
 # fp <port> <field>: a field of the port's JSON row in `port` (xdp_fastpath, fastpath_rx_frames...).
 fp() {
@@ -193,6 +207,127 @@ bk port add "$H_B" vlan 10 driver afxdp >/dev/null || fail "re-add $H_B"
 [[ $(fp "$H_B" fastpath_rx_frames) == 0 ]] || fail "a re-added port inherited fast-path counters"
 ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 2 "$IP_B" >/dev/null || fail "ping after re-adding $H_B"
 pass "entries removed with the port; the re-added port works"
+
+# ---------------------------------------------------------------- mirrors in the kernel
+bk port add "$H_M" vlan 30 driver afxdp >/dev/null || fail "port add $H_M"
+bk port add "$H_T" trunk 10,20 driver afxdp >/dev/null || fail "port add $H_T"
+# mirror_json <dst> <field>: a field of the mirror to <dst> in `tap mirror` (JSON).
+mirror_json() {
+  bk --json tap mirror | $PY -c 'import json,sys
+for m in json.load(sys.stdin):
+    if m["destination"] == sys.argv[1]: print(m[sys.argv[2]])' "$1" "$2"
+}
+# mon_start <ns> <file>: tcpdump on the namespace's eth0; mon_stop: stop it.
+mon_start() {
+  ip netns exec "$1" tcpdump --immediate-mode -U -e -nn -i eth0 -w "$2" icmp >"$2.log" 2>&1 &
+  MON_PID=$!
+  track_pid "$MON_PID"
+  wait_until 10 contains "listening on" "$2.log" || fail "tcpdump did not start: $(cat "$2.log")"
+}
+mon_stop() {
+  sleep 0.5
+  kill -INT "$MON_PID"
+  wait "$MON_PID" 2>/dev/null || true
+}
+icmp_count() {  # icmp_count <pcap> <request|reply> [extra grep]: matching frames
+  tcpdump -r "$1" -e -nn 2>/dev/null | grep "echo $2" | grep -c -- "${3:-.}" || true
+}
+# mirror_ping <dst ns> <tag>: ping A -> B 20 times with tcpdump at the destination's far end;
+# sets REQ REP (frames seen), TAGGED (of them, with 802.1Q), A_FP B_FP (fast-path rx growth).
+mirror_ping() {
+  mon_start "$1" "$TMPD/mon.pcap"
+  local a0 b0
+  a0=$(fp "$H_A" fastpath_rx_frames) b0=$(fp "$H_B" fastpath_rx_frames)
+  ip netns exec "$NS_A" ping -c 20 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B with a mirror"
+  mon_stop
+  A_FP=$(( $(fp "$H_A" fastpath_rx_frames) - a0 )) B_FP=$(( $(fp "$H_B" fastpath_rx_frames) - b0 ))
+  REQ=$(icmp_count "$TMPD/mon.pcap" request) REP=$(icmp_count "$TMPD/mon.pcap" reply)
+  TAGGED=$(tcpdump -r "$TMPD/mon.pcap" -e -nn 2>/dev/null | grep -c "802.1Q" || true)
+  if ((REQ != 20 || REP != 20)); then
+    say "seen at the destination: $(tcpdump -r "$TMPD/mon.pcap" -nn 2>/dev/null | sed -n 's/.*\(echo [a-z]*\).*seq \([0-9]*\).*/\1 \2/p' | tr '\n' ' ')"
+    say "mirrors: $(bk tap mirror | table_rows | tr '\n' ';')"
+  fi
+}
+# mirror_adds_up <dst>: mirrored = delivered + dropped, dropped 0 (after the copies settle).
+mirror_adds_up() {
+  local m d x
+  for _ in $(seq 20); do
+    [[ $(mirror_json "$1" in_flight) == 0 ]] && break
+    sleep 0.25
+  done
+  # One reading: mirrored, delivered and dropped of the same moment.
+  read -r m d x < <(bk --json tap mirror | $PY -c 'import json,sys
+for m in json.load(sys.stdin):
+    if m["destination"] == sys.argv[1]: print(m["mirrored"], m["delivered"], m["dropped"])' "$1")
+  say "mirror to $1: mirrored $m delivered $d dropped $x"
+  ((m == d + x)) || fail "mirror to $1: mirrored $m != delivered $d + dropped $x"
+  ((x == 0)) || fail "mirror to $1 dropped $x copies"
+  MIRRORED=$m
+}
+
+check "tap mirror A -> M: A and B stay accelerated, the kernel makes the copies"
+ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 2 "$IP_B" >/dev/null || fail "ping A -> B before the mirror"
+bk tap mirror "$H_A" "$H_M" "$BR" >/dev/null || fail "tap mirror $H_A $H_M"
+for p in "$H_A" "$H_B"; do
+  [[ $(fp "$p" xdp_fastpath) == true ]] || fail "$p left the fast path with a mirror: $(bk port)"
+done
+[[ $(fp "$H_M" xdp_fastpath) == false ]] || fail "mirror destination $H_M accelerated"
+m_tx0=$(fp "$H_M" fastpath_tx_frames)
+mirror_ping "$NS_M"
+m_tx=$(( $(fp "$H_M" fastpath_tx_frames) - m_tx0 ))
+say "M saw $REQ requests, $REP replies ($TAGGED tagged); fast path: A rx +$A_FP, B rx +$B_FP, M tx +$m_tx"
+((REQ == 20 && REP == 20)) || fail "M saw $REQ requests and $REP replies of 20"
+((TAGGED == 0)) || fail "copies to the access port M were tagged"
+((A_FP >= 15 && B_FP >= 15)) || fail "mirrored ping not forwarded by XDP (A +$A_FP, B +$B_FP)"
+((m_tx >= 30)) || fail "fast-path copies not counted on $H_M (tx +$m_tx)"
+mirror_adds_up "$H_M"
+((MIRRORED >= 40)) || fail "mirror counted $MIRRORED copies, want >= 40"
+stat_json 'd["mirrors"]' | grep -q "$H_M" || fail "stats lacks the mirror"
+pass "mirrored ping forwarded in XDP with copies; counters add up"
+
+check "bridge-wide mirror (tap mirror all M)"
+bk clear tap mirror >/dev/null || fail "clear tap mirror"
+bk tap mirror all "$H_M" "$BR" >/dev/null || fail "tap mirror all $H_M"
+mirror_ping "$NS_M"
+say "M saw $REQ requests, $REP replies; fast path: A rx +$A_FP, B rx +$B_FP"
+((REQ == 20 && REP == 20)) || fail "M saw $REQ requests and $REP replies of 20"
+((A_FP >= 15 && B_FP >= 15)) || fail "bridge-wide mirrored ping not forwarded by XDP"
+mirror_adds_up "$H_M"
+pass "bridge-wide mirror in XDP"
+
+check "clear tap mirror: M sees nothing, A and B stay accelerated"
+bk clear tap mirror >/dev/null || fail "clear tap mirror"
+mirror_ping "$NS_M"
+say "M saw $REQ requests, $REP replies; fast path: A rx +$A_FP, B rx +$B_FP"
+((REQ == 0 && REP == 0)) || fail "M still receives copies after clear tap mirror"
+((A_FP >= 15 && B_FP >= 15)) || fail "A <-> B left the fast path after the mirror was cleared"
+[[ $(fp "$H_M" xdp_fastpath) == true ]] || fail "$H_M not accelerated again"
+pass "no copies after clear; the fast path continues"
+
+check "trunk destination T: tagging differs from B's, so userspace forwards and mirrors"
+bk tap mirror "$H_A" "$H_T" "$BR" >/dev/null || fail "tap mirror $H_A $H_T"
+mirror_ping "$NS_T"
+say "T saw $REQ requests, $REP replies ($TAGGED tagged); fast path: A rx +$A_FP, B rx +$B_FP"
+mirror_adds_up "$H_T"
+((REQ == 20 && REP == 20)) || fail "T saw $REQ requests and $REP replies of 20: $(tcpdump -r "$TMPD/mon.pcap" -e -nn 2>/dev/null | tail -30)"
+((TAGGED == 40)) || fail "T's copies not all tagged ($TAGGED of 40)"
+v10=$(tcpdump -r "$TMPD/mon.pcap" -e -nn 2>/dev/null | grep -c "vlan 10" || true)
+((v10 == 40)) || fail "T's copies not all in VLAN 10 ($v10 of 40)"
+((A_FP == 0 && B_FP == 0)) || fail "tag mismatch took the fast path (A +$A_FP, B +$B_FP)"
+bk clear tap mirror >/dev/null
+pass "tag mismatch goes through userspace and mirrors correctly"
+
+check "a destination that cannot take redirected frames (E, peer without GRO) holds A in userspace"
+bk tap mirror "$H_A" "$H_E" "$BR" >/dev/null || fail "tap mirror $H_A $H_E"
+[[ $(accel_col "$H_A") == - ]] || fail "$H_A: column '$(accel_col "$H_A")' with a mirror the kernel cannot serve, want -"
+mirror_ping "$NS_E"
+say "E saw $REQ requests, $REP replies; fast path: A rx +$A_FP, B rx +$B_FP"
+((REQ == 20 && REP == 20)) || fail "E saw $REQ requests and $REP replies of 20"
+((A_FP == 0)) || fail "A's frames took the fast path without the copy to E (+$A_FP)"
+mirror_adds_up "$H_E"
+bk clear tap mirror >/dev/null
+[[ $(accel_col "$H_A") == xdp ]] || fail "$H_A not accelerated again after clear: '$(accel_col "$H_A")'"
+pass "A held in userspace while its mirror's destination cannot take redirects; copies complete"
 
 # =========================================================== fast path off
 check "fast path off: everything through userspace"
