@@ -182,8 +182,10 @@ void XdpFastpath::attach_tracepoint(const std::string& path) {
       if (rc != 0) {
         why = "load: " + std::string(std::strerror(rc < 0 ? -rc : EINVAL));
       } else {
-        tp_link_ = bpf_program__attach_tracepoint(tp, "xdp", "xdp_devmap_xmit");
-        if (tp_link_ == nullptr) why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
+        // Attached once to prove it can be, then only while mirrors need it (count_transmits).
+        tp_prog_ = tp;
+        if (!count_transmits(true)) why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
+        count_transmits(false);
       }
     }
   }
@@ -193,7 +195,20 @@ void XdpFastpath::attach_tracepoint(const std::string& path) {
            why.c_str());
     if (tp_obj_ != nullptr) bpf_object__close(tp_obj_);
     tp_obj_ = nullptr;
+    tp_prog_ = nullptr;
   }
+}
+
+// The devmap transmit counter on or off (see "Counters" in the header). False: it could not
+// be attached.
+bool XdpFastpath::count_transmits(bool on) {
+  if (on && tp_link_ == nullptr && tp_prog_ != nullptr)
+    tp_link_ = bpf_program__attach_tracepoint(tp_prog_, "xdp", "xdp_devmap_xmit");
+  if (!on && tp_link_ != nullptr) {
+    bpf_link__destroy(tp_link_);
+    tp_link_ = nullptr;
+  }
+  return !on || tp_link_ != nullptr;
 }
 
 XdpFastpath::~XdpFastpath() {
@@ -520,7 +535,13 @@ void XdpFastpath::apply_mirrors() {
     }
   }
 
-  // 1.
+  // 1. (the transmit counter first: it counts from the first destination on)
+  if (!want_dsts.empty() && !count_transmits(true)) {
+    syslog(LOG_WARNING, "XDP fast path: attach to xdp:xdp_devmap_xmit: %s: mirror copies in userspace",
+           std::strerror(errno));
+    want_dsts.clear();
+    want.clear();
+  }
   for (auto [ifi, slot] : want_dsts) {
     auto it = mdsts_.find(ifi);
     if (it != mdsts_.end() && it->second == slot) continue;
@@ -599,6 +620,7 @@ void XdpFastpath::apply_mirrors() {
     bpf_map_delete_elem(mdsts_fd_, &k);
     it = mdsts_.erase(it);
   }
+  if (mdsts_.empty()) count_transmits(false);
 }
 
 FastpathMirrorCounters XdpFastpath::mirror_counters(std::uint16_t slot) const {

@@ -86,8 +86,13 @@
 //   page allocation failing: the kernel's xdp_redirect_err; the frame is lost for every
 //   device) would leave its copies counted as mirrored but neither sent nor dropped.
 //   The copies also count as transmissions of the destination port (brisk_fp_stats).
-// * Without the tracepoint program (mirrors_supported() false) no copies are made in the
-//   kernel and mirrored ports stay off the fast path as before.
+//   The tracepoint program is attached only while some mirror has its copies in the kernel
+//   (before the first destination enters brisk_fp_mdsts, detached after the last left it):
+//   xdp:xdp_devmap_xmit fires for every bulk of every XDP redirect on the host, and without
+//   mirrors nothing needs it.
+// * Without the tracepoint program (mirrors_supported() false: it did not load, or did not
+//   attach when XdpFastpath was built) no copies are made in the kernel and mirrored ports
+//   stay off the fast path as before.
 //
 // Ageing: the program writes seen_ns (CLOCK_MONOTONIC, the datapath clock's base) into the
 // source's entry, at most once a second. MacTable::age() asks the observer (fdb_seen) about
@@ -112,6 +117,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_program;
 
 namespace brisk {
 
@@ -240,13 +246,15 @@ class XdpFastpath {
   void drop_bridge_entries(std::uint32_t bridge);
   bool mirrored(std::uint32_t bridge, PortId port) const;
   void attach_tracepoint(const std::string& path);
+  bool count_transmits(bool on);
   void apply_mirrors();
   bool dst_ready(int ifindex);
 
   int mpairs_fd_ = -1, mdevs_fd_ = -1, mstats_fd_ = -1, mdsts_fd_ = -1;
   bool mirrors_ok_ = false;
   bpf_object* tp_obj_ = nullptr;
-  ::bpf_link* tp_link_ = nullptr;
+  ::bpf_program* tp_prog_ = nullptr;  // loaded brisk_devmap_xmit (mirrors_ok_)
+  ::bpf_link* tp_link_ = nullptr;     // attached while mdsts_ is not empty
   std::vector<FastpathMirror> mirrors_;
   std::map<int, bool> dst_ready_;                       // ifindex -> NDO_XMIT
   std::map<std::uint64_t, std::vector<std::uint8_t>> pairs_;  // (in << 32 | out) -> value

@@ -19,7 +19,8 @@
 #       end sees both directions untagged; the mirror's counters add up (mirrored = delivered
 #       + dropped, dropped 0) and include the kernel's copies; a bridge-wide mirror
 #       (`tap mirror all M`) does the same; after `clear tap mirror` M sees nothing and A, B
-#       stay accelerated;
+#       stay accelerated; the transmit counter (tracepoint) is attached only while a mirror
+#       is in XDP (briskd's fdinfo);
 #     - a trunk destination T (VLAN 10 tagged, A -> B untagged): the tagging differs, so the
 #       frames go through userspace (A's fast-path rx stays), and T sees both directions
 #       tagged with VLAN 10;
@@ -265,7 +266,15 @@ for m in json.load(sys.stdin):
   MIRRORED=$m
 }
 
+# devmap_counter_links: briskd's links of its transmit counter (brisk_devmap_xmit on the
+# xdp:xdp_devmap_xmit tracepoint, a perf link in its fdinfo), attached only while a mirror's
+# copies are made in XDP.
+devmap_counter_links() {
+  grep -l "^tp_name:[[:space:]]*xdp_devmap_xmit$" /proc/"$BRISKD_PID"/fdinfo/* 2>/dev/null | wc -l
+}
+
 check "tap mirror A -> M: A and B stay accelerated, the kernel makes the copies"
+[[ $(devmap_counter_links) == 0 ]] || fail "transmit counter attached without mirrors"
 ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 2 "$IP_B" >/dev/null || fail "ping A -> B before the mirror"
 bk tap mirror "$H_A" "$H_M" "$BR" >/dev/null || fail "tap mirror $H_A $H_M"
 for p in "$H_A" "$H_B"; do
@@ -283,6 +292,7 @@ say "M saw $REQ requests, $REP replies ($TAGGED tagged); fast path: A rx +$A_FP,
 mirror_adds_up "$H_M"
 ((MIRRORED >= 40)) || fail "mirror counted $MIRRORED copies, want >= 40"
 stat_json 'd["mirrors"]' | grep -q "$H_M" || fail "stats lacks the mirror"
+[[ $(devmap_counter_links) == 1 ]] || fail "transmit counter not attached (1 link) with a mirror in XDP"
 pass "mirrored ping forwarded in XDP with copies; counters add up"
 
 check "bridge-wide mirror (tap mirror all M)"
@@ -302,6 +312,7 @@ say "M saw $REQ requests, $REP replies; fast path: A rx +$A_FP, B rx +$B_FP"
 ((REQ == 0 && REP == 0)) || fail "M still receives copies after clear tap mirror"
 ((A_FP >= 15 && B_FP >= 15)) || fail "A <-> B left the fast path after the mirror was cleared"
 [[ $(fp "$H_M" xdp_fastpath) == true ]] || fail "$H_M not accelerated again"
+[[ $(devmap_counter_links) == 0 ]] || fail "transmit counter still attached without mirrors"
 pass "no copies after clear; the fast path continues"
 
 check "trunk destination T: tagging differs from B's, so userspace forwards and mirrors"
