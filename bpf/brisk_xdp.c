@@ -55,7 +55,7 @@
 //     instance (bpf_map__reuse_fd before load); brisk_xsks is per instance;
 //   * struct layouts are mirrored in datapath/xdp_fastpath.cpp (static_asserts on sizes);
 //   * the entry point stays SEC("xdp") brisk_xdp_rx, which userspace looks up by name;
-//     brisk_devmap_xmit (tracepoint) is loaded and attached by XdpFastpath only;
+//     brisk_devmap_xmit (BTF raw tracepoint) is loaded and attached by XdpFastpath only;
 //   * anything the fast path does not handle ends in the XSKMAP redirect.
 //
 // Built at build time with `clang -O2 -g -target bpf` (bpf/CMakeLists.txt); -g provides the
@@ -63,8 +63,10 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
 #define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)
@@ -213,13 +215,19 @@ struct {
   __type(value, struct brisk_fp_mcounters);
 } brisk_fp_mstats SEC(".maps");
 
-// Mirror destination ifindex -> mirror slot, for brisk_devmap_xmit. A destination receives
-// only mirrored frames by XDP redirect, so its devmap transmit counts are its mirror's.
-// Written by XdpFastpath. Shared.
+// Mirror destination (network namespace, ifindex) -> mirror slot, for brisk_devmap_xmit. A
+// destination receives only mirrored frames by XDP redirect, so its devmap transmit counts are
+// its mirror's. The namespace is part of the key because the tracepoint fires for redirects
+// in every namespace of the host, and ifindexes repeat across namespaces. Written by
+// XdpFastpath. Shared.
+struct brisk_fp_dkey {
+  __u32 netns;    // inode number of the device's network namespace (/proc/self/ns/net)
+  __u32 ifindex;
+};
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, BRISK_FP_MAX_MIRRORS);
-  __type(key, __u32);
+  __type(key, struct brisk_fp_dkey);
   __type(value, __u32);
 } brisk_fp_mdsts SEC(".maps");
 
@@ -432,30 +440,39 @@ int brisk_xdp_rx(struct xdp_md *ctx) {
   return bpf_redirect_map(&brisk_xsks, ctx->rx_queue_index, XDP_PASS);
 }
 
-// xdp:xdp_devmap_xmit (include/trace/events/xdp.h): one event per bulk transmit of
-// redirected frames to a device (to_ifindex), after the driver's ndo_xdp_xmit, with how many
-// it took (sent) and refused (drops). Events for a mirror destination's device are counted
-// on its mirror; every other device is ignored. Attached once by XdpFastpath; never loaded by
-// the per-port instances.
-struct brisk_devmap_xmit_args {
-  __u64 common;  // common_type, common_flags, common_preempt_count, common_pid
-  int from_ifindex;
-  __u32 act;
-  int to_ifindex;
-  int drops;
-  int sent;
-  int err;
-};
+// xdp:xdp_devmap_xmit (include/trace/events/xdp.h), as a BTF-enabled raw tracepoint: one
+// event per bulk transmit of redirected frames to a device, after the driver's ndo_xdp_xmit,
+// with how many it took (sent) and refused (drops). Events for a mirror destination's device
+// (its namespace and ifindex, read from the net_device with CO-RE) are counted on its mirror;
+// every other device is ignored. Attached by XdpFastpath while a mirror's copies are made in
+// the kernel; never loaded by the per-port instances.
+struct ns_common {
+  unsigned int inum;
+} __attribute__((preserve_access_index));
+struct net {
+  struct ns_common ns;
+} __attribute__((preserve_access_index));
+typedef struct {
+  struct net *net;
+} possible_net_t;
+struct net_device {
+  int ifindex;
+  possible_net_t nd_net;
+} __attribute__((preserve_access_index));
 
-SEC("tracepoint/xdp/xdp_devmap_xmit")
-int brisk_devmap_xmit(struct brisk_devmap_xmit_args *a) {
-  __u32 ifindex = (__u32)a->to_ifindex;
-  __u32 *slot = bpf_map_lookup_elem(&brisk_fp_mdsts, &ifindex);
+SEC("tp_btf/xdp_devmap_xmit")
+int BPF_PROG(brisk_devmap_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
+             int sent, int drops, int err) {
+  struct brisk_fp_dkey k = {
+      .netns = BPF_CORE_READ(to_dev, nd_net.net, ns.inum),
+      .ifindex = (__u32)BPF_CORE_READ(to_dev, ifindex),
+  };
+  __u32 *slot = bpf_map_lookup_elem(&brisk_fp_mdsts, &k);
   if (!slot) return 0;
   struct brisk_fp_mcounters *mc = bpf_map_lookup_elem(&brisk_fp_mstats, slot);
   if (!mc) return 0;
-  if (a->sent > 0) mc->sent += (__u32)a->sent;
-  if (a->drops > 0) mc->dropped += (__u32)a->drops;
+  if (sent > 0) mc->sent += (__u32)sent;
+  if (drops > 0) mc->dropped += (__u32)drops;
   return 0;
 }
 

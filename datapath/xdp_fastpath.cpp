@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +65,18 @@ struct FpMCounters {
   std::uint64_t mirrored, sent, dropped, pad;
 };
 static_assert(kMaxMirrors == 64, "BRISK_FP_MAX_MIRRORS in bpf/brisk_xdp.c");
+struct FpDstKey {  // struct brisk_fp_dkey
+  std::uint32_t netns, ifindex;
+};
+static_assert(sizeof(FpDstKey) == 8);
+
+// The inode number of this process's network namespace (brisk_fp_dkey.netns: the kernel's
+// ns_common.inum of the namespace its devices live in), 0 if it cannot be read.
+std::uint32_t own_netns() {
+  struct stat st {};
+  if (::stat("/proc/self/ns/net", &st) != 0) return 0;
+  return static_cast<std::uint32_t>(st.st_ino);
+}
 
 constexpr int kNumMaps = 8;
 constexpr const char* kMapNames[kNumMaps] = {"brisk_fp_ifs",    "brisk_fp_ports", "brisk_fp_fdb",
@@ -184,7 +197,11 @@ void XdpFastpath::attach_tracepoint(const std::string& path) {
       } else {
         // Attached once to prove it can be, then only while mirrors need it (count_transmits).
         tp_prog_ = tp;
-        if (!count_transmits(true)) why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
+        netns_ = own_netns();
+        if (netns_ == 0)
+          why = "cannot read /proc/self/ns/net";
+        else if (!count_transmits(true))
+          why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
         count_transmits(false);
       }
     }
@@ -203,7 +220,7 @@ void XdpFastpath::attach_tracepoint(const std::string& path) {
 // be attached.
 bool XdpFastpath::count_transmits(bool on) {
   if (on && tp_link_ == nullptr && tp_prog_ != nullptr)
-    tp_link_ = bpf_program__attach_tracepoint(tp_prog_, "xdp", "xdp_devmap_xmit");
+    tp_link_ = bpf_program__attach_trace(tp_prog_);
   if (!on && tp_link_ != nullptr) {
     bpf_link__destroy(tp_link_);
     tp_link_ = nullptr;
@@ -545,7 +562,8 @@ void XdpFastpath::apply_mirrors() {
   for (auto [ifi, slot] : want_dsts) {
     auto it = mdsts_.find(ifi);
     if (it != mdsts_.end() && it->second == slot) continue;
-    std::uint32_t k = ifi, v = slot;
+    FpDstKey k{netns_, ifi};
+    std::uint32_t v = slot;
     bpf_map_update_elem(mdsts_fd_, &k, &v, BPF_ANY);
     mdsts_[ifi] = slot;
   }
@@ -616,7 +634,7 @@ void XdpFastpath::apply_mirrors() {
       ++it;
       continue;
     }
-    std::uint32_t k = it->first;
+    FpDstKey k{netns_, it->first};
     bpf_map_delete_elem(mdsts_fd_, &k);
     it = mdsts_.erase(it);
   }

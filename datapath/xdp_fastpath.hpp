@@ -80,7 +80,8 @@
 //   program on the xdp:xdp_devmap_xmit tracepoint, which reports, per bulk transmit to a
 //   device, how many frames its ndo_xdp_xmit took and refused (a veth peer's full ring, an
 //   MTU, a peer without NAPI). A destination gets nothing else by redirect, so its device's
-//   counts are its mirror's (brisk_fp_mdsts: ifindex -> slot). Switch adds them to the
+//   counts are its mirror's (brisk_fp_mdsts: (network namespace, ifindex) -> slot; the
+//   tracepoint sees redirects in every namespace, where ifindexes repeat). Switch adds them to the
 //   mirror's mirrored/delivered/dropped. Copies in flight (mirrored, not yet flushed) show as
 //   `queued` for a NAPI poll. Not counted: a broadcast that fails as a whole (the clone's
 //   page allocation failing: the kernel's xdp_redirect_err; the frame is lost for every
@@ -255,6 +256,7 @@ class XdpFastpath {
   bpf_object* tp_obj_ = nullptr;
   ::bpf_program* tp_prog_ = nullptr;  // loaded brisk_devmap_xmit (mirrors_ok_)
   ::bpf_link* tp_link_ = nullptr;     // attached while mdsts_ is not empty
+  std::uint32_t netns_ = 0;           // own_netns(): the namespace of brisk's devices
   std::vector<FastpathMirror> mirrors_;
   std::map<int, bool> dst_ready_;                       // ifindex -> NDO_XMIT
   std::map<std::uint64_t, std::vector<std::uint8_t>> pairs_;  // (in << 32 | out) -> value
