@@ -23,7 +23,8 @@
 #       is in XDP (briskd's fdinfo);
 #     - a trunk destination T (VLAN 10 tagged, A -> B untagged): the tagging differs, so the
 #       frames go through userspace (A's fast-path rx stays), and T sees both directions
-#       tagged with VLAN 10;
+#       tagged with VLAN 10; with VLAN 10 as T's native VLAN the tagging matches and the
+#       kernel makes the copies (untagged);
 #     - a destination that cannot take redirected frames (E) holds A in userspace (`-`);
 #       E still gets every copy;
 #   With the fast path off (a second daemon): ping and iperf3 work, fast-path counters stay 0.
@@ -327,6 +328,19 @@ v10=$(tcpdump -r "$TMPD/mon.pcap" -e -nn 2>/dev/null | grep -c "vlan 10" || true
 ((A_FP == 0 && B_FP == 0)) || fail "tag mismatch took the fast path (A +$A_FP, B +$B_FP)"
 bk clear tap mirror >/dev/null
 pass "tag mismatch goes through userspace and mirrors correctly"
+
+check "trunk destination T with native VLAN 10: untagged like B's output, so the kernel copies"
+bk port vlan "$H_T" trunk 10,20 native 10 >/dev/null || fail "port vlan $H_T trunk 10,20 native 10"
+bk tap mirror "$H_A" "$H_T" "$BR" >/dev/null || fail "tap mirror $H_A $H_T"
+mirror_ping "$NS_T"
+say "T saw $REQ requests, $REP replies ($TAGGED tagged); fast path: A rx +$A_FP, B rx +$B_FP"
+mirror_adds_up "$H_T"
+((REQ == 20 && REP == 20)) || fail "T saw $REQ requests and $REP replies of 20"
+((TAGGED == 0)) || fail "T's copies tagged ($TAGGED of 40) although VLAN 10 is its native VLAN"
+((A_FP >= 15 && B_FP >= 15)) || fail "matching trunk destination not served in XDP (A +$A_FP, B +$B_FP)"
+bk clear tap mirror >/dev/null
+bk port vlan "$H_T" trunk 10,20 >/dev/null || fail "port vlan $H_T trunk 10,20"
+pass "a trunk destination that tags as the output port does keeps the mirror in XDP"
 
 check "a destination that cannot take redirected frames (E, peer without GRO) holds A in userspace"
 bk tap mirror "$H_A" "$H_E" "$BR" >/dev/null || fail "tap mirror $H_A $H_E"
