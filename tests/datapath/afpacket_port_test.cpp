@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/stale_devices.hpp"
+
 namespace brisk {
 namespace {
 
@@ -416,19 +418,12 @@ class AfPacketPortRoot : public ::testing::Test {
     if (!dir_.empty()) sh("rm -rf " + dir_);
   }
 
-  // Namespaces and veths left by a run that was killed (ctest timeout): named after its pid.
+  // Namespaces, veths and script directories left by a run that was killed (ctest timeout):
+  // named after its pid.
   static void remove_stale() {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
-      std::string n = e.path().filename().string();
-      if (n.rfind("brisk-afp-", 0) != 0 || n.size() < 12) continue;
-      std::string id = n.substr(10);
-      pid_t pid = static_cast<pid_t>(std::strtol(id.c_str(), nullptr, 10));
-      if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) {
-        sh("ip netns del " + n + " >/dev/null 2>&1; ip link del bafh" + id + " >/dev/null 2>&1; rm -rf /tmp/brisk-afp-" +
-           std::to_string(pid));
-      }
-    }
+    brisk::test::remove_stale("/run/netns", "brisk-afp-", "ip netns del ");
+    brisk::test::remove_stale("/sys/class/net", "bafh", "ip link del ");
+    brisk::test::remove_stale("/tmp", "brisk-afp-", "rm -rf /tmp/");
   }
   void write(const std::string& name, const char* text) {
     std::ofstream(dir_ + "/" + name) << text;

@@ -41,6 +41,7 @@
 #include "datapath/frame.hpp"
 #include "datapath/umem_pool.hpp"
 #include "support/harness.hpp"
+#include "support/stale_devices.hpp"
 
 namespace brisk {
 namespace {
@@ -53,6 +54,13 @@ constexpr const char* kNsAddr = "198.19.77.1";
 constexpr const char* kGhostAddr = "198.19.77.2";  // nobody: B's ARP requests for it go to A
 
 bool sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+// The fixtures below name their namespaces bxns<pid>... and their host ends bxa<pid>...: what a
+// killed run of this binary left (a ctest timeout) goes before new pairs are made.
+void remove_stale_pairs() {
+  brisk::test::remove_stale("/run/netns", "bxns", "ip netns del ");
+  brisk::test::remove_stale("/sys/class/net", "bxa", "ip link del ");
+}
 
 std::string capture(const std::string& cmd) {
   std::string out;
@@ -202,8 +210,9 @@ class AfXdpPortRoot : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, veth, XDP)";
     if (!sh("ip -V")) GTEST_SKIP() << "iproute2 (ip) not installed";
+    remove_stale_pairs();
     static int counter = 0;
-    std::string tag = std::to_string(::getpid() % 100000) + "x" + std::to_string(counter++);
+    std::string tag = std::to_string(::getpid()) + "x" + std::to_string(counter++);
     ns_ = "bxns" + tag;
     a_ = "bxa" + tag;
     b_ = "bxb" + tag;
@@ -618,8 +627,9 @@ class AfXdpSharedUmemRoot : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, veth, XDP)";
     if (!sh("ip -V")) GTEST_SKIP() << "iproute2 (ip) not installed";
+    remove_stale_pairs();
     static int counter = 0;
-    std::string tag = std::to_string(::getpid() % 100000) + "s" + std::to_string(counter++);
+    std::string tag = std::to_string(::getpid()) + "s" + std::to_string(counter++);
     for (int i = 0; i < kPairs; ++i) {
       Pair& p = pairs_[i];
       p.ns = "bxns" + tag + "_" + std::to_string(i);

@@ -89,6 +89,44 @@ done
 BR="${PFX}br"
 TP="${PFX}t"
 
+# ------------------------------------------------------------------ leftovers of killed tests
+
+# A test killed outright (SIGKILL: a ctest timeout, which kills the test's whole process
+# tree) runs no EXIT trap. So every test records its PID and temp directory in
+# $STALE_DIR/<prefix> (removed by cleanup), and first removes what dead tests left: the
+# namespaces, interfaces and temp directory of every recorded prefix whose process is gone.
+STALE_DIR=/run/brisk-tests
+
+# remove_prefixed_links <prefix>: delete every interface of this namespace named <prefix>...
+remove_prefixed_links() {
+  local dev
+  for dev in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^$1"); do
+    echo "[$TEST_NAME] removing leftover interface $dev" >&2
+    ip link del "$dev" 2>/dev/null
+  done
+}
+
+remove_stale() {
+  local f pid tmpd ns
+  for f in "$STALE_DIR"/bt*; do
+    [[ -f $f ]] || continue
+    { read -r pid; read -r tmpd; } <"$f" || true
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && continue  # still running (or a reused pid)
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${f##*/}"); do
+      echo "[$TEST_NAME] removing namespace $ns of a killed test" >&2
+      ip netns del "$ns" 2>/dev/null
+    done
+    remove_prefixed_links "${f##*/}"
+    [[ $tmpd == /tmp/brisk-it.* ]] && rm -rf "$tmpd"
+    rm -f "$f"
+  done
+}
+
+if [[ $(id -u) -eq 0 ]] && mkdir -p "$STALE_DIR" 2>/dev/null; then
+  remove_stale || true
+  echo $$ >"$STALE_DIR/$PFX"
+fi
+
 # ------------------------------------------------------------------ state & cleanup
 
 TMPD=""
@@ -148,11 +186,8 @@ cleanup() {
   done
   # Safety net: taps die with the daemon's file descriptors, but remove anything with our
   # unique prefix that is still around (never anything else).
-  local dev
-  for dev in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^${PFX}"); do
-    echo "[$TEST_NAME] removing leftover interface $dev" >&2
-    ip link del "$dev" 2>/dev/null
-  done
+  remove_prefixed_links "$PFX"
+  rm -f "$STALE_DIR/$PFX"
   if [[ $rc -ne 0 && $rc -ne 77 && -n "$TMPD" && -s "$TMPD/briskd.log" ]]; then
     echo "[$TEST_NAME] ---- briskd log (last 40 lines) ----" >&2
     tail -n 40 "$TMPD/briskd.log" >&2
@@ -177,6 +212,7 @@ set -E
 trap 'echo "[$TEST_NAME] FAIL: unexpected error (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 TMPD=$(mktemp -d /tmp/brisk-it.XXXXXX)
+[[ -f $STALE_DIR/$PFX ]] && echo "$TMPD" >>"$STALE_DIR/$PFX"
 SOCK="$TMPD/briskd.sock"
 
 # need_netns: skip the test when network namespaces cannot be used here.
