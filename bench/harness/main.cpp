@@ -49,6 +49,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -1056,14 +1057,30 @@ int real_main(int argc, char** argv) {
       for (const auto& name : o.switches)
         if (name != "brisk" && name != "ovs")
           log("mirror test: not run for " + name + " (brisk and ovs only)");
+    // One round of one switch: start it and run `tests`. A failure is logged and recorded in
+    // `errs` under `label` (its later rounds are skipped); Ctrl-C goes on up; the switch is
+    // stopped either way.
+    auto run_round = [&](const std::string& label, std::map<std::string, std::string>& errs,
+                         std::unique_ptr<SwitchUnderTest> sw, const std::function<void()>& tests) {
+      current = std::move(sw);
+      try {
+        current->start();
+        described[label] = current->describe();
+        sleep_s(0.2);
+        tests();
+      } catch (const Interrupted&) {
+        throw;
+      } catch (const std::exception& e) {
+        errs[label] = e.what();
+        log(label + " failed: " + e.what());
+      }
+      current->stop();
+      current.reset();
+    };
     for (int r = 0; r < o.runs; ++r) {
       for (const auto& name : o.has_compare() ? o.switches : std::vector<std::string>{}) {
         if (errors.count(name)) continue;  // failed to start before: skip the rest of its runs
-        current = make_switch(name, topo, cfg);
-        try {
-          current->start();
-          described[name] = current->describe();
-          sleep_s(0.2);
+        run_round(name, errors, make_switch(name, topo, cfg), [&] {
           Sample s = bench.measure(*current);
           samples[name].push_back(s);
           std::string line =
@@ -1079,14 +1096,7 @@ int real_main(int argc, char** argv) {
             line += s.tcp_failed ? ", TCP failed (" + s.tcp_error + ")"
                                  : ", TCP " + fmt(s.tcp_gbps, 2) + " Gbit/s";
           log(line);
-        } catch (const Interrupted&) {
-          throw;
-        } catch (const std::exception& e) {
-          errors[name] = e.what();
-          log(name + " failed: " + e.what());
-        }
-        current->stop();
-        current.reset();
+        });
       }
       // The mirror test: brisk with the fast path on and/or off, and Open vSwitch, every
       // mirror count in turn on one running switch (set_mirrors() reconfigures it).
@@ -1096,11 +1106,7 @@ int real_main(int argc, char** argv) {
         SwitchConfig mc = cfg;
         mc.mirror_ports = static_cast<unsigned>(topo.mirror_ports.size());
         for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
-        current = make_switch(var.sw, topo, mc);
-        try {
-          current->start();
-          described[label] = current->describe();
-          sleep_s(0.2);
+        run_round(label, merrors, make_switch(var.sw, topo, mc), [&] {
           for (unsigned n : o.mirrors) {
             MirrorSample ms = bench.measure_mirrors(*current, n);
             msamples[label][n].push_back(ms);
@@ -1119,14 +1125,7 @@ int real_main(int argc, char** argv) {
                       std::to_string(ms.wire_lost);
             log(line);
           }
-        } catch (const Interrupted&) {
-          throw;
-        } catch (const std::exception& e) {
-          merrors[label] = e.what();
-          log(label + " failed: " + e.what());
-        }
-        current->stop();
-        current.reset();
+        });
       }
     }
   } catch (const Interrupted&) {
