@@ -80,6 +80,28 @@ std::array<std::uint8_t, 6> parse_mac(const std::string& s) {
   return m;
 }
 
+// A veth pair for the root fixtures: `a` stays here, `b` goes into the new namespace `ns`
+// (with `b_addr` when not empty); both up, IPv6 off (no chatter of their own), lo up in `ns`.
+// Returns "" or the step that failed. *a_mac: a's MAC address.
+std::string make_veth_ns(const std::string& ns, const std::string& a, const std::string& b,
+                         const std::string& b_addr, std::array<std::uint8_t, 6>* a_mac) {
+  if (!sh("ip netns add " + ns)) return "ip netns add " + ns;
+  if (!sh("ip link add " + a + " type veth peer name " + b)) return "ip link add " + a;
+  if (!sh("ip link set " + b + " netns " + ns)) return "ip link set " + b + " netns " + ns;
+  { std::ofstream("/proc/sys/net/ipv6/conf/" + a + "/disable_ipv6") << "1\n"; }
+  sh("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
+  sh("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+  if (!b_addr.empty() && !sh("ip -n " + ns + " addr add " + b_addr + " dev " + b)) return "addr add " + b_addr;
+  for (const std::string& up : {"ip -n " + ns + " link set lo up", "ip -n " + ns + " link set " + b + " up",
+                                "ip link set " + a + " up"})
+    if (!sh(up)) return up;
+  std::ifstream mac_file("/sys/class/net/" + a + "/address");
+  std::string mac;
+  mac_file >> mac;
+  *a_mac = parse_mac(mac);
+  return "";
+}
+
 // A test frame: dst, src, kTestEthertype, "BRSK", sender id, 32-bit sequence, then a pattern
 // derived from (id, seq) up to `len` bytes.
 Bytes make_frame(const std::array<std::uint8_t, 6>& dst, const std::array<std::uint8_t, 6>& src,
@@ -217,22 +239,7 @@ class AfXdpPortRoot : public ::testing::Test {
     a_ = "bxa" + tag;
     b_ = "bxb" + tag;
     created_ = true;
-    ASSERT_TRUE(sh("ip netns add " + ns_)) << "ip netns add " << ns_;
-    ASSERT_TRUE(sh("ip link add " + a_ + " type veth peer name " + b_));
-    ASSERT_TRUE(sh("ip link set " + b_ + " netns " + ns_));
-    {
-      std::ofstream(std::string("/proc/sys/net/ipv6/conf/") + a_ + "/disable_ipv6") << "1\n";
-    }
-    sh("ip netns exec " + ns_ + " sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
-    sh("ip netns exec " + ns_ + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-    ASSERT_TRUE(sh("ip -n " + ns_ + " addr add " + kNsAddr + "/24 dev " + b_));
-    ASSERT_TRUE(sh("ip -n " + ns_ + " link set lo up"));
-    ASSERT_TRUE(sh("ip -n " + ns_ + " link set " + b_ + " up"));
-    ASSERT_TRUE(sh("ip link set " + a_ + " up"));
-    std::ifstream mac_file("/sys/class/net/" + a_ + "/address");
-    std::string mac;
-    mac_file >> mac;
-    a_mac_ = parse_mac(mac);
+    ASSERT_EQ(make_veth_ns(ns_, a_, b_, std::string(kNsAddr) + "/24", &a_mac_), "");
     open_ns_socket();
     ASSERT_GE(ns_sock_, 0) << "packet socket in " << ns_;
   }
@@ -636,18 +643,7 @@ class AfXdpSharedUmemRoot : public ::testing::Test {
       p.a = "bxa" + tag + std::to_string(i);
       p.b = "bxb" + tag + std::to_string(i);
       created_ = i + 1;
-      ASSERT_TRUE(sh("ip netns add " + p.ns)) << "ip netns add " << p.ns;
-      ASSERT_TRUE(sh("ip link add " + p.a + " type veth peer name " + p.b));
-      ASSERT_TRUE(sh("ip link set " + p.b + " netns " + p.ns));
-      { std::ofstream(std::string("/proc/sys/net/ipv6/conf/") + p.a + "/disable_ipv6") << "1\n"; }
-      sh("ip netns exec " + p.ns + " sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
-      sh("ip netns exec " + p.ns + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-      ASSERT_TRUE(sh("ip -n " + p.ns + " link set " + p.b + " up"));
-      ASSERT_TRUE(sh("ip link set " + p.a + " up"));
-      std::ifstream mac_file("/sys/class/net/" + p.a + "/address");
-      std::string mac;
-      mac_file >> mac;
-      p.a_mac = parse_mac(mac);
+      ASSERT_EQ(make_veth_ns(p.ns, p.a, p.b, "", &p.a_mac), "");
       p.sock = open_ns_socket(p.ns, p.b, &p.b_mac);
       ASSERT_GE(p.sock, 0) << "packet socket in " << p.ns;
     }

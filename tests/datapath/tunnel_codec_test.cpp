@@ -14,12 +14,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-std::uint32_t be_ip(const char* s) {
-  in_addr a{};
-  inet_pton(AF_INET, s, &a);
-  return a.s_addr;
-}
-
 TunnelKey vxlan(const char* remote, std::uint32_t vni) {
   return TunnelKey{TunnelType::kVxlan, be_ip(remote), vni, true};
 }

@@ -19,12 +19,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-std::uint32_t be_ip(const char* s) {
-  in_addr a{};
-  inet_pton(AF_INET, s, &a);
-  return a.s_addr;
-}
-
 Bytes gather(const mmsghdr& m) {
   Bytes out;
   for (std::size_t i = 0; i < m.msg_hdr.msg_iovlen; ++i) {

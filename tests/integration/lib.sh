@@ -336,7 +336,6 @@ stat_of() {
     { n = $1; gsub(/^ +| +$/, "", n); if (n == p) { v = $(idx[c]); gsub(/^ +| +$/, "", v); print v } }'
 }
 
-# tap_names: the taps the daemon lists (one a line).
 # port_json <port> <key>: a field of `port` for one port (JSON mode; needs $PY).
 port_json() {
   bk --json port | "$PY" -c '
@@ -350,6 +349,7 @@ for p in json.load(sys.stdin):
 connected() { [[ $(port_json "$1" connected) == true ]]; }
 disconnected() { [[ $(port_json "$1" connected) == false ]]; }
 
+# tap_names: the taps the daemon lists (one a line).
 tap_names() { bk tap | table_rows | awk -F'|' '{print $2}'; }
 
 # ------------------------------------------------------------------ daemons in namespaces

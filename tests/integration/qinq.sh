@@ -94,17 +94,8 @@ for _ in range(n):
     time.sleep(0.05)
 EOF
 }
-# port_field <port> <key>: a field of `port --json` for one port.
-port_field() {
-  bk --json port | "$PY" -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if p["port"] == sys.argv[1]:
-        v = p.get(sys.argv[2], "")
-        print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
-}
 
-egress_ready() { [[ $(port_field "$1" xdp_egress) == true ]]; }
+egress_ready() { [[ $(port_json "$1" xdp_egress) == true ]]; }
 
 # ------------------------------------------------------------------ set up
 start_briskd
@@ -127,8 +118,8 @@ bk tap
 bk port | table_rows | contains "^${T_Q1}|${BR}|tap|dot1q-tunnel|100|" || fail "$T_Q1 not listed as dot1q-tunnel 100"
 bk port | table_rows | contains "^${H_Q2}|${BR}|system/afxdp|dot1q-tunnel|100|" || fail "$H_Q2 not listed as dot1q-tunnel 100"
 bk tap | table_rows | contains "^${BR}|${T_Q1}|100 dot1q-tunnel$" || fail "tap listing lacks '100 dot1q-tunnel' for $T_Q1"
-[[ $(port_field "$H_Q2" mode) == dot1q-tunnel ]] || fail "--json port: mode of $H_Q2 is $(port_field "$H_Q2" mode)"
-[[ $(port_field "$H_Q2" xdp_fastpath) == false ]] || fail "$H_Q2 (dot1q-tunnel) is accelerated by the XDP fast path"
+[[ $(port_json "$H_Q2" mode) == dot1q-tunnel ]] || fail "--json port: mode of $H_Q2 is $(port_json "$H_Q2" mode)"
+[[ $(port_json "$H_Q2" xdp_fastpath) == false ]] || fail "$H_Q2 (dot1q-tunnel) is accelerated by the XDP fast path"
 if [[ $(bk --json stats | "$PY" -c 'import json,sys; print(str(json.load(sys.stdin)["xdp_fastpath"]).lower())') == true ]]; then
   FASTPATH=1
   wait_until 10 egress_ready "$H_T" || fail "$H_T never became an XDP egress"
@@ -176,11 +167,11 @@ check "trunk -> access with a customer tag: popped by userspace, never by the fa
 send_frames "$NS_A" eth0 1 "$HA" "$BCAST"  # A's host is learned on the access port
 sleep 0.5
 cap_start a "$NS_A" eth0
-t_fp0=$(port_field "$H_T" fastpath_rx_frames)
+t_fp0=$(port_json "$H_T" fastpath_rx_frames)
 send_frames "$NS_T" eth0 20 "$C2" "$HA" 100 7
-t_fp1=$(port_field "$H_T" fastpath_rx_frames)
+t_fp1=$(port_json "$H_T" fastpath_rx_frames)
 send_frames "$NS_T" eth0 20 "$C2" "$HA" 100
-t_fp2=$(port_field "$H_T" fastpath_rx_frames)
+t_fp2=$(port_json "$H_T" fastpath_rx_frames)
 cap_stop
 expect_frames a "40 $C2 -"
 say "fast-path frames received on $H_T: double-tagged burst $((t_fp1 - t_fp0)), single-tagged burst $((t_fp2 - t_fp1))"
@@ -197,11 +188,11 @@ wait "$BRISKD_PID" 2>/dev/null || true
 BRISKD_PID=""
 start_briskd
 bk port
-[[ $(port_field "$T_Q1" mode) == dot1q-tunnel && $(port_field "$T_Q1" vlan) == 100 ]] ||
-  fail "$T_Q1 after the restart: mode $(port_field "$T_Q1" mode) vlan $(port_field "$T_Q1" vlan)"
-[[ $(port_field "$H_Q2" mode) == dot1q-tunnel && $(port_field "$H_Q2" vlan) == 100 ]] ||
-  fail "$H_Q2 after the restart: mode $(port_field "$H_Q2" mode) vlan $(port_field "$H_Q2" vlan)"
-[[ $(port_field "$T_R" vlan) == 200 ]] || fail "$T_R after the restart: vlan $(port_field "$T_R" vlan)"
+[[ $(port_json "$T_Q1" mode) == dot1q-tunnel && $(port_json "$T_Q1" vlan) == 100 ]] ||
+  fail "$T_Q1 after the restart: mode $(port_json "$T_Q1" mode) vlan $(port_json "$T_Q1" vlan)"
+[[ $(port_json "$H_Q2" mode) == dot1q-tunnel && $(port_json "$H_Q2" vlan) == 100 ]] ||
+  fail "$H_Q2 after the restart: mode $(port_json "$H_Q2" mode) vlan $(port_json "$H_Q2" vlan)"
+[[ $(port_json "$T_R" vlan) == 200 ]] || fail "$T_R after the restart: vlan $(port_json "$T_R" vlan)"
 cap_start t "$NS_T" eth0
 send_frames "$NS_Q2" eth0 3 "$C3" "$BCAST" 9
 cap_stop

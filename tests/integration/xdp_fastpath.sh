@@ -58,12 +58,6 @@ NS_M="${PFX}-m" NS_T="${PFX}-t" H_M="${PFX}m" H_T="${PFX}t"
 veth_to_ns "$NS_M" "$H_M" - on
 veth_to_ns "$NS_T" "$H_T" - on
 
-# fp <port> <field>: a field of the port's JSON row in `port` (xdp_fastpath, fastpath_rx_frames...).
-fp() {
-  bk --json port | $PY -c 'import json,sys
-for p in json.load(sys.stdin):
-    if p["port"] == sys.argv[1]: print(str(p[sys.argv[2]]).lower())' "$1" "$2"
-}
 # stat_json <python expression over d = the `stats` JSON>
 stat_json() { bk --json stats | $PY -c "import json,sys; d = json.load(sys.stdin); print($1)"; }
 accel_col() { bk port | table_rows | awk -F'|' -v p="$1" '$1 == p { print $9 }'; }
@@ -95,7 +89,7 @@ bk port
 
 check "accelerated ports are marked in \`port\`"
 for p in "$H_A" "$H_B" "$H_C" "$H_D"; do
-  [[ $(fp "$p" xdp_fastpath) == true ]] || fail "$p not accelerated: $(bk port)"
+  [[ $(port_json "$p" xdp_fastpath) == true ]] || fail "$p not accelerated: $(bk port)"
   [[ $(accel_col "$p") == xdp ]] || fail "$p: fastpath column '$(accel_col "$p")', want xdp"
 done
 [[ $(accel_col "$H_E") == xdp-in ]] || fail "$H_E (peer without GRO): column '$(accel_col "$H_E")', want xdp-in"
@@ -105,7 +99,7 @@ pass "AF_XDP ports accelerated; E is ingress-only; the internal port is not"
 check "ping A <-> B takes the fast path"
 ip netns exec "$NS_A" ping -c 20 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping $IP_A -> $IP_B failed"
 ip netns exec "$NS_B" ping -c 5 -i 0.05 -W 2 "$IP_A" >/dev/null || fail "ping $IP_B -> $IP_A failed"
-a_rx=$(fp "$H_A" fastpath_rx_frames) b_rx=$(fp "$H_B" fastpath_rx_frames)
+a_rx=$(port_json "$H_A" fastpath_rx_frames) b_rx=$(port_json "$H_B" fastpath_rx_frames)
 say "fast-path frames: $H_A rx $a_rx, $H_B rx $b_rx"
 ((a_rx >= 15 && b_rx >= 15)) || fail "fast-path counters did not grow (A rx $a_rx, B rx $b_rx)"
 a_tot=$(stat_of "$H_A" rx_frames)
@@ -114,7 +108,7 @@ pass "pings forwarded in XDP, counted in port and stats"
 
 check "VLAN isolation: A (VLAN 10) cannot reach C (VLAN 20)"
 if ip netns exec "$NS_A" ping -c 2 -W 1 "$IP_C" >/dev/null 2>&1; then fail "VLAN 10 reached VLAN 20"; fi
-[[ $(fp "$H_C" fastpath_rx_frames) == 0 && $(fp "$H_C" fastpath_tx_frames) == 0 ]] ||
+[[ $(port_json "$H_C" fastpath_rx_frames) == 0 && $(port_json "$H_C" fastpath_tx_frames) == 0 ]] ||
   fail "fast path touched $H_C"
 pass "VLAN 20 isolated"
 
@@ -124,7 +118,7 @@ pass "TCP works"
 
 check "E without GRO on its peer: ingress-only, traffic still flows"
 ip netns exec "$NS_A" ping -c 5 -i 0.05 -W 2 "$IP_E" >/dev/null || fail "ping $IP_A -> $IP_E failed"
-[[ $(fp "$H_E" fastpath_tx_frames) == 0 ]] || fail "frames redirected to $H_E although its peer cannot take them"
+[[ $(port_json "$H_E" fastpath_tx_frames) == 0 ]] || fail "frames redirected to $H_E although its peer cannot take them"
 pass "A <-> E through userspace toward E"
 
 check "trunk D: tag popped toward A, pushed toward D, in XDP"
@@ -135,7 +129,7 @@ track_pid $!
 ip netns exec "$NS_A" tcpdump -i eth0 -e -nn -w "$TMPD/a.pcap" ether src "$MAC_X" >/dev/null 2>&1 &
 track_pid $!
 sleep 1
-d_rx0=$(fp "$H_D" fastpath_rx_frames)
+d_rx0=$(port_json "$H_D" fastpath_rx_frames)
 # X (on D, VLAN 10 tagged) sends 20 frames to A: the first is learned by userspace, the rest
 # may take the fast path; A must receive all of them untagged.
 ip netns exec "$NS_D" /usr/bin/python3 - "$MAC_X" "$MAC_A" "$IP_X" "$IP_A" <<'EOF'
@@ -148,8 +142,8 @@ for i in range(20):
 EOF
 ip netns exec "$NS_A" ping -c 5 -i 0.1 -W 1 "$IP_X" >/dev/null 2>&1 || true  # X never answers
 sleep 1
-d_rx=$(( $(fp "$H_D" fastpath_rx_frames) - d_rx0 ))
-d_tx=$(fp "$H_D" fastpath_tx_frames)
+d_rx=$(( $(port_json "$H_D" fastpath_rx_frames) - d_rx0 ))
+d_tx=$(port_json "$H_D" fastpath_tx_frames)
 kill "${EXTRA_PIDS[@]: -2}" 2>/dev/null || true
 sleep 0.5
 got_a=$(tcpdump -r "$TMPD/a.pcap" -e -nn 2>/dev/null | grep -c "brisk\|UDP\|4001" || true)
@@ -206,7 +200,7 @@ total1=$(stat_json 'd["fastpath_fdb_entries"]')
 say "fast-path FDB entries: $total0 before, $total1 after deleting $H_B ($n_b of them)"
 ((total1 == total0 - n_b)) || fail "entries of $H_B left in the fast path's map"
 bk port add "$H_B" vlan 10 driver afxdp >/dev/null || fail "re-add $H_B"
-[[ $(fp "$H_B" fastpath_rx_frames) == 0 ]] || fail "a re-added port inherited fast-path counters"
+[[ $(port_json "$H_B" fastpath_rx_frames) == 0 ]] || fail "a re-added port inherited fast-path counters"
 ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 2 "$IP_B" >/dev/null || fail "ping after re-adding $H_B"
 pass "entries removed with the port; the re-added port works"
 
@@ -239,10 +233,10 @@ icmp_count() {  # icmp_count <pcap> <request|reply> [extra grep]: matching frame
 mirror_ping() {
   mon_start "$1" "$TMPD/mon.pcap"
   local a0 b0
-  a0=$(fp "$H_A" fastpath_rx_frames) b0=$(fp "$H_B" fastpath_rx_frames)
+  a0=$(port_json "$H_A" fastpath_rx_frames) b0=$(port_json "$H_B" fastpath_rx_frames)
   ip netns exec "$NS_A" ping -c 20 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B with a mirror"
   mon_stop
-  A_FP=$(( $(fp "$H_A" fastpath_rx_frames) - a0 )) B_FP=$(( $(fp "$H_B" fastpath_rx_frames) - b0 ))
+  A_FP=$(( $(port_json "$H_A" fastpath_rx_frames) - a0 )) B_FP=$(( $(port_json "$H_B" fastpath_rx_frames) - b0 ))
   REQ=$(icmp_count "$TMPD/mon.pcap" request) REP=$(icmp_count "$TMPD/mon.pcap" reply)
   TAGGED=$(tcpdump -r "$TMPD/mon.pcap" -e -nn 2>/dev/null | grep -c "802.1Q" || true)
   if ((REQ != 20 || REP != 20)); then
@@ -279,12 +273,12 @@ check "tap mirror A -> M: A and B stay accelerated, the kernel makes the copies"
 ip netns exec "$NS_A" ping -c 3 -i 0.1 -W 2 "$IP_B" >/dev/null || fail "ping A -> B before the mirror"
 bk tap mirror "$H_A" "$H_M" "$BR" >/dev/null || fail "tap mirror $H_A $H_M"
 for p in "$H_A" "$H_B"; do
-  [[ $(fp "$p" xdp_fastpath) == true ]] || fail "$p left the fast path with a mirror: $(bk port)"
+  [[ $(port_json "$p" xdp_fastpath) == true ]] || fail "$p left the fast path with a mirror: $(bk port)"
 done
-[[ $(fp "$H_M" xdp_fastpath) == false ]] || fail "mirror destination $H_M accelerated"
-m_tx0=$(fp "$H_M" fastpath_tx_frames)
+[[ $(port_json "$H_M" xdp_fastpath) == false ]] || fail "mirror destination $H_M accelerated"
+m_tx0=$(port_json "$H_M" fastpath_tx_frames)
 mirror_ping "$NS_M"
-m_tx=$(( $(fp "$H_M" fastpath_tx_frames) - m_tx0 ))
+m_tx=$(( $(port_json "$H_M" fastpath_tx_frames) - m_tx0 ))
 say "M saw $REQ requests, $REP replies ($TAGGED tagged); fast path: A rx +$A_FP, B rx +$B_FP, M tx +$m_tx"
 ((REQ == 20 && REP == 20)) || fail "M saw $REQ requests and $REP replies of 20"
 ((TAGGED == 0)) || fail "copies to the access port M were tagged"
@@ -312,7 +306,7 @@ mirror_ping "$NS_M"
 say "M saw $REQ requests, $REP replies; fast path: A rx +$A_FP, B rx +$B_FP"
 ((REQ == 0 && REP == 0)) || fail "M still receives copies after clear tap mirror"
 ((A_FP >= 15 && B_FP >= 15)) || fail "A <-> B left the fast path after the mirror was cleared"
-[[ $(fp "$H_M" xdp_fastpath) == true ]] || fail "$H_M not accelerated again"
+[[ $(port_json "$H_M" xdp_fastpath) == true ]] || fail "$H_M not accelerated again"
 [[ $(devmap_counter_links) == 0 ]] || fail "transmit counter still attached without mirrors"
 pass "no copies after clear; the fast path continues"
 
@@ -367,8 +361,8 @@ ip netns exec "$NS_A" ping -c 10 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A
 if ip netns exec "$NS_A" ping -c 2 -W 1 "$IP_C" >/dev/null 2>&1; then fail "VLAN 10 reached VLAN 20 (off)"; fi
 say "iperf3 (fast path off): $(iperf_ab 5312) Mbit/s"
 for p in "$H_A" "$H_B"; do
-  [[ $(fp "$p" xdp_fastpath) == false ]] || fail "$p accelerated with --xdp-fastpath off"
-  [[ $(fp "$p" fastpath_rx_frames) == 0 && $(fp "$p" fastpath_tx_frames) == 0 ]] || fail "$p fast-path counters nonzero"
+  [[ $(port_json "$p" xdp_fastpath) == false ]] || fail "$p accelerated with --xdp-fastpath off"
+  [[ $(port_json "$p" fastpath_rx_frames) == 0 && $(port_json "$p" fastpath_tx_frames) == 0 ]] || fail "$p fast-path counters nonzero"
   [[ $(accel_col "$p") == - ]] || fail "$p column '$(accel_col "$p")', want -"
 done
 [[ $(stat_json 'd["xdp_fastpath"]') == False ]] || fail "stats says the fast path is on"

@@ -1,6 +1,8 @@
 // FrameBuilder: crafts Ethernet / 802.1Q / ARP / IPv4 frames for unit tests.
 #pragma once
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +14,13 @@
 namespace brisk::test {
 
 inline MacAddr mac(const std::string& s) { return *MacAddr::parse(s); }
+
+// An IPv4 address in network byte order ("198.18.0.2").
+inline std::uint32_t be_ip(const char* s) {
+  in_addr a{};
+  inet_pton(AF_INET, s, &a);
+  return a.s_addr;
+}
 
 struct FrameBuilder {
   MacAddr dst, src;
