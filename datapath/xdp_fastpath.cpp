@@ -641,13 +641,21 @@ void XdpFastpath::apply_mirrors() {
   if (mdsts_.empty()) count_transmits(false);
 }
 
+namespace {
+
+// Every CPU's element `key` of a per-CPU array map; empty if it cannot be read.
+template <typename T>
+std::vector<T> percpu_values(int fd, std::uint32_t key, int ncpus) {
+  std::vector<T> v(static_cast<std::size_t>(ncpus));
+  if (fd < 0 || bpf_map_lookup_elem(fd, &key, v.data()) != 0) v.clear();
+  return v;
+}
+
+}  // namespace
+
 FastpathMirrorCounters XdpFastpath::mirror_counters(std::uint16_t slot) const {
   FastpathMirrorCounters t;
-  if (mstats_fd_ < 0) return t;
-  std::vector<FpMCounters> v(static_cast<std::size_t>(ncpus_));
-  std::uint32_t key = slot;
-  if (bpf_map_lookup_elem(mstats_fd_, &key, v.data()) != 0) return t;
-  for (const FpMCounters& c : v) {
+  for (const FpMCounters& c : percpu_values<FpMCounters>(mstats_fd_, slot, ncpus_)) {
     t.mirrored += c.mirrored;
     t.sent += c.sent;
     t.dropped += c.dropped;
@@ -657,10 +665,7 @@ FastpathMirrorCounters XdpFastpath::mirror_counters(std::uint16_t slot) const {
 
 FastpathCounters XdpFastpath::counters(PortId id) const {
   FastpathCounters t;
-  std::vector<FpCounters> v(static_cast<std::size_t>(ncpus_));
-  std::uint32_t key = id;
-  if (bpf_map_lookup_elem(stats_fd_, &key, v.data()) != 0) return t;
-  for (const FpCounters& c : v) {
+  for (const FpCounters& c : percpu_values<FpCounters>(stats_fd_, id, ncpus_)) {
     t.rx_frames += c.rx_frames;
     t.rx_bytes += c.rx_bytes;
     t.tx_frames += c.tx_frames;
