@@ -36,14 +36,14 @@ build() {  # build DIR [cmake args...] [-- ninja targets...]  (no targets: every
   local args=() targets=()
   while (($#)) && [[ $1 != -- ]]; do args+=("$1"); shift; done
   (($#)) && { shift; targets=("$@"); }
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${PLAIN_FLAGS[@]}" "${args[@]}" >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LINE_TABLES_FLAGS[@]}" "${args[@]}" >/dev/null
   ninja -C "$dir" -j "$(nproc)" "${targets[@]}"
 }
 
 # Every tree gets line tables only (-g1 instead of -g): function names and lines for perf,
 # callgrind, gdb backtraces and sanitizer reports, no local variables; a third less compile
 # time (control/switch.cpp: 23.9 s at -O2 -g, 14.5 s at -O2 -g1). Later -D's override these.
-PLAIN_FLAGS=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
+LINE_TABLES_FLAGS=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
 # The sanitizer trees compile with -O1 and line tables only (-g1): enough for the sanitizers'
 # stack traces, and about 40% less compile time per file than -O2 -g (the datapath library
 # keeps its own -O3). They exist to run tests, not to be measured.
