@@ -55,7 +55,7 @@ has() { [[ ",$SWITCHES," == *",$1,"* ]]; }
 
 T=$(mktemp -d /tmp/brisk-vbench.XXXXXX)
 PFX=vbench$$
-HP=/proc/sys/vm/nr_hugepages HP_ADDED=0
+source "$(dirname "$0")/../tools/hugepages.sh"
 PIDS=()
 OVS_BR="vb$$o" OVS_MADE_NETDEV=0
 stop_all() {  # testpmd -i may ignore SIGTERM at its prompt: SIGKILL after 3 s
@@ -81,13 +81,7 @@ cleanup() {
   set +e
   stop_all
   ovs_devs_cleanup
-  # Give back only the pages this script added: another script that reserved pages while
-  # this one ran keeps them (writing back the old absolute value would take them away).
-  if ((HP_ADDED > 0)); then
-    local cur
-    cur=$(cat "$HP")
-    echo $((cur > HP_ADDED ? cur - HP_ADDED : 0)) >"$HP"
-  fi
+  hugepages_release
   rmdir /var/run/dpdk/"$PFX"* 2>/dev/null
   rm -rf "$T"
 }
@@ -102,14 +96,7 @@ nap() {
 }
 want=256
 has ovs && want=768
-free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-if ((free < want)); then
-  before=$(cat "$HP")
-  echo $((before + want - free)) >"$HP" || true
-  HP_ADDED=$(($(cat "$HP") - before))  # what the kernel really added
-fi
-free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-((free >= want)) || { echo "E: could not reserve $want hugepages (free: $free)" >&2; exit 1; }
+hugepages_reserve "$want" || { echo "E: could not reserve $want hugepages (free: $(hugepages_free))" >&2; exit 1; }
 LAST=$(($(nproc) - 1))
 M0=02:00:00:00:0a:00 M1=02:00:00:00:0a:01
 

@@ -22,20 +22,13 @@ need_netns
 [[ -n "$PY" ]] || skip "python3 is not installed (JSON parsing)"
 
 # ------------------------------------------------------------------ hugepages
-HP=/proc/sys/vm/nr_hugepages
-HP_PREV=$(cat "$HP")
-hp_free() { awk '/^HugePages_Free:/ {print $2}' /proc/meminfo; }
+source "$(dirname "$0")/../../tools/hugepages.sh"
 HP_WANT=256  # three testpmd instances with small pools (2 MiB pages)
-if (($(hp_free) < HP_WANT)); then
-  echo $((HP_PREV + HP_WANT - $(hp_free))) >"$HP" || true
-  HP_ADDED=$(($(cat "$HP") - HP_PREV))
-  # On exit, take back only the pages this test added: another run on the same host (its own
-  # reservation, made meanwhile) keeps its pages. Writing back the old absolute value would
-  # shrink the pool under that run.
-  ((HP_ADDED > 0)) && ON_EXIT+=("hp_now=\$(cat $HP); ((hp_now >= $HP_ADDED)) && echo \$((hp_now - $HP_ADDED)) > $HP")
-  (($(hp_free) >= HP_WANT)) || fail "could not reserve $HP_WANT hugepages (free: $(hp_free))"
-  say "reserved hugepages: nr_hugepages $HP_PREV -> $(cat "$HP") ($HP_ADDED given back on exit)"
-fi
+hp_prev=$(cat /proc/sys/vm/nr_hugepages)
+ON_EXIT+=("hugepages_release")
+hugepages_reserve "$HP_WANT" || fail "could not reserve $HP_WANT hugepages (free: $(hugepages_free))"
+((HUGEPAGES_ADDED == 0)) ||
+  say "reserved hugepages: nr_hugepages $hp_prev -> $(cat /proc/sys/vm/nr_hugepages) ($HUGEPAGES_ADDED given back on exit)"
 
 # testpmd leaves an empty runtime directory per --file-prefix (named after this test).
 ON_EXIT+=("rmdir /var/run/dpdk/${PFX}* 2>/dev/null")
