@@ -425,7 +425,7 @@ class Bench {
     sleep_s(0.1);
     learn();
     bpf_.set_gen_config(1, 63);
-    MirrorSnap a = snap(sw);
+    MirrorSnap a = settled_snap(sw);
     {
       Generator gen(bpf_, t_.gen_ns, t_.gen_dev, t_.gen_cpu, frame_, o_.rate, o_.nice);
       sleep_s(o_.warmup);
@@ -446,7 +446,7 @@ class Bench {
         s.dst_fps.push_back(static_cast<double>(far1[i] - far0[i]) / secs);
     }
     sleep_s(0.3);  // the generator has stopped: let the rings and the switch drain
-    MirrorSnap b = snap(sw);
+    MirrorSnap b = settled_snap(sw);
     s.offered_n = b.offered - a.offered;
     s.sink_n = b.sink - a.sink;
     s.rx_ring = b.rx_ring - a.rx_ring;
@@ -544,6 +544,30 @@ class Bench {
     }
     m.sw = sw.counters();
     return m;
+  }
+
+  // snap() once the mirror copies have stopped moving: the copies of learn()'s ping (and of
+  // its ARP) may still be on their way to the far ends when it returns, and a copy counted by
+  // the switch before the first snapshot but by its far end after it shows as unaccounted.
+  // Two readings 50 ms apart that agree on every mirror counter and far end, at most 2 s.
+  MirrorSnap settled_snap(SwitchUnderTest& sw) {
+    auto moving = [](const MirrorSnap& x, const MirrorSnap& y) {
+      if (x.far != y.far || x.sw.mirrors.size() != y.sw.mirrors.size()) return true;
+      for (std::size_t i = 0; i < x.sw.mirrors.size(); ++i) {
+        const auto &p = x.sw.mirrors[i], &q = y.sw.mirrors[i];
+        if (p.mirrored != q.mirrored || p.delivered != q.delivered || p.dropped != q.dropped)
+          return true;
+      }
+      return false;
+    };
+    MirrorSnap prev = snap(sw);
+    for (int i = 0; i < 40; ++i) {
+      sleep_s(0.05);
+      MirrorSnap cur = snap(sw);
+      if (!moving(prev, cur)) return cur;
+      prev = std::move(cur);
+    }
+    return prev;
   }
 
   double cpu_now(const SwitchUnderTest& sw) {
