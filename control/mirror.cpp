@@ -52,35 +52,52 @@ std::optional<std::uint16_t> Switch::alloc_mirror_slot() {
 }
 
 MirrorCounts Switch::mirror_counts(const MirrorModel& m) const {
-  MirrorCounts c;
-  std::uint64_t delivered = 0, dropped = 0;
-  for (unsigned w = 0; w < dp_.workers(); ++w) {
-    const MirrorCounters& mc = dp_.context(w).counters.mirror[m.slot];
-    c.mirrored += mc.mirrored.get();
-    delivered += mc.delivered.get();
-    dropped += mc.dropped.get();
+  MirrorModel::Tally w, k;
+  for (unsigned i = 0; i < dp_.workers(); ++i) {
+    const MirrorCounters& mc = dp_.context(i).counters.mirror[m.slot];
+    w.mirrored += mc.mirrored.get();
+    w.delivered += mc.delivered.get();
+    w.dropped += mc.dropped.get();
   }
   if (fp_ && !m.capture && !m.dst.empty()) {  // copies the XDP fast path made (datapath/xdp_fastpath.hpp)
     FastpathMirrorCounters f = fp_->mirror_counters(m.slot);
-    c.mirrored += f.mirrored;
-    delivered += f.sent;
-    dropped += f.dropped;
+    k = {f.mirrored, f.sent, f.dropped};
   }
-  c.mirrored -= m.base_mirrored;
-  delivered -= m.base_delivered;
-  dropped -= m.base_dropped;
+  auto since = [](MirrorModel::Tally t, const MirrorModel::Tally& base) {
+    t.mirrored -= base.mirrored;
+    t.delivered -= base.delivered;
+    t.dropped -= base.dropped;
+    return t;
+  };
+  w = since(w, m.base_workers);
+  k = since(k, m.base_kernel);
+  MirrorCounts c;
+  c.kernel = k;
+  c.mirrored = w.mirrored + k.mirrored;
   if (m.capture) {
     c.delivered = m.capture->written();
-    c.dropped = dropped + m.capture->write_errors();
+    c.dropped = w.dropped + k.dropped + m.capture->write_errors();
     c.queued = m.capture->queued();
   } else {
-    c.delivered = delivered;
-    c.dropped = dropped;
+    c.delivered = w.delivered + k.delivered;
+    c.dropped = w.dropped + k.dropped;
     // Copies made but not yet flushed: at most one batch per worker, zero once idle.
     std::uint64_t done = c.delivered + c.dropped;
     c.queued = c.mirrored > done ? c.mirrored - done : 0;
   }
   return c;
+}
+
+// What mirror_counts() counts from for a new mirror or capture in m.slot: whatever an earlier
+// user of the slot left there.
+void Switch::set_mirror_base(MirrorModel& m) const {
+  MirrorModel fresh = m;
+  fresh.base_workers = fresh.base_kernel = {};
+  fresh.capture = nullptr;
+  MirrorCounts c = mirror_counts(fresh);
+  m.base_kernel = c.kernel;
+  m.base_workers = {c.mirrored - c.kernel.mirrored, c.delivered - c.kernel.delivered,
+                    c.dropped - c.kernel.dropped};
 }
 
 // ------------------------------------------------------------------ snapshot hooks
@@ -182,10 +199,7 @@ Reply Switch::mirror_add(const std::string& src, const std::string& dst, const s
   m.src = all ? "" : src;
   m.dst = dst;
   m.slot = *slot;
-  MirrorCounts base = mirror_counts(m);  // counts left in the slot by an earlier mirror
-  m.base_mirrored = base.mirrored;
-  m.base_delivered = base.delivered;
-  m.base_dropped = base.dropped;
+  set_mirror_base(m);
   mirrors_.push_back(std::move(m));
   // What the destination learned before must not attract unicast any more.
   bridges_.at(bridge).fdb->flush(ports_.at(dst).id);
@@ -230,7 +244,10 @@ Reply Switch::list_mirrors() const {
                     {"mirrored", c.mirrored},
                     {"delivered", c.delivered},
                     {"dropped", c.dropped},
-                    {"in_flight", c.queued}});
+                    {"in_flight", c.queued},
+                    {"kernel", {{"mirrored", c.kernel.mirrored},
+                                {"delivered", c.kernel.delivered},
+                                {"dropped", c.kernel.dropped}}}});
   }
   return Reply::okay(
       format_table({"bridge", "source", "destination", "mirrored", "delivered", "dropped"}, rows),
@@ -270,10 +287,7 @@ Reply Switch::capture_add(const std::string& kind, const std::string& name, cons
   }
   m.slot = *slot;
   m.capture_id = next_capture_id_++;
-  MirrorCounts base = mirror_counts(MirrorModel{.slot = m.slot});
-  m.base_mirrored = base.mirrored;
-  m.base_delivered = base.delivered;
-  m.base_dropped = base.dropped;
+  set_mirror_base(m);
   if (!capture_writer_) capture_writer_ = std::make_unique<CaptureWriter>();
   capture_writer_->add(m.capture);
   std::uint32_t id = m.capture_id;

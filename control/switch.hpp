@@ -107,11 +107,16 @@ struct MirrorModel {
   std::shared_ptr<Capture> capture;  // captures only
   std::uint32_t capture_id = 0;      // captures: the id `capture` lists
   std::uint16_t slot = 0;            // WorkerCounters::mirror[slot]
-  std::uint64_t base_mirrored = 0, base_delivered = 0, base_dropped = 0;  // slot reuse
+  // What the slot held at creation (slot reuse), by who counts: the workers and the XDP
+  // fast path (xdp_fastpath.hpp, "Mirrors").
+  struct Tally {
+    std::uint64_t mirrored = 0, delivered = 0, dropped = 0;
+  } base_workers, base_kernel;
 };
 
 struct MirrorCounts {
   std::uint64_t mirrored = 0, delivered = 0, dropped = 0, queued = 0;
+  MirrorModel::Tally kernel;  // the share of the copies the XDP fast path made (included above)
 };
 
 struct BridgeModel {
@@ -190,6 +195,7 @@ class Switch {
   Reply capture_clear(std::optional<std::uint32_t> id);  // nullopt: every capture
   Reply list_captures() const;
   MirrorCounts mirror_counts(const MirrorModel& m) const;
+  void set_mirror_base(MirrorModel& m) const;
   const std::vector<MirrorModel>& mirrors() const { return mirrors_; }
 
   // ---- FDB ----

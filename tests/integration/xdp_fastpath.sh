@@ -251,11 +251,13 @@ mirror_adds_up() {
     [[ $(mirror_json "$1" in_flight) == 0 ]] && break
     sleep 0.25
   done
-  # One reading: mirrored, delivered and dropped of the same moment.
-  read -r m d x < <(bk --json tap mirror | $PY -c 'import json,sys
+  # One reading: mirrored, delivered and dropped of the same moment, and the kernel's share.
+  read -r m d x k < <(bk --json tap mirror | $PY -c 'import json,sys
 for m in json.load(sys.stdin):
-    if m["destination"] == sys.argv[1]: print(m["mirrored"], m["delivered"], m["dropped"])' "$1")
-  say "mirror to $1: mirrored $m delivered $d dropped $x"
+    if m["destination"] == sys.argv[1]:
+        k = m["kernel"]
+        print(m["mirrored"], m["delivered"], m["dropped"], "%d/%d/%d" % (k["mirrored"], k["delivered"], k["dropped"]))' "$1")
+  say "mirror to $1: mirrored $m delivered $d dropped $x (made by XDP: mirrored/delivered/dropped $k)"
   ((m == d + x)) || fail "mirror to $1: mirrored $m != delivered $d + dropped $x"
   ((x == 0)) || fail "mirror to $1 dropped $x copies"
   MIRRORED=$m
