@@ -33,19 +33,10 @@
 #include "bench/datapath/tunnel_packets.hpp"
 #include "datapath/frame.hpp"
 #include "datapath/tunnel_port.hpp"
+#include "tests/support/mmsg_bytes.hpp"
 
 namespace brisk::bench {
 namespace {
-
-// What one message of a TxMsgs puts on the wire, concatenated.
-Bytes gather(const mmsghdr& m) {
-  Bytes out;
-  for (std::size_t i = 0; i < m.msg_hdr.msg_iovlen; ++i) {
-    const auto* b = static_cast<const std::uint8_t*>(m.msg_hdr.msg_iov[i].iov_base);
-    out.insert(out.end(), b, b + m.msg_hdr.msg_iov[i].iov_len);
-  }
-  return out;
-}
 
 void BM_TunnelEncap(benchmark::State& state, TunnelVariant v, std::uint32_t len, bool tagged) {
   const TunnelKey key = variant_key(v);
@@ -71,7 +62,7 @@ void BM_TunnelEncap(benchmark::State& state, TunnelVariant v, std::uint32_t len,
     const Bytes tagged_inner = inner_frame(len + 4, true, i);
     const Bytes& in = tagged ? tagged_inner : inner[i];
     want.insert(want.end(), in.begin(), in.end());
-    if (gather(msgs->msgs[i]) != want || msgs->msgs[i].msg_hdr.msg_name != &framing.destination()) {
+    if (test::mmsg_bytes(msgs->msgs[i]) != want || msgs->msgs[i].msg_hdr.msg_name != &framing.destination()) {
       state.SkipWithError("encap() built a wrong message");
       return;
     }

@@ -13,20 +13,12 @@
 #include "datapath/frame.hpp"
 #include "datapath/tunnel_port.hpp"
 #include "support/frame_builder.hpp"
+#include "support/mmsg_bytes.hpp"
 
 namespace brisk::test {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
-
-Bytes gather(const mmsghdr& m) {
-  Bytes out;
-  for (std::size_t i = 0; i < m.msg_hdr.msg_iovlen; ++i) {
-    const auto* b = static_cast<const std::uint8_t*>(m.msg_hdr.msg_iov[i].iov_base);
-    out.insert(out.end(), b, b + m.msg_hdr.msg_iov[i].iov_len);
-  }
-  return out;
-}
 
 // An IPv4 packet from `src` to 198.18.0.1 carrying `l4`.
 Bytes ipv4(const char* src, std::uint8_t proto, const Bytes& l4) {
@@ -77,12 +69,12 @@ TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
   const Bytes hdr = {0x20, 0x00, 0x65, 0x58, 0xde, 0xad, 0xbe, 0xef};
   Bytes want_a = hdr;
   want_a.insert(want_a.end(), kInner.begin(), kInner.end());
-  EXPECT_EQ(gather(msgs->msgs[0]), want_a);
+  EXPECT_EQ(mmsg_bytes(msgs->msgs[0]), want_a);
   Bytes want_b = hdr;
   want_b.insert(want_b.end(), kInner.begin(), kInner.begin() + 12);
   want_b.insert(want_b.end(), {0x81, 0x00, 0x01, 0x2c});  // VLAN 300
   want_b.insert(want_b.end(), kInner.begin() + 12, kInner.end());
-  EXPECT_EQ(gather(msgs->msgs[1]), want_b);
+  EXPECT_EQ(mmsg_bytes(msgs->msgs[1]), want_b);
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(msgs->msgs[i].msg_hdr.msg_name, &fr.destination());
     EXPECT_EQ(msgs->msgs[i].msg_hdr.msg_namelen, sizeof(sockaddr_in));
