@@ -85,18 +85,30 @@ constexpr const char* kMapNames[kNumMaps] = {"brisk_fp_ifs",    "brisk_fp_ports"
                                              "brisk_fp_mdsts"};
 constexpr const char* kTracepointProg = "brisk_devmap_xmit";
 
+// SIOCGIF* ioctl `req` on the device with this ifindex; false if it cannot be read.
+bool ifreq_of(int ifindex, unsigned long req, ifreq& ifr) {
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return false;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ifr = ifreq{};
+  std::memcpy(ifr.ifr_name, name, IF_NAMESIZE);
+  int rc = ::ioctl(fd, req, &ifr);
+  ::close(fd);
+  return rc == 0;
+}
+
 // The device's MTU (0 if unknown): a redirected frame longer than MTU + 14 + 4 is refused by
 // the kernel (xdp_ok_fwd_dev), and a broadcast skips such a device without a trace.
 std::uint32_t device_mtu(int ifindex) {
-  char name[IF_NAMESIZE] = {};
-  if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return 0;
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, name, IF_NAMESIZE);
-  int rc = ::ioctl(fd, SIOCGIFMTU, &ifr);
-  ::close(fd);
-  return rc == 0 && ifr.ifr_mtu > 0 ? static_cast<std::uint32_t>(ifr.ifr_mtu) : 0;
+  ifreq ifr;
+  return ifreq_of(ifindex, SIOCGIFMTU, ifr) && ifr.ifr_mtu > 0 ? static_cast<std::uint32_t>(ifr.ifr_mtu) : 0;
+}
+
+// Administratively up: a broadcast skips a device that is down without a trace, as above.
+bool device_up(int ifindex) {
+  ifreq ifr;
+  return ifreq_of(ifindex, SIOCGIFFLAGS, ifr) && (ifr.ifr_flags & IFF_UP) != 0;
 }
 
 FpKey make_key(std::uint32_t bridge, std::uint64_t fdb) {
@@ -438,8 +450,7 @@ void XdpFastpath::refresh_egress() {
   // Mirror destinations (not accelerated themselves) and the devices' MTUs.
   bool changed = false;
   for (auto& [ifi, ready] : dst_ready_) {
-    std::int64_t feat = xdp_features(ifi);
-    bool ok = feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+    bool ok = takes_redirects(ifi);
     changed = changed || ok != ready;
     ready = ok;
   }
@@ -464,10 +475,16 @@ void XdpFastpath::refresh_egress() {
 bool XdpFastpath::dst_ready(int ifindex) {
   auto it = dst_ready_.find(ifindex);
   if (it != dst_ready_.end()) return it->second;
-  std::int64_t feat = xdp_features(ifindex);
-  bool ok = feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+  bool ok = takes_redirects(ifindex);
   dst_ready_[ifindex] = ok;
   return ok;
+}
+
+// A mirror destination the kernel can copy to: it takes redirected frames (NDO_XMIT) and is
+// up. A broadcast skips a device failing either without a trace.
+bool XdpFastpath::takes_redirects(int ifindex) {
+  std::int64_t feat = xdp_features(ifindex);
+  return feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit) && device_up(ifindex);
 }
 
 void XdpFastpath::set_mirrors(const std::vector<FastpathMirror>& mirrors) {
@@ -617,13 +634,14 @@ void XdpFastpath::apply_mirrors() {
     it = pairs_.erase(it);
   }
   // 4.
+  bool waited = false;  // an element of brisk_fp_mdevs changed: the kernel waited for programs
   for (auto it = groups_.begin(); it != groups_.end();) {
     if (used.count(it->first)) {
       ++it;
       continue;
     }
     std::uint32_t index = it->second.index;
-    bpf_map_delete_elem(mdevs_fd_, &index);
+    waited = bpf_map_delete_elem(mdevs_fd_, &index) == 0 || waited;
     ::close(it->second.fd);
     free_groups_.push_back(index);
     it = groups_.erase(it);
@@ -638,7 +656,38 @@ void XdpFastpath::apply_mirrors() {
     bpf_map_delete_elem(mdsts_fd_, &k);
     it = mdsts_.erase(it);
   }
+  // 6.
+  std::set<std::uint16_t> slots;
+  for (const auto& [key, bytes] : pairs_) {
+    FpMGroup g;
+    std::memcpy(&g, bytes.data(), sizeof g);
+    for (std::uint16_t i = 0; i < g.ncopies && i < kFpMaxCopies; ++i) slots.insert(g.slot[i]);
+  }
+  std::vector<std::uint16_t> left;
+  for (std::uint16_t slot : kernel_slots_)
+    if (!slots.count(slot)) left.push_back(slot);
+  if (!left.empty() && (waited || wait_for_programs())) {
+    for (std::uint16_t slot : left) {
+      FastpathMirrorCounters raw = raw_mirror_counters(slot);
+      std::uint64_t done = raw.sent + raw.dropped;
+      skipped_[slot] = raw.mirrored > done ? raw.mirrored - done : 0;
+    }
+  }
+  kernel_slots_ = std::move(slots);
   if (mdsts_.empty()) count_transmits(false);
+}
+
+// Returns once no XDP program that could have read the pairs or groups as they were before
+// this call is still running (nor, as a copy is flushed in the NAPI poll that made it, any of
+// their copies unflushed): writing and deleting an unused element of brisk_fp_mdevs, an
+// ARRAY_OF_MAPS, makes the kernel wait for running programs (synchronize_rcu). False if
+// there is no unused index or no devmap to write.
+bool XdpFastpath::wait_for_programs() {
+  if (free_groups_.empty() || groups_.empty()) return false;
+  std::uint32_t index = free_groups_.back();
+  int fd = groups_.begin()->second.fd;
+  if (bpf_map_update_elem(mdevs_fd_, &index, &fd, BPF_ANY) != 0) return false;
+  return bpf_map_delete_elem(mdevs_fd_, &index) == 0;
 }
 
 namespace {
@@ -654,6 +703,12 @@ std::vector<T> percpu_values(int fd, std::uint32_t key, int ncpus) {
 }  // namespace
 
 FastpathMirrorCounters XdpFastpath::mirror_counters(std::uint16_t slot) const {
+  FastpathMirrorCounters t = raw_mirror_counters(slot);
+  if (slot < skipped_.size()) t.dropped += skipped_[slot];
+  return t;
+}
+
+FastpathMirrorCounters XdpFastpath::raw_mirror_counters(std::uint16_t slot) const {
   FastpathMirrorCounters t;
   for (const FpMCounters& c : percpu_values<FpMCounters>(mstats_fd_, slot, ncpus_)) {
     t.mirrored += c.mirrored;

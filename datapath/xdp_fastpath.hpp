@@ -65,8 +65,13 @@
 //   destination: untagged; trunk: tagged unless its native VLAN), and the frame fits every
 //   device's MTU (+ 18). Else, or without a pair entry, the frame goes to userspace.
 // * A destination is never accelerated (its input is not forwarded) but must take
-//   redirected frames (NETDEV_XDP_ACT_NDO_XMIT, re-read by refresh_egress()); while it
-//   cannot, the mirror's ports are held in userspace (accelerated() is false for them).
+//   redirected frames (NETDEV_XDP_ACT_NDO_XMIT) and be up, re-read by refresh_egress();
+//   while it cannot, the mirror's ports are held in userspace (accelerated() is false for
+//   them). A broadcast skips such a device without a trace until then: when a slot's copies
+//   leave the kernel (no pair names it any more), apply_mirrors() makes the kernel wait for
+//   running programs (a write to brisk_fp_mdevs, an ARRAY_OF_MAPS, waits for RCU readers,
+//   and a copy is flushed in the NAPI poll that made it) and counts the slot's mirrored -
+//   sent - dropped as skipped, reported as dropped from then on.
 // * Ordering. A mirror added on an accelerated port: sync_fastpath() calls set_mirrors()
 //   BEFORE set_port() (the pairs and groups exist first), then set_port() sets
 //   BRISK_FP_MIRROR (one flags-word update), then set_mirrors() again for ports that became
@@ -110,10 +115,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "brisk/types.hpp"
+#include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
 
 struct bpf_object;
@@ -250,6 +257,9 @@ class XdpFastpath {
   bool count_transmits(bool on);
   void apply_mirrors();
   bool dst_ready(int ifindex);
+  bool takes_redirects(int ifindex);
+  bool wait_for_programs();
+  FastpathMirrorCounters raw_mirror_counters(std::uint16_t slot) const;
 
   int mpairs_fd_ = -1, mdevs_fd_ = -1, mstats_fd_ = -1, mdsts_fd_ = -1;
   bool mirrors_ok_ = false;
@@ -258,11 +268,15 @@ class XdpFastpath {
   ::bpf_link* tp_link_ = nullptr;     // attached while mdsts_ is not empty
   std::uint32_t netns_ = 0;           // own_netns(): the namespace of brisk's devices
   std::vector<FastpathMirror> mirrors_;
-  std::map<int, bool> dst_ready_;                       // ifindex -> NDO_XMIT
+  std::map<int, bool> dst_ready_;                       // ifindex -> takes_redirects()
   std::map<std::uint64_t, std::vector<std::uint8_t>> pairs_;  // (in << 32 | out) -> value
   std::map<std::vector<std::uint32_t>, Group> groups_;  // sorted ifindexes -> devmap
   std::vector<std::uint32_t> free_groups_;
   std::map<std::uint32_t, std::uint32_t> mdsts_;        // ifindex -> slot
+  // Slots with copies in the kernel (named by a pair), and per slot the copies its broadcasts
+  // skipped without a trace, settled when the slot last left the kernel (apply_mirrors, 6.).
+  std::set<std::uint16_t> kernel_slots_;
+  std::array<std::uint64_t, kMaxMirrors> skipped_{};
 
   bpf_object* obj_ = nullptr;
   int ifs_fd_ = -1, ports_fd_ = -1, fdb_fd_ = -1, stats_fd_ = -1;
