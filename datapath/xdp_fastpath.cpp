@@ -459,6 +459,7 @@ void XdpFastpath::refresh_egress() {
                         [&](const FastpathMirror& m) { return m.dst_ifindex == e.first; });
   });
   if (changed || !mirrors_.empty()) apply_mirrors();  // unchanged pairs are not rewritten
+  settle_idle_mirrors();
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     PortState& st = ports_[i];
     if (!st.published || !st.conf.accelerated) continue;
@@ -675,6 +676,29 @@ void XdpFastpath::apply_mirrors() {
   }
   kernel_slots_ = std::move(slots);
   if (mdsts_.empty()) count_transmits(false);
+}
+
+// Copies of a mirror still in the kernel that were lost without a trace (a broadcast that
+// skipped its destination, or failed as a whole) stay mirrored but neither sent nor dropped.
+// Once a mirror made no copy between two calls (a second apart, refresh_egress()), every
+// copy it made has been flushed, so after waiting for running programs: what it mirrored
+// before the wait, less what was sent or dropped after it, is a lower bound of what was
+// lost (exact while it stays idle) and never counts a copy in flight.
+void XdpFastpath::settle_idle_mirrors() {
+  std::vector<std::pair<std::uint16_t, std::uint64_t>> idle;  // slot, mirrored before the wait
+  for (std::uint16_t slot : kernel_slots_) {
+    FastpathMirrorCounters raw = raw_mirror_counters(slot);
+    bool was_idle = raw.mirrored == last_mirrored_[slot];
+    last_mirrored_[slot] = raw.mirrored;
+    if (was_idle && raw.mirrored > raw.sent + raw.dropped + skipped_[slot])
+      idle.emplace_back(slot, raw.mirrored);
+  }
+  if (idle.empty() || !wait_for_programs()) return;
+  for (auto [slot, mirrored] : idle) {
+    FastpathMirrorCounters raw = raw_mirror_counters(slot);
+    std::uint64_t done = raw.sent + raw.dropped;
+    if (mirrored > done) skipped_[slot] = std::max(skipped_[slot], mirrored - done);
+  }
 }
 
 // Returns once no XDP program that could have read the pairs or groups as they were before

@@ -88,9 +88,11 @@
 //   counts are its mirror's (brisk_fp_mdsts: (network namespace, ifindex) -> slot; the
 //   tracepoint sees redirects in every namespace, where ifindexes repeat). Switch adds them to the
 //   mirror's mirrored/delivered/dropped. Copies in flight (mirrored, not yet flushed) show as
-//   `queued` for a NAPI poll. Not counted: a broadcast that fails as a whole (the clone's
-//   page allocation failing: the kernel's xdp_redirect_err; the frame is lost for every
-//   device) would leave its copies counted as mirrored but neither sent nor dropped.
+//   `queued` for a NAPI poll. Copies lost without a trace (a destination the broadcast
+//   skipped, see above; a broadcast that failed as a whole, the clone's page allocation
+//   failing: the kernel's xdp_redirect_err) are counted as dropped (skipped_) when the
+//   mirror's copies leave the kernel, and while they stay, once the mirror made no copy for
+//   a second (settle_idle_mirrors()).
 //   The copies also count as transmissions of the destination port (brisk_fp_stats).
 //   The tracepoint program is attached only while some mirror has its copies in the kernel
 //   (before the first destination enters brisk_fp_mdsts, detached after the last left it):
@@ -259,6 +261,7 @@ class XdpFastpath {
   bool dst_ready(int ifindex);
   bool takes_redirects(int ifindex);
   bool wait_for_programs();
+  void settle_idle_mirrors();
   FastpathMirrorCounters raw_mirror_counters(std::uint16_t slot) const;
 
   int mpairs_fd_ = -1, mdevs_fd_ = -1, mstats_fd_ = -1, mdsts_fd_ = -1;
@@ -277,6 +280,7 @@ class XdpFastpath {
   // skipped without a trace, settled when the slot last left the kernel (apply_mirrors, 6.).
   std::set<std::uint16_t> kernel_slots_;
   std::array<std::uint64_t, kMaxMirrors> skipped_{};
+  std::array<std::uint64_t, kMaxMirrors> last_mirrored_{};  // settle_idle_mirrors()
 
   bpf_object* obj_ = nullptr;
   int ifs_fd_ = -1, ports_fd_ = -1, fdb_fd_ = -1, stats_fd_ = -1;
