@@ -501,7 +501,9 @@ void XdpFastpath::set_mirrors(const std::vector<FastpathMirror>& mirrors) {
 //      BRISK_FP_MIRROR, else userspace);
 //   4. groups no pair names any more leave brisk_fp_mdevs, and their devmaps are closed (a
 //      program still holding one finishes under RCU);
-//   5. brisk_fp_mdsts entries of gone mirrors.
+//   5. brisk_fp_mdsts entries of gone mirrors;
+//   6. slots no pair names any more: once no program runs with the old pairs, their copies
+//      neither sent nor dropped were skipped by a broadcast (skipped_, counted as dropped).
 void XdpFastpath::apply_mirrors() {
   for (PortState& st : ports_) st.held = false;
   std::map<std::uint32_t, std::uint32_t> want_dsts;
