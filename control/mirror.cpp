@@ -51,18 +51,26 @@ std::optional<std::uint16_t> Switch::alloc_mirror_slot() {
   return std::nullopt;
 }
 
-MirrorCounts Switch::mirror_counts(const MirrorModel& m) const {
-  MirrorModel::Tally w, k;
+// Everything counted in m.slot, by who counts: the workers and, for a port mirror, the XDP
+// fast path (copies it made, datapath/xdp_fastpath.hpp).
+void Switch::slot_tallies(const MirrorModel& m, MirrorModel::Tally& workers,
+                          MirrorModel::Tally& kernel) const {
+  workers = kernel = {};
   for (unsigned i = 0; i < dp_.workers(); ++i) {
     const MirrorCounters& mc = dp_.context(i).counters.mirror[m.slot];
-    w.mirrored += mc.mirrored.get();
-    w.delivered += mc.delivered.get();
-    w.dropped += mc.dropped.get();
+    workers.mirrored += mc.mirrored.get();
+    workers.delivered += mc.delivered.get();
+    workers.dropped += mc.dropped.get();
   }
-  if (fp_ && !m.capture && !m.dst.empty()) {  // copies the XDP fast path made (datapath/xdp_fastpath.hpp)
+  if (fp_ && !m.capture && !m.dst.empty()) {
     FastpathMirrorCounters f = fp_->mirror_counters(m.slot);
-    k = {f.mirrored, f.sent, f.dropped};
+    kernel = {f.mirrored, f.sent, f.dropped};
   }
+}
+
+MirrorCounts Switch::mirror_counts(const MirrorModel& m) const {
+  MirrorModel::Tally w, k;
+  slot_tallies(m, w, k);
   auto since = [](MirrorModel::Tally t, const MirrorModel::Tally& base) {
     t.mirrored -= base.mirrored;
     t.delivered -= base.delivered;
@@ -86,18 +94,6 @@ MirrorCounts Switch::mirror_counts(const MirrorModel& m) const {
     c.queued = c.mirrored > done ? c.mirrored - done : 0;
   }
   return c;
-}
-
-// What mirror_counts() counts from for a new mirror or capture in m.slot: whatever an earlier
-// user of the slot left there.
-void Switch::set_mirror_base(MirrorModel& m) const {
-  MirrorModel fresh = m;
-  fresh.base_workers = fresh.base_kernel = {};
-  fresh.capture = nullptr;
-  MirrorCounts c = mirror_counts(fresh);
-  m.base_kernel = c.kernel;
-  m.base_workers = {c.mirrored - c.kernel.mirrored, c.delivered - c.kernel.delivered,
-                    c.dropped - c.kernel.dropped};
 }
 
 // ------------------------------------------------------------------ snapshot hooks
@@ -199,7 +195,7 @@ Reply Switch::mirror_add(const std::string& src, const std::string& dst, const s
   m.src = all ? "" : src;
   m.dst = dst;
   m.slot = *slot;
-  set_mirror_base(m);
+  slot_tallies(m, m.base_workers, m.base_kernel);  // what an earlier user of the slot left
   mirrors_.push_back(std::move(m));
   // What the destination learned before must not attract unicast any more.
   bridges_.at(bridge).fdb->flush(ports_.at(dst).id);
@@ -287,7 +283,7 @@ Reply Switch::capture_add(const std::string& kind, const std::string& name, cons
   }
   m.slot = *slot;
   m.capture_id = next_capture_id_++;
-  set_mirror_base(m);
+  slot_tallies(m, m.base_workers, m.base_kernel);  // what an earlier user of the slot left
   if (!capture_writer_) capture_writer_ = std::make_unique<CaptureWriter>();
   capture_writer_->add(m.capture);
   std::uint32_t id = m.capture_id;

@@ -195,7 +195,7 @@ class Switch {
   Reply capture_clear(std::optional<std::uint32_t> id);  // nullopt: every capture
   Reply list_captures() const;
   MirrorCounts mirror_counts(const MirrorModel& m) const;
-  void set_mirror_base(MirrorModel& m) const;
+  void slot_tallies(const MirrorModel& m, MirrorModel::Tally& workers, MirrorModel::Tally& kernel) const;
   const std::vector<MirrorModel>& mirrors() const { return mirrors_; }
 
   // ---- FDB ----
