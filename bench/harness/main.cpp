@@ -551,20 +551,11 @@ class Bench {
   // the switch before the first snapshot but by its far end after it shows as unaccounted.
   // Two readings 50 ms apart that agree on every mirror counter and far end, at most 2 s.
   MirrorSnap settled_snap(SwitchUnderTest& sw) {
-    auto moving = [](const MirrorSnap& x, const MirrorSnap& y) {
-      if (x.far != y.far || x.sw.mirrors.size() != y.sw.mirrors.size()) return true;
-      for (std::size_t i = 0; i < x.sw.mirrors.size(); ++i) {
-        const auto &p = x.sw.mirrors[i], &q = y.sw.mirrors[i];
-        if (p.mirrored != q.mirrored || p.delivered != q.delivered || p.dropped != q.dropped)
-          return true;
-      }
-      return false;
-    };
     MirrorSnap prev = snap(sw);
     for (int i = 0; i < 40; ++i) {
       sleep_s(0.05);
       MirrorSnap cur = snap(sw);
-      if (!moving(prev, cur)) return cur;
+      if (cur.far == prev.far && cur.sw.mirrors == prev.sw.mirrors) return cur;
       prev = std::move(cur);
     }
     return prev;

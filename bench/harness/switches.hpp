@@ -101,6 +101,7 @@ struct SwitchCounters {
   // Per destination port (index into Topology::mirror_ports), while a mirror uses it.
   struct Mirror {
     std::uint64_t mirrored = 0, delivered = 0, dropped = 0;
+    friend bool operator==(const Mirror&, const Mirror&) = default;
   };
   std::vector<Mirror> mirrors;
 };
