@@ -669,13 +669,8 @@ void XdpFastpath::apply_mirrors() {
   std::vector<std::uint16_t> left;
   for (std::uint16_t slot : kernel_slots_)
     if (!slots.count(slot)) left.push_back(slot);
-  if (!left.empty() && (waited || wait_for_programs())) {
-    for (std::uint16_t slot : left) {
-      FastpathMirrorCounters raw = raw_mirror_counters(slot);
-      std::uint64_t done = raw.sent + raw.dropped;
-      skipped_[slot] = raw.mirrored > done ? raw.mirrored - done : 0;
-    }
-  }
+  if (!left.empty() && (waited || wait_for_programs()))
+    for (std::uint16_t slot : left) count_skipped(slot, raw_mirror_counters(slot).mirrored);
   kernel_slots_ = std::move(slots);
   if (mdsts_.empty()) count_transmits(false);
 }
@@ -696,11 +691,16 @@ void XdpFastpath::settle_idle_mirrors() {
       idle.emplace_back(slot, raw.mirrored);
   }
   if (idle.empty() || !wait_for_programs()) return;
-  for (auto [slot, mirrored] : idle) {
-    FastpathMirrorCounters raw = raw_mirror_counters(slot);
-    std::uint64_t done = raw.sent + raw.dropped;
-    if (mirrored > done) skipped_[slot] = std::max(skipped_[slot], mirrored - done);
-  }
+  for (auto [slot, mirrored] : idle) count_skipped(slot, mirrored);
+}
+
+// After wait_for_programs(): of the slot's `mirrored` copies (read before the wait), those not
+// sent or dropped by now were lost. Only ever raised: a later reading with copies still
+// being made is a lower bound.
+void XdpFastpath::count_skipped(std::uint16_t slot, std::uint64_t mirrored) {
+  FastpathMirrorCounters raw = raw_mirror_counters(slot);
+  std::uint64_t done = raw.sent + raw.dropped;
+  if (mirrored > done) skipped_[slot] = std::max(skipped_[slot], mirrored - done);
 }
 
 // Returns once no XDP program that could have read the pairs or groups as they were before

@@ -262,6 +262,7 @@ class XdpFastpath {
   bool takes_redirects(int ifindex);
   bool wait_for_programs();
   void settle_idle_mirrors();
+  void count_skipped(std::uint16_t slot, std::uint64_t mirrored);
   FastpathMirrorCounters raw_mirror_counters(std::uint16_t slot) const;
 
   int mpairs_fd_ = -1, mdevs_fd_ = -1, mstats_fd_ = -1, mdsts_fd_ = -1;
