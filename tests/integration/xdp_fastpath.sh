@@ -249,8 +249,8 @@ mirror_ping() {
     say "mirrors: $(bk tap mirror | table_rows | tr '\n' ';')"
   fi
 }
-# mirror_adds_up <dst> [down]: mirrored = delivered + dropped (after the copies settle), and
-# dropped 0 unless "down" (then DOWN_DROPPED = dropped).
+# mirror_adds_up <dst> [lossy]: mirrored = delivered + dropped (after the copies settle), and
+# dropped 0 unless "lossy" (then DROPPED = dropped).
 mirror_adds_up() {
   local m d x k
   for _ in $(seq 20); do
@@ -264,15 +264,15 @@ for m in json.load(sys.stdin):
         k = m["kernel"]
         print(m["mirrored"], m["delivered"], m["dropped"], "%d/%d/%d" % (k["mirrored"], k["delivered"], k["dropped"]))' "$1")
   say "mirror to $1: mirrored $m delivered $d dropped $x (made by XDP: mirrored/delivered/dropped $k)"
-  if ((m != d + x)) || [[ $x != 0 && ${2:-} != down ]]; then
+  if ((m != d + x)) || [[ $x != 0 && ${2:-} != lossy ]]; then
     # The kernel's own view: what the destination veth took by redirect (since it was made),
     # and whether the transmit counter missed events (recursion_misses of tracing programs).
     say "$1: $(ethtool -S "$1" | grep -E 'xdp_xmit' | tr -s ' \n' ' ')"
     say "briskd's tracing programs: $(grep -h -A12 '^prog_type:[[:space:]]*26$' /proc/"$BRISKD_PID"/fdinfo/* 2>/dev/null | grep -E 'prog_id|recursion_misses' | tr -s '\t\n' ' ')"
     ((m == d + x)) || fail "mirror to $1: mirrored $m != delivered $d + dropped $x"
   fi
-  if [[ ${2:-} == down ]]; then
-    DOWN_DROPPED=$x
+  if [[ ${2:-} == lossy ]]; then
+    DROPPED=$x
   else
     ((x == 0)) || fail "mirror to $1 dropped $x copies"
   fi
@@ -315,10 +315,10 @@ check "a mirror destination that goes down: forwarding goes on, every copy is co
 ip link set "$H_M" down
 ip netns exec "$NS_A" ping -c 30 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B with the destination down"
 wait_until 5 accel_is "$H_A" - || fail "A not held in userspace with its destination down: $(bk port)"
-mirror_adds_up "$H_M" down
+mirror_adds_up "$H_M" lossy
 ip link set "$H_M" up
 wait_until 5 accel_is "$H_A" xdp || fail "A not back in the fast path: $(bk port)"
-pass "$DOWN_DROPPED copies dropped while the destination was down, all counted"
+pass "$DROPPED copies dropped while the destination was down, all counted"
 
 check "copies the kernel cannot send (M's MTU lowered under traffic) count as dropped"
 # Until briskd reads the new MTU (about a second), the broadcast skips M for the long frames
@@ -327,9 +327,9 @@ check "copies the kernel cannot send (M's MTU lowered under traffic) count as dr
 dropped0=$(mirror_json "$H_M" dropped)
 ip link set "$H_M" mtu 500
 ip netns exec "$NS_A" ping -c 30 -i 0.05 -s 1000 -W 2 "$IP_B" >/dev/null || fail "long pings A -> B with M's MTU at 500"
-mirror_adds_up "$H_M" down
+mirror_adds_up "$H_M" lossy
 ip link set "$H_M" mtu 1500
-pass "$((DOWN_DROPPED - dropped0)) long copies skipped by the kernel, all counted"
+pass "$((DROPPED - dropped0)) long copies skipped by the kernel, all counted"
 
 check "bridge-wide mirror (tap mirror all M)"
 bk clear tap mirror >/dev/null || fail "clear tap mirror"
