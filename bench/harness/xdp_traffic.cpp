@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "bench/harness/netns.hpp"
@@ -186,7 +188,19 @@ Generator::Generator(const BenchBpf& bpf, const std::string& ns, const std::stri
       frame_(std::move(frame)),
       rate_(rate_fps),
       nice_(nice) {
-  thread_ = std::thread([this] { loop(); });
+  // SIGUSR1 interrupts the generator thread's BPF_PROG_TEST_RUN (see the header). No
+  // SA_RESTART: the call must return EINTR, not restart.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, nullptr);
+  });
+  thread_ = std::thread([this] {
+    loop();
+    done_.store(true, std::memory_order_release);
+  });
   while (state_.load(std::memory_order_acquire) == 0) {
     timespec ts{0, 1'000'000};
     nanosleep(&ts, nullptr);
@@ -199,7 +213,15 @@ Generator::Generator(const BenchBpf& bpf, const std::string& ns, const std::stri
 
 Generator::~Generator() {
   stop_.store(true, std::memory_order_relaxed);
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  // Signal until the thread has left: one sent between its stop_ check and its next call
+  // would be lost, and the call would then run for its whole repeat count.
+  while (!done_.load(std::memory_order_acquire)) {
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    timespec ts{0, 2'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  thread_.join();
 }
 
 std::string Generator::error() const {
@@ -240,7 +262,9 @@ void Generator::loop() {
     while (!stop_.load(std::memory_order_relaxed)) {
       std::uint32_t n;
       if (rate_ <= 0) {
-        n = 1u << 16;
+        // A short first call reports errors (and the start) at once; then one call for the
+        // rest of the run, ended by the destructor's signal.
+        n = first ? 64 : 0xffffffffu;
       } else {
         double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
         double due = rate_ * elapsed - sent;
@@ -253,7 +277,7 @@ void Generator::loop() {
       }
       o.repeat = n;
       if (int rc = bpf_prog_test_run_opts(prog_fd_, &o); rc != 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR) continue;  // the destructor's signal (or a stray one): stop_ decides
         return fail("BPF_PROG_TEST_RUN (live frames) on " + dev_ + ": " + strerror(errno));
       }
       sent += n;

@@ -75,6 +75,15 @@ class Generator {
  public:
   // Starts the thread; it enters `ns`, pins itself to `cpu` and sends from `dev` (ifindex in
   // ns). rate_fps 0 = unpaced. Throws if the first BPF_PROG_TEST_RUN fails.
+  //
+  // Unpaced, the thread stays inside ONE BPF_PROG_TEST_RUN call for the whole run (a repeat
+  // count it never reaches) and the destructor ends it with SIGUSR1, which the kernel's test
+  // loop checks between batches (-EINTR). Short calls would leave the CPU idle: with repeat > 1
+  // every call installs the program in the XDP dispatcher and removes it again, and each
+  // change waits for an RCU grace period (bpf_dispatcher_change_prog -> synchronize_rcu,
+  // 5-25 ms on the 2-core VMs here). With 65536 frames per call that was ~45% of the
+  // generator CPU's time spent idle, and every fps figure was held to about half of what the
+  // path could carry.
   Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
             std::vector<std::uint8_t> frame, double rate_fps, int nice = 0);
   ~Generator();  // stops and joins
@@ -93,7 +102,8 @@ class Generator {
   double rate_;
   int nice_;
   std::atomic<bool> stop_{false};
-  std::atomic<int> state_{0};  // 0 starting, 1 running, 2 failed
+  std::atomic<bool> done_{false};  // the thread has left loop() (set by it, release)
+  std::atomic<int> state_{0};      // 0 starting, 1 running, 2 failed
   std::string error_;          // written by the thread before state_ = 2 (release)
   std::thread thread_;
 };
