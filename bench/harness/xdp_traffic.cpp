@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -26,12 +25,16 @@ namespace {
 struct GenCfg {  // struct bench_gen_cfg
   std::uint32_t nmacs;
   std::uint32_t stamp_mask;
+  std::uint64_t gap256;
 };
+static_assert(sizeof(GenCfg) == 16);
 struct GenState {  // struct bench_gen_state
   std::uint64_t seq;
   std::uint32_t mac;
   std::uint32_t pad;
+  std::uint64_t next256;
 };
+static_assert(sizeof(GenState) == 24);
 
 int prog_fd(bpf_object* obj, const char* name) {
   bpf_program* p = bpf_object__find_program_by_name(obj, name);
@@ -82,7 +85,19 @@ BenchBpf::~BenchBpf() {
 }
 
 void BenchBpf::set_gen_config(std::uint32_t nmacs, std::uint32_t stamp_mask) {
-  GenCfg c{nmacs == 0 ? 1 : nmacs, stamp_mask};
+  nmacs_ = nmacs == 0 ? 1 : nmacs;
+  stamp_mask_ = stamp_mask;
+  write_gen_config();
+}
+
+void BenchBpf::set_gen_rate(double fps) {
+  gap256_ = fps > 0 ? static_cast<std::uint64_t>(std::llround(256e9 / fps)) : 0;
+  if (fps > 0 && gap256_ == 0) gap256_ = 1;
+  write_gen_config();
+}
+
+void BenchBpf::write_gen_config() {
+  GenCfg c{nmacs_, stamp_mask_, gap256_};
   std::uint32_t k = 0;
   if (bpf_map_update_elem(cfg_map_, &k, &c, BPF_ANY) != 0)
     throw std::runtime_error("generator config update: " + std::string(strerror(errno)));
@@ -179,15 +194,15 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::ui
   return f;
 }
 
-Generator::Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
+Generator::Generator(BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
                      std::vector<std::uint8_t> frame, double rate_fps, int nice)
     : prog_fd_(bpf.gen_fd()),
       ns_(ns),
       dev_(dev),
       cpu_(cpu),
       frame_(std::move(frame)),
-      rate_(rate_fps),
       nice_(nice) {
+  bpf.set_gen_rate(rate_fps);
   // SIGUSR1 interrupts the generator thread's BPF_PROG_TEST_RUN (see the header). No
   // SA_RESTART: the call must return EINTR, not restart.
   static std::once_flag once;
@@ -255,32 +270,15 @@ void Generator::loop() {
     o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
     o.batch_size = 64;
 
-    using clock = std::chrono::steady_clock;
-    const auto t0 = clock::now();
-    double sent = 0;
     bool first = true;
     while (!stop_.load(std::memory_order_relaxed)) {
-      std::uint32_t n;
-      if (rate_ <= 0) {
-        // A short first call reports errors (and the start) at once; then one call for the
-        // rest of the run, ended by the destructor's signal.
-        n = first ? 64 : 0xffffffffu;
-      } else {
-        double elapsed = std::chrono::duration<double>(clock::now() - t0).count();
-        double due = rate_ * elapsed - sent;
-        if (due < 1) {
-          timespec ts{0, 200'000};
-          nanosleep(&ts, nullptr);
-          continue;
-        }
-        n = static_cast<std::uint32_t>(std::min(due, 1e6));
-      }
-      o.repeat = n;
+      // A short first call reports errors (and the start) at once; then one call for the rest
+      // of the run, ended by the destructor's signal.
+      o.repeat = first ? 64 : 0xffffffffu;
       if (int rc = bpf_prog_test_run_opts(prog_fd_, &o); rc != 0) {
         if (errno == EINTR) continue;  // the destructor's signal (or a stray one): stop_ decides
         return fail("BPF_PROG_TEST_RUN (live frames) on " + dev_ + ": " + strerror(errno));
       }
-      sent += n;
       if (first) {
         first = false;
         state_.store(1, std::memory_order_release);

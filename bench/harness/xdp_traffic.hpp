@@ -42,6 +42,8 @@ class BenchBpf {
   int count_all_fd() const { return count_all_fd_; }
 
   void set_gen_config(std::uint32_t nmacs, std::uint32_t stamp_mask);
+  // Pacing of bench_gen: frames/s, 0 = unpaced. Kept across set_gen_config().
+  void set_gen_rate(double fps);
   std::uint64_t offered() const;  // frames bench_gen produced, summed over CPUs
 
   struct Sink {
@@ -58,6 +60,9 @@ class BenchBpf {
   int gen_fd_ = -1, sink_fd_ = -1, pass_fd_ = -1, count_all_fd_ = -1;
   int cfg_map_ = -1, st_map_ = -1, cnt_map_ = -1, hist_map_ = -1;
   int ncpus_ = 1;
+  void write_gen_config();
+  std::uint32_t nmacs_ = 1, stamp_mask_ = 63;
+  std::uint64_t gap256_ = 0;
 };
 
 // Latency percentile (0..1) in microseconds from a histogram window; NaN when empty.
@@ -74,17 +79,19 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst_mac[6],
 class Generator {
  public:
   // Starts the thread; it enters `ns`, pins itself to `cpu` and sends from `dev` (ifindex in
-  // ns). rate_fps 0 = unpaced. Throws if the first BPF_PROG_TEST_RUN fails.
+  // ns). rate_fps 0 = unpaced, else bench_gen paces itself (BenchBpf::set_gen_rate). Throws
+  // if the first BPF_PROG_TEST_RUN fails.
   //
-  // Unpaced, the thread stays inside ONE BPF_PROG_TEST_RUN call for the whole run (a repeat
-  // count it never reaches) and the destructor ends it with SIGUSR1, which the kernel's test
-  // loop checks between batches (-EINTR). Short calls would leave the CPU idle: with repeat > 1
+  // The thread stays inside ONE BPF_PROG_TEST_RUN call for the whole run (a repeat count it
+  // never reaches) and the destructor ends it with SIGUSR1, which the kernel's test loop
+  // checks between batches (-EINTR). Short calls would leave the CPU idle: with repeat > 1
   // every call installs the program in the XDP dispatcher and removes it again, and each
   // change waits for an RCU grace period (bpf_dispatcher_change_prog -> synchronize_rcu,
   // 5-25 ms on the 2-core VMs here). With 65536 frames per call that was ~45% of the
   // generator CPU's time spent idle, and every fps figure was held to about half of what the
-  // path could carry.
-  Generator(const BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
+  // path could carry; paced runs went out in bursts of thousands of frames, one per call.
+  // Paced, the generator's CPU spins (bench_gen drops the iterations whose frame is not due).
+  Generator(BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
             std::vector<std::uint8_t> frame, double rate_fps, int nice = 0);
   ~Generator();  // stops and joins
   Generator(const Generator&) = delete;
@@ -99,7 +106,6 @@ class Generator {
   std::string ns_, dev_;
   int cpu_;
   std::vector<std::uint8_t> frame_;
-  double rate_;
   int nice_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};  // the thread has left loop() (set by it, release)
