@@ -63,7 +63,6 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -443,7 +442,7 @@ int brisk_xdp_rx(struct xdp_md *ctx) {
 // xdp:xdp_devmap_xmit (include/trace/events/xdp.h), as a BTF-enabled raw tracepoint: one
 // event per bulk transmit of redirected frames to a device, after the driver's ndo_xdp_xmit,
 // with how many it took (sent) and refused (drops). Events for a mirror destination's device
-// (its namespace and ifindex, read from the net_device with CO-RE) are counted on its mirror;
+// (its namespace and ifindex, read from the net_device, CO-RE relocated) are counted on its mirror;
 // every other device is ignored. Attached by XdpFastpath while a mirror's copies are made in
 // the kernel; never loaded by the per-port instances.
 struct ns_common {
@@ -463,9 +462,11 @@ struct net_device {
 SEC("tp_btf/xdp_devmap_xmit")
 int BPF_PROG(brisk_devmap_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
              int sent, int drops, int err) {
+  // Direct loads: a tp_btf argument is a trusted BTF pointer, and the verifier turns these
+  // into fault-safe loads; BPF_CORE_READ would call bpf_probe_read_kernel() once per field.
   struct brisk_fp_dkey k = {
-      .netns = BPF_CORE_READ(to_dev, nd_net.net, ns.inum),
-      .ifindex = (__u32)BPF_CORE_READ(to_dev, ifindex),
+      .netns = to_dev->nd_net.net->ns.inum,
+      .ifindex = (__u32)to_dev->ifindex,
   };
   __u32 *slot = bpf_map_lookup_elem(&brisk_fp_mdsts, &k);
   if (!slot) return 0;

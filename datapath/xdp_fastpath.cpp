@@ -594,7 +594,11 @@ void XdpFastpath::apply_mirrors() {
     auto git = groups_.find(devs);
     if (git == groups_.end()) {
       if (free_groups_.empty() || devs.size() > kFpGroupDevs) continue;  // userspace
-      int fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, "brisk_fp_grp", 4, 4, kFpGroupDevs, nullptr);
+      // Sized to its devices: a broadcast walks every bucket of the map (a 16-entry map cost
+      // ~25 ns per mirrored frame more than a 2-entry one). An inner map's max_entries may
+      // differ from the template's (bpf_map_meta_equal does not compare it).
+      int fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, "brisk_fp_grp", 4, 4,
+                              static_cast<std::uint32_t>(devs.size()), nullptr);
       if (fd < 0) {
         syslog(LOG_WARNING, "XDP fast path: mirror group devmap: %s", std::strerror(errno));
         continue;
