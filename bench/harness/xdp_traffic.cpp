@@ -196,12 +196,7 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::ui
 
 Generator::Generator(BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
                      std::vector<std::uint8_t> frame, double rate_fps, int nice)
-    : prog_fd_(bpf.gen_fd()),
-      ns_(ns),
-      dev_(dev),
-      cpu_(cpu),
-      frame_(std::move(frame)),
-      nice_(nice) {
+    : prog_fd_(bpf.gen_fd()), ns_(ns), dev_(dev), cpu_(cpu), frame_(std::move(frame)), nice_(nice) {
   bpf.set_gen_rate(rate_fps);
   // SIGUSR1 interrupts the generator thread's BPF_PROG_TEST_RUN (see the header). No
   // SA_RESTART: the call must return EINTR, not restart.

@@ -110,7 +110,7 @@ class Generator {
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};  // the thread has left loop() (set by it, release)
   std::atomic<int> state_{0};      // 0 starting, 1 running, 2 failed
-  std::string error_;          // written by the thread before state_ = 2 (release)
+  std::string error_;              // written by the thread before state_ = 2 (release)
   std::thread thread_;
 };
 
