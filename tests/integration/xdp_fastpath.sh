@@ -31,6 +31,8 @@
 #       kernel makes the copies (untagged);
 #     - a destination that cannot take redirected frames (E) holds A in userspace (`-`);
 #       E still gets every copy;
+#     - M's device deleted under a mirrored ping: no ping lost, briskd removes the port and
+#       the mirror (transmit counter detached), A <-> B stays in XDP;
 #   With the fast path off (a second daemon): ping and iperf3 work, fast-path counters stay 0.
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool ping iperf3 tcpdump ethtool
@@ -388,6 +390,31 @@ mirror_adds_up "$H_E"
 bk clear tap mirror >/dev/null
 [[ $(accel_col "$H_A") == xdp ]] || fail "$H_A not accelerated again after clear: '$(accel_col "$H_A")'"
 pass "A held in userspace while its mirror's destination cannot take redirects; copies complete"
+
+check "a mirror destination that vanishes under a mirrored ping: its port and mirror go, A <-> B stays in XDP"
+# The kernel drops a devmap entry whose device unregisters; briskd notices the device is gone,
+# removes the port and with it the mirror (its pairs, groups and transmit counter).
+bk tap mirror "$H_A" "$H_M" "$BR" >/dev/null || fail "tap mirror $H_A $H_M"
+wait_until 5 accel_is "$H_A" xdp || fail "A not in XDP with its mirror to M: $(bk port)"
+ip netns exec "$NS_A" ping -c 60 -i 0.05 -W 2 "$IP_B" >"$TMPD/ping-vanish" 2>&1 &
+ping_pid=$!
+track_pid "$ping_pid"
+sleep 1
+ip link del "$H_M"
+wait "$ping_pid" || fail "ping A -> B lost frames when the mirror destination vanished: $(tail -2 "$TMPD/ping-vanish")"
+daemon_alive || fail "briskd died when the mirror destination vanished"
+wait_until 5 bash -c "! '$BRISK_BIN' --socket '$SOCK' port | grep -q '^ *${H_M} '" ||
+  fail "$H_M still listed 5 s after its device was deleted"
+[[ $(bk --json tap mirror | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') == 0 ]] ||
+  fail "the mirror to the vanished $H_M is still listed: $(bk tap mirror)"
+[[ $(devmap_counter_links) == 0 ]] || fail "transmit counter still attached without mirrors"
+wait_until 5 accel_is "$H_A" xdp || fail "A not accelerated after its mirror went: $(bk port)"
+a0=$(port_json "$H_A" fastpath_rx_frames)
+ip netns exec "$NS_A" ping -c 20 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B after the destination vanished"
+a_fp=$(( $(port_json "$H_A" fastpath_rx_frames) - a0 ))
+say "60 pings without loss across the deletion; then A rx +$a_fp in XDP"
+((a_fp >= 15)) || fail "A <-> B not forwarded in XDP after the destination vanished (+$a_fp)"
+pass "vanished destination: port and mirror removed, forwarding unharmed"
 
 # =========================================================== fast path off
 check "fast path off: everything through userspace"
