@@ -3,7 +3,8 @@
 # and the Linux bridge, on the default topology and on the VXLAN topology (two brisks / two
 # kernel bridges with vxlan devices, a tunnel between their namespaces). It checks that the
 # harness runs, prints its table with nonzero delivered frames for both switches, and removes
-# every namespace and device it created. Then its mirror test, briefly (--mirrors 0,1, fast
+# every namespace and device it created. Then the latency test (the paced generator) through
+# both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors 0,1, fast
 # path on and off: with it on, the XDP program makes the copies): frames forwarded and
 # mirrored, and brisk's mirror counters and the destination's far end agree (no copy
 # unaccounted). It asserts no performance figure.
@@ -14,12 +15,14 @@ BENCH_BIN=${3:-}
 need_tool ping
 need_netns
 
-# The figure in the "Mfps" column of a switch's row of table $1.
-mfps_of() {
-  awk -F'|' -v sw="$2" '
-    /^switch / { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "Mfps") col = i } }
+# col_of <table> <switch> <header>: the figure in that column of a switch's row.
+col_of() {
+  awk -F'|' -v sw="$2" -v want="$3" '
+    /^switch / { for (i = 1; i <= NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == want) col = i } }
     { n = $1; gsub(/^ +| +$/, "", n); if (col && n == sw) { v = $col; gsub(/^ +| +$/, "", v); print v } }' "$1"
 }
+# The figure in the "Mfps" column of a switch's row of table $1.
+mfps_of() { col_of "$1" "$2" Mfps; }
 
 # check_cleaned_up <what>: the harness left no device or namespace with the prefix.
 check_cleaned_up() {
@@ -56,6 +59,24 @@ run_bench() {
 
 run_bench switch
 run_bench vxlan --topology vxlan
+
+check "brisk-bench latency test (the paced generator) with brisk and the kernel bridge"
+# The paced generator (bench_gen sends a frame when it is due, in one long test-run call):
+# stamped frames must reach the sink through both switches, giving p50 <= p99.
+rc=0
+"$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
+  --switches brisk,bridge --tests latency --latency-rate 20000 --runs 1 --duration 1 \
+  --warmup 0.2 >"$TMPD/ltable" 2>"$TMPD/llog" || rc=$?
+((rc == 0)) || { cat "$TMPD/llog" "$TMPD/ltable" >&2; fail "brisk-bench --tests latency exited $rc"; }
+cat "$TMPD/ltable"
+for sw in brisk bridge; do
+  p50=$(col_of "$TMPD/ltable" "$sw" "p50 us") p99=$(col_of "$TMPD/ltable" "$sw" "p99 us")
+  awk -v a="$p50" -v b="$p99" 'BEGIN { exit !(a > 0 && b >= a) }' ||
+    fail "$sw: no latency from the paced generator (p50 '$p50', p99 '$p99')"
+  say "paced 20 kfps through $sw: p50 $p50 us, p99 $p99 us"
+done
+pass "the paced generator's stamped frames reach the sink through both switches"
+check_cleaned_up latency
 contains -F "topology vxlan" "$TMPD/table-vxlan" || fail "the vxlan table does not say its topology"
 contains -F "bridge tunnel vxlan" "$TMPD/table-vxlan" || fail "brisk did not run with a tunnel"
 
