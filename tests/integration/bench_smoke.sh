@@ -4,8 +4,8 @@
 # kernel bridges with vxlan devices, a tunnel between their namespaces). It checks that the
 # harness runs, prints its table with nonzero delivered frames for both switches, and removes
 # every namespace and device it created. Then the latency test (the paced generator) through
-# both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors 0,1, fast
-# path on and off: with it on, the XDP program makes the copies): frames forwarded and
+# both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors
+# 0,1, fast path on and off: with it on, the XDP program makes the copies): frames forwarded and
 # mirrored, and brisk's mirror counters and the destination's far end agree (no copy
 # unaccounted). It asserts no performance figure.
 #   bench_smoke.sh <briskd> <brisk> <brisk-bench>
@@ -34,16 +34,24 @@ check_cleaned_up() {
   pass "no namespaces or devices with prefix $PFX remain"
 }
 
+# bench <table> <log> <brisk-bench options...>: run the harness with this test's daemon,
+# client and prefix, the table to <table>, its log to <log>; fail (showing both) unless it
+# exits 0.
+bench() {
+  local table=$1 log=$2 rc=0
+  shift 2
+  "$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" "$@" \
+    >"$table" 2>"$log" || rc=$?
+  ((rc == 0)) || { cat "$log" "$table" >&2; fail "brisk-bench $* exited $rc"; }
+}
+
 # run_bench <name> <brisk-bench options...>: one round of the fps test through brisk and the
 # bridge; checks the table and that nothing with the prefix is left.
 run_bench() {
-  local name=$1 table="$TMPD/table-$1" log="$TMPD/log-$1" rc=0 sw v
+  local name=$1 table="$TMPD/table-$1" log="$TMPD/log-$1" sw v
   shift
   check "brisk-bench ($name) with brisk and the kernel bridge"
-  "$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
-    --switches brisk,bridge --tests fps --runs 1 --duration 1 --warmup 0.3 "$@" \
-    >"$table" 2>"$log" || rc=$?
-  ((rc == 0)) || { cat "$log" "$table" >&2; fail "brisk-bench ($name) exited $rc"; }
+  bench "$table" "$log" --switches brisk,bridge --tests fps --runs 1 --duration 1 --warmup 0.3 "$@"
   cat "$log" "$table"
   for sw in brisk bridge; do
     v=$(mfps_of "$table" "$sw")
@@ -59,15 +67,14 @@ run_bench() {
 
 run_bench switch
 run_bench vxlan --topology vxlan
+contains -F "topology vxlan" "$TMPD/table-vxlan" || fail "the vxlan table does not say its topology"
+contains -F "bridge tunnel vxlan" "$TMPD/table-vxlan" || fail "brisk did not run with a tunnel"
 
 check "brisk-bench latency test (the paced generator) with brisk and the kernel bridge"
 # The paced generator (bench_gen sends a frame when it is due, in one long test-run call):
 # stamped frames must reach the sink through both switches, giving p50 <= p99.
-rc=0
-"$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
-  --switches brisk,bridge --tests latency --latency-rate 20000 --runs 1 --duration 1 \
-  --warmup 0.2 >"$TMPD/ltable" 2>"$TMPD/llog" || rc=$?
-((rc == 0)) || { cat "$TMPD/llog" "$TMPD/ltable" >&2; fail "brisk-bench --tests latency exited $rc"; }
+bench "$TMPD/ltable" "$TMPD/llog" --switches brisk,bridge --tests latency --latency-rate 20000 \
+  --runs 1 --duration 1 --warmup 0.2
 cat "$TMPD/ltable"
 for sw in brisk bridge; do
   p50=$(col_of "$TMPD/ltable" "$sw" "p50 us") p99=$(col_of "$TMPD/ltable" "$sw" "p99 us")
@@ -77,15 +84,10 @@ for sw in brisk bridge; do
 done
 pass "the paced generator's stamped frames reach the sink through both switches"
 check_cleaned_up latency
-contains -F "topology vxlan" "$TMPD/table-vxlan" || fail "the vxlan table does not say its topology"
-contains -F "bridge tunnel vxlan" "$TMPD/table-vxlan" || fail "brisk did not run with a tunnel"
 
 check "brisk-bench --mirrors 0,1 (fast path on and off)"
-rc=0
-"$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" \
-  --switches brisk --mirrors 0,1 --mirror-fastpath on,off --runs 1 --duration 0.5 --warmup 0.2 \
-  >"$TMPD/mtable" 2>"$TMPD/mlog" || rc=$?
-((rc == 0)) || { cat "$TMPD/mlog" "$TMPD/mtable" >&2; fail "brisk-bench --mirrors exited $rc"; }
+bench "$TMPD/mtable" "$TMPD/mlog" --switches brisk --mirrors 0,1 --mirror-fastpath on,off \
+  --runs 1 --duration 0.5 --warmup 0.2
 cat "$TMPD/mlog" "$TMPD/mtable"
 
 # mirror_col <on|off> <mirrors> <header>: that column of the row "brisk fastpath <on|off> | <mirrors>".
