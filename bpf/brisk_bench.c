@@ -1,7 +1,7 @@
 // brisk_bench.c: the XDP programs of the benchmark harness (build/brisk-bench); not used by
-// briskd. Three entry points, loaded from one object by bench/harness/xdp_traffic.cpp:
+// briskd. Six entry points, loaded from one object by bench/harness/xdp_traffic.cpp:
 //
-//   bench_gen   the traffic generator. The harness runs it with BPF_PROG_TEST_RUN in "live
+//   bench_gen   the live-frames traffic generator. The harness runs it with BPF_PROG_TEST_RUN in "live
 //               frames" mode (BPF_F_TEST_XDP_LIVE_FRAMES) on the generator veth end, from a
 //               60-byte UDP template (64 bytes on the wire with the FCS). For every frame it
 //               writes the source MAC's low 24 bits (cycling through `nmacs` addresses) and a
@@ -12,6 +12,8 @@
 //               iteration (XDP_DROP, not counted) before that: the harness stays in one
 //               BPF_PROG_TEST_RUN call for the whole run, paced or not (see
 //               bench/harness/xdp_traffic.hpp for why), and frames leave evenly spaced.
+//               Where the kernel refuses live frames the harness's AF_XDP generator
+//               (bench/harness/afxdp_gen.hpp) writes the same frames from userspace.
 //   bench_sink  on the receiving veth end (inside the sink namespace): frames with the
 //               generator's marker are counted (frames, bytes, per CPU) and dropped; stamped
 //               ones add their one-way latency to a log-linear histogram. Everything else
@@ -19,32 +21,26 @@
 //   bench_pass  XDP_PASS. A veth can only receive XDP_TX/redirected frames when its peer runs
 //               an XDP program, so the harness puts this one on the switch's ingress port when
 //               the switch itself attaches none (the kernel bridge).
+//   bench_sink_tc  the same sink on tc ingress, for a sink device that runs no XDP program
+//               (as a container's veth): the harness's "tc" sink.
+//   bench_drop  XDP_DROP: the harness's probe of whether the kernel runs live frames at all
+//               (one test run that sends nothing).
 //   bench_count_all  on a mirror destination's far end (the harness's mirror test): counts
-//               every frame (bench_sink_cnt[3]) and drops it. A mirror copies every frame of
+//               every frame (BENCH_CNT_ALL) and drops it. A mirror copies every frame of
 //               its source, ARP and ping included, so the far end counts them all.
 //
-// Frame layout (offsets from the Ethernet header): 0 dst MAC, 6 src MAC, 12 type 0x0800,
-// 14 IPv4 (IHL 5, proto 17), 34 UDP (dst port BENCH_UDP_PORT), 42 u32 marker, 46 u64 stamp.
-// Keep in sync with bench/harness/xdp_traffic.hpp.
+// The frame layout, markers, map value layouts and counter indexes are in brisk_bench_abi.h,
+// shared with the harness.
 // <linux/bpf.h> comes first: the libbpf headers use its types.
 // clang-format off
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 // clang-format on
 
-#define BENCH_UDP_PORT 9            // discard
-#define BENCH_MAGIC 0x6b736972u     // "risk", no timestamp
-#define BENCH_MAGIC_TS 0x6b736974u  // "tisk", timestamp at offset 46
-#define BENCH_FRAME_MIN 54
-#define BENCH_HIST_BUCKETS 512
+#include "brisk_bench_abi.h"
 
-// Generator settings, written by the harness before each run.
-struct bench_gen_cfg {
-  __u32 nmacs;       // source MACs to cycle through (1 = constant)
-  __u32 stamp_mask;  // stamp a frame when (seq & stamp_mask) == 0
-  __u64 gap256;      // paced: time between frames in 1/256 ns; 0 = unpaced
-};
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
@@ -52,19 +48,6 @@ struct {
   __type(value, struct bench_gen_cfg);
 } bench_gen_cfg SEC(".maps");
 
-// Generator state per CPU; seq is the number of frames generated (the offered count).
-struct bench_gen_state {
-  __u64 seq;
-  __u32 mac;
-  __u32 pad;
-  __u64 next256;  // paced: when the next frame is due, bpf_ktime_get_ns() in 1/256 ns
-};
-
-// A paced generator that fell behind (the CPU went to other work, or the previous batch's
-// frames were being forwarded) catches up at most this many frames at once, one batch of the
-// harness's test run; beyond that it starts again from now, so a stall never becomes a larger
-// burst. 16 lost 2% of the frames at 500 kfps here.
-#define BENCH_GEN_CATCH_UP 64
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
@@ -72,11 +55,10 @@ struct {
   __type(value, struct bench_gen_state);
 } bench_gen_st SEC(".maps");
 
-// Sink counters per CPU: [0] frames, [1] bytes, [2] stamped frames, [3] every frame
-// bench_count_all saw. Read by the harness.
+// Sink counters per CPU, indexed by BENCH_CNT_*. Read by the harness.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 4);
+  __uint(max_entries, BENCH_CNT_N);
   __type(key, __u32);
   __type(value, __u64);
 } bench_sink_cnt SEC(".maps");
@@ -110,17 +92,17 @@ int bench_gen(struct xdp_md* ctx) {
   __u64 seq = st->seq++;
   __u32 mac = st->mac;
   st->mac = mac + 1 >= cfg->nmacs ? 0 : mac + 1;
-  p[9] = (unsigned char)(mac >> 16);
-  p[10] = (unsigned char)(mac >> 8);
-  p[11] = (unsigned char)mac;
+  p[BENCH_OFF_SRC_MAC_LOW] = (unsigned char)(mac >> 16);
+  p[BENCH_OFF_SRC_MAC_LOW + 1] = (unsigned char)(mac >> 8);
+  p[BENCH_OFF_SRC_MAC_LOW + 2] = (unsigned char)mac;
   __u32 magic = BENCH_MAGIC;
   __u64 ts = 0;
   if ((seq & cfg->stamp_mask) == 0) {
     magic = BENCH_MAGIC_TS;
     ts = bpf_ktime_get_ns();
   }
-  __builtin_memcpy(p + 42, &magic, sizeof(magic));
-  __builtin_memcpy(p + 46, &ts, sizeof(ts));
+  __builtin_memcpy(p + BENCH_OFF_MAGIC, &magic, sizeof(magic));
+  __builtin_memcpy(p + BENCH_OFF_STAMP, &ts, sizeof(ts));
   return XDP_TX;
 }
 
@@ -155,23 +137,22 @@ static __always_inline void count(__u32 idx, __u64 add) {
   if (c) *c += add;
 }
 
-SEC("xdp")
-int bench_sink(struct xdp_md* ctx) {
-  unsigned char* p = (unsigned char*)(long)ctx->data;
-  unsigned char* end = (unsigned char*)(long)ctx->data_end;
-  if (p + BENCH_FRAME_MIN > end) return XDP_PASS;
-  if (p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45 || p[23] != 17) return XDP_PASS;
+// The sink's work on one frame [p, end): a generator frame is counted (and its latency added
+// to the histogram when stamped) and 1 returned; anything else returns 0 and goes on.
+static __always_inline int sink_frame(const unsigned char* p, const unsigned char* end) {
+  if (p + BENCH_FRAME_MIN > end) return 0;
+  if (p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45 || p[23] != 17) return 0;
   __u16 dport;
   __builtin_memcpy(&dport, p + 36, sizeof(dport));
-  if (dport != bpf_htons(BENCH_UDP_PORT)) return XDP_PASS;
+  if (dport != bpf_htons(BENCH_UDP_PORT)) return 0;
   __u32 magic;
-  __builtin_memcpy(&magic, p + 42, sizeof(magic));
-  if (magic != BENCH_MAGIC && magic != BENCH_MAGIC_TS) return XDP_PASS;
-  count(0, 1);
-  count(1, (__u64)(end - p));
+  __builtin_memcpy(&magic, p + BENCH_OFF_MAGIC, sizeof(magic));
+  if (magic != BENCH_MAGIC && magic != BENCH_MAGIC_TS) return 0;
+  count(BENCH_CNT_FRAMES, 1);
+  count(BENCH_CNT_BYTES, (__u64)(end - p));
   if (magic == BENCH_MAGIC_TS) {
     __u64 ts;
-    __builtin_memcpy(&ts, p + 46, sizeof(ts));
+    __builtin_memcpy(&ts, p + BENCH_OFF_STAMP, sizeof(ts));
     __u64 now = bpf_ktime_get_ns();
     if (ts != 0 && now >= ts) {
       __u64 d = now - ts;
@@ -185,16 +166,34 @@ int bench_sink(struct xdp_md* ctx) {
       if (b >= BENCH_HIST_BUCKETS) b = BENCH_HIST_BUCKETS - 1;
       __u64* h = bpf_map_lookup_elem(&bench_lat_hist, &b);
       if (h) *h += 1;
-      count(2, 1);
+      count(BENCH_CNT_STAMPED, 1);
     }
   }
-  return XDP_DROP;
+  return 1;
+}
+
+SEC("xdp")
+int bench_sink(struct xdp_md* ctx) {
+  const unsigned char* p = (const unsigned char*)(long)ctx->data;
+  const unsigned char* end = (const unsigned char*)(long)ctx->data_end;
+  return sink_frame(p, end) ? XDP_DROP : XDP_PASS;
+}
+
+// The same sink on tc ingress (clsact, direct action) of a device that runs no XDP program,
+// as a container's veth: frames arrive as skbs through the kernel's receive path.
+SEC("tc")
+int bench_sink_tc(struct __sk_buff* skb) {
+  if (skb->len >= BENCH_FRAME_MIN && skb->data_end - skb->data < BENCH_FRAME_MIN)
+    bpf_skb_pull_data(skb, BENCH_FRAME_MIN);
+  const unsigned char* p = (const unsigned char*)(long)skb->data;
+  const unsigned char* end = (const unsigned char*)(long)skb->data_end;
+  return sink_frame(p, end) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("xdp")
 int bench_count_all(struct xdp_md* ctx) {
   (void)ctx;
-  count(3, 1);
+  count(BENCH_CNT_ALL, 1);
   return XDP_DROP;
 }
 
@@ -202,6 +201,12 @@ SEC("xdp")
 int bench_pass(struct xdp_md* ctx) {
   (void)ctx;
   return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_drop(struct xdp_md* ctx) {
+  (void)ctx;
+  return XDP_DROP;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -98,6 +98,12 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --warmup S           seconds of traffic before each measurement (default 0.3)
   --macs LIST          source MAC counts of the macs test (default 1000,100000)
   --rate FPS           offered load of fps/macs (default 0: as fast as the generator goes)
+  --generator G        auto (default): XDP live frames where the kernel runs them, else AF_XDP
+                       transmit (the reason is printed); live or afxdp force one
+  --sinks LIST         sinks of the fps test: xdp (an XDP program counts and drops at the
+                       sink veth), tc (a tc ingress program does, behind the kernel's skb
+                       receive path, as a container's veth without XDP); default xdp,tc. The
+                       other tests use the first
   --latency-rate FPS   offered load of the latency test (default 100000)
   --tcp-duration S     iperf3 seconds (default 2)
   --gen-cpu N          CPU of the generator (default 0)
@@ -124,6 +130,8 @@ struct Options {
   int runs = 5;
   double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
   std::vector<std::uint32_t> macs = {1000, 100000};
+  GenKind generator = GenKind::automatic;
+  std::vector<std::string> sinks = {"xdp", "tc"};
   int gen_cpu = 0, switch_cpu = 1, switch_b_cpu = -1, nice = 0;
   std::string briskd, brisk, prefix;
   std::vector<std::string> briskd_args;
@@ -215,6 +223,8 @@ class Testbed {
     t.gen_port = p + "g1";
     t.sink_port = p + "s1";
     t.sink_dev = p + "s0";
+    t.ceil_gen_dev = p + "c0";
+    t.ceil_sink_dev = p + "c1";
     if (t.vxlan) {
       t.gen_port_ns = p + "-a";
       t.sink_port_ns = p + "-b";
@@ -254,6 +264,7 @@ class Testbed {
       veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip, t.gen_port_ns);
       veth(t.sink_ns, t.sink_dev, t.sink_port, t.sink_mac, t.sink_ip, t.sink_port_ns);
       if (t.vxlan) underlay();
+      ceiling_pair();
       for (std::size_t i = 0; i < t.mirror_ports.size(); ++i) {
         // A mirror destination's far end: no address, nothing to say, bench_count_all (main).
         run_ok({"ip", "link", "add", t.mirror_devs[i], "type", "veth", "peer", "name",
@@ -332,6 +343,17 @@ class Testbed {
     run_ok({"ip", "link", "set", outer, "up"});
   }
 
+  // The generator's ceiling: a veth pair straight from the generator to the sink namespace.
+  void ceiling_pair() {
+    run_ok(
+        {"ip", "link", "add", t_.ceil_gen_dev, "type", "veth", "peer", "name", t_.ceil_sink_dev});
+    for (const auto& [dev, ns] :
+         {std::pair{t_.ceil_gen_dev, t_.gen_ns}, std::pair{t_.ceil_sink_dev, t_.sink_ns}}) {
+      run_ok({"ip", "link", "set", dev, "netns", ns});
+      run_ok({"ip", "-n", ns, "link", "set", dev, "up"});
+    }
+  }
+
   // vxlan: the underlay veth pair between the two tunnel ends' namespaces.
   void underlay() {
     run_ok({"ip", "link", "add", t_.under_a, "type", "veth", "peer", "name", t_.under_b});
@@ -339,8 +361,8 @@ class Testbed {
     for (const auto& [dev, ns, ip] : {std::tuple{t_.under_a, t_.gen_port_ns, t_.under_a_ip},
                                       std::tuple{t_.under_b, t_.sink_port_ns, t_.under_b_ip}}) {
       run_ok({"ip", "link", "set", dev, "netns", ns});
-      run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw",
-              "net.ipv6.conf." + dev + ".disable_ipv6=1"});
+      run_ok(
+          {"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf." + dev + ".disable_ipv6=1"});
       run_ok({"ip", "-n", ns, "link", "set", dev, "mtu", mtu});
       run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev});
       run_ok({"ip", "-n", ns, "link", "set", dev, "up"});
@@ -352,10 +374,17 @@ class Testbed {
 
 // ---------------------------------------------------------------------------- measuring
 
+// A run whose offered rate is at least this share of the generator's ceiling is
+// generator-bound: the switch may forward more than this generator can offer.
+constexpr double kGenBound = 0.9;
+
 struct Sample {
+  // The fps test through the first of --sinks.
   double offered = NAN, delivered = NAN, loss = NAN, cpu_ns = NAN, cpu_pct = NAN;
-  double ovl_p50 = NAN, ovl_p99 = NAN;   // latency under overload (queueing)
-  std::map<std::uint32_t, double> macs;  // source MACs -> delivered frames/s
+  double gen_share = NAN;  // offered / the generator's ceiling (generator-bound near 1)
+  std::map<std::string, double> sink_delivered;  // every sink of --sinks -> frames/s
+  double ovl_p50 = NAN, ovl_p99 = NAN;           // latency under overload (queueing)
+  std::map<std::uint32_t, double> macs;          // source MACs -> delivered frames/s
   double lat_p50 = NAN, lat_p99 = NAN, lat_delivered = NAN;
   double tcp_gbps = NAN;
   bool tcp_failed = false;
@@ -402,18 +431,47 @@ struct MirrorSnap {
 class Bench {
  public:
   // far: one sink per mirror destination (own counters), in the order of t.mirror_devs.
-  Bench(const Options& o, const Topology& t, BenchBpf& bpf,
+  Bench(const Options& o, const Topology& t, BenchBpf& bpf, TrafficGenerator& gen,
         std::vector<std::unique_ptr<BenchBpf>>& far)
-      : o_(o), t_(t), bpf_(bpf), far_(far) {
-    frame_ = make_template(t.sink_mac, kGenSrc);
+      : o_(o), t_(t), bpf_(bpf), gen_(gen), far_(far) {
+    place_ = GenPlace{t.gen_ns, t.gen_dev, t.gen_cpu, o.nice, make_template(t.sink_mac, kGenSrc)};
   }
 
-  void attach_sink() {
-    xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd());
+  // The sink of kind "xdp" or "tc" on the sink veth (the other one removed), and the mirror
+  // destinations' far ends.
+  void attach_sink(const std::string& kind) {
+    detach_sink();
+    if (kind == "tc")
+      tc_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_tc_fd());
+    else
+      xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd());
+    sink_ = kind;
     for (std::size_t i = 0; i < far_.size() && i < t_.mirror_devs.size(); ++i)
       xdp_attach(t_.mirror_ns, t_.mirror_devs[i], far_[i]->count_all_fd());
   }
-  void detach_sink() noexcept { xdp_detach(t_.sink_ns, t_.sink_dev); }
+  void detach_sink() noexcept {
+    xdp_detach(t_.sink_ns, t_.sink_dev);
+    tc_detach(t_.sink_ns, t_.sink_dev);
+    sink_.clear();
+  }
+
+  // The generator's own ceiling in frames/s: unpaced from <P>c0 straight into <P>c1, whose
+  // XDP sink counts, with no switch between (the sink's work, as on the topology, included).
+  double ceiling() {
+    xdp_attach(t_.sink_ns, t_.ceil_sink_dev, bpf_.sink_fd());
+    GenPlace p = place_;
+    p.dev = t_.ceil_gen_dev;
+    double fps = NAN;
+    try {
+      fps = window(nullptr, p, GenSettings{}, o_.duration).fps_offered;
+    } catch (...) {
+      xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
+      throw;
+    }
+    xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
+    return fps;
+  }
+  void set_ceiling(double fps) { ceiling_ = fps; }
 
   // The mirror test's row for n mirrors: set them, teach the switch both MACs, one fps window
   // (one source MAC), and the loss account from before the generator starts until the frames
@@ -424,19 +482,18 @@ class Bench {
     sw.set_mirrors(n);
     sleep_s(0.1);
     learn();
-    bpf_.set_gen_config(1, 63);
     MirrorSnap a = settled_snap(sw);
     {
-      Generator gen(bpf_, t_.gen_ns, t_.gen_dev, t_.gen_cpu, frame_, o_.rate, o_.nice);
+      GenRun gen(gen_, place_, GenSettings{1, 63, o_.rate});
       sleep_s(o_.warmup);
-      std::uint64_t off0 = bpf_.offered(), sink0 = bpf_.sink().frames;
+      std::uint64_t off0 = gen_.offered(), sink0 = bpf_.sink().frames;
       std::vector<std::uint64_t> far0 = far_frames(n);
-      double c0 = cpu_now(sw), t0 = now_s();
+      double c0 = cpu_now(&sw), t0 = now_s();
       sleep_s(o_.duration);
-      std::uint64_t off1 = bpf_.offered(), sink1 = bpf_.sink().frames;
+      std::uint64_t off1 = gen_.offered(), sink1 = bpf_.sink().frames;
       std::vector<std::uint64_t> far1 = far_frames(n);
-      double c1 = cpu_now(sw), t1 = now_s();
-      if (std::string e = gen.error(); !e.empty()) throw std::runtime_error(e);
+      double c1 = cpu_now(&sw), t1 = now_s();
+      if (std::string e = gen_.error(); !e.empty()) throw std::runtime_error(e);
       double secs = t1 - t0;
       s.offered = static_cast<double>(off1 - off0) / secs;
       s.forwarded = static_cast<double>(sink1 - sink0) / secs;
@@ -482,25 +539,33 @@ class Bench {
     Sample s;
     learn();
     if (o_.has("fps")) {
-      bpf_.set_gen_config(1, 63);
-      Window w = window(sw, o_.rate, o_.duration);
-      s.offered = w.fps_offered;
-      s.delivered = w.fps_delivered;
-      s.loss = w.loss;
-      s.cpu_ns = w.fps_delivered > 0 ? w.cpu_s * 1e9 / (w.fps_delivered * w.seconds) : NAN;
-      s.cpu_pct = w.cpu_s / w.seconds * 100;
-      s.ovl_p50 = hist_percentile_us(w.hist, 0.5);
-      s.ovl_p99 = hist_percentile_us(w.hist, 0.99);
-    }
-    if (o_.has("macs")) {
-      for (std::uint32_t n : o_.macs) {
-        bpf_.set_gen_config(n, 63);
-        s.macs[n] = window(sw, o_.rate, o_.duration).fps_delivered;
+      // The later sinks first, so the first one (which the other tests use) ends attached.
+      for (std::size_t i = o_.sinks.size(); i-- > 0;) {
+        if (sink_ != o_.sinks[i]) {
+          attach_sink(o_.sinks[i]);
+          sleep_s(1.0);  // the switch notices the sink device's XDP program come or go
+          learn();
+        }
+        Window w = window(&sw, place_, GenSettings{1, 63, o_.rate}, o_.duration);
+        s.sink_delivered[o_.sinks[i]] = w.fps_delivered;
+        if (i != 0) continue;
+        s.offered = w.fps_offered;
+        s.delivered = w.fps_delivered;
+        s.loss = w.loss;
+        s.cpu_ns = w.fps_delivered > 0 ? w.cpu_s * 1e9 / (w.fps_delivered * w.seconds) : NAN;
+        s.cpu_pct = w.cpu_s / w.seconds * 100;
+        s.ovl_p50 = hist_percentile_us(w.hist, 0.5);
+        s.ovl_p99 = hist_percentile_us(w.hist, 0.99);
+        if (ceiling_ > 0) s.gen_share = w.fps_offered / ceiling_;
       }
     }
+    if (o_.has("macs")) {
+      for (std::uint32_t n : o_.macs)
+        s.macs[n] = window(&sw, place_, GenSettings{n, 63, o_.rate}, o_.duration).fps_delivered;
+    }
     if (o_.has("latency")) {
-      bpf_.set_gen_config(1, 0);
-      Window w = window(sw, o_.latency_rate, std::max(1.0, o_.duration / 2));
+      Window w =
+          window(&sw, place_, GenSettings{1, 0, o_.latency_rate}, std::max(1.0, o_.duration / 2));
       s.lat_p50 = hist_percentile_us(w.hist, 0.5);
       s.lat_p99 = hist_percentile_us(w.hist, 0.99);
       s.lat_delivered = w.fps_delivered;
@@ -529,9 +594,12 @@ class Bench {
   // Every counter of the loss account (see MirrorSample and netdev_stats.hpp).
   MirrorSnap snap(SwitchUnderTest& sw) {
     MirrorSnap m;
-    m.offered = bpf_.offered();
+    m.offered = gen_.offered();
     m.sink = bpf_.sink().frames;
-    m.rx_ring = stat_of(ethtool_stats(t_.gen_ns, t_.gen_dev), "tx_queue_0_xdp_xmit_errors");
+    // The live generator's XDP_TX frames and the AF_XDP generator's skbs that did not fit
+    // into <P>g1's ring.
+    m.rx_ring = stat_of(ethtool_stats(t_.gen_ns, t_.gen_dev), "tx_queue_0_xdp_xmit_errors") +
+                link_stat(t_.gen_ns, t_.gen_dev, "tx", "dropped");
     auto g1 = ethtool_stats("", t_.gen_port);
     m.rx_xsk = stat_of(g1, "rx_queue_0_drops") + stat_of(g1, "rx_queue_0_xdp_drops");
     m.tx_lost = sysfs_stat(t_.sink_port, "tx_dropped") +
@@ -561,8 +629,10 @@ class Bench {
     return prev;
   }
 
-  double cpu_now(const SwitchUnderTest& sw) {
-    auto pids = sw.pids();
+  // The switch's CPU time (see the file's header); 0 without a switch.
+  double cpu_now(const SwitchUnderTest* sw) {
+    if (sw == nullptr) return 0;
+    auto pids = sw->pids();
     double s = 0;
     for (pid_t p : pids) s += process_cpu_s(p);
     auto si = softirq_s();
@@ -571,17 +641,18 @@ class Bench {
     return s;
   }
 
-  Window window(SwitchUnderTest& sw, double rate, double seconds) {
-    Generator gen(bpf_, t_.gen_ns, t_.gen_dev, t_.gen_cpu, frame_, rate, o_.nice);
+  Window window(const SwitchUnderTest* sw, const GenPlace& place, const GenSettings& what,
+                double seconds) {
+    GenRun gen(gen_, place, what);
     sleep_s(o_.warmup);
-    std::uint64_t off0 = bpf_.offered();
+    std::uint64_t off0 = gen_.offered();
     BenchBpf::Sink s0 = bpf_.sink();
     double c0 = cpu_now(sw), t0 = now_s();
     sleep_s(seconds);
-    std::uint64_t off1 = bpf_.offered();
+    std::uint64_t off1 = gen_.offered();
     BenchBpf::Sink s1 = bpf_.sink();
     double c1 = cpu_now(sw), t1 = now_s();
-    if (std::string e = gen.error(); !e.empty()) throw std::runtime_error(e);
+    if (std::string e = gen_.error(); !e.empty()) throw std::runtime_error(e);
     Window w;
     w.seconds = t1 - t0;
     double off = static_cast<double>(off1 - off0), got = static_cast<double>(s1.frames - s0.frames);
@@ -595,6 +666,7 @@ class Bench {
   }
 
   void tcp(Sample& s) {
+    std::string sink = sink_;
     detach_sink();
     std::string port = "5201";
     pid_t srv = spawn(
@@ -623,18 +695,21 @@ class Bench {
       }
     } catch (...) {
       stop(srv, 2);
-      attach_sink();
+      attach_sink(sink);
       throw;
     }
     stop(srv, 2);
-    attach_sink();
+    attach_sink(sink);
   }
 
   const Options& o_;
   const Topology& t_;
   BenchBpf& bpf_;
+  TrafficGenerator& gen_;
   std::vector<std::unique_ptr<BenchBpf>>& far_;
-  std::vector<std::uint8_t> frame_;
+  GenPlace place_;
+  std::string sink_;      // the sink attached now ("" none)
+  double ceiling_ = NAN;  // the generator's ceiling, frames/s
 };
 
 // ---------------------------------------------------------------------------- output
@@ -669,7 +744,9 @@ std::string mac_label(std::uint32_t n) {
 json sample_json(const Sample& s) {
   json j;
   j["offered_fps"] = s.offered;
+  j["generator_share"] = s.gen_share;
   j["delivered_fps"] = s.delivered;
+  for (const auto& [k, v] : s.sink_delivered) j["sink_fps"][k] = v;
   j["loss"] = s.loss;
   j["cpu_ns_per_frame"] = s.cpu_ns;
   j["cpu_percent"] = s.cpu_pct;
@@ -983,6 +1060,17 @@ int real_main(int argc, char** argv) {
         o.macs.push_back(static_cast<std::uint32_t>(to_num(a, m, 1, 1 << 24)));
     } else if (a == "--rate") {
       o.rate = to_num(a, val(), 0, 1e9);
+    } else if (a == "--generator") {
+      try {
+        o.generator = parse_gen_kind(val());
+      } catch (const std::invalid_argument& e) {
+        usage_error(e.what());
+      }
+    } else if (a == "--sinks") {
+      o.sinks = split(val(), ',');
+      if (o.sinks.empty()) usage_error("--sinks wants xdp, tc or xdp,tc");
+      for (const auto& s : o.sinks)
+        if (s != "xdp" && s != "tc") usage_error("--sinks wants xdp, tc or xdp,tc");
     } else if (a == "--latency-rate") {
       o.latency_rate = to_num(a, val(), 1, 1e9);
     } else if (a == "--tcp-duration") {
@@ -1044,13 +1132,15 @@ int real_main(int argc, char** argv) {
   std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>> msamples;
   std::map<std::string, std::string> merrors;
   double t_start = now_s();
+  std::string gen_name, gen_reason;
+  double gen_ceiling = NAN;
   int rc = 0;
   std::optional<Testbed> bed;
   try {
     BenchBpf bpf(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o"));
     bed.emplace(o, topo);
-    log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns +
-        " " + topo.sink_ns +
+    log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns + " " +
+        topo.sink_ns +
         (topo.vxlan ? " " + topo.gen_port_ns + " " + topo.sink_port_ns : std::string()) +
         ", workdir " + topo.workdir);
     SwitchConfig cfg;
@@ -1065,8 +1155,24 @@ int real_main(int argc, char** argv) {
     for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
       far.push_back(
           std::make_unique<BenchBpf>(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o")));
-    Bench bench(o, topo, bpf, far);
-    bench.attach_sink();
+    GenKind gk = o.generator;
+    if (gk == GenKind::automatic) {
+      std::string refusal = live_frames_refusal(bpf, topo.gen_ns, topo.gen_dev);
+      gk = refusal.empty() ? GenKind::live : GenKind::afxdp;
+      if (!refusal.empty()) gen_reason = "the kernel refuses XDP live frames: " + refusal;
+    } else {
+      gen_reason = std::string("--generator ") + gen_kind_name(gk);
+    }
+    std::unique_ptr<TrafficGenerator> gen = make_generator(gk, bpf);
+    gen_name = gen->name();
+    log("generator: " + gen_name + (gen_reason.empty() ? "" : " (" + gen_reason + ")"));
+    Bench bench(o, topo, bpf, *gen, far);
+    if (o.has_compare() || o.has("mirror")) {
+      gen_ceiling = bench.ceiling();
+      bench.set_ceiling(gen_ceiling);
+      log("generator ceiling (no switch, XDP sink): " + fmt(gen_ceiling / 1e6, 3) + " Mfps");
+    }
+    bench.attach_sink(o.sinks.front());
     if (o.has("mirror"))
       for (const auto& name : o.switches)
         if (name != "brisk" && name != "ovs")
@@ -1165,7 +1271,10 @@ int real_main(int argc, char** argv) {
   std::map<std::string, std::map<std::string, double>> m;  // switch -> key -> median
   if (o.has("fps")) {
     cols.push_back({"offered_fps", "offered Mfps", 2, 1e-6, false});
+    cols.push_back({"generator_share", "gen %", 0, 100, false});
     cols.push_back({"delivered_fps", "Mfps", 3, 1e-6, true});
+    for (std::size_t i = 1; i < o.sinks.size(); ++i)
+      cols.push_back({"sink_" + o.sinks[i] + "_fps", o.sinks[i] + " sink Mfps", 3, 1e-6, true});
     cols.push_back({"loss", "loss %", 1, 100, false});
     cols.push_back({"cpu_ns_per_frame", "CPU ns/frame", 0, 1, false});
     cols.push_back({"cpu_percent", "CPU %", 0, 1, false});
@@ -1181,6 +1290,12 @@ int real_main(int argc, char** argv) {
   for (const auto& sw : o.switches) {
     auto& mm = m[sw];
     mm["offered_fps"] = med(sw, [](const Sample& s) { return s.offered; });
+    mm["generator_share"] = med(sw, [](const Sample& s) { return s.gen_share; });
+    for (const auto& k : o.sinks)
+      mm["sink_" + k + "_fps"] = med(sw, [&k](const Sample& s) {
+        auto it = s.sink_delivered.find(k);
+        return it == s.sink_delivered.end() ? NAN : it->second;
+      });
     mm["delivered_fps"] = med(sw, [](const Sample& s) { return s.delivered; });
     mm["loss"] = med(sw, [](const Sample& s) { return s.loss; });
     mm["cpu_ns_per_frame"] = med(sw, [](const Sample& s) { return s.cpu_ns; });
@@ -1216,6 +1331,13 @@ int real_main(int argc, char** argv) {
                    {"latency_rate_fps", o.latency_rate},
                    {"tcp_duration_s", o.tcp_duration},
                    {"gen_cpu", o.gen_cpu},
+                   {"generator",
+                    {{"kind", gen_kind_name(o.generator)},
+                     {"name", gen_name},
+                     {"reason", gen_reason},
+                     {"ceiling_fps", gen_ceiling},
+                     {"bound_share", kGenBound}}},
+                   {"sinks", o.sinks},
                    {"switch_cpu", o.switch_cpu},
                    {"switch_b_cpu", topo.switch_b_cpu},
                    {"nice", o.nice},
@@ -1229,6 +1351,7 @@ int real_main(int argc, char** argv) {
     for (const auto& sw : o.has_compare() ? o.switches : std::vector<std::string>{}) {
       json js;
       js["describe"] = described[sw];
+      if (o.has("fps")) js["generator_bound"] = m[sw]["generator_share"] >= kGenBound;
       if (errors.count(sw)) js["error"] = errors[sw];
       for (const auto& [k, v] : m[sw]) js["median"][k] = v;
       js["runs"] = json::array();
@@ -1265,11 +1388,17 @@ int real_main(int argc, char** argv) {
     for (const auto& r : rows)
       for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
     std::printf(
-        "brisk-bench: 64-byte frames, median of %d run(s), %.1f s each; generator: XDP live frames "
-        "on CPU %d%s; switch on CPU %d\n",
-        o.runs, o.duration, o.gen_cpu,
+        "brisk-bench: 64-byte frames, median of %d run(s), %.1f s each; generator: %s on CPU "
+        "%d%s; switch on CPU %d\n",
+        o.runs, o.duration, gen_name.c_str(), o.gen_cpu,
         o.rate > 0 ? (", " + fmt(o.rate / 1e6, 2) + " Mfps offered").c_str() : ", unpaced",
         o.switch_cpu);
+    if (!gen_reason.empty()) std::printf("generator chosen because %s\n", gen_reason.c_str());
+    if (o.has("fps"))
+      std::printf(
+          "generator ceiling %s Mfps (into an XDP sink, no switch); gen %% = offered / ceiling, "
+          "%.0f%% or more: generator-bound. Mfps: delivered to the %s sink\n",
+          fmt(gen_ceiling / 1e6, 3).c_str(), kGenBound * 100, o.sinks.front().c_str());
     if (topo.vxlan)
       std::printf(
           "topology vxlan: generator -> switch A =VXLAN VNI %u over a veth underlay (MTU %d)=> "
@@ -1297,6 +1426,11 @@ int real_main(int argc, char** argv) {
       }
     }
     for (const auto& sw : o.switches) {
+      if (o.has("fps") && m[sw]["generator_share"] >= kGenBound)
+        std::printf(
+            "%s: generator-bound: it forwarded what the generator could offer (%s of "
+            "the ceiling); its Mfps is a lower bound\n",
+            sw.c_str(), fmt(m[sw]["generator_share"] * 100, 0).c_str());
       if (errors.count(sw))
         std::printf("%s: FAILED: %s\n", sw.c_str(), errors[sw].c_str());
       else

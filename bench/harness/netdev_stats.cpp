@@ -11,10 +11,12 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <vector>
 
 #include "bench/harness/netns.hpp"
+#include "bench/harness/proc.hpp"
 
 namespace bench {
 namespace {
@@ -73,6 +75,20 @@ std::uint64_t sysfs_stat(const std::string& dev, const std::string& name) {
   std::uint64_t v = 0;
   if (!(f >> v)) throw std::runtime_error("cannot read statistics/" + name + " of " + dev);
   return v;
+}
+
+std::uint64_t link_stat(const std::string& ns, const std::string& dev, const std::string& dir,
+                        const std::string& name) {
+  std::vector<std::string> argv = {"ip"};
+  if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
+  argv.insert(argv.end(), {"-s", "-j", "link", "show", "dev", dev});
+  std::string out;
+  if (run(argv, &out, 10) != 0) throw std::runtime_error("cannot read the statistics of " + dev);
+  try {
+    return nlohmann::json::parse(out).at(0).at("stats64").at(dir).at(name).get<std::uint64_t>();
+  } catch (const nlohmann::json::exception&) {
+    throw std::runtime_error("no " + dir + " " + name + " statistic for " + dev);
+  }
 }
 
 }  // namespace bench

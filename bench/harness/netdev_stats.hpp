@@ -16,6 +16,7 @@
 // sysfs_stat()     /sys/class/net/<dev>/statistics/<name> of a device in the harness's own
 //                  namespace. A veth's tx_dropped counts the skbs it could not hand to its
 //                  peer (the peer's ring full) plus its XDP frames its peer's ring refused.
+// link_stat()      the same counters for a device in any namespace.
 //
 // Both return 0 for a counter the device does not have (the accounting then shows the frames
 // as unaccounted rather than inventing them) and throw when the device cannot be read.
@@ -30,6 +31,10 @@ namespace bench {
 
 std::map<std::string, std::uint64_t> ethtool_stats(const std::string& ns, const std::string& dev);
 std::uint64_t sysfs_stat(const std::string& dev, const std::string& name);
+// A device's stats64 counter dir ("rx"/"tx") name ("dropped", ...) inside namespace ns,
+// from `ip -s -j link` (sysfs shows the harness's own namespace only).
+std::uint64_t link_stat(const std::string& ns, const std::string& dev, const std::string& dir,
+                        const std::string& name);
 
 inline std::uint64_t stat_of(const std::map<std::string, std::uint64_t>& m, const std::string& k) {
   auto it = m.find(k);

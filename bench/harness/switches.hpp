@@ -73,6 +73,8 @@ struct Topology {
   std::string under_a_ip = "198.18.1.1", under_b_ip = "198.18.1.2";
   std::uint32_t vni = 42;
   int underlay_mtu = 1600;
+  // The generator's ceiling: <P>c0 (gen ns) ==veth== <P>c1 (sink ns), no switch between.
+  std::string ceil_gen_dev, ceil_sink_dev;
   std::string workdir;  // private temp directory
   int gen_cpu = 0, switch_cpu = 1;
   int switch_b_cpu = 1;  // vxlan topology: CPU of switch B's forwarding thread (brisk)

@@ -22,20 +22,6 @@
 namespace bench {
 namespace {
 
-struct GenCfg {  // struct bench_gen_cfg
-  std::uint32_t nmacs;
-  std::uint32_t stamp_mask;
-  std::uint64_t gap256;
-};
-static_assert(sizeof(GenCfg) == 16);
-struct GenState {  // struct bench_gen_state
-  std::uint64_t seq;
-  std::uint32_t mac;
-  std::uint32_t pad;
-  std::uint64_t next256;
-};
-static_assert(sizeof(GenState) == 24);
-
 int prog_fd(bpf_object* obj, const char* name) {
   bpf_program* p = bpf_object__find_program_by_name(obj, name);
   if (p == nullptr) throw std::runtime_error(std::string("BPF program missing: ") + name);
@@ -70,6 +56,8 @@ BenchBpf::BenchBpf(const std::string& path) {
   gen_fd_ = prog_fd(obj_, "bench_gen");
   sink_fd_ = prog_fd(obj_, "bench_sink");
   pass_fd_ = prog_fd(obj_, "bench_pass");
+  drop_fd_ = prog_fd(obj_, "bench_drop");
+  sink_tc_fd_ = prog_fd(obj_, "bench_sink_tc");
   count_all_fd_ = prog_fd(obj_, "bench_count_all");
   cfg_map_ = map_fd(obj_, "bench_gen_cfg");
   st_map_ = map_fd(obj_, "bench_gen_st");
@@ -97,14 +85,14 @@ void BenchBpf::set_gen_rate(double fps) {
 }
 
 void BenchBpf::write_gen_config() {
-  GenCfg c{nmacs_, stamp_mask_, gap256_};
+  bench_gen_cfg c{nmacs_, stamp_mask_, gap256_};
   std::uint32_t k = 0;
   if (bpf_map_update_elem(cfg_map_, &k, &c, BPF_ANY) != 0)
     throw std::runtime_error("generator config update: " + std::string(strerror(errno)));
 }
 
 std::uint64_t BenchBpf::offered() const {
-  std::vector<GenState> v(static_cast<std::size_t>(ncpus_));
+  std::vector<bench_gen_state> v(static_cast<std::size_t>(ncpus_));
   std::uint32_t k = 0;
   if (bpf_map_lookup_elem(st_map_, &k, v.data()) != 0) return 0;
   std::uint64_t s = 0;
@@ -122,14 +110,14 @@ std::uint64_t BenchBpf::percpu_sum(int fd, std::uint32_t key) const {
 
 BenchBpf::Sink BenchBpf::sink() const {
   Sink s;
-  s.frames = percpu_sum(cnt_map_, 0);
-  s.bytes = percpu_sum(cnt_map_, 1);
-  s.stamped = percpu_sum(cnt_map_, 2);
+  s.frames = percpu_sum(cnt_map_, BENCH_CNT_FRAMES);
+  s.bytes = percpu_sum(cnt_map_, BENCH_CNT_BYTES);
+  s.stamped = percpu_sum(cnt_map_, BENCH_CNT_STAMPED);
   for (std::uint32_t b = 0; b < kHistBuckets; ++b) s.hist[b] = percpu_sum(hist_map_, b);
   return s;
 }
 
-std::uint64_t BenchBpf::counted_all() const { return percpu_sum(cnt_map_, 3); }
+std::uint64_t BenchBpf::counted_all() const { return percpu_sum(cnt_map_, BENCH_CNT_ALL); }
 
 double hist_percentile_us(const std::vector<std::uint64_t>& hist, double q) {
   std::uint64_t total = 0;
@@ -170,8 +158,32 @@ void xdp_detach(const std::string& ns, const std::string& dev) noexcept {
   }
 }
 
+void tc_attach(const std::string& ns, const std::string& dev, int fd) {
+  NetnsScope scope(ns);
+  int idx = static_cast<int>(if_nametoindex(dev.c_str()));
+  if (idx == 0) throw std::runtime_error("no device " + dev);
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
+  if (int rc = bpf_tc_hook_create(&hook); rc != 0 && rc != -EEXIST)
+    throw std::runtime_error("clsact qdisc on " + dev + ": " + strerror(-rc));
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = fd);
+  if (int rc = bpf_tc_attach(&hook, &opts); rc != 0)
+    throw std::runtime_error("attach tc program to " + dev + ": " + strerror(-rc));
+}
+
+void tc_detach(const std::string& ns, const std::string& dev) noexcept {
+  try {
+    NetnsScope scope(ns);
+    int idx = static_cast<int>(if_nametoindex(dev.c_str()));
+    if (idx == 0) return;
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx,
+                .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+    bpf_tc_hook_destroy(&hook);
+  } catch (...) {
+  }
+}
+
 std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::uint8_t src[6]) {
-  std::vector<std::uint8_t> f(60, 0);
+  std::vector<std::uint8_t> f(BENCH_FRAME_LEN, 0);
   std::memcpy(&f[0], dst, 6);
   std::memcpy(&f[6], src, 6);
   f[12] = 0x08;
@@ -188,16 +200,36 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::ui
   ip[10] = static_cast<std::uint8_t>(c >> 8);
   ip[11] = static_cast<std::uint8_t>(c);
   std::uint8_t* udp = &f[34];
-  udp[1] = 9;   // source port 9
-  udp[3] = 9;   // destination port 9 (BENCH_UDP_PORT)
+  udp[1] = BENCH_UDP_PORT;  // source port: discard too
+  udp[3] = BENCH_UDP_PORT;
   udp[5] = 26;  // UDP length: 8 + 18; checksum 0 (none)
   return f;
 }
 
-Generator::Generator(BenchBpf& bpf, const std::string& ns, const std::string& dev, int cpu,
-                     std::vector<std::uint8_t> frame, double rate_fps, int nice)
-    : prog_fd_(bpf.gen_fd()), ns_(ns), dev_(dev), cpu_(cpu), frame_(std::move(frame)), nice_(nice) {
-  bpf.set_gen_rate(rate_fps);
+std::string live_frames_refusal(const BenchBpf& bpf, const std::string& ns,
+                                const std::string& dev) {
+  NetnsScope scope(ns);
+  int idx = static_cast<int>(if_nametoindex(dev.c_str()));
+  if (idx == 0) throw std::runtime_error("no device " + dev);
+  std::vector<std::uint8_t> frame(BENCH_FRAME_LEN, 0);
+  xdp_md ctx{};
+  ctx.data_end = static_cast<std::uint32_t>(frame.size());
+  ctx.ingress_ifindex = static_cast<std::uint32_t>(idx);
+  LIBBPF_OPTS(bpf_test_run_opts, o);
+  o.data_in = frame.data();
+  o.data_size_in = static_cast<std::uint32_t>(frame.size());
+  o.ctx_in = &ctx;
+  o.ctx_size_in = sizeof(ctx);
+  o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+  o.repeat = 1;
+  if (bpf_prog_test_run_opts(bpf.drop_fd(), &o) != 0) return strerror(errno);
+  return {};
+}
+
+void LiveFramesGenerator::start(const GenPlace& where, const GenSettings& what) {
+  stop();
+  bpf_.set_gen_config(what.nmacs, what.stamp_mask);
+  bpf_.set_gen_rate(what.rate_fps);
   // SIGUSR1 interrupts the generator thread's BPF_PROG_TEST_RUN (see the header). No
   // SA_RESTART: the call must return EINTR, not restart.
   static std::once_flag once;
@@ -207,8 +239,11 @@ Generator::Generator(BenchBpf& bpf, const std::string& ns, const std::string& de
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, nullptr);
   });
-  thread_ = std::thread([this] {
-    loop();
+  stop_.store(false, std::memory_order_relaxed);
+  done_.store(false, std::memory_order_relaxed);
+  state_.store(0, std::memory_order_relaxed);
+  thread_ = std::thread([this, where] {
+    loop(where);
     done_.store(true, std::memory_order_release);
   });
   while (state_.load(std::memory_order_acquire) == 0) {
@@ -221,7 +256,7 @@ Generator::Generator(BenchBpf& bpf, const std::string& ns, const std::string& de
   }
 }
 
-Generator::~Generator() {
+void LiveFramesGenerator::stop() noexcept {
   stop_.store(true, std::memory_order_relaxed);
   if (!thread_.joinable()) return;
   // Signal until the thread has left: one sent between its stop_ check and its next call
@@ -234,32 +269,27 @@ Generator::~Generator() {
   thread_.join();
 }
 
-std::string Generator::error() const {
+std::string LiveFramesGenerator::error() const {
   return state_.load(std::memory_order_acquire) == 2 ? error_ : std::string();
 }
 
-void Generator::loop() {
+void LiveFramesGenerator::loop(GenPlace where) {
   auto fail = [this](const std::string& e) {
     error_ = e;
     state_.store(2, std::memory_order_release);
   };
   try {
-    NetnsScope scope(ns_);
-    if (cpu_ >= 0) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(cpu_, &set);
-      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-    }
-    if (nice_ != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_);
-    int idx = static_cast<int>(if_nametoindex(dev_.c_str()));
-    if (idx == 0) return fail("no device " + dev_);
+    NetnsScope scope(where.ns);
+    pin_thread(where.cpu, where.nice);
+    int idx = static_cast<int>(if_nametoindex(where.dev.c_str()));
+    if (idx == 0) return fail("no device " + where.dev);
+    std::vector<std::uint8_t>& frame = where.frame;
     xdp_md ctx{};
-    ctx.data_end = static_cast<std::uint32_t>(frame_.size());
+    ctx.data_end = static_cast<std::uint32_t>(frame.size());
     ctx.ingress_ifindex = static_cast<std::uint32_t>(idx);
     LIBBPF_OPTS(bpf_test_run_opts, o);
-    o.data_in = frame_.data();
-    o.data_size_in = static_cast<std::uint32_t>(frame_.size());
+    o.data_in = frame.data();
+    o.data_size_in = static_cast<std::uint32_t>(frame.size());
     o.ctx_in = &ctx;
     o.ctx_size_in = sizeof(ctx);
     o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
@@ -268,11 +298,11 @@ void Generator::loop() {
     bool first = true;
     while (!stop_.load(std::memory_order_relaxed)) {
       // A short first call reports errors (and the start) at once; then one call for the rest
-      // of the run, ended by the destructor's signal.
+      // of the run, ended by stop()'s signal.
       o.repeat = first ? 64 : 0xffffffffu;
-      if (int rc = bpf_prog_test_run_opts(prog_fd_, &o); rc != 0) {
-        if (errno == EINTR) continue;  // the destructor's signal (or a stray one): stop_ decides
-        return fail("BPF_PROG_TEST_RUN (live frames) on " + dev_ + ": " + strerror(errno));
+      if (int rc = bpf_prog_test_run_opts(bpf_.gen_fd(), &o); rc != 0) {
+        if (errno == EINTR) continue;  // stop()'s signal (or a stray one): stop_ decides
+        return fail("BPF_PROG_TEST_RUN (live frames) on " + where.dev + ": " + strerror(errno));
       }
       if (first) {
         first = false;
@@ -283,6 +313,16 @@ void Generator::loop() {
   } catch (const std::exception& e) {
     fail(e.what());
   }
+}
+
+void pin_thread(int cpu, int nice) {
+  if (cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
+  if (nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
 }
 
 }  // namespace bench
