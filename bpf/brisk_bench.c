@@ -1,5 +1,5 @@
 // brisk_bench.c: the XDP programs of the benchmark harness (build/brisk-bench); not used by
-// briskd. Six entry points, loaded from one object by bench/harness/xdp_traffic.cpp:
+// briskd. Its entry points, loaded from one object by bench/harness/xdp_traffic.cpp:
 //
 //   bench_gen   the live-frames traffic generator. The harness runs it with BPF_PROG_TEST_RUN in "live
 //               frames" mode (BPF_F_TEST_XDP_LIVE_FRAMES) on the generator veth end, from a
@@ -14,6 +14,9 @@
 //               bench/harness/xdp_traffic.hpp for why), and frames leave evenly spaced.
 //               Where the kernel refuses live frames the harness's AF_XDP generator
 //               (bench/harness/afxdp_gen.hpp) writes the same frames from userspace.
+//   bench_loop, bench_loop_back  the loop generator, for kernels that refuse live frames: frames
+//               circulate between the two ends of a veth pair, each turn sends one copy out
+//               of the generator device (see bench_loop below).
 //   bench_sink  on the receiving veth end (inside the sink namespace): frames with the
 //               generator's marker are counted (frames, bytes, per CPU) and dropped; stamped
 //               ones add their one-way latency to a log-linear histogram. Everything else
@@ -72,20 +75,21 @@ struct {
   __type(value, __u64);
 } bench_lat_hist SEC(".maps");
 
-SEC("xdp")
-int bench_gen(struct xdp_md* ctx) {
+// The generator's work on one frame: 1 when a frame is due (its per-frame fields written,
+// counted as offered), 0 when a paced run's next frame is not due yet, -1 on a bad frame.
+static __always_inline int gen_frame(struct xdp_md* ctx) {
   unsigned char* p = (unsigned char*)(long)ctx->data;
   unsigned char* end = (unsigned char*)(long)ctx->data_end;
-  if (p + BENCH_FRAME_MIN > end) return XDP_ABORTED;
+  if (p + BENCH_FRAME_MIN > end) return -1;
   __u32 k = 0;
   struct bench_gen_cfg* cfg = bpf_map_lookup_elem(&bench_gen_cfg, &k);
   struct bench_gen_state* st = bpf_map_lookup_elem(&bench_gen_st, &k);
-  if (!cfg || !st) return XDP_ABORTED;
+  if (!cfg || !st) return -1;
   __u64 gap = cfg->gap256;
   if (gap != 0) {
     __u64 now = bpf_ktime_get_ns() << 8;
     __u64 due = st->next256;
-    if (now < due) return XDP_DROP;
+    if (now < due) return 0;
     if (now - due > BENCH_GEN_CATCH_UP * gap) due = now;
     st->next256 = due + gap;
   }
@@ -103,6 +107,42 @@ int bench_gen(struct xdp_md* ctx) {
   }
   __builtin_memcpy(p + BENCH_OFF_MAGIC, &magic, sizeof(magic));
   __builtin_memcpy(p + BENCH_OFF_STAMP, &ts, sizeof(ts));
+  return 1;
+}
+
+SEC("xdp")
+int bench_gen(struct xdp_md* ctx) {
+  int r = gen_frame(ctx);
+  return r > 0 ? XDP_TX : r == 0 ? XDP_DROP : XDP_ABORTED;
+}
+
+struct {
+  __uint(type, BPF_MAP_TYPE_DEVMAP);
+  __uint(max_entries, 2);
+  __type(key, __u32);
+  __type(value, __u32);
+} bench_loop_devs SEC(".maps");
+
+// The loop generator, on <P>l1 of the veth pair <P>l0 == <P>l1 (bench_loop_back on <P>l0
+// sends every frame straight back). The harness seeds the loop with a few template frames;
+// each time one comes round and a frame is due, it is written as bench_gen writes it and
+// broadcast to both devices of bench_loop_devs: one copy goes round again (out of <P>l1),
+// the other out of the generator device toward the switch. A frame not due yet only goes
+// round. loop_stop drops them all.
+SEC("xdp")
+int bench_loop(struct xdp_md* ctx) {
+  __u32 k = 0;
+  struct bench_gen_cfg* cfg = bpf_map_lookup_elem(&bench_gen_cfg, &k);
+  if (!cfg || cfg->loop_stop) return XDP_DROP;
+  int r = gen_frame(ctx);
+  if (r < 0) return XDP_PASS;  // not a generator frame
+  if (r == 0) return XDP_TX;
+  return bpf_redirect_map(&bench_loop_devs, 0, BPF_F_BROADCAST);
+}
+
+SEC("xdp")
+int bench_loop_back(struct xdp_md* ctx) {
+  (void)ctx;
   return XDP_TX;
 }
 

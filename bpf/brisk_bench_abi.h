@@ -42,7 +42,13 @@ struct bench_gen_cfg {
   __u32 nmacs;      /* source MACs to cycle through (1 = constant) */
   __u32 stamp_mask; /* stamp a frame when (seq & stamp_mask) == 0 */
   __u64 gap256;     /* paced: time between frames in 1/256 ns; 0 = unpaced */
+  __u32 loop_stop;  /* bench_loop: nonzero drops the circulating frames (ends a run) */
+  __u32 pad;
 };
+
+/* bench_loop's devmap (bench_loop_devs): the loop's own device and the one it sends from. */
+#define BENCH_LOOP_DEV_SELF 0
+#define BENCH_LOOP_DEV_OUT 1
 
 /* bench_gen's state per CPU (map bench_gen_st); seq is the number of frames generated (the
  * offered count). */
@@ -54,7 +60,7 @@ struct bench_gen_state {
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(struct bench_gen_cfg) == 16, "bench_gen_cfg layout");
+static_assert(sizeof(struct bench_gen_cfg) == 24, "bench_gen_cfg layout");
 static_assert(sizeof(struct bench_gen_state) == 24, "bench_gen_state layout");
 static_assert(BENCH_OFF_STAMP + 8 <= BENCH_FRAME_LEN, "the stamp fits the template");
 #endif

@@ -6,12 +6,18 @@
 //   live   XDP live frames: BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on bench_gen
 //          (xdp_traffic.hpp). The fastest (the kernel builds and transmits frames without a
 //          syscall per batch), but some kernels refuse the mode (EPERM).
+//   loop   an XDP loop (gen_loop.cpp): a few frames circulate between the two ends of a veth
+//          pair of the generator namespace, in the kernel's softirq on the generator CPU; each
+//          turn writes the frame as bench_gen does and broadcasts it (a devmap with
+//          BPF_F_BROADCAST) back into the loop and out of the generator device. No live
+//          frames, no syscalls per frame.
 //   afxdp  AF_XDP transmit (gen_afxdp.cpp): a TX-only XDP socket in copy mode on the veth end,
 //          frames written in a UMEM by the thread and handed to the kernel 32 per sendto().
 //          Needs nothing but AF_XDP, which briskd itself needs.
 //
 // GenKind::automatic picks live when the kernel allows it (live_frames_refusal() probes it
-// with one test run) and afxdp otherwise; the harness prints the reason once.
+// with one test run), else loop, else afxdp (the loop's first run fails when the kernel
+// cannot broadcast); the harness prints the reason once.
 //
 // Threads: the harness's main thread calls every method; each generator runs one thread of
 // its own between start() and stop(). offered() may be read while it runs.
@@ -26,8 +32,8 @@ namespace bench {
 
 class BenchBpf;
 
-enum class GenKind { automatic, live, afxdp };
-// "auto", "live", "afxdp" <-> GenKind; parse_gen_kind throws std::invalid_argument.
+enum class GenKind { automatic, live, loop, afxdp };
+// "auto", "live", "loop", "afxdp" <-> GenKind; parse_gen_kind throws std::invalid_argument.
 GenKind parse_gen_kind(const std::string& s);
 const char* gen_kind_name(GenKind k);
 
@@ -84,7 +90,12 @@ class GenRun {
 // test run of bench_drop: nothing is sent.
 std::string live_frames_refusal(const BenchBpf& bpf, const std::string& ns, const std::string& dev);
 
+// The loop generator's veth pair: both ends in namespace ns, made by the testbed.
+struct LoopDevs {
+  std::string ns, a, b;  // bench_loop_back on a, bench_loop on b
+};
+
 // The generator of kind k (automatic must have been resolved by the caller).
-std::unique_ptr<TrafficGenerator> make_generator(GenKind k, BenchBpf& bpf);
+std::unique_ptr<TrafficGenerator> make_generator(GenKind k, BenchBpf& bpf, const LoopDevs& loop);
 
 }  // namespace bench

@@ -225,6 +225,8 @@ class Testbed {
     t.sink_dev = p + "s0";
     t.ceil_gen_dev = p + "c0";
     t.ceil_sink_dev = p + "c1";
+    t.loop_a = p + "l0";
+    t.loop_b = p + "l1";
     if (t.vxlan) {
       t.gen_port_ns = p + "-a";
       t.sink_port_ns = p + "-b";
@@ -343,8 +345,14 @@ class Testbed {
     run_ok({"ip", "link", "set", outer, "up"});
   }
 
-  // The generator's ceiling: a veth pair straight from the generator to the sink namespace.
+  // The generator's ceiling: a veth pair straight from the generator to the sink namespace;
+  // and the loop generator's veth pair inside the generator namespace.
   void ceiling_pair() {
+    run_ok({"ip", "link", "add", t_.loop_a, "type", "veth", "peer", "name", t_.loop_b});
+    for (const auto& dev : {t_.loop_a, t_.loop_b}) {
+      run_ok({"ip", "link", "set", dev, "netns", t_.gen_ns});
+      run_ok({"ip", "-n", t_.gen_ns, "link", "set", dev, "up"});
+    }
     run_ok(
         {"ip", "link", "add", t_.ceil_gen_dev, "type", "veth", "peer", "name", t_.ceil_sink_dev});
     for (const auto& [dev, ns] :
@@ -393,6 +401,7 @@ struct Sample {
 
 struct Window {
   double fps_offered, fps_delivered, loss, cpu_s, seconds;
+  double gen_cpu_softirq_s;  // softirq time on the generator CPU
   std::vector<std::uint64_t> hist;
 };
 
@@ -433,7 +442,7 @@ class Bench {
   // far: one sink per mirror destination (own counters), in the order of t.mirror_devs.
   Bench(const Options& o, const Topology& t, BenchBpf& bpf, TrafficGenerator& gen,
         std::vector<std::unique_ptr<BenchBpf>>& far)
-      : o_(o), t_(t), bpf_(bpf), gen_(gen), far_(far) {
+      : o_(o), t_(t), bpf_(bpf), gen_(&gen), far_(far) {
     place_ = GenPlace{t.gen_ns, t.gen_dev, t.gen_cpu, o.nice, make_template(t.sink_mac, kGenSrc)};
   }
 
@@ -457,21 +466,28 @@ class Bench {
 
   // The generator's own ceiling in frames/s: unpaced from <P>c0 straight into <P>c1, whose
   // XDP sink counts, with no switch between (the sink's work, as on the topology, included).
+  // With the loop generator, its softirq time per frame there is its own cost, which later
+  // windows take off the switch's CPU time.
   double ceiling() {
     xdp_attach(t_.sink_ns, t_.ceil_sink_dev, bpf_.sink_fd());
     GenPlace p = place_;
     p.dev = t_.ceil_gen_dev;
-    double fps = NAN;
+    Window w;
     try {
-      fps = window(nullptr, p, GenSettings{}, o_.duration).fps_offered;
+      w = window(nullptr, p, GenSettings{}, o_.duration);
     } catch (...) {
       xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
       throw;
     }
     xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
-    return fps;
+    ceiling_ = w.fps_offered;
+    gen_cost_s_ = 0;
+    if (gen_->kind() == GenKind::loop && w.fps_offered > 0)
+      gen_cost_s_ = w.gen_cpu_softirq_s / (w.fps_offered * w.seconds);
+    return ceiling_;
   }
-  void set_ceiling(double fps) { ceiling_ = fps; }
+  double gen_cost_ns() const { return gen_cost_s_ * 1e9; }
+  void set_generator(TrafficGenerator& g) { gen_ = &g; }
 
   // The mirror test's row for n mirrors: set them, teach the switch both MACs, one fps window
   // (one source MAC), and the loss account from before the generator starts until the frames
@@ -484,16 +500,16 @@ class Bench {
     learn();
     MirrorSnap a = settled_snap(sw);
     {
-      GenRun gen(gen_, place_, GenSettings{1, 63, o_.rate});
+      GenRun gen(*gen_, place_, GenSettings{1, 63, o_.rate});
       sleep_s(o_.warmup);
-      std::uint64_t off0 = gen_.offered(), sink0 = bpf_.sink().frames;
+      std::uint64_t off0 = gen_->offered(), sink0 = bpf_.sink().frames;
       std::vector<std::uint64_t> far0 = far_frames(n);
       double c0 = cpu_now(&sw), t0 = now_s();
       sleep_s(o_.duration);
-      std::uint64_t off1 = gen_.offered(), sink1 = bpf_.sink().frames;
+      std::uint64_t off1 = gen_->offered(), sink1 = bpf_.sink().frames;
       std::vector<std::uint64_t> far1 = far_frames(n);
       double c1 = cpu_now(&sw), t1 = now_s();
-      if (std::string e = gen_.error(); !e.empty()) throw std::runtime_error(e);
+      if (std::string e = gen_->error(); !e.empty()) throw std::runtime_error(e);
       double secs = t1 - t0;
       s.offered = static_cast<double>(off1 - off0) / secs;
       s.forwarded = static_cast<double>(sink1 - sink0) / secs;
@@ -594,7 +610,7 @@ class Bench {
   // Every counter of the loss account (see MirrorSample and netdev_stats.hpp).
   MirrorSnap snap(SwitchUnderTest& sw) {
     MirrorSnap m;
-    m.offered = gen_.offered();
+    m.offered = gen_->offered();
     m.sink = bpf_.sink().frames;
     // The live generator's XDP_TX frames and the AF_XDP generator's skbs that did not fit
     // into <P>g1's ring.
@@ -629,6 +645,11 @@ class Bench {
     return prev;
   }
 
+  double gen_softirq_s() const {
+    auto si = softirq_s();
+    return t_.gen_cpu >= 0 && static_cast<std::size_t>(t_.gen_cpu) < si.size() ? si[t_.gen_cpu] : 0;
+  }
+
   // The switch's CPU time (see the file's header); 0 without a switch.
   double cpu_now(const SwitchUnderTest* sw) {
     if (sw == nullptr) return 0;
@@ -643,23 +664,25 @@ class Bench {
 
   Window window(const SwitchUnderTest* sw, const GenPlace& place, const GenSettings& what,
                 double seconds) {
-    GenRun gen(gen_, place, what);
+    GenRun gen(*gen_, place, what);
     sleep_s(o_.warmup);
-    std::uint64_t off0 = gen_.offered();
+    std::uint64_t off0 = gen_->offered();
     BenchBpf::Sink s0 = bpf_.sink();
-    double c0 = cpu_now(sw), t0 = now_s();
+    double c0 = cpu_now(sw), g0 = gen_softirq_s(), t0 = now_s();
     sleep_s(seconds);
-    std::uint64_t off1 = gen_.offered();
+    std::uint64_t off1 = gen_->offered();
     BenchBpf::Sink s1 = bpf_.sink();
-    double c1 = cpu_now(sw), t1 = now_s();
-    if (std::string e = gen_.error(); !e.empty()) throw std::runtime_error(e);
+    double c1 = cpu_now(sw), g1 = gen_softirq_s(), t1 = now_s();
+    if (std::string e = gen_->error(); !e.empty()) throw std::runtime_error(e);
     Window w;
     w.seconds = t1 - t0;
     double off = static_cast<double>(off1 - off0), got = static_cast<double>(s1.frames - s0.frames);
     w.fps_offered = off / w.seconds;
     w.fps_delivered = got / w.seconds;
     w.loss = off > 0 ? std::max(0.0, 1 - got / off) : NAN;
-    w.cpu_s = c1 - c0;
+    w.gen_cpu_softirq_s = g1 - g0;
+    // The loop generator runs in softirq, which cpu_now() counts: its own cost comes off.
+    w.cpu_s = std::max(0.0, c1 - c0 - (sw != nullptr ? gen_cost_s_ * off : 0.0));
     w.hist.resize(kHistBuckets);
     for (std::uint32_t b = 0; b < kHistBuckets; ++b) w.hist[b] = s1.hist[b] - s0.hist[b];
     return w;
@@ -705,11 +728,12 @@ class Bench {
   const Options& o_;
   const Topology& t_;
   BenchBpf& bpf_;
-  TrafficGenerator& gen_;
+  TrafficGenerator* gen_;
   std::vector<std::unique_ptr<BenchBpf>>& far_;
   GenPlace place_;
-  std::string sink_;      // the sink attached now ("" none)
-  double ceiling_ = NAN;  // the generator's ceiling, frames/s
+  std::string sink_;       // the sink attached now ("" none)
+  double ceiling_ = NAN;   // the generator's ceiling, frames/s
+  double gen_cost_s_ = 0;  // the loop generator's own softirq time per frame
 };
 
 // ---------------------------------------------------------------------------- output
@@ -1155,23 +1179,36 @@ int real_main(int argc, char** argv) {
     for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
       far.push_back(
           std::make_unique<BenchBpf>(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o")));
+    // The generator: --generator's, or live frames where the kernel runs them, else the XDP
+    // loop, else AF_XDP transmit. Its first run is the ceiling measurement.
     GenKind gk = o.generator;
+    bool fall_back = false;
     if (gk == GenKind::automatic) {
       std::string refusal = live_frames_refusal(bpf, topo.gen_ns, topo.gen_dev);
-      gk = refusal.empty() ? GenKind::live : GenKind::afxdp;
-      if (!refusal.empty()) gen_reason = "the kernel refuses XDP live frames: " + refusal;
+      gk = refusal.empty() ? GenKind::live : GenKind::loop;
+      fall_back = !refusal.empty();
+      if (fall_back) gen_reason = "the kernel refuses XDP live frames: " + refusal;
     } else {
       gen_reason = std::string("--generator ") + gen_kind_name(gk);
     }
-    std::unique_ptr<TrafficGenerator> gen = make_generator(gk, bpf);
-    gen_name = gen->name();
-    log("generator: " + gen_name + (gen_reason.empty() ? "" : " (" + gen_reason + ")"));
+    LoopDevs loop{topo.gen_ns, topo.loop_a, topo.loop_b};
+    std::unique_ptr<TrafficGenerator> gen = make_generator(gk, bpf, loop);
     Bench bench(o, topo, bpf, *gen, far);
-    if (o.has_compare() || o.has("mirror")) {
+    try {
       gen_ceiling = bench.ceiling();
-      bench.set_ceiling(gen_ceiling);
-      log("generator ceiling (no switch, XDP sink): " + fmt(gen_ceiling / 1e6, 3) + " Mfps");
+    } catch (const std::runtime_error& e) {
+      if (!fall_back) throw;
+      gen_reason += std::string("; ") + e.what();
+      gen = make_generator(GenKind::afxdp, bpf, loop);
+      bench.set_generator(*gen);
+      gen_ceiling = bench.ceiling();
     }
+    gen_name = gen->name();
+    log("generator: " + gen_name + (gen_reason.empty() ? "" : " (" + gen_reason + ")") +
+        ", ceiling (no switch, XDP sink) " + fmt(gen_ceiling / 1e6, 3) + " Mfps" +
+        (gen->kind() == GenKind::loop
+             ? ", own cost " + fmt(bench.gen_cost_ns(), 0) + " ns/frame (off CPU/frame)"
+             : ""));
     bench.attach_sink(o.sinks.front());
     if (o.has("mirror"))
       for (const auto& name : o.switches)

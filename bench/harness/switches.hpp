@@ -75,6 +75,8 @@ struct Topology {
   int underlay_mtu = 1600;
   // The generator's ceiling: <P>c0 (gen ns) ==veth== <P>c1 (sink ns), no switch between.
   std::string ceil_gen_dev, ceil_sink_dev;
+  // The loop generator's veth pair <P>l0 == <P>l1, both in the generator namespace.
+  std::string loop_a, loop_b;
   std::string workdir;  // private temp directory
   int gen_cpu = 0, switch_cpu = 1;
   int switch_b_cpu = 1;  // vxlan topology: CPU of switch B's forwarding thread (brisk)

@@ -58,6 +58,9 @@ BenchBpf::BenchBpf(const std::string& path) {
   pass_fd_ = prog_fd(obj_, "bench_pass");
   drop_fd_ = prog_fd(obj_, "bench_drop");
   sink_tc_fd_ = prog_fd(obj_, "bench_sink_tc");
+  loop_fd_ = prog_fd(obj_, "bench_loop");
+  loop_back_fd_ = prog_fd(obj_, "bench_loop_back");
+  loop_devs_map_ = map_fd(obj_, "bench_loop_devs");
   count_all_fd_ = prog_fd(obj_, "bench_count_all");
   cfg_map_ = map_fd(obj_, "bench_gen_cfg");
   st_map_ = map_fd(obj_, "bench_gen_st");
@@ -84,8 +87,13 @@ void BenchBpf::set_gen_rate(double fps) {
   write_gen_config();
 }
 
+void BenchBpf::set_loop_stop(bool stop) {
+  loop_stop_ = stop ? 1 : 0;
+  write_gen_config();
+}
+
 void BenchBpf::write_gen_config() {
-  bench_gen_cfg c{nmacs_, stamp_mask_, gap256_};
+  bench_gen_cfg c{nmacs_, stamp_mask_, gap256_, loop_stop_, 0};
   std::uint32_t k = 0;
   if (bpf_map_update_elem(cfg_map_, &k, &c, BPF_ANY) != 0)
     throw std::runtime_error("generator config update: " + std::string(strerror(errno)));

@@ -45,11 +45,16 @@ class BenchBpf {
   int pass_fd() const { return pass_fd_; }
   int drop_fd() const { return drop_fd_; }
   int sink_tc_fd() const { return sink_tc_fd_; }
+  int loop_fd() const { return loop_fd_; }
+  int loop_back_fd() const { return loop_back_fd_; }
+  int loop_devs_fd() const { return loop_devs_map_; }
   int count_all_fd() const { return count_all_fd_; }
 
   void set_gen_config(std::uint32_t nmacs, std::uint32_t stamp_mask);
   // Pacing of bench_gen: frames/s, 0 = unpaced. Kept across set_gen_config().
   void set_gen_rate(double fps);
+  // bench_loop: true drops the circulating frames. Kept across the other setters.
+  void set_loop_stop(bool stop);
   std::uint64_t offered() const;  // frames bench_gen produced, summed over CPUs
 
   struct Sink {
@@ -64,12 +69,13 @@ class BenchBpf {
   std::uint64_t percpu_sum(int map_fd, std::uint32_t key) const;
   bpf_object* obj_ = nullptr;
   int gen_fd_ = -1, sink_fd_ = -1, pass_fd_ = -1, drop_fd_ = -1, sink_tc_fd_ = -1,
-      count_all_fd_ = -1;
+      count_all_fd_ = -1, loop_fd_ = -1, loop_back_fd_ = -1, loop_devs_map_ = -1;
   int cfg_map_ = -1, st_map_ = -1, cnt_map_ = -1, hist_map_ = -1;
   int ncpus_ = 1;
   void write_gen_config();
   std::uint32_t nmacs_ = 1, stamp_mask_ = 63;
   std::uint64_t gap256_ = 0;
+  std::uint32_t loop_stop_ = 0;
 };
 
 // Latency percentile (0..1) in microseconds from a histogram window; NaN when empty.
