@@ -3,7 +3,10 @@
 # and the Linux bridge, on the default topology and on the VXLAN topology (two brisks / two
 # kernel bridges with vxlan devices, a tunnel between their namespaces). It checks that the
 # harness runs, prints its table with nonzero delivered frames for both switches, and removes
-# every namespace and device it created. Then the latency test (the paced generator) through
+# every namespace and device it created. The generator: auto (live frames where the kernel
+# runs them, else the XDP loop, which must then say why), and each fallback forced (the XDP
+# loop, AF_XDP transmit), with both sinks (XDP and tc); on a kernel that refuses live frames,
+# forcing them fails with the kernel's reason. Then the latency test (the paced generator) through
 # both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors
 # 0,1, fast path on and off: with it on, the XDP program makes the copies): frames forwarded and
 # mirrored, and brisk's mirror counters and the destination's far end agree (no copy
@@ -65,7 +68,46 @@ run_bench() {
   check_cleaned_up "$name"
 }
 
+# gen_named <table> <name>: the table's header names the generator and its ceiling.
+gen_named() {
+  contains -F "generator: $2 on CPU" "$1" || fail "the table does not name the generator '$2'"
+  local c
+  c=$(sed -n 's/^generator ceiling \([0-9.]*\) Mfps.*/\1/p' "$1")
+  awk -v v="$c" 'BEGIN { exit !(v > 0) }' || fail "no generator ceiling in the table ('$c')"
+}
+
 run_bench switch
+# --generator auto: live frames where the kernel runs them, the XDP loop where it refuses.
+if contains -F "generator: XDP live frames on CPU" "$TMPD/table-switch"; then
+  say "this kernel runs XDP live frames: auto chose them"
+else
+  gen_named "$TMPD/table-switch" "XDP loop"
+  contains -F "generator chosen because the kernel refuses XDP live frames" "$TMPD/table-switch" ||
+    fail "the fallback generator was chosen without saying why"
+  say "this kernel refuses XDP live frames: auto chose the XDP loop and said why"
+fi
+# Every generator, forced, with both sinks: each one stays working whatever this kernel is.
+run_bench gen-loop --generator loop --sinks tc,xdp
+gen_named "$TMPD/table-gen-loop" "XDP loop"
+run_bench gen-afxdp --generator afxdp --sinks xdp,tc
+gen_named "$TMPD/table-gen-afxdp" "AF_XDP TX (copy mode)"
+for sw in brisk bridge; do
+  v=$(col_of "$TMPD/table-gen-afxdp" "$sw" "tc sink Mfps")
+  awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "$sw delivered nothing to the tc sink ('$v')"
+  g=$(col_of "$TMPD/table-gen-afxdp" "$sw" "gen %")
+  awk -v v="$g" 'BEGIN { exit !(v > 0) }' || fail "$sw: no share of the generator's ceiling ('$g')"
+done
+pass "the loop and AF_XDP generators and the tc sink each carried frames through both switches"
+if ! contains -F "generator: XDP live frames on CPU" "$TMPD/table-switch"; then
+  check "--generator live on a kernel that refuses it fails with the kernel's reason"
+  rc=0
+  "$BENCH_BIN" --briskd "$BRISKD_BIN" --brisk "$BRISK_BIN" --prefix "$PFX" --generator live \
+    --switches bridge --tests fps --runs 1 --duration 0.3 >"$TMPD/live.out" 2>&1 || rc=$?
+  ((rc != 0)) || fail "--generator live succeeded on a kernel whose probe refused live frames"
+  contains -F "live frames" "$TMPD/live.out" || { cat "$TMPD/live.out" >&2; fail "no reason given"; }
+  check_cleaned_up "forced live frames"
+  pass "refused with: $(grep -m1 -F "live frames" "$TMPD/live.out")"
+fi
 run_bench vxlan --topology vxlan
 contains -F "topology vxlan" "$TMPD/table-vxlan" || fail "the vxlan table does not say its topology"
 contains -F "bridge tunnel vxlan" "$TMPD/table-vxlan" || fail "brisk did not run with a tunnel"
