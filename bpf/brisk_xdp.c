@@ -13,7 +13,7 @@
 //      (XDP_PASS as bpf_redirect_map()'s fallback action), so attaching the program before the
 //      socket exists, or after it is gone, never black-holes traffic.
 //
-// The fast path forwards a frame only if ALL of these hold (else: userspace, as before):
+// The fast path forwards a frame only if ALL of these hold (else: userspace):
 //   * the ingress device is a published port with BRISK_FP_IN (accelerated), and the frame
 //     is not longer than BRISK_FP_MAX_FRAME;
 //   * destination MAC unicast, source MAC unicast and nonzero;

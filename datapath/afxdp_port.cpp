@@ -304,7 +304,7 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     int last_err = 0;
     std::string why;
     for (std::size_t i = 0;; ++i) {
-      if (i == own_from) {  // an own UMEM, as before sharing existed
+      if (i == own_from) {  // an own UMEM
         auto own = std::make_shared<UmemPool>(UmemGeometry::single(opts.frames));
         if (zc_wanted) attempts.push_back({own, true});
         attempts.push_back({own, false});
@@ -359,7 +359,7 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
       x.tx_free[i] = pool.copy_base(x.slot) + std::uint64_t{i} * kChunkSize;
     x.tx_free_n = g.copy_frames;
     x.zc_done = std::make_unique<std::uint64_t[]>(pool.shared_frames());
-    // An own UMEM keeps its whole receive half in FILL, as before; a member of a shared pool
+    // An own UMEM keeps its whole receive half in FILL; a member of a shared pool
     // starts at its base and grows with its load.
     x.rx_target = g.max_ports == 1 ? g.rx_max() : g.rx_base();
     if (pool.members() == 1) refill();

@@ -15,7 +15,7 @@
 //     its worker's AF_XDP ports share (UmemRegistry, one per worker and mode, 8 MiB): the
 //     first member registers it, later ones bind with XDP_SHARED_UMEM and their own FILL and
 //     COMPLETION rings. Without umems, or when sharing is refused, the port has a UMEM of its
-//     own (AfXdpOptions::frames chunks, half receive, half transmit, as before). Fallback
+//     own (AfXdpOptions::frames chunks, half receive, half transmit). Fallback
 //     order: the worker's zero-copy pool (native XDP, zero_copy wanted), the worker's
 //     copy-mode pool, an own UMEM in zero-copy then copy mode. A shared pool is refused when
 //     all its slots are taken or still retiring, when its mode does not fit the driver (a
@@ -31,7 +31,7 @@
 //   * Fast path: with AfXdpOptions::fastpath set, the program instance reuses the shared
 //     brisk_fp_* maps of that XdpFastpath (datapath/xdp_fastpath.hpp) instead of creating its
 //     own, so the control thread can let it forward learned unicast in the kernel. Without
-//     it the program's own (empty) maps send every frame to the socket, as before.
+//     it the program's own (empty) maps send every frame to the socket.
 //
 // RX (the owner worker, the one that polls the port and every other member of its UMEM): a
 // batched peek on the RX ring; each frame is lent to a Frame of the worker's pool without a
@@ -41,7 +41,7 @@
 // (UmemPool::rx_allowance: never what other members are owed). The target follows the load:
 // it starts at the pool's base (96 chunks), doubles when a receiving poll finds the FILL ring
 // (nearly) empty (the kernel ran out of buffers), up to 2048, and halves after 1024 polls in a
-// row that found more than half of it left; a port with an own UMEM keeps 2048 as before. So
+// row that found more than half of it left; a port with an own UMEM keeps 2048. So
 // a port that sees a trickle (TCP ACKs) never hoards the chunks a busy one needs.
 // Frames longer than kMaxFrameLen are dropped and counted (rx_oversize()). TCP/UDP frames
 // whose checksum field holds only the pseudo-header sum (a peer with checksum offload: XDP
@@ -69,8 +69,8 @@
 //     owner worker holds such frames, so only it does this, and only it moves the done list
 //     back to the pool's free stack (in this tx_burst or in its next rx_burst);
 //   * copy: into a free chunk of the port's own copy chunks (tx_copy(): the tag pushed or
-//     popped on the way), as before: frames from taps, tunnels, other workers, other UMEMs, every destination of a
-//     flood but the last.
+//     popped on the way): frames from taps, tunnels, other workers, other UMEMs, every
+//     destination of a flood but the last.
 // Then submit. The lock is released before the kick (a sendto() when the ring asks for a
 // wakeup), so no worker spins behind another's system call. tx_burst() returns the number of
 // frames accepted: fewer when no copy chunk or TX entry is free (completions outstanding).

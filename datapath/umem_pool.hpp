@@ -19,15 +19,15 @@
 //                                    buffers in flight between members (zero copy)
 //   [shared + s*copy, +copy)         member slot s's copy chunks: frames that are not in this
 //                                    UMEM (from taps, tunnels, other workers' ports, floods)
-//                                    are copied into these for transmission, as before
+//                                    are copied into these for transmission
 // shared = frames - max_ports * copy. The shared default (UmemGeometry::shared()) is 4096
 // chunks = 8 MiB, the host's locked-memory limit (TESTBED.md; root's CAP_IPC_LOCK exempts it,
 // but one pool per worker must not depend on that): 8 member slots with 128 copy chunks each,
 // 3072 shared chunks. The memory is 2 MiB aligned and advised for transparent huge pages.
 //
 // Receive buffers: a member may keep up to rx_max() = 2048 chunks on its receive side (FILL
-// and RX rings), the depth an own UMEM had, so a worker that loses its CPU for a while (a busy
-// host) finds as much waiting as before. But idle or lightly loaded members must never hold
+// and RX rings), the depth of an own UMEM, so a worker that loses its CPU for a while (a busy
+// host) finds as much waiting as with one. But idle or lightly loaded members must never hold
 // the chunks a busy or a new member needs, and a FILL ring cannot be taken back. So:
 //   * every slot is owed a base of rx_base() = shared / (4 * max_ports) = 96 chunks, and a
 //     member may take chunks beyond its base only from what the free stack holds above the
@@ -105,7 +105,7 @@ struct UmemGeometry {
   std::uint32_t rx_max() const { return shared_frames() < rx_most ? shared_frames() : rx_most; }
   // What UmemRegistry gives each worker: 8 MiB, 8 members.
   static UmemGeometry shared() { return UmemGeometry{}; }
-  // A port's own pool (no sharing), as before: half receive, half transmit.
+  // A port's own pool (no sharing): half receive, half transmit.
   static UmemGeometry single(std::uint32_t frames) { return UmemGeometry{frames, 1, frames / 2, frames / 2}; }
   // Empty when usable, else what is wrong.
   const char* check() const;

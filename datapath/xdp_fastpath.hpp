@@ -100,7 +100,7 @@
 //   mirrors nothing needs it.
 // * Without the tracepoint program (mirrors_supported() false: it did not load, or did not
 //   attach when XdpFastpath was built) no copies are made in the kernel and mirrored ports
-//   stay off the fast path as before.
+//   stay off the fast path.
 //
 // Ageing: the program writes seen_ns (CLOCK_MONOTONIC, the datapath clock's base) into the
 // source's entry, at most once a second. MacTable::age() asks the observer (fdb_seen) about

@@ -27,7 +27,7 @@
 //     QinQ: every customer VLAN is carried (cvlans must be empty) and the service tag is
 //     802.1Q (other_config:qinq-ethtype=802.1q; OVS's default, 802.1ad, is refused when
 //     given explicitly); other_config:vlan-limit=2 needs nothing (brisk always parses two).
-//   mirror transaction (see README)      tap mirror SRC DST B | clear tap mirror DST
+//   mirror transaction (docs/commands.md) tap mirror SRC DST B | clear tap mirror DST
 //   set Bridge B other_config:mac-aging-time=N | other_config:mac-table-size=N
 //   set Open_vSwitch . ...               accepted, nothing to do
 //   set Interface P external-ids:..      accepted, nothing to do

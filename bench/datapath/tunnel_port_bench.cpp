@@ -20,7 +20,7 @@
 // tunnel is a trunk with native VLAN 0); rx: the received inner frame carries the tag (counted
 // in len). Reported: items_per_second (frames/s) and ns_per_frame.
 //
-// Instructions per frame (callgrind): bench/datapath/callgrind_per_call.py, see README.
+// Instructions per frame (callgrind): bench/datapath/callgrind_per_call.py, see docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>

@@ -811,7 +811,7 @@ TEST_F(AfXdpSharedUmemRoot, PortsOfOneWorkerForwardWithoutCopyAndAccountForEvery
   EXPECT_EQ(st.rx_dropped, 0u);
 }
 
-// Frames that are not in the port's UMEM, or not handed over, are copied as before.
+// Frames that are not in the port's UMEM, or not handed over, are copied.
 TEST_F(AfXdpSharedUmemRoot, CopiesWhatItCannotTakeAndFallsBackToAnOwnUmem) {
   UmemRegistry reg(UmemGeometry{1024, 2, 64});  // two members per pool
   AfXdpOptions o;

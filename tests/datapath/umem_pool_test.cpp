@@ -27,7 +27,7 @@ TEST(UmemPool, GeometryFitsTheLockedMemoryLimit) {
   UmemGeometry one = UmemGeometry::single(4096);
   EXPECT_EQ(one.check(), nullptr);
   EXPECT_EQ(one.shared_frames(), 2048u);
-  EXPECT_EQ(one.rx_max(), 2048u) << "an own UMEM: half receive, half transmit, as before";
+  EXPECT_EQ(one.rx_max(), 2048u) << "an own UMEM: half receive, half transmit";
 
   EXPECT_NE((UmemGeometry{4000, 8, 128}.check()), nullptr);  // not a power of two
   EXPECT_NE((UmemGeometry{4096, 0, 128}.check()), nullptr);
@@ -124,7 +124,7 @@ TEST(UmemPool, RxAllowanceKeepsEverySlotsBase) {
   p.set_rx_held(*s0, 1000);  // s0 read 1048 more: s1's missing base is kept from it
   EXPECT_EQ(p.rx_allowance(*s0), 928u - 7u * 96u);
   EXPECT_EQ(p.rx_allowance(*s1), 928u - 6u * 96u);
-  // An own UMEM: rx_max, half the chunks, as before.
+  // An own UMEM: rx_max, half the chunks.
   UmemPool one(UmemGeometry::single(4096));
   auto o = one.reserve_slot();
   one.member_bound(*o, 12, false);
