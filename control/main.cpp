@@ -15,6 +15,7 @@
 #include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
+#include "datapath/bpf_objects.hpp"
 #include "datapath/dpdk_env.hpp"
 #include "control/switch.hpp"
 #include "datapath/worker.hpp"
@@ -198,6 +199,11 @@ int main(int argc, char** argv) {
       syslog(LOG_INFO, "metrics on http://%s/metrics", metrics_addr.c_str());
     }
     dp.start();
+    // Where AF_XDP ports and the XDP fast path load their program from, or why they cannot.
+    if (brisk::BpfObjectSearch bpf = brisk::search_bpf_object(brisk::kXdpObject); bpf.found())
+      syslog(LOG_INFO, "XDP program %s", bpf.path.c_str());
+    else
+      syslog(LOG_WARNING, "AF_XDP ports cannot be added: %s", bpf.error().c_str());
     syslog(LOG_INFO, "serving %s with %u worker(s), bridge %s, XDP fast path %s", socket.c_str(),
            workers, opts.default_bridge.c_str(), sw.fastpath_enabled() ? "on" : "off");
     server.run(g_stop);

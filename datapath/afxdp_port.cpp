@@ -17,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "datapath/bpf_objects.hpp"
 #include "datapath/csum.hpp"
 #include "datapath/umem_pool.hpp"
 #include "datapath/xdp_fastpath.hpp"
@@ -28,15 +29,10 @@
 #define AF_XDP 44
 #endif
 
-#ifndef BRISK_BPF_OBJ_PATH
-#define BRISK_BPF_OBJ_PATH "brisk_xdp.o"
-#endif
-
 namespace brisk {
 
 namespace {
 
-constexpr const char* kBpfObjectName = "brisk_xdp.o";
 constexpr const char* kProgName = "brisk_xdp_rx";
 constexpr const char* kXskMapName = "brisk_xsks";
 
@@ -210,11 +206,7 @@ int open_socket(AfXdpPort::Xsk& x, int ifindex, std::uint32_t queue_id, UmemPool
 
 }  // namespace
 
-std::string AfXdpPort::default_bpf_object() {
-  if (const char* dir = std::getenv("BRISK_BPF_DIR"); dir != nullptr && *dir != '\0')
-    return std::string(dir) + "/" + kBpfObjectName;
-  return BRISK_BPF_OBJ_PATH;
-}
+std::string AfXdpPort::default_bpf_object() { return find_bpf_object(kXdpObject); }
 
 AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     : Port(ifname, PortKind::kSystem), x_(std::make_unique<Xsk>()), queue_id_(opts.queue_id) {
@@ -227,10 +219,14 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
   Xsk& x = *x_;
   try {
     // 1. The XDP program, loaded but not attached yet.
-    std::string path = opts.bpf_object.empty() ? default_bpf_object() : opts.bpf_object;
+    std::string path = opts.bpf_object;
+    if (path.empty()) {
+      BpfObjectSearch found = search_bpf_object(kXdpObject);
+      if (!found.found()) fail(ENOENT, "AF_XDP port " + ifname + ": " + found.error());
+      path = found.path;
+    }
     if (::access(path.c_str(), R_OK) != 0)
-      fail(errno, "AF_XDP port " + ifname + ": cannot read XDP object " + path +
-                      " (set BRISK_BPF_DIR to the directory holding " + kBpfObjectName + ")");
+      fail(errno, "AF_XDP port " + ifname + ": cannot read XDP object " + path);
     errno = 0;
     x.obj = bpf_object__open_file(path.c_str(), nullptr);
     if (x.obj == nullptr) fail(err_of(-1), "AF_XDP port " + ifname + ": open XDP object " + path);

@@ -6,8 +6,9 @@
 //
 // Setup (control thread, in the constructor)
 //   * XDP program: loaded with libbpf from brisk_xdp.o (path: AfXdpOptions::bpf_object, else
-//     $BRISK_BPF_DIR/brisk_xdp.o, else the build output BRISK_BPF_OBJ_PATH). Attached in
-//     native (driver) mode, falling back to generic (SKB) mode when the driver has no XDP.
+//     find_bpf_object() of datapath/bpf_objects.hpp: $BRISK_BPF_DIR, next to the binary, the
+//     install directory). Attached in native (driver) mode, falling back to generic (SKB)
+//     mode when the driver has no XDP.
 //     Attach uses XDP_FLAGS_UPDATE_IF_NOEXIST: a device that already runs an XDP program
 //     (another brisk, xdp-loader, ...) is refused rather than taken over. libxdp's
 //     multi-program dispatcher is not used (it does not work on every kernel).
@@ -162,8 +163,8 @@ class AfXdpPort final : public Port {
   std::uint32_t umem_slot() const;
   AfXdpStats kernel_stats() const;
 
-  // Where the XDP object is looked for when AfXdpOptions::bpf_object is empty:
-  // $BRISK_BPF_DIR/brisk_xdp.o if BRISK_BPF_DIR is set, else the build output.
+  // The XDP object used when AfXdpOptions::bpf_object is empty: find_bpf_object("brisk_xdp.o")
+  // (datapath/bpf_objects.hpp). Throws std::system_error naming every place tried.
   static std::string default_bpf_object();
 
   struct Xsk;  // rings, socket, UMEM pool, BPF object (afxdp_port.cpp)
