@@ -66,13 +66,7 @@
 #include "bench/harness/proc.hpp"
 #include "bench/harness/switches.hpp"
 #include "bench/harness/xdp_traffic.hpp"
-
-#ifndef BRISK_BPF_OBJ_PATH
-#define BRISK_BPF_OBJ_PATH "brisk_xdp.o"
-#endif
-#ifndef BRISK_BENCH_BPF_OBJ_PATH
-#define BRISK_BENCH_BPF_OBJ_PATH "brisk_bench.o"
-#endif
+#include "datapath/bpf_objects.hpp"
 
 using nlohmann::json;
 
@@ -117,7 +111,8 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --prefix P           name prefix of namespaces and devices (default: bk + 4 random hex)
   --json               print JSON instead of the table
   --help
-Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are found.
+Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are found (else
+next to brisk-bench in bpf/, then the install's BPF directory).
 )";
 
 struct Options {
@@ -182,11 +177,8 @@ std::string dir_of(const std::string& p) {
   return s == std::string::npos ? "." : p.substr(0, s);
 }
 
-std::string bpf_path(const char* built, const char* file) {
-  if (const char* d = std::getenv("BRISK_BPF_DIR"); d != nullptr && *d != '\0')
-    return std::string(d) + "/" + file;
-  return built;
-}
+// A BPF object of bpf/, where every brisk program finds it (datapath/bpf_objects.hpp).
+std::string bpf_path(std::string_view file) { return brisk::find_bpf_object(file); }
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -1143,7 +1135,10 @@ int real_main(int argc, char** argv) {
     return 1;
   }
   std::string me = self_exe();
-  if (o.briskd.empty()) o.briskd = dir_of(me) + "/briskd";
+  if (o.briskd.empty()) {  // the build tree's layout, else an install's (bin/ and sbin/)
+    o.briskd = dir_of(me) + "/briskd";
+    if (access(o.briskd.c_str(), X_OK) != 0) o.briskd = dir_of(me) + "/../sbin/briskd";
+  }
   if (o.brisk.empty()) o.brisk = dir_of(me) + "/brisk";
   install_signal_handlers();
 
@@ -1161,7 +1156,7 @@ int real_main(int argc, char** argv) {
   int rc = 0;
   std::optional<Testbed> bed;
   try {
-    BenchBpf bpf(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o"));
+    BenchBpf bpf(bpf_path(brisk::kBenchObject));
     bed.emplace(o, topo);
     log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns + " " +
         topo.sink_ns +
@@ -1171,14 +1166,13 @@ int real_main(int argc, char** argv) {
     cfg.briskd = o.briskd;
     cfg.brisk = o.brisk;
     cfg.briskd_args = o.briskd_args;
-    cfg.brisk_xdp_obj = bpf_path(BRISK_BPF_OBJ_PATH, "brisk_xdp.o");
+    cfg.brisk_xdp_obj = bpf_path(brisk::kXdpObject);
     cfg.self_exe = me;
     cfg.pass_prog_fd = bpf.pass_fd();
     cfg.nice = o.nice;
     std::vector<std::unique_ptr<BenchBpf>> far;  // one sink per mirror destination
     for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
-      far.push_back(
-          std::make_unique<BenchBpf>(bpf_path(BRISK_BENCH_BPF_OBJ_PATH, "brisk_bench.o")));
+      far.push_back(std::make_unique<BenchBpf>(bpf_path(brisk::kBenchObject)));
     // The generator: --generator's, or live frames where the kernel runs them, else the XDP
     // loop, else AF_XDP transmit. Its first run is the ceiling measurement.
     GenKind gk = o.generator;

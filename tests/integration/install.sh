@@ -38,13 +38,14 @@ DESTDIR="$STAGE" "$CMAKE" --install "$BUILD" --prefix /usr --config "${CONFIG:-R
   >"$TMPD/install.log" 2>&1 || fail "cmake --install failed: $(tail -20 "$TMPD/install.log")"
 BPFDIR="/usr/$LIBDIR/brisk/bpf"
 EXPECTED=(
-  /usr/sbin/briskd /usr/bin/brisk /usr/libexec/brisk/ovs-vsctl /usr/libexec/brisk/ovs-ofctl
-  "$BPFDIR/brisk_xdp.o" /usr/lib/systemd/system/briskd.service /usr/share/doc/brisk/README.md)
+  /usr/sbin/briskd /usr/bin/brisk /usr/bin/brisk-bench /usr/libexec/brisk/ovs-vsctl
+  /usr/libexec/brisk/ovs-ofctl "$BPFDIR/brisk_xdp.o" "$BPFDIR/brisk_bench.o"
+  /usr/lib/systemd/system/briskd.service /usr/share/doc/brisk/README.md)
 for f in "$SRC"/docs/*.md; do EXPECTED+=("/usr/share/doc/brisk/${f##*/}"); done
 for f in "${EXPECTED[@]}"; do
   [[ -f $STAGE$f ]] || fail "not installed: $f"
 done
-for f in /usr/sbin/briskd /usr/bin/brisk /usr/libexec/brisk/ovs-vsctl /usr/libexec/brisk/ovs-ofctl; do
+for f in /usr/sbin/briskd /usr/bin/brisk /usr/bin/brisk-bench /usr/libexec/brisk/ovs-vsctl /usr/libexec/brisk/ovs-ofctl; do
   [[ -x $STAGE$f ]] || fail "not executable: $f"
 done
 for f in ovs-vsctl ovs-ofctl; do
@@ -96,6 +97,13 @@ check "the installed ovs-vsctl front end talks to the installed briskd"
 BRISK_SOCKET="$SOCK" "$STAGE/usr/libexec/brisk/ovs-vsctl" list-br >"$TMPD/list-br" || fail "ovs-vsctl list-br failed"
 contains -x "$BR" "$TMPD/list-br" || fail "ovs-vsctl list-br lacks $BR: $(cat "$TMPD/list-br")"
 pass "ovs-vsctl list-br: $(tr '\n' ' ' <"$TMPD/list-br")"
+
+check "the installed brisk-bench finds brisk_bench.o in the DESTDIR and measures the bridge"
+"$STAGE/usr/bin/brisk-bench" --prefix "${PFX}b" --switches bridge --tests fps --sinks xdp --runs 1 \
+  --duration 0.3 --warmup 0.1 >"$TMPD/bench.out" 2>&1 || fail "installed brisk-bench: $(cat "$TMPD/bench.out")"
+contains '^bridge ' "$TMPD/bench.out" || fail "no bridge row: $(cat "$TMPD/bench.out")"
+if ip netns list | contains "^${PFX}b-"; then fail "brisk-bench left namespaces behind"; fi
+pass "installed brisk-bench: $(grep -m1 '^bridge ' "$TMPD/bench.out")"
 
 # ------------------------------------------------------------------ cpack -G DEB
 check "cpack -G DEB: Depends, no maintainer scripts, nothing Open vSwitch owns"
