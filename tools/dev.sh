@@ -13,7 +13,7 @@ PACKAGES=(
   clang llvm libbpf-dev libxdp-dev libelf-dev zlib1g-dev
   libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 iputils-ping iperf3 tcpdump ethtool procps python3-scapy isc-dhcp-client dnsmasq-base curl
-  tshark openvswitch-switch
+  tshark openvswitch-switch gnuplot-nox
   libdpdk-dev dpdk dpdk-dev
   qemu-system-x86 openvswitch-switch-dpdk
 )

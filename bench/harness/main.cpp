@@ -41,6 +41,7 @@
 // temp directory, and is removed on exit, on failure and on SIGINT/SIGTERM/SIGHUP; only
 // processes it started are stopped, by PID.
 #include <linux/limits.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +49,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -63,6 +65,7 @@
 #include "bench/harness/afxdp_forwarder.hpp"
 #include "bench/harness/netdev_stats.hpp"
 #include "bench/harness/netns.hpp"
+#include "bench/harness/plot.hpp"
 #include "bench/harness/proc.hpp"
 #include "bench/harness/switches.hpp"
 #include "bench/harness/xdp_traffic.hpp"
@@ -80,7 +83,8 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
                        vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay
                        veth pair, each in its own namespace (brisk: two briskd; bridge: a
                        Linux bridge + kernel vxlan device per side); brisk and bridge only
-  --switches LIST      brisk,bridge,ovs,afxdp (default: all four; vxlan: brisk,bridge)
+  --switches LIST      brisk,brisk-noxdp,bridge,ovs,afxdp (default: all five; brisk-noxdp is
+                       brisk with its XDP fast path off; vxlan: brisk,bridge)
   --tests LIST         fps,macs,latency,tcp,mirror (default: all but mirror)
   --mirrors LIST       mirror test: rows with these numbers of mirrors of the ingress port,
                        each to its own destination port (default 0,1,4; 0-8). Giving it
@@ -110,6 +114,8 @@ bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs roo
   --briskd-args "..."  extra briskd options, e.g. "--poll busy"
   --prefix P           name prefix of namespaces and devices (default: bk + 4 random hex)
   --json               print JSON instead of the table
+  --plot FILE.svg      also draw the comparison as a chart (gnuplot): frames/s per sink, TCP,
+                       latency, with each switch's ratio to the bridge
   --help
 Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are found (else
 next to brisk-bench in bpf/, then the install's BPF directory).
@@ -118,7 +124,7 @@ next to brisk-bench in bpf/, then the install's BPF directory).
 struct Options {
   std::string topology = "switch";
   bool switches_given = false;
-  std::vector<std::string> switches = {"brisk", "bridge", "ovs", "afxdp"};
+  std::vector<std::string> switches = {"brisk", "brisk-noxdp", "bridge", "ovs", "afxdp"};
   std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
   std::vector<unsigned> mirrors = {0, 1, 4};
   std::vector<std::string> mirror_fastpath = {"on", "off"};
@@ -131,6 +137,7 @@ struct Options {
   std::string briskd, brisk, prefix;
   std::vector<std::string> briskd_args;
   bool json = false;
+  std::string plot;  // --plot: SVG chart of the comparison
   bool has(const std::string& t) const {
     return std::find(tests.begin(), tests.end(), t) != tests.end();
   }
@@ -200,6 +207,18 @@ std::string mac_str(const std::uint8_t m[6]) {
 }
 
 void log(const std::string& s) { std::fprintf(stderr, "brisk-bench: %s\n", s.c_str()); }
+
+// The chart's heading: date, machine, kernel, generator, runs.
+std::string plot_title(const Options& o, const std::string& gen) {
+  char date[32] = "";
+  std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof(date), "%Y-%m-%d", std::gmtime(&now));
+  utsname u{};
+  uname(&u);
+  return "brisk-bench " + std::string(date) + ": " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
+         " CPUs, Linux " + u.release + "; generator " + gen + ", median of " +
+         std::to_string(o.runs) + (o.runs == 1 ? " run" : " runs");
+}
 
 // ---------------------------------------------------------------------------- topology
 
@@ -1045,7 +1064,7 @@ int real_main(int argc, char** argv) {
       o.switches_given = true;
       o.switches = split(val(), ',');
       for (const auto& s : o.switches)
-        if (s != "brisk" && s != "bridge" && s != "ovs" && s != "afxdp")
+        if (s != "brisk" && s != "brisk-noxdp" && s != "bridge" && s != "ovs" && s != "afxdp")
           usage_error("unknown switch " + s);
     } else if (a == "--tests") {
       o.tests = split(val(), ',');
@@ -1112,6 +1131,8 @@ int real_main(int argc, char** argv) {
         usage_error("--prefix wants 1-8 lowercase letters or digits");
     } else if (a == "--json") {
       o.json = true;
+    } else if (a == "--plot") {
+      o.plot = val();
     } else if (a == "--help" || a == "-h") {
       std::printf("%s", kUsage);
       return 0;
@@ -1351,8 +1372,9 @@ int real_main(int argc, char** argv) {
     return (b > 0 && !std::isnan(a)) ? a / b : NAN;
   };
 
-  if (o.json) {
-    json j;
+  // The results as JSON: printed with --json, drawn with --plot.
+  json j;
+  {
     j["config"] = {{"topology", o.topology},
                    {"frame_bytes", 64},
                    {"runs", o.runs},
@@ -1395,6 +1417,17 @@ int real_main(int argc, char** argv) {
           if (c.ratio) j["ratios"]["brisk/" + other][c.key] = ratio(c.key, other);
     if (o.has("mirror")) j["mirror"] = mirror_json(o, msamples, described, merrors);
     j["elapsed_s"] = now_s() - t_start;
+  }
+  if (!o.plot.empty() && o.has_compare()) {
+    try {
+      write_plot(j, o.plot, plot_title(o, gen_name));
+      log("chart written to " + o.plot);
+    } catch (const std::exception& e) {
+      log(e.what());
+      return 1;
+    }
+  }
+  if (o.json) {
     std::cout << j.dump(2) << "\n";
   } else if (o.has_compare()) {
     std::vector<std::vector<std::string>> rows;

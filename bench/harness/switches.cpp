@@ -542,10 +542,17 @@ std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topo
   if (topo.vxlan && name != "brisk" && name != "bridge")
     throw std::runtime_error("switch '" + name + "' has no vxlan topology (brisk, bridge)");
   if (name == "brisk") return std::make_unique<Brisk>(topo, cfg);
+  if (name == "brisk-noxdp") {  // brisk with its XDP fast path off: every frame in userspace
+    SwitchConfig c = cfg;
+    c.briskd_args.push_back("--xdp-fastpath");
+    c.briskd_args.push_back("off");
+    return std::make_unique<Brisk>(topo, c);
+  }
   if (name == "bridge") return std::make_unique<KernelBridge>(topo, cfg);
   if (name == "ovs") return std::make_unique<Ovs>(topo, cfg);
   if (name == "afxdp") return std::make_unique<BareAfXdp>(topo, cfg);
-  throw std::runtime_error("unknown switch '" + name + "' (known: brisk, bridge, ovs, afxdp)");
+  throw std::runtime_error("unknown switch '" + name +
+                           "' (known: brisk, brisk-noxdp, bridge, ovs, afxdp)");
 }
 
 }  // namespace bench

@@ -125,8 +125,8 @@ class SwitchUnderTest {
   virtual SwitchCounters counters() { return {}; }
 };
 
-// name: brisk, bridge, ovs or afxdp (vxlan topology: brisk or bridge). Throws for an unknown
-// name.
+// name: brisk, brisk-noxdp (brisk with --xdp-fastpath off), bridge, ovs or afxdp (vxlan
+// topology: brisk or bridge). Throws for an unknown name.
 std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topology& topo,
                                              const SwitchConfig& cfg);
 

@@ -5,7 +5,7 @@
 # harness runs, prints its table with nonzero delivered frames for both switches, and removes
 # every namespace and device it created. The generator: auto (live frames where the kernel
 # runs them, else the XDP loop, which must then say why), and each fallback forced (the XDP
-# loop, AF_XDP transmit), with both sinks (XDP and tc); on a kernel that refuses live frames,
+# loop, AF_XDP transmit), with both sinks, and the chart (--plot) (XDP and tc); on a kernel that refuses live frames,
 # forcing them fails with the kernel's reason. Then the latency test (the paced generator) through
 # both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors
 # 0,1, fast path on and off: with it on, the XDP program makes the copies): frames forwarded and
@@ -76,7 +76,13 @@ gen_named() {
   awk -v v="$c" 'BEGIN { exit !(v > 0) }' || fail "no generator ceiling in the table ('$c')"
 }
 
-run_bench switch
+run_bench switch --plot "$TMPD/chart.svg"
+check "--plot drew the comparison with gnuplot"
+[[ -s $TMPD/chart.svg ]] || fail "no chart at $TMPD/chart.svg"
+contains -F "<svg" "$TMPD/chart.svg" || fail "the chart is not an SVG: $(head -c 200 "$TMPD/chart.svg")"
+contains -F "Gnuplot" "$TMPD/chart.svg" || fail "the chart was not drawn by gnuplot"
+for sw in brisk bridge; do contains -F ">$sw<" "$TMPD/chart.svg" || fail "no $sw in the chart"; done
+pass "an SVG chart naming brisk and the bridge"
 # --generator auto: live frames where the kernel runs them, the XDP loop where it refuses.
 if contains -F "generator: XDP live frames on CPU" "$TMPD/table-switch"; then
   say "this kernel runs XDP live frames: auto chose them"
