@@ -61,13 +61,15 @@ fuzz_build() {
   ninja -C build-fuzz -j "$(nproc)" "${FUZZ_TARGETS[@]}"
 }
 
-# Run each fuzz target for FUZZ_SECONDS (default 60) on its committed seed corpus
+# Run the fuzz targets for FUZZ_SECONDS (default 60) each on its committed seed corpus
 # (tests/fuzz/corpus/<target>, read only) plus a working corpus in build-fuzz/corpus/<target>.
 # A crash, leak, timeout or invariant violation fails; the input is saved as
 # build-fuzz/artifacts/<target>-crash-*. Full logs: build-fuzz/<target>.log.
 fuzz_run() {
   local secs=${FUZZ_SECONDS:-60} rc=0 t
+  local -A pids=()
   mkdir -p build-fuzz/artifacts
+  # The targets run side by side (one per core); each one's log is read when it is done.
   for t in "${FUZZ_TARGETS[@]}"; do
     local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
                 -artifact_prefix="build-fuzz/artifacts/$t-")
@@ -75,9 +77,13 @@ fuzz_run() {
     [[ $t == fuzz_pipeline ]] && args+=(-max_len=8192) || args+=(-max_len=2048)
     mkdir -p "build-fuzz/corpus/$t"
     echo "== fuzzing $t for ${secs} s"
-    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        "build-fuzz/tests/fuzz/$t" "${args[@]}" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" \
-        >"build-fuzz/$t.log" 2>&1; then
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "build-fuzz/tests/fuzz/$t" "${args[@]}" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" \
+      >"build-fuzz/$t.log" 2>&1 &
+    pids[$t]=$!
+  done
+  for t in "${FUZZ_TARGETS[@]}"; do
+    if ! wait "${pids[$t]}"; then
       echo "== FAIL: $t found a problem (input in build-fuzz/artifacts/):"
       grep -v "^#" "build-fuzz/$t.log" | tail -n 60
       rc=1
@@ -86,6 +92,10 @@ fuzz_run() {
   done
   return $rc
 }
+
+# stage "what": prints the stage's heading with the minutes elapsed since the start.
+T0=$SECONDS
+stage() { printf '== [%2d:%02d] %s\n' $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60)) "$*"; }
 
 case "${1:-}" in
   deps) deps ;;
@@ -99,38 +109,39 @@ case "${1:-}" in
     ;;
   test)
     deps
-    echo "== build (RelWithDebInfo, -Werror)"
+    stage "build (RelWithDebInfo, -Werror)"
     build build
-    echo "== ASan+UBSan build"
+    stage "ASan+UBSan build"
     build build-asan -DBRISK_SANITIZE=address "${SANITIZER_FLAGS[@]}"
-    echo "== TSan build (test executables)"
+    stage "TSan build (test executables)"
     build build-tsan -DBRISK_SANITIZE=thread "${SANITIZER_FLAGS[@]}" -- "${TSAN_TARGETS[@]}"
-    echo "== fuzz targets (clang, libFuzzer, ASan+UBSan)"
+    stage "fuzz targets (clang, libFuzzer, ASan+UBSan)"
     fuzz_build
     rc=0
-    echo "== unit tests under ASan+UBSan"
+    stage "unit tests under ASan+UBSan"
     (cd build-asan && ctest -L unit --output-on-failure -j2) || rc=1
     # The integration tests against the ASan+UBSan briskd and client: a sanitizer report on
     # briskd's stderr or a non-zero exit (LeakSanitizer at exit) fails the test (lib.sh).
-    echo "== integration tests (needs_root) under ASan+UBSan"
+    stage "integration tests (needs_root) under ASan+UBSan, two at a time"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest -L needs_root --output-on-failure 2>&1 | tee ctest-root.log; exit "${PIPESTATUS[0]}") || rc=1
-    echo "== fuzzing (bounded: ${FUZZ_SECONDS:-60} s per target)"
+      ctest -L needs_root -j2 --output-on-failure 2>&1 | tee ctest-root.log; exit "${PIPESTATUS[0]}") || rc=1
+    stage "fuzzing (bounded: ${FUZZ_SECONDS:-60} s, the targets side by side)"
     fuzz_run || rc=1
-    echo "== unit and concurrency tests, and the AF_XDP / AF_PACKET driver tests, under TSan"
+    stage "unit and concurrency tests, and the AF_XDP / AF_PACKET driver tests, under TSan"
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure) || rc=1
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
       ctest -L needs_root -R '^(AfXdp|AfPacket)' --output-on-failure 2>&1 | tee ctest-root.log
       exit "${PIPESTATUS[0]}") || rc=1
     # The integration tests ran once above, against the ASan+UBSan binaries (the same code;
     # running them twice would add ~5 minutes to CI on a 2-core machine).
-    echo "== unit tests and the benchmark smoke test (plain build)"
+    stage "unit tests and the micro-benchmark smoke test (plain build)"
     (cd build && ctest -LE needs_root --output-on-failure 2>&1 | tee ctest.log; exit "${PIPESTATUS[0]}") || rc=1
     # A suite that passes by skipping is not passing: as root nothing may skip.
     if [[ $(id -u) -eq 0 ]] && grep -E "\*+Skipped|Not Run" build/ctest.log build-asan/ctest-root.log build-tsan/ctest-root.log; then
       echo "== FAIL: tests were skipped although this run has root (see the reasons above)"
       rc=1
     fi
+    stage "done (exit $rc)"
     exit $rc
     ;;
   *)
