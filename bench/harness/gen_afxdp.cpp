@@ -185,11 +185,6 @@ class Pacer {
 AfXdpGenerator::AfXdpGenerator() = default;
 AfXdpGenerator::~AfXdpGenerator() { stop(); }
 
-void AfXdpGenerator::fail(const std::string& e) {
-  error_ = e;
-  state_.store(2, std::memory_order_release);
-}
-
 void AfXdpGenerator::start(const GenPlace& where, const GenSettings& what) {
   stop();
   std::unique_ptr<XskTx>& xsk = sockets_[where.ns + "/" + where.dev];
@@ -202,52 +197,30 @@ void AfXdpGenerator::start(const GenPlace& where, const GenSettings& what) {
       throw std::runtime_error(std::string("generator: ") + e.what());
     }
   }
-  stop_.store(false, std::memory_order_relaxed);
-  state_.store(0, std::memory_order_relaxed);
-  thread_ = std::thread([this, &x = *xsk, where, what] { loop(x, where, what); });
-  while (state_.load(std::memory_order_acquire) == 0) {
-    timespec ts{0, 1'000'000};
-    nanosleep(&ts, nullptr);
+  thread_.start([this, &x = *xsk, where, what](GenThread& t) { loop(t, x, where, what); });
+}
+
+void AfXdpGenerator::loop(GenThread& t, XskTx& xsk, const GenPlace& where,
+                          const GenSettings& what) {
+  pin_thread(where.cpu, where.nice);
+  FrameStamper stamp(what);
+  Pacer pacer(what.rate_fps);
+  // The first batch is sent before the run counts as started, so a device that refuses the
+  // socket's frames fails start() at once.
+  if (xsk.push(pacer.due(kBatch), stamp) == 0)
+    return t.fail("AF_XDP TX ring refused the first frames");
+  if (std::string e = xsk.kick(); !e.empty()) return t.fail(e);
+  t.running();
+  while (!t.stopping()) {
+    if (std::uint32_t n = xsk.reclaim(); n != 0) offered_.fetch_add(n, std::memory_order_relaxed);
+    xsk.push(pacer.due(kBatch), stamp);
+    if (xsk.busy())
+      if (std::string e = xsk.kick(); !e.empty()) return t.fail(e);
   }
-  if (state_.load(std::memory_order_acquire) == 2) {
-    thread_.join();
-    throw std::runtime_error("generator: " + error_);
-  }
-}
-
-void AfXdpGenerator::stop() noexcept {
-  stop_.store(true, std::memory_order_relaxed);
-  if (thread_.joinable()) thread_.join();
-}
-
-std::string AfXdpGenerator::error() const {
-  return state_.load(std::memory_order_acquire) == 2 ? error_ : std::string();
-}
-
-void AfXdpGenerator::loop(XskTx& xsk, const GenPlace& where, const GenSettings& what) {
-  try {
-    pin_thread(where.cpu, where.nice);
-    FrameStamper stamp(what);
-    Pacer pacer(what.rate_fps);
-    // The first batch is sent before the run counts as started, so a device that refuses
-    // the socket's frames fails start() at once.
-    if (xsk.push(pacer.due(kBatch), stamp) == 0)
-      return fail("AF_XDP TX ring refused the first frames");
-    if (std::string e = xsk.kick(); !e.empty()) return fail(e);
-    state_.store(1, std::memory_order_release);
-    while (!stop_.load(std::memory_order_relaxed)) {
-      if (std::uint32_t n = xsk.reclaim(); n != 0) offered_.fetch_add(n, std::memory_order_relaxed);
-      xsk.push(pacer.due(kBatch), stamp);
-      if (xsk.busy())
-        if (std::string e = xsk.kick(); !e.empty()) return fail(e);
-    }
-    // Let the kernel finish what is on the ring, so the count is complete (bounded: 100 ms).
-    for (std::uint64_t end = mono_ns() + 100'000'000; xsk.busy() && mono_ns() < end;) {
-      (void)xsk.kick();
-      offered_.fetch_add(xsk.reclaim(), std::memory_order_relaxed);
-    }
-  } catch (const std::exception& e) {
-    fail(e.what());
+  // Let the kernel finish what is on the ring, so the count is complete (bounded: 100 ms).
+  for (std::uint64_t end = mono_ns() + 100'000'000; xsk.busy() && mono_ns() < end;) {
+    (void)xsk.kick();
+    offered_.fetch_add(xsk.reclaim(), std::memory_order_relaxed);
   }
 }
 

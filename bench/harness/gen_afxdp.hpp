@@ -20,7 +20,7 @@
 //
 // Ownership: during a run its thread owns the socket, the UMEM and every chunk (handed over
 // by thread start and join); the main thread reads offered_ (relaxed: a count, no data
-// behind it) and, once state_ is 2 (acquire), error_.
+// behind it); GenThread orders the error.
 #pragma once
 
 #include <atomic>
@@ -43,19 +43,15 @@ class AfXdpGenerator final : public TrafficGenerator {
   std::string name() const override { return "AF_XDP TX (copy mode)"; }
   GenKind kind() const override { return GenKind::afxdp; }
   void start(const GenPlace& where, const GenSettings& what) override;
-  void stop() noexcept override;
-  std::string error() const override;
+  void stop() noexcept override { thread_.stop(); }
+  std::string error() const override { return thread_.error(); }
   std::uint64_t offered() const override { return offered_.load(std::memory_order_relaxed); }
 
  private:
-  void loop(XskTx& xsk, const GenPlace& where, const GenSettings& what);
-  void fail(const std::string& e);
+  void loop(GenThread& t, XskTx& xsk, const GenPlace& where, const GenSettings& what);
   std::map<std::string, std::unique_ptr<XskTx>> sockets_;  // by "<ns>/<dev>"
   std::atomic<std::uint64_t> offered_{0};
-  std::atomic<bool> stop_{false};
-  std::atomic<int> state_{0};  // 0 starting, 1 running, 2 failed
-  std::string error_;          // written by the thread before state_ = 2 (release)
-  std::thread thread_;
+  GenThread thread_;  // last: it stops (and joins) before the sockets go
 };
 
 }  // namespace bench

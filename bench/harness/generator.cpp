@@ -1,5 +1,7 @@
 #include "bench/harness/generator.hpp"
 
+#include <time.h>
+
 #include <stdexcept>
 
 #include "bench/harness/gen_afxdp.hpp"
@@ -28,6 +30,51 @@ const char* gen_kind_name(GenKind k) {
       return "afxdp";
   }
   return "?";
+}
+
+void GenThread::start(std::function<void(GenThread&)> body) {
+  stop();
+  stop_.store(false, std::memory_order_relaxed);
+  done_.store(false, std::memory_order_relaxed);
+  state_.store(kStarting, std::memory_order_relaxed);
+  thread_ = std::thread([this, body = std::move(body)] {
+    try {
+      body(*this);
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
+    if (state_.load(std::memory_order_relaxed) == kStarting) fail("the generator thread ended");
+    done_.store(true, std::memory_order_release);
+  });
+  while (state_.load(std::memory_order_acquire) == kStarting) {
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  if (state_.load(std::memory_order_acquire) == kFailed) {
+    thread_.join();
+    throw std::runtime_error("generator: " + error_);
+  }
+}
+
+void GenThread::stop(const std::function<void(std::thread&)>& nudge) noexcept {
+  stop_.store(true, std::memory_order_relaxed);
+  if (!thread_.joinable()) return;
+  while (nudge && !done_.load(std::memory_order_acquire)) {
+    nudge(thread_);
+    timespec ts{0, 2'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  thread_.join();
+}
+
+void GenThread::fail(const std::string& e) {
+  if (state_.load(std::memory_order_relaxed) == kFailed) return;  // keep the first error
+  error_ = e;
+  state_.store(kFailed, std::memory_order_release);
+}
+
+std::string GenThread::error() const {
+  return state_.load(std::memory_order_acquire) == kFailed ? error_ : std::string();
 }
 
 std::unique_ptr<TrafficGenerator> make_generator(GenKind k, BenchBpf& bpf, const LoopDevs& loop) {

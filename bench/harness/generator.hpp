@@ -23,9 +23,12 @@
 // its own between start() and stop(). offered() may be read while it runs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bench {
@@ -70,6 +73,37 @@ class TrafficGenerator {
   // Frames handed to the device so far, over every run of this generator (windows are
   // differences of two readings).
   virtual std::uint64_t offered() const = 0;
+};
+
+// The thread of one run, for the generators that send from a thread of their own (live,
+// afxdp). start() runs body on a new thread and returns once the body has called running(),
+// or throws "generator: <error>" once it has called fail() (or returned without either).
+// stop() raises stopping(), calls nudge every 2 ms until the body has returned (the live
+// generator signals its thread out of a system call), and joins.
+// Ordering: error_ is written by the thread before state_ = failed (release) and read after
+// an acquire load; stop_ is a flag with no data behind it (relaxed).
+class GenThread {
+ public:
+  GenThread() = default;
+  ~GenThread() { stop(); }
+  GenThread(const GenThread&) = delete;
+  GenThread& operator=(const GenThread&) = delete;
+
+  void start(std::function<void(GenThread&)> body);
+  void stop(const std::function<void(std::thread&)>& nudge = {}) noexcept;
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  void running() { state_.store(kRunning, std::memory_order_release); }
+  void fail(const std::string& e);
+  // The first error of the current (or last) run, or "".
+  std::string error() const;
+
+ private:
+  enum : int { kStarting, kRunning, kFailed };
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> done_{false};  // the body has returned (release)
+  std::atomic<int> state_{kStarting};
+  std::string error_;
+  std::thread thread_;
 };
 
 // A run for the length of a scope.

@@ -214,23 +214,40 @@ std::vector<std::uint8_t> make_template(const std::uint8_t dst[6], const std::ui
   return f;
 }
 
+namespace {
+
+// One BPF_PROG_TEST_RUN call in live-frames mode on `frame`, as if received on ifindex.
+struct LiveFramesCall {
+  xdp_md ctx{};
+  bpf_test_run_opts opts{};
+  LiveFramesCall(const std::vector<std::uint8_t>& frame, int ifindex) {
+    ctx.data_end = static_cast<std::uint32_t>(frame.size());
+    ctx.ingress_ifindex = static_cast<std::uint32_t>(ifindex);
+    opts.sz = sizeof(opts);
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof(ctx);
+    opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+    opts.batch_size = 64;
+  }
+  // 0, or -1 with errno.
+  int run(int prog_fd, std::uint32_t repeat) {
+    opts.repeat = repeat;
+    return bpf_prog_test_run_opts(prog_fd, &opts);
+  }
+};
+
+}  // namespace
+
 std::string live_frames_refusal(const BenchBpf& bpf, const std::string& ns,
                                 const std::string& dev) {
   NetnsScope scope(ns);
   int idx = static_cast<int>(if_nametoindex(dev.c_str()));
   if (idx == 0) throw std::runtime_error("no device " + dev);
   std::vector<std::uint8_t> frame(BENCH_FRAME_LEN, 0);
-  xdp_md ctx{};
-  ctx.data_end = static_cast<std::uint32_t>(frame.size());
-  ctx.ingress_ifindex = static_cast<std::uint32_t>(idx);
-  LIBBPF_OPTS(bpf_test_run_opts, o);
-  o.data_in = frame.data();
-  o.data_size_in = static_cast<std::uint32_t>(frame.size());
-  o.ctx_in = &ctx;
-  o.ctx_size_in = sizeof(ctx);
-  o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-  o.repeat = 1;
-  if (bpf_prog_test_run_opts(bpf.drop_fd(), &o) != 0) return strerror(errno);
+  LiveFramesCall call(frame, idx);
+  if (call.run(bpf.drop_fd(), 1) != 0) return strerror(errno);
   return {};
 }
 
@@ -247,80 +264,35 @@ void LiveFramesGenerator::start(const GenPlace& where, const GenSettings& what) 
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, nullptr);
   });
-  stop_.store(false, std::memory_order_relaxed);
-  done_.store(false, std::memory_order_relaxed);
-  state_.store(0, std::memory_order_relaxed);
-  thread_ = std::thread([this, where] {
-    loop(where);
-    done_.store(true, std::memory_order_release);
-  });
-  while (state_.load(std::memory_order_acquire) == 0) {
-    timespec ts{0, 1'000'000};
-    nanosleep(&ts, nullptr);
-  }
-  if (state_.load(std::memory_order_acquire) == 2) {
-    thread_.join();
-    throw std::runtime_error("generator: " + error_);
-  }
+  thread_.start([this, where](GenThread& t) { loop(t, where); });
 }
 
 void LiveFramesGenerator::stop() noexcept {
-  stop_.store(true, std::memory_order_relaxed);
-  if (!thread_.joinable()) return;
-  // Signal until the thread has left: one sent between its stop_ check and its next call
-  // would be lost, and the call would then run for its whole repeat count.
-  while (!done_.load(std::memory_order_acquire)) {
-    pthread_kill(thread_.native_handle(), SIGUSR1);
-    timespec ts{0, 2'000'000};
-    nanosleep(&ts, nullptr);
-  }
-  thread_.join();
+  // Signal until the thread has left: one sent between its stopping() check and its next
+  // call would be lost, and the call would then run for its whole repeat count.
+  thread_.stop([](std::thread& t) { pthread_kill(t.native_handle(), SIGUSR1); });
 }
 
-std::string LiveFramesGenerator::error() const {
-  return state_.load(std::memory_order_acquire) == 2 ? error_ : std::string();
-}
-
-void LiveFramesGenerator::loop(GenPlace where) {
-  auto fail = [this](const std::string& e) {
-    error_ = e;
-    state_.store(2, std::memory_order_release);
-  };
-  try {
-    NetnsScope scope(where.ns);
-    pin_thread(where.cpu, where.nice);
-    int idx = static_cast<int>(if_nametoindex(where.dev.c_str()));
-    if (idx == 0) return fail("no device " + where.dev);
-    std::vector<std::uint8_t>& frame = where.frame;
-    xdp_md ctx{};
-    ctx.data_end = static_cast<std::uint32_t>(frame.size());
-    ctx.ingress_ifindex = static_cast<std::uint32_t>(idx);
-    LIBBPF_OPTS(bpf_test_run_opts, o);
-    o.data_in = frame.data();
-    o.data_size_in = static_cast<std::uint32_t>(frame.size());
-    o.ctx_in = &ctx;
-    o.ctx_size_in = sizeof(ctx);
-    o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-    o.batch_size = 64;
-
-    bool first = true;
-    while (!stop_.load(std::memory_order_relaxed)) {
-      // A short first call reports errors (and the start) at once; then one call for the rest
-      // of the run, ended by stop()'s signal.
-      o.repeat = first ? 64 : 0xffffffffu;
-      if (int rc = bpf_prog_test_run_opts(bpf_.gen_fd(), &o); rc != 0) {
-        if (errno == EINTR) continue;  // stop()'s signal (or a stray one): stop_ decides
-        return fail("BPF_PROG_TEST_RUN (live frames) on " + where.dev + ": " + strerror(errno));
-      }
-      if (first) {
-        first = false;
-        state_.store(1, std::memory_order_release);
-      }
+void LiveFramesGenerator::loop(GenThread& t, const GenPlace& where) {
+  NetnsScope scope(where.ns);
+  pin_thread(where.cpu, where.nice);
+  int idx = static_cast<int>(if_nametoindex(where.dev.c_str()));
+  if (idx == 0) return t.fail("no device " + where.dev);
+  LiveFramesCall call(where.frame, idx);
+  bool first = true;
+  while (!t.stopping()) {
+    // A short first call reports errors (and the start) at once; then one call for the rest
+    // of the run, ended by stop()'s signal.
+    if (call.run(bpf_.gen_fd(), first ? 64 : 0xffffffffu) != 0) {
+      if (errno == EINTR) continue;  // stop()'s signal (or a stray one): stopping() decides
+      return t.fail("BPF_PROG_TEST_RUN (live frames) on " + where.dev + ": " + strerror(errno));
     }
-    if (first) state_.store(1, std::memory_order_release);
-  } catch (const std::exception& e) {
-    fail(e.what());
+    if (first) {
+      first = false;
+      t.running();
+    }
   }
+  if (first) t.running();
 }
 
 void pin_thread(int cpu, int nice) {

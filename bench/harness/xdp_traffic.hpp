@@ -112,17 +112,13 @@ class LiveFramesGenerator final : public TrafficGenerator {
   GenKind kind() const override { return GenKind::live; }
   void start(const GenPlace& where, const GenSettings& what) override;
   void stop() noexcept override;
-  std::string error() const override;
+  std::string error() const override { return thread_.error(); }
   std::uint64_t offered() const override { return bpf_.offered(); }
 
  private:
-  void loop(GenPlace where);
+  void loop(GenThread& t, const GenPlace& where);
   BenchBpf& bpf_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};  // the thread has left loop() (set by it, release)
-  std::atomic<int> state_{0};      // 0 starting, 1 running, 2 failed
-  std::string error_;              // written by the thread before state_ = 2 (release)
-  std::thread thread_;
+  GenThread thread_;
 };
 
 }  // namespace bench
