@@ -125,9 +125,17 @@ class SwitchUnderTest {
   virtual SwitchCounters counters() { return {}; }
 };
 
+// The registry (switches.cpp; one switch_<name>.cpp per switch).
+//
 // name: brisk, brisk-noxdp (brisk with --xdp-fastpath off), bridge, ovs or afxdp (vxlan
 // topology: brisk or bridge). Throws for an unknown name.
 std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topology& topo,
                                              const SwitchConfig& cfg);
+// Every switch's name, in the registry's order (the default --switches); those with a vxlan
+// topology (the default --switches of --topology vxlan).
+std::vector<std::string> switch_names();
+std::vector<std::string> vxlan_switch_names();
+bool switch_known(const std::string& name);
+bool switch_has_vxlan(const std::string& name);
 
 }  // namespace bench
