@@ -65,6 +65,7 @@
 #include "bench/harness/afxdp_forwarder.hpp"
 #include "bench/harness/netdev_stats.hpp"
 #include "bench/harness/netns.hpp"
+#include "bench/harness/options.hpp"
 #include "bench/harness/plot.hpp"
 #include "bench/harness/proc.hpp"
 #include "bench/harness/switches.hpp"
@@ -76,112 +77,12 @@ using nlohmann::json;
 namespace bench {
 namespace {
 
-const char* kUsage = R"(usage: brisk-bench [options]
-Measures 64-byte frames/s, loss, CPU per frame, latency and TCP through brisk, the Linux
-bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs root.
-  --topology T         switch: one switch between generator and sink (default);
-                       vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay
-                       veth pair, each in its own namespace (brisk: two briskd; bridge: a
-                       Linux bridge + kernel vxlan device per side); brisk and bridge only
-  --switches LIST      brisk,brisk-noxdp,bridge,ovs,afxdp (default: all five; brisk-noxdp is
-                       brisk with its XDP fast path off; vxlan: brisk,bridge)
-  --tests LIST         fps,macs,latency,tcp,mirror (default: all but mirror)
-  --mirrors LIST       mirror test: rows with these numbers of mirrors of the ingress port,
-                       each to its own destination port (default 0,1,4; 0-8). Giving it
-                       without --tests runs only the mirror test. brisk and ovs; switch
-                       topology only.
-  --mirror-fastpath L  mirror test: brisk with the XDP fast path on, off or both (default on,off)
-  --runs N             rounds; each round runs every switch once, alternating (default 5)
-  --duration S         seconds measured per frame-rate figure (default 1.5)
-  --warmup S           seconds of traffic before each measurement (default 0.3)
-  --macs LIST          source MAC counts of the macs test (default 1000,100000)
-  --rate FPS           offered load of fps/macs (default 0: as fast as the generator goes)
-  --generator G        auto (default): XDP live frames where the kernel runs them, else AF_XDP
-                       transmit (the reason is printed); live or afxdp force one
-  --sinks LIST         sinks of the fps test: xdp (an XDP program counts and drops at the
-                       sink veth), tc (a tc ingress program does, behind the kernel's skb
-                       receive path, as a container's veth without XDP); default xdp,tc. The
-                       other tests use the first
-  --latency-rate FPS   offered load of the latency test (default 100000)
-  --tcp-duration S     iperf3 seconds (default 2)
-  --gen-cpu N          CPU of the generator (default 0)
-  --switch-cpu N       CPU of the switch's forwarding thread (default 1)
-  --switch-b-cpu N     vxlan: CPU of the second brisk's worker (default: --switch-cpu)
-  --nice N             nice value of the generator and the switches' processes (default 0;
-                       -10 keeps figures steadier on a machine busy with other work)
-  --briskd PATH        default: briskd next to brisk-bench
-  --brisk PATH         the client; default: brisk next to brisk-bench
-  --briskd-args "..."  extra briskd options, e.g. "--poll busy"
-  --prefix P           name prefix of namespaces and devices (default: bk + 4 random hex)
-  --json               print JSON instead of the table
-  --plot FILE.svg      also draw the comparison as a chart (gnuplot): frames/s per sink, TCP,
-                       latency, with each switch's ratio to the bridge
-  --help
-Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are found (else
-next to brisk-bench in bpf/, then the install's BPF directory).
-)";
-
-struct Options {
-  std::string topology = "switch";
-  bool switches_given = false;
-  std::vector<std::string> switches = {"brisk", "brisk-noxdp", "bridge", "ovs", "afxdp"};
-  std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
-  std::vector<unsigned> mirrors = {0, 1, 4};
-  std::vector<std::string> mirror_fastpath = {"on", "off"};
-  int runs = 5;
-  double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
-  std::vector<std::uint32_t> macs = {1000, 100000};
-  GenKind generator = GenKind::automatic;
-  std::vector<std::string> sinks = {"xdp", "tc"};
-  int gen_cpu = 0, switch_cpu = 1, switch_b_cpu = -1, nice = 0;
-  std::string briskd, brisk, prefix;
-  std::vector<std::string> briskd_args;
-  bool json = false;
-  std::string plot;  // --plot: SVG chart of the comparison
-  bool has(const std::string& t) const {
-    return std::find(tests.begin(), tests.end(), t) != tests.end();
-  }
-  // The tests of the switch comparison (everything but the mirror test).
-  bool has_compare() const { return has("fps") || has("macs") || has("latency") || has("tcp"); }
-  unsigned max_mirrors() const {
-    return has("mirror") && !mirrors.empty() ? *std::max_element(mirrors.begin(), mirrors.end())
-                                             : 0;
-  }
-};
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "brisk-bench: %s\n%s", msg.c_str(), kUsage);
-  std::exit(2);
-}
-
-double to_num(const std::string& opt, const std::string& v, double lo, double hi) {
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(d >= lo && d <= hi))
-    usage_error(opt + " wants a number in " + std::to_string(lo) + ".." + std::to_string(hi));
-  return d;
-}
-
 std::string self_exe() {
   char buf[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   if (n <= 0) return "brisk-bench";
   buf[n] = '\0';
   return buf;
-}
-
-std::string dir_of(const std::string& p) {
-  auto s = p.rfind('/');
-  return s == std::string::npos ? "." : p.substr(0, s);
 }
 
 // A BPF object of bpf/, where every brisk program finds it (datapath/bpf_objects.hpp).
@@ -1048,119 +949,15 @@ int real_main(int argc, char** argv) {
     if (argc != 6) usage_error("--afxdp-forwarder A B CPU BPF_OBJECT");
     return afxdp_forwarder_main(argv[2], argv[3], std::atoi(argv[4]), argv[5]);
   }
-  Options o;
-  bool tests_given = false, mirrors_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--topology") {
-      o.topology = val();
-      if (o.topology != "switch" && o.topology != "vxlan")
-        usage_error("--topology wants switch or vxlan");
-    } else if (a == "--switches") {
-      o.switches_given = true;
-      o.switches = split(val(), ',');
-      for (const auto& s : o.switches)
-        if (s != "brisk" && s != "brisk-noxdp" && s != "bridge" && s != "ovs" && s != "afxdp")
-          usage_error("unknown switch " + s);
-    } else if (a == "--tests") {
-      o.tests = split(val(), ',');
-      tests_given = true;
-      for (const auto& s : o.tests)
-        if (s != "fps" && s != "macs" && s != "latency" && s != "tcp" && s != "mirror")
-          usage_error("unknown test " + s);
-    } else if (a == "--mirrors") {
-      o.mirrors.clear();
-      for (const auto& m : split(val(), ','))
-        o.mirrors.push_back(static_cast<unsigned>(to_num(a, m, 0, 8)));
-      if (o.mirrors.empty()) usage_error("--mirrors wants a list like 0,1,4");
-      mirrors_given = true;
-    } else if (a == "--mirror-fastpath") {
-      o.mirror_fastpath = split(val(), ',');
-      if (o.mirror_fastpath.empty()) usage_error("--mirror-fastpath wants on, off or on,off");
-      for (const auto& s : o.mirror_fastpath)
-        if (s != "on" && s != "off") usage_error("--mirror-fastpath wants on, off or on,off");
-    } else if (a == "--runs") {
-      o.runs = static_cast<int>(to_num(a, val(), 1, 1000));
-    } else if (a == "--duration") {
-      o.duration = to_num(a, val(), 0.1, 3600);
-    } else if (a == "--warmup") {
-      o.warmup = to_num(a, val(), 0, 60);
-    } else if (a == "--macs") {
-      o.macs.clear();
-      for (const auto& m : split(val(), ','))
-        o.macs.push_back(static_cast<std::uint32_t>(to_num(a, m, 1, 1 << 24)));
-    } else if (a == "--rate") {
-      o.rate = to_num(a, val(), 0, 1e9);
-    } else if (a == "--generator") {
-      try {
-        o.generator = parse_gen_kind(val());
-      } catch (const std::invalid_argument& e) {
-        usage_error(e.what());
-      }
-    } else if (a == "--sinks") {
-      o.sinks = split(val(), ',');
-      if (o.sinks.empty()) usage_error("--sinks wants xdp, tc or xdp,tc");
-      for (const auto& s : o.sinks)
-        if (s != "xdp" && s != "tc") usage_error("--sinks wants xdp, tc or xdp,tc");
-    } else if (a == "--latency-rate") {
-      o.latency_rate = to_num(a, val(), 1, 1e9);
-    } else if (a == "--tcp-duration") {
-      o.tcp_duration = to_num(a, val(), 1, 3600);
-    } else if (a == "--gen-cpu") {
-      o.gen_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
-    } else if (a == "--switch-cpu") {
-      o.switch_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
-    } else if (a == "--switch-b-cpu") {
-      o.switch_b_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
-    } else if (a == "--nice") {
-      o.nice = static_cast<int>(to_num(a, val(), -20, 19));
-    } else if (a == "--briskd") {
-      o.briskd = val();
-    } else if (a == "--brisk") {
-      o.brisk = val();
-    } else if (a == "--briskd-args") {
-      o.briskd_args = split(val(), ' ');
-    } else if (a == "--prefix") {
-      o.prefix = val();
-      if (o.prefix.empty() || o.prefix.size() > 8 ||
-          o.prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string::npos)
-        usage_error("--prefix wants 1-8 lowercase letters or digits");
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--plot") {
-      o.plot = val();
-    } else if (a == "--help" || a == "-h") {
-      std::printf("%s", kUsage);
-      return 0;
-    } else {
-      usage_error("unknown option " + a);
-    }
-  }
-  if (mirrors_given && !tests_given) o.tests = {"mirror"};
-  if (mirrors_given && !o.has("mirror"))
-    usage_error("--mirrors without the mirror test in --tests");
-  if (o.tests.empty()) usage_error("--tests wants at least one test");
-  if (o.topology == "vxlan") {
-    if (!o.switches_given) o.switches = {"brisk", "bridge"};
-    for (const auto& s : o.switches)
-      if (s != "brisk" && s != "bridge")
-        usage_error("--topology vxlan measures brisk and bridge only, not " + s);
-    if (o.has("mirror")) usage_error("--topology vxlan has no mirror test");
-  }
+  std::optional<Options> parsed = parse_options(argc, argv);
+  if (!parsed) return 0;  // --help
+  Options& o = *parsed;
   if (geteuid() != 0) {
     std::fprintf(stderr, "brisk-bench: needs root (namespaces, veths, XDP)\n");
     return 1;
   }
   std::string me = self_exe();
-  if (o.briskd.empty()) {  // the build tree's layout, else an install's (bin/ and sbin/)
-    o.briskd = dir_of(me) + "/briskd";
-    if (access(o.briskd.c_str(), X_OK) != 0) o.briskd = dir_of(me) + "/../sbin/briskd";
-  }
-  if (o.brisk.empty()) o.brisk = dir_of(me) + "/brisk";
+  locate_binaries(o, me);
   install_signal_handlers();
 
   Topology topo;
