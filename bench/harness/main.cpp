@@ -1,45 +1,18 @@
-// brisk-bench: the system benchmark harness. Measures brisk, the Linux bridge, Open vSwitch's
-// userspace datapath and a bare AF_XDP forwarder on one topology it builds itself, one switch
-// at a time, alternating, and prints medians with ratios (a table, or JSON with --json).
+// brisk-bench: the system benchmark harness (docs/benchmarks.md). Measures brisk, the Linux
+// bridge, Open vSwitch's userspace datapath and a bare AF_XDP forwarder on one topology it
+// builds itself, one switch at a time, alternating, and prints medians with ratios (a table,
+// or JSON with --json). What it measures and how: measure.hpp. The parts:
 //
-//   gen ns <P>-gen: <P>g0 198.18.0.1 ==veth== <P>g1 [switch] <P>s1 ==veth== <P>s0 198.18.0.2
-//   :<P>-sink
+//   options.hpp      the command line: Options, the table of options, the usage text
+//   testbed.hpp      the topology: namespaces, veths, underlay, ceiling and loop pairs
+//   generator.hpp    the traffic generators (live frames, XDP loop, AF_XDP transmit)
+//   switches.hpp     the switches under test, a registry of switch_<name>.cpp
+//   measure.hpp      Bench and the comparison's tests (fps, macs, latency; test_tcp.cpp)
+//   test_mirror.hpp  the mirror test and its loss account
+//   plot.hpp         the chart (--plot)
 //
-// or, with --topology vxlan, two switches joined by a VXLAN tunnel over an underlay veth pair,
-// each in a namespace of its own (brisk: two briskd; bridge: a Linux bridge and a kernel vxlan
-// device per side), see switches.hpp:
-//
-//   <P>g0 == <P>g1 [A, ns <P>-a] 198.18.1.1 <P>u0 ==underlay== <P>u1 198.18.1.2 [B, ns <P>-b]
-//   <P>s1 == <P>s0
-//
-// Per round and switch: start it; a ping from the sink namespace teaches it both MACs; then
-//   fps      64-byte frames from the XDP live-frames generator on the generator CPU, one
-//            source MAC: offered and delivered frames/s, loss, CPU per frame
-//   macs     the same with N source MACs (default 1000 and 100000)
-//   latency  a paced run (default 100,000 frames/s, every frame stamped): one-way p50/p99
-//   tcp      iperf3 from the generator to the sink namespace, default offloads, sink's XDP
-//            program detached meanwhile
-// then stop it. CPU per frame = (CPU time of the switch's processes from /proc/<pid>/stat +
-// softirq time from /proc/stat on every CPU but the switch's own, whose softirq work the
-// tick-based accounting already charges to the running switch process; for the bridge,
-// softirq on all CPUs) / delivered frames. It includes the veth receive work of both veth
-// ends and the sink's XDP program, for every switch alike; it excludes the generator.
-//
-// The mirror test (--mirrors 0,1,4; --tests mirror) adds destination veths
-//   <P>d<i> ==veth== <P>m<i> in namespace <P>-mir, bench_count_all (own counters) on each <P>m<i>
-// and runs brisk with the XDP fast path on and off (--mirror-fastpath), with every destination
-// attached as a port in every row. Per mirror count n: n mirrors of <P>g1 (one per
-// destination, `tap mirror <P>g1 <P>d<i>`), the fps window (forwarded frames/s at the sink,
-// mirrored frames/s at each destination's far end), and a loss account over the whole run,
-// from the generator's start until the frames in flight have drained: every offered frame
-// reached the sink or was dropped where a counter says so (the ingress veth ring, the AF_XDP
-// RX ring, a named drop of the switch, the egress veth ring), and every copy a mirror made
-// reached its far end or was counted (the switch's mirror `dropped`, the destination veth's
-// ring). What no counter explains is reported as unaccounted.
-//
-// Everything it creates carries a random prefix (bk + 4 hex digits) or lives in a private
-// temp directory, and is removed on exit, on failure and on SIGINT/SIGTERM/SIGHUP; only
-// processes it started are stopped, by PID.
+// This file wires them: options, testbed, the generator (with its fallback and ceiling),
+// the rounds, the reports.
 #include <linux/limits.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -63,13 +36,16 @@
 #include <vector>
 
 #include "bench/harness/afxdp_forwarder.hpp"
+#include "bench/harness/measure.hpp"
 #include "bench/harness/netdev_stats.hpp"
 #include "bench/harness/netns.hpp"
 #include "bench/harness/options.hpp"
 #include "bench/harness/plot.hpp"
 #include "bench/harness/proc.hpp"
 #include "bench/harness/switches.hpp"
+#include "bench/harness/test_mirror.hpp"
 #include "bench/harness/testbed.hpp"
+#include "bench/harness/text.hpp"
 #include "bench/harness/xdp_traffic.hpp"
 #include "datapath/bpf_objects.hpp"
 
@@ -89,12 +65,6 @@ std::string self_exe() {
 // A BPF object of bpf/, where every brisk program finds it (datapath/bpf_objects.hpp).
 std::string bpf_path(std::string_view file) { return brisk::find_bpf_object(file); }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void log(const std::string& s) { std::fprintf(stderr, "brisk-bench: %s\n", s.c_str()); }
-
 // The chart's heading: date, machine, kernel, generator, runs.
 std::string plot_title(const Options& o, const std::string& gen) {
   char date[32] = "";
@@ -106,362 +76,6 @@ std::string plot_title(const Options& o, const std::string& gen) {
          " CPUs, Linux " + u.release + "; generator " + gen + ", median of " +
          std::to_string(o.runs) + (o.runs == 1 ? " run" : " runs");
 }
-
-// ---------------------------------------------------------------------------- measuring
-
-// A run whose offered rate is at least this share of the generator's ceiling is
-// generator-bound: the switch may forward more than this generator can offer.
-constexpr double kGenBound = 0.9;
-
-struct Sample {
-  // The fps test through the first of --sinks.
-  double offered = NAN, delivered = NAN, loss = NAN, cpu_ns = NAN, cpu_pct = NAN;
-  double gen_share = NAN;  // offered / the generator's ceiling (generator-bound near 1)
-  std::map<std::string, double> sink_delivered;  // every sink of --sinks -> frames/s
-  double ovl_p50 = NAN, ovl_p99 = NAN;           // latency under overload (queueing)
-  std::map<std::uint32_t, double> macs;          // source MACs -> delivered frames/s
-  double lat_p50 = NAN, lat_p99 = NAN, lat_delivered = NAN;
-  double tcp_gbps = NAN;
-  bool tcp_failed = false;
-  std::string tcp_error;
-};
-
-struct Window {
-  double fps_offered, fps_delivered, loss, cpu_s, seconds;
-  double gen_cpu_softirq_s;  // softirq time on the generator CPU
-  std::vector<std::uint64_t> hist;
-};
-
-// One row of the mirror test in one round. Rates are from the measured window; the account
-// covers the whole run (generator start to drained), in frames.
-struct MirrorSample {
-  unsigned mirrors = 0;
-  double offered = NAN, forwarded = NAN, cpu_pct = NAN;
-  double cpu_ns = NAN;          // CPU time (as in the fps test) per forwarded frame
-  std::vector<double> dst_fps;  // per mirror: frames/s its destination's far end received
-  // Account of the offered frames: offered_n = sink_n + rx_ring + rx_xsk + sw_drops + tx_lost
-  // + unaccounted.
-  std::uint64_t offered_n = 0, sink_n = 0;
-  std::uint64_t rx_ring = 0;   // <P>g0 -> <P>g1 veth ring full (before the switch saw them)
-  std::uint64_t rx_xsk = 0;    // <P>g1's XDP program could not hand them on (AF_XDP RX ring full)
-  std::uint64_t sw_drops = 0;  // the switch's named drops (ports other than mirror destinations)
-  std::map<std::string, std::uint64_t> drop_reasons;
-  std::uint64_t tx_lost = 0;  // <P>s1 -> <P>s0 veth ring full, or refused by <P>s0
-  // Not the generator's frames only: an ARP probe of the namespaces' own stacks dropped on the
-  // way counts too, so a few frames below zero are possible.
-  std::int64_t unaccounted = 0;
-  bool sw_counted = false;  // the switch's own counters were read
-  // Account of the mirror copies, summed over the mirrors: mirrored = delivered + sw_dropped
-  // (the switch's counters), delivered = far_n + wire_lost + mirror_unaccounted.
-  std::uint64_t mirrored = 0, delivered = 0, sw_dropped = 0, far_n = 0, wire_lost = 0;
-  std::int64_t mirror_unaccounted = 0;
-};
-
-// The counters behind MirrorSample's account, at one moment.
-struct MirrorSnap {
-  std::uint64_t offered = 0, sink = 0, rx_ring = 0, rx_xsk = 0, tx_lost = 0;
-  std::vector<std::uint64_t> far, wire_lost;  // per destination
-  SwitchCounters sw;
-};
-
-class Bench {
- public:
-  // far: one sink per mirror destination (own counters), in the order of t.mirror_devs.
-  Bench(const Options& o, const Topology& t, BenchBpf& bpf, TrafficGenerator& gen,
-        std::vector<std::unique_ptr<BenchBpf>>& far)
-      : o_(o), t_(t), bpf_(bpf), gen_(&gen), far_(far) {
-    place_ = GenPlace{t.gen_ns, t.gen_dev, t.gen_cpu, o.nice, make_template(t.sink_mac, kGenSrc)};
-  }
-
-  // The sink of kind "xdp" or "tc" on the sink veth (the other one removed), and the mirror
-  // destinations' far ends.
-  void attach_sink(const std::string& kind) {
-    detach_sink();
-    if (kind == "tc")
-      tc_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_tc_fd());
-    else
-      xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd());
-    sink_ = kind;
-    for (std::size_t i = 0; i < far_.size() && i < t_.mirror_devs.size(); ++i)
-      xdp_attach(t_.mirror_ns, t_.mirror_devs[i], far_[i]->count_all_fd());
-  }
-  void detach_sink() noexcept {
-    xdp_detach(t_.sink_ns, t_.sink_dev);
-    tc_detach(t_.sink_ns, t_.sink_dev);
-    sink_.clear();
-  }
-
-  // The generator's own ceiling in frames/s: unpaced from <P>c0 straight into <P>c1, whose
-  // XDP sink counts, with no switch between (the sink's work, as on the topology, included).
-  // With the loop generator, its softirq time per frame there is its own cost, which later
-  // windows take off the switch's CPU time.
-  double ceiling() {
-    xdp_attach(t_.sink_ns, t_.ceil_sink_dev, bpf_.sink_fd());
-    GenPlace p = place_;
-    p.dev = t_.ceil_gen_dev;
-    Window w;
-    try {
-      w = window(nullptr, p, GenSettings{}, o_.duration);
-    } catch (...) {
-      xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
-      throw;
-    }
-    xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
-    ceiling_ = w.fps_offered;
-    gen_cost_s_ = 0;
-    if (gen_->kind() == GenKind::loop && w.fps_offered > 0)
-      gen_cost_s_ = w.gen_cpu_softirq_s / (w.fps_offered * w.seconds);
-    return ceiling_;
-  }
-  double gen_cost_ns() const { return gen_cost_s_ * 1e9; }
-  void set_generator(TrafficGenerator& g) { gen_ = &g; }
-
-  // The mirror test's row for n mirrors: set them, teach the switch both MACs, one fps window
-  // (one source MAC), and the loss account from before the generator starts until the frames
-  // in flight have drained.
-  MirrorSample measure_mirrors(SwitchUnderTest& sw, unsigned n) {
-    MirrorSample s;
-    s.mirrors = n;
-    sw.set_mirrors(n);
-    sleep_s(0.1);
-    learn();
-    MirrorSnap a = settled_snap(sw);
-    {
-      GenRun gen(*gen_, place_, GenSettings{1, 63, o_.rate});
-      sleep_s(o_.warmup);
-      std::uint64_t off0 = gen_->offered(), sink0 = bpf_.sink().frames;
-      std::vector<std::uint64_t> far0 = far_frames(n);
-      double c0 = cpu_now(&sw), t0 = now_s();
-      sleep_s(o_.duration);
-      std::uint64_t off1 = gen_->offered(), sink1 = bpf_.sink().frames;
-      std::vector<std::uint64_t> far1 = far_frames(n);
-      double c1 = cpu_now(&sw), t1 = now_s();
-      if (std::string e = gen_->error(); !e.empty()) throw std::runtime_error(e);
-      double secs = t1 - t0;
-      s.offered = static_cast<double>(off1 - off0) / secs;
-      s.forwarded = static_cast<double>(sink1 - sink0) / secs;
-      s.cpu_pct = (c1 - c0) / secs * 100;
-      if (sink1 > sink0) s.cpu_ns = (c1 - c0) * 1e9 / static_cast<double>(sink1 - sink0);
-      for (unsigned i = 0; i < n; ++i)
-        s.dst_fps.push_back(static_cast<double>(far1[i] - far0[i]) / secs);
-    }
-    sleep_s(0.3);  // the generator has stopped: let the rings and the switch drain
-    MirrorSnap b = settled_snap(sw);
-    s.offered_n = b.offered - a.offered;
-    s.sink_n = b.sink - a.sink;
-    s.rx_ring = b.rx_ring - a.rx_ring;
-    s.rx_xsk = b.rx_xsk - a.rx_xsk;
-    s.tx_lost = b.tx_lost - a.tx_lost;
-    s.sw_counted = a.sw.valid && b.sw.valid;
-    if (s.sw_counted)
-      for (const auto& [reason, v] : b.sw.drops) {
-        auto it = a.sw.drops.find(reason);
-        std::uint64_t d = v - (it == a.sw.drops.end() ? 0 : it->second);
-        if (d != 0) s.drop_reasons[reason] = d;
-        s.sw_drops += d;
-      }
-    s.unaccounted =
-        static_cast<std::int64_t>(s.offered_n) -
-        static_cast<std::int64_t>(s.sink_n + s.rx_ring + s.rx_xsk + s.sw_drops + s.tx_lost);
-    for (unsigned i = 0; i < n; ++i) {
-      s.far_n += b.far[i] - a.far[i];
-      s.wire_lost += b.wire_lost[i] - a.wire_lost[i];
-      if (s.sw_counted) {
-        s.mirrored += b.sw.mirrors[i].mirrored - a.sw.mirrors[i].mirrored;
-        s.delivered += b.sw.mirrors[i].delivered - a.sw.mirrors[i].delivered;
-        s.sw_dropped += b.sw.mirrors[i].dropped - a.sw.mirrors[i].dropped;
-      }
-    }
-    if (s.sw_counted)
-      s.mirror_unaccounted = static_cast<std::int64_t>(s.mirrored) -
-                             static_cast<std::int64_t>(s.sw_dropped + s.far_n + s.wire_lost);
-    return s;
-  }
-
-  Sample measure(SwitchUnderTest& sw) {
-    Sample s;
-    learn();
-    if (o_.has("fps")) {
-      // The later sinks first, so the first one (which the other tests use) ends attached.
-      for (std::size_t i = o_.sinks.size(); i-- > 0;) {
-        if (sink_ != o_.sinks[i]) {
-          attach_sink(o_.sinks[i]);
-          sleep_s(1.0);  // the switch notices the sink device's XDP program come or go
-          learn();
-        }
-        Window w = window(&sw, place_, GenSettings{1, 63, o_.rate}, o_.duration);
-        s.sink_delivered[o_.sinks[i]] = w.fps_delivered;
-        if (i != 0) continue;
-        s.offered = w.fps_offered;
-        s.delivered = w.fps_delivered;
-        s.loss = w.loss;
-        s.cpu_ns = w.fps_delivered > 0 ? w.cpu_s * 1e9 / (w.fps_delivered * w.seconds) : NAN;
-        s.cpu_pct = w.cpu_s / w.seconds * 100;
-        s.ovl_p50 = hist_percentile_us(w.hist, 0.5);
-        s.ovl_p99 = hist_percentile_us(w.hist, 0.99);
-        if (ceiling_ > 0) s.gen_share = w.fps_offered / ceiling_;
-      }
-    }
-    if (o_.has("macs")) {
-      for (std::uint32_t n : o_.macs)
-        s.macs[n] = window(&sw, place_, GenSettings{n, 63, o_.rate}, o_.duration).fps_delivered;
-    }
-    if (o_.has("latency")) {
-      Window w =
-          window(&sw, place_, GenSettings{1, 0, o_.latency_rate}, std::max(1.0, o_.duration / 2));
-      s.lat_p50 = hist_percentile_us(w.hist, 0.5);
-      s.lat_p99 = hist_percentile_us(w.hist, 0.99);
-      s.lat_delivered = w.fps_delivered;
-    }
-    if (o_.has("tcp")) tcp(s);
-    return s;
-  }
-
- private:
-  static constexpr std::uint8_t kGenSrc[6] = {0x06, 0x00, 0xc6, 0x00, 0x00, 0x00};
-
-  // A ping from the sink namespace: the switch learns both MACs before traffic starts.
-  void learn() {
-    int rc = run(
-        {"ip", "netns", "exec", t_.sink_ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", t_.gen_ip},
-        nullptr, 10);
-    if (rc != 0) log("warning: ping through the switch failed (exit " + std::to_string(rc) + ")");
-  }
-
-  std::vector<std::uint64_t> far_frames(unsigned n) const {
-    std::vector<std::uint64_t> v;
-    for (unsigned i = 0; i < n; ++i) v.push_back(far_.at(i)->counted_all());
-    return v;
-  }
-
-  // Every counter of the loss account (see MirrorSample and netdev_stats.hpp).
-  MirrorSnap snap(SwitchUnderTest& sw) {
-    MirrorSnap m;
-    m.offered = gen_->offered();
-    m.sink = bpf_.sink().frames;
-    // The live generator's XDP_TX frames and the AF_XDP generator's skbs that did not fit
-    // into <P>g1's ring.
-    m.rx_ring = stat_of(ethtool_stats(t_.gen_ns, t_.gen_dev), "tx_queue_0_xdp_xmit_errors") +
-                link_stat(t_.gen_ns, t_.gen_dev, "tx", "dropped");
-    auto g1 = ethtool_stats("", t_.gen_port);
-    m.rx_xsk = stat_of(g1, "rx_queue_0_drops") + stat_of(g1, "rx_queue_0_xdp_drops");
-    m.tx_lost = sysfs_stat(t_.sink_port, "tx_dropped") +
-                stat_of(ethtool_stats(t_.sink_ns, t_.sink_dev), "rx_queue_0_drops");
-    for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i) {
-      m.far.push_back(far_.at(i)->counted_all());
-      m.wire_lost.push_back(
-          sysfs_stat(t_.mirror_ports[i], "tx_dropped") +
-          stat_of(ethtool_stats(t_.mirror_ns, t_.mirror_devs[i]), "rx_queue_0_drops"));
-    }
-    m.sw = sw.counters();
-    return m;
-  }
-
-  // snap() once the mirror copies have stopped moving: the copies of learn()'s ping (and of
-  // its ARP) may still be on their way to the far ends when it returns, and a copy counted by
-  // the switch before the first snapshot but by its far end after it shows as unaccounted.
-  // Two readings 50 ms apart that agree on every mirror counter and far end, at most 2 s.
-  MirrorSnap settled_snap(SwitchUnderTest& sw) {
-    MirrorSnap prev = snap(sw);
-    for (int i = 0; i < 40; ++i) {
-      sleep_s(0.05);
-      MirrorSnap cur = snap(sw);
-      if (cur.far == prev.far && cur.sw.mirrors == prev.sw.mirrors) return cur;
-      prev = std::move(cur);
-    }
-    return prev;
-  }
-
-  double gen_softirq_s() const {
-    auto si = softirq_s();
-    return t_.gen_cpu >= 0 && static_cast<std::size_t>(t_.gen_cpu) < si.size() ? si[t_.gen_cpu] : 0;
-  }
-
-  // The switch's CPU time (see the file's header); 0 without a switch.
-  double cpu_now(const SwitchUnderTest* sw) {
-    if (sw == nullptr) return 0;
-    auto pids = sw->pids();
-    double s = 0;
-    for (pid_t p : pids) s += process_cpu_s(p);
-    auto si = softirq_s();
-    for (std::size_t c = 0; c < si.size(); ++c)
-      if (pids.empty() || static_cast<int>(c) != t_.switch_cpu) s += si[c];
-    return s;
-  }
-
-  Window window(const SwitchUnderTest* sw, const GenPlace& place, const GenSettings& what,
-                double seconds) {
-    GenRun gen(*gen_, place, what);
-    sleep_s(o_.warmup);
-    std::uint64_t off0 = gen_->offered();
-    BenchBpf::Sink s0 = bpf_.sink();
-    double c0 = cpu_now(sw), g0 = gen_softirq_s(), t0 = now_s();
-    sleep_s(seconds);
-    std::uint64_t off1 = gen_->offered();
-    BenchBpf::Sink s1 = bpf_.sink();
-    double c1 = cpu_now(sw), g1 = gen_softirq_s(), t1 = now_s();
-    if (std::string e = gen_->error(); !e.empty()) throw std::runtime_error(e);
-    Window w;
-    w.seconds = t1 - t0;
-    double off = static_cast<double>(off1 - off0), got = static_cast<double>(s1.frames - s0.frames);
-    w.fps_offered = off / w.seconds;
-    w.fps_delivered = got / w.seconds;
-    w.loss = off > 0 ? std::max(0.0, 1 - got / off) : NAN;
-    w.gen_cpu_softirq_s = g1 - g0;
-    // The loop generator runs in softirq, which cpu_now() counts: its own cost comes off.
-    w.cpu_s = std::max(0.0, c1 - c0 - (sw != nullptr ? gen_cost_s_ * off : 0.0));
-    w.hist.resize(kHistBuckets);
-    for (std::uint32_t b = 0; b < kHistBuckets; ++b) w.hist[b] = s1.hist[b] - s0.hist[b];
-    return w;
-  }
-
-  void tcp(Sample& s) {
-    std::string sink = sink_;
-    detach_sink();
-    std::string port = "5201";
-    pid_t srv = spawn(
-        {"ip", "netns", "exec", t_.sink_ns, "iperf3", "-s", "-1", "-B", t_.sink_ip, "-p", port},
-        {t_.workdir + "/iperf3-server.log", {}});
-    try {
-      sleep_s(0.3);
-      std::string out;
-      int rc = run({"ip", "netns", "exec", t_.gen_ns, "iperf3", "-c", t_.sink_ip, "-p", port, "-t",
-                    std::to_string(static_cast<int>(std::ceil(o_.tcp_duration))), "-J",
-                    "--connect-timeout", "3000"},
-                   &out, o_.tcp_duration + 15);
-      double bps = NAN;
-      try {
-        json j = json::parse(out);
-        if (j.contains("error")) s.tcp_error = j["error"].get<std::string>();
-        bps = j.at("end").at("sum_received").at("bits_per_second").get<double>();
-      } catch (...) {
-      }
-      if (rc != 0 || !(bps > 0)) {
-        s.tcp_failed = true;
-        s.tcp_gbps = 0;
-        if (s.tcp_error.empty()) s.tcp_error = rc == -1 ? "timeout" : "exit " + std::to_string(rc);
-      } else {
-        s.tcp_gbps = bps / 1e9;
-      }
-    } catch (...) {
-      stop(srv, 2);
-      attach_sink(sink);
-      throw;
-    }
-    stop(srv, 2);
-    attach_sink(sink);
-  }
-
-  const Options& o_;
-  const Topology& t_;
-  BenchBpf& bpf_;
-  TrafficGenerator* gen_;
-  std::vector<std::unique_ptr<BenchBpf>>& far_;
-  GenPlace place_;
-  std::string sink_;       // the sink attached now ("" none)
-  double ceiling_ = NAN;   // the generator's ceiling, frames/s
-  double gen_cost_s_ = 0;  // the loop generator's own softirq time per frame
-};
 
 // ---------------------------------------------------------------------------- output
 
@@ -479,18 +93,6 @@ struct Column {
   double scale;
   bool ratio;  // ratios printed for this column
 };
-
-std::string fmt(double v, int prec) {
-  if (std::isnan(v)) return "-";
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.*f", prec, v);
-  return b;
-}
-
-std::string mac_label(std::uint32_t n) {
-  if (n >= 1000 && n % 1000 == 0) return std::to_string(n / 1000) + "K";
-  return std::to_string(n);
-}
 
 json sample_json(const Sample& s) {
   json j;
@@ -513,26 +115,6 @@ json sample_json(const Sample& s) {
 }
 
 // ---------------------------------------------------------------------------- mirror test
-
-using MirrorSamples = std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>>;
-
-// The switches of the mirror test, in report order: brisk per --mirror-fastpath setting, then
-// Open vSwitch.
-struct MirrorVariant {
-  std::string label, sw;
-  std::vector<std::string> briskd_args;
-};
-std::vector<MirrorVariant> mirror_variants(const Options& o) {
-  std::vector<MirrorVariant> v;
-  auto has = [&](const char* s) {
-    return std::find(o.switches.begin(), o.switches.end(), s) != o.switches.end();
-  };
-  if (has("brisk"))
-    for (const auto& fp : o.mirror_fastpath)
-      v.push_back({"brisk fastpath " + fp, "brisk", {"--xdp-fastpath", fp}});
-  if (has("ovs")) v.push_back({"ovs", "ovs", {}});
-  return v;
-}
 
 // Medians of one row (variant, mirror count) of the mirror test.
 struct MirrorRow {
@@ -820,15 +402,16 @@ int real_main(int argc, char** argv) {
     }
     LoopDevs loop{topo.gen_ns, topo.loop_a, topo.loop_b};
     std::unique_ptr<TrafficGenerator> gen = make_generator(gk, bpf, loop);
-    Bench bench(o, topo, bpf, *gen, far);
+    Bench bench(o, topo, bpf, far);
+    bench.set_generator(*gen);
     try {
-      gen_ceiling = bench.ceiling();
+      gen_ceiling = bench.measure_ceiling();
     } catch (const std::runtime_error& e) {
       if (!fall_back) throw;
       gen_reason += std::string("; ") + e.what();
       gen = make_generator(GenKind::afxdp, bpf, loop);
       bench.set_generator(*gen);
-      gen_ceiling = bench.ceiling();
+      gen_ceiling = bench.measure_ceiling();
     }
     gen_name = gen->name();
     log("generator: " + gen_name + (gen_reason.empty() ? "" : " (" + gen_reason + ")") +
@@ -865,7 +448,7 @@ int real_main(int argc, char** argv) {
       for (const auto& name : o.has_compare() ? o.switches : std::vector<std::string>{}) {
         if (errors.count(name)) continue;  // failed to start before: skip the rest of its runs
         run_round(name, errors, make_switch(name, topo, cfg), [&] {
-          Sample s = bench.measure(*current);
+          Sample s = measure(bench, *current);
           samples[name].push_back(s);
           std::string line =
               "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " + name + ":";
@@ -892,7 +475,7 @@ int real_main(int argc, char** argv) {
         for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
         run_round(label, merrors, make_switch(var.sw, topo, mc), [&] {
           for (unsigned n : o.mirrors) {
-            MirrorSample ms = bench.measure_mirrors(*current, n);
+            MirrorSample ms = measure_mirrors(bench, *current, n);
             msamples[label][n].push_back(ms);
             std::string line = "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " +
                                label + ", " + std::to_string(n) +

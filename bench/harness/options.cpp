@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/harness/measure.hpp"
+
 namespace bench {
 namespace {
 
@@ -50,9 +52,6 @@ double to_num(const std::string& opt, const std::string& v, double lo, double hi
     usage_error(opt + " wants a number in " + std::to_string(lo) + ".." + std::to_string(hi));
   return d;
 }
-
-// The tests --tests takes.
-const std::vector<std::string> kTests = {"fps", "macs", "latency", "tcp", "mirror"};
 
 bool one_of(const std::string& s, const std::vector<std::string>& v) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -119,7 +118,7 @@ const std::vector<OptionSpec>& options() {
          a.o.tests = split(a.value, ',');
          a.seen.tests = true;
          for (const auto& s : a.o.tests)
-           if (!one_of(s, kTests)) usage_error("unknown test " + s);
+           if (!one_of(s, test_names())) usage_error("unknown test " + s);
        }},
       {"--mirrors", "LIST",
        "mirror test: rows with these numbers of mirrors of the ingress port,\n"
@@ -281,6 +280,12 @@ std::optional<Options> parse_options(int argc, char** argv) {
   }
   check(o, seen);
   return o;
+}
+
+bool Options::has_compare() const {
+  for (const auto& t : compare_tests())
+    if (has(t.name)) return true;
+  return false;
 }
 
 void locate_binaries(Options& o, const std::string& self) {

@@ -38,7 +38,7 @@ struct Options {
     return std::find(tests.begin(), tests.end(), t) != tests.end();
   }
   // The tests of the switch comparison (everything but the mirror test).
-  bool has_compare() const { return has("fps") || has("macs") || has("latency") || has("tcp"); }
+  bool has_compare() const;
   unsigned max_mirrors() const {
     return has("mirror") && !mirrors.empty() ? *std::max_element(mirrors.begin(), mirrors.end())
                                              : 0;
