@@ -92,117 +92,112 @@ next to brisk-bench in bpf/, then the install's BPF directory).
 )";
 
 // The options, in the order of the usage text.
-const std::vector<OptionSpec>& options() {
-  static const std::vector<OptionSpec> table = {
-      {"--topology", "T",
-       "switch: one switch between generator and sink (default);\n"
-       "vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay\n"
-       "veth pair, each in its own namespace (brisk: two briskd; bridge: a\n"
-       "Linux bridge + kernel vxlan device per side); brisk and bridge only",
-       [](const Arg& a) {
-         a.o.topology = a.value;
-         if (a.o.topology != "switch" && a.o.topology != "vxlan")
-           usage_error("--topology wants switch or vxlan");
-       }},
-      {"--switches", "LIST",
-       "brisk,brisk-noxdp,bridge,ovs,afxdp (default: all five; brisk-noxdp is\n"
-       "brisk with its XDP fast path off; vxlan: brisk,bridge)",
-       [](const Arg& a) {
-         a.seen.switches = true;
-         a.o.switches = split(a.value, ',');
-         for (const auto& s : a.o.switches)
-           if (!switch_known(s)) usage_error("unknown switch " + s);
-       }},
-      {"--tests", "LIST", "fps,macs,latency,tcp,mirror (default: all but mirror)",
-       [](const Arg& a) {
-         a.o.tests = split(a.value, ',');
-         a.seen.tests = true;
-         for (const auto& s : a.o.tests)
-           if (!one_of(s, test_names())) usage_error("unknown test " + s);
-       }},
-      {"--mirrors", "LIST",
-       "mirror test: rows with these numbers of mirrors of the ingress port,\n"
-       "each to its own destination port (default 0,1,4; 0-8). Giving it\n"
-       "without --tests runs only the mirror test. brisk and ovs; switch\n"
-       "topology only.",
-       [](const Arg& a) {
-         a.o.mirrors.clear();
-         for (const auto& m : split(a.value, ','))
-           a.o.mirrors.push_back(static_cast<unsigned>(to_num(a.opt, m, 0, 8)));
-         if (a.o.mirrors.empty()) usage_error("--mirrors wants a list like 0,1,4");
-         a.seen.mirrors = true;
-       }},
-      {"--mirror-fastpath", "L",
-       "mirror test: brisk with the XDP fast path on, off or both (default on,off)",
-       words(&Options::mirror_fastpath, {"on", "off"},
-             "--mirror-fastpath wants on, off or on,off")},
-      {"--runs", "N", "rounds; each round runs every switch once, alternating (default 5)",
-       number(&Options::runs, 1, 1000)},
-      {"--duration", "S", "seconds measured per frame-rate figure (default 1.5)",
-       number(&Options::duration, 0.1, 3600)},
-      {"--warmup", "S", "seconds of traffic before each measurement (default 0.3)",
-       number(&Options::warmup, 0, 60)},
-      {"--macs", "LIST", "source MAC counts of the macs test (default 1000,100000)",
-       [](const Arg& a) {
-         a.o.macs.clear();
-         for (const auto& m : split(a.value, ','))
-           a.o.macs.push_back(static_cast<std::uint32_t>(to_num(a.opt, m, 1, 1 << 24)));
-       }},
-      {"--rate", "FPS", "offered load of fps/macs (default 0: as fast as the generator goes)",
-       number(&Options::rate, 0, 1e9)},
-      {"--generator", "G",
-       "auto (default): XDP live frames where the kernel runs them, else AF_XDP\n"
-       "transmit (the reason is printed); live or afxdp force one",
-       [](const Arg& a) {
-         try {
-           a.o.generator = parse_gen_kind(a.value);
-         } catch (const std::invalid_argument& e) {
-           usage_error(e.what());
-         }
-       }},
-      {"--sinks", "LIST",
-       "sinks of the fps test: xdp (an XDP program counts and drops at the\n"
-       "sink veth), tc (a tc ingress program does, behind the kernel's skb\n"
-       "receive path, as a container's veth without XDP); default xdp,tc. The\n"
-       "other tests use the first",
-       words(&Options::sinks, {"xdp", "tc"}, "--sinks wants xdp, tc or xdp,tc")},
-      {"--latency-rate", "FPS", "offered load of the latency test (default 100000)",
-       number(&Options::latency_rate, 1, 1e9)},
-      {"--tcp-duration", "S", "iperf3 seconds (default 2)",
-       number(&Options::tcp_duration, 1, 3600)},
-      {"--gen-cpu", "N", "CPU of the generator (default 0)", number(&Options::gen_cpu, 0, 4095)},
-      {"--switch-cpu", "N", "CPU of the switch's forwarding thread (default 1)",
-       number(&Options::switch_cpu, 0, 4095)},
-      {"--switch-b-cpu", "N", "vxlan: CPU of the second brisk's worker (default: --switch-cpu)",
-       number(&Options::switch_b_cpu, 0, 4095)},
-      {"--nice", "N",
-       "nice value of the generator and the switches' processes (default 0;\n"
-       "-10 keeps figures steadier on a machine busy with other work)",
-       number(&Options::nice, -20, 19)},
-      {"--briskd", "PATH", "default: briskd next to brisk-bench", text(&Options::briskd)},
-      {"--brisk", "PATH", "the client; default: brisk next to brisk-bench", text(&Options::brisk)},
-      {"--briskd-args", "\"...\"", "extra briskd options, e.g. \"--poll busy\"",
-       [](const Arg& a) { a.o.briskd_args = split(a.value, ' '); }},
-      {"--prefix", "P", "name prefix of namespaces and devices (default: bk + 4 random hex)",
-       [](const Arg& a) {
-         a.o.prefix = a.value;
-         if (a.o.prefix.empty() || a.o.prefix.size() > 8 ||
-             a.o.prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") !=
-                 std::string::npos)
-           usage_error("--prefix wants 1-8 lowercase letters or digits");
-       }},
-      {"--json", nullptr, "print JSON instead of the table", [](const Arg& a) { a.o.json = true; }},
-      {"--plot", "FILE.svg",
-       "also draw the comparison as a chart (gnuplot): frames/s per sink, TCP,\n"
-       "latency, with each switch's ratio to the bridge",
-       text(&Options::plot)},
-      {"--help", nullptr, "", [](const Arg& a) { a.seen.help = true; }, "-h"},
-  };
-  return table;
-}
+const std::vector<OptionSpec> kOptions = {
+    {"--topology", "T",
+     "switch: one switch between generator and sink (default);\n"
+     "vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay\n"
+     "veth pair, each in its own namespace (brisk: two briskd; bridge: a\n"
+     "Linux bridge + kernel vxlan device per side); brisk and bridge only",
+     [](const Arg& a) {
+       a.o.topology = a.value;
+       if (a.o.topology != "switch" && a.o.topology != "vxlan")
+         usage_error("--topology wants switch or vxlan");
+     }},
+    {"--switches", "LIST",
+     "brisk,brisk-noxdp,bridge,ovs,afxdp (default: all five; brisk-noxdp is\n"
+     "brisk with its XDP fast path off; vxlan: brisk,bridge)",
+     [](const Arg& a) {
+       a.seen.switches = true;
+       a.o.switches = split(a.value, ',');
+       for (const auto& s : a.o.switches)
+         if (!switch_known(s)) usage_error("unknown switch " + s);
+     }},
+    {"--tests", "LIST", "fps,macs,latency,tcp,mirror (default: all but mirror)",
+     [](const Arg& a) {
+       a.o.tests = split(a.value, ',');
+       a.seen.tests = true;
+       for (const auto& s : a.o.tests)
+         if (!one_of(s, test_names())) usage_error("unknown test " + s);
+     }},
+    {"--mirrors", "LIST",
+     "mirror test: rows with these numbers of mirrors of the ingress port,\n"
+     "each to its own destination port (default 0,1,4; 0-8). Giving it\n"
+     "without --tests runs only the mirror test. brisk and ovs; switch\n"
+     "topology only.",
+     [](const Arg& a) {
+       a.o.mirrors.clear();
+       for (const auto& m : split(a.value, ','))
+         a.o.mirrors.push_back(static_cast<unsigned>(to_num(a.opt, m, 0, 8)));
+       if (a.o.mirrors.empty()) usage_error("--mirrors wants a list like 0,1,4");
+       a.seen.mirrors = true;
+     }},
+    {"--mirror-fastpath", "L",
+     "mirror test: brisk with the XDP fast path on, off or both (default on,off)",
+     words(&Options::mirror_fastpath, {"on", "off"}, "--mirror-fastpath wants on, off or on,off")},
+    {"--runs", "N", "rounds; each round runs every switch once, alternating (default 5)",
+     number(&Options::runs, 1, 1000)},
+    {"--duration", "S", "seconds measured per frame-rate figure (default 1.5)",
+     number(&Options::duration, 0.1, 3600)},
+    {"--warmup", "S", "seconds of traffic before each measurement (default 0.3)",
+     number(&Options::warmup, 0, 60)},
+    {"--macs", "LIST", "source MAC counts of the macs test (default 1000,100000)",
+     [](const Arg& a) {
+       a.o.macs.clear();
+       for (const auto& m : split(a.value, ','))
+         a.o.macs.push_back(static_cast<std::uint32_t>(to_num(a.opt, m, 1, 1 << 24)));
+     }},
+    {"--rate", "FPS", "offered load of fps/macs (default 0: as fast as the generator goes)",
+     number(&Options::rate, 0, 1e9)},
+    {"--generator", "G",
+     "auto (default): XDP live frames where the kernel runs them, else AF_XDP\n"
+     "transmit (the reason is printed); live or afxdp force one",
+     [](const Arg& a) {
+       try {
+         a.o.generator = parse_gen_kind(a.value);
+       } catch (const std::invalid_argument& e) {
+         usage_error(e.what());
+       }
+     }},
+    {"--sinks", "LIST",
+     "sinks of the fps test: xdp (an XDP program counts and drops at the\n"
+     "sink veth), tc (a tc ingress program does, behind the kernel's skb\n"
+     "receive path, as a container's veth without XDP); default xdp,tc. The\n"
+     "other tests use the first",
+     words(&Options::sinks, {"xdp", "tc"}, "--sinks wants xdp, tc or xdp,tc")},
+    {"--latency-rate", "FPS", "offered load of the latency test (default 100000)",
+     number(&Options::latency_rate, 1, 1e9)},
+    {"--tcp-duration", "S", "iperf3 seconds (default 2)", number(&Options::tcp_duration, 1, 3600)},
+    {"--gen-cpu", "N", "CPU of the generator (default 0)", number(&Options::gen_cpu, 0, 4095)},
+    {"--switch-cpu", "N", "CPU of the switch's forwarding thread (default 1)",
+     number(&Options::switch_cpu, 0, 4095)},
+    {"--switch-b-cpu", "N", "vxlan: CPU of the second brisk's worker (default: --switch-cpu)",
+     number(&Options::switch_b_cpu, 0, 4095)},
+    {"--nice", "N",
+     "nice value of the generator and the switches' processes (default 0;\n"
+     "-10 keeps figures steadier on a machine busy with other work)",
+     number(&Options::nice, -20, 19)},
+    {"--briskd", "PATH", "default: briskd next to brisk-bench", text(&Options::briskd)},
+    {"--brisk", "PATH", "the client; default: brisk next to brisk-bench", text(&Options::brisk)},
+    {"--briskd-args", "\"...\"", "extra briskd options, e.g. \"--poll busy\"",
+     [](const Arg& a) { a.o.briskd_args = split(a.value, ' '); }},
+    {"--prefix", "P", "name prefix of namespaces and devices (default: bk + 4 random hex)",
+     [](const Arg& a) {
+       a.o.prefix = a.value;
+       if (a.o.prefix.empty() || a.o.prefix.size() > 8 ||
+           a.o.prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") !=
+               std::string::npos)
+         usage_error("--prefix wants 1-8 lowercase letters or digits");
+     }},
+    {"--json", nullptr, "print JSON instead of the table", [](const Arg& a) { a.o.json = true; }},
+    {"--plot", "FILE.svg",
+     "also draw the comparison as a chart (gnuplot): frames/s per sink, TCP,\n"
+     "latency, with each switch's ratio to the bridge",
+     text(&Options::plot)},
+    {"--help", nullptr, "", [](const Arg& a) { a.seen.help = true; }, "-h"},
+};
 
 const OptionSpec* find_option(const std::string& a) {
-  for (const auto& spec : options())
+  for (const auto& spec : kOptions)
     if (a == spec.name || (spec.alias != nullptr && a == spec.alias)) return &spec;
   return nullptr;
 }
@@ -236,7 +231,7 @@ const std::string& usage() {
   // Options' lines: the name and its value's name in a column of 21, the help beside it.
   static const std::string text = [] {
     std::string s = kHead;
-    for (const auto& spec : options()) {
+    for (const auto& spec : kOptions) {
       std::string left = spec.name;
       if (spec.metavar != nullptr) left += std::string(" ") + spec.metavar;
       std::string help = spec.help;

@@ -1,4 +1,4 @@
-// The switches the harness measures, all on the same topology (see main.cpp). The default
+// The switches the harness measures, all on the same topology (testbed.hpp). The default
 // ("switch") topology:
 //
 //   gen ns: <P>g0 ==veth== <P>g1  [switch]  <P>s1 ==veth== <P>s0 :sink ns
@@ -35,7 +35,7 @@
 //
 // pids(): the processes whose CPU time counts as the switch's (empty for the bridge).
 //
-// Mirror test (--mirrors, main.cpp): the testbed adds destination veths
+// Mirror test (--mirrors, test_mirror.hpp): the testbed adds destination veths
 //
 //   <P>d0..<P>d<N-1> ==veth== <P>m0..<P>m<N-1> in namespace <P>-mir (XDP: count, drop)
 //
