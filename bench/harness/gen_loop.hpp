@@ -14,7 +14,7 @@
 //
 // The loop's softirq time is on the generator CPU, which the harness's CPU-per-frame
 // accounting charges to the switch; the harness subtracts the loop's own cost per frame,
-// measured in the ceiling run (see main.cpp).
+// measured in the ceiling run (Bench::measure_ceiling, measure.hpp).
 //
 // Threads: the main thread calls every method; the seeding thread lives inside start().
 #pragma once

@@ -1,175 +1,49 @@
-// brisk-bench: the system benchmark harness. Measures brisk, the Linux bridge, Open vSwitch's
-// userspace datapath and a bare AF_XDP forwarder on one topology it builds itself, one switch
-// at a time, alternating, and prints medians with ratios (a table, or JSON with --json).
+// brisk-bench: the system benchmark harness (docs/benchmarks.md). Measures brisk, the Linux
+// bridge, Open vSwitch's userspace datapath and a bare AF_XDP forwarder on one topology it
+// builds itself, one switch at a time, alternating, and prints medians with ratios (a table,
+// or JSON with --json). What it measures and how: measure.hpp. The parts:
 //
-//   gen ns <P>-gen: <P>g0 198.18.0.1 ==veth== <P>g1 [switch] <P>s1 ==veth== <P>s0 198.18.0.2
-//   :<P>-sink
+//   options.hpp      the command line: Options, the table of options, the usage text
+//   testbed.hpp      the topology: namespaces, veths, underlay, ceiling and loop pairs
+//   generator.hpp    the traffic generators (live frames, XDP loop, AF_XDP transmit)
+//   switches.hpp     the switches under test, a registry of switch_<name>.cpp
+//   measure.hpp      Bench and the comparison's tests (fps, macs, latency; test_tcp.cpp)
+//   test_mirror.hpp  the mirror test and its loss account
+//   report.hpp       the comparison's table and JSON; report_mirror.hpp the mirror test's
+//   plot.hpp         the chart (--plot)
 //
-// or, with --topology vxlan, two switches joined by a VXLAN tunnel over an underlay veth pair,
-// each in a namespace of its own (brisk: two briskd; bridge: a Linux bridge and a kernel vxlan
-// device per side), see switches.hpp:
-//
-//   <P>g0 == <P>g1 [A, ns <P>-a] 198.18.1.1 <P>u0 ==underlay== <P>u1 198.18.1.2 [B, ns <P>-b]
-//   <P>s1 == <P>s0
-//
-// Per round and switch: start it; a ping from the sink namespace teaches it both MACs; then
-//   fps      64-byte frames from the XDP live-frames generator on the generator CPU, one
-//            source MAC: offered and delivered frames/s, loss, CPU per frame
-//   macs     the same with N source MACs (default 1000 and 100000)
-//   latency  a paced run (default 100,000 frames/s, every frame stamped): one-way p50/p99
-//   tcp      iperf3 from the generator to the sink namespace, default offloads, sink's XDP
-//            program detached meanwhile
-// then stop it. CPU per frame = (CPU time of the switch's processes from /proc/<pid>/stat +
-// softirq time from /proc/stat on every CPU but the switch's own, whose softirq work the
-// tick-based accounting already charges to the running switch process; for the bridge,
-// softirq on all CPUs) / delivered frames. It includes the veth receive work of both veth
-// ends and the sink's XDP program, for every switch alike; it excludes the generator.
-//
-// The mirror test (--mirrors 0,1,4; --tests mirror) adds destination veths
-//   <P>d<i> ==veth== <P>m<i> in namespace <P>-mir, bench_count_all (own counters) on each <P>m<i>
-// and runs brisk with the XDP fast path on and off (--mirror-fastpath), with every destination
-// attached as a port in every row. Per mirror count n: n mirrors of <P>g1 (one per
-// destination, `tap mirror <P>g1 <P>d<i>`), the fps window (forwarded frames/s at the sink,
-// mirrored frames/s at each destination's far end), and a loss account over the whole run,
-// from the generator's start until the frames in flight have drained: every offered frame
-// reached the sink or was dropped where a counter says so (the ingress veth ring, the AF_XDP
-// RX ring, a named drop of the switch, the egress veth ring), and every copy a mirror made
-// reached its far end or was counted (the switch's mirror `dropped`, the destination veth's
-// ring). What no counter explains is reported as unaccounted.
-//
-// Everything it creates carries a random prefix (bk + 4 hex digits) or lives in a private
-// temp directory, and is removed on exit, on failure and on SIGINT/SIGTERM/SIGHUP; only
-// processes it started are stopped, by PID.
+// This file wires them: options, testbed, the generator (with its fallback and ceiling),
+// the rounds, the reports.
 #include <linux/limits.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
-#include <fstream>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "bench/harness/afxdp_forwarder.hpp"
-#include "bench/harness/netdev_stats.hpp"
-#include "bench/harness/netns.hpp"
+#include "bench/harness/generator.hpp"
+#include "bench/harness/measure.hpp"
+#include "bench/harness/options.hpp"
 #include "bench/harness/plot.hpp"
 #include "bench/harness/proc.hpp"
+#include "bench/harness/report.hpp"
+#include "bench/harness/report_mirror.hpp"
 #include "bench/harness/switches.hpp"
+#include "bench/harness/test_mirror.hpp"
+#include "bench/harness/testbed.hpp"
+#include "bench/harness/text.hpp"
 #include "bench/harness/xdp_traffic.hpp"
 #include "datapath/bpf_objects.hpp"
 
-using nlohmann::json;
-
 namespace bench {
 namespace {
-
-const char* kUsage = R"(usage: brisk-bench [options]
-Measures 64-byte frames/s, loss, CPU per frame, latency and TCP through brisk, the Linux
-bridge, Open vSwitch (userspace datapath) and a bare AF_XDP forwarder. Needs root.
-  --topology T         switch: one switch between generator and sink (default);
-                       vxlan: two switches joined by a VXLAN tunnel (VNI 42) over an underlay
-                       veth pair, each in its own namespace (brisk: two briskd; bridge: a
-                       Linux bridge + kernel vxlan device per side); brisk and bridge only
-  --switches LIST      brisk,brisk-noxdp,bridge,ovs,afxdp (default: all five; brisk-noxdp is
-                       brisk with its XDP fast path off; vxlan: brisk,bridge)
-  --tests LIST         fps,macs,latency,tcp,mirror (default: all but mirror)
-  --mirrors LIST       mirror test: rows with these numbers of mirrors of the ingress port,
-                       each to its own destination port (default 0,1,4; 0-8). Giving it
-                       without --tests runs only the mirror test. brisk and ovs; switch
-                       topology only.
-  --mirror-fastpath L  mirror test: brisk with the XDP fast path on, off or both (default on,off)
-  --runs N             rounds; each round runs every switch once, alternating (default 5)
-  --duration S         seconds measured per frame-rate figure (default 1.5)
-  --warmup S           seconds of traffic before each measurement (default 0.3)
-  --macs LIST          source MAC counts of the macs test (default 1000,100000)
-  --rate FPS           offered load of fps/macs (default 0: as fast as the generator goes)
-  --generator G        auto (default): XDP live frames where the kernel runs them, else AF_XDP
-                       transmit (the reason is printed); live or afxdp force one
-  --sinks LIST         sinks of the fps test: xdp (an XDP program counts and drops at the
-                       sink veth), tc (a tc ingress program does, behind the kernel's skb
-                       receive path, as a container's veth without XDP); default xdp,tc. The
-                       other tests use the first
-  --latency-rate FPS   offered load of the latency test (default 100000)
-  --tcp-duration S     iperf3 seconds (default 2)
-  --gen-cpu N          CPU of the generator (default 0)
-  --switch-cpu N       CPU of the switch's forwarding thread (default 1)
-  --switch-b-cpu N     vxlan: CPU of the second brisk's worker (default: --switch-cpu)
-  --nice N             nice value of the generator and the switches' processes (default 0;
-                       -10 keeps figures steadier on a machine busy with other work)
-  --briskd PATH        default: briskd next to brisk-bench
-  --brisk PATH         the client; default: brisk next to brisk-bench
-  --briskd-args "..."  extra briskd options, e.g. "--poll busy"
-  --prefix P           name prefix of namespaces and devices (default: bk + 4 random hex)
-  --json               print JSON instead of the table
-  --plot FILE.svg      also draw the comparison as a chart (gnuplot): frames/s per sink, TCP,
-                       latency, with each switch's ratio to the bridge
-  --help
-Environment: BRISK_BPF_DIR overrides where brisk_xdp.o and brisk_bench.o are found (else
-next to brisk-bench in bpf/, then the install's BPF directory).
-)";
-
-struct Options {
-  std::string topology = "switch";
-  bool switches_given = false;
-  std::vector<std::string> switches = {"brisk", "brisk-noxdp", "bridge", "ovs", "afxdp"};
-  std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
-  std::vector<unsigned> mirrors = {0, 1, 4};
-  std::vector<std::string> mirror_fastpath = {"on", "off"};
-  int runs = 5;
-  double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
-  std::vector<std::uint32_t> macs = {1000, 100000};
-  GenKind generator = GenKind::automatic;
-  std::vector<std::string> sinks = {"xdp", "tc"};
-  int gen_cpu = 0, switch_cpu = 1, switch_b_cpu = -1, nice = 0;
-  std::string briskd, brisk, prefix;
-  std::vector<std::string> briskd_args;
-  bool json = false;
-  std::string plot;  // --plot: SVG chart of the comparison
-  bool has(const std::string& t) const {
-    return std::find(tests.begin(), tests.end(), t) != tests.end();
-  }
-  // The tests of the switch comparison (everything but the mirror test).
-  bool has_compare() const { return has("fps") || has("macs") || has("latency") || has("tcp"); }
-  unsigned max_mirrors() const {
-    return has("mirror") && !mirrors.empty() ? *std::max_element(mirrors.begin(), mirrors.end())
-                                             : 0;
-  }
-};
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "brisk-bench: %s\n%s", msg.c_str(), kUsage);
-  std::exit(2);
-}
-
-double to_num(const std::string& opt, const std::string& v, double lo, double hi) {
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(d >= lo && d <= hi))
-    usage_error(opt + " wants a number in " + std::to_string(lo) + ".." + std::to_string(hi));
-  return d;
-}
 
 std::string self_exe() {
   char buf[PATH_MAX];
@@ -179,868 +53,182 @@ std::string self_exe() {
   return buf;
 }
 
-std::string dir_of(const std::string& p) {
-  auto s = p.rfind('/');
-  return s == std::string::npos ? "." : p.substr(0, s);
-}
-
 // A BPF object of bpf/, where every brisk program finds it (datapath/bpf_objects.hpp).
 std::string bpf_path(std::string_view file) { return brisk::find_bpf_object(file); }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+SwitchConfig switch_config(const Options& o, const std::string& self, const BenchBpf& bpf) {
+  SwitchConfig cfg;
+  cfg.briskd = o.briskd;
+  cfg.brisk = o.brisk;
+  cfg.briskd_args = o.briskd_args;
+  cfg.brisk_xdp_obj = bpf_path(brisk::kXdpObject);
+  cfg.self_exe = self;
+  cfg.pass_prog_fd = bpf.pass_fd();
+  cfg.nice = o.nice;
+  return cfg;
 }
 
-std::string rand_prefix() {
-  std::ifstream r("/dev/urandom", std::ios::binary);
-  unsigned char b[2] = {0, 0};
-  r.read(reinterpret_cast<char*>(b), 2);
-  char s[8];
-  std::snprintf(s, sizeof(s), "bk%02x%02x", b[0], b[1]);
-  return s;
-}
-
-std::string mac_str(const std::uint8_t m[6]) {
-  char s[18];
-  std::snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-  return s;
-}
-
-void log(const std::string& s) { std::fprintf(stderr, "brisk-bench: %s\n", s.c_str()); }
-
-// The chart's heading: date, machine, kernel, generator, runs.
-std::string plot_title(const Options& o, const std::string& gen) {
-  char date[32] = "";
-  std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof(date), "%Y-%m-%d", std::gmtime(&now));
-  utsname u{};
-  uname(&u);
-  return "brisk-bench " + std::string(date) + ": " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
-         " CPUs, Linux " + u.release + "; generator " + gen + ", median of " +
-         std::to_string(o.runs) + (o.runs == 1 ? " run" : " runs");
-}
-
-// ---------------------------------------------------------------------------- topology
-
-class Testbed {
- public:
-  Testbed(const Options& o, Topology& t) : t_(t) {
-    t.prefix = o.prefix.empty() ? rand_prefix() : o.prefix;
-    const std::string& p = t.prefix;
-    t.vxlan = o.topology == "vxlan";
-    t.gen_ns = p + "-gen";
-    t.sink_ns = p + "-sink";
-    t.gen_dev = p + "g0";
-    t.gen_port = p + "g1";
-    t.sink_port = p + "s1";
-    t.sink_dev = p + "s0";
-    t.ceil_gen_dev = p + "c0";
-    t.ceil_sink_dev = p + "c1";
-    t.loop_a = p + "l0";
-    t.loop_b = p + "l1";
-    if (t.vxlan) {
-      t.gen_port_ns = p + "-a";
-      t.sink_port_ns = p + "-b";
-      t.under_a = p + "u0";
-      t.under_b = p + "u1";
-    }
-    const std::uint8_t gm[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x01};
-    const std::uint8_t sm[6] = {0x02, 0x00, 0xc6, 0x12, 0x00, 0x02};
-    std::memcpy(t.gen_mac, gm, 6);
-    std::memcpy(t.sink_mac, sm, 6);
-    t.gen_cpu = o.gen_cpu;
-    t.switch_cpu = o.switch_cpu;
-    t.switch_b_cpu = o.switch_b_cpu >= 0 ? o.switch_b_cpu : o.switch_cpu;
-    if (o.max_mirrors() > 0) {
-      t.mirror_ns = p + "-mir";
-      for (unsigned i = 0; i < o.max_mirrors(); ++i) {
-        t.mirror_ports.push_back(p + "d" + std::to_string(i));
-        t.mirror_devs.push_back(p + "m" + std::to_string(i));
-      }
-    }
-    for (const auto& ns : namespaces())
-      if (access(("/run/netns/" + ns).c_str(), F_OK) == 0)
-        throw std::runtime_error("namespace " + ns + " already exists; choose another --prefix");
-    char tmpl[] = "/tmp/brisk-bench.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    t.workdir = tmpl;
-    created_ = true;
-    try {
-      for (const auto& ns : namespaces()) {
-        run_ok({"ip", "netns", "add", ns});
-        // Devices made or moved here later start with IPv6 off (no router solicitations).
-        run_ok({"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"});
-        run_ok(
-            {"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"});
-        run_ok({"ip", "-n", ns, "link", "set", "lo", "up"});
-      }
-      veth(t.gen_ns, t.gen_dev, t.gen_port, t.gen_mac, t.gen_ip, t.gen_port_ns);
-      veth(t.sink_ns, t.sink_dev, t.sink_port, t.sink_mac, t.sink_ip, t.sink_port_ns);
-      if (t.vxlan) underlay();
-      ceiling_pair();
-      for (std::size_t i = 0; i < t.mirror_ports.size(); ++i) {
-        // A mirror destination's far end: no address, nothing to say, bench_count_all (main).
-        run_ok({"ip", "link", "add", t.mirror_devs[i], "type", "veth", "peer", "name",
-                t.mirror_ports[i]});
-        run_ok({"ip", "link", "set", t.mirror_devs[i], "netns", t.mirror_ns});
-        run_ok({"ip", "-n", t.mirror_ns, "link", "set", t.mirror_devs[i], "up"});
-        std::ofstream f("/proc/sys/net/ipv6/conf/" + t.mirror_ports[i] + "/disable_ipv6");
-        if (f) f << "1\n";
-        f.close();
-        run_ok({"ip", "link", "set", t.mirror_ports[i], "up"});
-      }
-    } catch (...) {
-      teardown();
-      throw;
-    }
+// The generator: --generator's, or live frames where the kernel runs them, else the XDP
+// loop, else AF_XDP transmit. Its first run is the ceiling measurement. Sets it as bench's
+// and records its name, the reason and the ceiling in res.
+std::unique_ptr<TrafficGenerator> choose_generator(const Options& o, const Topology& topo,
+                                                   BenchBpf& bpf, Bench& bench, Results& res) {
+  GenKind gk = o.generator;
+  bool fall_back = false;
+  if (gk == GenKind::automatic) {
+    std::string refusal = live_frames_refusal(bpf, topo.gen_ns, topo.gen_dev);
+    gk = refusal.empty() ? GenKind::live : GenKind::loop;
+    fall_back = !refusal.empty();
+    if (fall_back) res.gen_reason = "the kernel refuses XDP live frames: " + refusal;
+  } else {
+    res.gen_reason = std::string("--generator ") + gen_kind_name(gk);
   }
-  ~Testbed() { teardown(); }
+  LoopDevs loop{topo.gen_ns, topo.loop_a, topo.loop_b};
+  std::unique_ptr<TrafficGenerator> gen = make_generator(gk, bpf, loop);
+  bench.set_generator(*gen);
+  try {
+    res.gen_ceiling = bench.measure_ceiling();
+  } catch (const std::runtime_error& e) {
+    if (!fall_back) throw;
+    res.gen_reason += std::string("; ") + e.what();
+    gen = make_generator(GenKind::afxdp, bpf, loop);
+    bench.set_generator(*gen);
+    res.gen_ceiling = bench.measure_ceiling();
+  }
+  res.gen_name = gen->name();
+  log("generator: " + res.gen_name + (res.gen_reason.empty() ? "" : " (" + res.gen_reason + ")") +
+      ", ceiling (no switch, XDP sink) " + fmt(res.gen_ceiling / 1e6, 3) + " Mfps" +
+      (gen->kind() == GenKind::loop
+           ? ", own cost " + fmt(bench.gen_cost_ns(), 0) + " ns/frame (off CPU/frame)"
+           : ""));
+  return gen;
+}
 
-  void teardown() noexcept {
-    if (!created_) return;
-    created_ = false;
-    for (const auto& ns : namespaces()) {
-      try {
-        run({"ip", "netns", "del", ns}, nullptr, 20);
-      } catch (...) {
-      }
-    }
-    // Safety net: host devices with our prefix (the veths die with their namespaces).
-    try {
-      std::string out;
-      run({"ip", "-o", "link", "show"}, &out, 10);
-      std::istringstream is(out);
-      std::string line;
-      while (std::getline(is, line)) {
-        auto a = line.find(": ");
-        if (a == std::string::npos) continue;
-        std::string name = line.substr(a + 2);
-        name = name.substr(0, name.find_first_of(":@"));
-        if (name.rfind(t_.prefix, 0) == 0) run({"ip", "link", "del", name}, nullptr, 10);
-      }
-      if (!t_.workdir.empty()) run({"rm", "-rf", t_.workdir}, nullptr, 20);
-    } catch (...) {
+// The rounds: each runs every switch of the comparison once, alternating, then the mirror
+// test's variants. `current` is the switch running now; the caller stops it when a round is
+// cut short.
+class Rounds {
+ public:
+  Rounds(const Options& o, const Topology& topo, const SwitchConfig& cfg, Bench& bench,
+         Results& res, std::unique_ptr<SwitchUnderTest>& current)
+      : o_(o), topo_(topo), cfg_(cfg), bench_(bench), res_(res), current_(current) {}
+
+  void run() {
+    for (int r = 0; r < o_.runs; ++r) {
+      for (const auto& name : o_.has_compare() ? o_.switches : std::vector<std::string>{})
+        compare(r, name);
+      // The mirror test: brisk with the fast path on and/or off, and Open vSwitch, every
+      // mirror count in turn on one running switch (set_mirrors() reconfigures it).
+      for (const auto& var : o_.has("mirror") ? mirror_variants(o_) : std::vector<MirrorVariant>{})
+        mirror(r, var);
     }
   }
 
  private:
-  // The namespaces of the topology, all created and deleted here.
-  std::vector<std::string> namespaces() const {
-    std::vector<std::string> v = {t_.gen_ns, t_.sink_ns};
-    if (!t_.mirror_ns.empty()) v.push_back(t_.mirror_ns);
-    if (t_.vxlan) {
-      v.push_back(t_.gen_port_ns);
-      v.push_back(t_.sink_port_ns);
-    }
-    return v;
+  std::string run_label(int r, const std::string& label) const {
+    return "run " + std::to_string(r + 1) + "/" + std::to_string(o_.runs) + " " + label;
   }
 
-  // A veth pair: `inner` (address `ip`) in namespace ns, `outer` in outer_ns ("" = here).
-  void veth(const std::string& ns, const std::string& inner, const std::string& outer,
-            const std::uint8_t mac[6], const std::string& ip, const std::string& outer_ns) {
-    run_ok({"ip", "link", "add", inner, "address", mac_str(mac), "type", "veth", "peer", "name",
-            outer});
-    run_ok({"ip", "link", "set", inner, "netns", ns});
-    run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", inner});
-    run_ok({"ip", "-n", ns, "link", "set", inner, "up"});
-    if (!outer_ns.empty()) {
-      run_ok({"ip", "link", "set", outer, "netns", outer_ns});
-      run_ok({"ip", "netns", "exec", outer_ns, "sysctl", "-qw",
-              "net.ipv6.conf." + outer + ".disable_ipv6=1"});
-      run_ok({"ip", "-n", outer_ns, "link", "set", outer, "up"});
-      return;
-    }
-    std::ofstream f("/proc/sys/net/ipv6/conf/" + outer + "/disable_ipv6");
-    if (f) f << "1\n";
-    f.close();
-    run_ok({"ip", "link", "set", outer, "up"});
+  void compare(int r, const std::string& name) {
+    if (res_.errors.count(name)) return;  // failed to start before: skip the rest of its runs
+    one(name, res_.errors, make_switch(name, topo_, cfg_), [&] {
+      Sample s = measure(bench_, *current_);
+      res_.samples[name].push_back(s);
+      log(run_label(r, name) + ":" + sample_line(o_, s));
+    });
   }
 
-  // The generator's ceiling: a veth pair straight from the generator to the sink namespace;
-  // and the loop generator's veth pair inside the generator namespace.
-  void ceiling_pair() {
-    run_ok({"ip", "link", "add", t_.loop_a, "type", "veth", "peer", "name", t_.loop_b});
-    for (const auto& dev : {t_.loop_a, t_.loop_b}) {
-      run_ok({"ip", "link", "set", dev, "netns", t_.gen_ns});
-      run_ok({"ip", "-n", t_.gen_ns, "link", "set", dev, "up"});
-    }
-    run_ok(
-        {"ip", "link", "add", t_.ceil_gen_dev, "type", "veth", "peer", "name", t_.ceil_sink_dev});
-    for (const auto& [dev, ns] :
-         {std::pair{t_.ceil_gen_dev, t_.gen_ns}, std::pair{t_.ceil_sink_dev, t_.sink_ns}}) {
-      run_ok({"ip", "link", "set", dev, "netns", ns});
-      run_ok({"ip", "-n", ns, "link", "set", dev, "up"});
-    }
+  void mirror(int r, const MirrorVariant& var) {
+    const std::string& label = var.label;
+    if (res_.mirror_errors.count(label)) return;
+    SwitchConfig mc = cfg_;
+    mc.mirror_ports = static_cast<unsigned>(topo_.mirror_ports.size());
+    for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
+    one(label, res_.mirror_errors, make_switch(var.sw, topo_, mc), [&] {
+      for (unsigned n : o_.mirrors) {
+        MirrorSample ms = measure_mirrors(bench_, *current_, n);
+        res_.mirror[label][n].push_back(ms);
+        log(run_label(r, label) + ", " + mirror_sample_line(ms));
+      }
+    });
   }
 
-  // vxlan: the underlay veth pair between the two tunnel ends' namespaces.
-  void underlay() {
-    run_ok({"ip", "link", "add", t_.under_a, "type", "veth", "peer", "name", t_.under_b});
-    const std::string mtu = std::to_string(t_.underlay_mtu);
-    for (const auto& [dev, ns, ip] : {std::tuple{t_.under_a, t_.gen_port_ns, t_.under_a_ip},
-                                      std::tuple{t_.under_b, t_.sink_port_ns, t_.under_b_ip}}) {
-      run_ok({"ip", "link", "set", dev, "netns", ns});
-      run_ok(
-          {"ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf." + dev + ".disable_ipv6=1"});
-      run_ok({"ip", "-n", ns, "link", "set", dev, "mtu", mtu});
-      run_ok({"ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev});
-      run_ok({"ip", "-n", ns, "link", "set", dev, "up"});
-    }
-  }
-  Topology& t_;
-  bool created_ = false;
-};
-
-// ---------------------------------------------------------------------------- measuring
-
-// A run whose offered rate is at least this share of the generator's ceiling is
-// generator-bound: the switch may forward more than this generator can offer.
-constexpr double kGenBound = 0.9;
-
-struct Sample {
-  // The fps test through the first of --sinks.
-  double offered = NAN, delivered = NAN, loss = NAN, cpu_ns = NAN, cpu_pct = NAN;
-  double gen_share = NAN;  // offered / the generator's ceiling (generator-bound near 1)
-  std::map<std::string, double> sink_delivered;  // every sink of --sinks -> frames/s
-  double ovl_p50 = NAN, ovl_p99 = NAN;           // latency under overload (queueing)
-  std::map<std::uint32_t, double> macs;          // source MACs -> delivered frames/s
-  double lat_p50 = NAN, lat_p99 = NAN, lat_delivered = NAN;
-  double tcp_gbps = NAN;
-  bool tcp_failed = false;
-  std::string tcp_error;
-};
-
-struct Window {
-  double fps_offered, fps_delivered, loss, cpu_s, seconds;
-  double gen_cpu_softirq_s;  // softirq time on the generator CPU
-  std::vector<std::uint64_t> hist;
-};
-
-// One row of the mirror test in one round. Rates are from the measured window; the account
-// covers the whole run (generator start to drained), in frames.
-struct MirrorSample {
-  unsigned mirrors = 0;
-  double offered = NAN, forwarded = NAN, cpu_pct = NAN;
-  double cpu_ns = NAN;          // CPU time (as in the fps test) per forwarded frame
-  std::vector<double> dst_fps;  // per mirror: frames/s its destination's far end received
-  // Account of the offered frames: offered_n = sink_n + rx_ring + rx_xsk + sw_drops + tx_lost
-  // + unaccounted.
-  std::uint64_t offered_n = 0, sink_n = 0;
-  std::uint64_t rx_ring = 0;   // <P>g0 -> <P>g1 veth ring full (before the switch saw them)
-  std::uint64_t rx_xsk = 0;    // <P>g1's XDP program could not hand them on (AF_XDP RX ring full)
-  std::uint64_t sw_drops = 0;  // the switch's named drops (ports other than mirror destinations)
-  std::map<std::string, std::uint64_t> drop_reasons;
-  std::uint64_t tx_lost = 0;  // <P>s1 -> <P>s0 veth ring full, or refused by <P>s0
-  // Not the generator's frames only: an ARP probe of the namespaces' own stacks dropped on the
-  // way counts too, so a few frames below zero are possible.
-  std::int64_t unaccounted = 0;
-  bool sw_counted = false;  // the switch's own counters were read
-  // Account of the mirror copies, summed over the mirrors: mirrored = delivered + sw_dropped
-  // (the switch's counters), delivered = far_n + wire_lost + mirror_unaccounted.
-  std::uint64_t mirrored = 0, delivered = 0, sw_dropped = 0, far_n = 0, wire_lost = 0;
-  std::int64_t mirror_unaccounted = 0;
-};
-
-// The counters behind MirrorSample's account, at one moment.
-struct MirrorSnap {
-  std::uint64_t offered = 0, sink = 0, rx_ring = 0, rx_xsk = 0, tx_lost = 0;
-  std::vector<std::uint64_t> far, wire_lost;  // per destination
-  SwitchCounters sw;
-};
-
-class Bench {
- public:
-  // far: one sink per mirror destination (own counters), in the order of t.mirror_devs.
-  Bench(const Options& o, const Topology& t, BenchBpf& bpf, TrafficGenerator& gen,
-        std::vector<std::unique_ptr<BenchBpf>>& far)
-      : o_(o), t_(t), bpf_(bpf), gen_(&gen), far_(far) {
-    place_ = GenPlace{t.gen_ns, t.gen_dev, t.gen_cpu, o.nice, make_template(t.sink_mac, kGenSrc)};
-  }
-
-  // The sink of kind "xdp" or "tc" on the sink veth (the other one removed), and the mirror
-  // destinations' far ends.
-  void attach_sink(const std::string& kind) {
-    detach_sink();
-    if (kind == "tc")
-      tc_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_tc_fd());
-    else
-      xdp_attach(t_.sink_ns, t_.sink_dev, bpf_.sink_fd());
-    sink_ = kind;
-    for (std::size_t i = 0; i < far_.size() && i < t_.mirror_devs.size(); ++i)
-      xdp_attach(t_.mirror_ns, t_.mirror_devs[i], far_[i]->count_all_fd());
-  }
-  void detach_sink() noexcept {
-    xdp_detach(t_.sink_ns, t_.sink_dev);
-    tc_detach(t_.sink_ns, t_.sink_dev);
-    sink_.clear();
-  }
-
-  // The generator's own ceiling in frames/s: unpaced from <P>c0 straight into <P>c1, whose
-  // XDP sink counts, with no switch between (the sink's work, as on the topology, included).
-  // With the loop generator, its softirq time per frame there is its own cost, which later
-  // windows take off the switch's CPU time.
-  double ceiling() {
-    xdp_attach(t_.sink_ns, t_.ceil_sink_dev, bpf_.sink_fd());
-    GenPlace p = place_;
-    p.dev = t_.ceil_gen_dev;
-    Window w;
+  // One round of one switch: start it and run `tests`. A failure is logged and recorded in
+  // `errs` under `label` (its later rounds are skipped); Ctrl-C goes on up; the switch is
+  // stopped either way.
+  void one(const std::string& label, std::map<std::string, std::string>& errs,
+           std::unique_ptr<SwitchUnderTest> sw, const std::function<void()>& tests) {
+    current_ = std::move(sw);
     try {
-      w = window(nullptr, p, GenSettings{}, o_.duration);
-    } catch (...) {
-      xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
+      current_->start();
+      res_.described[label] = current_->describe();
+      sleep_s(0.2);
+      tests();
+    } catch (const Interrupted&) {
       throw;
+    } catch (const std::exception& e) {
+      errs[label] = e.what();
+      log(label + " failed: " + e.what());
     }
-    xdp_detach(t_.sink_ns, t_.ceil_sink_dev);
-    ceiling_ = w.fps_offered;
-    gen_cost_s_ = 0;
-    if (gen_->kind() == GenKind::loop && w.fps_offered > 0)
-      gen_cost_s_ = w.gen_cpu_softirq_s / (w.fps_offered * w.seconds);
-    return ceiling_;
-  }
-  double gen_cost_ns() const { return gen_cost_s_ * 1e9; }
-  void set_generator(TrafficGenerator& g) { gen_ = &g; }
-
-  // The mirror test's row for n mirrors: set them, teach the switch both MACs, one fps window
-  // (one source MAC), and the loss account from before the generator starts until the frames
-  // in flight have drained.
-  MirrorSample measure_mirrors(SwitchUnderTest& sw, unsigned n) {
-    MirrorSample s;
-    s.mirrors = n;
-    sw.set_mirrors(n);
-    sleep_s(0.1);
-    learn();
-    MirrorSnap a = settled_snap(sw);
-    {
-      GenRun gen(*gen_, place_, GenSettings{1, 63, o_.rate});
-      sleep_s(o_.warmup);
-      std::uint64_t off0 = gen_->offered(), sink0 = bpf_.sink().frames;
-      std::vector<std::uint64_t> far0 = far_frames(n);
-      double c0 = cpu_now(&sw), t0 = now_s();
-      sleep_s(o_.duration);
-      std::uint64_t off1 = gen_->offered(), sink1 = bpf_.sink().frames;
-      std::vector<std::uint64_t> far1 = far_frames(n);
-      double c1 = cpu_now(&sw), t1 = now_s();
-      if (std::string e = gen_->error(); !e.empty()) throw std::runtime_error(e);
-      double secs = t1 - t0;
-      s.offered = static_cast<double>(off1 - off0) / secs;
-      s.forwarded = static_cast<double>(sink1 - sink0) / secs;
-      s.cpu_pct = (c1 - c0) / secs * 100;
-      if (sink1 > sink0) s.cpu_ns = (c1 - c0) * 1e9 / static_cast<double>(sink1 - sink0);
-      for (unsigned i = 0; i < n; ++i)
-        s.dst_fps.push_back(static_cast<double>(far1[i] - far0[i]) / secs);
-    }
-    sleep_s(0.3);  // the generator has stopped: let the rings and the switch drain
-    MirrorSnap b = settled_snap(sw);
-    s.offered_n = b.offered - a.offered;
-    s.sink_n = b.sink - a.sink;
-    s.rx_ring = b.rx_ring - a.rx_ring;
-    s.rx_xsk = b.rx_xsk - a.rx_xsk;
-    s.tx_lost = b.tx_lost - a.tx_lost;
-    s.sw_counted = a.sw.valid && b.sw.valid;
-    if (s.sw_counted)
-      for (const auto& [reason, v] : b.sw.drops) {
-        auto it = a.sw.drops.find(reason);
-        std::uint64_t d = v - (it == a.sw.drops.end() ? 0 : it->second);
-        if (d != 0) s.drop_reasons[reason] = d;
-        s.sw_drops += d;
-      }
-    s.unaccounted =
-        static_cast<std::int64_t>(s.offered_n) -
-        static_cast<std::int64_t>(s.sink_n + s.rx_ring + s.rx_xsk + s.sw_drops + s.tx_lost);
-    for (unsigned i = 0; i < n; ++i) {
-      s.far_n += b.far[i] - a.far[i];
-      s.wire_lost += b.wire_lost[i] - a.wire_lost[i];
-      if (s.sw_counted) {
-        s.mirrored += b.sw.mirrors[i].mirrored - a.sw.mirrors[i].mirrored;
-        s.delivered += b.sw.mirrors[i].delivered - a.sw.mirrors[i].delivered;
-        s.sw_dropped += b.sw.mirrors[i].dropped - a.sw.mirrors[i].dropped;
-      }
-    }
-    if (s.sw_counted)
-      s.mirror_unaccounted = static_cast<std::int64_t>(s.mirrored) -
-                             static_cast<std::int64_t>(s.sw_dropped + s.far_n + s.wire_lost);
-    return s;
-  }
-
-  Sample measure(SwitchUnderTest& sw) {
-    Sample s;
-    learn();
-    if (o_.has("fps")) {
-      // The later sinks first, so the first one (which the other tests use) ends attached.
-      for (std::size_t i = o_.sinks.size(); i-- > 0;) {
-        if (sink_ != o_.sinks[i]) {
-          attach_sink(o_.sinks[i]);
-          sleep_s(1.0);  // the switch notices the sink device's XDP program come or go
-          learn();
-        }
-        Window w = window(&sw, place_, GenSettings{1, 63, o_.rate}, o_.duration);
-        s.sink_delivered[o_.sinks[i]] = w.fps_delivered;
-        if (i != 0) continue;
-        s.offered = w.fps_offered;
-        s.delivered = w.fps_delivered;
-        s.loss = w.loss;
-        s.cpu_ns = w.fps_delivered > 0 ? w.cpu_s * 1e9 / (w.fps_delivered * w.seconds) : NAN;
-        s.cpu_pct = w.cpu_s / w.seconds * 100;
-        s.ovl_p50 = hist_percentile_us(w.hist, 0.5);
-        s.ovl_p99 = hist_percentile_us(w.hist, 0.99);
-        if (ceiling_ > 0) s.gen_share = w.fps_offered / ceiling_;
-      }
-    }
-    if (o_.has("macs")) {
-      for (std::uint32_t n : o_.macs)
-        s.macs[n] = window(&sw, place_, GenSettings{n, 63, o_.rate}, o_.duration).fps_delivered;
-    }
-    if (o_.has("latency")) {
-      Window w =
-          window(&sw, place_, GenSettings{1, 0, o_.latency_rate}, std::max(1.0, o_.duration / 2));
-      s.lat_p50 = hist_percentile_us(w.hist, 0.5);
-      s.lat_p99 = hist_percentile_us(w.hist, 0.99);
-      s.lat_delivered = w.fps_delivered;
-    }
-    if (o_.has("tcp")) tcp(s);
-    return s;
-  }
-
- private:
-  static constexpr std::uint8_t kGenSrc[6] = {0x06, 0x00, 0xc6, 0x00, 0x00, 0x00};
-
-  // A ping from the sink namespace: the switch learns both MACs before traffic starts.
-  void learn() {
-    int rc = run(
-        {"ip", "netns", "exec", t_.sink_ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", t_.gen_ip},
-        nullptr, 10);
-    if (rc != 0) log("warning: ping through the switch failed (exit " + std::to_string(rc) + ")");
-  }
-
-  std::vector<std::uint64_t> far_frames(unsigned n) const {
-    std::vector<std::uint64_t> v;
-    for (unsigned i = 0; i < n; ++i) v.push_back(far_.at(i)->counted_all());
-    return v;
-  }
-
-  // Every counter of the loss account (see MirrorSample and netdev_stats.hpp).
-  MirrorSnap snap(SwitchUnderTest& sw) {
-    MirrorSnap m;
-    m.offered = gen_->offered();
-    m.sink = bpf_.sink().frames;
-    // The live generator's XDP_TX frames and the AF_XDP generator's skbs that did not fit
-    // into <P>g1's ring.
-    m.rx_ring = stat_of(ethtool_stats(t_.gen_ns, t_.gen_dev), "tx_queue_0_xdp_xmit_errors") +
-                link_stat(t_.gen_ns, t_.gen_dev, "tx", "dropped");
-    auto g1 = ethtool_stats("", t_.gen_port);
-    m.rx_xsk = stat_of(g1, "rx_queue_0_drops") + stat_of(g1, "rx_queue_0_xdp_drops");
-    m.tx_lost = sysfs_stat(t_.sink_port, "tx_dropped") +
-                stat_of(ethtool_stats(t_.sink_ns, t_.sink_dev), "rx_queue_0_drops");
-    for (std::size_t i = 0; i < t_.mirror_ports.size(); ++i) {
-      m.far.push_back(far_.at(i)->counted_all());
-      m.wire_lost.push_back(
-          sysfs_stat(t_.mirror_ports[i], "tx_dropped") +
-          stat_of(ethtool_stats(t_.mirror_ns, t_.mirror_devs[i]), "rx_queue_0_drops"));
-    }
-    m.sw = sw.counters();
-    return m;
-  }
-
-  // snap() once the mirror copies have stopped moving: the copies of learn()'s ping (and of
-  // its ARP) may still be on their way to the far ends when it returns, and a copy counted by
-  // the switch before the first snapshot but by its far end after it shows as unaccounted.
-  // Two readings 50 ms apart that agree on every mirror counter and far end, at most 2 s.
-  MirrorSnap settled_snap(SwitchUnderTest& sw) {
-    MirrorSnap prev = snap(sw);
-    for (int i = 0; i < 40; ++i) {
-      sleep_s(0.05);
-      MirrorSnap cur = snap(sw);
-      if (cur.far == prev.far && cur.sw.mirrors == prev.sw.mirrors) return cur;
-      prev = std::move(cur);
-    }
-    return prev;
-  }
-
-  double gen_softirq_s() const {
-    auto si = softirq_s();
-    return t_.gen_cpu >= 0 && static_cast<std::size_t>(t_.gen_cpu) < si.size() ? si[t_.gen_cpu] : 0;
-  }
-
-  // The switch's CPU time (see the file's header); 0 without a switch.
-  double cpu_now(const SwitchUnderTest* sw) {
-    if (sw == nullptr) return 0;
-    auto pids = sw->pids();
-    double s = 0;
-    for (pid_t p : pids) s += process_cpu_s(p);
-    auto si = softirq_s();
-    for (std::size_t c = 0; c < si.size(); ++c)
-      if (pids.empty() || static_cast<int>(c) != t_.switch_cpu) s += si[c];
-    return s;
-  }
-
-  Window window(const SwitchUnderTest* sw, const GenPlace& place, const GenSettings& what,
-                double seconds) {
-    GenRun gen(*gen_, place, what);
-    sleep_s(o_.warmup);
-    std::uint64_t off0 = gen_->offered();
-    BenchBpf::Sink s0 = bpf_.sink();
-    double c0 = cpu_now(sw), g0 = gen_softirq_s(), t0 = now_s();
-    sleep_s(seconds);
-    std::uint64_t off1 = gen_->offered();
-    BenchBpf::Sink s1 = bpf_.sink();
-    double c1 = cpu_now(sw), g1 = gen_softirq_s(), t1 = now_s();
-    if (std::string e = gen_->error(); !e.empty()) throw std::runtime_error(e);
-    Window w;
-    w.seconds = t1 - t0;
-    double off = static_cast<double>(off1 - off0), got = static_cast<double>(s1.frames - s0.frames);
-    w.fps_offered = off / w.seconds;
-    w.fps_delivered = got / w.seconds;
-    w.loss = off > 0 ? std::max(0.0, 1 - got / off) : NAN;
-    w.gen_cpu_softirq_s = g1 - g0;
-    // The loop generator runs in softirq, which cpu_now() counts: its own cost comes off.
-    w.cpu_s = std::max(0.0, c1 - c0 - (sw != nullptr ? gen_cost_s_ * off : 0.0));
-    w.hist.resize(kHistBuckets);
-    for (std::uint32_t b = 0; b < kHistBuckets; ++b) w.hist[b] = s1.hist[b] - s0.hist[b];
-    return w;
-  }
-
-  void tcp(Sample& s) {
-    std::string sink = sink_;
-    detach_sink();
-    std::string port = "5201";
-    pid_t srv = spawn(
-        {"ip", "netns", "exec", t_.sink_ns, "iperf3", "-s", "-1", "-B", t_.sink_ip, "-p", port},
-        {t_.workdir + "/iperf3-server.log", {}});
-    try {
-      sleep_s(0.3);
-      std::string out;
-      int rc = run({"ip", "netns", "exec", t_.gen_ns, "iperf3", "-c", t_.sink_ip, "-p", port, "-t",
-                    std::to_string(static_cast<int>(std::ceil(o_.tcp_duration))), "-J",
-                    "--connect-timeout", "3000"},
-                   &out, o_.tcp_duration + 15);
-      double bps = NAN;
-      try {
-        json j = json::parse(out);
-        if (j.contains("error")) s.tcp_error = j["error"].get<std::string>();
-        bps = j.at("end").at("sum_received").at("bits_per_second").get<double>();
-      } catch (...) {
-      }
-      if (rc != 0 || !(bps > 0)) {
-        s.tcp_failed = true;
-        s.tcp_gbps = 0;
-        if (s.tcp_error.empty()) s.tcp_error = rc == -1 ? "timeout" : "exit " + std::to_string(rc);
-      } else {
-        s.tcp_gbps = bps / 1e9;
-      }
-    } catch (...) {
-      stop(srv, 2);
-      attach_sink(sink);
-      throw;
-    }
-    stop(srv, 2);
-    attach_sink(sink);
+    current_->stop();
+    current_.reset();
   }
 
   const Options& o_;
-  const Topology& t_;
-  BenchBpf& bpf_;
-  TrafficGenerator* gen_;
-  std::vector<std::unique_ptr<BenchBpf>>& far_;
-  GenPlace place_;
-  std::string sink_;       // the sink attached now ("" none)
-  double ceiling_ = NAN;   // the generator's ceiling, frames/s
-  double gen_cost_s_ = 0;  // the loop generator's own softirq time per frame
+  const Topology& topo_;
+  const SwitchConfig& cfg_;
+  Bench& bench_;
+  Results& res_;
+  std::unique_ptr<SwitchUnderTest>& current_;
 };
 
-// ---------------------------------------------------------------------------- output
-
-double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+// Builds the testbed in bed, chooses the generator and runs the rounds into res. Throws on
+// failure and Interrupted on Ctrl-C; the caller cleans up (current, bed).
+void run_bench(const Options& o, const std::string& self, Topology& topo,
+               std::optional<Testbed>& bed, std::unique_ptr<SwitchUnderTest>& current,
+               Results& res) {
+  BenchBpf bpf(bpf_path(brisk::kBenchObject));
+  bed.emplace(o, topo);
+  log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns + " " +
+      topo.sink_ns +
+      (topo.vxlan ? " " + topo.gen_port_ns + " " + topo.sink_port_ns : std::string()) +
+      ", workdir " + topo.workdir);
+  SwitchConfig cfg = switch_config(o, self, bpf);
+  std::vector<std::unique_ptr<BenchBpf>> far;  // one sink per mirror destination
+  for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
+    far.push_back(std::make_unique<BenchBpf>(bpf_path(brisk::kBenchObject)));
+  Bench bench(o, topo, bpf, far);
+  std::unique_ptr<TrafficGenerator> gen = choose_generator(o, topo, bpf, bench, res);
+  bench.attach_sink(o.sinks.front());
+  if (o.has("mirror"))
+    for (const auto& name : o.switches)
+      if (name != "brisk" && name != "ovs")
+        log("mirror test: not run for " + name + " (brisk and ovs only)");
+  Rounds(o, topo, cfg, bench, res, current).run();
 }
 
-struct Column {
-  std::string key, header;
-  int precision;
-  double scale;
-  bool ratio;  // ratios printed for this column
-};
-
-std::string fmt(double v, int prec) {
-  if (std::isnan(v)) return "-";
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.*f", prec, v);
-  return b;
-}
-
-std::string mac_label(std::uint32_t n) {
-  if (n >= 1000 && n % 1000 == 0) return std::to_string(n / 1000) + "K";
-  return std::to_string(n);
-}
-
-json sample_json(const Sample& s) {
-  json j;
-  j["offered_fps"] = s.offered;
-  j["generator_share"] = s.gen_share;
-  j["delivered_fps"] = s.delivered;
-  for (const auto& [k, v] : s.sink_delivered) j["sink_fps"][k] = v;
-  j["loss"] = s.loss;
-  j["cpu_ns_per_frame"] = s.cpu_ns;
-  j["cpu_percent"] = s.cpu_pct;
-  j["overload_latency_p50_us"] = s.ovl_p50;
-  j["overload_latency_p99_us"] = s.ovl_p99;
-  for (const auto& [n, v] : s.macs) j["macs_fps"][std::to_string(n)] = v;
-  j["latency_p50_us"] = s.lat_p50;
-  j["latency_p99_us"] = s.lat_p99;
-  j["latency_delivered_fps"] = s.lat_delivered;
-  j["tcp_gbps"] = s.tcp_gbps;
-  if (s.tcp_failed) j["tcp_error"] = s.tcp_error;
-  return j;
-}
-
-// ---------------------------------------------------------------------------- mirror test
-
-using MirrorSamples = std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>>;
-
-// The switches of the mirror test, in report order: brisk per --mirror-fastpath setting, then
-// Open vSwitch.
-struct MirrorVariant {
-  std::string label, sw;
-  std::vector<std::string> briskd_args;
-};
-std::vector<MirrorVariant> mirror_variants(const Options& o) {
-  std::vector<MirrorVariant> v;
-  auto has = [&](const char* s) {
-    return std::find(o.switches.begin(), o.switches.end(), s) != o.switches.end();
-  };
-  if (has("brisk"))
-    for (const auto& fp : o.mirror_fastpath)
-      v.push_back({"brisk fastpath " + fp, "brisk", {"--xdp-fastpath", fp}});
-  if (has("ovs")) v.push_back({"ovs", "ovs", {}});
-  return v;
-}
-
-// Medians of one row (variant, mirror count) of the mirror test.
-struct MirrorRow {
-  double offered = NAN, forwarded = NAN, per_mirror = NAN, cpu_pct = NAN, cpu_ns = NAN, cost = NAN;
-  double rx_lost = NAN, sw_drops = NAN, tx_lost = NAN;  // fractions of offered (whole run)
-  double mirrored = NAN, delivered = NAN, sw_dropped = NAN, wire_lost = NAN, far = NAN;
-  std::int64_t unaccounted_max = 0, mirror_unaccounted_max = 0;  // largest |x| over the runs
-  bool counted = true;  // the switch's counters were read in every run
-  std::map<std::string, std::uint64_t> drop_reasons;  // summed over the runs
-};
-
-MirrorRow mirror_row(const std::vector<MirrorSample>& v) {
-  MirrorRow r;
-  auto med = [&](auto get) {
-    std::vector<double> x;
-    for (const auto& s : v) x.push_back(get(s));
-    return median(x);
-  };
-  auto frac = [](std::uint64_t n, std::uint64_t of) {
-    return of > 0 ? static_cast<double>(n) / static_cast<double>(of) : NAN;
-  };
-  r.offered = med([](const MirrorSample& s) { return s.offered; });
-  r.forwarded = med([](const MirrorSample& s) { return s.forwarded; });
-  r.cpu_pct = med([](const MirrorSample& s) { return s.cpu_pct; });
-  r.cpu_ns = med([](const MirrorSample& s) { return s.cpu_ns; });
-  r.per_mirror = med([](const MirrorSample& s) {
-    if (s.dst_fps.empty()) return static_cast<double>(NAN);
-    double t = 0;
-    for (double d : s.dst_fps) t += d;
-    return t / static_cast<double>(s.dst_fps.size());
-  });
-  r.rx_lost = med([&](const MirrorSample& s) { return frac(s.rx_ring + s.rx_xsk, s.offered_n); });
-  r.sw_drops = med([&](const MirrorSample& s) { return frac(s.sw_drops, s.offered_n); });
-  r.tx_lost = med([&](const MirrorSample& s) { return frac(s.tx_lost, s.offered_n); });
-  r.mirrored = med([](const MirrorSample& s) { return static_cast<double>(s.mirrored); });
-  r.delivered = med([](const MirrorSample& s) { return static_cast<double>(s.delivered); });
-  r.sw_dropped = med([](const MirrorSample& s) { return static_cast<double>(s.sw_dropped); });
-  r.wire_lost = med([](const MirrorSample& s) { return static_cast<double>(s.wire_lost); });
-  r.far = med([](const MirrorSample& s) { return static_cast<double>(s.far_n); });
-  for (const auto& s : v) {
-    if (std::llabs(s.unaccounted) > std::llabs(r.unaccounted_max))
-      r.unaccounted_max = s.unaccounted;
-    if (std::llabs(s.mirror_unaccounted) > std::llabs(r.mirror_unaccounted_max))
-      r.mirror_unaccounted_max = s.mirror_unaccounted;
-    r.counted = r.counted && s.sw_counted;
-    for (const auto& [k, n] : s.drop_reasons) r.drop_reasons[k] += n;
-  }
-  return r;
-}
-
-// Rows of every variant, with the cost relative to the variant's 0-mirror row.
-std::map<std::string, std::map<unsigned, MirrorRow>> mirror_rows(const MirrorSamples& ms) {
-  std::map<std::string, std::map<unsigned, MirrorRow>> rows;
-  for (const auto& [label, by_n] : ms) {
-    for (const auto& [n, v] : by_n) rows[label][n] = mirror_row(v);
-    auto z = rows[label].find(0);
-    if (z == rows[label].end() || !(z->second.forwarded > 0)) continue;
-    for (auto& [n, r] : rows[label]) r.cost = 1 - r.forwarded / z->second.forwarded;
-  }
-  return rows;
-}
-
-json mirror_sample_json(const MirrorSample& s) {
-  json j;
-  j["mirrors"] = s.mirrors;
-  j["offered_fps"] = s.offered;
-  j["forwarded_fps"] = s.forwarded;
-  j["mirror_fps"] = s.dst_fps;
-  j["cpu_percent"] = s.cpu_pct;
-  j["cpu_ns_per_forwarded_frame"] = s.cpu_ns;
-  j["account"] = {{"offered", s.offered_n},
-                  {"sink", s.sink_n},
-                  {"rx_ring_full", s.rx_ring},
-                  {"rx_xsk_drops", s.rx_xsk},
-                  {"switch_drops", s.sw_drops},
-                  {"switch_drop_reasons", s.drop_reasons},
-                  {"tx_lost", s.tx_lost},
-                  {"unaccounted", s.unaccounted},
-                  {"switch_counters_read", s.sw_counted}};
-  j["mirror_account"] = {{"mirrored", s.mirrored},   {"delivered", s.delivered},
-                         {"dropped", s.sw_dropped},  {"far_end", s.far_n},
-                         {"wire_lost", s.wire_lost}, {"unaccounted", s.mirror_unaccounted}};
-  return j;
-}
-
-json mirror_json(const Options& o, const MirrorSamples& ms,
-                 const std::map<std::string, std::string>& described,
-                 const std::map<std::string, std::string>& merrors) {
-  json j;
-  auto rows = mirror_rows(ms);
-  for (const auto& var : mirror_variants(o)) {
-    const std::string& label = var.label;
-    json jv;
-    if (auto d = described.find(label); d != described.end()) jv["describe"] = d->second;
-    if (auto e = merrors.find(label); e != merrors.end()) jv["error"] = e->second;
-    for (const auto& [n, r] : rows[label]) {
-      json jr;
-      jr["offered_fps"] = r.offered;
-      jr["forwarded_fps"] = r.forwarded;
-      jr["mirror_fps_per_destination"] = r.per_mirror;
-      jr["cost"] = r.cost;
-      jr["cpu_percent"] = r.cpu_pct;
-      jr["cpu_ns_per_forwarded_frame"] = r.cpu_ns;
-      jr["lost_rx_fraction"] = r.rx_lost;
-      jr["switch_drops_fraction"] = r.sw_drops;
-      jr["lost_tx_fraction"] = r.tx_lost;
-      jr["unaccounted_max_abs"] = r.unaccounted_max;
-      jr["mirrored"] = r.mirrored;
-      jr["delivered"] = r.delivered;
-      jr["mirror_dropped"] = r.sw_dropped;
-      jr["mirror_wire_lost"] = r.wire_lost;
-      jr["mirror_far_end"] = r.far;
-      jr["mirror_unaccounted_max_abs"] = r.mirror_unaccounted_max;
-      jv["median"][std::to_string(n)] = jr;
-    }
-    jv["runs"] = json::array();
-    if (auto it = ms.find(label); it != ms.end())
-      for (const auto& [n, v] : it->second)
-        for (const auto& s : v) jv["runs"].push_back(mirror_sample_json(s));
-    j[label] = jv;
-  }
-  return j;
-}
-
-void print_mirror_table(const Options& o, const Topology& t, const MirrorSamples& ms,
-                        const std::map<std::string, std::string>& described,
-                        const std::map<std::string, std::string>& merrors) {
-  auto rows = mirror_rows(ms);
-  std::printf(
-      "\nbrisk-bench mirror test: 64-byte frames %s -> %s; n mirrors copy every frame entering "
-      "or leaving %s, each to its own port (%sd0..), far ends count them; median of %d run(s), "
-      "%.1f s each; generator on CPU %d, switch on CPU %d\n",
-      t.gen_port.c_str(), t.sink_port.c_str(), t.gen_port.c_str(), t.prefix.c_str(), o.runs,
-      o.duration, o.gen_cpu, o.switch_cpu);
-  std::printf(
-      "loss account per run, from the generator's start until drained: lost rx = ingress veth "
-      "ring or AF_XDP RX ring full, sw drops = the switch's counted drops (brisk: named drops; "
-      "OVS: ports' TX dropped), lost tx = egress veth ring full; unacc. frames = offered - sink - "
-      "those (largest |x| of the runs). Mirror copies (summed over the mirrors; OVS: the "
-      "destination ports' TX packets and TX dropped): mirrored = delivered + dropped; unacc. "
-      "copies = mirrored - dropped - far end - wire lost (destination veth ring full).\n");
-  std::vector<std::vector<std::string>> tab;
-  tab.push_back({"switch", "mirrors", "offered Mfps", "fwd Mfps", "cost %", "Mfps per mirror",
-                 "CPU %", "CPU ns/fwd frame", "lost rx %", "sw drops %", "lost tx %",
-                 "unacc. frames", "mirrored M", "delivered M", "dropped", "far end M", "wire lost",
-                 "unacc. copies"});
-  auto m = [](double v) { return fmt(v / 1e6, 3); };
-  for (const auto& var : mirror_variants(o)) {
-    const std::string& label = var.label;
-    for (const auto& [n, r] : rows[label]) {
-      bool mir = n != 0;
-      tab.push_back({label, std::to_string(n), fmt(r.offered / 1e6, 2), m(r.forwarded),
-                     n == 0 ? "-" : fmt(r.cost * 100, 1), mir ? m(r.per_mirror) : "",
-                     fmt(r.cpu_pct, 0), fmt(r.cpu_ns, 0), fmt(r.rx_lost * 100, 1),
-                     r.counted ? fmt(r.sw_drops * 100, 2) : "?", fmt(r.tx_lost * 100, 2),
-                     r.counted ? std::to_string(r.unaccounted_max) : "?", mir ? m(r.mirrored) : "",
-                     mir ? m(r.delivered) : "", mir ? fmt(r.sw_dropped, 0) : "",
-                     mir ? m(r.far) : "", mir ? fmt(r.wire_lost, 0) : "",
-                     mir ? (r.counted ? std::to_string(r.mirror_unaccounted_max) : "?") : ""});
+// The reports: the chart (--plot), the JSON document or the tables; the exit status.
+int report(const Options& o, const Topology& topo, const Results& res) {
+  nlohmann::json j = report_json(o, topo, res);
+  if (!o.plot.empty() && o.has_compare()) {
+    try {
+      write_plot(j, o.plot, plot_title(o, res.gen_name));
+      log("chart written to " + o.plot);
+    } catch (const std::exception& e) {
+      log(e.what());
+      return 1;
     }
   }
-  std::vector<std::size_t> w(tab[0].size(), 0);
-  for (const auto& r : tab)
-    for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  for (std::size_t ri = 0; ri < tab.size(); ++ri) {
-    std::string line;
-    for (std::size_t i = 0; i < tab[ri].size(); ++i) {
-      const std::string& cell = tab[ri][i];
-      std::string pad(w[i] - cell.size(), ' ');
-      line += (i == 0 ? cell + pad : pad + cell);
-      if (i + 1 < tab[ri].size()) line += " | ";
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-    if (ri == 0) {
-      std::string sep;
-      for (std::size_t i = 0; i < w.size(); ++i)
-        sep += std::string(w[i] + (i == 0 ? 1 : 2), '-') + (i + 1 < w.size() ? "+" : "");
-      std::printf("%s\n", sep.c_str());
-    }
+  if (o.json) {
+    std::cout << j.dump(2) << "\n";
+  } else if (o.has_compare()) {
+    print_report(o, topo, res);
   }
-  // The judgement: one mirror costs at most 10% of the forwarding rate.
-  for (const auto& var : mirror_variants(o)) {
-    const std::string& label = var.label;
-    auto& r = rows[label];
-    if (r.count(0) && r.count(1) && !std::isnan(r[1].cost))
-      std::printf("%s: 1 mirror costs %.1f%% of the 0-mirror rate: target (<= 10%%) %s\n",
-                  label.c_str(), r[1].cost * 100, r[1].cost <= 0.10 ? "MET" : "NOT MET");
-    // CPU per forwarded frame grows by what the frame's copies cost.
-    if (r.count(0) && !std::isnan(r[0].cpu_ns))
-      for (const auto& [n, row] : r)
-        if (n != 0 && !std::isnan(row.cpu_ns))
-          std::printf(
-              "%s: %u mirror(s): CPU %.0f ns per forwarded frame, %.0f ns more than with "
-              "none: %.0f ns per copy\n",
-              label.c_str(), n, row.cpu_ns, row.cpu_ns - r[0].cpu_ns,
-              (row.cpu_ns - r[0].cpu_ns) / n);
+  if (!o.json) {
+    if (o.has("mirror")) print_mirror_table(o, topo, res);
+    std::printf("elapsed %.0f s\n", now_s() - res.t_start);
   }
-  if (rows.count("brisk fastpath on") && rows.count("brisk fastpath off")) {
-    auto& on = rows["brisk fastpath on"];
-    auto& off = rows["brisk fastpath off"];
-    if (on.count(1) && off.count(0) && off[0].forwarded > 0)
-      std::printf(
-          "brisk: 1 mirror with the fast path on forwards %.2fx the rate of "
-          "0 mirrors with it off (userspace)\n",
-          on[1].forwarded / off[0].forwarded);
-  }
-  for (const auto& var : mirror_variants(o)) {
-    const std::string& label = var.label;
-    for (const auto& [n, r] : rows[label]) {
-      if (r.drop_reasons.empty()) continue;
-      std::string d;
-      for (const auto& [k, v] : r.drop_reasons) d += " " + k + " " + std::to_string(v);
-      std::printf("  %s, %u mirror(s): the switch's drops over all runs:%s\n", label.c_str(), n,
-                  d.c_str());
-    }
-  }
-  for (const auto& var : mirror_variants(o)) {
-    const std::string& label = var.label;
-    if (auto e = merrors.find(label); e != merrors.end())
-      std::printf("%s: FAILED: %s\n", label.c_str(), e->second.c_str());
-    else if (auto d = described.find(label); d != described.end())
-      std::printf("%s: %s\n", label.c_str(), d->second.c_str());
-  }
+  return res.errors.empty() && res.mirror_errors.empty() ? 0 : 3;
 }
 
 int real_main(int argc, char** argv) {
@@ -1048,258 +236,25 @@ int real_main(int argc, char** argv) {
     if (argc != 6) usage_error("--afxdp-forwarder A B CPU BPF_OBJECT");
     return afxdp_forwarder_main(argv[2], argv[3], std::atoi(argv[4]), argv[5]);
   }
-  Options o;
-  bool tests_given = false, mirrors_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--topology") {
-      o.topology = val();
-      if (o.topology != "switch" && o.topology != "vxlan")
-        usage_error("--topology wants switch or vxlan");
-    } else if (a == "--switches") {
-      o.switches_given = true;
-      o.switches = split(val(), ',');
-      for (const auto& s : o.switches)
-        if (s != "brisk" && s != "brisk-noxdp" && s != "bridge" && s != "ovs" && s != "afxdp")
-          usage_error("unknown switch " + s);
-    } else if (a == "--tests") {
-      o.tests = split(val(), ',');
-      tests_given = true;
-      for (const auto& s : o.tests)
-        if (s != "fps" && s != "macs" && s != "latency" && s != "tcp" && s != "mirror")
-          usage_error("unknown test " + s);
-    } else if (a == "--mirrors") {
-      o.mirrors.clear();
-      for (const auto& m : split(val(), ','))
-        o.mirrors.push_back(static_cast<unsigned>(to_num(a, m, 0, 8)));
-      if (o.mirrors.empty()) usage_error("--mirrors wants a list like 0,1,4");
-      mirrors_given = true;
-    } else if (a == "--mirror-fastpath") {
-      o.mirror_fastpath = split(val(), ',');
-      if (o.mirror_fastpath.empty()) usage_error("--mirror-fastpath wants on, off or on,off");
-      for (const auto& s : o.mirror_fastpath)
-        if (s != "on" && s != "off") usage_error("--mirror-fastpath wants on, off or on,off");
-    } else if (a == "--runs") {
-      o.runs = static_cast<int>(to_num(a, val(), 1, 1000));
-    } else if (a == "--duration") {
-      o.duration = to_num(a, val(), 0.1, 3600);
-    } else if (a == "--warmup") {
-      o.warmup = to_num(a, val(), 0, 60);
-    } else if (a == "--macs") {
-      o.macs.clear();
-      for (const auto& m : split(val(), ','))
-        o.macs.push_back(static_cast<std::uint32_t>(to_num(a, m, 1, 1 << 24)));
-    } else if (a == "--rate") {
-      o.rate = to_num(a, val(), 0, 1e9);
-    } else if (a == "--generator") {
-      try {
-        o.generator = parse_gen_kind(val());
-      } catch (const std::invalid_argument& e) {
-        usage_error(e.what());
-      }
-    } else if (a == "--sinks") {
-      o.sinks = split(val(), ',');
-      if (o.sinks.empty()) usage_error("--sinks wants xdp, tc or xdp,tc");
-      for (const auto& s : o.sinks)
-        if (s != "xdp" && s != "tc") usage_error("--sinks wants xdp, tc or xdp,tc");
-    } else if (a == "--latency-rate") {
-      o.latency_rate = to_num(a, val(), 1, 1e9);
-    } else if (a == "--tcp-duration") {
-      o.tcp_duration = to_num(a, val(), 1, 3600);
-    } else if (a == "--gen-cpu") {
-      o.gen_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
-    } else if (a == "--switch-cpu") {
-      o.switch_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
-    } else if (a == "--switch-b-cpu") {
-      o.switch_b_cpu = static_cast<int>(to_num(a, val(), 0, 4095));
-    } else if (a == "--nice") {
-      o.nice = static_cast<int>(to_num(a, val(), -20, 19));
-    } else if (a == "--briskd") {
-      o.briskd = val();
-    } else if (a == "--brisk") {
-      o.brisk = val();
-    } else if (a == "--briskd-args") {
-      o.briskd_args = split(val(), ' ');
-    } else if (a == "--prefix") {
-      o.prefix = val();
-      if (o.prefix.empty() || o.prefix.size() > 8 ||
-          o.prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string::npos)
-        usage_error("--prefix wants 1-8 lowercase letters or digits");
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--plot") {
-      o.plot = val();
-    } else if (a == "--help" || a == "-h") {
-      std::printf("%s", kUsage);
-      return 0;
-    } else {
-      usage_error("unknown option " + a);
-    }
-  }
-  if (mirrors_given && !tests_given) o.tests = {"mirror"};
-  if (mirrors_given && !o.has("mirror"))
-    usage_error("--mirrors without the mirror test in --tests");
-  if (o.tests.empty()) usage_error("--tests wants at least one test");
-  if (o.topology == "vxlan") {
-    if (!o.switches_given) o.switches = {"brisk", "bridge"};
-    for (const auto& s : o.switches)
-      if (s != "brisk" && s != "bridge")
-        usage_error("--topology vxlan measures brisk and bridge only, not " + s);
-    if (o.has("mirror")) usage_error("--topology vxlan has no mirror test");
-  }
+  std::optional<Options> parsed = parse_options(argc, argv);
+  if (!parsed) return 0;  // --help
+  Options& o = *parsed;
   if (geteuid() != 0) {
     std::fprintf(stderr, "brisk-bench: needs root (namespaces, veths, XDP)\n");
     return 1;
   }
   std::string me = self_exe();
-  if (o.briskd.empty()) {  // the build tree's layout, else an install's (bin/ and sbin/)
-    o.briskd = dir_of(me) + "/briskd";
-    if (access(o.briskd.c_str(), X_OK) != 0) o.briskd = dir_of(me) + "/../sbin/briskd";
-  }
-  if (o.brisk.empty()) o.brisk = dir_of(me) + "/brisk";
+  locate_binaries(o, me);
   install_signal_handlers();
 
   Topology topo;
+  Results res;
   std::unique_ptr<SwitchUnderTest> current;
-  std::map<std::string, std::vector<Sample>> samples;
-  std::map<std::string, std::string> described;
-  std::map<std::string, std::string> errors;
-  // Mirror test: variant ("brisk fastpath on") -> mirror count -> one sample per round.
-  std::map<std::string, std::map<unsigned, std::vector<MirrorSample>>> msamples;
-  std::map<std::string, std::string> merrors;
-  double t_start = now_s();
-  std::string gen_name, gen_reason;
-  double gen_ceiling = NAN;
-  int rc = 0;
   std::optional<Testbed> bed;
+  res.t_start = now_s();
+  int rc = 0;
   try {
-    BenchBpf bpf(bpf_path(brisk::kBenchObject));
-    bed.emplace(o, topo);
-    log("prefix " + topo.prefix + ", topology " + o.topology + ", namespaces " + topo.gen_ns + " " +
-        topo.sink_ns +
-        (topo.vxlan ? " " + topo.gen_port_ns + " " + topo.sink_port_ns : std::string()) +
-        ", workdir " + topo.workdir);
-    SwitchConfig cfg;
-    cfg.briskd = o.briskd;
-    cfg.brisk = o.brisk;
-    cfg.briskd_args = o.briskd_args;
-    cfg.brisk_xdp_obj = bpf_path(brisk::kXdpObject);
-    cfg.self_exe = me;
-    cfg.pass_prog_fd = bpf.pass_fd();
-    cfg.nice = o.nice;
-    std::vector<std::unique_ptr<BenchBpf>> far;  // one sink per mirror destination
-    for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
-      far.push_back(std::make_unique<BenchBpf>(bpf_path(brisk::kBenchObject)));
-    // The generator: --generator's, or live frames where the kernel runs them, else the XDP
-    // loop, else AF_XDP transmit. Its first run is the ceiling measurement.
-    GenKind gk = o.generator;
-    bool fall_back = false;
-    if (gk == GenKind::automatic) {
-      std::string refusal = live_frames_refusal(bpf, topo.gen_ns, topo.gen_dev);
-      gk = refusal.empty() ? GenKind::live : GenKind::loop;
-      fall_back = !refusal.empty();
-      if (fall_back) gen_reason = "the kernel refuses XDP live frames: " + refusal;
-    } else {
-      gen_reason = std::string("--generator ") + gen_kind_name(gk);
-    }
-    LoopDevs loop{topo.gen_ns, topo.loop_a, topo.loop_b};
-    std::unique_ptr<TrafficGenerator> gen = make_generator(gk, bpf, loop);
-    Bench bench(o, topo, bpf, *gen, far);
-    try {
-      gen_ceiling = bench.ceiling();
-    } catch (const std::runtime_error& e) {
-      if (!fall_back) throw;
-      gen_reason += std::string("; ") + e.what();
-      gen = make_generator(GenKind::afxdp, bpf, loop);
-      bench.set_generator(*gen);
-      gen_ceiling = bench.ceiling();
-    }
-    gen_name = gen->name();
-    log("generator: " + gen_name + (gen_reason.empty() ? "" : " (" + gen_reason + ")") +
-        ", ceiling (no switch, XDP sink) " + fmt(gen_ceiling / 1e6, 3) + " Mfps" +
-        (gen->kind() == GenKind::loop
-             ? ", own cost " + fmt(bench.gen_cost_ns(), 0) + " ns/frame (off CPU/frame)"
-             : ""));
-    bench.attach_sink(o.sinks.front());
-    if (o.has("mirror"))
-      for (const auto& name : o.switches)
-        if (name != "brisk" && name != "ovs")
-          log("mirror test: not run for " + name + " (brisk and ovs only)");
-    // One round of one switch: start it and run `tests`. A failure is logged and recorded in
-    // `errs` under `label` (its later rounds are skipped); Ctrl-C goes on up; the switch is
-    // stopped either way.
-    auto run_round = [&](const std::string& label, std::map<std::string, std::string>& errs,
-                         std::unique_ptr<SwitchUnderTest> sw, const std::function<void()>& tests) {
-      current = std::move(sw);
-      try {
-        current->start();
-        described[label] = current->describe();
-        sleep_s(0.2);
-        tests();
-      } catch (const Interrupted&) {
-        throw;
-      } catch (const std::exception& e) {
-        errs[label] = e.what();
-        log(label + " failed: " + e.what());
-      }
-      current->stop();
-      current.reset();
-    };
-    for (int r = 0; r < o.runs; ++r) {
-      for (const auto& name : o.has_compare() ? o.switches : std::vector<std::string>{}) {
-        if (errors.count(name)) continue;  // failed to start before: skip the rest of its runs
-        run_round(name, errors, make_switch(name, topo, cfg), [&] {
-          Sample s = bench.measure(*current);
-          samples[name].push_back(s);
-          std::string line =
-              "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " + name + ":";
-          if (!std::isnan(s.delivered))
-            line += " " + fmt(s.delivered / 1e6, 3) + " Mfps of " + fmt(s.offered / 1e6, 2) +
-                    " offered, " + fmt(s.cpu_ns, 0) + " ns CPU/frame";
-          for (const auto& [n, v] : s.macs)
-            line += ", " + mac_label(n) + " MACs " + fmt(v / 1e6, 3);
-          if (!std::isnan(s.lat_p50))
-            line += ", p50/p99 " + fmt(s.lat_p50, 1) + "/" + fmt(s.lat_p99, 1) + " us";
-          if (o.has("tcp"))
-            line += s.tcp_failed ? ", TCP failed (" + s.tcp_error + ")"
-                                 : ", TCP " + fmt(s.tcp_gbps, 2) + " Gbit/s";
-          log(line);
-        });
-      }
-      // The mirror test: brisk with the fast path on and/or off, and Open vSwitch, every
-      // mirror count in turn on one running switch (set_mirrors() reconfigures it).
-      for (const auto& var : o.has("mirror") ? mirror_variants(o) : std::vector<MirrorVariant>{}) {
-        const std::string& label = var.label;
-        if (merrors.count(label)) continue;
-        SwitchConfig mc = cfg;
-        mc.mirror_ports = static_cast<unsigned>(topo.mirror_ports.size());
-        for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
-        run_round(label, merrors, make_switch(var.sw, topo, mc), [&] {
-          for (unsigned n : o.mirrors) {
-            MirrorSample ms = bench.measure_mirrors(*current, n);
-            msamples[label][n].push_back(ms);
-            std::string line = "run " + std::to_string(r + 1) + "/" + std::to_string(o.runs) + " " +
-                               label + ", " + std::to_string(n) +
-                               " mirror(s): " + fmt(ms.forwarded / 1e6, 3) + " Mfps forwarded of " +
-                               fmt(ms.offered / 1e6, 2) + " offered";
-            for (double d : ms.dst_fps) line += ", " + fmt(d / 1e6, 3);
-            if (n != 0) line += " Mfps mirrored";
-            line += "; unaccounted " + std::to_string(ms.unaccounted) + " of " +
-                    std::to_string(ms.offered_n) + " offered";
-            if (n != 0)
-              line += ", mirrored " + std::to_string(ms.mirrored) + " = delivered " +
-                      std::to_string(ms.delivered) + " + dropped " + std::to_string(ms.sw_dropped) +
-                      ", far ends " + std::to_string(ms.far_n) + " + wire lost " +
-                      std::to_string(ms.wire_lost);
-            log(line);
-          }
-        });
-      }
-    }
+    run_bench(o, me, topo, bed, current, res);
   } catch (const Interrupted&) {
     log("interrupted; cleaning up");
     rc = 130;
@@ -1312,210 +267,7 @@ int real_main(int argc, char** argv) {
   stop_all();
   if (bed) bed->teardown();
   if (rc != 0) return rc;
-
-  // ---- medians, table, JSON
-  auto med = [&](const std::string& sw, auto get) {
-    std::vector<double> v;
-    for (const auto& s : samples[sw]) v.push_back(get(s));
-    return median(v);
-  };
-  std::vector<Column> cols;
-  std::map<std::string, std::map<std::string, double>> m;  // switch -> key -> median
-  if (o.has("fps")) {
-    cols.push_back({"offered_fps", "offered Mfps", 2, 1e-6, false});
-    cols.push_back({"generator_share", "gen %", 0, 100, false});
-    cols.push_back({"delivered_fps", "Mfps", 3, 1e-6, true});
-    for (std::size_t i = 1; i < o.sinks.size(); ++i)
-      cols.push_back({"sink_" + o.sinks[i] + "_fps", o.sinks[i] + " sink Mfps", 3, 1e-6, true});
-    cols.push_back({"loss", "loss %", 1, 100, false});
-    cols.push_back({"cpu_ns_per_frame", "CPU ns/frame", 0, 1, false});
-    cols.push_back({"cpu_percent", "CPU %", 0, 1, false});
-  }
-  if (o.has("macs"))
-    for (auto n : o.macs)
-      cols.push_back({"macs_" + std::to_string(n), mac_label(n) + " MACs Mfps", 3, 1e-6, true});
-  if (o.has("latency")) {
-    cols.push_back({"latency_p50_us", "p50 us", 1, 1, false});
-    cols.push_back({"latency_p99_us", "p99 us", 1, 1, false});
-  }
-  if (o.has("tcp")) cols.push_back({"tcp_gbps", "TCP Gbit/s", 2, 1, true});
-  for (const auto& sw : o.switches) {
-    auto& mm = m[sw];
-    mm["offered_fps"] = med(sw, [](const Sample& s) { return s.offered; });
-    mm["generator_share"] = med(sw, [](const Sample& s) { return s.gen_share; });
-    for (const auto& k : o.sinks)
-      mm["sink_" + k + "_fps"] = med(sw, [&k](const Sample& s) {
-        auto it = s.sink_delivered.find(k);
-        return it == s.sink_delivered.end() ? NAN : it->second;
-      });
-    mm["delivered_fps"] = med(sw, [](const Sample& s) { return s.delivered; });
-    mm["loss"] = med(sw, [](const Sample& s) { return s.loss; });
-    mm["cpu_ns_per_frame"] = med(sw, [](const Sample& s) { return s.cpu_ns; });
-    mm["cpu_percent"] = med(sw, [](const Sample& s) { return s.cpu_pct; });
-    mm["overload_latency_p50_us"] = med(sw, [](const Sample& s) { return s.ovl_p50; });
-    mm["overload_latency_p99_us"] = med(sw, [](const Sample& s) { return s.ovl_p99; });
-    for (auto n : o.macs)
-      mm["macs_" + std::to_string(n)] = med(sw, [n](const Sample& s) {
-        auto it = s.macs.find(n);
-        return it == s.macs.end() ? NAN : it->second;
-      });
-    mm["latency_p50_us"] = med(sw, [](const Sample& s) { return s.lat_p50; });
-    mm["latency_p99_us"] = med(sw, [](const Sample& s) { return s.lat_p99; });
-    mm["tcp_gbps"] = med(sw, [](const Sample& s) { return s.tcp_gbps; });
-  }
-  std::vector<std::string> others;
-  bool have_brisk = std::find(o.switches.begin(), o.switches.end(), "brisk") != o.switches.end();
-  for (const auto& sw : o.switches)
-    if (sw != "brisk") others.push_back(sw);
-  auto ratio = [&](const std::string& key, const std::string& other) {
-    double a = m["brisk"][key], b = m[other][key];
-    return (b > 0 && !std::isnan(a)) ? a / b : NAN;
-  };
-
-  // The results as JSON: printed with --json, drawn with --plot.
-  json j;
-  {
-    j["config"] = {{"topology", o.topology},
-                   {"frame_bytes", 64},
-                   {"runs", o.runs},
-                   {"duration_s", o.duration},
-                   {"warmup_s", o.warmup},
-                   {"rate_fps", o.rate},
-                   {"latency_rate_fps", o.latency_rate},
-                   {"tcp_duration_s", o.tcp_duration},
-                   {"gen_cpu", o.gen_cpu},
-                   {"generator",
-                    {{"kind", gen_kind_name(o.generator)},
-                     {"name", gen_name},
-                     {"reason", gen_reason},
-                     {"ceiling_fps", gen_ceiling},
-                     {"bound_share", kGenBound}}},
-                   {"sinks", o.sinks},
-                   {"switch_cpu", o.switch_cpu},
-                   {"switch_b_cpu", topo.switch_b_cpu},
-                   {"nice", o.nice},
-                   {"macs", o.macs},
-                   {"tests", o.tests},
-                   {"switches", o.switches}};
-    if (o.has("mirror")) {
-      j["config"]["mirrors"] = o.mirrors;
-      j["config"]["mirror_fastpath"] = o.mirror_fastpath;
-    }
-    for (const auto& sw : o.has_compare() ? o.switches : std::vector<std::string>{}) {
-      json js;
-      js["describe"] = described[sw];
-      if (o.has("fps")) js["generator_bound"] = m[sw]["generator_share"] >= kGenBound;
-      if (errors.count(sw)) js["error"] = errors[sw];
-      for (const auto& [k, v] : m[sw]) js["median"][k] = v;
-      js["runs"] = json::array();
-      for (const auto& s : samples[sw]) js["runs"].push_back(sample_json(s));
-      j["switches"][sw] = js;
-    }
-    if (have_brisk && o.has_compare())
-      for (const auto& other : others)
-        for (const auto& c : cols)
-          if (c.ratio) j["ratios"]["brisk/" + other][c.key] = ratio(c.key, other);
-    if (o.has("mirror")) j["mirror"] = mirror_json(o, msamples, described, merrors);
-    j["elapsed_s"] = now_s() - t_start;
-  }
-  if (!o.plot.empty() && o.has_compare()) {
-    try {
-      write_plot(j, o.plot, plot_title(o, gen_name));
-      log("chart written to " + o.plot);
-    } catch (const std::exception& e) {
-      log(e.what());
-      return 1;
-    }
-  }
-  if (o.json) {
-    std::cout << j.dump(2) << "\n";
-  } else if (o.has_compare()) {
-    std::vector<std::vector<std::string>> rows;
-    std::vector<std::string> head = {"switch"};
-    for (const auto& c : cols) head.push_back(c.header);
-    rows.push_back(head);
-    for (const auto& sw : o.switches) {
-      std::vector<std::string> r = {sw};
-      for (const auto& c : cols) {
-        double v = m[sw][c.key];
-        r.push_back(fmt(std::isnan(v) ? v : v * c.scale, c.precision));
-      }
-      rows.push_back(r);
-    }
-    if (have_brisk)
-      for (const auto& other : others) {
-        std::vector<std::string> r = {"brisk / " + other};
-        for (const auto& c : cols) r.push_back(c.ratio ? fmt(ratio(c.key, other), 2) + "x" : "");
-        rows.push_back(r);
-      }
-    std::vector<std::size_t> w(head.size(), 0);
-    for (const auto& r : rows)
-      for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-    std::printf(
-        "brisk-bench: 64-byte frames, median of %d run(s), %.1f s each; generator: %s on CPU "
-        "%d%s; switch on CPU %d\n",
-        o.runs, o.duration, gen_name.c_str(), o.gen_cpu,
-        o.rate > 0 ? (", " + fmt(o.rate / 1e6, 2) + " Mfps offered").c_str() : ", unpaced",
-        o.switch_cpu);
-    if (!gen_reason.empty()) std::printf("generator chosen because %s\n", gen_reason.c_str());
-    if (o.has("fps"))
-      std::printf(
-          "generator ceiling %s Mfps (into an XDP sink, no switch); gen %% = offered / ceiling, "
-          "%.0f%% or more: generator-bound. Mfps: delivered to the %s sink\n",
-          fmt(gen_ceiling / 1e6, 3).c_str(), kGenBound * 100, o.sinks.front().c_str());
-    if (topo.vxlan)
-      std::printf(
-          "topology vxlan: generator -> switch A =VXLAN VNI %u over a veth underlay (MTU %d)=> "
-          "switch B -> sink; brisk's second worker on CPU %d\n",
-          topo.vni, topo.underlay_mtu, topo.switch_b_cpu);
-    if (o.has("latency"))
-      std::printf("latency: one-way, generator to sink, at %s frames/s\n",
-                  fmt(o.latency_rate, 0).c_str());
-    for (std::size_t ri = 0; ri < rows.size(); ++ri) {
-      std::string line;
-      for (std::size_t i = 0; i < rows[ri].size(); ++i) {
-        std::string cell = rows[ri][i];
-        std::string pad(w[i] - cell.size(), ' ');
-        line += (i == 0 ? cell + pad : pad + cell);
-        if (i + 1 < rows[ri].size()) line += " | ";
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      std::printf("%s\n", line.c_str());
-      if (ri == 0 || ri == o.switches.size()) {
-        if (ri == o.switches.size() && !(have_brisk && !others.empty())) continue;
-        std::string sep;
-        for (std::size_t i = 0; i < w.size(); ++i)
-          sep += std::string(w[i] + (i == 0 ? 1 : 2), '-') + (i + 1 < w.size() ? "+" : "");
-        std::printf("%s\n", sep.c_str());
-      }
-    }
-    for (const auto& sw : o.switches) {
-      if (o.has("fps") && m[sw]["generator_share"] >= kGenBound)
-        std::printf(
-            "%s: generator-bound: it forwarded what the generator could offer (%s of "
-            "the ceiling); its Mfps is a lower bound\n",
-            sw.c_str(), fmt(m[sw]["generator_share"] * 100, 0).c_str());
-      if (errors.count(sw))
-        std::printf("%s: FAILED: %s\n", sw.c_str(), errors[sw].c_str());
-      else
-        std::printf("%s: %s\n", sw.c_str(), described[sw].c_str());
-      int tf = 0;
-      std::string te;
-      for (const auto& s : samples[sw])
-        if (s.tcp_failed) {
-          ++tf;
-          te = s.tcp_error;
-        }
-      if (tf)
-        std::printf("  TCP failed in %d of %zu runs (%s); counted as 0\n", tf, samples[sw].size(),
-                    te.c_str());
-    }
-  }
-  if (!o.json) {
-    if (o.has("mirror")) print_mirror_table(o, topo, msamples, described, merrors);
-    std::printf("elapsed %.0f s\n", now_s() - t_start);
-  }
-  return errors.empty() && merrors.empty() ? 0 : 3;
+  return report(o, topo, res);
 }
 
 }  // namespace

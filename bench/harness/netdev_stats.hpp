@@ -1,6 +1,6 @@
 // netdev_stats: counters of the harness's veth devices, for the loss accounting of the mirror
-// test (main.cpp, --mirrors): where a frame the generator offered was dropped when it reached
-// neither the sink nor a counted drop of the switch.
+// test (test_mirror.cpp, --mirrors): where a frame the generator offered was dropped when it
+// reached neither the sink nor a counted drop of the switch.
 //
 // ethtool_stats()  the driver's own statistics (SIOCETHTOOL ETHTOOL_GSTRINGS/GSTATS), read
 //                  from inside namespace ns ("" = the harness's own). For a veth:

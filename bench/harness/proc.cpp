@@ -26,11 +26,11 @@ std::set<pid_t> g_children;  // spawned, not yet reaped
 
 void on_signal(int) { g_interrupted = 1; }
 
+}  // namespace
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-}  // namespace
 
 bool interrupted() { return g_interrupted != 0 && !g_ignore; }
 void ignore_interrupts() { g_ignore = true; }

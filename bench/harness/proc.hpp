@@ -32,6 +32,8 @@ void ignore_interrupts();
 void install_signal_handlers();
 // Sleep, throwing Interrupted when a signal arrives meanwhile.
 void sleep_s(double seconds);
+// Seconds on the monotonic clock (steady_clock).
+double now_s();
 
 struct SpawnOptions {
   std::string log;               // stdout and stderr go here ("" = /dev/null)

@@ -1,4 +1,4 @@
-// The switches the harness measures, all on the same topology (see main.cpp). The default
+// The switches the harness measures, all on the same topology (testbed.hpp). The default
 // ("switch") topology:
 //
 //   gen ns: <P>g0 ==veth== <P>g1  [switch]  <P>s1 ==veth== <P>s0 :sink ns
@@ -35,7 +35,7 @@
 //
 // pids(): the processes whose CPU time counts as the switch's (empty for the bridge).
 //
-// Mirror test (--mirrors, main.cpp): the testbed adds destination veths
+// Mirror test (--mirrors, test_mirror.hpp): the testbed adds destination veths
 //
 //   <P>d0..<P>d<N-1> ==veth== <P>m0..<P>m<N-1> in namespace <P>-mir (XDP: count, drop)
 //
@@ -125,9 +125,17 @@ class SwitchUnderTest {
   virtual SwitchCounters counters() { return {}; }
 };
 
+// The registry (switches.cpp; one switch_<name>.cpp per switch).
+//
 // name: brisk, brisk-noxdp (brisk with --xdp-fastpath off), bridge, ovs or afxdp (vxlan
 // topology: brisk or bridge). Throws for an unknown name.
 std::unique_ptr<SwitchUnderTest> make_switch(const std::string& name, const Topology& topo,
                                              const SwitchConfig& cfg);
+// Every switch's name, in the registry's order (the default --switches); those with a vxlan
+// topology (the default --switches of --topology vxlan).
+std::vector<std::string> switch_names();
+std::vector<std::string> vxlan_switch_names();
+bool switch_known(const std::string& name);
+bool switch_has_vxlan(const std::string& name);
 
 }  // namespace bench
