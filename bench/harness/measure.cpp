@@ -25,8 +25,10 @@ void Bench::attach_sink(const std::string& kind) {
 }
 
 void Bench::detach_sink() noexcept {
-  xdp_detach(t_.sink_ns, t_.sink_dev);
-  tc_detach(t_.sink_ns, t_.sink_dev);
+  if (sink_ == "tc")
+    tc_detach(t_.sink_ns, t_.sink_dev);
+  else
+    xdp_detach(t_.sink_ns, t_.sink_dev);
   sink_.clear();
 }
 

@@ -13,7 +13,7 @@
 //   <P>s1 == <P>s0
 //
 // Per round and switch: start it; a ping from the sink namespace teaches it both MACs; then
-//   fps      64-byte frames from the XDP live-frames generator on the generator CPU, one
+//   fps      64-byte frames from the generator (generator.hpp) on the generator CPU, one
 //            source MAC: offered and delivered frames/s, loss, CPU per frame
 //   macs     the same with N source MACs (default 1000 and 100000)
 //   latency  a paced run (default 100,000 frames/s, every frame stamped): one-way p50/p99
@@ -64,9 +64,14 @@
 
 namespace bench {
 
-// A run whose offered rate is at least this share of the generator's ceiling is
-// generator-bound: the switch may forward more than this generator can offer.
+// A run whose offered rate is at least this share of the generator's ceiling, and which lost
+// less than kGenBoundLoss of it, is generator-bound: the switch forwarded what the generator
+// could offer and might forward more. (A switch that drops much of a full offer is not.)
 constexpr double kGenBound = 0.9;
+constexpr double kGenBoundLoss = 0.01;
+inline bool generator_bound(double share, double loss) {
+  return share >= kGenBound && loss < kGenBoundLoss;
+}
 
 // One switch in one round of the comparison: what its tests measured (NaN: not run).
 struct Sample {

@@ -149,8 +149,9 @@ const std::vector<OptionSpec> kOptions = {
     {"--rate", "FPS", "offered load of fps/macs (default 0: as fast as the generator goes)",
      number(&Options::rate, 0, 1e9)},
     {"--generator", "G",
-     "auto (default): XDP live frames where the kernel runs them, else AF_XDP\n"
-     "transmit (the reason is printed); live or afxdp force one",
+     "auto (default): XDP live frames where the kernel runs them, else the XDP\n"
+     "loop, else AF_XDP transmit (the reason is printed); live, loop or afxdp\n"
+     "force one (docs/benchmarks.md)",
      [](const Arg& a) {
        try {
          a.o.generator = parse_gen_kind(a.value);
