@@ -37,6 +37,13 @@ std::string label(const std::string& name, double v, double bridge) {
   return name + "\\n" + b;
 }
 
+// True when a run's TCP test failed (the harness counts it as 0 Gbit/s).
+bool tcp_failed(const json& sw) {
+  for (const auto& run : sw.value("runs", json::array()))
+    if (run.contains("tcp_error")) return true;
+  return false;
+}
+
 // One line per switch: name, Mfps per sink (xdp, tc), TCP, p50, p99, the two labels.
 std::string data_file(const json& r) {
   const json& sws = r.at("switches");
@@ -48,11 +55,13 @@ std::string data_file(const json& r) {
     if (!sws.contains(n)) continue;
     const json& sw = sws.at(n);
     double fps = median_of(sw, "delivered_fps"), tcp = median_of(sw, "tcp_gbps");
+    std::string tcp_label = label(n, tcp, b_tcp);
+    if (tcp == 0 && tcp_failed(sw)) tcp_label = n + "\\nfailed";
     os << '"' << n << "\" " << cell(median_of(sw, "sink_xdp_fps"), 1e-6, 3) << ' '
        << cell(median_of(sw, "sink_tc_fps"), 1e-6, 3) << ' ' << cell(tcp, 1, 2) << ' '
        << cell(median_of(sw, "latency_p50_us"), 1, 1) << ' '
        << cell(median_of(sw, "latency_p99_us"), 1, 1) << " \"" << label(n, fps, b_fps) << "\" \""
-       << label(n, tcp, b_tcp) << "\"\n";
+       << tcp_label << "\"\n";
   }
   return os.str();
 }

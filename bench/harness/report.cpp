@@ -210,8 +210,10 @@ std::vector<std::vector<std::string>> comparison_rows(const Options& o, Comparis
   if (c.have_brisk)
     for (const auto& other : c.others) {
       std::vector<std::string> row = {"brisk / " + other};
-      for (const auto& col : c.cols)
-        row.push_back(col.ratio ? fmt(c.ratio(col.key, other), 2) + "x" : "");
+      for (const auto& col : c.cols) {
+        double q = col.ratio ? c.ratio(col.key, other) : NAN;
+        row.push_back(!col.ratio ? "" : std::isnan(q) ? "-" : fmt(q, 2) + "x");
+      }
       rows.push_back(row);
     }
   return rows;
