@@ -53,8 +53,10 @@
 //     the kernel's object name limit), one comment each saying who writes and who reads it;
 //     the brisk_fp_* maps are created ONCE by XdpFastpath and shared by every port's program
 //     instance (bpf_map__reuse_fd before load); brisk_xsks is per instance;
-//   * struct layouts are mirrored in datapath/xdp_fastpath.cpp (static_asserts on sizes);
-//   * the entry point stays SEC("xdp") brisk_xdp_rx, which userspace looks up by name;
+//   * limits, flags and the layouts of map keys and values are in brisk_xdp_abi.h, shared
+//     with the C++ side (static_asserts on sizes there);
+//   * the entry point is SEC("xdp") BRISK_XDP_PROG (brisk_xdp_rx), which userspace looks up
+//     by BRISK_XDP_PROG_NAME;
 //     brisk_devmap_xmit (BTF raw tracepoint) is loaded and attached by XdpFastpath only;
 //   * anything the fast path does not handle ends in the XSKMAP redirect.
 //
@@ -67,51 +69,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
-#define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)
-#define BRISK_FP_FDB_MAX (1 << 20)
-
-#define BRISK_FP_IN 1u   // frames received on this port may take the fast path
-#define BRISK_FP_OUT 2u  // the fast path may redirect to this port's device
-// Frames entering or leaving this port are mirrored (a port mirror's source, or any port of a
-// bridge with a bridge-wide port mirror): the fast path forwards them only with the copies,
-// through the (in, out) pair's group in brisk_fp_mpairs; without one they go to userspace.
-#define BRISK_FP_MIRROR 4u
-
-#define BRISK_FP_MAX_COPIES 8     // mirror destinations per (in, out) pair (kFpMaxCopies)
-#define BRISK_FP_GROUP_DEVS 16    // devices per group devmap: out + copies (kFpGroupDevs)
-#define BRISK_FP_MAX_GROUPS 1024  // distinct device sets (kFpMaxGroups)
-#define BRISK_FP_MAX_PAIRS 65536  // (in, out) pairs with mirror copies (kFpMaxPairs)
-#define BRISK_FP_MAX_MIRRORS 64   // kMaxMirrors: mirror counter slots
-
-// A port as the fast path sees it. Index: brisk PortId. Written by XdpFastpath (control
-// thread) with whole-element updates; read here.
-struct brisk_fp_port {
-  __u32 ifindex;      // the device (redirect target)
-  __u32 bridge;       // fast-path bridge id (XdpFastpath's, not the snapshot index)
-  __u32 flags;        // BRISK_FP_IN | BRISK_FP_OUT; 0: not accelerated
-  __u16 trunk;        // 0 access, 1 trunk
-  __u16 access_vlan;  // access: the port's VLAN
-  __u16 native_vlan;  // trunk: VLAN of untagged frames
-  __u16 pad[3];
-  __u64 allowed[64];  // trunk: carried VLANs (bit v of allowed[v / 64])
-};
-
-struct brisk_fp_key {
-  __u32 bridge;
-  __u16 vlan;
-  __u8 mac[6];
-};
-
-struct brisk_fp_entry {
-  __u32 port;     // brisk PortId
-  __u32 flags;    // reserved, 0
-  __u64 seen_ns;  // CLOCK_MONOTONIC ns of the last fast-path frame from this source
-};
-
-struct brisk_fp_counters {
-  __u64 rx_frames, rx_bytes, tx_frames, tx_bytes;
-};
+#include "brisk_xdp_abi.h"
 
 // AF_XDP sockets by rx queue index. Written by userspace (AfXdpPort, one entry per bound
 // queue); read by brisk_xdp_rx. Userspace resizes it before load when it binds a queue
@@ -160,21 +118,8 @@ struct {
 
 // ---- fast-path mirrors (datapath/xdp_fastpath.hpp, "Mirrors") ----
 
-// What a mirrored (in, out) pair needs. Key: struct brisk_fp_pair. Written by XdpFastpath
+// (in, out) pair -> what its mirror copies need (brisk_xdp_abi.h). Written by XdpFastpath
 // (whole-element updates: a hash map swaps the element); read here. Shared.
-struct brisk_fp_pair {
-  __u32 in, out;  // brisk PortIds
-};
-struct brisk_fp_mgroup {
-  __u32 group;     // index into brisk_fp_mdevs: a DEVMAP_HASH of out + every copy's device
-  __u16 ncopies;   // mirror destinations (<= BRISK_FP_MAX_COPIES)
-  __u16 max_len;   // longest frame (after egress tagging) every device of the group takes
-  __u16 dst_port[BRISK_FP_MAX_COPIES];    // the destinations' PortIds (for brisk_fp_stats)
-  __u16 slot[BRISK_FP_MAX_COPIES];        // their mirrors' counter slots (brisk_fp_mstats)
-  __u16 dst_native[BRISK_FP_MAX_COPIES];  // trunk destination: its native VLAN
-  __u8 dst_trunk[BRISK_FP_MAX_COPIES];    // 1: a trunk (tags every VLAN but its native one)
-};
-
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, BRISK_FP_MAX_PAIRS);
@@ -204,9 +149,6 @@ struct {
 // here), sent and dropped (what the destination device's ndo_xdp_xmit took or refused,
 // counted by brisk_devmap_xmit from the xdp:xdp_devmap_xmit tracepoint). Read by
 // XdpFastpath::mirror_counters(). Shared.
-struct brisk_fp_mcounters {
-  __u64 mirrored, sent, dropped, pad;
-};
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, BRISK_FP_MAX_MIRRORS);
@@ -219,10 +161,6 @@ struct {
 // its mirror's. The namespace is part of the key because the tracepoint fires for redirects
 // in every namespace of the host, and ifindexes repeat across namespaces. Written by
 // XdpFastpath. Shared.
-struct brisk_fp_dkey {
-  __u32 netns;    // inode number of the device's network namespace (/proc/self/ns/net)
-  __u32 ifindex;
-};
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, BRISK_FP_MAX_MIRRORS);
@@ -433,7 +371,7 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
 }
 
 SEC("xdp")
-int brisk_xdp_rx(struct xdp_md *ctx) {
+int BRISK_XDP_PROG(struct xdp_md *ctx) {
   int act = brisk_fast_path(ctx);
   if (act == XDP_REDIRECT) return act;
   return bpf_redirect_map(&brisk_xsks, ctx->rx_queue_index, XDP_PASS);

@@ -21,6 +21,8 @@
 #include <set>
 #include <sstream>
 
+#include "bpf/brisk_xdp_abi.h"
+
 namespace brisk {
 
 using json = nlohmann::json;
@@ -601,7 +603,7 @@ bool detach_stale_brisk_xdp(const std::string& ifname) {
     bpf_prog_info info{};
     __u32 len = sizeof(info);
     bool ours = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-                std::strncmp(info.name, "brisk_xdp_rx", sizeof(info.name)) == 0;
+                std::strncmp(info.name, BRISK_XDP_PROG_NAME, sizeof(info.name)) == 0;
     if (ours) {
       bpf_xdp_attach_opts o{};
       o.sz = sizeof(o);

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "bpf/brisk_xdp_abi.h"
 #include "datapath/bpf_objects.hpp"
 #include "datapath/csum.hpp"
 #include "datapath/umem_pool.hpp"
@@ -33,7 +34,7 @@ namespace brisk {
 
 namespace {
 
-constexpr const char* kProgName = "brisk_xdp_rx";
+constexpr const char* kProgName = BRISK_XDP_PROG_NAME;
 constexpr const char* kXskMapName = "brisk_xsks";
 
 [[noreturn]] void fail(int err, const std::string& what) {

@@ -8,67 +8,40 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <set>
-#include <syslog.h>
 #include <system_error>
 
+#include "bpf/brisk_xdp_abi.h"
 #include "datapath/afxdp_port.hpp"
+#include "datapath/frame.hpp"
 
 namespace brisk {
 
 namespace {
 
-// Mirrors of the structs in bpf/brisk_xdp.c.
-constexpr std::uint32_t kFpIn = 1, kFpOut = 2;
-struct FpPort {
-  std::uint32_t ifindex, bridge, flags;
-  std::uint16_t trunk, access_vlan, native_vlan, pad[3];
-  std::uint64_t allowed[64];
-};
-static_assert(sizeof(FpPort) == 536);
-struct FpKey {
-  std::uint32_t bridge;
-  std::uint16_t vlan;
-  std::uint8_t mac[6];
-};
-static_assert(sizeof(FpKey) == 12);
-struct FpEntry {
-  std::uint32_t port, flags;
-  std::uint64_t seen_ns;
-};
-static_assert(sizeof(FpEntry) == 16);
-struct FpCounters {
-  std::uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
-};
-
-constexpr std::uint32_t kFpMirror = 4;
-constexpr std::size_t kFpMaxCopies = 8, kFpGroupDevs = 16, kFpMaxGroups = 1024,
-                      kFpMaxPairs = 65536;
-constexpr std::uint32_t kFpMaxFrame = 1920;
-struct FpPair {
-  std::uint32_t in, out;
-};
-struct FpMGroup {
-  std::uint32_t group;
-  std::uint16_t ncopies, max_len;
-  std::uint16_t dst_port[kFpMaxCopies], slot[kFpMaxCopies], dst_native[kFpMaxCopies];
-  std::uint8_t dst_trunk[kFpMaxCopies];
-};
-static_assert(sizeof(FpMGroup) == 64);
-struct FpMCounters {
-  std::uint64_t mirrored, sent, dropped, pad;
-};
-static_assert(kMaxMirrors == 64, "BRISK_FP_MAX_MIRRORS in bpf/brisk_xdp.c");
-struct FpDstKey {  // struct brisk_fp_dkey
-  std::uint32_t netns, ifindex;
-};
-static_assert(sizeof(FpDstKey) == 8);
+// The program's map layouts and limits (bpf/brisk_xdp_abi.h), by their C++ names here.
+using FpPort = brisk_fp_port;
+using FpKey = brisk_fp_key;
+using FpEntry = brisk_fp_entry;
+using FpCounters = brisk_fp_counters;
+using FpPair = brisk_fp_pair;
+using FpMGroup = brisk_fp_mgroup;
+using FpMCounters = brisk_fp_mcounters;
+using FpDstKey = brisk_fp_dkey;
+constexpr std::uint32_t kFpIn = BRISK_FP_IN, kFpOut = BRISK_FP_OUT, kFpMirror = BRISK_FP_MIRROR;
+constexpr std::size_t kFpMaxCopies = BRISK_FP_MAX_COPIES, kFpGroupDevs = BRISK_FP_GROUP_DEVS,
+                      kFpMaxGroups = BRISK_FP_MAX_GROUPS, kFpMaxPairs = BRISK_FP_MAX_PAIRS;
+constexpr std::uint32_t kFpMaxFrame = BRISK_FP_MAX_FRAME;
+static_assert(kMaxMirrors == BRISK_FP_MAX_MIRRORS, "one limit of mirror slots");
+static_assert(kMaxPorts == BRISK_FP_MAX_PORTS, "one limit of ports");
+static_assert(kMaxFrameLen == BRISK_FP_MAX_FRAME, "one limit of frame length");
 
 // The inode number of this process's network namespace (brisk_fp_dkey.netns: the kernel's
 // ns_common.inum of the namespace its devices live in), 0 if it cannot be read.
@@ -196,7 +169,7 @@ void XdpFastpath::attach_tracepoint(const std::string& path) {
     why = "open failed";
   } else {
     bpf_program* tp = bpf_object__find_program_by_name(tp_obj_, kTracepointProg);
-    bpf_program* xdp = bpf_object__find_program_by_name(tp_obj_, "brisk_xdp_rx");
+    bpf_program* xdp = bpf_object__find_program_by_name(tp_obj_, BRISK_XDP_PROG_NAME);
     if (tp == nullptr) {
       why = "no program " + std::string(kTracepointProg);
     } else {

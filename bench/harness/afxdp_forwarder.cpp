@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bpf/brisk_xdp_abi.h"
+
 namespace bench {
 namespace {
 
@@ -51,7 +53,7 @@ bool load_prog(Side& s, const std::string& path) {
     s.obj = nullptr;
     return false;
   }
-  bpf_program* p = bpf_object__find_program_by_name(s.obj, "brisk_xdp_rx");
+  bpf_program* p = bpf_object__find_program_by_name(s.obj, BRISK_XDP_PROG_NAME);
   if (p == nullptr) return false;
   int rc = bpf_xdp_attach(s.ifindex, bpf_program__fd(p), XDP_FLAGS_DRV_MODE, nullptr);
   if (rc != 0) {

@@ -1,0 +1,103 @@
+/* brisk_xdp_abi.h: the one definition of what brisk's XDP program (bpf/brisk_xdp.c) and
+ * its userspace owner (datapath/xdp_fastpath.cpp, datapath/afxdp_port.cpp) share: limits,
+ * port flags and the layouts of the fast path's map keys and values. Plain C with the
+ * kernel's fixed-width types (<linux/types.h>), included by both; the C++ side checks the
+ * sizes below and that the limits agree with its own (kMaxPorts, kMaxMirrors, kMaxFrameLen).
+ *
+ * Who writes what (each map's comment in brisk_xdp.c says more): XdpFastpath (control
+ * thread) writes ports, FDB entries, mirror pairs, groups and destinations with whole-element
+ * updates; the program writes the per-CPU counters and the FDB entries' seen_ns. */
+#ifndef BRISK_XDP_ABI_H
+#define BRISK_XDP_ABI_H
+
+#include <linux/types.h>
+
+/* The entry point every brisk AF_XDP port and the fast path attach: brisk_xdp.c defines the
+ * function through BRISK_XDP_PROG, userspace looks it up by BRISK_XDP_PROG_NAME. */
+#define BRISK_XDP_PROG brisk_xdp_rx
+#define BRISK_XDP_STR_(x) #x
+#define BRISK_XDP_STR(x) BRISK_XDP_STR_(x)
+#define BRISK_XDP_PROG_NAME BRISK_XDP_STR(BRISK_XDP_PROG)
+
+#define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
+#define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)
+#define BRISK_FP_FDB_MAX (1 << 20)
+
+#define BRISK_FP_IN 1u   // frames received on this port may take the fast path
+#define BRISK_FP_OUT 2u  // the fast path may redirect to this port's device
+// Frames entering or leaving this port are mirrored (a port mirror's source, or any port of a
+// bridge with a bridge-wide port mirror): the fast path forwards them only with the copies,
+// through the (in, out) pair's group in brisk_fp_mpairs; without one they go to userspace.
+#define BRISK_FP_MIRROR 4u
+
+#define BRISK_FP_MAX_COPIES 8     // mirror destinations per (in, out) pair (kFpMaxCopies)
+#define BRISK_FP_GROUP_DEVS 16    // devices per group devmap: out + copies (kFpGroupDevs)
+#define BRISK_FP_MAX_GROUPS 1024  // distinct device sets (kFpMaxGroups)
+#define BRISK_FP_MAX_PAIRS 65536  // (in, out) pairs with mirror copies (kFpMaxPairs)
+#define BRISK_FP_MAX_MIRRORS 64   // kMaxMirrors: mirror counter slots
+
+// A port as the fast path sees it. Index: brisk PortId. Written by XdpFastpath (control
+// thread) with whole-element updates; read here.
+struct brisk_fp_port {
+  __u32 ifindex;      // the device (redirect target)
+  __u32 bridge;       // fast-path bridge id (XdpFastpath's, not the snapshot index)
+  __u32 flags;        // BRISK_FP_IN | BRISK_FP_OUT; 0: not accelerated
+  __u16 trunk;        // 0 access, 1 trunk
+  __u16 access_vlan;  // access: the port's VLAN
+  __u16 native_vlan;  // trunk: VLAN of untagged frames
+  __u16 pad[3];
+  __u64 allowed[64];  // trunk: carried VLANs (bit v of allowed[v / 64])
+};
+
+struct brisk_fp_key {
+  __u32 bridge;
+  __u16 vlan;
+  __u8 mac[6];
+};
+
+struct brisk_fp_entry {
+  __u32 port;     // brisk PortId
+  __u32 flags;    // reserved, 0
+  __u64 seen_ns;  // CLOCK_MONOTONIC ns of the last fast-path frame from this source
+};
+
+struct brisk_fp_counters {
+  __u64 rx_frames, rx_bytes, tx_frames, tx_bytes;
+};
+
+// What a mirrored (in, out) pair needs. Key: struct brisk_fp_pair. Written by XdpFastpath
+// (whole-element updates: a hash map swaps the element); read here. Shared.
+struct brisk_fp_pair {
+  __u32 in, out;  // brisk PortIds
+};
+struct brisk_fp_mgroup {
+  __u32 group;     // index into brisk_fp_mdevs: a DEVMAP_HASH of out + every copy's device
+  __u16 ncopies;   // mirror destinations (<= BRISK_FP_MAX_COPIES)
+  __u16 max_len;   // longest frame (after egress tagging) every device of the group takes
+  __u16 dst_port[BRISK_FP_MAX_COPIES];    // the destinations' PortIds (for brisk_fp_stats)
+  __u16 slot[BRISK_FP_MAX_COPIES];        // their mirrors' counter slots (brisk_fp_mstats)
+  __u16 dst_native[BRISK_FP_MAX_COPIES];  // trunk destination: its native VLAN
+  __u8 dst_trunk[BRISK_FP_MAX_COPIES];    // 1: a trunk (tags every VLAN but its native one)
+};
+
+/* Per-CPU counters by mirror slot (brisk_fp_mstats). */
+struct brisk_fp_mcounters {
+  __u64 mirrored, sent, dropped, pad;
+};
+/* Mirror destination key (brisk_fp_mdsts). */
+struct brisk_fp_dkey {
+  __u32 netns;    // inode number of the device's network namespace (/proc/self/ns/net)
+  __u32 ifindex;
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct brisk_fp_port) == 536, "brisk_fp_port layout");
+static_assert(sizeof(struct brisk_fp_key) == 12, "brisk_fp_key layout");
+static_assert(sizeof(struct brisk_fp_entry) == 16, "brisk_fp_entry layout");
+static_assert(sizeof(struct brisk_fp_counters) == 32, "brisk_fp_counters layout");
+static_assert(sizeof(struct brisk_fp_pair) == 8, "brisk_fp_pair layout");
+static_assert(sizeof(struct brisk_fp_mgroup) == 64, "brisk_fp_mgroup layout");
+static_assert(sizeof(struct brisk_fp_mcounters) == 32, "brisk_fp_mcounters layout");
+static_assert(sizeof(struct brisk_fp_dkey) == 8, "brisk_fp_dkey layout");
+#endif
+
+#endif /* BRISK_XDP_ABI_H */
