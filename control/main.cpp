@@ -18,6 +18,7 @@
 #include "datapath/bpf_objects.hpp"
 #include "datapath/dpdk_env.hpp"
 #include "control/switch.hpp"
+#include "control/validate.hpp"
 #include "datapath/worker.hpp"
 
 namespace {
@@ -113,6 +114,11 @@ int main(int argc, char** argv) {
       opts.default_bridge = value();
     } else if (a == "--tap-prefix") {
       opts.tap_prefix = value();
+      // Generated tap names are the prefix and a number: interface names (validate.hpp).
+      if (std::string e = brisk::check_ifname("--tap-prefix", opts.tap_prefix + "0"); !e.empty()) {
+        std::fprintf(stderr, "briskd: %s\n", e.c_str());
+        return 2;
+      }
     } else if (a == "--xdp-fastpath") {
       std::string v = value();
       if (v != "on" && v != "off") {

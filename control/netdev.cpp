@@ -16,6 +16,8 @@
 #include <cstring>
 #include <vector>
 
+#include "control/validate.hpp"
+
 extern char** environ;
 
 namespace brisk {
@@ -87,6 +89,12 @@ std::string assign_address(const std::string& ifname, const std::string& cidr) {
 }
 
 pid_t start_dhcp_client(const std::string& ifname, std::string& err) {
+  // No `--` before the name: ISC dhclient refuses it ("Unknown command: --"). A name that
+  // could read as an option never gets here.
+  if (std::string e = check_ifname("interface name", ifname); !e.empty()) {
+    err = "dhcp: " + e;
+    return -1;
+  }
   const char* candidates[] = {"/usr/sbin/dhclient", "/sbin/dhclient"};
   const char* bin = nullptr;
   for (const char* c : candidates)

@@ -14,6 +14,8 @@ std::string validate_cidr(const std::string& cidr);
 std::string assign_address(const std::string& ifname, const std::string& cidr);
 // Start a DHCP client (dhclient, foreground, as our child) on `ifname`. Returns its pid, or
 // -1 with `err` set.
+// `ifname` must be a valid interface name (control/validate.hpp): it is refused otherwise,
+// because ISC dhclient reads a word starting with '-' as an option and has no `--`.
 pid_t start_dhcp_client(const std::string& ifname, std::string& err);
 void stop_child(pid_t pid);
 
