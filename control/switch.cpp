@@ -544,6 +544,9 @@ Reply Switch::port_add(const std::string& dev, const std::string& bridge, VlanMo
     return Reply::error(vlan_id_error(std::to_string(native), "native vlan"));
   if (!driver.empty() && driver != "afxdp" && driver != "afpacket" && !dpdk)
     return Reply::error("unknown driver '" + driver + "': want afxdp, afpacket or dpdk");
+  // The loopback device, a kernel bridge's port, a bond slave... (control/netdev.hpp).
+  if (!dpdk)
+    if (std::string why = attach_refusal(iface); !why.empty()) return Reply::error(why);
   bool new_bridge = !bridges_.count(bridge);
   if (new_bridge) {
     Reply r = ensure_bridge(bridge);
