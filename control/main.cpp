@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "control/memory.hpp"
 #include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  brisk::tune_allocator();  // large answers' memory goes back to the system (memory.hpp)
   openlog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);
   // rte_eal_init() calls openlog() itself; DPDK ports restore this afterwards.
   brisk::DpdkEnv::instance().set_syslog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);

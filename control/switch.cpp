@@ -1034,27 +1034,44 @@ Reply Switch::show_fdb(const std::string& bridge) const {
   if (!bridge.empty() && !bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
   std::map<PortId, std::string> names;
   for (auto& [n, p] : ports_) names[p.id] = n;
-  std::vector<std::vector<std::string>> rows;
-  nlohmann::json data = nlohmann::json::array();
+  auto port_of = [&](const FdbEntry& e) {
+    auto it = names.find(e.port);
+    return it == names.end() ? std::string("?") : it->second;
+  };
+  // The entries, sorted per bridge. The table and then the JSON are made from them, one after
+  // the other: a large FDB never has its rows, its table and its JSON in memory at once.
+  std::vector<std::pair<const std::string*, FdbEntry>> all;
   for (auto& [name, b] : bridges_) {
     if (!bridge.empty() && name != bridge) continue;
-    std::vector<FdbEntry> entries;
-    b.fdb->for_each([&](const FdbEntry& e) { entries.push_back(e); });
-    std::sort(entries.begin(), entries.end(), [](const FdbEntry& x, const FdbEntry& y) {
-      return std::pair(x.vlan, x.mac.to_u64()) < std::pair(y.vlan, y.mac.to_u64());
-    });
-    for (const auto& e : entries) {
-      std::string port = names.count(e.port) ? names[e.port] : "?";
-      std::string age = e.is_static ? "-" : std::to_string(now_ - e.last_seen);
-      rows.push_back({name, std::to_string(e.vlan), e.mac.str(), port,
-                      e.is_static ? "static" : "dynamic", age});
-      nlohmann::json j{{"bridge", name}, {"vlan", e.vlan},       {"mac", e.mac.str()},
-                       {"port", port},   {"static", e.is_static}};
-      if (!e.is_static) j["age"] = now_ - e.last_seen;
-      data.push_back(j);
-    }
+    const std::size_t from = all.size();
+    b.fdb->for_each([&](const FdbEntry& e) { all.emplace_back(&name, e); });
+    std::sort(all.begin() + static_cast<std::ptrdiff_t>(from), all.end(),
+              [](const auto& x, const auto& y) {
+                return std::pair(x.second.vlan, x.second.mac.to_u64()) <
+                       std::pair(y.second.vlan, y.second.mac.to_u64());
+              });
   }
-  return Reply::okay(format_table({"bridge", "vlan", "mac", "port", "type", "age"}, rows), data);
+  std::string text;
+  {
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(all.size());
+    for (const auto& [name, e] : all)
+      rows.push_back({*name, std::to_string(e.vlan), e.mac.str(), port_of(e),
+                      e.is_static ? "static" : "dynamic",
+                      e.is_static ? "-" : std::to_string(now_ - e.last_seen)});
+    text = format_table({"bridge", "vlan", "mac", "port", "type", "age"}, rows);
+  }
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& [name, e] : all) {
+    nlohmann::json j{{"bridge", *name},
+                     {"vlan", e.vlan},
+                     {"mac", e.mac.str()},
+                     {"port", port_of(e)},
+                     {"static", e.is_static}};
+    if (!e.is_static) j["age"] = now_ - e.last_seen;
+    data.push_back(std::move(j));
+  }
+  return Reply::okay(std::move(text), std::move(data));
 }
 
 Reply Switch::show_stats(const std::string& port) const {
