@@ -11,7 +11,10 @@
 //      via the XSKMAP `brisk_xsks` (key: rx queue index, value: the XSK fd, filled in from
 //      userspace). A queue without a socket in the map passes its frames to the kernel stack
 //      (XDP_PASS as bpf_redirect_map()'s fallback action), so attaching the program before the
-//      socket exists, or after it is gone, never black-holes traffic.
+//      socket exists, or after it is gone, never black-holes traffic. A frame longer than an
+//      AF_XDP chunk holds (BRISK_XSK_MAX_FRAME) for a queue with a socket is dropped here and
+//      counted in `brisk_oversize`, the port's `oversize` drop (the kernel would drop it too,
+//      counted only as the socket's rx_dropped).
 //
 // The fast path forwards a frame only if ALL of these hold (else: userspace):
 //   * the ingress device is a published port with BRISK_FP_IN (accelerated), and the frame
@@ -52,13 +55,15 @@
 //   * maps are BTF-defined in the ".maps" section, named brisk_<purpose> (<= 15 characters,
 //     the kernel's object name limit), one comment each saying who writes and who reads it;
 //     the brisk_fp_* maps are created ONCE by XdpFastpath and shared by every port's program
-//     instance (bpf_map__reuse_fd before load); brisk_xsks is per instance;
+//     instance (bpf_map__reuse_fd before load); brisk_xsks and brisk_oversize are per
+//     instance;
 //   * limits, flags and the layouts of map keys and values are in brisk_xdp_abi.h, shared
 //     with the C++ side (static_asserts on sizes there);
 //   * the entry point is SEC("xdp") BRISK_XDP_PROG (brisk_xdp_rx), which userspace looks up
 //     by BRISK_XDP_PROG_NAME;
 //     brisk_devmap_xmit (BTF raw tracepoint) is loaded and attached by XdpFastpath only;
-//   * anything the fast path does not handle ends in the XSKMAP redirect.
+//   * anything the fast path does not handle ends in the XSKMAP redirect (or, too long for a
+//     chunk, in brisk_oversize).
 //
 // Built at build time with `clang -O2 -g -target bpf` (bpf/CMakeLists.txt); -g provides the
 // BTF that libbpf needs for ".maps".
@@ -80,6 +85,17 @@ struct {
   __type(key, __u32);
   __type(value, __u32);
 } brisk_xsks SEC(".maps");
+
+// Frames dropped for being longer than BRISK_XSK_MAX_FRAME (atomic adds, any CPU). Read by
+// AfXdpPort through a read-only mmap (BPF_F_MMAPABLE), added to the port's `oversize` drops.
+// One per program instance (per port).
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+} brisk_oversize SEC(".maps");
 
 // ifindex -> PortId of every published port. Written by XdpFastpath; read here. Shared.
 struct {
@@ -374,7 +390,15 @@ SEC("xdp")
 int BRISK_XDP_PROG(struct xdp_md *ctx) {
   int act = brisk_fast_path(ctx);
   if (act == XDP_REDIRECT) return act;
-  return bpf_redirect_map(&brisk_xsks, ctx->rx_queue_index, XDP_PASS);
+  __u32 queue = ctx->rx_queue_index;
+  __u64 len = (__u64)(ctx->data_end - ctx->data);
+  if (len > BRISK_XSK_MAX_FRAME && bpf_map_lookup_elem(&brisk_xsks, &queue)) {
+    __u32 zero = 0;
+    __u64 *n = bpf_map_lookup_elem(&brisk_oversize, &zero);
+    if (n) __sync_fetch_and_add(n, 1);
+    return XDP_DROP;
+  }
+  return bpf_redirect_map(&brisk_xsks, queue, XDP_PASS);
 }
 
 // xdp:xdp_devmap_xmit (include/trace/events/xdp.h), as a BTF-enabled raw tracepoint: one

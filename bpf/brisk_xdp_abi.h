@@ -21,6 +21,9 @@
 
 #define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
 #define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)
+// The longest frame an AF_XDP socket receives: a 2048-byte UMEM chunk (AfXdpPort::kChunkSize)
+// less the XDP_PACKET_HEADROOM (256) the kernel leaves in front of the frame.
+#define BRISK_XSK_MAX_FRAME (2048 - 256)
 #define BRISK_FP_FDB_MAX (1 << 20)
 
 #define BRISK_FP_IN 1u   // frames received on this port may take the fast path

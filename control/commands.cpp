@@ -7,6 +7,8 @@
 #include <functional>
 #include <optional>
 
+#include "control/validate.hpp"
+
 namespace brisk {
 
 namespace {
@@ -28,22 +30,23 @@ std::optional<std::uint32_t> parse_uint(const std::string& s, std::uint32_t max)
 
 Reply usage_error(const Command& c) { return Reply::error("usage: " + c.usage); }
 
+std::string vlan_list_error(const std::string& s) {
+  return "invalid vlan list '" + printable(s) + "': want e.g. 10,20,30-40 or all (VLANs 0-4094)";
+}
+
 // A VLAN is a number 0-4094 or a minimega alias (letters first); aliases resolve to the next
 // free VLAN from 101 when `allocate`.
 std::optional<VlanId> parse_vlan(Switch& sw, const std::string& s, bool allocate,
                                  std::string& alias, std::string& err) {
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
-    auto v = parse_uint(s, kMaxVlan - 1);
-    if (!v) {
-      err = "invalid vlan " + s + ": want 0-4094 or an alias";
-      return std::nullopt;
-    }
-    return static_cast<VlanId>(*v);
+    auto v = parse_vlan_id(s);
+    if (!v) err = vlan_id_error(s);
+    return v;
   }
   bool ok = !s.empty() && std::isalpha(static_cast<unsigned char>(s[0]));
   for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/');
   if (!ok) {
-    err = "invalid vlan '" + s + "': want 0-4094 or an alias";
+    err = "invalid vlan '" + printable(s) + "': want 0-4094 or an alias";
     return std::nullopt;
   }
   alias = s;
@@ -87,6 +90,8 @@ Reply tap_create(Switch& sw, const Args& a, const Command& c) {
       return Reply::error("unexpected '" + w + "'; usage: " + c.usage);
     }
   }
+  // An empty name given explicitly is refused (Switch::tap_create picks one for "").
+  if (have_name && name.empty()) return Reply::error(check_ifname("tap name", name));
   std::string alias, err;
   // A new alias is allocated by Switch::tap_create once everything else has been validated.
   auto vlan = parse_vlan(sw, a[0], /*allocate=*/false, alias, err);
@@ -209,17 +214,17 @@ std::vector<Command> make_commands() {
     std::size_t i = 1;
     if (a[i] == "vlan") {
       if (i + 1 >= a.size()) return usage_error(c);
-      auto v = parse_uint(a[i + 1], kMaxVlan - 1);
-      if (!v) return Reply::error("invalid vlan " + a[i + 1] + ": want 0-4094");
+      auto v = parse_vlan_id(a[i + 1]);
+      if (!v) return Reply::error(vlan_id_error(a[i + 1]));
       mode = VlanMode::kAccess;
-      vlan = static_cast<VlanId>(*v);
+      vlan = *v;
       i += 2;
     } else if (a[i] == "dot1q-tunnel") {
       if (i + 1 >= a.size()) return usage_error(c);
-      auto v = parse_uint(a[i + 1], kMaxVlan - 1);
-      if (!v) return Reply::error("invalid vlan " + a[i + 1] + ": want 0-4094");
+      auto v = parse_vlan_id(a[i + 1]);
+      if (!v) return Reply::error(vlan_id_error(a[i + 1]));
       mode = VlanMode::kDot1qTunnel;
-      vlan = static_cast<VlanId>(*v);
+      vlan = *v;
       i += 2;
     } else if (a[i] == "trunk") {
       mode = VlanMode::kTrunk;
@@ -227,7 +232,7 @@ std::vector<Command> make_commands() {
       ++i;
       if (i < a.size() && a[i] != "native" && a[i] != "bridge" && a[i] != "driver") {
         auto set = parse_vlan_list(a[i]);
-        if (!set) return Reply::error("invalid vlan list '" + a[i] + "': want e.g. 10,20,30-40 or all");
+        if (!set) return Reply::error(vlan_list_error(a[i]));
         allowed = *set;
         ++i;
       }
@@ -238,9 +243,9 @@ std::vector<Command> make_commands() {
     while (i < a.size()) {
       if (i + 1 >= a.size()) return usage_error(c);
       if (a[i] == "native" && mode == VlanMode::kTrunk && !have_native) {
-        auto v = parse_uint(a[i + 1], kMaxVlan - 1);
-        if (!v) return Reply::error("invalid native vlan " + a[i + 1] + ": want 0-4094");
-        native = static_cast<VlanId>(*v);
+        auto v = parse_vlan_id(a[i + 1]);
+        if (!v) return Reply::error(vlan_id_error(a[i + 1], "native vlan"));
+        native = *v;
         have_native = true;
       } else if (a[i] == "bridge" && !have_bridge) {
         bridge = a[i + 1];
@@ -266,9 +271,9 @@ std::vector<Command> make_commands() {
     if (!mode) return Reply::error("unknown vlan mode '" + a[1] + "': want access, trunk or dot1q-tunnel");
     if (*mode != VlanMode::kTrunk) {
       if (a.size() != 3) return usage_error(c);
-      auto v = parse_uint(a[2], kMaxVlan - 1);
-      if (!v) return Reply::error("invalid vlan " + a[2] + ": want 0-4094");
-      return sw.port_vlan(a[0], *mode, static_cast<VlanId>(*v), VlanSet{}, 0);
+      auto v = parse_vlan_id(a[2]);
+      if (!v) return Reply::error(vlan_id_error(a[2]));
+      return sw.port_vlan(a[0], *mode, *v, VlanSet{}, 0);
     }
     VlanSet allowed;
     allowed.set();
@@ -276,15 +281,15 @@ std::vector<Command> make_commands() {
     std::size_t i = 2;
     if (i < a.size() && a[i] != "native") {
       auto set = parse_vlan_list(a[i]);
-      if (!set) return Reply::error("invalid vlan list '" + a[i] + "': want e.g. 10,20,30-40 or all");
+      if (!set) return Reply::error(vlan_list_error(a[i]));
       allowed = *set;
       ++i;
     }
     if (i < a.size()) {
       if (a[i] != "native" || i + 2 != a.size()) return usage_error(c);
-      auto v = parse_uint(a[i + 1], kMaxVlan - 1);
-      if (!v) return Reply::error("invalid native vlan " + a[i + 1] + ": want 0-4094");
-      native = static_cast<VlanId>(*v);
+      auto v = parse_vlan_id(a[i + 1]);
+      if (!v) return Reply::error(vlan_id_error(a[i + 1], "native vlan"));
+      native = *v;
     }
     return sw.port_vlan(a[0], VlanMode::kTrunk, 0, allowed, native);
   };
@@ -292,8 +297,8 @@ std::vector<Command> make_commands() {
                   "vhost create <vlan> socket <path> [bridge <b>] [name <n>] [server]", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.empty()) return usage_error(c);
-    auto v = parse_uint(a[0], kMaxVlan - 1);
-    if (!v) return Reply::error("invalid vlan " + a[0] + ": want 0-4094");
+    auto v = parse_vlan_id(a[0]);
+    if (!v) return Reply::error(vlan_id_error(a[0]));
     std::string bridge = sw.default_bridge(), name, socket;
     bool have_bridge = false, have_name = false, server = false;
     for (std::size_t i = 1; i < a.size();) {
@@ -318,7 +323,8 @@ std::vector<Command> make_commands() {
       i += 2;
     }
     if (socket.empty()) return Reply::error("missing socket <path>; usage: " + c.usage);
-    return sw.vhost_create(bridge, static_cast<VlanId>(*v), name, socket, server);
+    if (have_name && name.empty()) return Reply::error(check_ifname("port name", name));
+    return sw.vhost_create(bridge, *v, name, socket, server);
   };
   cmds.push_back({{"bridge", "trunk"}, "bridge trunk <bridge> <iface>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
@@ -417,9 +423,8 @@ std::vector<Command> make_commands() {
       if (a[i] == "port" && i + 1 < a.size() && port.empty()) {
         port = a[i + 1];
       } else if (a[i] == "vlan" && i + 1 < a.size() && !vlan) {
-        auto v = parse_uint(a[i + 1], kMaxVlan);
-        if (!v) return Reply::error("invalid vlan " + a[i + 1]);
-        vlan = static_cast<VlanId>(*v);
+        vlan = parse_vlan_id(a[i + 1]);
+        if (!vlan) return Reply::error(vlan_id_error(a[i + 1]));
       } else {
         return usage_error(c);
       }
@@ -430,20 +435,20 @@ std::vector<Command> make_commands() {
   cmds.push_back({{"fdb", "add"}, "fdb add <bridge> <vlan> <mac> <port>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() != 4) return usage_error(c);
-    auto v = parse_uint(a[1], kMaxVlan);
-    if (!v) return Reply::error("invalid vlan " + a[1]);
+    auto v = parse_vlan_id(a[1]);
+    if (!v) return Reply::error(vlan_id_error(a[1]));
     auto mac = MacAddr::parse(a[2]);
     if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
-    return sw.fdb_add(a[0], static_cast<VlanId>(*v), *mac, a[3]);
+    return sw.fdb_add(a[0], *v, *mac, a[3]);
   };
   cmds.push_back({{"fdb", "del"}, "fdb del <bridge> <vlan> <mac>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() != 3) return usage_error(c);
-    auto v = parse_uint(a[1], kMaxVlan);
-    if (!v) return Reply::error("invalid vlan " + a[1]);
+    auto v = parse_vlan_id(a[1]);
+    if (!v) return Reply::error(vlan_id_error(a[1]));
     auto mac = MacAddr::parse(a[2]);
     if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
-    return sw.fdb_del(a[0], static_cast<VlanId>(*v), *mac);
+    return sw.fdb_del(a[0], *v, *mac);
   };
   cmds.push_back({{"stats"}, "stats [<port>]", [](Switch& sw, const Args& a) {
                     if (a.size() > 1) return Reply::error("usage: stats [<port>]");

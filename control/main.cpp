@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "control/memory.hpp"
 #include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
 #include "datapath/bpf_objects.hpp"
 #include "datapath/dpdk_env.hpp"
 #include "control/switch.hpp"
+#include "control/validate.hpp"
 #include "datapath/worker.hpp"
 
 namespace {
@@ -113,6 +115,11 @@ int main(int argc, char** argv) {
       opts.default_bridge = value();
     } else if (a == "--tap-prefix") {
       opts.tap_prefix = value();
+      // Generated tap names are the prefix and a number: interface names (validate.hpp).
+      if (std::string e = brisk::check_ifname("--tap-prefix", opts.tap_prefix + "0"); !e.empty()) {
+        std::fprintf(stderr, "briskd: %s\n", e.c_str());
+        return 2;
+      }
     } else if (a == "--xdp-fastpath") {
       std::string v = value();
       if (v != "on" && v != "off") {
@@ -138,6 +145,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  brisk::tune_allocator();  // large answers' memory goes back to the system (memory.hpp)
   openlog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);
   // rte_eal_init() calls openlog() itself; DPDK ports restore this afterwards.
   brisk::DpdkEnv::instance().set_syslog("briskd", LOG_PERROR | LOG_PID, LOG_DAEMON);

@@ -1,7 +1,10 @@
 #include "control/netdev.hpp"
 
 #include <arpa/inet.h>
+#include <linux/if_link.h>
 #include <linux/ipv6.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +18,8 @@
 #include <cerrno>
 #include <cstring>
 #include <vector>
+
+#include "control/validate.hpp"
 
 extern char** environ;
 
@@ -87,6 +92,12 @@ std::string assign_address(const std::string& ifname, const std::string& cidr) {
 }
 
 pid_t start_dhcp_client(const std::string& ifname, std::string& err) {
+  // No `--` before the name: ISC dhclient refuses it ("Unknown command: --"). A name that
+  // could read as an option never gets here.
+  if (std::string e = check_ifname("interface name", ifname); !e.empty()) {
+    err = "dhcp: " + e;
+    return -1;
+  }
   const char* candidates[] = {"/usr/sbin/dhclient", "/sbin/dhclient"};
   const char* bin = nullptr;
   for (const char* c : candidates)
@@ -120,6 +131,112 @@ void stop_child(pid_t pid) {
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
+}
+
+namespace {
+
+// What rtnetlink says about one device.
+struct LinkFacts {
+  bool found = false;
+  unsigned flags = 0;        // IFF_*
+  std::uint32_t master = 0;  // IFLA_MASTER: ifindex of the master, 0 if none
+  std::string name;          // IFLA_IFNAME
+  std::string kind;          // IFLA_INFO_KIND ("bridge", "bond", "openvswitch"...), "" if none
+};
+
+void parse_link(const nlmsghdr* nh, LinkFacts& out) {
+  const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(nh));
+  out.found = true;
+  out.flags = ifi->ifi_flags;
+  int len = static_cast<int>(IFLA_PAYLOAD(nh));
+  for (const rtattr* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    const auto* data = static_cast<const char*>(RTA_DATA(a));
+    const std::size_t n = RTA_PAYLOAD(a);
+    if (a->rta_type == IFLA_MASTER && n >= sizeof(std::uint32_t)) {
+      std::memcpy(&out.master, data, sizeof(std::uint32_t));
+    } else if (a->rta_type == IFLA_IFNAME) {
+      out.name.assign(data, strnlen(data, n));
+    } else if (a->rta_type == IFLA_LINKINFO) {
+      int ilen = static_cast<int>(n);
+      for (auto* i = static_cast<const rtattr*>(RTA_DATA(a)); RTA_OK(i, ilen);
+           i = RTA_NEXT(i, ilen))
+        if (i->rta_type == IFLA_INFO_KIND)
+          out.kind.assign(static_cast<const char*>(RTA_DATA(i)),
+                          strnlen(static_cast<const char*>(RTA_DATA(i)), RTA_PAYLOAD(i)));
+    }
+  }
+}
+
+// RTM_GETLINK for the device named `name` (index 0) or with ifindex `index`.
+LinkFacts query_link(const std::string& name, std::uint32_t index) {
+  LinkFacts out;
+  if (name.size() >= IFNAMSIZ) return out;
+  struct {
+    nlmsghdr nh;
+    ifinfomsg ifi;
+    char attrs[RTA_SPACE(IFNAMSIZ) + RTA_SPACE(sizeof(std::uint32_t))];
+  } req{};
+  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+  req.nh.nlmsg_type = RTM_GETLINK;
+  req.nh.nlmsg_flags = NLM_F_REQUEST;
+  req.nh.nlmsg_seq = 1;
+  req.ifi.ifi_family = AF_UNSPEC;
+  req.ifi.ifi_index = static_cast<int>(index);
+  auto add_attr = [&](unsigned short type, const void* data, std::size_t len) {
+    auto* rta =
+        reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.nh.nlmsg_len));
+    rta->rta_type = type;
+    rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(len));
+    std::memcpy(RTA_DATA(rta), data, len);
+    req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+  };
+  if (index == 0) add_attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
+  const std::uint32_t mask = RTEXT_FILTER_SKIP_STATS;
+  add_attr(IFLA_EXT_MASK, &mask, sizeof(mask));
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return out;
+  std::vector<char> buf(65536);
+  if (::send(fd, &req, req.nh.nlmsg_len, 0) == static_cast<ssize_t>(req.nh.nlmsg_len)) {
+    ssize_t n;
+    do {
+      n = ::recv(fd, buf.data(), buf.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    int len = static_cast<int>(n);
+    for (auto* nh = reinterpret_cast<const nlmsghdr*>(buf.data()); n > 0 && NLMSG_OK(nh, len);
+         nh = NLMSG_NEXT(nh, len)) {
+      if (nh->nlmsg_type == RTM_NEWLINK) parse_link(nh, out);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// "kernel bridge br0", "bond bond0", ... for a master device.
+std::string describe_master(const LinkFacts& m) {
+  const std::string name = printable(m.name);
+  if (m.kind == "bridge") return "a port of kernel bridge " + name;
+  if (m.kind == "bond") return "a slave of bond " + name;
+  if (m.kind == "team") return "a port of team " + name;
+  if (m.kind == "openvswitch") return "a port of Open vSwitch's kernel datapath " + name;
+  if (m.kind == "vrf") return "a member of VRF " + name;
+  return "held by " + name + (m.kind.empty() ? "" : " (" + printable(m.kind) + ")");
+}
+
+}  // namespace
+
+std::string attach_refusal(const std::string& ifname) {
+  const LinkFacts link = query_link(ifname, 0);
+  if (!link.found) return "";
+  const std::string dev = printable(ifname);
+  if ((link.flags & IFF_LOOPBACK) != 0)
+    return dev +
+           " is the loopback device: brisk does not take it as a port (its XDP "
+           "program would cut this host's local traffic)";
+  if (link.master == 0) return "";
+  LinkFacts master = query_link("", link.master);
+  if (!master.found) master.name = "ifindex " + std::to_string(link.master);
+  return dev + " is " + describe_master(master) + " (its master): brisk does not take a device " +
+         "another master holds; release it from " + printable(master.name) + " first";
 }
 
 }  // namespace brisk

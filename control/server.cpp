@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "control/memory.hpp"
+
 namespace brisk {
 
 std::uint32_t monotonic_seconds() {
@@ -79,8 +81,19 @@ std::string Server::handle(const std::string& line) {
   } catch (const std::exception& e) {
     r = Reply::error(std::string("internal error: ") + e.what());
   }
-  nlohmann::json out{{"ok", r.ok}, {"text", r.text}, {"data", r.data}};
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::string answer;
+  {
+    // Moved, not copied: a large answer (`fdb` of 65,536 entries) is tens of megabytes.
+    nlohmann::json out = nlohmann::json::object();
+    out["ok"] = r.ok;
+    out["text"] = std::move(r.text);
+    out["data"] = std::move(r.data);
+    answer = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  answer += '\n';
+  // Its documents are freed now: their memory goes back to the system (control/memory.hpp).
+  if (answer.size() >= kLargeAnswerBytes) release_free_memory();
+  return answer;
 }
 
 void Server::serve_client(int fd) {

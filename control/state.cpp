@@ -54,7 +54,7 @@ T field_or(const json& e, const char* name, T dflt) {
   return field<T>(e, name);
 }
 
-VlanId vlan_field(const json& e, const char* name, VlanId max = kMaxVlan - 1) {
+VlanId vlan_field(const json& e, const char* name, VlanId max = kMaxConfigVlan) {
   auto v = field<long long>(e, name);
   if (v < 0 || v > max) throw std::runtime_error(std::string("bad ") + name + " " + std::to_string(v));
   return static_cast<VlanId>(v);
@@ -242,7 +242,7 @@ json dump_fdb(const Switch& sw) {
 std::string apply_fdb(Switch& sw, const json& e) {
   auto mac = MacAddr::parse(field<std::string>(e, "mac"));
   if (!mac) return "bad mac '" + field<std::string>(e, "mac") + "'";
-  return err_of(sw.fdb_add(field<std::string>(e, "bridge"), vlan_field(e, "vlan", kMaxVlan), *mac,
+  return err_of(sw.fdb_add(field<std::string>(e, "bridge"), vlan_field(e, "vlan"), *mac,
                            field<std::string>(e, "port")));
 }
 

@@ -14,6 +14,7 @@
 
 #include "control/netdev.hpp"
 #include "control/table.hpp"
+#include "control/validate.hpp"
 #include "datapath/afpacket_port.hpp"
 #include "datapath/afxdp_port.hpp"
 #include "datapath/dpdk_port.hpp"
@@ -29,13 +30,6 @@ std::shared_ptr<const VlanSet> all_vlans() {
   auto s = std::make_shared<VlanSet>();
   s->set();
   return s;
-}
-
-bool valid_ifname(const std::string& n) {
-  if (n.empty() || n.size() >= IFNAMSIZ) return false;
-  for (char c : n)
-    if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '%') return false;
-  return n != "." && n != ".." && n != "all";
 }
 
 std::string ip4_text(std::uint32_t be) {
@@ -75,7 +69,7 @@ std::optional<VlanSet> parse_vlan_list(const std::string& s) {
       if (t.empty() || t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos)
         return std::nullopt;
       unsigned n = static_cast<unsigned>(std::stoul(t));
-      if (n > kMaxVlan - 1u) return std::nullopt;
+      if (!valid_vlan_id(n)) return std::nullopt;
       return n;
     };
     auto a = num(lo), b = num(hi);
@@ -216,7 +210,7 @@ std::optional<VlanId> Switch::resolve_alias(const std::string& alias, bool alloc
   if (!allocate) return std::nullopt;
   std::set<VlanId> taken;
   for (auto& [a, v] : aliases_) taken.insert(v);
-  for (VlanId v = 101; v < kMaxVlan; ++v) {
+  for (VlanId v = 101; v <= kMaxConfigVlan; ++v) {
     if (!taken.count(v)) {
       aliases_[alias] = v;
       return v;
@@ -304,7 +298,7 @@ void Switch::rebuild() {
 
 Reply Switch::ensure_bridge(const std::string& name) {
   if (bridges_.count(name)) return Reply::okay();
-  if (!valid_ifname(name)) return Reply::error("invalid bridge name '" + name + "'");
+  if (auto e = check_ifname("bridge name", name); !e.empty()) return Reply::error(e);
   if (ports_.count(name)) return Reply::error("name " + name + " is already used by a port");
   BridgeModel b;
   b.name = name;
@@ -440,10 +434,10 @@ void Switch::remove_port_model(const std::string& name) {
 
 Reply Switch::tap_create(const std::string& bridge, VlanId vlan, const std::string& alias,
                          std::string name, const std::string& ip) {
-  if (vlan != kNewAliasVlan && vlan > kMaxVlan - 1)
-    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
-  if (!name.empty() && !valid_ifname(name))
-    return Reply::error("invalid tap name '" + name + "': 1-15 characters, no '/', ':' or spaces");
+  if (vlan != kNewAliasVlan && !valid_vlan_id(vlan))
+    return Reply::error(vlan_id_error(std::to_string(vlan)));
+  if (!name.empty())
+    if (auto e = check_ifname("tap name", name); !e.empty()) return Reply::error(e);
   if (!name.empty() && (ports_.count(name) || bridges_.count(name)))
     return Reply::error("tap " + name + " already exists");
   if (!name.empty() && !host_name_free(name))
@@ -470,6 +464,11 @@ Reply Switch::tap_create(const std::string& bridge, VlanId vlan, const std::stri
     }
   }
   if (name.empty()) name = next_tap_name();
+  if (std::string e = check_ifname("tap name", name); !e.empty()) {  // a long --tap-prefix
+    if (new_bridge) destroy_bridge(bridge);
+    undo_alias();
+    return Reply::error(e);
+  }
   PortModel pm;
   pm.name = name;
   pm.kind = PortKind::kTap;
@@ -535,15 +534,19 @@ Reply Switch::port_add(const std::string& dev, const std::string& bridge, VlanMo
   if (dpdk && iface.empty())
     return Reply::error("invalid DPDK device '" + dev +
                         "': want a PCI address (0000:03:00.0) or a vdev string (net_pcap0,iface=veth1)");
-  if (!dpdk && !valid_ifname(iface)) return Reply::error("invalid interface name '" + iface + "'");
+  if (!dpdk)
+    if (auto e = check_ifname("interface name", iface); !e.empty()) return Reply::error(e);
   if (ports_.count(iface)) return Reply::error("port " + iface + " already exists");
   if (bridges_.count(iface)) return Reply::error(iface + " is a bridge");
-  if (mode != VlanMode::kTrunk && vlan > kMaxVlan - 1)
-    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
-  if (mode == VlanMode::kTrunk && native > kMaxVlan - 1)
-    return Reply::error("invalid native vlan " + std::to_string(native) + ": want 0-4094");
+  if (mode != VlanMode::kTrunk && !valid_vlan_id(vlan))
+    return Reply::error(vlan_id_error(std::to_string(vlan)));
+  if (mode == VlanMode::kTrunk && !valid_vlan_id(native))
+    return Reply::error(vlan_id_error(std::to_string(native), "native vlan"));
   if (!driver.empty() && driver != "afxdp" && driver != "afpacket" && !dpdk)
     return Reply::error("unknown driver '" + driver + "': want afxdp, afpacket or dpdk");
+  // The loopback device, a kernel bridge's port, a bond slave... (control/netdev.hpp).
+  if (!dpdk)
+    if (std::string why = attach_refusal(iface); !why.empty()) return Reply::error(why);
   bool new_bridge = !bridges_.count(bridge);
   if (new_bridge) {
     Reply r = ensure_bridge(bridge);
@@ -622,13 +625,11 @@ Reply Switch::bridge_tunnel(TunnelType type, const std::string& bridge, const st
       return Reply::error(std::string(tname) + " tunnel to " + tunnel_peer(t) + " already exists: " + n +
                           " on bridge " + p.bridge);
   }
-  if (!want_name.empty()) {
-    if (!valid_ifname(want_name)) return Reply::error("invalid tunnel name '" + want_name + "'");
-    if (ports_.count(want_name) || bridges_.count(want_name))
-      return Reply::error("port " + want_name + " already exists");
-  }
+  if (!want_name.empty() && (ports_.count(want_name) || bridges_.count(want_name)))
+    return Reply::error("port " + want_name + " already exists");
   PortModel pm;
   pm.name = want_name.empty() ? next_tap_name() : want_name;
+  if (auto e = check_ifname("tunnel name", pm.name); !e.empty()) return Reply::error(e);
   pm.kind = PortKind::kTunnel;
   pm.bridge = bridge;
   pm.mode = VlanMode::kTrunk;
@@ -656,10 +657,9 @@ Reply Switch::bridge_notunnel(const std::string& bridge, const std::string& ifac
 
 Reply Switch::vhost_create(const std::string& bridge, VlanId vlan, std::string name,
                            const std::string& socket, bool server) {
-  if (vlan > kMaxVlan - 1)
-    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
-  if (!name.empty() && !valid_ifname(name))
-    return Reply::error("invalid port name '" + name + "': 1-15 characters, no '/', ':' or spaces");
+  if (!valid_vlan_id(vlan)) return Reply::error(vlan_id_error(std::to_string(vlan)));
+  if (!name.empty())
+    if (auto e = check_ifname("port name", name); !e.empty()) return Reply::error(e);
   if (!name.empty() && (ports_.count(name) || bridges_.count(name)))
     return Reply::error("port " + name + " already exists");
   if (socket.empty() || socket[0] != '/')
@@ -706,10 +706,10 @@ Reply Switch::port_vlan(const std::string& name, VlanMode mode, VlanId vlan,
     return Reply::error(name + " is a bridge's own interface: it is always a trunk of every VLAN");
   if (p.kind == PortKind::kTunnel)
     return Reply::error(name + " is a tunnel: it is always a trunk of every VLAN");
-  if (mode != VlanMode::kTrunk && vlan > kMaxVlan - 1)
-    return Reply::error("invalid vlan " + std::to_string(vlan) + ": want 0-4094");
-  if (mode == VlanMode::kTrunk && native > kMaxVlan - 1)
-    return Reply::error("invalid native vlan " + std::to_string(native) + ": want 0-4094");
+  if (mode != VlanMode::kTrunk && !valid_vlan_id(vlan))
+    return Reply::error(vlan_id_error(std::to_string(vlan)));
+  if (mode == VlanMode::kTrunk && !valid_vlan_id(native))
+    return Reply::error(vlan_id_error(std::to_string(native), "native vlan"));
   std::shared_ptr<const VlanSet> set;
   if (mode == VlanMode::kTrunk) {
     auto s = std::make_shared<VlanSet>(allowed);
@@ -861,7 +861,7 @@ Reply Switch::fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac
                       const std::string& port) {
   auto b = bridges_.find(bridge);
   if (b == bridges_.end()) return Reply::error("no such bridge: " + bridge);
-  if (vlan > kMaxVlan) return Reply::error("invalid vlan " + std::to_string(vlan));
+  if (!valid_vlan_id(vlan)) return Reply::error(vlan_id_error(std::to_string(vlan)));
   if (mac.is_multicast() || mac.is_zero())
     return Reply::error("fdb entries need a unicast MAC, not " + mac.str());
   auto p = ports_.find(port);
@@ -875,6 +875,7 @@ Reply Switch::fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac
 Reply Switch::fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac) {
   auto b = bridges_.find(bridge);
   if (b == bridges_.end()) return Reply::error("no such bridge: " + bridge);
+  if (!valid_vlan_id(vlan)) return Reply::error(vlan_id_error(std::to_string(vlan)));
   if (!b->second.fdb->remove(fdb_key(vlan, mac.to_u64())))
     return Reply::error("no fdb entry for " + mac.str() + " vlan " + std::to_string(vlan) +
                         " on " + bridge);
@@ -885,6 +886,7 @@ Reply Switch::fdb_flush(const std::string& bridge, const std::string& port,
                         std::optional<VlanId> vlan) {
   if (!bridge.empty() && !bridges_.count(bridge))
     return Reply::error("no such bridge: " + bridge);
+  if (vlan && !valid_vlan_id(*vlan)) return Reply::error(vlan_id_error(std::to_string(*vlan)));
   PortId pid = kInvalidPort;
   if (!port.empty()) {
     auto p = ports_.find(port);
@@ -1032,27 +1034,44 @@ Reply Switch::show_fdb(const std::string& bridge) const {
   if (!bridge.empty() && !bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
   std::map<PortId, std::string> names;
   for (auto& [n, p] : ports_) names[p.id] = n;
-  std::vector<std::vector<std::string>> rows;
-  nlohmann::json data = nlohmann::json::array();
+  auto port_of = [&](const FdbEntry& e) {
+    auto it = names.find(e.port);
+    return it == names.end() ? std::string("?") : it->second;
+  };
+  // The entries, sorted per bridge. The table and then the JSON are made from them, one after
+  // the other: a large FDB never has its rows, its table and its JSON in memory at once.
+  std::vector<std::pair<const std::string*, FdbEntry>> all;
   for (auto& [name, b] : bridges_) {
     if (!bridge.empty() && name != bridge) continue;
-    std::vector<FdbEntry> entries;
-    b.fdb->for_each([&](const FdbEntry& e) { entries.push_back(e); });
-    std::sort(entries.begin(), entries.end(), [](const FdbEntry& x, const FdbEntry& y) {
-      return std::pair(x.vlan, x.mac.to_u64()) < std::pair(y.vlan, y.mac.to_u64());
-    });
-    for (const auto& e : entries) {
-      std::string port = names.count(e.port) ? names[e.port] : "?";
-      std::string age = e.is_static ? "-" : std::to_string(now_ - e.last_seen);
-      rows.push_back({name, std::to_string(e.vlan), e.mac.str(), port,
-                      e.is_static ? "static" : "dynamic", age});
-      nlohmann::json j{{"bridge", name}, {"vlan", e.vlan},       {"mac", e.mac.str()},
-                       {"port", port},   {"static", e.is_static}};
-      if (!e.is_static) j["age"] = now_ - e.last_seen;
-      data.push_back(j);
-    }
+    const std::size_t from = all.size();
+    b.fdb->for_each([&](const FdbEntry& e) { all.emplace_back(&name, e); });
+    std::sort(all.begin() + static_cast<std::ptrdiff_t>(from), all.end(),
+              [](const auto& x, const auto& y) {
+                return std::pair(x.second.vlan, x.second.mac.to_u64()) <
+                       std::pair(y.second.vlan, y.second.mac.to_u64());
+              });
   }
-  return Reply::okay(format_table({"bridge", "vlan", "mac", "port", "type", "age"}, rows), data);
+  std::string text;
+  {
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(all.size());
+    for (const auto& [name, e] : all)
+      rows.push_back({*name, std::to_string(e.vlan), e.mac.str(), port_of(e),
+                      e.is_static ? "static" : "dynamic",
+                      e.is_static ? "-" : std::to_string(now_ - e.last_seen)});
+    text = format_table({"bridge", "vlan", "mac", "port", "type", "age"}, rows);
+  }
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& [name, e] : all) {
+    nlohmann::json j{{"bridge", *name},
+                     {"vlan", e.vlan},
+                     {"mac", e.mac.str()},
+                     {"port", port_of(e)},
+                     {"static", e.is_static}};
+    if (!e.is_static) j["age"] = now_ - e.last_seen;
+    data.push_back(std::move(j));
+  }
+  return Reply::okay(std::move(text), std::move(data));
 }
 
 Reply Switch::show_stats(const std::string& port) const {

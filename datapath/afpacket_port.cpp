@@ -276,7 +276,8 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
   const std::uint8_t* data = pkt_ + h->tp_mac;
   const std::uint32_t len = h->tp_snaplen;
   if (h->tp_snaplen < h->tp_len || len < 14) {
-    truncated_.add(1);
+    truncated_.add(1);  // longer than the ring holds (so than a Frame too), or a runt
+    driver_drop(len < 14 ? Drop::kRunt : Drop::kOversize);
     return Step::kDone;
   }
   afpacket::VnetHdr vh;
@@ -289,9 +290,13 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
 
   if (vh.gso_type != afpacket::kGsoNone) {
     afpacket::GsoPlan plan;
-    if (!afpacket::plan_gso(data, len, vh.gso_type, vh.gso_size, plan) ||
-        plan.hdr_len + plan.mss + extra > kMaxFrameLen) {
+    if (!afpacket::plan_gso(data, len, vh.gso_type, vh.gso_size, plan)) {
       gso_dropped_.add(1);
+      return Step::kDone;
+    }
+    if (plan.hdr_len + plan.mss + extra > kMaxFrameLen) {  // a segment would not fit a Frame
+      gso_dropped_.add(1);
+      driver_drop(Drop::kOversize);
       return Step::kDone;
     }
     while (seg_next_ < plan.segments) {
@@ -317,6 +322,7 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
 
   if (len + extra > kMaxFrameLen) {
     oversize_.add(1);
+    driver_drop(Drop::kOversize);
     return Step::kDone;
   }
   if (n >= max) return Step::kNeedRoom;

@@ -48,9 +48,9 @@
 //     marks the port failed. An administratively down link (ENETDOWN) is not a failure: its
 //     frames are tx errors and receiving resumes when the link comes back up.
 //
-// Limits: frames longer than kMaxFrameLen (with a re-inserted tag) are dropped and counted;
-// so is a super-frame whose headers plus one segment would not fit. No allocation, exception
-// or logging in rx_burst/tx_burst.
+// Limits: frames longer than kMaxFrameLen (with a re-inserted tag) are dropped and counted
+// (Stats, and the port's `oversize` drop); so is a super-frame whose headers plus one segment
+// would not fit. No allocation, exception or logging in rx_burst/tx_burst.
 #pragma once
 
 #include <atomic>

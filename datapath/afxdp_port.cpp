@@ -36,6 +36,9 @@ namespace {
 
 constexpr const char* kProgName = BRISK_XDP_PROG_NAME;
 constexpr const char* kXskMapName = "brisk_xsks";
+constexpr const char* kOversizeMapName = "brisk_oversize";
+// The program drops what does not fit a chunk after the kernel's XDP headroom (256 bytes).
+static_assert(BRISK_XSK_MAX_FRAME + 256 == AfXdpPort::kChunkSize, "one chunk size");
 
 [[noreturn]] void fail(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
@@ -116,6 +119,8 @@ struct AfXdpPort::Xsk {
   bpf_object* obj = nullptr;
   int prog_fd = -1;
   int map_fd = -1;
+  RingMap m_oversize;  // brisk_oversize (bpf/brisk_xdp.c), read only
+  const volatile std::uint64_t* kernel_oversize = nullptr;
   std::uint32_t attach_flags = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE once attached
   bool attached = false;
 
@@ -252,6 +257,14 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
       fail(err_of(rc), "AF_XDP port " + ifname + ": load XDP program from " + path);
     x.prog_fd = bpf_program__fd(prog);
     x.map_fd = bpf_map__fd(map);
+    // Frames the program drops as too long for a chunk (an older object has no such map).
+    if (bpf_map* m = bpf_object__find_map_by_name(x.obj, kOversizeMapName)) {
+      x.m_oversize.len = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+      x.m_oversize.addr =
+          ::mmap(nullptr, x.m_oversize.len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+      if (x.m_oversize.addr != MAP_FAILED)
+        x.kernel_oversize = static_cast<const volatile std::uint64_t*>(x.m_oversize.addr);
+    }
 
     // 2. Attach: native first, then generic. Never replace someone else's program.
     using XdpMode = AfXdpOptions::XdpMode;
@@ -388,10 +401,18 @@ void AfXdpPort::close_all() noexcept {
     bpf_xdp_detach(ifindex_, x.attach_flags | XDP_FLAGS_REPLACE, &o);
     x.attached = false;
   }
+  x.kernel_oversize = nullptr;
+  x.m_oversize.unmap();
   if (x.obj != nullptr) bpf_object__close(x.obj);  // closes the program and map fds
   x.obj = nullptr;
   x.pool = nullptr;
   x.owner.reset();  // the last member frees the UMEM
+}
+
+std::uint64_t AfXdpPort::driver_drops(Drop d) const {
+  std::uint64_t n = Port::driver_drops(d);
+  if (d == Drop::kOversize && x_->kernel_oversize != nullptr) n += *x_->kernel_oversize;
+  return n;
 }
 
 bool AfXdpPort::umem_shared() const { return x_->owner->geometry().max_ports > 1; }
@@ -496,7 +517,7 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     // Aligned UMEM: addr is the chunk's base plus the offset of the frame's first byte.
     const std::uint64_t chunk = d->addr & UmemPool::kChunkMask;
     if (d->len > kMaxFrameLen) {
-      rx_oversize_.fetch_add(1, std::memory_order_relaxed);
+      driver_drop(Drop::kOversize);
       x.pool->put(chunk);
       continue;
     }

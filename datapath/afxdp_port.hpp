@@ -44,7 +44,9 @@
 // (nearly) empty (the kernel ran out of buffers), up to 2048, and halves after 1024 polls in a
 // row that found more than half of it left; a port with an own UMEM keeps 2048. So
 // a port that sees a trickle (TCP ACKs) never hoards the chunks a busy one needs.
-// Frames longer than kMaxFrameLen are dropped and counted (rx_oversize()). TCP/UDP frames
+// A frame longer than a UMEM chunk takes (2048 bytes less the kernel's 256 bytes of headroom:
+// 1792) is dropped by brisk's XDP program and counted as the port's `oversize` drop (read
+// from the program's brisk_oversize map, mmap()ed). TCP/UDP frames
 // whose checksum field holds only the pseudo-header sum (a peer with checksum offload: XDP
 // has no CHECKSUM_PARTIAL flag) are completed in software (complete_partial_l4, counted), in
 // place. When the kernel asks for a wakeup on the FILL ring, rx_burst() kicks it with a
@@ -149,8 +151,10 @@ class AfXdpPort final : public Port {
   bool native() const { return mode_.rfind("native", 0) == 0; }
   int ifindex() const { return ifindex_; }
   std::uint32_t queue_id() const { return queue_id_; }
-  // Frames received longer than kMaxFrameLen and dropped.
-  std::uint64_t rx_oversize() const { return rx_oversize_.load(std::memory_order_relaxed); }
+  // Frames too long for a UMEM chunk (dropped by brisk's XDP program) or for a Frame, dropped:
+  // the port's `oversize` drops.
+  std::uint64_t rx_oversize() const { return driver_drops(Drop::kOversize); }
+  std::uint64_t driver_drops(Drop d) const override;
   // Partial TCP/UDP checksums completed in software.
   std::uint64_t rx_csum_completed() const { return csum_completed_.load(std::memory_order_relaxed); }
   // Frames tx_burst() refused for lack of a free TX chunk or because they did not fit one.
@@ -185,7 +189,6 @@ class AfXdpPort final : public Port {
   int ifindex_ = 0;
   std::uint32_t queue_id_ = 0;
   std::uint32_t idle_polls_ = 0;  // rx worker only
-  std::atomic<std::uint64_t> rx_oversize_{0};
   std::atomic<std::uint64_t> csum_completed_{0};
   alignas(64) std::atomic_flag tx_lock_ = ATOMIC_FLAG_INIT;
   std::atomic<std::uint64_t> tx_refused_{0};

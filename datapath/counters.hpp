@@ -20,7 +20,7 @@ namespace brisk {
 // Declared once here; names appear in `stats` and in the JSON output.
 #define BRISK_DROP_REASONS(X)                                                  \
   X(kRunt, "runt", "shorter than an Ethernet header")                          \
-  X(kOversize, "oversize", "larger than a frame buffer")                       \
+  X(kOversize, "oversize", "longer than its port's receive buffer (never cut)")   \
   X(kBadSrcMac, "bad_src_mac", "multicast or all-zero source MAC")             \
   X(kTaggedOnAccess, "tagged_on_access", "802.1Q tagged frame on an access port") \
   X(kVlanNotAllowed, "vlan_not_allowed", "VLAN not carried by the ingress trunk") \

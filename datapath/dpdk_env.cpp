@@ -43,12 +43,12 @@ std::string cpu_list(const cpu_set_t& set) {
 }  // namespace
 
 std::uint32_t mbufs_to_frames(rte_mbuf** m, std::uint16_t n, FramePool& pool, Frame** out,
-                              std::atomic<std::uint64_t>& oversize) noexcept {
+                              std::uint32_t& oversize) noexcept {
   std::uint32_t got = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     std::uint32_t len = rte_pktmbuf_pkt_len(m[i]);
     if (len > kMaxFrameLen || len == 0) {
-      oversize.fetch_add(1, std::memory_order_relaxed);
+      ++oversize;
       continue;
     }
     Frame* f = pool.alloc();

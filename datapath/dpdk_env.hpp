@@ -49,10 +49,11 @@ namespace brisk {
 
 // Receive side shared by DpdkPort and VhostPort (worker thread): copy `n` received mbufs
 // into frames from `pool` (whole chains gathered), stored in out[]; frames that are empty or
-// longer than kMaxFrameLen are dropped and counted in `oversize`. Frees every mbuf. The
-// caller caps n by pool.available(). Returns the frames produced.
+// longer than kMaxFrameLen are dropped and added to `oversize` (the caller charges them to
+// its port's `oversize` drop). Frees every mbuf. The caller caps n by pool.available().
+// Returns the frames produced.
 std::uint32_t mbufs_to_frames(rte_mbuf** m, std::uint16_t n, FramePool& pool, Frame** out,
-                              std::atomic<std::uint64_t>& oversize) noexcept;
+                              std::uint32_t& oversize) noexcept;
 
 class DpdkEnv {
  public:

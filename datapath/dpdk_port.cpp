@@ -107,7 +107,10 @@ std::uint32_t DpdkPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max
   if (want == 0) return 0;
   rte_mbuf* m[kBurst];
   std::uint16_t n = rte_eth_rx_burst(port_id_, 0, m, static_cast<std::uint16_t>(want));
-  return mbufs_to_frames(m, n, pool, out, rx_oversize_);
+  std::uint32_t oversize = 0;
+  const std::uint32_t got = mbufs_to_frames(m, n, pool, out, oversize);
+  if (oversize != 0) driver_drop(Drop::kOversize, oversize);
+  return got;
 }
 
 std::uint32_t DpdkPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {

@@ -15,7 +15,7 @@
 // Threads
 // * rx_burst(): one worker (the one the snapshot assigns). rte_eth_rx_burst() on queue 0,
 //   each mbuf (chains gathered) copied into a Frame from the worker's pool, mbufs freed.
-//   Frames longer than kMaxFrameLen are dropped and counted (rx_oversize()). At most as many
+//   Frames longer than kMaxFrameLen are dropped and counted (`oversize`). At most as many
 //   frames as the worker's pool has free are taken.
 // * tx_burst(): any worker. An ethdev transmit queue is not thread-safe, so a spinlock
 //   guards queue 0, taken once per burst. Under it: mbufs allocated from the pool (a
@@ -59,7 +59,7 @@ class DpdkPort final : public Port {
   const std::string& devargs() const { return devargs_; }
   std::uint16_t port_id() const { return port_id_; }
   const std::string& driver_name() const { return driver_name_; }
-  std::uint64_t rx_oversize() const { return rx_oversize_.load(std::memory_order_relaxed); }
+  std::uint64_t rx_oversize() const { return driver_drops(Drop::kOversize); }
   std::uint64_t tx_refused() const { return tx_refused_.load(std::memory_order_relaxed); }
 
  private:
@@ -71,7 +71,6 @@ class DpdkPort final : public Port {
   std::uint16_t port_id_ = 0;
   bool probed_ = false;   // we hot-plugged the device (remove it on destruction)
   bool started_ = false;
-  std::atomic<std::uint64_t> rx_oversize_{0};
   alignas(64) std::atomic_flag tx_lock_ = ATOMIC_FLAG_INIT;
   std::atomic<std::uint64_t> tx_refused_{0};
 };

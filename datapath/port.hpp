@@ -87,8 +87,11 @@ class Port {
     failed_.store(true, std::memory_order_release);
   }
   int error() const { return error_.load(std::memory_order_relaxed); }
-  // Frames the driver discarded on receive, by reason (see the contract above).
-  std::uint64_t driver_drops(Drop d) const { return driver_drops_[static_cast<std::size_t>(d)].get(); }
+  // Frames the driver discarded on receive, by reason (see the contract above). A driver
+  // whose kernel side drops frames too (AF_XDP: brisk's XDP program) adds those.
+  virtual std::uint64_t driver_drops(Drop d) const {
+    return driver_drops_[static_cast<std::size_t>(d)].get();
+  }
 
  protected:
   void driver_drop(Drop d, std::uint64_t n = 1) noexcept {

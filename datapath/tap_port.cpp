@@ -68,13 +68,22 @@ std::uint32_t TapPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max)
     Frame* f = pool.alloc();
     if (f == nullptr) break;
     f->reset(0);
-    // A frame above kMaxFrameLen (a tap whose MTU was raised past 1900) does not fit and is
-    // dropped by the kernel's read with an error; the default MTU of 1500 always fits.
-    ssize_t r = ::read(fd_, f->data, kMaxFrameLen);
+    // A TAP read copies what fits and returns at most the buffer's length, so a frame longer
+    // than kMaxFrameLen (a tap whose MTU was raised past 1906) would come back cut. One more
+    // byte of buffer tells the two apart: a read that fills it is of an oversized frame,
+    // dropped and counted (kOversize), never forwarded cut.
+    std::uint8_t spill;
+    struct iovec iov[2] = {{f->data, kMaxFrameLen}, {&spill, 1}};
+    ssize_t r = ::readv(fd_, iov, 2);
     if (r <= 0) {
       pool.free(f);
       if (r < 0) fatal(errno);
       break;
+    }
+    if (static_cast<std::size_t>(r) > kMaxFrameLen) {
+      pool.free(f);
+      driver_drop(Drop::kOversize);
+      continue;
     }
     f->len = static_cast<std::uint32_t>(r);
     out[n++] = f;

@@ -3,8 +3,10 @@
 // removes the device, wherever it is. The user may move the device into another network
 // namespace (`ip link set mega_tap0 netns X`); the descriptor keeps working there.
 //
-// I/O: nonblocking read(2) per received frame and writev(2) per sent frame (a tag to push
-// goes in its own iovec, so floods need no copy). A write(2) on a TAP fd is atomic per frame,
+// I/O: nonblocking readv(2) per received frame and writev(2) per sent frame (a tag to push
+// goes in its own iovec, so floods need no copy). A received frame longer than a frame buffer
+// (kMaxFrameLen, a tap whose MTU was raised past 1906) is dropped and counted as the port's
+// `oversize` drop, never forwarded cut. A write(2) on a TAP fd is atomic per frame,
 // which makes tx_burst() safe from several workers at once.
 //
 // A read or write that fails with EBADFD/ENODEV/ENXIO means the device is gone (its namespace

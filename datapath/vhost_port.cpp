@@ -242,7 +242,9 @@ std::uint32_t VhostPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     std::uint16_t n = rte_vhost_dequeue_burst(vid, static_cast<std::uint16_t>(2 * qi + 1), pool_, m,
                                               static_cast<std::uint16_t>(want));
     q.rx_lock.clear(std::memory_order_release);
-    got += mbufs_to_frames(m, n, pool, out + got, rx_oversize_);
+    std::uint32_t oversize = 0;
+    got += mbufs_to_frames(m, n, pool, out + got, oversize);
+    if (oversize != 0) driver_drop(Drop::kOversize, oversize);
   }
   rx_next_ = (rx_next_ + 1) % nq;
   return got;

@@ -42,7 +42,7 @@
 //   lock (uncontended except during destroy_device; a held lock means "skip this round"),
 //   loads vid_ (acquire), rte_vhost_dequeue_burst() into mbufs from the port's pool, copies
 //   each frame into a Frame from the worker's pool, frees the mbufs. Frames longer than
-//   kMaxFrameLen are dropped and counted (rx_oversize()).
+//   kMaxFrameLen are dropped and counted (`oversize`).
 // * tx_burst() (any worker, concurrently): the library's enqueue on one virtqueue must not
 //   run from two threads at once, so each queue has a tx spinlock taken once per burst. A
 //   sender takes the first enabled guest receive queue whose lock is free (several workers
@@ -98,7 +98,7 @@ class VhostPort final : public Port {
   // Devices that became ready over the port's life (1 after the first connection, 2 after
   // a reconnect, ...).
   std::uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }
-  std::uint64_t rx_oversize() const { return rx_oversize_.load(std::memory_order_relaxed); }
+  std::uint64_t rx_oversize() const { return driver_drops(Drop::kOversize); }
   std::uint64_t tx_refused() const { return tx_refused_.load(std::memory_order_relaxed); }
 
   // Library callbacks (vhost-events thread); public for the C trampolines in vhost_port.cpp.
@@ -124,7 +124,6 @@ class VhostPort final : public Port {
   std::atomic<std::uint32_t> nq_{0};
   std::uint32_t rx_next_ = 0;  // rx worker only: queue pair to start polling at
   std::atomic<std::uint64_t> connects_{0};
-  std::atomic<std::uint64_t> rx_oversize_{0};
   std::atomic<std::uint64_t> tx_refused_{0};
   Queue q_[kMaxQueuePairs];
 };

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "control/validate.hpp"
+
 namespace {
 const char* kHelp = R"(usage: brisk [--socket PATH] [--json] <command words...>
 Sends one command to briskd and prints its answer: exit 0 on success, 1 after an "E: " line,
@@ -109,18 +111,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "E: unreadable reply from briskd\n");
     return 2;
   }
+  // What reaches the terminal is printable (control/validate.hpp): names with terminal escapes
+  // show as \xNN, JSON as \uNNNN (ensure_ascii).
   if (!r.value("ok", false)) {
     std::string text = r.value("text", "");
     if (json) {
-      std::printf("%s\n", nlohmann::json{{"error", text}}.dump(2).c_str());
+      std::printf("%s\n", nlohmann::json{{"error", text}}.dump(2, ' ', true).c_str());
     }
-    std::fprintf(stderr, "E: %s\n", text.c_str());
+    std::fprintf(stderr, "E: %s\n", brisk::printable(text).c_str());
     return 1;
   }
   if (json) {
-    std::printf("%s\n", r["data"].dump(2).c_str());
+    std::printf("%s\n", r["data"].dump(2, ' ', true).c_str());
   } else {
-    std::string text = r.value("text", "");
+    std::string text = brisk::printable(r.value("text", ""), /*multiline=*/true);
     if (!text.empty()) std::printf("%s%s", text.c_str(), text.back() == '\n' ? "" : "\n");
   }
   return 0;

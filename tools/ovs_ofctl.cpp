@@ -19,12 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "control/validate.hpp"
 #include "tools/client.hpp"
 
 namespace {
 
 int die(const std::string& msg) {
-  std::fprintf(stderr, "ovs-ofctl: %s\n", msg.c_str());
+  std::fprintf(stderr, "ovs-ofctl: %s\n", brisk::printable(msg).c_str());
   return 1;
 }
 
@@ -119,11 +120,11 @@ int main(int argc, char** argv) {
   if (cmd == "show") {
     auto p = brisk::client::run(sock, {"port"}, timeout);
     if (!p.ok) return die(p.text);
-    std::printf("OFPT_FEATURES_REPLY: brisk bridge %s\n", bridge.c_str());
+    std::printf("OFPT_FEATURES_REPLY: brisk bridge %s\n", brisk::printable(bridge).c_str());
     int n = 1;
     for (const auto& x : p.data) {
       if (x.value("bridge", "") != bridge) continue;
-      std::string name = x.value("port", "");
+      std::string name = brisk::printable(x.value("port", ""));
       if (x.value("kind", "") == "internal")
         std::printf(" LOCAL(%s): kind internal\n", name.c_str());
       else

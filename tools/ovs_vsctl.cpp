@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "control/validate.hpp"
 #include "tools/client.hpp"
 
 namespace {
@@ -142,7 +143,7 @@ class Vsctl {
     for (const auto& c : cmds) check(c);
     finish_ports();
     for (const auto& a : actions_) send(a);
-    std::fputs(out_.c_str(), stdout);
+    std::fputs(brisk::printable(out_, /*multiline=*/true).c_str(), stdout);
     return 0;
   }
 
@@ -195,6 +196,8 @@ class Vsctl {
     if (c.name == "add-br") {
       nargs(1, 3);
       if (a.size() == 3) fail("fake bridges (add-br BRIDGE PARENT VLAN) are not supported by brisk");
+      // briskd's own rule (control/validate.hpp), checked before anything is sent.
+      if (std::string e = brisk::check_ifname("bridge name", a[0]); !e.empty()) fail(e);
       if (m_.bridges.count(a[0])) {
         if (may_exist) return;
         fail("cannot create a bridge named " + a[0] + " because a bridge named " + a[0] +
@@ -218,6 +221,7 @@ class Vsctl {
       nargs(2, 64);
       need_bridge(a[0]);
       const std::string& p = a[1];
+      if (std::string e = brisk::check_ifname("port name", p); !e.empty()) fail(e);
       NewPort np;
       np.bridge = a[0];
       np.name = p;
@@ -638,7 +642,7 @@ int main(int argc, char** argv) {
     if (cmds.empty()) fail("missing command name (use --help for help)");
     return Vsctl(brisk::client::default_socket(), timeout).main(cmds);
   } catch (const Fail& f) {
-    if (!f.msg.empty()) std::fprintf(stderr, "ovs-vsctl: %s\n", f.msg.c_str());
+    if (!f.msg.empty()) std::fprintf(stderr, "ovs-vsctl: %s\n", brisk::printable(f.msg).c_str());
     return f.code;
   }
 }

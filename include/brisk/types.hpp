@@ -19,7 +19,10 @@ namespace brisk {
 using VlanId = std::uint16_t;
 using PortId = std::uint16_t;
 
-inline constexpr VlanId kMaxVlan = 4095;          // highest valid VLAN id
+inline constexpr VlanId kMaxVlan = 4095;          // highest 12-bit VLAN id (a tag's field)
+// Highest VLAN id a configuration may name: 4095 is reserved by 802.1Q. Configured VLANs are
+// 0-4094, 0 being untagged (control/validate.hpp).
+inline constexpr VlanId kMaxConfigVlan = 4094;
 inline constexpr VlanId kVlanCount = 4096;        // size of per-VLAN arrays
 inline constexpr PortId kMaxPorts = 1024;         // ports per briskd (ids 0..1023)
 inline constexpr PortId kInvalidPort = 0xffff;    // "no port"

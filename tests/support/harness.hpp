@@ -51,6 +51,8 @@ class Harness {
     for (std::string w; in >> w;) argv.push_back(w);
     return cmds_->run(argv);
   }
+  // The words as they are (names with spaces or control characters).
+  Reply run(const std::vector<std::string>& argv) { return cmds_->run(argv); }
 
   MemoryPort& port(const std::string& name) { return *mem_.at(name); }
   Switch& sw() { return *sw_; }
