@@ -11,7 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
+
+#include "control/socket_path.hpp"
 
 namespace brisk {
 
@@ -35,22 +36,17 @@ std::string Server::listen() {
   sockaddr_un addr{};
   if (path_.size() >= sizeof(addr.sun_path)) return "socket path too long: " + path_;
   addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-  std::error_code ec;
-  auto parent = std::filesystem::path(path_).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  // A live daemon on the socket keeps it; a stale socket file is replaced.
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe >= 0) {
-    bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(probe);
-    if (live) return "another briskd is serving " + path_;
-  }
-  ::unlink(path_.c_str());
+  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  if (std::string e = make_socket_dir(path_); !e.empty())
+    return "refusing socket " + path_ + ": " + e;
+  if (std::string e = claim_socket_path(path_); !e.empty()) return e;
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 ||
-      ::listen(listen_fd_, 64) < 0) {
+  // bind() creates the socket file with 0777 & ~umask: 0660 from the start, whatever the umask.
+  const mode_t umask_before = ::umask(0117);
+  const int bound = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(umask_before);
+  if (bound < 0 || ::listen(listen_fd_, 64) < 0) {
     std::string e = "bind " + path_ + ": " + std::strerror(errno);
     ::close(listen_fd_);
     listen_fd_ = -1;

@@ -24,7 +24,8 @@ class Server {
  public:
   Server(Switch& sw, std::string socket_path);
   ~Server();
-  // Bind the socket. Refuses when another briskd answers on it. Returns "" or an error.
+  // Bind the control socket: its directory is made (0750) or checked, and only a stale
+  // socket at the path is replaced (control/socket_path.hpp). Returns "" or an error.
   std::string listen();
   // Run until stop() (or a signal that sets the flag passed to run()).
   void run(const std::atomic<bool>& stop);

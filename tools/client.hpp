@@ -1,4 +1,4 @@
-// A minimal client of briskd's socket protocol (control/server.hpp), shared by the
+// A minimal client of briskd's socket protocol (control/server.hpp), shared by brisk and the
 // ovs-vsctl/ovs-ofctl front ends: one request per connection, one JSON line each way.
 #pragma once
 
@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "control/socket_path.hpp"
+
 namespace brisk::client {
 
 inline std::string default_socket() {
@@ -28,7 +30,9 @@ struct Answer {
   nlohmann::json data;
 };
 
-// Run one command. timeout_s == 0: wait as long as it takes.
+// Run one command. timeout_s == 0: wait as long as it takes. A socket that breaks the rule of
+// control/socket_path.hpp (a directory others can write, an owner that is neither root nor
+// the caller) is not talked to.
 inline Answer run(const std::string& socket, const std::vector<std::string>& argv,
                   unsigned timeout_s = 0) {
   Answer a;
@@ -36,6 +40,10 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
   addr.sun_family = AF_UNIX;
   if (socket.size() >= sizeof(addr.sun_path)) {
     a.text = "socket path too long: " + socket;
+    return a;
+  }
+  if (std::string e = check_socket(socket); !e.empty()) {
+    a.text = "refusing to talk to briskd at " + socket + ": " + e;
     return a;
   }
   std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
