@@ -62,14 +62,16 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
     ::close(fd);
     return a;
   }
+  // A failed write is not the end: briskd may have answered and closed before reading the
+  // request ("too many connections"); that answer is read below.
   std::string req = nlohmann::json{{"argv", argv}}.dump() + "\n";
-  std::size_t off = 0;
-  while (off < req.size()) {
-    ssize_t n = ::write(fd, req.data() + off, req.size() - off);
+  std::string write_error;
+  for (std::size_t off = 0; off < req.size();) {
+    ssize_t n = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      a.text = "write to briskd at " + socket + " failed: " + std::strerror(errno);
-      ::close(fd);
-      return a;
+      write_error = "write to briskd at " + socket + " failed: " + std::strerror(errno);
+      break;
     }
     off += static_cast<std::size_t>(n);
   }
@@ -83,7 +85,7 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
       ::close(fd);
       return a;
     }
-    if (n <= 0) break;
+    if (n <= 0) break;  // end of the reply (or the connection reset after it)
     reply.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
@@ -94,7 +96,7 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
     a.text = r.value("text", "");
     a.data = r.contains("data") ? r["data"] : nlohmann::json();
   } catch (const std::exception&) {
-    a.text = "unreadable reply from briskd at " + socket;
+    a.text = !write_error.empty() ? write_error : "unreadable reply from briskd at " + socket;
   }
   return a;
 }
