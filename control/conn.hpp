@@ -45,6 +45,11 @@ inline constexpr std::size_t kMaxRequestBytes = 65536;
 std::size_t find_line_end(std::string_view buf, std::size_t from);
 inline constexpr Framing kLineFraming{find_line_end, 1, kMaxRequestBytes};
 
+// HTTP's: a request header ends at a blank line ("\r\n\r\n", or "\n\n" from simple
+// clients, whichever comes first), at most 8 KiB (the metrics endpoint).
+std::size_t find_blank_line(std::string_view buf, std::size_t from);
+inline constexpr Framing kHttpFraming{find_blank_line, 4, 8192};
+
 // Time limits of a connection.
 struct ConnDeadlines {
   // From accept to a complete request; then the peer is answered "request timed out".

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -140,12 +139,6 @@ std::string MetricsServer::listen(const std::string& addr) {
 
 namespace {
 
-// The end of an HTTP request's header: a blank line ("\r\n\r\n", or "\n\n" from simple
-// clients), whichever comes first.
-std::size_t find_http_end(std::string_view buf, std::size_t from) {
-  return std::min(buf.find("\r\n\r\n", from), buf.find("\n\n", from));
-}
-
 std::string http_response(const std::string& status, const std::string& type,
                           const std::string& body, bool head) {
   std::string out = "HTTP/1.0 " + status + "\r\nContent-Type: " + type +
@@ -160,7 +153,7 @@ std::string http_response(const std::string& status, const std::string& type,
 Service MetricsServer::service() {
   Service s;
   s.name = "metrics";
-  s.framing = Framing{find_http_end, 4, 8192};
+  s.framing = kHttpFraming;
   s.max_conns = 16;
   s.answer = [this](std::string_view request) { return answer(request); };
   s.refuse = [](Refusal why) {
