@@ -38,10 +38,11 @@
 //
 // Order of one loop iteration (the periods are those of the blocking server this replaced):
 //   ppoll (listening sockets, watched fds, connections; timeout: the tick period, 200 us
-//   while busy, doubling to 5 ms while idle) -> watched fds' callbacks -> accept new
-//   connections -> read / write the connections that are ready -> deadlines -> answer each
-//   complete request (one command each; Switch::tick after each, as before) and start writing
-//   its reply -> close finished connections -> Switch::tick -> on_tick.
+//   while busy, doubling to 5 ms while idle) -> watched fds' callbacks -> read / write the
+//   connections that are ready -> accept new connections (at most 64 a round) and read what
+//   they sent already -> deadlines -> answer each complete request (one command each;
+//   Switch::tick after each, as before) and start writing its reply -> close finished
+//   connections -> Switch::tick -> on_tick.
 #pragma once
 
 #include <atomic>

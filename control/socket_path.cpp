@@ -43,6 +43,17 @@ std::string parent_of(const std::string& p) {
   return slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
 }
 
+// The deepest directory of `dir` and its parents that exists ("/" or "." at the end).
+std::string deepest_existing(std::string dir) {
+  struct stat st {};
+  while (::stat(dir.c_str(), &st) < 0 && errno == ENOENT) {
+    const auto slash = dir.rfind('/');
+    if (slash == std::string::npos) return ".";
+    dir = slash == 0 ? "/" : dir.substr(0, slash);
+  }
+  return dir;
+}
+
 // The rule for the directory `dir` (its own: the socket's directory, or one above it) and
 // for every directory above it.
 std::string check_dirs(const std::string& dir, bool own) {
@@ -77,29 +88,20 @@ std::string check_socket_dir(const std::string& socket_path) {
 
 std::string make_socket_dir(const std::string& socket_path) {
   const std::string dir = socket_dir_of(socket_path);
-  // Each missing component in turn, mode 0750 whatever the umask (mkdir applies the umask,
-  // chmod does not); first the rule for the deepest directory that exists, so nothing is
-  // created where it would be refused.
-  std::string existing = dir[0] == '/' ? "/" : ".";
-  bool checked = false;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) return check_socket_dir(socket_path);
+  if (errno != ENOENT) return "socket directory " + dir + ": " + std::strerror(errno);
+  // First the rule for the deepest directory that exists, so nothing is made where it would
+  // be refused; then each missing component in turn, mode 0750 whatever the umask (mkdir
+  // applies the umask, chmod does not).
+  if (std::string e = check_dirs(deepest_existing(dir), /*own=*/false); !e.empty()) return e;
   for (std::size_t pos = dir.find('/', 1);; pos = dir.find('/', pos + 1)) {
     const std::string part = dir.substr(0, pos);
-    struct stat st {};
-    if (::stat(part.c_str(), &st) == 0) {
-      existing = part;
-    } else if (errno != ENOENT) {
-      return "socket directory " + part + ": " + std::strerror(errno);
-    } else {
-      if (!checked) {
-        if (std::string e = check_dirs(existing, /*own=*/false); !e.empty()) return e;
-        checked = true;
-      }
-      if (::mkdir(part.c_str(), kSocketDirMode) == 0) {
-        if (::chmod(part.c_str(), kSocketDirMode) < 0)
-          return "chmod " + part + ": " + std::strerror(errno);
-      } else if (errno != EEXIST) {
-        return "cannot create socket directory " + part + ": " + std::strerror(errno);
-      }
+    if (::mkdir(part.c_str(), kSocketDirMode) == 0) {
+      if (::chmod(part.c_str(), kSocketDirMode) < 0)
+        return "chmod " + part + ": " + std::strerror(errno);
+    } else if (errno != EEXIST) {
+      return "cannot create socket directory " + part + ": " + std::strerror(errno);
     }
     if (pos == std::string::npos) break;
   }
@@ -137,8 +139,13 @@ std::string claim_socket_path(const std::string& socket_path) {
 }
 
 std::string check_socket(const std::string& socket_path) {
-  if (std::string e = check_socket_dir(socket_path); !e.empty()) return e;
+  const std::string dir = socket_dir_of(socket_path);
   struct stat st {};
+  // No directory: nothing to talk to (connect() says so), unless someone makes it first, so
+  // the rule holds for the directories that exist.
+  if (::stat(dir.c_str(), &st) < 0 && errno == ENOENT)
+    return check_dirs(deepest_existing(dir), /*own=*/false);
+  if (std::string e = check_socket_dir(socket_path); !e.empty()) return e;
   if (::lstat(socket_path.c_str(), &st) < 0) return "";  // connect() will say why
   if (!S_ISSOCK(st.st_mode)) return socket_path + " is " + kind_of(st.st_mode) + ", not a socket";
   if (!trusted_owner(st.st_uid)) return owner_problem("socket " + socket_path, st.st_uid);

@@ -98,6 +98,17 @@ TEST(SocketPath, DirectoriesOthersCanWriteAreRefused) {
   EXPECT_FALSE(fs::exists(open + "/new")) << "nothing is made where it would be refused";
 }
 
+TEST(SocketPath, ClientsLeaveAMissingSocketToConnect) {
+  TempDir t;
+  EXPECT_EQ(check_socket(t.path + "/brisk.sock"), "") << "no socket: connect() says so";
+  EXPECT_EQ(check_socket(t.path + "/run/brisk/brisk.sock"), "") << "no directory either";
+  const std::string open = t.path + "/open";
+  ASSERT_EQ(::mkdir(open.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
+  EXPECT_NE(check_socket(open + "/run/brisk.sock"), "")
+      << "but not where others could make the directory first";
+}
+
 TEST(SocketPath, DirectoriesOfAnotherUserAreRefused) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a directory away";
   TempDir t;
