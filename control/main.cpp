@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "briskd: %s\n", err.c_str());
         return 1;
       }
-      server.watch(metrics.fd(), [&] { metrics.serve(); });
+      server.serve(metrics.fd(), metrics.service());
       syslog(LOG_INFO, "metrics on http://%s/metrics", metrics_addr.c_str());
     }
     dp.start();

@@ -2,9 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,7 +53,8 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
       {"brisk_port_rx_bytes_total", "Bytes received on the port.", "counter", ""},
       {"brisk_port_tx_frames_total", "Frames sent on the port.", "counter", ""},
       {"brisk_port_tx_bytes_total", "Bytes sent on the port.", "counter", ""},
-      {"brisk_port_drops_total", "Frames dropped, by the port charged and the reason.", "counter", ""},
+      {"brisk_port_drops_total", "Frames dropped, by the port charged and the reason.", "counter",
+       ""},
       {"brisk_drops_total", "Frames dropped on all ports, by reason.", "counter", ""},
       {"brisk_fdb_entries", "Entries in the bridge's FDB.", "gauge", ""},
       {"brisk_fdb_limit", "Capacity limit of the bridge's FDB.", "gauge", ""},
@@ -121,8 +120,8 @@ std::string MetricsServer::listen(const std::string& addr) {
   sa.sin_family = AF_INET;
   if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
     return "--metrics: '" + host + "' is not an IPv4 address";
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
     return "--metrics: '" + port + "' is not a port (0-65535)";
   sa.sin_port = htons(static_cast<std::uint16_t>(std::stoul(port)));
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -138,56 +137,51 @@ std::string MetricsServer::listen(const std::string& addr) {
   return "";
 }
 
-void MetricsServer::serve() {
-  for (;;) {
-    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) return;
-    answer(c);
-    ::close(c);
-  }
-}
+namespace {
 
-void MetricsServer::answer(int c) {
-  // The request line, within 200 ms.
-  std::string req;
-  char buf[2048];
-  while (req.find("\r\n\r\n") == std::string::npos && req.find("\n\n") == std::string::npos &&
-         req.size() < 8192) {
-    pollfd p{c, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) break;
-    ssize_t n = ::read(c, buf, sizeof(buf));
-    if (n <= 0) break;
-    req.append(buf, static_cast<std::size_t>(n));
-  }
-  std::string line = req.substr(0, req.find_first_of("\r\n"));
-  std::string status = "200 OK", type = "text/plain; version=0.0.4; charset=utf-8", body;
-  if (line.rfind("GET ", 0) != 0 && line.rfind("HEAD ", 0) != 0) {
-    status = "405 Method Not Allowed";
-    body = "GET /metrics\n";
-    type = "text/plain";
-  } else {
-    std::string path = line.substr(line.find(' ') + 1);
-    path = path.substr(0, path.find(' '));
-    if (path == "/metrics" || path == "/") {
-      body = metrics_text(sw_, extra_);
-    } else {
-      status = "404 Not Found";
-      body = "brisk serves /metrics\n";
-      type = "text/plain";
-    }
-  }
+std::string http_response(const std::string& status, const std::string& type,
+                          const std::string& body, bool head) {
   std::string out = "HTTP/1.0 " + status + "\r\nContent-Type: " + type +
                     "\r\nContent-Length: " + std::to_string(body.size()) +
                     "\r\nConnection: close\r\n\r\n";
-  if (line.rfind("HEAD ", 0) != 0) out += body;
-  timeval tv{0, 500000};
-  ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  std::size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = ::send(c, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    off += static_cast<std::size_t>(n);
-  }
+  if (!head) out += body;
+  return out;
+}
+
+}  // namespace
+
+Service MetricsServer::service() {
+  Service s;
+  s.name = "metrics";
+  s.framing = kHttpFraming;
+  s.max_conns = 16;
+  s.answer = [this](std::string_view request) { return answer(request); };
+  s.refuse = [](Refusal why) {
+    switch (why) {
+      case Refusal::kTooLong:
+        return http_response("431 Request Header Fields Too Large", "text/plain",
+                             "request header over 8 KiB\n", false);
+      case Refusal::kTimedOut:
+        return http_response("408 Request Timeout", "text/plain", "no request within 5 s\n", false);
+      case Refusal::kTooMany:
+        break;
+    }
+    return http_response("503 Service Unavailable", "text/plain", "too many connections\n", false);
+  };
+  return s;
+}
+
+std::string MetricsServer::answer(std::string_view request) const {
+  const std::string line(request.substr(0, request.find_first_of("\r\n")));
+  const bool head = line.rfind("HEAD ", 0) == 0;
+  if (line.rfind("GET ", 0) != 0 && !head)
+    return http_response("405 Method Not Allowed", "text/plain", "GET /metrics\n", false);
+  std::string path = line.substr(line.find(' ') + 1);
+  path = path.substr(0, path.find(' '));
+  if (path != "/metrics" && path != "/")
+    return http_response("404 Not Found", "text/plain", "brisk serves /metrics\n", head);
+  return http_response("200 OK", "text/plain; version=0.0.4; charset=utf-8",
+                       metrics_text(sw_, extra_), head);
 }
 
 }  // namespace brisk

@@ -2,12 +2,14 @@
 // default) with per-port counters, per-drop-reason counters (per port and in total), FDB
 // sizes and limits, learning and state-store figures.
 //
-// Threading: served from the control thread (Server::watch on the listening socket), because
-// the port names and bridges live in the Switch, which only the control thread may read. The
-// counters are read exactly like `stats` reads them (relaxed loads of the workers' counters,
-// summed): workers take no lock and see no difference. A scrape is bounded: the request must
-// arrive within 200 ms and the answer is written with a 500 ms send timeout, so a stuck
-// client delays the control loop by well under a second, once.
+// Threading: served from the control thread, by its loop (Server::serve with service()),
+// because the port names and bridges live in the Switch, which only the control thread may
+// read. The counters are read exactly like `stats` reads them (relaxed loads of the workers'
+// counters, summed): workers take no lock and see no difference. Connections are served like
+// the control socket's (control/server.hpp): non-blocking, many at once, so a slow or stuck
+// scraper delays no one; a request must arrive within 5 s (else 408), its headers are at
+// most 8 KiB (else 431), at most 16 scrapes are open at once (else 503), and an answer not
+// taken within 10 s is dropped.
 //
 // HTTP: GET /metrics (or /) answers 200 with `text/plain; version=0.0.4`; other paths 404;
 // one request per connection (HTTP/1.0 style, Connection: close).
@@ -15,7 +17,9 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
+#include "control/server.hpp"
 #include "control/switch.hpp"
 
 namespace brisk {
@@ -33,11 +37,12 @@ class MetricsServer {
   // "127.0.0.1:9480" (IPv4 address and port). Returns "" or an error.
   std::string listen(const std::string& addr);
   int fd() const { return fd_; }
-  // Accept and answer the waiting connections (control thread).
-  void serve();
+  // How the control thread's loop serves the listening socket: Server::serve(fd(), service()).
+  Service service();
+  // The HTTP response to one request's header (without the blank line that ends it).
+  std::string answer(std::string_view request) const;
 
  private:
-  void answer(int c);
   const Switch& sw_;
   MetricsExtra extra_;
   int fd_ = -1;

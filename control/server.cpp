@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include "control/memory.hpp"
+#include "control/socket_path.hpp"
 
 namespace brisk {
 
@@ -23,10 +23,49 @@ std::uint32_t monotonic_seconds() {
   return static_cast<std::uint32_t>(ts.tv_sec);
 }
 
+namespace {
+
+// Moved, not copied: a large answer (`fdb` of 65,536 entries) is tens of megabytes.
+std::string reply_line(Reply&& r) {
+  std::string answer;
+  {
+    nlohmann::json out = nlohmann::json::object();
+    out["ok"] = r.ok;
+    out["text"] = std::move(r.text);
+    out["data"] = std::move(r.data);
+    answer = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  answer += '\n';
+  return answer;
+}
+
+// "5 s", or "300 ms" below a second.
+std::string duration_text(ConnClock::duration d) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return ms < 1000 ? std::to_string(ms) + " ms" : std::to_string(ms / 1000) + " s";
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> parse_request(std::string_view line) {
+  nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!req.is_object()) return std::nullopt;  // also a parse error (discarded)
+  auto it = req.find("argv");
+  if (it == req.end() || !it->is_array()) return std::nullopt;
+  std::vector<std::string> argv;
+  argv.reserve(it->size());
+  for (const auto& word : *it) {
+    if (!word.is_string()) return std::nullopt;
+    argv.push_back(word.get<std::string>());
+  }
+  return argv;
+}
+
 Server::Server(Switch& sw, std::string socket_path)
     : sw_(sw), cmds_(sw), path_(std::move(socket_path)) {}
 
 Server::~Server() {
+  for (Client& c : clients_) ::close(c.fd);
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     ::unlink(path_.c_str());
@@ -37,91 +76,182 @@ std::string Server::listen() {
   sockaddr_un addr{};
   if (path_.size() >= sizeof(addr.sun_path)) return "socket path too long: " + path_;
   addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-  std::error_code ec;
-  auto parent = std::filesystem::path(path_).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  // A live daemon on the socket keeps it; a stale socket file is replaced.
-  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe >= 0) {
-    bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ::close(probe);
-    if (live) return "another briskd is serving " + path_;
-  }
-  ::unlink(path_.c_str());
+  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  if (std::string e = make_socket_dir(path_); !e.empty())
+    return "refusing socket " + path_ + ": " + e;
+  if (std::string e = claim_socket_path(path_); !e.empty()) return e;
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 ||
-      ::listen(listen_fd_, 64) < 0) {
+  // bind() creates the socket file with 0777 & ~umask: 0660 from the start, whatever the umask.
+  const mode_t umask_before = ::umask(0117);
+  const int bound = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(umask_before);
+  if (bound < 0 || ::listen(listen_fd_, 64) < 0) {
     std::string e = "bind " + path_ + ": " + std::strerror(errno);
     ::close(listen_fd_);
     listen_fd_ = -1;
     return e;
   }
   ::chmod(path_.c_str(), 0660);
+  serve(listen_fd_, control_service());
   return "";
 }
 
-std::string Server::handle(const std::string& line) {
+Service Server::control_service() {
+  Service s;
+  s.name = "control socket " + path_;
+  s.deadlines = control_deadlines;
+  s.answer = [this](std::string_view request) {
+    std::string out = handle(request);
+    sw_.tick(monotonic_seconds());
+    return out;
+  };
+  s.refuse = [max = s.max_conns, wait = duration_text(s.deadlines.request)](Refusal why) {
+    switch (why) {
+      case Refusal::kTooLong:
+        return reply_line(Reply::error("request too long: more than " +
+                                       std::to_string(kMaxRequestBytes) +
+                                       " bytes before the end of the line"));
+      case Refusal::kTimedOut:
+        return reply_line(Reply::error("request timed out: no complete request within " + wait +
+                                       " of connecting"));
+      case Refusal::kTooMany:
+        break;
+    }
+    return reply_line(Reply::error("too many connections: briskd serves " + std::to_string(max) +
+                                   " at once; try again"));
+  };
+  return s;
+}
+
+std::string Server::handle(std::string_view line) {
   Reply r;
   try {
-    auto req = nlohmann::json::parse(line);
-    std::vector<std::string> argv = req.at("argv").get<std::vector<std::string>>();
+    std::optional<std::vector<std::string>> argv = parse_request(line);
+    if (!argv) return reply_line(Reply::error("malformed request: want {\"argv\": [words...]}"));
     std::optional<Reply> extra;
-    if (extra_commands) extra = extra_commands(argv);
+    if (extra_commands) extra = extra_commands(*argv);
     if (extra) {
       r = std::move(*extra);
     } else {
-      r = cmds_.run(argv);
-      if (r.ok && !argv.empty() && argv[0] == "help" && !extra_help.empty()) r.text += extra_help;
+      r = cmds_.run(*argv);
+      if (r.ok && !argv->empty() && (*argv)[0] == "help" && !extra_help.empty())
+        r.text += extra_help;
     }
-    if (r.ok && after_command) after_command(argv, r);
-  } catch (const nlohmann::json::exception&) {
-    r = Reply::error("malformed request: want {\"argv\": [words...]}");
+    if (r.ok && after_command) after_command(*argv, r);
   } catch (const std::exception& e) {
     r = Reply::error(std::string("internal error: ") + e.what());
   }
-  std::string answer;
-  {
-    // Moved, not copied: a large answer (`fdb` of 65,536 entries) is tens of megabytes.
-    nlohmann::json out = nlohmann::json::object();
-    out["ok"] = r.ok;
-    out["text"] = std::move(r.text);
-    out["data"] = std::move(r.data);
-    answer = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  answer += '\n';
+  std::string answer = reply_line(std::move(r));
   // Its documents are freed now: their memory goes back to the system (control/memory.hpp).
   if (answer.size() >= kLargeAnswerBytes) release_free_memory();
   return answer;
 }
 
-void Server::serve_client(int fd) {
-  // One request per connection, bounded in size and time so a stuck client cannot stall the
-  // control loop for long.
-  timeval tv{0, 500000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  std::string line;
-  char buf[4096];
-  while (line.find('\n') == std::string::npos && line.size() < 65536) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<std::size_t>(n));
-  }
-  std::string reply = line.find('\n') == std::string::npos && line.size() >= 65536
-                          ? handle("")
-                          : handle(line.substr(0, line.find('\n')));
-  std::size_t off = 0;
-  while (off < reply.size()) {
-    ssize_t n = ::write(fd, reply.data() + off, reply.size() - off);
-    if (n <= 0) break;
-    off += static_cast<std::size_t>(n);
-  }
+void Server::serve(int fd, Service service) {
+  listeners_.push_back(Listener{fd, std::move(service)});
 }
 
 void Server::watch(int fd, std::function<void()> on_readable) {
   watched_.emplace_back(fd, std::move(on_readable));
+}
+
+void Server::refuse_excess(Listener& l, int fd) {
+  const std::string bytes = l.service.refuse(Refusal::kTooMany);
+  // A fresh socket's buffer is empty: the short answer fits; if not, the peer gets none.
+  (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::close(fd);
+  ++l.refused;
+  const ConnClock::time_point now = ConnClock::now();
+  if (l.refused == 1 || now - l.last_warning >= std::chrono::seconds(10)) {
+    syslog(LOG_WARNING, "%s: too many connections (%zu open): refused %llu so far",
+           l.service.name.c_str(), l.service.max_conns, static_cast<unsigned long long>(l.refused));
+    l.last_warning = now;
+  }
+}
+
+void Server::accept_all(std::size_t listener) {
+  // At most 64 per round, so a flood of connections cannot starve the periodic work.
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::accept4(listeners_[listener].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // none waiting (or out of descriptors: the next round tries again)
+    Listener& l = listeners_[listener];
+    const auto open = static_cast<std::size_t>(std::count_if(
+        clients_.begin(), clients_.end(), [&](const Client& c) { return c.listener == listener; }));
+    if (open >= l.service.max_conns) {
+      refuse_excess(l, fd);
+      continue;
+    }
+    clients_.push_back(
+        Client{fd, listener, Conn(l.service.framing, l.service.deadlines, ConnClock::now())});
+    read_from(clients_.back());  // the request is often there already
+  }
+}
+
+void Server::read_from(Client& c) {
+  char buf[16384];
+  while (c.conn.phase() == Conn::Phase::kReading) {
+    const ssize_t n = ::read(c.fd, buf, sizeof(buf));
+    if (n > 0) {
+      c.conn.received(std::string_view(buf, static_cast<std::size_t>(n)));
+      if (static_cast<std::size_t>(n) < sizeof(buf)) return;  // drained for now
+    } else if (n == 0) {
+      c.conn.eof();
+    } else if (errno != EINTR) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) c.conn.abort();
+      return;
+    }
+  }
+}
+
+void Server::write_to(Client& c) {
+  while (c.conn.phase() == Conn::Phase::kWriting) {
+    const std::string_view out = c.conn.unsent();
+    const ssize_t n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.conn.sent(static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) c.conn.abort();
+      return;  // the socket is full: POLLOUT says when it takes more
+    }
+  }
+}
+
+void Server::answer(Client& c) {
+  const Service& s = listeners_[c.listener].service;
+  std::string bytes;
+  try {
+    switch (c.conn.why()) {
+      case Conn::Why::kRequest:
+        bytes = s.answer(c.conn.request());
+        break;
+      case Conn::Why::kTooLong:
+        bytes = s.refuse(Refusal::kTooLong);
+        break;
+      case Conn::Why::kTimedOut:
+        bytes = s.refuse(Refusal::kTimedOut);
+        break;
+      default:
+        c.conn.abort();
+        return;
+    }
+  } catch (const std::exception& e) {
+    syslog(LOG_ERR, "%s: %s", s.name.c_str(), e.what());
+    c.conn.abort();
+    return;
+  }
+  c.conn.reply(std::move(bytes), ConnClock::now());
+  write_to(c);  // most replies fit in the socket's buffer at once
+}
+
+void Server::close_finished() {
+  std::erase_if(clients_, [](const Client& c) {
+    if (c.conn.phase() != Conn::Phase::kClose) return false;
+    ::close(c.fd);
+    return true;
+  });
 }
 
 void Server::run(const std::atomic<bool>& stop) {
@@ -132,22 +262,32 @@ void Server::run(const std::atomic<bool>& stop) {
   constexpr long kBusyNs = 200000, kIdleNs = 5000000;
   long period_ns = kBusyNs;
   while (!stop.load()) {
-    fds.assign(1, pollfd{listen_fd_, POLLIN, 0});
+    fds.clear();
+    for (const Listener& l : listeners_) fds.push_back(pollfd{l.fd, POLLIN, 0});
     for (auto& [fd, fn] : watched_) fds.push_back(pollfd{fd, POLLIN, 0});
-    pollfd& p = fds[0];
+    const std::size_t first_client = fds.size(), polled = clients_.size();
+    for (const Client& c : clients_)
+      fds.push_back(pollfd{
+          c.fd, static_cast<short>(c.conn.phase() == Conn::Phase::kWriting ? POLLOUT : POLLIN), 0});
     timespec ts{0, period_ns};
-    int n = ::ppoll(fds.data(), fds.size(), &ts, nullptr);
-    for (std::size_t i = 1; n > 0 && i < fds.size(); ++i)
-      if (fds[i].revents & POLLIN) watched_[i - 1].second();
-    if (n > 0 && (p.revents & POLLIN)) {
-      for (;;) {
-        int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) break;
-        serve_client(c);
-        ::close(c);
-        sw_.tick(monotonic_seconds());
+    const int n = ::ppoll(fds.data(), fds.size(), &ts, nullptr);
+    if (n > 0) {
+      for (std::size_t i = 0; i < watched_.size(); ++i)
+        if (fds[listeners_.size() + i].revents & POLLIN) watched_[i].second();
+      for (std::size_t i = 0; i < polled; ++i) {
+        if (fds[first_client + i].revents == 0) continue;
+        Client& c = clients_[i];
+        if (c.conn.phase() == Conn::Phase::kReading) read_from(c);
+        if (c.conn.phase() == Conn::Phase::kWriting) write_to(c);
       }
+      for (std::size_t i = 0; i < listeners_.size(); ++i)
+        if (fds[i].revents & POLLIN) accept_all(i);
     }
+    const ConnClock::time_point now = ConnClock::now();
+    for (Client& c : clients_) c.conn.expire(now);
+    for (Client& c : clients_)
+      if (c.conn.phase() == Conn::Phase::kAnswer) answer(c);
+    close_finished();
     const bool busy = sw_.tick(monotonic_seconds());
     period_ns = busy || n > 0 ? kBusyNs : std::min(period_ns * 2, kIdleNs);
     if (on_tick) on_tick();

@@ -1,19 +1,17 @@
 // brisk: the command-line client of briskd.
 //   brisk [--socket PATH] [--json] <command words...>
 // Prints the daemon's reply; exits 0 on success, 1 after an "E: " line, 2 when the daemon
-// cannot be reached.
-#include <sys/socket.h>
-#include <sys/un.h>
+// cannot be reached (or its socket is not trusted: control/socket_path.hpp).
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "control/validate.hpp"
+#include "tools/client.hpp"
 
 namespace {
 const char* kHelp = R"(usage: brisk [--socket PATH] [--json] <command words...>
@@ -79,42 +77,15 @@ int main(int argc, char** argv) {
     if (::getcwd(cwd, sizeof(cwd)) != nullptr) words[4] = std::string(cwd) + "/" + words[4];
   }
 
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket.size() >= sizeof(addr.sun_path)) {
-    std::fprintf(stderr, "E: socket path too long\n");
-    return 2;
-  }
-  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
-    std::fprintf(stderr, "E: cannot reach briskd at %s: %s\n", socket.c_str(), std::strerror(errno));
-    return 2;
-  }
-  std::string req = nlohmann::json{{"argv", words}}.dump() + "\n";
-  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    std::fprintf(stderr, "E: write to briskd failed\n");
-    return 2;
-  }
-  std::string reply;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    reply.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  nlohmann::json r;
-  try {
-    r = nlohmann::json::parse(reply);
-  } catch (const std::exception&) {
-    std::fprintf(stderr, "E: unreadable reply from briskd\n");
+  brisk::client::Answer a = brisk::client::run(socket, words);
+  if (!a.reached) {
+    std::fprintf(stderr, "E: %s\n", a.text.c_str());
     return 2;
   }
   // What reaches the terminal is printable (control/validate.hpp): names with terminal escapes
   // show as \xNN, JSON as \uNNNN (ensure_ascii).
-  if (!r.value("ok", false)) {
-    std::string text = r.value("text", "");
+  if (!a.ok) {
+    const std::string& text = a.text;
     if (json) {
       std::printf("%s\n", nlohmann::json{{"error", text}}.dump(2, ' ', true).c_str());
     }
@@ -122,9 +93,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (json) {
-    std::printf("%s\n", r["data"].dump(2, ' ', true).c_str());
+    std::printf("%s\n", a.data.dump(2, ' ', true).c_str());
   } else {
-    std::string text = brisk::printable(r.value("text", ""), /*multiline=*/true);
+    std::string text = brisk::printable(a.text, /*multiline=*/true);
     if (!text.empty()) std::printf("%s%s", text.c_str(), text.back() == '\n' ? "" : "\n");
   }
   return 0;

@@ -1,4 +1,4 @@
-// A minimal client of briskd's socket protocol (control/server.hpp), shared by the
+// A minimal client of briskd's socket protocol (control/server.hpp), shared by brisk and the
 // ovs-vsctl/ovs-ofctl front ends: one request per connection, one JSON line each way.
 #pragma once
 
@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "control/socket_path.hpp"
+
 namespace brisk::client {
 
 inline std::string default_socket() {
@@ -28,7 +30,9 @@ struct Answer {
   nlohmann::json data;
 };
 
-// Run one command. timeout_s == 0: wait as long as it takes.
+// Run one command. timeout_s == 0: wait as long as it takes. A socket that breaks the rule of
+// control/socket_path.hpp (a directory others can write, an owner that is neither root nor
+// the caller) is not talked to.
 inline Answer run(const std::string& socket, const std::vector<std::string>& argv,
                   unsigned timeout_s = 0) {
   Answer a;
@@ -36,6 +40,10 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
   addr.sun_family = AF_UNIX;
   if (socket.size() >= sizeof(addr.sun_path)) {
     a.text = "socket path too long: " + socket;
+    return a;
+  }
+  if (std::string e = check_socket(socket); !e.empty()) {
+    a.text = "refusing to talk to briskd at " + socket + ": " + e;
     return a;
   }
   std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
@@ -54,14 +62,16 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
     ::close(fd);
     return a;
   }
+  // A failed write is not the end: briskd may have answered and closed before reading the
+  // request ("too many connections"); that answer is read below.
   std::string req = nlohmann::json{{"argv", argv}}.dump() + "\n";
-  std::size_t off = 0;
-  while (off < req.size()) {
-    ssize_t n = ::write(fd, req.data() + off, req.size() - off);
+  std::string write_error;
+  for (std::size_t off = 0; off < req.size();) {
+    ssize_t n = ::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      a.text = "write to briskd at " + socket + " failed: " + std::strerror(errno);
-      ::close(fd);
-      return a;
+      write_error = "write to briskd at " + socket + " failed: " + std::strerror(errno);
+      break;
     }
     off += static_cast<std::size_t>(n);
   }
@@ -75,7 +85,7 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
       ::close(fd);
       return a;
     }
-    if (n <= 0) break;
+    if (n <= 0) break;  // end of the reply (or the connection reset after it)
     reply.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
@@ -86,7 +96,7 @@ inline Answer run(const std::string& socket, const std::vector<std::string>& arg
     a.text = r.value("text", "");
     a.data = r.contains("data") ? r["data"] : nlohmann::json();
   } catch (const std::exception&) {
-    a.text = "unreadable reply from briskd at " + socket;
+    a.text = !write_error.empty() ? write_error : "unreadable reply from briskd at " + socket;
   }
   return a;
 }

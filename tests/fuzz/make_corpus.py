@@ -2,6 +2,7 @@
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
 
 The files are committed; rerun this after changing the seeds. Python standard library only.
+fuzz_server records are described above SERVER below.
 fuzz_pipeline records are [ctl][len_hi][len_lo][frame] (see fuzz_pipeline.cpp); ctl & 7 is
 the ingress port: 0 s0 (bound 02:..:01 198.18.60.1), 1 s1 (bound 02:..:02 MAC only, and
 02:..:12 198.18.60.2), 2 p2, 3 p3 (VLAN 20), 4 t4 (trunk all), 5 t5 (trunk 10,20 native 10),
@@ -109,6 +110,53 @@ COMMANDS = {
     "bridge config fzbr fdb-limit=0\nport add x trunk 1-\nport storm a 0\n",
 }
 
+# fuzz_server records (see fuzz_server.cpp): 0 open <cfg>, 1 feed <c> <n> <bytes>, 2 eof <c>,
+# 3 wait <t * 40 ms>, 4 take <c> <n * 8 + 1>, 5 feed-all <n> <bytes>. cfg: bit 0 HTTP, bit 7
+# the real size cap, else 1 + ((cfg >> 1) & 63) * 8 bytes.
+def s_open(cfg):
+    return bytes([0, cfg])
+
+
+def s_feed(c, b):
+    return b"".join(bytes([1, c, len(b[i:i + 255])]) + b[i:i + 255] for i in range(0, len(b), 255))
+
+
+def s_feed_all(b):
+    return bytes([5, len(b)]) + b
+
+
+def s_eof(c):
+    return bytes([2, c])
+
+
+def s_wait(t):
+    return bytes([3, t])
+
+
+def s_take(c, n=255):
+    return bytes([4, c, n])
+
+
+REQ = b'{"argv": ["tap", "create", "10", "name", "web"]}\n'
+GET = b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n"
+SERVER = {
+    "one_request": s_open(0x80) + s_feed(0, REQ) + s_take(0) + s_take(0),
+    "chunked_many": s_open(0x80) + s_open(0x81) + s_open(0x20)
+    + b"".join(s_feed_all(REQ[i:i + 3]) for i in range(0, len(REQ), 3))
+    + s_feed(1, GET) + s_eof(2) + b"".join(s_take(c) for c in range(3) for _ in range(2)),
+    "byte_by_byte": s_open(0x80) + s_open(0x80) + b"".join(s_feed(i % 2, REQ[i // 2:i // 2 + 1]) for i in range(2 * len(REQ)))
+    + s_take(0) + s_take(1),
+    "deadlines": s_open(0x80) + s_feed(0, REQ[:10]) + s_wait(100) + s_open(0x80) + s_wait(30)
+    + s_feed(1, REQ) + s_take(1, 0) + s_wait(255) + s_take(0),
+    "too_long": s_open(0x02) + s_open(0x03) + s_feed_all(b"x" * 20) + s_open(0x80)
+    + s_feed(2, b"[" * 300 + b"\n") + s_take(0) + s_take(1) + s_take(2),
+    "eof_partial": s_open(0x80) + s_feed(0, b'{"argv": ["bridge"]}') + s_eof(0) + s_open(0x80) + s_eof(1)
+    + s_take(0),
+    "bad_json": s_open(0x80) + s_feed(0, b'{"argv": [1, "\xff", {"a": []}]}\n') + s_open(0x80)
+    + s_feed(1, b'{"argv": "tap"}\n') + s_open(0x80) + s_feed(2, b'{"argv": ["\\u00e9", "a\\nb"]}\n')
+    + s_take(0) + s_take(1) + s_take(2),
+}
+
 
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
@@ -120,3 +168,4 @@ def write(target, files):
 
 write("fuzz_pipeline", PIPELINE)
 write("fuzz_commands", COMMANDS)
+write("fuzz_server", SERVER)
