@@ -112,7 +112,9 @@ TEST(Server, IdleSlowAndStuckClientsDelayNoOne) {
   send_all(slow, R"({"argv": ["ta)");  // and never the rest
   int deaf = connect_to(s.path());
   send_all(deaf, "{\"argv\": [\"big\"]}\n");  // 8 MiB reply, never read
-  std::this_thread::sleep_for(50ms);
+  // Its reply is made (the command's own time, not a stall) once its first bytes arrive.
+  pollfd p{deaf, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1);
   for (int i = 0; i < 5; ++i) {
     auto [text, took] = command(
         s.path(), R"({"argv": ["tap", "create", "10", "name", "sv)" + std::to_string(i) + "\"]}");
@@ -175,11 +177,14 @@ TEST(Server, ConnectionCap) {
 }
 
 TEST(Server, ReplyNotTakenIsDropped) {
-  LiveServer s(ConnDeadlines{5s, 300ms});
+  LiveServer s(ConnDeadlines{5s, 2s});
   s.start();
   int deaf = connect_to(s.path());
   send_all(deaf, "{\"argv\": [\"big\"]}\n");
-  std::this_thread::sleep_for(700ms);
+  // The reply is ready once its first bytes arrive; then it is not taken for 2.5 s.
+  pollfd p{deaf, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1);
+  std::this_thread::sleep_for(2500ms);
   std::string got = read_all(deaf);
   EXPECT_GT(got.size(), 0u);
   EXPECT_LT(got.size(), std::size_t{8} << 20) << "dropped before the whole reply was taken";
