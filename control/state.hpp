@@ -20,10 +20,10 @@
 // Sections are replayed in the order of state_sections(), which is an order that works:
 // bridges and their settings, VLAN aliases, host taps (names, VLANs, addresses), system
 // ports, port security, static FDB entries. A new feature (tunnels, mirrors, ...) adds one
-// section to the table in state.cpp: a name, a dump function (model -> array of entries), an
-// apply function (one entry -> the Switch's public API, "" or an error) and a key function
-// (the entry's identity). A section this build does not know (written by a newer brisk) is
-// kept verbatim and written back, never dropped.
+// section to the table in state_sections.cpp: a name, a dump function (model -> array of
+// entries), an apply function (one entry -> the Switch's public API, "" or an error) and a key
+// function (the entry's identity). A section this build does not know (written by a newer
+// brisk) is kept verbatim and written back, never dropped.
 //
 // Failures:
 //   * A file that cannot be parsed (or read) is reported and renamed to
