@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 // libbpf: only for detach_stale_brisk_xdp().
@@ -15,10 +14,9 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <set>
-#include <sstream>
+
+#include "control/state_file.hpp"
 
 namespace brisk {
 
@@ -35,58 +33,18 @@ std::string timestamp() {
   return b;
 }
 
-bool fsync_dir(const std::string& path) {
-  auto dir = std::filesystem::path(path).parent_path();
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
+// "an object", "a number", ... (log lines about a section of the wrong type).
+std::string a_type(const json& j) {
+  std::string t = j.type_name();
+  return (t == "object" || t == "array" ? "an " : "a ") + t;
 }
 
 }  // namespace
-
 
 StateStore::StateStore(std::string path) : path_(std::move(path)) {}
 
 StateStore::~StateStore() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
-}
-
-std::string StateStore::write_file(const std::string& path, const json& doc) {
-  std::error_code ec;
-  auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  std::string tmp = path + ".tmp";
-  std::string text = doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return "cannot write " + tmp + ": " + std::strerror(errno);
-  std::size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string e = "cannot write " + tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    std::string e = "cannot fsync " + tmp + ": " + std::strerror(errno);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string e = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  fsync_dir(path);
-  return "";
 }
 
 ReplayReport StateStore::replay(Switch& sw, const json& doc) {
@@ -97,7 +55,10 @@ ReplayReport StateStore::replay(Switch& sw, const json& doc) {
     if (!doc.contains(s.name)) continue;
     const json& arr = doc.at(s.name);
     if (!arr.is_array()) {
-      rep.errors.push_back(s.name + ": not a list; section ignored");
+      std::string err = "section '" + s.name + "' is " + a_type(arr) + ", not a list; ignored";
+      rep.errors.push_back(err);
+      syslog(LOG_ERR, "state: %s (nothing of it is restored, and it is not written back)",
+             err.c_str());
       continue;
     }
     for (const auto& e : arr) {
@@ -113,8 +74,10 @@ ReplayReport StateStore::replay(Switch& sw, const json& doc) {
       }
       std::string key = s.key(e);
       rep.errors.push_back(s.name + " " + key + ": " + err);
-      syslog(LOG_ERR, "state: cannot restore %s %s: %s (kept in the state file; `state retry` "
-             "replays it)", s.name.c_str(), key.c_str(), err.c_str());
+      syslog(LOG_ERR,
+             "state: cannot restore %s %s: %s (kept in the state file; `state retry` "
+             "replays it)",
+             s.name.c_str(), key.c_str(), err.c_str());
       json kept = e;
       if (kept.is_object()) kept.erase("pending");
       pending_.push_back({s.name, kept, err});
@@ -135,52 +98,38 @@ std::string StateStore::load(Switch& sw, ReplayReport& report) {
   auto dir = std::filesystem::path(path_).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   std::string lock = path_ + ".lock";
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) return "cannot open " + lock + ": " + std::strerror(errno);
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
     return "state file " + path_ + " is in use by another briskd (" + lock + " is locked)";
+  if (std::size_t n = remove_stale_temp_files(path_); n > 0)
+    syslog(LOG_NOTICE, "state: removed %zu temporary file(s) a previous briskd left in %s", n,
+           dir.empty() ? "." : dir.c_str());
 
-  std::string problem;
-  json doc;
-  std::ifstream in(path_);
-  if (!in) {
-    if (errno == ENOENT) {
-      syslog(LOG_INFO, "state: %s does not exist yet; starting with an empty configuration",
-             path_.c_str());
-      return "";
-    }
-    problem = std::string("cannot read it: ") + std::strerror(errno);
-  } else {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) {
-      problem = std::string("cannot read it: ") + std::strerror(errno);
-    } else {
-      try {
-        doc = json::parse(ss.str());
-        if (!doc.is_object() || !doc.contains("brisk_state") || !doc["brisk_state"].is_number_integer())
-          problem = "not a brisk state document (no \"brisk_state\" version)";
-        else if (doc["brisk_state"].get<int>() < 1)
-          problem = "unsupported state format " + doc["brisk_state"].dump();
-      } catch (const json::exception& e) {
-        problem = std::string("not valid JSON: ") + e.what();
-      }
-    }
+  StateRead in = read_state_file(path_);
+  if (in.missing) {
+    syslog(LOG_INFO, "state: %s does not exist yet; starting with an empty configuration",
+           path_.c_str());
+    return "";
   }
-  if (!problem.empty()) {
+  if (!in.problem.empty()) {
     std::string aside = path_ + ".corrupt-" + timestamp();
     if (::rename(path_.c_str(), aside.c_str()) != 0)
-      return "state file " + path_ + " is unusable (" + problem + ") and cannot be moved aside (" +
-             std::strerror(errno) + "); fix or remove it, or start with --state elsewhere";
-    load_warning_ = "state file " + path_ + " was unusable (" + problem + "); moved to " + aside +
-                    "; started with an empty configuration";
+      return "state file " + path_ + " is unusable (" + in.problem +
+             ") and cannot be moved aside (" + std::strerror(errno) +
+             "); fix or remove it, or start with --state elsewhere";
+    load_warning_ = "state file " + path_ + " was unusable (" + in.problem + "); moved to " +
+                    aside + "; started with an empty configuration";
     syslog(LOG_ERR, "state: %s", load_warning_.c_str());
     report.errors.push_back(load_warning_);
     return "";
   }
-  if (doc["brisk_state"].get<int>() > kStateFormat)
-    syslog(LOG_WARNING, "state: %s has format %d, newer than this briskd's %d; restoring what it "
-           "knows", path_.c_str(), doc["brisk_state"].get<int>(), kStateFormat);
+  const json& doc = in.doc;
+  if (doc["brisk_state"].get<long long>() > kStateFormat)
+    syslog(LOG_WARNING,
+           "state: %s has format %lld, newer than this briskd's %d; restoring what it "
+           "knows",
+           path_.c_str(), doc["brisk_state"].get<long long>(), kStateFormat);
   ReplayReport r = replay(sw, doc);
   report.applied += r.applied;
   report.errors.insert(report.errors.end(), r.errors.begin(), r.errors.end());
@@ -219,10 +168,13 @@ std::string StateStore::sync(const Switch& sw, bool force_compare) {
   last_version_ = sw.config_version();
   json doc = compose(sw);
   if (doc == last_written_ && last_error_.empty()) return "";
-  std::string err = write_file(path_, doc);
+  std::string err = write_state_file(path_, doc);
   if (!err.empty()) {
     if (err != last_error_) syslog(LOG_ERR, "state: %s", err.c_str());
     last_error_ = err;
+    // What is on disk is not known any more (a write can fail after its rename): the next
+    // attempt writes whatever the configuration is then.
+    last_written_ = json();
     return err;
   }
   last_error_.clear();
@@ -233,9 +185,7 @@ std::string StateStore::sync(const Switch& sw, bool force_compare) {
 
 std::size_t StateStore::pending_count() const { return pending_.size(); }
 
-std::string StateStore::help() {
-  return "  state\n  state retry\n  state forget <key|all>\n";
-}
+std::string StateStore::help() { return "  state\n  state retry\n  state forget <key|all>\n"; }
 
 std::optional<Reply> StateStore::command(Switch& sw, const std::vector<std::string>& argv) {
   if (argv.empty() || argv[0] != "state") return std::nullopt;
@@ -250,10 +200,11 @@ std::optional<Reply> StateStore::command(Switch& sw, const std::vector<std::stri
         if (x.name == p.section) s = &x;
       std::string key = s ? s->key(p.entry) : "?";
       text += "pending " + p.section + " " + key + ": " + p.error + "\n";
-      pend.push_back({{"section", p.section}, {"key", key}, {"error", p.error}, {"entry", p.entry}});
+      pend.push_back(
+          {{"section", p.section}, {"key", key}, {"error", p.error}, {"entry", p.entry}});
     }
-    json data{{"file", path_}, {"enabled", enabled()}, {"writes", writes_}, {"pending", pend},
-              {"warning", load_warning_}, {"last_error", last_error_}};
+    json data{{"file", path_},   {"enabled", enabled()},     {"writes", writes_},
+              {"pending", pend}, {"warning", load_warning_}, {"last_error", last_error_}};
     return Reply::okay(text, data);
   }
   if (argv[1] == "retry" && argv.size() == 2) {

@@ -25,17 +25,20 @@
 // function (the entry's identity). A section this build does not know (written by a newer
 // brisk) is kept verbatim and written back, never dropped.
 //
-// Failures:
-//   * A file that cannot be parsed (or read) is reported and renamed to
+// Failures at start:
+//   * A file that cannot be used is reported (why: not valid JSON, nested more than
+//     kStateMaxDepth deep, larger than kStateMaxBytes, not a regular file, a symbolic link,
+//     unreadable, no "brisk_state"; control/state_file.hpp) and renamed to
 //     FILE.corrupt-<YYYYmmddTHHMMSS>; briskd starts with an empty configuration. A file that
 //     cannot be moved aside either stops briskd (it would otherwise be overwritten).
+//   * A section of the wrong type (not a list) is logged by name and ignored.
 //   * An entry that cannot be replayed (a system port whose device is gone) is reported, the
 //     rest goes on, and the entry stays in the state file as "pending" until it is replayed
 //     (`state retry`), replaced (the same name configured again) or dropped (`state forget`).
 //
-// Writing: FILE.tmp is written, fsync'ed, renamed over FILE, and the directory fsync'ed. A
-// lock on FILE.lock (flock, released by the kernel when briskd dies) keeps a second briskd off
-// the same file.
+// Writing: control/state_file.hpp (a fresh mkostemp() file in the state directory, fsync,
+// rename over FILE, directory fsync). A lock on FILE.lock (flock, released by the kernel when
+// briskd dies; opened without following a symlink) keeps a second briskd off the same file.
 //
 // Host taps are recreated in the host namespace by briskd (a TAP device dies with the process
 // that holds it); moving one into another namespace again after a restart is the user's job.
@@ -100,9 +103,6 @@ class StateStore {
   // `state`, `state retry`, `state forget <key|all>`.
   std::optional<Reply> command(Switch& sw, const std::vector<std::string>& argv);
   static std::string help();
-
-  // Atomically write `doc` to `path` (temp file, fsync, rename, directory fsync).
-  static std::string write_file(const std::string& path, const nlohmann::json& doc);
 
   std::size_t pending_count() const;
   std::size_t writes() const { return writes_; }

@@ -233,6 +233,17 @@ std::string apply_fdb(Switch& sw, const json& e) {
                            field<std::string>(e, "port")));
 }
 
+// The identity of an FDB entry, "bridge/vlan/mac"; "?" for a field that is missing or malformed.
+std::string fdb_entry_key(const json& e) {
+  auto get = [&](const char* f) -> std::string {
+    if (!e.is_object() || !e.contains(f)) return "?";
+    const json& v = e[f];
+    if (v.is_string()) return v.get<std::string>();
+    return v.is_number_integer() ? v.dump() : "?";
+  };
+  return get("bridge") + "/" + get("vlan") + "/" + get("mac");
+}
+
 json dump_tunnels(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
@@ -304,11 +315,7 @@ std::vector<StateSection> make_sections() {
       {"vhosts", dump_vhosts, apply_vhost, by("name")},
       {"security", dump_security, apply_security, by("port")},
       {"mirrors", dump_mirrors, apply_mirror, by("dst")},
-      {"fdb", dump_fdb, apply_fdb,
-       [](const json& e) {
-         return e.value("bridge", "?") + "/" + std::to_string(e.value("vlan", 0)) + "/" +
-                e.value("mac", "?");
-       }},
+      {"fdb", dump_fdb, apply_fdb, fdb_entry_key},
   };
 }
 
