@@ -65,6 +65,7 @@ std::string Server::handle(const std::string& line) {
   try {
     auto req = nlohmann::json::parse(line);
     std::vector<std::string> argv = req.at("argv").get<std::vector<std::string>>();
+    if (before_command) before_command(argv);
     std::optional<Reply> extra;
     if (extra_commands) extra = extra_commands(argv);
     if (extra) {

@@ -35,7 +35,9 @@ class Server {
   // Commands answered outside the CommandSet (nullopt: not one of them), with help lines.
   std::function<std::optional<Reply>(const std::vector<std::string>&)> extra_commands;
   std::string extra_help;
-  // Called after every command that succeeded; may add to the reply.
+  // Called before every command, and after every command that succeeded (which may change
+  // the reply, or refuse it: the state store's transaction, control/state.hpp).
+  std::function<void(const std::vector<std::string>&)> before_command;
   std::function<void(const std::vector<std::string>&, Reply&)> after_command;
   // Called on every loop iteration (at least every 200 us).
   std::function<void()> on_tick;

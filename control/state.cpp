@@ -183,6 +183,36 @@ std::string StateStore::sync(const Switch& sw, bool force_compare) {
   return "";
 }
 
+StateStore::Checkpoint StateStore::checkpoint(const Switch& sw) const {
+  if (!enabled()) return {};
+  return Checkpoint{dump_state(sw), pending_};
+}
+
+std::string StateStore::commit(Switch& sw, const Checkpoint& before) {
+  if (!enabled()) return "";
+  std::string err = sync(sw);
+  if (err.empty()) return "";
+  if (pending_ == before.pending && dump_state(sw) == before.live) return "";  // not this command's
+  // Undo the command: the configuration and the pending entries as they were.
+  pending_ = before.pending;
+  std::string text = err;
+  std::vector<ReconcileFailure> failed = reconcile_state(sw, before.live);
+  for (const auto& f : failed) {
+    std::string key;
+    for (const auto& s : state_sections())
+      if (s.name == f.section) key = s.key(f.entry);
+    syslog(LOG_ERR, "state: undoing a command: cannot %s %s %s: %s",
+           f.withdrawing ? "remove" : "restore", f.section.c_str(), key.c_str(), f.error.c_str());
+    text += "; undo could not " + std::string(f.withdrawing ? "remove " : "restore ") + f.section +
+            " " + key + " (" + f.error + ")";
+    if (!f.withdrawing) pending_.push_back({f.section, f.entry, f.error});
+  }
+  syslog(LOG_WARNING, "state: a command was undone: the state file cannot be written: %s",
+         err.c_str());
+  sync(sw);  // the configuration as it is now; retried by the periodic sync when it fails
+  return text;
+}
+
 std::size_t StateStore::pending_count() const { return pending_.size(); }
 
 std::string StateStore::help() { return "  state\n  state retry\n  state forget <key|all>\n"; }

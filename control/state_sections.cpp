@@ -1,5 +1,6 @@
 // The state document's sections (control/state.hpp): for each one how the model is dumped,
-// how an entry is applied and named.
+// how an entry is applied, named, withdrawn and updated; and reconcile_state(), which undoes
+// a command by bringing the model back to an earlier document.
 #include <arpa/inet.h>
 #include <syslog.h>
 
@@ -28,7 +29,8 @@ std::string ip6_str(const Ipv6& a) {
 // Typed field access that reports a clear error instead of throwing far away.
 template <typename T>
 T field(const json& e, const char* name) {
-  if (!e.is_object() || !e.contains(name)) throw std::runtime_error(std::string("missing field '") + name + "'");
+  if (!e.is_object() || !e.contains(name))
+    throw std::runtime_error(std::string("missing field '") + name + "'");
   try {
     return e.at(name).get<T>();
   } catch (const json::exception&) {
@@ -43,7 +45,8 @@ T field_or(const json& e, const char* name, T dflt) {
 
 VlanId vlan_field(const json& e, const char* name, VlanId max = kMaxVlan - 1) {
   auto v = field<long long>(e, name);
-  if (v < 0 || v > max) throw std::runtime_error(std::string("bad ") + name + " " + std::to_string(v));
+  if (v < 0 || v > max)
+    throw std::runtime_error(std::string("bad ") + name + " " + std::to_string(v));
   return static_cast<VlanId>(v);
 }
 
@@ -65,6 +68,12 @@ std::string apply_bridge(Switch& sw, const json& e) {
     if (auto r = sw.set_fdb_limit(name, limit); !r.ok) return r.text;
   return err_of(sw.set_ageing(name, field_or<std::uint32_t>(e, "ageing", kMacEntryDefaultAgeSec)));
 }
+std::string withdraw_bridge(Switch& sw, const json& e) {
+  return err_of(sw.destroy_bridge(field<std::string>(e, "name")));
+}
+std::optional<std::string> update_bridge(Switch& sw, const json& target, const json&) {
+  return apply_bridge(sw, target);
+}
 
 json dump_aliases(const Switch& sw) {
   json a = json::array();
@@ -77,6 +86,14 @@ std::string apply_alias(Switch& sw, const json& e) {
   auto have = sw.resolve_alias(alias, false);
   if (have && *have != v) return "alias " + alias + " already means vlan " + std::to_string(*have);
   sw.restore_alias(alias, v);
+  return "";
+}
+std::string withdraw_alias(Switch& sw, const json& e) {
+  sw.forget_alias(field<std::string>(e, "alias"));
+  return "";
+}
+std::optional<std::string> update_alias(Switch& sw, const json& target, const json&) {
+  sw.restore_alias(field<std::string>(target, "alias"), vlan_field(target, "vlan"));
   return "";
 }
 
@@ -103,20 +120,48 @@ std::string check_mode(const json& e) {
   }
   return "";
 }
-std::string apply_mode(Switch& sw, const std::string& name, const json& e) {
-  auto m = parse_vlan_mode(field_or<std::string>(e, "mode", "access"));
-  if (!m || *m == VlanMode::kAccess) return "";
-  if (*m == VlanMode::kTrunk)
-    return err_of(sw.port_vlan(name, *m, 0, *parse_vlan_list(field<std::string>(e, "vlans")),
+// Give port `name` the entry's VLAN mode, whatever it is now.
+std::string set_mode(Switch& sw, const std::string& name, const json& e) {
+  if (auto err = check_mode(e); !err.empty()) return err;
+  VlanMode m = *parse_vlan_mode(field_or<std::string>(e, "mode", "access"));
+  if (m == VlanMode::kTrunk)
+    return err_of(sw.port_vlan(name, m, 0, *parse_vlan_list(field<std::string>(e, "vlans")),
                                vlan_field(e, "native")));
-  return err_of(sw.port_vlan(name, *m, vlan_field(e, "vlan"), VlanSet{}, 0));
+  return err_of(sw.port_vlan(name, m, vlan_field(e, "vlan"), VlanSet{}, 0));
+}
+// After creating an access port: its mode when the entry says another one.
+std::string apply_mode(Switch& sw, const std::string& name, const json& e) {
+  if (field_or<std::string>(e, "mode", "access") == "access") return "";
+  return set_mode(sw, name, e);
+}
+// Update of a tap, system port or vhost-user port whose entry differs only in its VLAN mode
+// (`port vlan` undone): the mode changed in place, keeping the device; nullopt otherwise.
+std::optional<std::string> update_mode(Switch& sw, const json& target, const json& live) {
+  auto identity = [](json j) {
+    for (const char* f : {"mode", "vlan", "vlans", "native", "alias"}) j.erase(f);
+    return j;
+  };
+  if (!target.is_object() || !live.is_object() || identity(target) != identity(live))
+    return std::nullopt;
+  auto name = field<std::string>(target, "name");
+  if (auto err = set_mode(sw, name, target); !err.empty()) return err;
+  // port_vlan() drops a minimega alias label the new VLAN does not match; the entry's comes back.
+  if (target.contains("alias")) sw.restore_port_alias(name, field<std::string>(target, "alias"));
+  return "";
+}
+// Withdrawal of a tap, system port, tunnel or vhost-user port (a tap may be named "all").
+std::string withdraw_port(Switch& sw, const json& e) {
+  return err_of(sw.port_delete(field<std::string>(e, "name")));
 }
 
 json dump_taps(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
     if (p.kind != PortKind::kTap) continue;
-    json j{{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"alias", p.vlan_alias},
+    json j{{"name", name},
+           {"bridge", p.bridge},
+           {"vlan", p.vlan},
+           {"alias", p.vlan_alias},
            {"ip", p.ip}};
     dump_mode(p, j);
     a.push_back(j);
@@ -157,7 +202,8 @@ std::string apply_port(Switch& sw, const json& e) {
   auto mode = field<std::string>(e, "mode");
   auto driver = field_or<std::string>(e, "driver", "");
   if (driver == "afxdp" && detach_stale_brisk_xdp(name))
-    syslog(LOG_NOTICE, "state: detached the XDP program a previous briskd left on %s", name.c_str());
+    syslog(LOG_NOTICE, "state: detached the XDP program a previous briskd left on %s",
+           name.c_str());
   if (mode == "access" || mode == "dot1q-tunnel")
     return err_of(sw.port_add(name, field<std::string>(e, "bridge"),
                               mode == "access" ? VlanMode::kAccess : VlanMode::kDot1qTunnel,
@@ -182,8 +228,11 @@ json dump_security(const Switch& sw) {
         bs.push_back({{"mac", b.mac.str()}, {"ips", ips}});
       }
     }
-    a.push_back({{"port", name}, {"bindings", bs}, {"limit", p.mac_limit},
-                 {"flood", p.flood_unknown}, {"storm_pps", p.storm_pps}});
+    a.push_back({{"port", name},
+                 {"bindings", bs},
+                 {"limit", p.mac_limit},
+                 {"flood", p.flood_unknown},
+                 {"storm_pps", p.storm_pps}});
   }
   return a;
 }
@@ -201,9 +250,18 @@ std::string apply_security(Switch& sw, const json& e) {
     }
     if (auto r = sw.security_bind(port, *mac, v4, v6); !r.ok) return r.text;
   }
-  if (auto r = sw.security_limit(port, field_or<std::uint32_t>(e, "limit", 0)); !r.ok) return r.text;
+  if (auto r = sw.security_limit(port, field_or<std::uint32_t>(e, "limit", 0)); !r.ok)
+    return r.text;
   if (auto r = sw.set_flood(port, field_or<bool>(e, "flood", true)); !r.ok) return r.text;
   return err_of(sw.set_storm(port, field_or<std::uint32_t>(e, "storm_pps", 0)));
+}
+// Back to no bindings, no limit, flooding on, no storm control.
+std::string withdraw_security(Switch& sw, const json& e) {
+  auto port = field<std::string>(e, "port");
+  for (const Reply& r : {sw.security_off(port), sw.security_limit(port, 0),
+                         sw.set_flood(port, true), sw.set_storm(port, 0)})
+    if (!r.ok) return r.text;
+  return "";
 }
 
 json dump_fdb(const Switch& sw) {
@@ -221,7 +279,8 @@ json dump_fdb(const Switch& sw) {
     for (const auto& e : statics) {
       auto it = names.find(e.port);
       if (it == names.end()) continue;
-      a.push_back({{"bridge", bname}, {"vlan", e.vlan}, {"mac", e.mac.str()}, {"port", it->second}});
+      a.push_back(
+          {{"bridge", bname}, {"vlan", e.vlan}, {"mac", e.mac.str()}, {"port", it->second}});
     }
   }
   return a;
@@ -232,7 +291,14 @@ std::string apply_fdb(Switch& sw, const json& e) {
   return err_of(sw.fdb_add(field<std::string>(e, "bridge"), vlan_field(e, "vlan", kMaxVlan), *mac,
                            field<std::string>(e, "port")));
 }
-
+std::string withdraw_fdb(Switch& sw, const json& e) {
+  auto mac = MacAddr::parse(field<std::string>(e, "mac"));
+  if (!mac) return "bad mac '" + field<std::string>(e, "mac") + "'";
+  return err_of(sw.fdb_del(field<std::string>(e, "bridge"), vlan_field(e, "vlan", kMaxVlan), *mac));
+}
+std::optional<std::string> update_fdb(Switch& sw, const json& target, const json&) {
+  return apply_fdb(sw, target);  // a static entry moves to the target's port
+}
 // The identity of an FDB entry, "bridge/vlan/mac"; "?" for a field that is missing or malformed.
 std::string fdb_entry_key(const json& e) {
   auto get = [&](const char* f) -> std::string {
@@ -272,7 +338,10 @@ json dump_vhosts(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
     if (p.kind != PortKind::kVhost) continue;
-    json j{{"name", name}, {"bridge", p.bridge}, {"vlan", p.vlan}, {"socket", p.devargs},
+    json j{{"name", name},
+           {"bridge", p.bridge},
+           {"vlan", p.vlan},
+           {"socket", p.devargs},
            {"server", p.driver == "server"}};
     dump_mode(p, j);
     a.push_back(j);
@@ -288,34 +357,52 @@ std::string apply_vhost(Switch& sw, const json& e) {
   return apply_mode(sw, name, e);
 }
 
-// Port mirrors (captures write files and are not configuration: they are not kept).
+// Port mirrors, by destination (captures write files and are not configuration: they are
+// not kept).
 json dump_mirrors(const Switch& sw) {
-  json a = json::array();
+  std::map<std::string, json> by_dst;
   for (const MirrorModel& m : sw.mirrors()) {
     if (m.capture || m.dst.empty()) continue;
-    a.push_back({{"bridge", m.bridge}, {"src", m.src.empty() ? "all" : m.src}, {"dst", m.dst}});
+    by_dst[m.dst] = {{"bridge", m.bridge}, {"src", m.src.empty() ? "all" : m.src}, {"dst", m.dst}};
   }
+  json a = json::array();
+  for (auto& [dst, j] : by_dst) a.push_back(std::move(j));
   return a;
 }
 std::string apply_mirror(Switch& sw, const json& e) {
   return err_of(sw.mirror_add(field<std::string>(e, "src"), field<std::string>(e, "dst"),
                               field<std::string>(e, "bridge")));
 }
+std::string withdraw_mirror(Switch& sw, const json& e) {
+  return err_of(sw.mirror_clear(field<std::string>(e, "dst")));
+}
+
+// A section function that throws (a malformed field) reports the exception as its error.
+std::string attempt(const std::function<std::string()>& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
 
 std::vector<StateSection> make_sections() {
   auto by = [](const char* f) {
-    return [f](const json& e) { return e.is_object() && e.contains(f) && e[f].is_string() ? e[f].get<std::string>() : std::string("?"); };
+    return [f](const json& e) {
+      return e.is_object() && e.contains(f) && e[f].is_string() ? e[f].get<std::string>()
+                                                                : std::string("?");
+    };
   };
   return {
-      {"bridges", dump_bridges, apply_bridge, by("name")},
-      {"aliases", dump_aliases, apply_alias, by("alias")},
-      {"taps", dump_taps, apply_tap, by("name")},
-      {"ports", dump_ports, apply_port, by("name")},
-      {"tunnels", dump_tunnels, apply_tunnel, by("name")},
-      {"vhosts", dump_vhosts, apply_vhost, by("name")},
-      {"security", dump_security, apply_security, by("port")},
-      {"mirrors", dump_mirrors, apply_mirror, by("dst")},
-      {"fdb", dump_fdb, apply_fdb, fdb_entry_key},
+      {"bridges", dump_bridges, apply_bridge, by("name"), withdraw_bridge, update_bridge},
+      {"aliases", dump_aliases, apply_alias, by("alias"), withdraw_alias, update_alias},
+      {"taps", dump_taps, apply_tap, by("name"), withdraw_port, update_mode},
+      {"ports", dump_ports, apply_port, by("name"), withdraw_port, update_mode},
+      {"tunnels", dump_tunnels, apply_tunnel, by("name"), withdraw_port, nullptr},
+      {"vhosts", dump_vhosts, apply_vhost, by("name"), withdraw_port, update_mode},
+      {"security", dump_security, apply_security, by("port"), withdraw_security, nullptr},
+      {"mirrors", dump_mirrors, apply_mirror, by("dst"), withdraw_mirror, nullptr},
+      {"fdb", dump_fdb, apply_fdb, fdb_entry_key, withdraw_fdb, update_fdb},
   };
 }
 
@@ -332,5 +419,45 @@ json dump_state(const Switch& sw) {
   return doc;
 }
 
+std::vector<ReconcileFailure> reconcile_state(Switch& sw, const json& target) {
+  std::vector<ReconcileFailure> failed;
+  auto wanted = [&](const StateSection& s) {
+    const json none = json::array();
+    return target.is_object() && target.contains(s.name) && target[s.name].is_array()
+               ? target[s.name]
+               : none;
+  };
+  auto note = [&](const StateSection& s, const json& e, std::string err, bool withdrawing) {
+    if (!err.empty()) failed.push_back({s.name, e, std::move(err), withdrawing});
+  };
+  const auto& sections = state_sections();
+  // 1. Withdraw the live entries the target does not have, last section first (an FDB entry
+  //    before its port, a port before its bridge).
+  for (auto s = sections.rbegin(); s != sections.rend(); ++s) {
+    std::set<std::string> keep;
+    for (const auto& e : wanted(*s)) keep.insert(s->key(e));
+    for (const auto& e : s->dump(sw))
+      if (!keep.count(s->key(e))) note(*s, e, attempt([&] { return s->withdraw(sw, e); }), true);
+  }
+  // 2. Update or apply the target's entries that differ from the live ones, in replay order.
+  for (const auto& s : sections) {
+    std::map<std::string, json> live;
+    for (const auto& e : s.dump(sw)) live[s.key(e)] = e;
+    for (const auto& e : wanted(s)) {
+      auto it = live.find(s.key(e));
+      if (it != live.end() && it->second == e) continue;
+      note(s, e, attempt([&] {
+             if (it != live.end()) {
+               if (s.update)
+                 if (std::optional<std::string> r = s.update(sw, e, it->second)) return *r;
+               if (std::string err = s.withdraw(sw, it->second); !err.empty()) return err;
+             }
+             return s.apply(sw, e);
+           }),
+           false);
+    }
+  }
+  return failed;
+}
 
 }  // namespace brisk

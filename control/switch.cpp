@@ -181,12 +181,17 @@ std::string Switch::next_tap_name() {
 }
 
 // A device brisk deleted a moment ago lingers until the last snapshot naming its port is
-// reclaimed (one QSBR grace period). When a name is taken and retired ports are pending,
-// wait for that grace period (bounded, 1 s) before deciding that the name is in use.
+// reclaimed (one QSBR grace period), and a TAP device a moment longer: a worker asleep in
+// poll(2) (offline, so the grace period does not wait for it) still holds the device's file
+// until it wakes. When a name is taken and retired ports are pending, or the name is a port
+// removed less than a second ago, wait for it (bounded, 1 s) before deciding that it is in use.
 bool Switch::host_name_free(const std::string& name) {
   if (if_nametoindex(name.c_str()) == 0) return true;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (dp_.snapshots().pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = now + std::chrono::seconds(1);
+  std::erase_if(released_, [&](const auto& r) { return now - r.second > std::chrono::seconds(1); });
+  while ((dp_.snapshots().pending() > 0 || released_.count(name)) &&
+         std::chrono::steady_clock::now() < deadline) {
     dp_.snapshots().reclaim([this] { drain_learning(); });
     if (if_nametoindex(name.c_str()) == 0) return true;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -434,6 +439,7 @@ void Switch::remove_port_model(const std::string& name) {
   }
   used_[p.id] = false;
   learn_target_[p.id] = nullptr;
+  released_[name] = std::chrono::steady_clock::now();
   ports_.erase(it);
   // The Port object (and its device) goes away when the last snapshot naming it is reclaimed.
 }

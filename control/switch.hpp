@@ -227,6 +227,12 @@ class Switch {
   // and a number that changes whenever the configuration (a new snapshot) changes.
   const std::map<std::string, VlanId>& aliases() const { return aliases_; }
   void restore_alias(const std::string& alias, VlanId vlan) { aliases_[alias] = vlan; }
+  // Undoing a command (StateStore::commit): forget an alias it allocated; put back the alias
+  // label of a port that port_vlan() cleared.
+  void forget_alias(const std::string& alias) { aliases_.erase(alias); }
+  void restore_port_alias(const std::string& port, const std::string& alias) {
+    if (auto it = ports_.find(port); it != ports_.end()) it->second.vlan_alias = alias;
+  }
   std::uint64_t config_version() const { return version_; }
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
@@ -269,6 +275,8 @@ class Switch {
   std::array<bool, kMaxPorts> used_{};
   PortId next_id_ = 0;
   std::map<std::string, VlanId> aliases_;
+  // Ports removed in the last second, by name, with when (host_name_free()).
+  std::map<std::string, std::chrono::steady_clock::time_point> released_;
   std::uint32_t now_ = 0;
   std::uint32_t last_aged_ = 0;
   std::uint64_t version_ = 0;
