@@ -60,7 +60,7 @@ std::string Server::listen() {
   return "";
 }
 
-std::string Server::handle(const std::string& line) {
+std::string Server::handle(const std::string& line, const Caller& caller) {
   Reply r;
   try {
     auto req = nlohmann::json::parse(line);
@@ -71,7 +71,7 @@ std::string Server::handle(const std::string& line) {
     if (extra) {
       r = std::move(*extra);
     } else {
-      r = cmds_.run(argv);
+      r = cmds_.run(argv, caller);
       if (r.ok && !argv.empty() && argv[0] == "help" && !extra_help.empty()) r.text += extra_help;
     }
     if (r.ok && after_command) after_command(argv, r);
@@ -97,9 +97,16 @@ void Server::serve_client(int fd) {
     if (n <= 0) break;
     line.append(buf, static_cast<std::size_t>(n));
   }
+  // Who is asking: a capture file is opened with the client's identity. (An AF_UNIX stream
+  // socket always has peer credentials; without them the client is treated as nobody.)
+  ucred peer{};
+  socklen_t peer_len = sizeof(peer);
+  Caller caller{65534, 65534};
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) == 0)
+    caller = {peer.uid, peer.gid};
   std::string reply = line.find('\n') == std::string::npos && line.size() >= 65536
-                          ? handle("")
-                          : handle(line.substr(0, line.find('\n')));
+                          ? handle("", caller)
+                          : handle(line.substr(0, line.find('\n')), caller);
   std::size_t off = 0;
   while (off < reply.size()) {
     ssize_t n = ::write(fd, reply.data() + off, reply.size() - off);

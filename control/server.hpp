@@ -7,6 +7,7 @@
 // and reads one line of JSON back, then the server closes:
 //   {"ok": true, "text": "<minimega-style table or message>", "data": <same as JSON>}
 // On a refused command ok is false and text holds the message (the client prints "E: text").
+// The client's credentials (SO_PEERCRED) go with the command (control/caller.hpp).
 #pragma once
 
 #include <atomic>
@@ -28,8 +29,8 @@ class Server {
   std::string listen();
   // Run until stop() (or a signal that sets the flag passed to run()).
   void run(const std::atomic<bool>& stop);
-  // Handle one request line; public for tests.
-  std::string handle(const std::string& line);
+  // Handle one request line from `caller`; public for tests.
+  std::string handle(const std::string& line, const Caller& caller = Caller::self());
 
   // Hooks for briskd's own services (state store, metrics). All run on the control thread.
   // Commands answered outside the CommandSet (nullopt: not one of them), with help lines.
