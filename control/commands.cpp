@@ -19,6 +19,8 @@ struct Command {
   std::vector<std::string> words;  // leading words that select the command
   std::string usage;
   std::function<Reply(Switch&, const Args&)> handler;  // gets the words after `words`
+  // Instead of handler, for a command that acts for the client (writes a file it names).
+  std::function<Reply(Switch&, const Args&, const Caller&)> caller_handler = nullptr;
 };
 
 std::optional<std::uint32_t> parse_uint(const std::string& s, std::uint32_t max) {
@@ -44,7 +46,8 @@ std::optional<VlanId> parse_vlan(Switch& sw, const std::string& s, bool allocate
     return v;
   }
   bool ok = !s.empty() && std::isalpha(static_cast<unsigned char>(s[0]));
-  for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/');
+  for (char c : s)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/');
   if (!ok) {
     err = "invalid vlan '" + printable(s) + "': want 0-4094 or an alias";
     return std::nullopt;
@@ -116,20 +119,29 @@ void add_mirror_commands(std::vector<Command>& cmds) {
                     return a.empty() ? sw.list_captures()
                                      : Reply::error("unknown capture command '" + a[0] + "'");
                   }});
-  cmds.push_back({{"capture", "pcap"},
-                  "capture pcap [tap <tap> <file> [snaplen <n>] | bridge <bridge> <file> [snaplen <n>]]",
-                  nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
+  cmds.push_back(
+      {{"capture", "pcap"},
+       "capture pcap [tap <tap> <file> | bridge <bridge> <file>] [snaplen <n>] [overwrite]",
+       nullptr});
+  cmds.back().caller_handler = [c = cmds.back()](Switch& sw, const Args& a, const Caller& caller) {
     if (a.empty()) return sw.list_captures();
-    if ((a.size() != 3 && a.size() != 5) || (a[0] != "tap" && a[0] != "bridge")) return usage_error(c);
+    if (a.size() < 3 || (a[0] != "tap" && a[0] != "bridge")) return usage_error(c);
     std::uint32_t snaplen = kCaptureDefaultSnaplen;
-    if (a.size() == 5) {
-      if (a[3] != "snaplen") return usage_error(c);
-      auto n = parse_uint(a[4], 262144);
-      if (!n || *n < 14) return Reply::error("invalid snaplen '" + a[4] + "': want 14-262144 bytes");
-      snaplen = *n;
+    bool have_snaplen = false, overwrite = false;
+    for (std::size_t i = 3; i < a.size(); ++i) {
+      if (a[i] == "overwrite" && !overwrite) {
+        overwrite = true;
+      } else if (a[i] == "snaplen" && !have_snaplen && i + 1 < a.size()) {
+        auto n = parse_uint(a[++i], 262144);
+        if (!n || *n < 14)
+          return Reply::error("invalid snaplen '" + a[i] + "': want 14-262144 bytes");
+        snaplen = *n;
+        have_snaplen = true;
+      } else {
+        return usage_error(c);
+      }
     }
-    return sw.capture_add(a[0], a[1], a[2], snaplen);
+    return sw.capture_add(a[0], a[1], a[2], snaplen, overwrite, caller);
   };
   cmds.push_back({{"clear", "capture"}, "clear capture [pcap [<id>]]", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
@@ -146,10 +158,12 @@ void add_mirror_commands(std::vector<Command>& cmds) {
 std::vector<Command> make_commands() {
   std::vector<Command> cmds;
   cmds.push_back({{"tap"}, "tap", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.list_taps() : Reply::error("unknown tap command '" + a[0] + "'");
+                    return a.empty() ? sw.list_taps()
+                                     : Reply::error("unknown tap command '" + a[0] + "'");
                   }});
   cmds.push_back({{"tap", "create"},
-                  "tap create <vlan> [bridge <b>] [name <tap>] [ip <cidr> [tap] | dhcp [tap]]", nullptr});
+                  "tap create <vlan> [bridge <b>] [name <tap>] [ip <cidr> [tap] | dhcp [tap]]",
+                  nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return tap_create(sw, a, c);
   };
@@ -171,7 +185,8 @@ std::vector<Command> make_commands() {
     if (sw.bridges().count(a[0])) return Reply::error("bridge " + a[0] + " already exists");
     return sw.ensure_bridge(a[0]);
   };
-  cmds.push_back({{"bridge", "ageing"}, "bridge ageing <bridge> <seconds (0 = hub mode)>", nullptr});
+  cmds.push_back(
+      {{"bridge", "ageing"}, "bridge ageing <bridge> <seconds (0 = hub mode)>", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() != 2) return usage_error(c);
     auto s = parse_uint(a[1], 1000000);
@@ -192,13 +207,15 @@ std::vector<Command> make_commands() {
     if (key == "fdb-limit") {
       auto s = parse_uint(val, kMacTableMaxLimit);
       if (!s || *s == 0)
-        return Reply::error("invalid fdb-limit '" + val + "': want 1-" + std::to_string(kMacTableMaxLimit));
+        return Reply::error("invalid fdb-limit '" + val + "': want 1-" +
+                            std::to_string(kMacTableMaxLimit));
       return sw.set_fdb_limit(a[0], *s);
     }
     return Reply::error("unknown bridge config key '" + key + "' (known: ageing, fdb-limit)");
   };
   cmds.push_back({{"port"}, "port", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.list_ports() : Reply::error("unknown port command '" + a[0] + "'");
+                    return a.empty() ? sw.list_ports()
+                                     : Reply::error("unknown port command '" + a[0] + "'");
                   }});
   cmds.push_back({{"port", "add"},
                   "port add <iface> vlan <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>  "
@@ -262,13 +279,15 @@ std::vector<Command> make_commands() {
     }
     return sw.port_add(a[0], bridge, mode, vlan, allowed, native, driver);
   };
-  cmds.push_back({{"port", "vlan"},
-                  "port vlan <port> access <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>",
-                  nullptr});
+  cmds.push_back(
+      {{"port", "vlan"},
+       "port vlan <port> access <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>",
+       nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() < 2) return usage_error(c);
     auto mode = parse_vlan_mode(a[1]);
-    if (!mode) return Reply::error("unknown vlan mode '" + a[1] + "': want access, trunk or dot1q-tunnel");
+    if (!mode)
+      return Reply::error("unknown vlan mode '" + a[1] + "': want access, trunk or dot1q-tunnel");
     if (*mode != VlanMode::kTrunk) {
       if (a.size() != 3) return usage_error(c);
       auto v = parse_vlan_id(a[2]);
@@ -294,7 +313,8 @@ std::vector<Command> make_commands() {
     return sw.port_vlan(a[0], VlanMode::kTrunk, 0, allowed, native);
   };
   cmds.push_back({{"vhost", "create"},
-                  "vhost create <vlan> socket <path> [bridge <b>] [name <n>] [server]", nullptr});
+                  "vhost create <vlan> socket <path> [bridge <b>] [name <n>] [server]",
+                  nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.empty()) return usage_error(c);
     auto v = parse_vlan_id(a[0]);
@@ -334,7 +354,8 @@ std::vector<Command> make_commands() {
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return a.size() == 2 ? sw.bridge_notrunk(a[0], a[1]) : usage_error(c);
   };
-  cmds.push_back({{"bridge", "tunnel"}, "bridge tunnel <vxlan|gre> <bridge> <remote ip> [key]", nullptr});
+  cmds.push_back(
+      {{"bridge", "tunnel"}, "bridge tunnel <vxlan|gre> <bridge> <remote ip> [key]", nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() != 3 && a.size() != 4) return usage_error(c);
     TunnelType type;
@@ -356,10 +377,11 @@ std::vector<Command> make_commands() {
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     return a.size() == 2 ? sw.bridge_notunnel(a[0], a[1]) : usage_error(c);
   };
-  cmds.push_back({{"port", "security"},
-                  "port security [<port>] | <port> mac <mac> [ip <addr>[,<addr>...]] | <port> off | "
-                  "<port> limit <n>",
-                  nullptr});
+  cmds.push_back(
+      {{"port", "security"},
+       "port security [<port>] | <port> mac <mac> [ip <addr>[,<addr>...]] | <port> off | "
+       "<port> limit <n>",
+       nullptr});
   cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
     if (a.size() <= 1) return sw.show_security(a.empty() ? "" : a[0]);
     if (a[1] == "off" && a.size() == 2) return sw.security_off(a[0]);
@@ -378,7 +400,8 @@ std::vector<Command> make_commands() {
         const std::string& list = a[4];
         while (pos <= list.size()) {
           std::size_t comma = list.find(',', pos);
-          std::string ip = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+          std::string ip =
+              list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
           if (!parse_ip_into(ip, v4, v6)) return Reply::error("invalid ip '" + ip + "' in binding");
           if (comma == std::string::npos) break;
           pos = comma + 1;
@@ -398,7 +421,8 @@ std::vector<Command> make_commands() {
     if (a.size() != 2) return usage_error(c);
     if (a[1] == "off") return sw.set_storm(a[0], 0);
     auto n = parse_uint(a[1], 100000000);
-    if (!n || *n == 0) return Reply::error("invalid rate '" + a[1] + "': want 1-100000000 frames/s or off");
+    if (!n || *n == 0)
+      return Reply::error("invalid rate '" + a[1] + "': want 1-100000000 frames/s or off");
     return sw.set_storm(a[0], *n);
   };
   cmds.push_back({{"port", "delete"}, "port delete <port>", nullptr});
@@ -475,7 +499,7 @@ std::string CommandSet::help() {
   return s;
 }
 
-Reply CommandSet::run(const std::vector<std::string>& argv) {
+Reply CommandSet::run(const std::vector<std::string>& argv, const Caller& caller) {
   if (argv.empty()) return Reply::error("empty command; try help");
   if (argv[0] == "help") return Reply::okay(help());
   // The longest matching word prefix selects the command.
@@ -488,7 +512,7 @@ Reply CommandSet::run(const std::vector<std::string>& argv) {
   }
   if (best == nullptr) return Reply::error("unknown command '" + argv[0] + "'; try help");
   Args rest(argv.begin() + static_cast<std::ptrdiff_t>(best->words.size()), argv.end());
-  return best->handler(sw_, rest);
+  return best->caller_handler ? best->caller_handler(sw_, rest, caller) : best->handler(sw_, rest);
 }
 
 }  // namespace brisk

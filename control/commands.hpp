@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "control/caller.hpp"
 #include "control/result.hpp"
 #include "control/switch.hpp"
 
@@ -15,7 +16,8 @@ namespace brisk {
 class CommandSet {
  public:
   explicit CommandSet(Switch& sw) : sw_(sw) {}
-  Reply run(const std::vector<std::string>& argv);
+  // `caller`: who asked (the client's credentials; control/caller.hpp).
+  Reply run(const std::vector<std::string>& argv, const Caller& caller = Caller::self());
   static std::string help();
 
  private:

@@ -16,10 +16,10 @@
 #include "control/metrics.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
-#include "datapath/bpf_objects.hpp"
-#include "datapath/dpdk_env.hpp"
 #include "control/switch.hpp"
 #include "control/validate.hpp"
+#include "datapath/bpf_objects.hpp"
+#include "datapath/dpdk_env.hpp"
 #include "datapath/worker.hpp"
 
 namespace {
@@ -183,20 +183,26 @@ int main(int argc, char** argv) {
       return state.command(sw, words);
     };
     server.extra_help = brisk::StateStore::help();
+    // Every command is a transaction: a change is written to the state file before the client
+    // hears of it, or undone and refused (control/state.hpp, "Durable commands").
+    brisk::StateStore::Checkpoint before;
+    server.before_command = [&](const std::vector<std::string>&) { before = state.checkpoint(sw); };
     server.after_command = [&](const std::vector<std::string>&, brisk::Reply& reply) {
-      if (std::string err = state.sync(sw); !err.empty()) {
-        if (!reply.text.empty() && reply.text.back() != '\n') reply.text += "\n";
-        reply.text += "W: applied, but the state file was not written: " + err;
-      }
+      if (std::string err = state.commit(sw, before); !err.empty())
+        reply = brisk::Reply::error("not applied: the state file cannot be written (" + err +
+                                    "); the change was undone");
     };
     server.on_tick = [&] { state.sync(sw, /*force_compare=*/false); };
     brisk::MetricsServer metrics(sw, [&] {
       return "# HELP brisk_state_writes_total State file writes since start.\n"
              "# TYPE brisk_state_writes_total counter\n"
-             "brisk_state_writes_total " + std::to_string(state.writes()) + "\n"
+             "brisk_state_writes_total " +
+             std::to_string(state.writes()) +
+             "\n"
              "# HELP brisk_state_pending State entries that could not be restored.\n"
              "# TYPE brisk_state_pending gauge\n"
-             "brisk_state_pending " + std::to_string(state.pending_count()) + "\n";
+             "brisk_state_pending " +
+             std::to_string(state.pending_count()) + "\n";
     });
     if (!metrics_addr.empty()) {
       if (std::string err = metrics.listen(metrics_addr); !err.empty()) {

@@ -155,7 +155,7 @@ Service MetricsServer::service() {
   s.name = "metrics";
   s.framing = kHttpFraming;
   s.max_conns = 16;
-  s.answer = [this](std::string_view request) { return answer(request); };
+  s.answer = [this](std::string_view request, const Caller&) { return answer(request); };
   s.refuse = [](Refusal why) {
     switch (why) {
       case Refusal::kTooLong:

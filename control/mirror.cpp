@@ -22,6 +22,7 @@
 #include <system_error>
 #include <thread>
 
+#include "control/capture_file.hpp"
 #include "control/switch.hpp"
 #include "control/table.hpp"
 
@@ -174,7 +175,8 @@ void Switch::close_all_captures() {
 
 // ------------------------------------------------------------------ tap mirror
 
-Reply Switch::mirror_add(const std::string& src, const std::string& dst, const std::string& bridge) {
+Reply Switch::mirror_add(const std::string& src, const std::string& dst,
+                         const std::string& bridge) {
   if (!bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
   const bool all = src == "all";
   if (src == dst) return Reply::error("cannot mirror tap to itself");
@@ -189,7 +191,9 @@ Reply Switch::mirror_add(const std::string& src, const std::string& dst, const s
     return Reply::error("destination tap is the source of a mirror or capture");
   if (!all && is_mirror_dst(src)) return Reply::error("source tap is a mirror destination");
   auto slot = alloc_mirror_slot();
-  if (!slot) return Reply::error("too many mirrors and captures (limit " + std::to_string(kMaxMirrors) + ")");
+  if (!slot)
+    return Reply::error("too many mirrors and captures (limit " + std::to_string(kMaxMirrors) +
+                        ")");
   MirrorModel m;
   m.bridge = bridge;
   m.src = all ? "" : src;
@@ -241,9 +245,10 @@ Reply Switch::list_mirrors() const {
                     {"delivered", c.delivered},
                     {"dropped", c.dropped},
                     {"in_flight", c.queued},
-                    {"kernel", {{"mirrored", c.kernel.mirrored},
-                                {"delivered", c.kernel.delivered},
-                                {"dropped", c.kernel.dropped}}}});
+                    {"kernel",
+                     {{"mirrored", c.kernel.mirrored},
+                      {"delivered", c.kernel.delivered},
+                      {"dropped", c.kernel.dropped}}}});
   }
   return Reply::okay(
       format_table({"bridge", "source", "destination", "mirrored", "delivered", "dropped"}, rows),
@@ -253,7 +258,7 @@ Reply Switch::list_mirrors() const {
 // ------------------------------------------------------------------ capture pcap
 
 Reply Switch::capture_add(const std::string& kind, const std::string& name, const std::string& file,
-                          std::uint32_t snaplen) {
+                          std::uint32_t snaplen, bool overwrite, const Caller& caller) {
   MirrorModel m;
   if (kind == "tap") {
     auto p = ports_.find(name);
@@ -268,15 +273,23 @@ Reply Switch::capture_add(const std::string& kind, const std::string& name, cons
   } else {
     return Reply::error("capture pcap wants tap or bridge, not '" + kind + "'");
   }
-  if (file.empty() || file[0] != '/') return Reply::error("capture file must be an absolute path: " + file);
+  if (file.empty() || file[0] != '/')
+    return Reply::error("capture file must be an absolute path: " + file);
   for (const auto& o : mirrors_)
     if (o.capture && o.capture->path() == file)
       return Reply::error("already capturing to " + file + " (capture " +
                           std::to_string(o.capture_id) + ")");
   auto slot = alloc_mirror_slot();
-  if (!slot) return Reply::error("too many mirrors and captures (limit " + std::to_string(kMaxMirrors) + ")");
+  if (!slot)
+    return Reply::error("too many mirrors and captures (limit " + std::to_string(kMaxMirrors) +
+                        ")");
+  CaptureFileOpen f = open_capture_file(file, overwrite, caller);
+  if (f.fd < 0) {
+    mirror_slot_used_[*slot] = false;
+    return Reply::error(f.error);
+  }
   try {
-    m.capture = std::make_shared<Capture>(file, snaplen, dp_.workers());
+    m.capture = std::make_shared<Capture>(f.fd, file, snaplen, dp_.workers());
   } catch (const std::system_error& e) {
     mirror_slot_used_[*slot] = false;
     return Reply::error(std::string(e.what()));

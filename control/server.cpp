@@ -101,8 +101,8 @@ Service Server::control_service() {
   Service s;
   s.name = "control socket " + path_;
   s.deadlines = control_deadlines;
-  s.answer = [this](std::string_view request) {
-    std::string out = handle(request);
+  s.answer = [this](std::string_view request, const Caller& caller) {
+    std::string out = handle(request, caller);
     sw_.tick(monotonic_seconds());
     return out;
   };
@@ -124,17 +124,18 @@ Service Server::control_service() {
   return s;
 }
 
-std::string Server::handle(std::string_view line) {
+std::string Server::handle(std::string_view line, const Caller& caller) {
   Reply r;
   try {
     std::optional<std::vector<std::string>> argv = parse_request(line);
     if (!argv) return reply_line(Reply::error("malformed request: want {\"argv\": [words...]}"));
+    if (before_command) before_command(*argv);
     std::optional<Reply> extra;
     if (extra_commands) extra = extra_commands(*argv);
     if (extra) {
       r = std::move(*extra);
     } else {
-      r = cmds_.run(*argv);
+      r = cmds_.run(*argv, caller);
       if (r.ok && !argv->empty() && (*argv)[0] == "help" && !extra_help.empty())
         r.text += extra_help;
     }
@@ -170,6 +171,16 @@ void Server::refuse_excess(Listener& l, int fd) {
   }
 }
 
+// Who is asking: a capture file is opened with the client's identity. (An AF_UNIX stream
+// socket always has peer credentials; without them the client is treated as nobody.)
+Caller Server::peer_of(int fd) {
+  ucred peer{};
+  socklen_t peer_len = sizeof(peer);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) == 0)
+    return Caller{peer.uid, peer.gid};
+  return Caller{65534, 65534};
+}
+
 void Server::accept_all(std::size_t listener) {
   // At most 64 per round, so a flood of connections cannot starve the periodic work.
   for (int i = 0; i < 64; ++i) {
@@ -182,8 +193,9 @@ void Server::accept_all(std::size_t listener) {
       refuse_excess(l, fd);
       continue;
     }
-    clients_.push_back(
-        Client{fd, listener, Conn(l.service.framing, l.service.deadlines, ConnClock::now())});
+    clients_.push_back(Client{fd, listener,
+                              Conn(l.service.framing, l.service.deadlines, ConnClock::now()),
+                              peer_of(fd)});
     read_from(clients_.back());  // the request is often there already
   }
 }
@@ -225,7 +237,7 @@ void Server::answer(Client& c) {
   try {
     switch (c.conn.why()) {
       case Conn::Why::kRequest:
-        bytes = s.answer(c.conn.request());
+        bytes = s.answer(c.conn.request(), c.caller);
         break;
       case Conn::Why::kTooLong:
         bytes = s.refuse(Refusal::kTooLong);

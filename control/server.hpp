@@ -43,6 +43,10 @@
 //   they sent already -> deadlines -> answer each complete request (one command each;
 //   Switch::tick after each, as before) and start writing its reply -> close finished
 //   connections -> Switch::tick -> on_tick.
+//
+// Each connection's peer credentials (SO_PEERCRED, read at accept) go with its command as the
+// Caller (control/caller.hpp): what briskd does with a path a client names, it does with the
+// client's identity.
 #pragma once
 
 #include <atomic>
@@ -54,6 +58,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/caller.hpp"
 #include "control/commands.hpp"
 #include "control/conn.hpp"
 #include "control/switch.hpp"
@@ -73,7 +78,7 @@ struct Service {
   ConnDeadlines deadlines;
   std::size_t max_conns = kMaxControlConns;
   // The bytes answering a complete request (control thread; may run commands).
-  std::function<std::string(std::string_view request)> answer;
+  std::function<std::string(std::string_view request, const Caller& caller)> answer;
   // The bytes sent instead of an answer.
   std::function<std::string(Refusal)> refuse;
 };
@@ -96,8 +101,8 @@ class Server {
   void serve(int fd, Service service);
   // Run until the flag is set (by a signal handler, or another thread in tests).
   void run(const std::atomic<bool>& stop);
-  // Handle one request line; public for tests.
-  std::string handle(std::string_view line);
+  // Handle one request line from `caller`; public for tests.
+  std::string handle(std::string_view line, const Caller& caller = Caller::self());
   // Connections open now (all services).
   std::size_t connections() const { return clients_.size(); }
 
@@ -108,7 +113,9 @@ class Server {
   // Commands answered outside the CommandSet (nullopt: not one of them), with help lines.
   std::function<std::optional<Reply>(const std::vector<std::string>&)> extra_commands;
   std::string extra_help;
-  // Called after every command that succeeded; may add to the reply.
+  // Called before every command, and after every command that succeeded (which may change
+  // the reply, or refuse it: the state store's transaction, control/state.hpp).
+  std::function<void(const std::vector<std::string>&)> before_command;
   std::function<void(const std::vector<std::string>&, Reply&)> after_command;
   // Called on every loop iteration (at least every 5 ms).
   std::function<void()> on_tick;
@@ -126,7 +133,9 @@ class Server {
     int fd;
     std::size_t listener;  // index into listeners_
     Conn conn;
+    Caller caller;  // the peer's credentials
   };
+  static Caller peer_of(int fd);
   Service control_service();
   void accept_all(std::size_t listener);
   void refuse_excess(Listener& l, int fd);

@@ -64,7 +64,8 @@ std::optional<VlanSet> parse_vlan_list(const std::string& s) {
     std::size_t comma = s.find(',', pos);
     std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     std::size_t dash = item.find('-');
-    std::string lo = item.substr(0, dash), hi = dash == std::string::npos ? lo : item.substr(dash + 1);
+    std::string lo = item.substr(0, dash),
+                hi = dash == std::string::npos ? lo : item.substr(dash + 1);
     auto num = [](const std::string& t) -> std::optional<unsigned> {
       if (t.empty() || t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos)
         return std::nullopt;
@@ -128,9 +129,11 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
   if (opts_.afxdp_shared_umem) umems_ = std::make_unique<UmemRegistry>();
   if (!opts_.make_port) {
     opts_.make_port = [this](const PortSpec& spec) -> std::shared_ptr<Port> {
-      if (spec.kind == PortKind::kTunnel) return std::make_shared<TunnelPort>(spec.name, spec.tunnel);
+      if (spec.kind == PortKind::kTunnel)
+        return std::make_shared<TunnelPort>(spec.name, spec.tunnel);
       if (spec.kind == PortKind::kVhost)
-        return std::make_shared<VhostPort>(spec.name, VhostOptions{spec.devargs, spec.driver == "server"});
+        return std::make_shared<VhostPort>(spec.name,
+                                           VhostOptions{spec.devargs, spec.driver == "server"});
       if (spec.kind != PortKind::kSystem) return std::make_shared<TapPort>(spec.name, spec.kind);
       if (spec.driver == "dpdk") return std::make_shared<DpdkPort>(spec.devargs);
       if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
@@ -175,12 +178,17 @@ std::string Switch::next_tap_name() {
 }
 
 // A device brisk deleted a moment ago lingers until the last snapshot naming its port is
-// reclaimed (one QSBR grace period). When a name is taken and retired ports are pending,
-// wait for that grace period (bounded, 1 s) before deciding that the name is in use.
+// reclaimed (one QSBR grace period), and a TAP device a moment longer: a worker asleep in
+// poll(2) (offline, so the grace period does not wait for it) still holds the device's file
+// until it wakes. When a name is taken and retired ports are pending, or the name is a port
+// removed less than a second ago, wait for it (bounded, 1 s) before deciding that it is in use.
 bool Switch::host_name_free(const std::string& name) {
   if (if_nametoindex(name.c_str()) == 0) return true;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (dp_.snapshots().pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = now + std::chrono::seconds(1);
+  std::erase_if(released_, [&](const auto& r) { return now - r.second > std::chrono::seconds(1); });
+  while ((dp_.snapshots().pending() > 0 || released_.count(name)) &&
+         std::chrono::steady_clock::now() < deadline) {
     dp_.snapshots().reclaim([this] { drain_learning(); });
     if (if_nametoindex(name.c_str()) == 0) return true;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -192,7 +200,8 @@ PortTotals Switch::totals(const PortModel& p) const {
   PortTotals t;
   for (unsigned w = 0; w < dp_.workers(); ++w) t.add(dp_.context(w).counters.port[p.id]);
   if (p.port)  // frames the driver itself discarded (a tunnel's malformed encapsulation)
-    for (std::size_t i = 0; i < kDropCount; ++i) t.drops[i] += p.port->driver_drops(static_cast<Drop>(i));
+    for (std::size_t i = 0; i < kDropCount; ++i)
+      t.drops[i] += p.port->driver_drops(static_cast<Drop>(i));
   if (fp_) {  // frames the XDP fast path forwarded never reached a worker
     FastpathCounters f = fp_->counters(p.id);
     t.rx_frames += f.rx_frames;
@@ -402,7 +411,8 @@ Reply Switch::add_port(PortModel pm) {
   for (auto& [n, other] : ports_) ++load[other.worker];
   pm.worker = static_cast<unsigned>(std::min_element(load.begin(), load.end()) - load.begin());
   try {
-    pm.port = opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel, pm.devargs, pm.worker});
+    pm.port =
+        opts_.make_port(PortSpec{pm.name, pm.kind, pm.driver, pm.tunnel, pm.devargs, pm.worker});
   } catch (const std::exception& e) {
     used_[*id] = false;
     return Reply::error(e.what());
@@ -428,6 +438,7 @@ void Switch::remove_port_model(const std::string& name) {
   }
   used_[p.id] = false;
   learn_target_[p.id] = nullptr;
+  released_[name] = std::chrono::steady_clock::now();
   ports_.erase(it);
   // The Port object (and its device) goes away when the last snapshot naming it is reclaimed.
 }
@@ -581,8 +592,9 @@ Reply Switch::port_add(const std::string& dev, const std::string& bridge, VlanMo
   if (!note.empty()) syslog(LOG_WARNING, "%s", note.c_str());
   syslog(LOG_INFO, "port %s attached to %s with %s", iface.c_str(), bridge.c_str(),
          pm.driver.c_str());
-  return Reply::okay(note, nlohmann::json{{"port", iface}, {"bridge", bridge}, {"driver", pm.driver},
-                                          {"note", note}});
+  return Reply::okay(
+      note,
+      nlohmann::json{{"port", iface}, {"bridge", bridge}, {"driver", pm.driver}, {"note", note}});
 }
 
 Reply Switch::bridge_trunk(const std::string& bridge, const std::string& iface) {
@@ -622,8 +634,8 @@ Reply Switch::bridge_tunnel(TunnelType type, const std::string& bridge, const st
   for (auto& [n, p] : ports_) {
     if (p.kind == PortKind::kTunnel && p.tunnel.type == t.type && p.tunnel.remote == t.remote &&
         p.tunnel.has_key == t.has_key && p.tunnel.key == t.key)
-      return Reply::error(std::string(tname) + " tunnel to " + tunnel_peer(t) + " already exists: " + n +
-                          " on bridge " + p.bridge);
+      return Reply::error(std::string(tname) + " tunnel to " + tunnel_peer(t) +
+                          " already exists: " + n + " on bridge " + p.bridge);
   }
   if (!want_name.empty() && (ports_.count(want_name) || bridges_.count(want_name)))
     return Reply::error("port " + want_name + " already exists");
@@ -642,8 +654,11 @@ Reply Switch::bridge_tunnel(TunnelType type, const std::string& bridge, const st
   if (!r.ok) return r;
   syslog(LOG_INFO, "%s tunnel %s on %s to %s", tname, name.c_str(), bridge.c_str(),
          tunnel_peer(t).c_str());
-  return Reply::okay(name, nlohmann::json{{"tunnel", name}, {"bridge", bridge}, {"type", tname},
-                                          {"remote", remote}, {"key", t.key}});
+  return Reply::okay(name, nlohmann::json{{"tunnel", name},
+                                          {"bridge", bridge},
+                                          {"type", tname},
+                                          {"remote", remote},
+                                          {"key", t.key}});
 }
 
 Reply Switch::bridge_notunnel(const std::string& bridge, const std::string& iface) {
@@ -691,14 +706,17 @@ Reply Switch::vhost_create(const std::string& bridge, VlanId vlan, std::string n
     if (new_bridge) destroy_bridge(bridge);
     return r;
   }
-  syslog(LOG_INFO, "vhost %s (%s, socket %s) on %s vlan %u", name.c_str(), server ? "server" : "client",
-         socket.c_str(), bridge.c_str(), vlan);
-  return Reply::okay(name, nlohmann::json{{"port", name}, {"bridge", bridge}, {"vlan", vlan},
-                                          {"socket", socket}, {"mode", server ? "server" : "client"}});
+  syslog(LOG_INFO, "vhost %s (%s, socket %s) on %s vlan %u", name.c_str(),
+         server ? "server" : "client", socket.c_str(), bridge.c_str(), vlan);
+  return Reply::okay(name, nlohmann::json{{"port", name},
+                                          {"bridge", bridge},
+                                          {"vlan", vlan},
+                                          {"socket", socket},
+                                          {"mode", server ? "server" : "client"}});
 }
 
-Reply Switch::port_vlan(const std::string& name, VlanMode mode, VlanId vlan,
-                        const VlanSet& allowed, VlanId native) {
+Reply Switch::port_vlan(const std::string& name, VlanMode mode, VlanId vlan, const VlanSet& allowed,
+                        VlanId native) {
   auto it = ports_.find(name);
   if (it == ports_.end()) return Reply::error("no port named " + name);
   PortModel& p = it->second;
@@ -716,16 +734,17 @@ Reply Switch::port_vlan(const std::string& name, VlanMode mode, VlanId vlan,
     s->set(native);
     set = std::move(s);
   }
-  const bool same = p.mode == mode &&
-                    (mode == VlanMode::kTrunk ? p.native == native && *p.allowed == *set
-                                              : p.vlan == vlan);
+  const bool same =
+      p.mode == mode &&
+      (mode == VlanMode::kTrunk ? p.native == native && *p.allowed == *set : p.vlan == vlan);
   if (same) return Reply::okay();
   p.mode = mode;
   p.vlan = mode != VlanMode::kTrunk ? vlan : 0;
   p.native = mode == VlanMode::kTrunk ? native : 0;
   p.allowed = std::move(set);
   // A minimega alias names the tap's old VLAN; the new one has no alias.
-  if (mode == VlanMode::kTrunk || vlan != resolve_alias(p.vlan_alias, false).value_or(kNewAliasVlan))
+  if (mode == VlanMode::kTrunk ||
+      vlan != resolve_alias(p.vlan_alias, false).value_or(kNewAliasVlan))
     p.vlan_alias.clear();
   // What the port learned belongs to its old VLANs; static entries stay for the VLANs it
   // still carries.
@@ -741,9 +760,11 @@ Reply Switch::port_vlan(const std::string& name, VlanMode mode, VlanId vlan,
   rebuild();
   syslog(LOG_INFO, "port %s: vlan mode %s %s", name.c_str(),
          std::string(vlan_mode_name(mode)).c_str(),
-         mode == VlanMode::kTrunk ? (format_vlan_list(*p.allowed) + " native " + std::to_string(native)).c_str()
-                                  : std::to_string(vlan).c_str());
-  return Reply::okay("", nlohmann::json{{"port", name}, {"mode", vlan_mode_name(mode)}, {"vlan", p.vlan}});
+         mode == VlanMode::kTrunk
+             ? (format_vlan_list(*p.allowed) + " native " + std::to_string(native)).c_str()
+             : std::to_string(vlan).c_str());
+  return Reply::okay(
+      "", nlohmann::json{{"port", name}, {"mode", vlan_mode_name(mode)}, {"vlan", p.vlan}});
 }
 
 Reply Switch::port_delete(const std::string& name) {
@@ -764,11 +785,12 @@ Reply Switch::security_bind(const std::string& port, const MacAddr& mac,
   if (it == ports_.end()) return Reply::error("no port named " + port);
   if (mac.is_multicast() || mac.is_zero())
     return Reply::error("a binding needs a unicast MAC, not " + mac.str());
-  auto sec = std::make_shared<PortSecurity>(it->second.security ? *it->second.security
-                                                                 : PortSecurity{});
+  auto sec =
+      std::make_shared<PortSecurity>(it->second.security ? *it->second.security : PortSecurity{});
   auto& bs = sec->bindings;
-  bs.erase(std::remove_if(bs.begin(), bs.end(), [&](const SecurityBinding& b) { return b.mac == mac; }),
-           bs.end());
+  bs.erase(
+      std::remove_if(bs.begin(), bs.end(), [&](const SecurityBinding& b) { return b.mac == mac; }),
+      bs.end());
   if (bs.size() >= 64) return Reply::error("port " + port + " has the maximum of 64 bindings");
   bs.push_back(SecurityBinding{mac, v4, v6});
   it->second.security = std::move(sec);
@@ -877,8 +899,8 @@ Reply Switch::fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac
   if (b == bridges_.end()) return Reply::error("no such bridge: " + bridge);
   if (!valid_vlan_id(vlan)) return Reply::error(vlan_id_error(std::to_string(vlan)));
   if (!b->second.fdb->remove(fdb_key(vlan, mac.to_u64())))
-    return Reply::error("no fdb entry for " + mac.str() + " vlan " + std::to_string(vlan) +
-                        " on " + bridge);
+    return Reply::error("no fdb entry for " + mac.str() + " vlan " + std::to_string(vlan) + " on " +
+                        bridge);
   return Reply::okay();
 }
 
@@ -911,8 +933,8 @@ Reply Switch::list_taps() const {
   for (auto& [name, p] : ports_) {
     if (p.kind != PortKind::kTap) continue;
     rows.push_back({p.bridge, name, vlan_label(p)});
-    nlohmann::json j{{"bridge", p.bridge}, {"tap", name}, {"vlan", p.vlan},
-                     {"mode", vlan_mode_name(p.mode)}};
+    nlohmann::json j{
+        {"bridge", p.bridge}, {"tap", name}, {"vlan", p.vlan}, {"mode", vlan_mode_name(p.mode)}};
     if (p.mode == VlanMode::kTrunk) {
       j["vlans"] = format_vlan_list(*p.allowed);
       j["native"] = p.native;
@@ -942,8 +964,8 @@ Reply Switch::list_bridges() const {
       return t + "]";
     };
     std::string trunk_text = bracket(trunks);
-    std::string config = "ageing=" + std::to_string(b.ageing) +
-                         " fdb-limit=" + std::to_string(b.fdb_limit);
+    std::string config =
+        "ageing=" + std::to_string(b.ageing) + " fdb-limit=" + std::to_string(b.fdb_limit);
     rows.push_back({name, b.preexisting ? "true" : "false", fmt_vlans(vlans), trunk_text,
                     bracket(tunnels), "[]", config});
     data.push_back({{"bridge", name},
@@ -956,7 +978,8 @@ Reply Switch::list_bridges() const {
                     {"fdb_entries", b.fdb->size()}});
   }
   return Reply::okay(
-      format_table({"bridge", "preexisting", "vlans", "trunks", "tunnels", "bonds", "config"}, rows),
+      format_table({"bridge", "preexisting", "vlans", "trunks", "tunnels", "bonds", "config"},
+                   rows),
       data);
 }
 
@@ -974,9 +997,8 @@ Reply Switch::list_ports() const {
     if (p.kind == PortKind::kTunnel) kind += " " + tunnel_peer(p.tunnel);
     const bool accel = fastpath_accelerated(p);
     FastpathCounters fc = fp_ ? fp_->counters(p.id) : FastpathCounters{};
-    rows.push_back({name, p.bridge, kind, mode, vlans,
-                    std::to_string(t.rx_frames), std::to_string(t.tx_frames),
-                    std::to_string(t.dropped()),
+    rows.push_back({name, p.bridge, kind, mode, vlans, std::to_string(t.rx_frames),
+                    std::to_string(t.tx_frames), std::to_string(t.dropped()),
                     accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-"});
     data.push_back({{"port", name},
                     {"id", p.id},
@@ -1024,10 +1046,10 @@ Reply Switch::list_ports() const {
       data.back()["connects"] = vh->connects();
     }
   }
-  return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped",
-                                   "fastpath"},
-                                  rows),
-                     data);
+  return Reply::okay(
+      format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped", "fastpath"},
+                   rows),
+      data);
 }
 
 Reply Switch::show_fdb(const std::string& bridge) const {
@@ -1114,8 +1136,8 @@ Reply Switch::show_stats(const std::string& port) const {
   for (std::size_t i = 0; i < kDropCount; ++i) {
     dj[std::string(kDropNames[i])] = drops[i];
     if (drops[i] != 0 || !port.empty())
-      drows.push_back({std::string(kDropNames[i]), std::to_string(drops[i]),
-                       std::string(kDropHelp[i])});
+      drows.push_back(
+          {std::string(kDropNames[i]), std::to_string(drops[i]), std::string(kDropHelp[i])});
   }
   data["drops"] = dj;
   if (port.empty()) {
@@ -1128,7 +1150,8 @@ Reply Switch::show_stats(const std::string& port) const {
     data["learn_ring_full"] = lrf;
     data["learn_applied"] = learn_applied_;
     std::uint64_t evd = 0;
-    for (unsigned w = 0; w < dp_.workers(); ++w) evd += dp_.context(w).counters.worker.events_dropped.get();
+    for (unsigned w = 0; w < dp_.workers(); ++w)
+      evd += dp_.context(w).counters.worker.events_dropped.get();
     data["deny_log_lines"] = denies_logged_;
     data["deny_events_not_logged"] = evd;
     data["xdp_fastpath"] = fp_ != nullptr;
@@ -1149,15 +1172,16 @@ Reply Switch::show_stats(const std::string& port) const {
                        std::to_string(st.learned), std::to_string(st.moved),
                        std::to_string(st.evicted), std::to_string(st.aged),
                        std::to_string(st.full_drops)});
-      fj[name] = {{"entries", b.fdb->size()}, {"limit", b.fdb->limit()},  {"learned", st.learned},
-                  {"moved", st.moved},         {"evicted", st.evicted},   {"aged", st.aged},
-                  {"full", st.full_drops},     {"static_conflicts", st.static_conflicts}};
+      fj[name] = {{"entries", b.fdb->size()}, {"limit", b.fdb->limit()},
+                  {"learned", st.learned},    {"moved", st.moved},
+                  {"evicted", st.evicted},    {"aged", st.aged},
+                  {"full", st.full_drops},    {"static_conflicts", st.static_conflicts}};
     }
     data["fdb"] = fj;
     if (!frows.empty())
       text += "\n" + format_table({"bridge", "fdb entries", "limit", "learned", "moved", "evicted",
-                                    "aged", "full"},
-                                   frows);
+                                   "aged", "full"},
+                                  frows);
   }
   if (port.empty()) append_mirror_stats(text, data);
   return Reply::okay(text, data);
@@ -1209,7 +1233,8 @@ void Switch::drain_events() {
       std::uint16_t et = static_cast<std::uint16_t>((h[12] << 8) | h[13]);
       std::string l3;
       if (et == ethertype::kIpv4 && ev.len >= 34) {
-        l3 = " SRC=" + ip4_str(h + 26) + " DST=" + ip4_str(h + 30) + " PROTO=" + std::to_string(h[23]);
+        l3 = " SRC=" + ip4_str(h + 26) + " DST=" + ip4_str(h + 30) +
+             " PROTO=" + std::to_string(h[23]);
       } else if (et == ethertype::kArp && ev.len >= 42) {
         l3 = " ARP OP=" + std::to_string(h[21]) + " SHA=" + MacAddr::from_bytes(h + 22).str() +
              " SPA=" + ip4_str(h + 28) + " TPA=" + ip4_str(h + 38);

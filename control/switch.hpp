@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "control/caller.hpp"
 #include "control/result.hpp"
 #include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
@@ -34,10 +35,10 @@ namespace brisk {
 
 // What the control plane asks a port factory for.
 struct PortSpec {
-  std::string name;    // interface name (created for taps, existing for system ports)
-  PortKind kind;       // kTap / kInternal (created by brisk) or kSystem (attached)
-  std::string driver;  // kSystem: "afxdp", "afpacket" or "dpdk"; kVhost: "client" or "server"
-  TunnelKey tunnel;    // kTunnel: type, remote, key
+  std::string name;     // interface name (created for taps, existing for system ports)
+  PortKind kind;        // kTap / kInternal (created by brisk) or kSystem (attached)
+  std::string driver;   // kSystem: "afxdp", "afpacket" or "dpdk"; kVhost: "client" or "server"
+  TunnelKey tunnel;     // kTunnel: type, remote, key
   std::string devargs;  // kSystem with driver "dpdk": the device string; kVhost: socket path
   unsigned worker = 0;  // the worker that will poll the port (AF_XDP: whose UMEM it joins)
 };
@@ -80,20 +81,20 @@ struct PortModel {
   std::shared_ptr<Port> port;
   std::string bridge;
   VlanMode mode = VlanMode::kAccess;
-  VlanId vlan = 0;                 // access VLAN; dot1q-tunnel: the service VLAN
-  VlanId native = 0;               // trunk native VLAN
+  VlanId vlan = 0;    // access VLAN; dot1q-tunnel: the service VLAN
+  VlanId native = 0;  // trunk native VLAN
   std::shared_ptr<const VlanSet> allowed;
-  std::string vlan_alias;          // minimega VLAN alias the tap was created with, if any
-  std::string ip;                  // "" | cidr | "dhcp"
-  std::string driver;              // system ports: the driver in use; tunnels: vxlan | gre
-  TunnelKey tunnel;                // tunnels: what identifies its traffic
-  std::string devargs;             // dpdk: the device string; vhost: the socket path
+  std::string vlan_alias;  // minimega VLAN alias the tap was created with, if any
+  std::string ip;          // "" | cidr | "dhcp"
+  std::string driver;      // system ports: the driver in use; tunnels: vxlan | gre
+  TunnelKey tunnel;        // tunnels: what identifies its traffic
+  std::string devargs;     // dpdk: the device string; vhost: the socket path
   bool flood_unknown = true;
   std::shared_ptr<const PortSecurity> security;  // nullptr: no bindings
   std::uint32_t mac_limit = 0;                   // learned MACs on this port (0: no limit)
   std::uint32_t storm_pps = 0;                   // flood rate limit (0: off)
   pid_t dhcp_pid = 0;
-  PortTotals base;                 // counters at creation (port ids are reused)
+  PortTotals base;  // counters at creation (port ids are reused)
   // The worker that polls this port, fixed for the port's life: moving a port between
   // workers would let the old and the new worker poll it at once during a snapshot change.
   unsigned worker = 0;
@@ -189,17 +190,22 @@ class Switch {
   Reply mirror_clear(const std::string& dst);  // "" clears every port mirror
   Reply list_mirrors() const;
   // kind "tap": frames entering or leaving port `name`; kind "bridge": every frame of bridge
-  // `name`. `file` must be an absolute path.
+  // `name`. `file` must be an absolute path; it is created for `caller` (an existing file is
+  // refused unless `overwrite`, and then only a regular file the caller owns is replaced:
+  // control/capture_file.hpp).
   Reply capture_add(const std::string& kind, const std::string& name, const std::string& file,
-                    std::uint32_t snaplen);
+                    std::uint32_t snaplen, bool overwrite = false,
+                    const Caller& caller = Caller::self());
   Reply capture_clear(std::optional<std::uint32_t> id);  // nullopt: every capture
   Reply list_captures() const;
   MirrorCounts mirror_counts(const MirrorModel& m) const;
-  void slot_tallies(const MirrorModel& m, MirrorModel::Tally& workers, MirrorModel::Tally& kernel) const;
+  void slot_tallies(const MirrorModel& m, MirrorModel::Tally& workers,
+                    MirrorModel::Tally& kernel) const;
   const std::vector<MirrorModel>& mirrors() const { return mirrors_; }
 
   // ---- FDB ----
-  Reply fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac, const std::string& port);
+  Reply fdb_add(const std::string& bridge, VlanId vlan, const MacAddr& mac,
+                const std::string& port);
   Reply fdb_del(const std::string& bridge, VlanId vlan, const MacAddr& mac);
   Reply fdb_flush(const std::string& bridge, const std::string& port, std::optional<VlanId> vlan);
 
@@ -227,6 +233,12 @@ class Switch {
   // and a number that changes whenever the configuration (a new snapshot) changes.
   const std::map<std::string, VlanId>& aliases() const { return aliases_; }
   void restore_alias(const std::string& alias, VlanId vlan) { aliases_[alias] = vlan; }
+  // Undoing a command (StateStore::commit): forget an alias it allocated; put back the alias
+  // label of a port that port_vlan() cleared.
+  void forget_alias(const std::string& alias) { aliases_.erase(alias); }
+  void restore_port_alias(const std::string& port, const std::string& alias) {
+    if (auto it = ports_.find(port); it != ports_.end()) it->second.vlan_alias = alias;
+  }
   std::uint64_t config_version() const { return version_; }
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
@@ -255,11 +267,11 @@ class Switch {
   bool is_mirror_dst(const std::string& port) const;
   bool is_mirror_src(const std::string& port) const;
   std::optional<std::uint16_t> alloc_mirror_slot();
-  void prune_mirrors();                                  // drop mirrors whose ports are gone
+  void prune_mirrors();  // drop mirrors whose ports are gone
   void build_mirrors(Snapshot& s, const std::map<std::string, std::uint16_t>& bidx) const;
   void append_mirror_stats(std::string& text, nlohmann::json& data) const;
-  bool wait_grace(std::chrono::milliseconds limit);      // every retired snapshot reclaimed
-  void finish_closing();                                 // close captures no worker can reach
+  bool wait_grace(std::chrono::milliseconds limit);  // every retired snapshot reclaimed
+  void finish_closing();                             // close captures no worker can reach
   void close_all_captures();
 
   Datapath& dp_;
@@ -269,6 +281,8 @@ class Switch {
   std::array<bool, kMaxPorts> used_{};
   PortId next_id_ = 0;
   std::map<std::string, VlanId> aliases_;
+  // Ports removed in the last second, by name, with when (host_name_free()).
+  std::map<std::string, std::chrono::steady_clock::time_point> released_;
   std::uint32_t now_ = 0;
   std::uint32_t last_aged_ = 0;
   std::uint64_t version_ = 0;

@@ -73,32 +73,41 @@ void CaptureRing::fill(std::uint8_t* s, const Frame& f, VlanId tag, std::uint64_
 
 // ------------------------------------------------------------------ Capture
 
+namespace {
+int open_for_capture(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  return fd;
+}
+}  // namespace
+
 Capture::Capture(std::string path, std::uint32_t snaplen, unsigned workers, std::size_t ring_bytes)
+    : Capture(open_for_capture(path), path, snaplen, workers, ring_bytes) {}
+
+Capture::Capture(int fd, std::string path, std::uint32_t snaplen, unsigned workers,
+                 std::size_t ring_bytes)
     : path_(std::move(path)), snaplen_(snaplen) {
+  // The stream owns fd from here on, also if anything below throws.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(::fdopen(fd, "wb"), &std::fclose);
+  if (!file) {
+    int e = errno;
+    ::close(fd);
+    throw std::system_error(e, std::generic_category(), "cannot open " + path_);
+  }
   wall_offset_ns_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
   // A slot never needs more than the largest frame plus a pushed tag.
   std::uint32_t max_bytes = std::min<std::uint32_t>(snaplen, kMaxFrameLen + 4);
   std::size_t stride = (sizeof(CaptureSlotHeader) + max_bytes + 63) / 64 * 64;
   std::size_t slots = std::max<std::size_t>(ring_bytes / stride, 2);
-  for (unsigned w = 0; w < workers; ++w) rings_.push_back(std::make_unique<CaptureRing>(slots, max_bytes));
+  for (unsigned w = 0; w < workers; ++w)
+    rings_.push_back(std::make_unique<CaptureRing>(slots, max_bytes));
 
-  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path_);
-  file_ = ::fdopen(fd, "wb");
-  if (file_ == nullptr) {
-    int e = errno;
-    ::close(fd);
-    throw std::system_error(e, std::generic_category(), "cannot open " + path_);
-  }
   iobuf_.reset(new char[1 << 20]);
-  std::setvbuf(file_, iobuf_.get(), _IOFBF, 1 << 20);
+  std::setvbuf(file.get(), iobuf_.get(), _IOFBF, 1 << 20);
   PcapFileHeader fh{kPcapMagicNs, 2, 4, 0, 0, snaplen_, kLinktypeEthernet};
-  if (std::fwrite(&fh, sizeof(fh), 1, file_) != 1 || std::fflush(file_) != 0) {
-    int e = errno;
-    std::fclose(file_);
-    file_ = nullptr;
-    throw std::system_error(e, std::generic_category(), "cannot write " + path_);
-  }
+  if (std::fwrite(&fh, sizeof(fh), 1, file.get()) != 1 || std::fflush(file.get()) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot write " + path_);
+  file_ = file.release();
 }
 
 Capture::~Capture() { close(); }
@@ -133,7 +142,8 @@ std::size_t Capture::drain(std::size_t max) noexcept {
         best = i;
     if (best == rings_.size()) break;
     const CaptureSlotHeader* h = fronts[best];
-    std::uint64_t wall = static_cast<std::uint64_t>(static_cast<std::int64_t>(h->ts_ns) + wall_offset_ns_);
+    std::uint64_t wall =
+        static_cast<std::uint64_t>(static_cast<std::int64_t>(h->ts_ns) + wall_offset_ns_);
     PcapRecordHeader rh{static_cast<std::uint32_t>(wall / 1000000000),
                         static_cast<std::uint32_t>(wall % 1000000000),
                         std::min(h->caplen, snaplen_), h->origlen};
@@ -158,7 +168,8 @@ void Capture::close() noexcept {
   while (drain() != 0) {
   }
   if (std::fclose(file_) != 0)
-    write_errors_.store(write_errors_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    write_errors_.store(write_errors_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
   file_ = nullptr;
   closed_.store(true, std::memory_order_release);
 }

@@ -111,17 +111,23 @@ class CaptureRing {
   std::unique_ptr<std::uint8_t[]> mem_;
 
   alignas(64) std::atomic<std::uint64_t> head_{0};  // producer writes
-  std::uint64_t tail_cache_ = 0;                     // producer's copy of tail_
+  std::uint64_t tail_cache_ = 0;                    // producer's copy of tail_
   std::atomic<std::uint64_t> pushed_{0}, dropped_{0};
   alignas(64) std::atomic<std::uint64_t> tail_{0};  // consumer writes
-  std::uint64_t head_cache_ = 0;                     // consumer's copy of head_
+  std::uint64_t head_cache_ = 0;                    // consumer's copy of head_
 };
 
 // One capture: a pcap file and one ring per worker.
 class Capture {
  public:
-  // Creates (truncates) `path` and writes the pcap file header. Throws std::system_error.
+  // Creates (truncates) `path`, never through a symbolic link, and writes the pcap file
+  // header. Throws std::system_error.
   Capture(std::string path, std::uint32_t snaplen, unsigned workers,
+          std::size_t ring_bytes = kCaptureRingBytes);
+  // The same on `fd`, a file the caller opened for writing (control/capture_file.hpp decides
+  // which files a client may write); `path` names it in listings. Takes ownership of fd, also
+  // when it throws.
+  Capture(int fd, std::string path, std::uint32_t snaplen, unsigned workers,
           std::size_t ring_bytes = kCaptureRingBytes);
   ~Capture();
   Capture(const Capture&) = delete;

@@ -54,7 +54,7 @@ SANITIZER_FLAGS=(-DBRISK_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DN
 TSAN_TARGETS=(brisk_unit_tests brisk_afpacket_tests brisk_afxdp_tests)
 
 # Fuzz targets: clang, ASan+UBSan, libFuzzer; only the fuzz_* targets are built in build-fuzz.
-FUZZ_TARGETS=(fuzz_pipeline fuzz_commands fuzz_server)
+FUZZ_TARGETS=(fuzz_pipeline fuzz_commands fuzz_server fuzz_state)
 fuzz_build() {
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DBRISK_FUZZ=ON -DBRISK_BENCH=OFF >/dev/null
@@ -74,7 +74,7 @@ fuzz_run() {
     local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
                 -artifact_prefix="build-fuzz/artifacts/$t-")
     [[ -f tests/fuzz/$t.dict ]] && args+=(-dict="tests/fuzz/$t.dict")
-    [[ $t == fuzz_pipeline ]] && args+=(-max_len=8192) || args+=(-max_len=2048)
+    [[ $t == fuzz_pipeline || $t == fuzz_state ]] && args+=(-max_len=8192) || args+=(-max_len=2048)
     mkdir -p "build-fuzz/corpus/$t"
     echo "== fuzzing $t for ${secs} s"
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -7,10 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "support/frame_builder.hpp"
 #include "support/harness.hpp"
+#include "support/temp_dir.hpp"
 
 namespace brisk::test {
 namespace {
@@ -23,36 +23,17 @@ std::string listing(Harness& h) {
          h.cmd("port security").text;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    char tmpl[] = "/tmp/brisk-state-test.XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
 // A configuration touching every section.
 void configure(Harness& h) {
-  for (const char* c : {"tap create 10 name s_a", "tap create LAN name s_b",
-                        "tap create 20 bridge s_br2 name s_c", "port add s_sys1 vlan 10",
-                        "port add s_sys2 trunk 10,20-22 native 5 driver afpacket",
-                        "bridge config s_br2 fdb-limit=1000", "bridge ageing stbr 120",
-                        "port security s_a mac 02:00:00:00:00:0a ip 198.18.0.10,2001:db8::a",
-                        "port security s_a limit 4", "port flood s_sys1 off", "port storm s_b 500",
-                        "fdb add stbr 10 02:00:00:00:00:99 s_sys1",
-                        "bridge tunnel vxlan stbr 198.18.9.2 42", "bridge tunnel gre s_br2 198.18.9.3",
-                        "tap create 10 name s_mon", "tap mirror s_a s_mon stbr"}) {
+  for (const char* c :
+       {"tap create 10 name s_a", "tap create LAN name s_b", "tap create 20 bridge s_br2 name s_c",
+        "port add s_sys1 vlan 10", "port add s_sys2 trunk 10,20-22 native 5 driver afpacket",
+        "bridge config s_br2 fdb-limit=1000", "bridge ageing stbr 120",
+        "port security s_a mac 02:00:00:00:00:0a ip 198.18.0.10,2001:db8::a",
+        "port security s_a limit 4", "port flood s_sys1 off", "port storm s_b 500",
+        "fdb add stbr 10 02:00:00:00:00:99 s_sys1", "bridge tunnel vxlan stbr 198.18.9.2 42",
+        "bridge tunnel gre s_br2 198.18.9.3", "tap create 10 name s_mon",
+        "tap mirror s_a s_mon stbr"}) {
     Reply r = h.cmd(c);
     ASSERT_TRUE(r.ok) << c << ": " << r.text;
   }
@@ -91,7 +72,8 @@ TEST(State, ReplayedSwitchForwards) {
   StateStore store("");
   store.replay(b.sw(), dump_state(a.sw()));
   // The static entry points at s_sys1: a frame from the trunk s_sys2 on VLAN 10 goes there only.
-  b.send("s_sys2", FrameBuilder().to("02:00:00:00:00:99").from("02:00:00:00:00:0b").tagged(10).build());
+  b.send("s_sys2",
+         FrameBuilder().to("02:00:00:00:00:99").from("02:00:00:00:00:0b").tagged(10).build());
   auto sent = b.sent();
   EXPECT_EQ(sent["s_sys1"].size(), 1u);
   EXPECT_EQ(sent.count("s_a"), 0u);
@@ -99,12 +81,12 @@ TEST(State, ReplayedSwitchForwards) {
 
 TEST(State, VlanModesOfTapsPortsAndVhostsAreReplayed) {
   Harness a("stbr");
-  for (const char* c : {"tap create 100 name s_q", "port vlan s_q dot1q-tunnel 100",
-                        "tap create LAN name s_l", "port vlan s_l dot1q-tunnel 101",
-                        "tap create 10 name s_t", "port vlan s_t trunk 10,20 native 20",
-                        "port add s_p dot1q-tunnel 100 driver afpacket",
-                        "vhost create 30 socket /tmp/brisk-state-test-vq.sock name s_v",
-                        "port vlan s_v dot1q-tunnel 300", "port add s_tr trunk"}) {
+  for (const char* c :
+       {"tap create 100 name s_q", "port vlan s_q dot1q-tunnel 100", "tap create LAN name s_l",
+        "port vlan s_l dot1q-tunnel 101", "tap create 10 name s_t",
+        "port vlan s_t trunk 10,20 native 20", "port add s_p dot1q-tunnel 100 driver afpacket",
+        "vhost create 30 socket /tmp/brisk-state-test-vq.sock name s_v",
+        "port vlan s_v dot1q-tunnel 300", "port add s_tr trunk"}) {
     Reply r = a.cmd(c);
     ASSERT_TRUE(r.ok) << c << ": " << r.text;
   }
@@ -212,7 +194,8 @@ TEST(State, BadEntriesAreErrorsNotCrashes) {
 TEST(State, UnknownSectionsAreKeptVerbatim) {
   Harness b("stbr");
   StateStore store("");
-  json doc = json::parse(R"({"brisk_state": 2, "vhosts_v9": [{"bridge": "stbr", "remote": "198.18.0.1"}],
+  json doc =
+      json::parse(R"({"brisk_state": 2, "vhosts_v9": [{"bridge": "stbr", "remote": "198.18.0.1"}],
                              "taps": [{"name": "u1", "bridge": "stbr", "vlan": 3}]})");
   ReplayReport r = store.replay(b.sw(), doc);
   EXPECT_TRUE(r.errors.empty());
@@ -222,7 +205,7 @@ TEST(State, UnknownSectionsAreKeptVerbatim) {
 }
 
 TEST(State, WritesAtomicallyAndOnlyWhenChanged) {
-  TempDir t;
+  TempDir t("brisk-state-test");
   std::string path = (t.dir / "sub" / "state.json").string();
   Harness h("stbr");
   StateStore store(path);
@@ -254,8 +237,9 @@ TEST(State, WritesAtomicallyAndOnlyWhenChanged) {
 }
 
 TEST(State, CorruptFileIsMovedAsideNeverOverwritten) {
-  for (const char* bad : {"{\"brisk_state\": 1, \"taps\": [", "garbage", "[1,2,3]", "{\"taps\": []}", ""}) {
-    TempDir t;
+  for (const char* bad :
+       {"{\"brisk_state\": 1, \"taps\": [", "garbage", "[1,2,3]", "{\"taps\": []}", ""}) {
+    TempDir t("brisk-state-test");
     std::string path = (t.dir / "state.json").string();
     { std::ofstream(path) << bad; }
     Harness h("stbr");
@@ -263,10 +247,12 @@ TEST(State, CorruptFileIsMovedAsideNeverOverwritten) {
     ReplayReport rep;
     ASSERT_EQ(store.load(h.sw(), rep), "") << bad;
     ASSERT_EQ(rep.errors.size(), 1u) << bad;
-    EXPECT_NE(rep.errors[0].find("moved to " + path + ".corrupt-"), std::string::npos) << rep.errors[0];
+    EXPECT_NE(rep.errors[0].find("moved to " + path + ".corrupt-"), std::string::npos)
+        << rep.errors[0];
     std::vector<fs::path> aside;
     for (auto& e : fs::directory_iterator(t.dir))
-      if (e.path().filename().string().starts_with("state.json.corrupt-")) aside.push_back(e.path());
+      if (e.path().filename().string().starts_with("state.json.corrupt-"))
+        aside.push_back(e.path());
     ASSERT_EQ(aside.size(), 1u) << bad;
     EXPECT_EQ(slurp(aside[0]), bad) << "the corrupt file is kept as it was";
     // Life goes on: the next change writes a fresh state file.

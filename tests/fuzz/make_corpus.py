@@ -158,6 +158,46 @@ SERVER = {
 }
 
 
+# State files (fuzz_state): brisk's own document, every section, and the shapes that must be
+# refused or kept pending rather than crash (nesting, wrong types, huge numbers).
+STATE_FULL = """{"brisk_state": 1,
+ "bridges": [{"name": "fzbr", "ageing": 120, "fdb_limit": 1000}, {"name": "b2"}],
+ "aliases": [{"alias": "LAN", "vlan": 101}],
+ "taps": [{"name": "a", "bridge": "fzbr", "vlan": 10, "alias": "", "ip": "198.18.0.1/24"},
+          {"name": "l", "bridge": "fzbr", "vlan": 101, "alias": "LAN", "ip": ""},
+          {"name": "q", "bridge": "b2", "vlan": 100, "mode": "dot1q-tunnel"},
+          {"name": "t", "bridge": "fzbr", "vlan": 0, "mode": "trunk", "vlans": "10,20", "native": 20},
+          {"name": "m", "bridge": "fzbr", "vlan": 10}],
+ "ports": [{"name": "v0", "bridge": "fzbr", "mode": "trunk", "vlans": "all", "native": 0, "driver": "afpacket"},
+           {"name": "v1", "bridge": "fzbr", "mode": "access", "vlan": 5, "driver": "afpacket"}],
+ "tunnels": [{"name": "x0", "bridge": "fzbr", "type": "vxlan", "remote": "198.18.9.2", "key": 42},
+             {"name": "g0", "bridge": "b2", "type": "gre", "remote": "198.18.9.3"}],
+ "vhosts": [{"name": "vh", "bridge": "fzbr", "vlan": 30, "socket": "/tmp/fz.sock", "server": false,
+             "mode": "dot1q-tunnel"}],
+ "security": [{"port": "a", "bindings": [{"mac": "02:00:00:00:00:01", "ips": ["198.18.0.1", "2001:db8::1"]}],
+               "limit": 4, "flood": false, "storm_pps": 100}],
+ "mirrors": [{"bridge": "fzbr", "src": "a", "dst": "m"}],
+ "fdb": [{"bridge": "fzbr", "vlan": 10, "mac": "02:00:00:00:00:99", "port": "v1"}],
+ "future_section": [{"anything": [1, 2, 3]}]}
+"""
+
+STATE = {
+    "full": STATE_FULL,
+    "empty": '{"brisk_state": 1}',
+    "deep": '{"brisk_state": 1, "taps": ' + "[" * 40 + "]" * 40 + "}",
+    "deep_ok": '{"brisk_state": 1, "x": ' + "[" * 30 + "]" * 30 + "}",
+    "types": '{"brisk_state": 1, "fdb": [5, "x", null, {"vlan": "ten"}], "taps": {"name": "t1"},'
+    ' "bridges": "fzbr", "ports": [[1]], "security": [true], "aliases": [{"alias": 5, "vlan": []}],'
+    ' "mirrors": 7, "vhosts": [{"name": {}}], "tunnels": [{"name": "x", "key": "k"}]}',
+    "numbers": '{"brisk_state": 9, "bridges": [{"name": "fzbr", "ageing": -1, "fdb_limit": 1e400}],'
+    ' "taps": [{"name": "n", "bridge": "fzbr", "vlan": 18446744073709551616}],'
+    ' "fdb": [{"bridge": "fzbr", "vlan": 4095, "mac": "02:00:00:00:00:01", "port": "fzbr"}]}',
+    "pending": '{"brisk_state": 1, "ports": [{"name": "gone", "bridge": "fzbr", "mode": "access",'
+    ' "vlan": 7, "driver": "dpdk", "pending": "no such device"}]}',
+    "not_state": '[1, 2, 3]',
+}
+
+
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -169,3 +209,4 @@ def write(target, files):
 write("fuzz_pipeline", PIPELINE)
 write("fuzz_commands", COMMANDS)
 write("fuzz_server", SERVER)
+write("fuzz_state", STATE)

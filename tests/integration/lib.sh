@@ -106,6 +106,18 @@ remove_prefixed_links() {
   done
 }
 
+# release_tmpd <dir>: undo what keeps a test's temp directory from being removed: file systems
+# mounted in it and the immutable attribute (tests of state files on a full or read-only
+# disk do both).
+release_tmpd() {
+  local m
+  [[ -d $1 ]] || return 0
+  for m in $(findmnt -rn -o TARGET 2>/dev/null | grep "^$1/" | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  chattr -R -i "$1" >/dev/null 2>&1 || true
+}
+
 remove_stale() {
   local f pid tmpd ns
   for f in "$STALE_DIR"/bt*; do
@@ -117,7 +129,10 @@ remove_stale() {
       ip netns del "$ns" 2>/dev/null
     done
     remove_prefixed_links "${f##*/}"
-    [[ $tmpd == /tmp/brisk-it.* ]] && rm -rf "$tmpd"
+    if [[ $tmpd == /tmp/brisk-it.* ]]; then
+      release_tmpd "$tmpd"
+      rm -rf "$tmpd"
+    fi
     rm -f "$f"
   done
 }
@@ -192,7 +207,10 @@ cleanup() {
     echo "[$TEST_NAME] ---- briskd log (last 40 lines) ----" >&2
     tail -n 40 "$TMPD/briskd.log" >&2
   fi
-  [[ -n "$TMPD" ]] && rm -rf "$TMPD"
+  if [[ -n "$TMPD" ]]; then
+    release_tmpd "$TMPD"
+    rm -rf "$TMPD"
+  fi
   local cmd
   for cmd in ${ON_EXIT[@]+"${ON_EXIT[@]}"}; do
     eval "$cmd"
