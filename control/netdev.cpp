@@ -201,17 +201,19 @@ LinkFacts query_link(const std::string& name, std::uint32_t index) {
     do {
       n = ::recv(fd, buf.data(), buf.size(), 0);
     } while (n < 0 && errno == EINTR);
-    int len = static_cast<int>(n);
-    for (auto* nh = reinterpret_cast<const nlmsghdr*>(buf.data()); n > 0 && NLMSG_OK(nh, len);
-         nh = NLMSG_NEXT(nh, len)) {
+    const std::size_t got = n > 0 ? static_cast<std::size_t>(n) : 0;
+    for (std::size_t off = 0; off + sizeof(nlmsghdr) <= got;) {  // NLMSG_OK/NEXT, unsigned
+      const auto* nh = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
+      if (nh->nlmsg_len < sizeof(nlmsghdr) || nh->nlmsg_len > got - off) break;
       if (nh->nlmsg_type == RTM_NEWLINK) parse_link(nh, out);
+      off += NLMSG_ALIGN(nh->nlmsg_len);
     }
   }
   ::close(fd);
   return out;
 }
 
-// "kernel bridge br0", "bond bond0", ... for a master device.
+// "a port of kernel bridge br0", "a slave of bond bond0", ... of a master device.
 std::string describe_master(const LinkFacts& m) {
   const std::string name = printable(m.name);
   if (m.kind == "bridge") return "a port of kernel bridge " + name;

@@ -1066,7 +1066,8 @@ Reply Switch::show_fdb(const std::string& bridge) const {
   for (auto& [name, b] : bridges_) {
     if (!bridge.empty() && name != bridge) continue;
     const std::size_t from = all.size();
-    b.fdb->for_each([&](const FdbEntry& e) { all.emplace_back(&name, e); });
+    const std::string* bname = &name;  // (a lambda may not capture a structured binding)
+    b.fdb->for_each([&](const FdbEntry& e) { all.emplace_back(bname, e); });
     std::sort(all.begin() + static_cast<std::ptrdiff_t>(from), all.end(),
               [](const auto& x, const auto& y) {
                 return std::pair(x.second.vlan, x.second.mac.to_u64()) <
