@@ -14,11 +14,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "fuzz/fuzz_support.hpp"
 #include "support/frame_builder.hpp"
 #include "support/harness.hpp"
 
@@ -28,20 +27,9 @@ using brisk::test::Harness;
 
 constexpr std::size_t kMaxCommands = 64;
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "fuzz_commands: invariant violated: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void die(const std::string& what) { brisk::fuzz::die("fuzz_commands", what); }
 
-// Bridges with a small FDB (fdb-limit 256) keep `fdb` listings (after every command) and the
-// `nuke` after every input cheap; the default 65536 costs ~130k slot visits each time.
-Harness& setup() {
-  static Harness* h = new Harness("fzbr", 1, [](brisk::SwitchOptions& o) {
-    o.bridge_interface = false;
-    o.fdb_limit = 256;
-  });
-  return *h;
-}
+Harness& setup() { return brisk::fuzz::harness(); }
 
 std::string state(Harness& h) {
   std::string s;
@@ -87,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string after = state(h);
     if (!r.ok) {
       if (r.text.empty()) die("empty error for '" + line + "'");
-      if (r.text.find('\n') != std::string::npos) die("multi-line error for '" + line + "': " + r.text);
+      if (r.text.find('\n') != std::string::npos)
+        die("multi-line error for '" + line + "': " + r.text);
       if (after != before) die("refused command '" + line + "' changed the switch");
     }
     before = std::move(after);
@@ -95,8 +84,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Every port of the resulting configuration forwards a broadcast and a tagged frame.
   h.prune();
   for (const std::string& p : h.port_names()) {
-    h.port(p).inject(brisk::test::FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:00:07").build());
-    h.port(p).inject(brisk::test::FrameBuilder().to("02:00:00:00:00:08").from("02:00:00:00:00:09").tagged(10).build());
+    h.port(p).inject(
+        brisk::test::FrameBuilder().to("ff:ff:ff:ff:ff:ff").from("02:00:00:00:00:07").build());
+    h.port(p).inject(brisk::test::FrameBuilder()
+                         .to("02:00:00:00:00:08")
+                         .from("02:00:00:00:00:09")
+                         .tagged(10)
+                         .build());
   }
   h.pump();
   h.sent();

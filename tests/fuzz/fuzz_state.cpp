@@ -16,12 +16,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "control/state.hpp"
 #include "control/state_file.hpp"
+#include "fuzz/fuzz_support.hpp"
 #include "support/harness.hpp"
 
 namespace {
@@ -29,18 +28,7 @@ namespace {
 using brisk::test::Harness;
 using json = nlohmann::json;
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "fuzz_state: invariant violated: %s\n", what.c_str());
-  std::abort();
-}
-
-Harness& setup() {
-  static Harness* h = new Harness("fzbr", 1, [](brisk::SwitchOptions& o) {
-    o.bridge_interface = false;
-    o.fdb_limit = 256;
-  });
-  return *h;
-}
+[[noreturn]] void die(const std::string& what) { brisk::fuzz::die("fuzz_state", what); }
 
 void no_afxdp(json& doc) {
   if (!doc.contains("ports") || !doc["ports"].is_array()) return;
@@ -63,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   no_afxdp(p.doc);
-  Harness& h = setup();
+  Harness& h = brisk::fuzz::harness();
   brisk::StateStore store("");
   brisk::ReplayReport rep;
   try {

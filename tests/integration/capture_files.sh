@@ -12,14 +12,6 @@ start_briskd
 T=$(bk tap create 10) || fail "tap create"
 CAP="$TMPD/cap"
 mkdir "$CAP"
-# refused <what> <command words...>: one E: line, exit 1.
-refused() {
-  local what=$1 out
-  shift
-  if out=$(bk "$@" 2>&1); then fail "$what: accepted: $out"; fi
-  [[ $out == "E: "* && $(wc -l <<<"$out") -eq 1 ]] || fail "$what: want one E: line, got: $out"
-  say "$what: $out"
-}
 
 check "a symlink at the capture path is refused; the victim is unchanged"
 echo "precious victim" >"$TMPD/victim"

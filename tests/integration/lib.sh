@@ -251,6 +251,16 @@ need_netns() {
 # bk <words...>: run the client against this test's daemon.
 bk() { "$BRISK_BIN" --socket "$SOCK" "$@"; }
 
+# refused <what> <command words...>: the command must fail with exactly one line, starting
+# "E: " (said with <what>).
+refused() {
+  local what=$1 out
+  shift
+  if out=$(bk "$@" 2>&1); then fail "$what: accepted: $out"; fi
+  [[ $out == "E: "* && $(wc -l <<<"$out") -eq 1 ]] || fail "$what: want one E: line, got: $out"
+  say "$what: $out"
+}
+
 daemon_alive() { [[ -n "$BRISKD_PID" ]] && kill -0 "$BRISKD_PID" 2>/dev/null; }
 
 # Extra daemon options for a whole run come from $BRISK_TEST_BRISKD_ARGS (e.g.

@@ -25,14 +25,6 @@ stop() {
   BRISKD_PID=""
 }
 sorted_taps() { tap_names | sort | tr '\n' ' '; }
-# refused <what> <command words...>: the command fails with exactly one line starting "E: ".
-refused() {
-  local what=$1 out
-  shift
-  if out=$(bk "$@" 2>&1); then fail "$what: succeeded although the state cannot be written: $out"; fi
-  [[ $out == "E: "* && $(wc -l <<<"$out") -eq 1 ]] || fail "$what: want one E: line, got: $out"
-  say "$what: $out"
-}
 
 # unwritable_case <state file> <how to break> <how to repair> <label>
 unwritable_case() {
