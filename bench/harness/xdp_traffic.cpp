@@ -149,8 +149,7 @@ double hist_percentile_us(const std::vector<std::uint64_t>& hist, double q) {
 
 void xdp_attach(const std::string& ns, const std::string& dev, int fd) {
   NetnsScope scope(ns);
-  int idx = static_cast<int>(if_nametoindex(dev.c_str()));
-  if (idx == 0) throw std::runtime_error("no device " + dev);
+  int idx = ifindex_in("", dev);  // inside the namespace, which the call below needs too
   if (int rc = bpf_xdp_attach(idx, fd, XDP_FLAGS_DRV_MODE, nullptr); rc != 0)
     throw std::runtime_error("attach XDP to " + dev + ": " + strerror(-rc));
 }
@@ -168,8 +167,7 @@ void xdp_detach(const std::string& ns, const std::string& dev) noexcept {
 
 void tc_attach(const std::string& ns, const std::string& dev, int fd) {
   NetnsScope scope(ns);
-  int idx = static_cast<int>(if_nametoindex(dev.c_str()));
-  if (idx == 0) throw std::runtime_error("no device " + dev);
+  int idx = ifindex_in("", dev);  // inside the namespace, which the call below needs too
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = idx, .attach_point = BPF_TC_INGRESS);
   if (int rc = bpf_tc_hook_create(&hook); rc != 0 && rc != -EEXIST)
     throw std::runtime_error("clsact qdisc on " + dev + ": " + strerror(-rc));
@@ -243,8 +241,7 @@ struct LiveFramesCall {
 std::string live_frames_refusal(const BenchBpf& bpf, const std::string& ns,
                                 const std::string& dev) {
   NetnsScope scope(ns);
-  int idx = static_cast<int>(if_nametoindex(dev.c_str()));
-  if (idx == 0) throw std::runtime_error("no device " + dev);
+  int idx = ifindex_in("", dev);  // inside the namespace, which the call below needs too
   std::vector<std::uint8_t> frame(BENCH_FRAME_LEN, 0);
   LiveFramesCall call(frame, idx);
   if (call.run(bpf.drop_fd(), 1) != 0) return strerror(errno);
@@ -276,8 +273,7 @@ void LiveFramesGenerator::stop() noexcept {
 void LiveFramesGenerator::loop(GenThread& t, const GenPlace& where) {
   NetnsScope scope(where.ns);
   pin_thread(where.cpu, where.nice);
-  int idx = static_cast<int>(if_nametoindex(where.dev.c_str()));
-  if (idx == 0) return t.fail("no device " + where.dev);
+  int idx = ifindex_in("", where.dev);  // throws: GenThread reports it
   LiveFramesCall call(where.frame, idx);
   bool first = true;
   while (!t.stopping()) {
