@@ -997,8 +997,10 @@ Reply Switch::list_ports() const {
     if (p.kind == PortKind::kTunnel) kind += " " + tunnel_peer(p.tunnel);
     const bool accel = fastpath_accelerated(p);
     FastpathCounters fc = fp_ ? fp_->counters(p.id) : FastpathCounters{};
-    rows.push_back({name, p.bridge, kind, mode, vlans, std::to_string(t.rx_frames),
-                    std::to_string(t.tx_frames), std::to_string(t.dropped()),
+    const std::uint32_t mtu = p.port ? p.port->mtu() : 0;
+    rows.push_back({name, p.bridge, kind, mode, vlans, mtu ? std::to_string(mtu) : "-",
+                    std::to_string(t.rx_frames), std::to_string(t.tx_frames),
+                    std::to_string(t.dropped()),
                     accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-"});
     data.push_back({{"port", name},
                     {"id", p.id},
@@ -1008,8 +1010,11 @@ Reply Switch::list_ports() const {
                     {"mode", mode},
                     {"vlans", vlans},
                     {"vlan", p.vlan},
+                    {"mtu", mtu},
                     {"rx_frames", t.rx_frames},
                     {"tx_frames", t.tx_frames},
+                    {"tx_segmented", t.tx_segmented},
+                    {"tx_csum_completed", t.tx_csum_completed},
                     {"dropped", t.dropped()},
                     {"xdp_fastpath", accel},
                     {"xdp_egress", accel && fp_->egress_ready(p.id)},
@@ -1047,8 +1052,9 @@ Reply Switch::list_ports() const {
     }
   }
   return Reply::okay(
-      format_table({"port", "bridge", "kind", "mode", "vlans", "rx", "tx", "dropped", "fastpath"},
-                   rows),
+      format_table(
+          {"port", "bridge", "kind", "mode", "vlans", "mtu", "rx", "tx", "dropped", "fastpath"},
+          rows),
       data);
 }
 
@@ -1250,6 +1256,16 @@ void Switch::drain_events() {
   }
 }
 
+// A device's MTU may change while brisk holds it (`ip link set dev X mtu 9000`): re-read once a
+// second, so `port` shows it and the transmit path limits frames by it (datapath/port.hpp).
+void Switch::refresh_mtus() {
+  for (auto& [name, p] : ports_) {
+    if (!p.port || p.port->ifindex() <= 0) continue;
+    const std::uint32_t mtu = device_mtu(p.port->ifindex());
+    if (mtu != 0) p.port->set_mtu(mtu);
+  }
+}
+
 bool Switch::tick(std::uint32_t now) {
   now_ = now;
   dp_.set_clock(now);
@@ -1262,6 +1278,7 @@ bool Switch::tick(std::uint32_t now) {
     for (auto& [name, b] : bridges_)
       if (b.ageing != 0) b.fdb->age(now, b.ageing);
     if (fp_) fp_->refresh_egress();
+    refresh_mtus();
   }
   // Ports whose device vanished.
   std::vector<std::string> gone;

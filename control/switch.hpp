@@ -257,6 +257,7 @@ class Switch {
   std::string vlan_label(const PortModel& p) const;
   void drain_learning();
   void drain_events();
+  void refresh_mtus();
   std::string port_name(PortId id) const;
   // control/switch_fastpath.cpp: mirror the model into the fast path's maps; called by
   // rebuild() BEFORE it publishes (so restrictions reach the kernel first).

@@ -17,121 +17,11 @@
 #include <cstring>
 #include <system_error>
 
-#include "datapath/csum.hpp"
+#include "datapath/offload.hpp"
 
 namespace brisk {
 
-namespace afpacket {
 
-namespace {
-
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t get32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-void put16(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
-}  // namespace
-
-bool plan_gso(const std::uint8_t* f, std::size_t len, std::uint8_t gso_type, std::uint16_t gso_size,
-              GsoPlan& plan) noexcept {
-  const std::uint8_t type = gso_type & static_cast<std::uint8_t>(~kGsoEcn);
-  if (gso_size == 0 || len < 14) return false;
-  std::size_t l3 = 14;
-  std::uint16_t et = get16(f + 12);
-  while (et == ethertype::kVlan || et == ethertype::kQinQ) {
-    if (len < l3 + 4) return false;
-    et = get16(f + l3 + 2);
-    l3 += 4;
-  }
-  GsoPlan p;
-  p.l3 = static_cast<std::uint32_t>(l3);
-  if (et == ethertype::kIpv4) {
-    if (len < l3 + 20 || (f[l3] >> 4) != 4) return false;
-    std::size_t ihl = std::size_t{f[l3] & 0x0fu} * 4;
-    if (ihl < 20 || len < l3 + ihl) return false;
-    if (((f[l3 + 6] & 0x3f) | f[l3 + 7]) != 0) return false;  // a fragment
-    p.proto = f[l3 + 9];
-    p.l4 = static_cast<std::uint32_t>(l3 + ihl);
-  } else if (et == ethertype::kIpv6) {
-    if (len < l3 + 40 || (f[l3] >> 4) != 6) return false;
-    p.proto = f[l3 + 6];  // extension headers are not supported
-    p.l4 = static_cast<std::uint32_t>(l3 + 40);
-    p.ipv6 = true;
-  } else {
-    return false;
-  }
-  if (type == kGsoTcpV4 || type == kGsoTcpV6) {
-    if (p.proto != 6 || p.ipv6 != (type == kGsoTcpV6)) return false;
-    if (len < std::size_t{p.l4} + 20) return false;
-    std::uint32_t thl = (std::uint32_t{f[p.l4 + 12]} >> 4) * 4;
-    if (thl < 20) return false;
-    p.hdr_len = p.l4 + thl;
-  } else if (type == kGsoUdpL4) {
-    if (p.proto != 17) return false;
-    p.hdr_len = p.l4 + 8;
-  } else {
-    return false;  // UFO (IP fragmentation) or unknown
-  }
-  if (len <= p.hdr_len) return false;
-  p.mss = gso_size;
-  p.segments = static_cast<std::uint32_t>((len - p.hdr_len + p.mss - 1) / p.mss);
-  plan = p;
-  return true;
-}
-
-std::size_t build_segment(const std::uint8_t* f, std::size_t len, const GsoPlan& p,
-                          std::uint32_t i, std::uint8_t* out, std::size_t cap) noexcept {
-  const std::size_t off = p.hdr_len + std::size_t{i} * p.mss;
-  if (i >= p.segments || off >= len) return 0;
-  const std::size_t chunk = std::min<std::size_t>(p.mss, len - off);
-  const std::size_t seglen = p.hdr_len + chunk;
-  if (seglen > cap) return 0;
-  std::memcpy(out, f, p.hdr_len);
-  std::memcpy(out + p.hdr_len, f + off, chunk);
-  std::uint8_t* ip = out + p.l3;
-  std::uint8_t* l4 = out + p.l4;
-  const std::uint32_t l4len = static_cast<std::uint32_t>(seglen - p.l4);
-  std::uint64_t pseudo;
-  if (p.ipv6) {
-    put16(ip + 4, static_cast<std::uint32_t>(seglen - p.l3 - 40));
-    pseudo = csum_add(ip + 8, 32, 0);
-  } else {
-    const std::size_t ihl = std::size_t{ip[0] & 0x0fu} * 4;
-    put16(ip + 2, static_cast<std::uint32_t>(seglen - p.l3));
-    put16(ip + 4, get16(f + p.l3 + 4) + i);
-    put16(ip + 10, 0);
-    put16(ip + 10, static_cast<std::uint16_t>(~csum_fold(csum_add(ip, ihl, 0))));
-    pseudo = csum_add(ip + 12, 8, 0);
-  }
-  std::size_t csum_at;
-  if (p.proto == 6) {
-    put32(l4 + 4, get32(f + p.l4 + 4) + i * p.mss);
-    std::uint8_t flags = l4[13];
-    if (i + 1 != p.segments) flags &= static_cast<std::uint8_t>(~0x09);  // FIN, PSH: last only
-    if (i != 0) flags &= static_cast<std::uint8_t>(~0x80);               // CWR: first only
-    l4[13] = flags;
-    csum_at = 16;
-  } else {
-    put16(l4 + 4, l4len);
-    csum_at = 6;
-  }
-  put16(l4 + csum_at, 0);
-  pseudo += p.proto;
-  pseudo += l4len;
-  put16(l4 + csum_at, csum_finish(csum_add(l4, l4len, pseudo)));
-  return seglen;
-}
-
-}  // namespace afpacket
 
 namespace {
 
@@ -211,6 +101,8 @@ AfPacketPort::AfPacketPort(const std::string& ifname) : Port(ifname, PortKind::k
   if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
     fail_closed(errno, "promiscuous mode");
   }
+  set_tx_caps(txcap::kAll);  // the kernel finishes what the device cannot (validate_xmit_skb)
+  set_mtu(device_mtu(ifindex_));
 }
 
 AfPacketPort::~AfPacketPort() { close_all(); }
@@ -249,9 +141,8 @@ void AfPacketPort::check_device() noexcept {
 
 AfPacketPort::Stats AfPacketPort::stats() const {
   Stats s;
-  s.rx_csum_completed = csum_completed_.get();
+  s.rx_csum_partial = csum_partial_.get();
   s.rx_gso_frames = gso_frames_.get();
-  s.rx_gso_segments = gso_segments_.get();
   s.rx_gso_dropped = gso_dropped_.get();
   s.rx_oversize = oversize_.get();
   s.rx_truncated = truncated_.get();
@@ -280,7 +171,7 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
     driver_drop(len < 14 ? Drop::kRunt : Drop::kOversize);
     return Step::kDone;
   }
-  afpacket::VnetHdr vh;
+  VnetHdr vh;
   std::memcpy(&vh, data - sizeof(vh), sizeof(vh));
   const bool tagged = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
   const std::uint32_t extra = tagged ? 4 : 0;
@@ -288,53 +179,34 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
   if ((h->tp_status & TP_STATUS_VLAN_TPID_VALID) != 0 && h->hv1.tp_vlan_tpid != 0) tpid = h->hv1.tp_vlan_tpid;
   const auto tci = static_cast<std::uint16_t>(h->hv1.tp_vlan_tci);
 
-  if (vh.gso_type != afpacket::kGsoNone) {
-    afpacket::GsoPlan plan;
-    if (!afpacket::plan_gso(data, len, vh.gso_type, vh.gso_size, plan)) {
-      gso_dropped_.add(1);
-      return Step::kDone;
-    }
-    if (plan.hdr_len + plan.mss + extra > kMaxFrameLen) {  // a segment would not fit a Frame
-      gso_dropped_.add(1);
-      driver_drop(Drop::kOversize);
-      return Step::kDone;
-    }
-    while (seg_next_ < plan.segments) {
-      if (n >= max) return Step::kNeedRoom;
-      Frame* f = pool.alloc();
-      if (f == nullptr) return Step::kNeedRoom;
-      f->reset(0);
-      std::size_t l = afpacket::build_segment(data, len, plan, seg_next_, f->data + extra, kMaxFrameLen - extra);
-      if (l == 0) {  // cannot happen after the size check above
-        pool.free(f);
-        gso_dropped_.add(1);
-        return Step::kDone;
-      }
-      if (tagged) insert_tag(f->data, tpid, tci);
-      f->len = static_cast<std::uint32_t>(l + extra);
-      out[n++] = f;
-      ++seg_next_;
-    }
-    gso_frames_.add(1);
-    gso_segments_.add(plan.segments);
+  const Offload off = from_vnet(vh, extra);
+  if (!offload_ok(off)) {
+    gso_dropped_.add(1);
+    driver_drop(Drop::kBadOffload);
     return Step::kDone;
   }
-
-  if (len + extra > kMaxFrameLen) {
+  if (len + extra > kMaxBigFrameLen) {
     oversize_.add(1);
     driver_drop(Drop::kOversize);
     return Step::kDone;
   }
   if (n >= max) return Step::kNeedRoom;
-  Frame* f = pool.alloc();
-  if (f == nullptr) return Step::kNeedRoom;
-  f->reset(len + extra);
-  std::memcpy(f->data + extra, data, len);
-  if ((vh.flags & afpacket::kVnetNeedsCsum) != 0 &&
-      complete_checksum_at(f->data + extra, len, vh.csum_start, vh.csum_offset)) {
-    csum_completed_.add(1);
+  Frame* f = pool.alloc_for(len + extra);
+  if (f == nullptr) {
+    // Out of big buffers with nothing of ours in flight (a pool without big buffers): the frame
+    // can never be taken.
+    if (n == 0 && len + extra > kMaxFrameLen && pool.big_available() == 0 && pool.available() != 0) {
+      oversize_.add(1);
+      driver_drop(Drop::kOversize);
+      return Step::kDone;
+    }
+    return Step::kNeedRoom;
   }
+  std::memcpy(f->data + extra, data, len);
   if (tagged) insert_tag(f->data, tpid, tci);
+  f->off = off;
+  if (off.partial()) csum_partial_.add(1);
+  if (off.gso()) gso_frames_.add(1);
   out[n++] = f;
   return Step::kDone;
 }
@@ -349,11 +221,9 @@ std::uint32_t AfPacketPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t
       if ((st & TP_STATUS_USER) == 0) break;
       pkts_left_ = bd->hdr.bh1.num_pkts;
       pkt_ = reinterpret_cast<std::uint8_t*>(bd) + bd->hdr.bh1.offset_to_first_pkt;
-      seg_next_ = 0;
     }
     if (pkts_left_ != 0) {
       if (take_packet(pool, out, max, n) == Step::kNeedRoom) break;
-      seg_next_ = 0;
       pkt_ += reinterpret_cast<const tpacket3_hdr*>(pkt_)->tp_next_offset;
       --pkts_left_;
     }
@@ -372,8 +242,9 @@ std::uint32_t AfPacketPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t
 
 std::uint32_t AfPacketPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
   if (failed()) return 0;
-  // PACKET_VNET_HDR applies to sends too: an all-zero header means a plain, complete frame.
-  afpacket::VnetHdr vnet{};
+  // PACKET_VNET_HDR applies to sends too: the frame's offload metadata (all-zero: a plain,
+  // complete frame); the kernel finishes checksums and segments for devices that cannot.
+  VnetHdr vnet[kBatchSize];
   std::uint8_t tags[kBatchSize][4];
   iovec iov[kBatchSize][4];
   mmsghdr msgs[kBatchSize];
@@ -386,9 +257,10 @@ std::uint32_t AfPacketPort::tx_burst(const TxItem* items, std::uint32_t n) noexc
       Frame* f = it.frame;
       if (f->len < 14) continue;  // not a frame: counted as not sent
       iovec* v = iov[m];
-      v[0] = {&vnet, sizeof(vnet)};
+      v[0] = {&vnet[m], sizeof(VnetHdr)};
       std::size_t nv;
       if (!tx_as_is(it)) {
+        vnet[m] = to_vnet(f->off, (it.push_vlan != 0 ? 4 : 0) - (it.pop_tag ? 4 : 0));
         const std::uint32_t tail = tx_tail_offset(it);
         v[1] = {f->data, 12};
         v[2] = {tags[m], 0};
@@ -399,6 +271,7 @@ std::uint32_t AfPacketPort::tx_burst(const TxItem* items, std::uint32_t n) noexc
         }
         nv = 4;
       } else {
+        vnet[m] = to_vnet(f->off);
         v[1] = {f->data, f->len};
         nv = 2;
       }

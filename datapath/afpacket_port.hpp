@@ -11,18 +11,16 @@
 //   * PACKET_MR_PROMISC membership: the device is promiscuous while the socket is open (the
 //     kernel drops the membership when the socket closes, whatever happens to brisk).
 //   * PACKET_VNET_HDR: each received frame is preceded in the ring by a struct virtio_net_hdr
-//     that tells what the kernel left for "hardware" to finish:
+//     that tells what the kernel left for "hardware" to finish; rx_burst keeps it as the
+//     frame's Offload metadata (datapath/frame.hpp), and the frame stays whole:
 //       - VIRTIO_NET_HDR_F_NEEDS_CSUM (CHECKSUM_PARTIAL, what a veth or tap peer with default
-//         offloads sends): the TCP/UDP checksum field holds only the pseudo-header sum; rx_burst
-//         completes it in software (complete_checksum_at, datapath/csum), so every frame leaves the switch whole.
+//         offloads sends): the TCP/UDP checksum field holds only the pseudo-header sum.
 //       - gso_type != NONE (TSO/USO super-frame, up to 64 KiB, from a peer with TSO on, or
-//         GRO on a NIC): rx_burst cuts it into wire-size frames itself (TCP over IPv4/IPv6,
-//         UDP_L4), each with fixed IP length/id/header checksum, TCP sequence number and flags
-//         and a full L4 checksum. Without this TCP through the switch stalls with the peers'
-//         default offloads. Other GSO kinds (UFO, unknown) are dropped and counted; the kernel
-//         itself drops GSO kinds virtio_net_hdr cannot express (tunnels, fraglist).
-//     On transmit the socket expects the same header in front of each frame; tx_burst sends an
-//     all-zero one (a plain, complete frame).
+//         GRO on a NIC): copied whole into a big buffer. Other GSO kinds (UFO, unknown) are
+//         dropped and counted (kBadOffload); the kernel itself drops GSO kinds virtio_net_hdr
+//         cannot express (tunnels, fraglist).
+//     On transmit the socket takes the same header: tx_burst sends each frame's metadata, and the
+//     kernel segments or checksums for the device when it cannot (tx caps: all).
 //   * 802.1Q: the kernel strips a received frame's outer VLAN tag into the ring's tp_vlan_tci
 //     (TP_STATUS_VLAN_VALID); rx_burst puts the tag back (with its TPID when the kernel reports
 //     one), so the pipeline sees the frame as it was on the wire.
@@ -30,8 +28,8 @@
 // I/O
 //   * rx_burst (one worker) walks the ring without system calls: frames are copied into pool
 //     frames, a block goes back to the kernel once every frame in it has been consumed; the
-//     position (block, frame, next segment of a super-frame) is kept across calls, so `max` and
-//     an empty pool are honoured without losing anything.
+//     position (block, frame) is kept across calls, so `max` and an empty pool are honoured
+//     without losing anything.
 //   * tx_burst (any worker, concurrently) is one sendmmsg(2) per up to kBatchSize frames; each
 //     message is an independent, atomic packet send, so no lock is needed. A tag to push goes
 //     in its own iovec. Frames not sent (link down, socket buffer full, too big) are the
@@ -48,9 +46,9 @@
 //     marks the port failed. An administratively down link (ENETDOWN) is not a failure: its
 //     frames are tx errors and receiving resumes when the link comes back up.
 //
-// Limits: frames longer than kMaxFrameLen (with a re-inserted tag) are dropped and counted
-// (Stats, and the port's `oversize` drop); so is a super-frame whose headers plus one segment
-// would not fit. No allocation, exception or logging in rx_burst/tx_burst.
+// Limits: frames longer than kMaxBigFrameLen (with a re-inserted tag) are dropped and counted
+// (Stats, and the port's `oversize` drop). No allocation, exception or logging in
+// rx_burst/tx_burst.
 #pragma once
 
 #include <atomic>
@@ -62,53 +60,6 @@
 
 namespace brisk {
 
-// Helpers of the AF_PACKET driver, public for unit tests.
-namespace afpacket {
-
-// struct virtio_net_hdr as the packet socket reads and writes it (native byte order on the
-// little-endian hosts brisk runs on). <linux/virtio_net.h> is not C++-clean (a member named
-// `class`), hence this copy.
-struct VnetHdr {
-  std::uint8_t flags;
-  std::uint8_t gso_type;
-  std::uint16_t hdr_len;
-  std::uint16_t gso_size;
-  std::uint16_t csum_start;
-  std::uint16_t csum_offset;
-};
-static_assert(sizeof(VnetHdr) == 10);
-inline constexpr std::uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-inline constexpr std::uint8_t kGsoNone = 0;        // VIRTIO_NET_HDR_GSO_*
-inline constexpr std::uint8_t kGsoTcpV4 = 1;
-inline constexpr std::uint8_t kGsoUdp = 3;         // UFO: IP fragmentation, not supported
-inline constexpr std::uint8_t kGsoTcpV6 = 4;
-inline constexpr std::uint8_t kGsoUdpL4 = 5;
-inline constexpr std::uint8_t kGsoEcn = 0x80;
-
-// How a GSO super-frame (untagged Ethernet frame as the kernel hands it over) is cut.
-struct GsoPlan {
-  std::uint32_t l3 = 0;       // offset of the IP header
-  std::uint32_t l4 = 0;       // offset of the TCP/UDP header
-  std::uint32_t hdr_len = 0;  // bytes of headers copied into every segment
-  std::uint32_t mss = 0;      // payload bytes per segment (the last may be shorter)
-  std::uint32_t segments = 0;
-  std::uint8_t proto = 0;     // 6 (TCP) or 17 (UDP)
-  bool ipv6 = false;
-};
-
-// Plan the segmentation of `frame` (len bytes) with virtio gso_type/gso_size. Supports TCP over
-// IPv4 or IPv6 (no extension headers) and UDP_L4; false for anything else or malformed.
-bool plan_gso(const std::uint8_t* frame, std::size_t len, std::uint8_t gso_type,
-              std::uint16_t gso_size, GsoPlan& plan) noexcept;
-
-// Write segment `i` of the planned super-frame into `out` (capacity `cap`): headers with fixed
-// IP length/id/checksum, TCP sequence and flags (FIN/PSH only on the last, CWR only on the
-// first) or UDP length, and a complete L4 checksum. Returns its length, 0 if it does not fit.
-std::size_t build_segment(const std::uint8_t* frame, std::size_t len, const GsoPlan& plan,
-                          std::uint32_t i, std::uint8_t* out, std::size_t cap) noexcept;
-
-}  // namespace afpacket
-
 class AfPacketPort final : public Port {
  public:
   static constexpr std::uint32_t kRingBlockSize = 256 * 1024;  // holds a 64 KiB super-frame
@@ -119,10 +70,9 @@ class AfPacketPort final : public Port {
 
   // Driver counters, written by the rx worker only (relaxed), readable from any thread.
   struct Stats {
-    std::uint64_t rx_csum_completed = 0;  // partial checksums finished in software
-    std::uint64_t rx_gso_frames = 0;      // super-frames segmented
-    std::uint64_t rx_gso_segments = 0;    // frames produced from them
-    std::uint64_t rx_gso_dropped = 0;     // super-frames we cannot segment
+    std::uint64_t rx_csum_partial = 0;    // frames with a partial checksum (kept as such)
+    std::uint64_t rx_gso_frames = 0;      // super-frames received whole
+    std::uint64_t rx_gso_dropped = 0;     // offloads brisk cannot honour (UFO, unknown GSO)
     std::uint64_t rx_oversize = 0;        // frames longer than a Frame holds
     std::uint64_t rx_truncated = 0;       // ring copy shorter than the frame
   };
@@ -143,7 +93,7 @@ class AfPacketPort final : public Port {
   std::uint32_t tx_burst(const TxItem* items, std::uint32_t n) noexcept override;
   int wait_fd() const noexcept override { return fd_; }
 
-  int ifindex() const { return ifindex_; }
+  int ifindex() const override { return ifindex_; }
   Stats stats() const;
   KernelStats kernel_stats();
 
@@ -158,8 +108,8 @@ class AfPacketPort final : public Port {
   void close_all() noexcept;
   void check_device() noexcept;
   bool fatal(int err) noexcept;
-  // Turn the ring frame at pkt_ into pool frames; kNeedRoom when out of `max` or pool frames
-  // (the state to resume from is kept in seg_next_).
+  // Copy the ring frame at pkt_ into a pool frame; kNeedRoom when out of `max` or pool frames
+  // (it is taken on the next call).
   Step take_packet(FramePool& pool, Frame** out, std::uint32_t max, std::uint32_t& n) noexcept;
 
   int fd_ = -1;
@@ -171,10 +121,9 @@ class AfPacketPort final : public Port {
   std::uint32_t block_ = 0;       // current block index
   std::uint32_t pkts_left_ = 0;   // frames not yet consumed in the current block (0: none open)
   std::uint8_t* pkt_ = nullptr;   // next ring frame (tpacket3_hdr) in the current block
-  std::uint32_t seg_next_ = 0;    // next segment of the super-frame at pkt_
   std::uint32_t idle_calls_ = 0;
 
-  Counter csum_completed_, gso_frames_, gso_segments_, gso_dropped_, oversize_, truncated_;
+  Counter csum_partial_, gso_frames_, gso_dropped_, oversize_, truncated_;
 };
 
 }  // namespace brisk

@@ -216,11 +216,14 @@ std::string AfXdpPort::default_bpf_object() { return find_bpf_object(kXdpObject)
 
 AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     : Port(ifname, PortKind::kSystem), x_(std::make_unique<Xsk>()), queue_id_(opts.queue_id) {
+  // One buffer per frame (a UMEM chunk / an mbuf): longer frames are dropped as oversize.
+  set_tx_max(kMaxFrameLen + 4);
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) fail(EINVAL, "bad interface name '" + ifname + "'");
   if (opts.frames < 64 || (opts.frames & (opts.frames - 1)) != 0 || opts.frames > (1u << 20))
     fail(EINVAL, "AF_XDP port " + ifname + ": frames must be a power of two in 64..1048576");
   ifindex_ = static_cast<int>(::if_nametoindex(ifname.c_str()));
   if (ifindex_ == 0) fail(ENODEV, "no such device: " + ifname);
+  set_mtu(device_mtu(ifindex_));
 
   Xsk& x = *x_;
   try {

@@ -149,7 +149,7 @@ class AfXdpPort final : public Port {
   // "native/zerocopy", "native/copy" or "generic/copy".
   const std::string& mode() const { return mode_; }
   bool native() const { return mode_.rfind("native", 0) == 0; }
-  int ifindex() const { return ifindex_; }
+  int ifindex() const override { return ifindex_; }
   std::uint32_t queue_id() const { return queue_id_; }
   // Frames too long for a UMEM chunk (dropped by brisk's XDP program) or for a Frame, dropped:
   // the port's `oversize` drops.

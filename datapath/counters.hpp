@@ -20,7 +20,8 @@ namespace brisk {
 // Declared once here; names appear in `stats` and in the JSON output.
 #define BRISK_DROP_REASONS(X)                                                  \
   X(kRunt, "runt", "shorter than an Ethernet header")                          \
-  X(kOversize, "oversize", "longer than its port's receive buffer (never cut)")   \
+  X(kOversize, "oversize", "longer than a receive buffer or the output port's MTU (never cut)") \
+  X(kBadOffload, "bad_offload", "offload metadata brisk cannot honour (UFO, unknown GSO, malformed super-frame)") \
   X(kBadSrcMac, "bad_src_mac", "multicast or all-zero source MAC")             \
   X(kTaggedOnAccess, "tagged_on_access", "802.1Q tagged frame on an access port") \
   X(kVlanNotAllowed, "vlan_not_allowed", "VLAN not carried by the ingress trunk") \
@@ -68,9 +69,15 @@ struct Counter {
 
 struct alignas(64) PortCounters {
   Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
-  // Drops are charged to the port the frame came in on, except kTxError, kPortDown and
-  // kSecEgress, which are charged to the output port (and count copies, not frames).
+  // Drops are charged to the port the frame came in on, except kTxError, kPortDown,
+  // kSecEgress, and kOversize/kBadOffload found on the way out (above the output port's MTU, a
+  // super-frame that cannot be segmented), which are charged to the output port (and count
+  // copies, not frames).
   std::array<Counter, kDropCount> drops;
+  // Frames the output port could not take as they were, finished by brisk in software:
+  // super-frames cut into segments (tx_frames counts the segments) and partial checksums
+  // completed (datapath/offload.hpp).
+  Counter tx_segmented, tx_csum_completed;
 };
 
 // Worker-wide counters that belong to no port.
@@ -102,6 +109,7 @@ struct WorkerCounters {
 // Plain (non-atomic) totals for the control plane.
 struct PortTotals {
   std::uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
+  std::uint64_t tx_segmented = 0, tx_csum_completed = 0;
   std::array<std::uint64_t, kDropCount> drops{};
   std::uint64_t dropped() const {
     std::uint64_t t = 0;
@@ -113,6 +121,8 @@ struct PortTotals {
     rx_bytes += c.rx_bytes.get();
     tx_frames += c.tx_frames.get();
     tx_bytes += c.tx_bytes.get();
+    tx_segmented += c.tx_segmented.get();
+    tx_csum_completed += c.tx_csum_completed.get();
     for (std::size_t i = 0; i < kDropCount; ++i) drops[i] += c.drops[i].get();
   }
   void subtract(const PortTotals& base) {
@@ -120,6 +130,8 @@ struct PortTotals {
     rx_bytes -= base.rx_bytes;
     tx_frames -= base.tx_frames;
     tx_bytes -= base.tx_bytes;
+    tx_segmented -= base.tx_segmented;
+    tx_csum_completed -= base.tx_csum_completed;
     for (std::size_t i = 0; i < kDropCount; ++i) drops[i] -= base.drops[i];
   }
 };

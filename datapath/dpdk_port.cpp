@@ -31,6 +31,8 @@ std::string DpdkPort::device_name(const std::string& devargs) {
 
 DpdkPort::DpdkPort(const std::string& devargs)
     : Port(device_name(devargs), PortKind::kSystem), devargs_(devargs) {
+  // One buffer per frame (a UMEM chunk / an mbuf): longer frames are dropped as oversize.
+  set_tx_max(kMaxFrameLen + 4);
   if (name().empty())
     throw std::runtime_error("invalid DPDK device '" + devargs +
                              "': want a PCI address (0000:03:00.0) or a vdev string (net_pcap0,iface=veth1)");

@@ -15,6 +15,10 @@
 //   encapsulation) counts it here, by reason. Only the worker that calls rx_burst() writes
 //   (relaxed, single writer); the control thread reads and adds the counts to the port's
 //   drop totals (Switch::totals).
+// * Transmit capabilities (tx_caps) are set by the driver's constructor and never change.
+//   The MTU is written by the control thread (set_mtu: the device's MTU, re-read while the
+//   port lives) and read by workers (relaxed: a frame sent under the old MTU for a moment is
+//   what the kernel bridge does too).
 // * `failed` is set by a worker when the device vanished (read/write error such as EBADFD,
 //   ENODEV, EIO); the control thread notices, logs and removes the port.
 #pragma once
@@ -32,7 +36,27 @@ namespace brisk {
 
 enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel, kVhost };
 
+// What a port's transmit path can carry of a frame's Offload metadata (datapath/frame.hpp).
+// A frame needing more is finished by the transmit path first (TxQueues::flush: checksum
+// completed, super-frame segmented in software, datapath/offload.hpp).
+namespace txcap {
+inline constexpr std::uint8_t kCsum = 1;     // partial checksums (NEEDS_CSUM)
+inline constexpr std::uint8_t kTso4 = 2;     // TCP/IPv4 super-frames
+inline constexpr std::uint8_t kTso6 = 4;     // TCP/IPv6 super-frames
+inline constexpr std::uint8_t kUso = 8;      // UDP_L4 super-frames
+inline constexpr std::uint8_t kEcn = 16;     // TCP super-frames with ECN (CWR) set
+inline constexpr std::uint8_t kAll = kCsum | kTso4 | kTso6 | kUso | kEcn;
+}  // namespace txcap
+
+// Longest frame on the wire for an MTU: Ethernet header and one 802.1Q tag on top, as the
+// kernel allows (is_skb_forwardable).
+inline constexpr std::uint32_t wire_limit(std::uint32_t mtu) { return mtu + 14 + 4; }
+
 std::string_view port_kind_name(PortKind k);
+
+// The MTU of the device with `ifindex` in the caller's network namespace; 0 if unknown.
+// Control thread (a system call).
+std::uint32_t device_mtu(int ifindex) noexcept;
 
 // One frame to send, the 802.1Q tag to push on the way out (push_vlan == 0: none), and
 // whether the 802.1Q tag the frame carries at bytes 12..15 is removed on the way out
@@ -87,6 +111,19 @@ class Port {
     failed_.store(true, std::memory_order_release);
   }
   int error() const { return error_.load(std::memory_order_relaxed); }
+  // The kernel device behind the port (0: none: memory, vhost-user, DPDK, tunnel ports).
+  virtual int ifindex() const { return 0; }
+  std::uint8_t tx_caps() const { return tx_caps_; }
+  // Longest frame the driver itself can write, whatever the MTU (its buffers).
+  std::uint32_t tx_max() const { return tx_max_; }
+  // Longest frame the port sends: its MTU's wire limit, within tx_max().
+  std::uint32_t tx_limit() const {
+    const std::uint32_t m = mtu();
+    return m == 0 || wire_limit(m) > tx_max_ ? tx_max_ : wire_limit(m);
+  }
+  // 0: no MTU known (a frame is limited only by what the driver can write).
+  std::uint32_t mtu() const { return mtu_.load(std::memory_order_relaxed); }
+  void set_mtu(std::uint32_t mtu) noexcept { mtu_.store(mtu, std::memory_order_relaxed); }
   // Frames the driver discarded on receive, by reason (see the contract above). A driver
   // whose kernel side drops frames too (AF_XDP: brisk's XDP program) adds those.
   virtual std::uint64_t driver_drops(Drop d) const {
@@ -97,6 +134,8 @@ class Port {
   void driver_drop(Drop d, std::uint64_t n = 1) noexcept {
     driver_drops_[static_cast<std::size_t>(d)].add(n);
   }
+  void set_tx_caps(std::uint8_t caps) noexcept { tx_caps_ = caps; }
+  void set_tx_max(std::uint32_t n) noexcept { tx_max_ = n; }
 
  private:
   std::array<Counter, kDropCount> driver_drops_{};
@@ -104,6 +143,9 @@ class Port {
   PortKind kind_;
   std::atomic<bool> failed_{false};
   std::atomic<int> error_{0};
+  std::atomic<std::uint32_t> mtu_{0};
+  std::uint32_t tx_max_ = kMaxBigFrameLen;
+  std::uint8_t tx_caps_ = 0;
 };
 
 // Write the 4-byte 802.1Q tag for `vlan` (priority 0) at `p`.

@@ -13,9 +13,16 @@
 #include <cstring>
 #include <system_error>
 
+#include "datapath/offload.hpp"
+
 namespace brisk {
 
 namespace {
+// Linux 6.2 UDP segmentation offload flags; Debian 12's kernel headers predate them.
+#ifndef TUN_F_USO4
+constexpr unsigned TUN_F_USO4 = 0x20;
+constexpr unsigned TUN_F_USO6 = 0x40;
+#endif
 [[noreturn]] void fail(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
 }
@@ -27,7 +34,7 @@ TapPort::TapPort(const std::string& name, PortKind kind) : Port(name, kind) {
   fd_ = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) fail(errno, "open /dev/net/tun");
   struct ifreq ifr {};
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (::ioctl(fd_, TUNSETIFF, &ifr) < 0) {
     int e = errno;
@@ -35,6 +42,18 @@ TapPort::TapPort(const std::string& name, PortKind kind) : Port(name, kind) {
     fd_ = -1;
     fail(e, "create tap " + name);
   }
+  // Offloads the host stack may hand us: partial checksums and TSO/USO super-frames. Kernels
+  // without USO refuse the whole set (EINVAL): then without it.
+  const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+  if (::ioctl(fd_, TUNSETOFFLOAD, base | TUN_F_USO4 | TUN_F_USO6) < 0 &&
+      ::ioctl(fd_, TUNSETOFFLOAD, base) < 0) {
+    int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    fail(e, "offloads of tap " + name);
+  }
+  // A write may carry any of them (tun_get_user takes every GSO type virtio_net_hdr names).
+  set_tx_caps(txcap::kAll);
   // Bring the link up in the current (host) namespace.
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s >= 0) {
@@ -47,6 +66,7 @@ TapPort::TapPort(const std::string& name, PortKind kind) : Port(name, kind) {
     if (::ioctl(s, SIOCGIFINDEX, &up) == 0) ifindex_ = up.ifr_ifindex;
     ::close(s);
   }
+  set_mtu(device_mtu(ifindex_));
 }
 
 TapPort::~TapPort() {
@@ -68,24 +88,43 @@ std::uint32_t TapPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max)
     Frame* f = pool.alloc();
     if (f == nullptr) break;
     f->reset(0);
-    // A TAP read copies what fits and returns at most the buffer's length, so a frame longer
-    // than kMaxFrameLen (a tap whose MTU was raised past 1906) would come back cut. One more
-    // byte of buffer tells the two apart: a read that fills it is of an oversized frame,
-    // dropped and counted (kOversize), never forwarded cut.
+    // A frame up to kMaxFrameLen lands in f's own buffer; a longer one (jumbo, super-frame)
+    // continues in a big buffer, where its head is then copied. Without a big buffer, one spare
+    // byte tells an oversized frame apart: a read that fills it is dropped and counted
+    // (kOversize), never forwarded cut.
+    Frame* big = pool.alloc_big(0);
     std::uint8_t spill;
-    struct iovec iov[2] = {{f->data, kMaxFrameLen}, {&spill, 1}};
-    ssize_t r = ::readv(fd_, iov, 2);
-    if (r <= 0) {
+    VnetHdr vh;
+    struct iovec iov[3] = {{&vh, sizeof(vh)}, {f->data, kMaxFrameLen}, {&spill, 1}};
+    if (big != nullptr) iov[2] = {big->data + kMaxFrameLen, kMaxBigFrameLen - kMaxFrameLen};
+    ssize_t r = ::readv(fd_, iov, 3);
+    if (r < static_cast<ssize_t>(sizeof(vh))) {
       pool.free(f);
+      if (big != nullptr) pool.free(big);
       if (r < 0) fatal(errno);
       break;
     }
-    if (static_cast<std::size_t>(r) > kMaxFrameLen) {
+    const auto len = static_cast<std::size_t>(r) - sizeof(vh);
+    if (len > kMaxFrameLen) {
+      if (big == nullptr || len >= kMaxBigFrameLen) {
+        pool.free(f);
+        if (big != nullptr) pool.free(big);
+        driver_drop(Drop::kOversize);
+        continue;
+      }
+      std::memcpy(big->data, f->data, kMaxFrameLen);
       pool.free(f);
-      driver_drop(Drop::kOversize);
+      f = big;
+    } else if (big != nullptr) {
+      pool.free(big);
+    }
+    f->len = static_cast<std::uint32_t>(len);
+    f->off = from_vnet(vh);
+    if (!offload_ok(f->off)) {
+      pool.free(f);
+      driver_drop(Drop::kBadOffload);
       continue;
     }
-    f->len = static_cast<std::uint32_t>(r);
     out[n++] = f;
   }
   return n;
@@ -99,14 +138,18 @@ std::uint32_t TapPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
     if (!tx_as_is(items[i])) {
       std::uint8_t tag[4];
       const std::uint32_t tail = tx_tail_offset(items[i]);
-      struct iovec iov[3] = {{f->data, 12}, {tag, 0}, {f->data + tail, f->len - tail}};
+      const int shift = (items[i].push_vlan != 0 ? 4 : 0) - (items[i].pop_tag ? 4 : 0);
+      VnetHdr vh = to_vnet(f->off, shift);
+      struct iovec iov[4] = {{&vh, sizeof(vh)}, {f->data, 12}, {tag, 0}, {f->data + tail, f->len - tail}};
       if (items[i].push_vlan != 0) {
         write_vlan_tag(tag, items[i].push_vlan);
-        iov[1].iov_len = 4;
+        iov[2].iov_len = 4;
       }
-      r = ::writev(fd_, iov, 3);
+      r = ::writev(fd_, iov, 4);
     } else {
-      r = ::write(fd_, f->data, f->len);
+      VnetHdr vh = to_vnet(f->off);
+      struct iovec iov[2] = {{&vh, sizeof(vh)}, {f->data, f->len}};
+      r = ::writev(fd_, iov, 2);
     }
     if (r < 0) {
       fatal(errno);

@@ -31,7 +31,7 @@ class TapPort final : public Port {
   std::uint32_t rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept override;
   std::uint32_t tx_burst(const TxItem* items, std::uint32_t n) noexcept override;
   int wait_fd() const noexcept override { return fd_; }
-  int ifindex() const { return ifindex_; }
+  int ifindex() const override { return ifindex_; }
 
  private:
   bool fatal(int err) noexcept;

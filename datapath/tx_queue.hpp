@@ -10,6 +10,12 @@
 // releasing its references, so the item that finds refs == 2 (its own and the caller's) is the
 // frame's last transmission: it is marked TxItem::handover, and a port sharing the frame's
 // buffer (AF_XDP, same UMEM) sends it without a copy. Earlier destinations copy.
+//
+// Offloads and MTU: a queue holding a frame the port cannot take as it is (Offload metadata
+// beyond the port's tx_caps(), or longer than its tx_limit()) goes through finish_and_send():
+// partial checksums are completed in place (frame.hpp's contract), super-frames are cut into
+// new frames from the worker's pool (datapath/offload.hpp) and released after the send, and a
+// frame too long for the port is dropped as kOversize on the output port, never cut.
 #pragma once
 
 #include <array>
@@ -67,6 +73,12 @@ class TxQueues {
   static void mark_handover(Queue& q) noexcept {
     for (std::uint32_t i = 0; i < q.n; ++i) q.items[i].handover = q.items[i].frame->refs == 2;
   }
+  // Send `n` items as they are; counts on `c`. Returns how many were sent.
+  static std::uint32_t send(Port& port, TxItem* items, std::uint32_t n, PortCounters& c) noexcept;
+  // The queue's items made fit for `port` (see above), sent; returns how many items went out
+  // whole (every segment of a cut one).
+  static std::uint32_t finish_and_send(Queue& q, Port& port, FramePool& pool,
+                                       PortCounters& c) noexcept;
   std::unique_ptr<Queue[]> q_;
   std::array<PortId, kMaxPorts> touched_{};
   std::uint32_t ntouched_ = 0;

@@ -91,6 +91,8 @@ std::atomic<unsigned> g_pool_seq{0};
 
 VhostPort::VhostPort(const std::string& name, const VhostOptions& opts)
     : Port(name, PortKind::kVhost), opts_(opts) {
+  // One buffer per frame (a UMEM chunk / an mbuf): longer frames are dropped as oversize.
+  set_tx_max(kMaxFrameLen + 4);
   const std::string& path = opts_.socket;
   if (path.empty() || path[0] != '/')
     throw std::runtime_error("vhost-user socket must be an absolute path, not '" + path + "'");

@@ -54,7 +54,7 @@ inline bool has_inner_tag(const Frame& f) noexcept {
 // Returns Drop::kCount when the frame is accepted.
 inline Drop vlan_ingress(Frame* f, const PortConf& pc) noexcept {
   if (f->len < kEthHeaderLen) return Drop::kRunt;
-  if (f->len > kMaxFrameLen) return Drop::kOversize;
+  if (f->len > kMaxBigFrameLen) return Drop::kOversize;
   std::uint8_t* d = f->data;
   bool tagged = d[12] == 0x81 && d[13] == 0x00;
   VlanId vid = 0;

@@ -71,13 +71,6 @@ bool ifreq_of(int ifindex, unsigned long req, ifreq& ifr) {
   return rc == 0;
 }
 
-// The device's MTU (0 if unknown): a redirected frame longer than MTU + 14 + 4 is refused by
-// the kernel (xdp_ok_fwd_dev), and a broadcast skips such a device without a trace.
-std::uint32_t device_mtu(int ifindex) {
-  ifreq ifr;
-  return ifreq_of(ifindex, SIOCGIFMTU, ifr) && ifr.ifr_mtu > 0 ? static_cast<std::uint32_t>(ifr.ifr_mtu) : 0;
-}
-
 // Administratively up: a broadcast skips a device that is down without a trace, as above.
 bool device_up(int ifindex) {
   ifreq ifr;

@@ -66,7 +66,7 @@ veth_to_ns "$NS_T" "$H_T" - on
 
 # stat_json <python expression over d = the `stats` JSON>
 stat_json() { bk --json stats | $PY -c "import json,sys; d = json.load(sys.stdin); print($1)"; }
-accel_col() { bk port | table_rows | awk -F'|' -v p="$1" '$1 == p { print $9 }'; }
+accel_col() { bk port | table_rows | awk -F'|' -v p="$1" '$1 == p { print $10 }'; }
 accel_is() { [[ $(accel_col "$1") == "$2" ]]; }
 
 attach_all() {
