@@ -1261,7 +1261,7 @@ void Switch::drain_events() {
 void Switch::refresh_mtus() {
   for (auto& [name, p] : ports_) {
     if (!p.port || p.port->ifindex() <= 0) continue;
-    const std::uint32_t mtu = device_mtu(p.port->ifindex());
+    const std::uint32_t mtu = p.port->read_mtu();
     if (mtu != 0) p.port->set_mtu(mtu);
   }
 }

@@ -124,6 +124,10 @@ class Port {
   // 0: no MTU known (a frame is limited only by what the driver can write).
   std::uint32_t mtu() const { return mtu_.load(std::memory_order_relaxed); }
   void set_mtu(std::uint32_t mtu) noexcept { mtu_.store(mtu, std::memory_order_relaxed); }
+  // Control thread: the device's MTU now (0: unknown). A device in the host namespace by
+  // default; a driver whose device may live elsewhere (a host tap moved into a namespace)
+  // finds it there.
+  virtual std::uint32_t read_mtu() { return device_mtu(ifindex()); }
   // Frames the driver discarded on receive, by reason (see the contract above). A driver
   // whose kernel side drops frames too (AF_XDP: brisk's XDP program) adds those.
   virtual std::uint64_t driver_drops(Drop d) const {

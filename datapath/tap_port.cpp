@@ -1,6 +1,8 @@
 #include "datapath/tap_port.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <net/if.h>
 // net/if.h before linux/if_tun.h
 #include <linux/if_tun.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 
@@ -71,6 +74,32 @@ TapPort::TapPort(const std::string& name, PortKind kind) : Port(name, kind) {
 
 TapPort::~TapPort() {
   if (fd_ >= 0) ::close(fd_);
+  if (ns_sock_ >= 0) ::close(ns_sock_);
+}
+
+std::uint32_t TapPort::read_mtu() {
+  struct ifreq ifr {};
+  if (::ioctl(fd_, TUNGETIFF, &ifr) < 0) return 0;
+  const int ns = ::ioctl(fd_, TUNGETDEVNETNS);
+  if (ns < 0) return 0;
+  struct stat st {};
+  if (::fstat(ns, &st) == 0 && (ns_sock_ < 0 || st.st_ino != ns_ino_)) {
+    // A socket in that namespace: enter it, make one, come back (this thread only).
+    const int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self >= 0 && ::setns(ns, CLONE_NEWNET) == 0) {
+      const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (::setns(self, CLONE_NEWNET) != 0) std::abort();  // never left in the wrong namespace
+      if (s >= 0) {
+        if (ns_sock_ >= 0) ::close(ns_sock_);
+        ns_sock_ = s;
+        ns_ino_ = st.st_ino;
+      }
+    }
+    if (self >= 0) ::close(self);
+  }
+  ::close(ns);
+  if (ns_sock_ < 0 || ::ioctl(ns_sock_, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu <= 0) return 0;
+  return static_cast<std::uint32_t>(ifr.ifr_mtu);
 }
 
 bool TapPort::fatal(int err) noexcept {

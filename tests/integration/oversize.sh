@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Frames longer than the buffer a port receives into are dropped and counted as the port's
-# `oversize`, never forwarded cut (datapath/tap_port.cpp, afpacket_port.cpp, afxdp_port.cpp
-# with bpf/brisk_xdp.c). Every device has MTU 9000; all ports are on VLAN 10:
-#   A: a host tap in namespace A          (buffer: a Frame, 1920 bytes)
-#   C: a veth, AF_PACKET, peer in C       (a Frame, 1920 bytes)
+# Jumbo frames cross whole, and a frame longer than a receive buffer or the output port's MTU
+# is dropped and counted as `oversize`, never forwarded cut (datapath/tap_port.cpp,
+# afpacket_port.cpp, afxdp_port.cpp with bpf/brisk_xdp.c, tx_queue.cpp). Every device has
+# MTU 9000; all ports are on VLAN 10:
+#   A: a host tap in namespace A          (takes frames up to a big buffer: jumbo)
+#   C: a veth, AF_PACKET, peer in C       (the same)
 #   D: a veth, AF_XDP, peer in D          (a UMEM chunk less the kernel's headroom: 1792)
 #   B: a host tap in namespace B, where tcpdump records what arrives
 # From A, C and D in turn, scapy sends frames of exactly 1500, 1792, 1793, 1920, 1921 and 9000
-# bytes (random payload). Checks: every frame that fits the sender's buffer arrives at B
-# byte-identical; no longer one arrives at all, cut or whole; each sender's port counts its
-# dropped frames as `oversize` (`stats`, `--json stats`).
+# bytes (random payload). Checks: every frame that fits arrives at B byte-identical; no longer
+# one arrives at all, cut or whole; the port that refused it counts it as `oversize` (`stats`,
+# `--json stats`): D for what its buffer cannot hold; B, as the output port, once its MTU is
+# lowered to 1500 (read from the device within a second, shown in `port`).
+# `ping -s 8972 -M do` crosses taps and AF_PACKET veths at MTU 9000.
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool tcpdump
 need_scapy
@@ -116,6 +119,24 @@ send_from() {
   pass "frames up to $limit bytes arrived intact, $want longer ones dropped and counted as oversize"
 }
 
-send_from "$NS_A" "$T_A" 1 "$T_A" 1920 2
-send_from "$NS_C" eth0 2 "$P_C" 1920 2
+send_from "$NS_A" "$T_A" 1 "$T_A" 9000 0
+send_from "$NS_C" eth0 2 "$P_C" 9000 0
 send_from "$NS_D" eth0 3 "$P_D" 1792 4
+
+check "jumbo ping (8972 bytes, don't fragment) across taps and AF_PACKET at MTU 9000"
+ip -n "$NS_C" addr add 198.18.71.3/24 dev eth0
+for x in "$NS_A 198.18.71.2" "$NS_B 198.18.71.3" "$NS_C 198.18.71.1"; do
+  read -r ns ip <<<"$x"
+  ip netns exec "$ns" ping -c 2 -W 2 -s 8972 -M do "$ip" >/dev/null || fail "ping -s 8972 -M do $ip from $ns"
+done
+pass "8972-byte pings crossed whole"
+
+check "B's MTU lowered to 1500: brisk sends it nothing longer, and counts what it refused"
+ip -n "$NS_B" link set "$T_B" mtu 1500
+mtu_of() { bk --json port | "$PY" -c '
+import json, sys
+print(next(p["mtu"] for p in json.load(sys.stdin) if p["port"] == sys.argv[1]))' "$1"; }
+mtu_1500() { [[ $(mtu_of "$T_B") == 1500 ]]; }
+wait_until 5 mtu_1500 || fail "port $T_B still shows MTU $(mtu_of "$T_B")"
+bk port | table_rows | contains "^$T_B|.*|1500|" || fail "'port' does not show $T_B's MTU 1500"
+send_from "$NS_A" "$T_A" 4 "$T_B" 1518 5
