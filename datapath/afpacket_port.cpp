@@ -191,6 +191,23 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
     return Step::kDone;
   }
   if (n >= max) return Step::kNeedRoom;
+  if (len + extra > kMaxFrameLen) {
+    // A big frame is not copied: it borrows the ring (see "Big frames" in the header). The ring
+    // frame has the vnet header and more in front of it, room for a re-inserted tag.
+    Frame* f = pool.alloc();
+    if (f == nullptr) return Step::kNeedRoom;
+    f->reset(len + extra);
+    f->data = const_cast<std::uint8_t*>(data) - extra;
+    f->ext = this;
+    f->ext_handle = block_;
+    ++lent_[block_];
+    if (tagged) insert_tag(f->data, tpid, tci);
+    f->off = off;
+    if (off.partial()) csum_partial_.add(1);
+    if (off.gso()) gso_frames_.add(1);
+    out[n++] = f;
+    return Step::kDone;
+  }
   Frame* f = pool.alloc_for(len + extra);
   if (f == nullptr) {
     // Out of big buffers with nothing of ours in flight (a pool without big buffers): the frame
@@ -211,12 +228,24 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
   return Step::kDone;
 }
 
+void AfPacketPort::give_back(std::uint32_t b) noexcept {
+  std::atomic_ref<std::uint32_t>(block_at(ring_, b)->hdr.bh1.block_status)
+      .store(TP_STATUS_KERNEL, std::memory_order_release);
+}
+
+void AfPacketPort::recycle(std::uint64_t block) noexcept {
+  // The last borrower of a block the walk has left behind gives it back. A block the walk is
+  // still in (block_ with frames left) is given back by the walk itself.
+  if (--lent_[block] == 0 && (block != block_ || pkts_left_ == 0)) give_back(static_cast<std::uint32_t>(block));
+}
+
 std::uint32_t AfPacketPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
   if (failed()) return 0;
   std::uint32_t n = 0;
   while (n < max) {
     tpacket_block_desc* bd = block_at(ring_, block_);
     if (pkts_left_ == 0) {
+      if (lent_[block_] != 0) break;  // still lent from the last lap: not the kernel's new data
       std::uint32_t st = std::atomic_ref<std::uint32_t>(bd->hdr.bh1.block_status).load(std::memory_order_acquire);
       if ((st & TP_STATUS_USER) == 0) break;
       pkts_left_ = bd->hdr.bh1.num_pkts;
@@ -228,8 +257,9 @@ std::uint32_t AfPacketPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t
       --pkts_left_;
     }
     if (pkts_left_ == 0) {
-      // Every frame of the block is consumed: hand it back to the kernel.
-      std::atomic_ref<std::uint32_t>(bd->hdr.bh1.block_status).store(TP_STATUS_KERNEL, std::memory_order_release);
+      // Every frame of the block is consumed: hand it back to the kernel, or, while frames
+      // still borrow it, when the last of them is released (recycle()).
+      if (lent_[block_] == 0) give_back(block_);
       block_ = (block_ + 1) % kRingBlocks;
     }
   }

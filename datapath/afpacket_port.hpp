@@ -35,6 +35,12 @@
 //     in its own iovec. Frames not sent (link down, socket buffer full, too big) are the
 //     difference between n and the return value.
 //   * wait_fd() is the socket: POLLIN when a block is ready.
+//   * Big frames (longer than a Frame's own buffer: jumbo frames, GSO super-frames) are not
+//     copied: the Frame borrows the ring (Frame::ext is the port, ext_handle the block; see
+//     datapath/frame.hpp). A block goes back to the kernel when the walk has left it and the
+//     last borrower is released (recycle()); both happen on the rx worker, which owns every
+//     frame it received until the end of the batch, so no lock or atomic is needed. The walk
+//     never enters a block still lent from its last lap.
 //
 // Failure
 //   * Constructor: std::system_error whose message names the device ("no such device: X",
@@ -60,7 +66,7 @@
 
 namespace brisk {
 
-class AfPacketPort final : public Port {
+class AfPacketPort final : public Port, private BufferOwner {
  public:
   static constexpr std::uint32_t kRingBlockSize = 256 * 1024;  // holds a 64 KiB super-frame
   static constexpr std::uint32_t kRingBlocks = 16;             // 4 MiB of ring
@@ -105,6 +111,8 @@ class AfPacketPort final : public Port {
   };
   enum class Step : std::uint8_t { kDone, kNeedRoom };
 
+  void recycle(std::uint64_t block) noexcept override;
+  void give_back(std::uint32_t block) noexcept;
   void close_all() noexcept;
   void check_device() noexcept;
   bool fatal(int err) noexcept;
@@ -122,6 +130,7 @@ class AfPacketPort final : public Port {
   std::uint32_t pkts_left_ = 0;   // frames not yet consumed in the current block (0: none open)
   std::uint8_t* pkt_ = nullptr;   // next ring frame (tpacket3_hdr) in the current block
   std::uint32_t idle_calls_ = 0;
+  std::uint32_t lent_[kRingBlocks] = {};  // frames borrowing each block (rx worker only)
 
   Counter csum_partial_, gso_frames_, gso_dropped_, oversize_, truncated_;
 };
