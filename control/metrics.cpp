@@ -53,6 +53,12 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
       {"brisk_port_rx_bytes_total", "Bytes received on the port.", "counter", ""},
       {"brisk_port_tx_frames_total", "Frames sent on the port.", "counter", ""},
       {"brisk_port_tx_bytes_total", "Bytes sent on the port.", "counter", ""},
+      {"brisk_port_tx_segmented_total",
+       "GSO super-frames brisk cut into segments because the port cannot take them whole.",
+       "counter", ""},
+      {"brisk_port_tx_csum_completed_total",
+       "Partial checksums brisk completed because the port cannot take them.", "counter", ""},
+      {"brisk_port_mtu", "The MTU of the port's device (0: none).", "gauge", ""},
       {"brisk_port_drops_total", "Frames dropped, by the port charged and the reason.", "counter",
        ""},
       {"brisk_drops_total", "Frames dropped on all ports, by reason.", "counter", ""},
@@ -79,6 +85,9 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
     sample(fam("brisk_port_rx_bytes_total"), l, t.rx_bytes);
     sample(fam("brisk_port_tx_frames_total"), l, t.tx_frames);
     sample(fam("brisk_port_tx_bytes_total"), l, t.tx_bytes);
+    sample(fam("brisk_port_tx_segmented_total"), l, t.tx_segmented);
+    sample(fam("brisk_port_tx_csum_completed_total"), l, t.tx_csum_completed);
+    sample(fam("brisk_port_mtu"), l, p.port ? p.port->mtu() : 0);
     for (std::size_t i = 0; i < kDropCount; ++i) {
       sample(fam("brisk_port_drops_total"),
              "port=\"" + esc(name) + "\",bridge=\"" + esc(p.bridge) + "\",reason=\"" +

@@ -176,6 +176,7 @@ class FramePool {
     return n <= kMaxBigFrameLen ? alloc_big(n) : nullptr;
   }
   std::size_t big_available() const { return big_.top; }
+  std::size_t big_capacity() const { return big_.free.size(); }
   // Drop one reference; the frame returns to the pool with the last one.
   void release(Frame* f) noexcept {
     if (--f->refs == 0) free(f);

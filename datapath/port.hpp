@@ -114,7 +114,8 @@ class Port {
   // The kernel device behind the port (0: none: memory, vhost-user, DPDK, tunnel ports).
   virtual int ifindex() const { return 0; }
   std::uint8_t tx_caps() const { return tx_caps_; }
-  // Longest frame the driver itself can write, whatever the MTU (its buffers).
+  // Longest frame the driver itself can write, whatever the MTU (its buffers). The transmit
+  // path (TxQueues) never hands tx_burst() a longer one, nor Offload metadata beyond tx_caps().
   std::uint32_t tx_max() const { return tx_max_; }
   // Longest frame the port sends: its MTU's wire limit, within tx_max().
   std::uint32_t tx_limit() const {

@@ -153,11 +153,11 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
       c.drops[static_cast<std::size_t>(Drop::kPortDown)].add(q.n);
     } else {
       mark_handover(q);
-      const std::uint8_t caps = port->tx_caps();
-      const std::uint32_t limit = port->tx_limit();
-      bool plain = true;
-      for (std::uint32_t i = 0; i < q.n; ++i) plain = plain && !needs_finish(q.items[i], caps, limit);
-      sent = plain ? send(*port, q.items, q.n, c) : finish_and_send(q, *port, pool, c);
+      sent = q.careful == 0 && q.fits_version == snap.version
+                 ? send(*port, q.items, q.n, c)
+                 : finish_and_send(q, *port, pool, c);
+      q.fits = port->tx_limit() - 4;
+      q.fits_version = snap.version;
     }
     if (oc.mirror_dst && mirrors != nullptr) [[unlikely]] {
       mirrors[oc.mirror_slot].delivered.add(sent);
@@ -165,6 +165,7 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
     }
     for (std::uint32_t i = 0; i < q.n; ++i) pool.release(q.items[i].frame);
     q.n = 0;
+    q.careful = 0;
   }
   ntouched_ = 0;
 }

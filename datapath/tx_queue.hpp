@@ -37,6 +37,7 @@ class TxQueues {
     Queue& q = q_[out];
     if (q.n == 0) touched_[ntouched_++] = out;
     ++f->refs;
+    q.careful |= careful_bits(f, q.fits);
     q.items[q.n++] = TxItem{f, push_vlan, pop_tag};
   }
   // n references for `out` at once: frame get(i) with tag tag_of(get(i)->vlan), i < n, no
@@ -50,6 +51,7 @@ class TxQueues {
     for (std::uint32_t i = 0; i < n; ++i) {
       Frame* f = get(i);
       ++f->refs;
+      q.careful |= careful_bits(f, q.fits);
       it[i] = TxItem{f, tag_of(f->vlan), false};
     }
     q.n += n;
@@ -67,8 +69,20 @@ class TxQueues {
  private:
   struct Queue {
     std::uint32_t n = 0;
+    // Nonzero: some item has offload metadata or may exceed the port's limit with a pushed
+    // tag, so flush() sends the queue the careful way (finish_and_send decides per frame).
+    std::uint32_t careful = 0;
+    // The port's tx_limit() - 4 as of its last flush under snapshot `fits_version` (0 before
+    // the first: careful). A queue flushed under another snapshot (the slot may hold another
+    // port now) is sent the careful way. An MTU lowered since applies from the next batch on.
+    std::uint32_t fits = 0;
+    std::uint64_t fits_version = ~std::uint64_t{0};
     TxItem items[kBatchSize];
   };
+  static std::uint32_t careful_bits(const Frame* f, std::uint32_t fits) noexcept {
+    return (f->off.flags & Offload::kCsumPartial) | f->off.gso_type |
+           static_cast<std::uint32_t>(f->len > fits);
+  }
   // See the contract above: refs == 2 is the item's own reference plus the caller's.
   static void mark_handover(Queue& q) noexcept {
     for (std::uint32_t i = 0; i < q.n; ++i) q.items[i].handover = q.items[i].frame->refs == 2;

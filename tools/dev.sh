@@ -74,7 +74,7 @@ fuzz_run() {
     local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
                 -artifact_prefix="build-fuzz/artifacts/$t-")
     [[ -f tests/fuzz/$t.dict ]] && args+=(-dict="tests/fuzz/$t.dict")
-    [[ $t == fuzz_pipeline || $t == fuzz_state ]] && args+=(-max_len=8192) || args+=(-max_len=2048)
+    case $t in fuzz_pipeline) args+=(-max_len=20000) ;; fuzz_state) args+=(-max_len=8192) ;; *) args+=(-max_len=2048) ;; esac
     mkdir -p "build-fuzz/corpus/$t"
     echo "== fuzzing $t for ${secs} s"
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

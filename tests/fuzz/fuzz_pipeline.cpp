@@ -2,19 +2,24 @@
 // learning, forwarding, storm control, egress tagging) through in-memory ports of a real
 // Switch, as tests/support/harness.hpp drives it in the unit tests.
 //
-// Input: a sequence of records  [ctl][len_hi][len_lo][len bytes of frame]
+// Input: a sequence of records  [ctl]([offload: 6 bytes])[len_hi][len_lo][len bytes of frame]
 //   ctl & 7        ingress port (index into kPorts)
+//   ctl & 0x08     the frame comes with offload metadata (datapath/frame.hpp), 6 bytes:
+//                  flags, gso_type, gso_size (2, big-endian), csum_start, csum_offset
 //   ctl & 0x80     advance the clock one second first (ageing, storm buckets, log limits)
-//   len            0..4095 (runts, giants above the 1920-byte buffer), cut at the input's end
+//   len            0..16383 (runts, jumbo frames, super-frames), cut at the input's end
 // The switch (set up once per process): access ports on VLAN 10 with an IP binding (s0), a
 // MAC-only binding with a MAC limit and storm control (s1), flooding off (p2), VLAN 20 (p3),
 // two trunks (t4 all VLANs, t5 10,20 native 10), the bridge's own port and a dot1q-tunnel
-// (QinQ) port of service VLAN 10 (q7).
+// (QinQ) port of service VLAN 10 (q7). p2 and t4 take every offload (as taps do), t5 has MTU
+// 1500, the others take nothing (as AF_XDP): super-frames are cut and checksums completed
+// for them.
 // Checked after every input, beyond the sanitizers:
 //   * every frame was received (rx counters grew by the number injected)
 //   * every frame went back to the pool (no leaked reference)
-//   * every transmitted frame is 14..1924 bytes long (1920 + one pushed tag; an access port
-//     may pop a customer tag, never below 14)
+//   * every transmitted frame is at least 14 bytes and at most its port's limit (t5: MTU 1500
+//     + 18; others: a big buffer + one pushed tag), and carries no offload its port cannot take
+//   * every big buffer went back to its pool
 #include <syslog.h>
 
 #include <cstddef>
@@ -64,6 +69,9 @@ Harness& setup() {
         std::abort();
       }
     }
+    x->port("p2").set_caps(brisk::txcap::kAll);
+    x->port("t4").set_caps(brisk::txcap::kAll);
+    x->port("t5").set_mtu(1500);
     return x;
   }();
   return *h;
@@ -91,10 +99,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t pos = 0, records = 0;
   while (pos < size && records < kMaxRecords) {
     const std::uint8_t ctl = data[pos++];
+    brisk::Offload off;
+    if ((ctl & 0x08) != 0 && size - pos >= 6) {
+      off.flags = data[pos];
+      off.gso_type = data[pos + 1];
+      off.gso_size = static_cast<std::uint16_t>((data[pos + 2] << 8) | data[pos + 3]);
+      off.csum_start = data[pos + 4];
+      off.csum_offset = data[pos + 5];
+      pos += 6;
+    }
     std::size_t len = 0;
     if (pos < size) len = std::size_t{data[pos++]} << 8;
     if (pos < size) len |= data[pos++];
-    len &= 0xfff;
+    len &= 0x3fff;
     if (len > size - pos) len = size - pos;
     if ((ctl & 0x80) != 0) {
       h.pump();
@@ -103,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::uint8_t> frame(data + pos, data + pos + len);
     pos += len;
     ++records;
-    if (!h.port(kPorts[ctl & 7]).inject(std::move(frame))) {
+    if (!h.port(kPorts[ctl & 7]).inject(std::move(frame), off)) {
       h.pump();
       die("memory port queue full");
     }
@@ -113,9 +130,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (total_rx(h) - rx0 != injected) die("received frames != injected frames");
   brisk::WorkerContext& ctx = h.dp().context(0);
   if (ctx.pool.available() != ctx.pool.capacity()) die("a frame was not returned to its pool");
-  for (auto& [name, frames] : h.sent())
-    for (const auto& f : frames)
-      if (f.size() < 14 || f.size() > brisk::kMaxFrameLen + 4) die("transmitted frame of impossible length");
+  if (ctx.pool.big_available() != ctx.pool.big_capacity()) die("a big buffer was not returned");
+  for (const char* name : kPorts) {
+    brisk::MemoryPort& p = h.port(name);
+    const std::size_t limit = p.mtu() != 0 ? brisk::wire_limit(p.mtu()) : brisk::kMaxBigFrameLen + 4;
+    for (const auto& o : p.take_sent_offloads()) {
+      if (o.partial() && (p.tx_caps() & brisk::txcap::kCsum) == 0) die("partial checksum to a port without checksum offload");
+      if (o.gso() && (p.tx_caps() & brisk::txcap::kTso4) == 0) die("super-frame to a port without TSO");
+    }
+    for (const auto& f : p.take_sent())
+      if (f.size() < 14 || f.size() > limit) die("transmitted frame of impossible length");
+  }
   // Forget learned addresses so inputs stay independent (limits and bindings remain).
   h.cmd("fdb flush fzbr");
   return 0;
