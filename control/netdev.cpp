@@ -4,6 +4,7 @@
 #include <linux/if_link.h>
 #include <linux/ipv6.h>
 #include <linux/netlink.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -16,7 +17,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "control/validate.hpp"
@@ -167,6 +170,50 @@ void parse_link(const nlmsghdr* nh, LinkFacts& out) {
   }
 }
 
+// One rtnetlink request on a socket of its own, and its replies: every message until
+// NLMSG_DONE (a dump, NLM_F_MULTI) or the one reply of a plain request. `on_msg` sees each
+// message that is not NLMSG_DONE/NLMSG_ERROR, already checked to lie inside the buffer. True
+// when the answer was complete and not an error. A reply that does not come within a second
+// (never seen, but the control thread must not hang on it) is a failure.
+bool rtnl_exchange(const nlmsghdr& req, const std::function<void(const nlmsghdr&)>& on_msg) {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return false;
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  bool done = false, ok = false;
+  std::vector<char> buf(65536);
+  if (::send(fd, &req, req.nlmsg_len, 0) == static_cast<ssize_t>(req.nlmsg_len)) {
+    while (!done) {
+      ssize_t n;
+      do {
+        n = ::recv(fd, buf.data(), buf.size(), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) break;
+      const std::size_t got = static_cast<std::size_t>(n);
+      for (std::size_t off = 0; off + sizeof(nlmsghdr) <= got;) {  // NLMSG_OK/NEXT, unsigned
+        const auto* nh = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
+        if (nh->nlmsg_len < sizeof(nlmsghdr) || nh->nlmsg_len > got - off) break;
+        if (nh->nlmsg_type == NLMSG_DONE || nh->nlmsg_type == NLMSG_ERROR) {
+          // NLMSG_ERROR with error 0 is an acknowledgement; anything else a refusal.
+          const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nh));
+          ok = nh->nlmsg_type == NLMSG_DONE ||
+               (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr)) && e->error == 0);
+          done = true;
+          break;
+        }
+        on_msg(*nh);
+        if ((nh->nlmsg_flags & NLM_F_MULTI) == 0) {  // the one reply of a plain request
+          ok = done = true;
+          break;
+        }
+        off += NLMSG_ALIGN(nh->nlmsg_len);
+      }
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
 // RTM_GETLINK for the device named `name` (index 0) or with ifindex `index`.
 LinkFacts query_link(const std::string& name, std::uint32_t index) {
   LinkFacts out;
@@ -193,23 +240,9 @@ LinkFacts query_link(const std::string& name, std::uint32_t index) {
   if (index == 0) add_attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
   const std::uint32_t mask = RTEXT_FILTER_SKIP_STATS;
   add_attr(IFLA_EXT_MASK, &mask, sizeof(mask));
-  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return out;
-  std::vector<char> buf(65536);
-  if (::send(fd, &req, req.nh.nlmsg_len, 0) == static_cast<ssize_t>(req.nh.nlmsg_len)) {
-    ssize_t n;
-    do {
-      n = ::recv(fd, buf.data(), buf.size(), 0);
-    } while (n < 0 && errno == EINTR);
-    const std::size_t got = n > 0 ? static_cast<std::size_t>(n) : 0;
-    for (std::size_t off = 0; off + sizeof(nlmsghdr) <= got;) {  // NLMSG_OK/NEXT, unsigned
-      const auto* nh = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
-      if (nh->nlmsg_len < sizeof(nlmsghdr) || nh->nlmsg_len > got - off) break;
-      if (nh->nlmsg_type == RTM_NEWLINK) parse_link(nh, out);
-      off += NLMSG_ALIGN(nh->nlmsg_len);
-    }
-  }
-  ::close(fd);
+  rtnl_exchange(req.nh, [&](const nlmsghdr& nh) {
+    if (nh.nlmsg_type == RTM_NEWLINK) parse_link(&nh, out);
+  });
   return out;
 }
 
@@ -239,6 +272,47 @@ std::string attach_refusal(const std::string& ifname) {
   if (!master.found) master.name = "ifindex " + std::to_string(link.master);
   return dev + " is " + describe_master(master) + " (its master): brisk does not take a device " +
          "another master holds; release it from " + printable(master.name) + " first";
+}
+
+std::string Qdisc::handle_text() const {
+  char b[16];
+  std::snprintf(b, sizeof(b), "%x:", handle >> 16);
+  return b;
+}
+
+std::optional<std::map<int, Qdisc>> installed_qdiscs() {
+  struct {
+    nlmsghdr nh;
+    tcmsg tc;
+  } req{};
+  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(tcmsg));
+  req.nh.nlmsg_type = RTM_GETQDISC;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.nh.nlmsg_seq = 1;
+  req.tc.tcm_family = AF_UNSPEC;
+  std::map<int, Qdisc> out;
+  const bool ok = rtnl_exchange(req.nh, [&](const nlmsghdr& nh) {
+    if (nh.nlmsg_type != RTM_NEWQDISC || nh.nlmsg_len < NLMSG_LENGTH(sizeof(tcmsg))) return;
+    const auto* tc = static_cast<const tcmsg*>(NLMSG_DATA(&nh));
+    // Ingress and clsact (parent ffff:fff1) see what the device receives, not what it sends;
+    // the kernel's own qdiscs have handle 0.
+    if (tc->tcm_handle == 0 || tc->tcm_parent == TC_H_INGRESS) return;
+    Qdisc q;
+    q.handle = tc->tcm_handle;
+    q.parent = tc->tcm_parent;
+    int len = static_cast<int>(nh.nlmsg_len - NLMSG_LENGTH(sizeof(tcmsg)));
+    for (const auto* a = reinterpret_cast<const rtattr*>(reinterpret_cast<const char*>(tc) +
+                                                         NLMSG_ALIGN(sizeof(tcmsg)));
+         RTA_OK(a, len); a = RTA_NEXT(a, len))
+      if (a->rta_type == TCA_KIND)
+        q.kind.assign(static_cast<const char*>(RTA_DATA(a)),
+                      strnlen(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a)));
+    if (q.kind == "noqueue") return;  // queues nothing: frames go straight to the driver
+    auto [it, fresh] = out.emplace(tc->tcm_ifindex, q);
+    if (!fresh && q.parent == TC_H_ROOT) it->second = q;  // the root wins over a child
+  });
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 }  // namespace brisk

@@ -1,9 +1,12 @@
 // Host-side configuration of brisk's own interfaces (addresses, DHCP clients), and what the
-// host says about a device before brisk takes it as a port.
+// host says about a device before brisk takes it as a port and while it is one (rtnetlink).
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 namespace brisk {
@@ -30,5 +33,26 @@ void stop_child(pid_t pid);
 // A device that does not exist, or a failed query, is not refused here: the port driver then
 // says what is wrong.
 std::string attach_refusal(const std::string& ifname);
+
+// A queueing discipline on a device's transmit side, as rtnetlink reports it (RTM_NEWQDISC:
+// tcmsg's tcm_handle and tcm_parent, the TCA_KIND attribute).
+struct Qdisc {
+  std::string kind;          // "tbf", "netem", "htb", ...
+  std::uint32_t handle = 0;  // major << 16; the kernel's default qdiscs have 0 ("noqueue 0:")
+  std::uint32_t parent = 0;  // TC_H_ROOT for a device's root qdisc
+  bool present() const { return handle != 0; }
+  std::string handle_text() const;  // as tc prints it: "8001:"
+  friend bool operator==(const Qdisc&, const Qdisc&) = default;
+};
+
+// The qdiscs someone installed (tc qdisc add/replace: minimega's `qos add`, libvirt...) on the
+// devices of briskd's network namespace, by ifindex; one RTM_GETQDISC dump. A device is listed
+// when a qdisc on its transmit side has a non-zero handle: the kernel gives its own default
+// qdiscs (noqueue, pfifo_fast, fq_codel, mq and mq's children) handle 0, and a qdisc created by
+// tc gets one (given, or allocated from 8001:). The root qdisc is reported when it is such a
+// qdisc, else the first one below a default root (e.g. a tbf under the default mq). Not
+// counted: ingress and clsact (parent ffff:fff1: they see received frames) and noqueue (it
+// queues nothing). nullopt when the kernel could not be asked.
+std::optional<std::map<int, Qdisc>> installed_qdiscs();
 
 }  // namespace brisk

@@ -420,6 +420,7 @@ Reply Switch::add_port(PortModel pm) {
   pm.id = *id;
   pm.base = PortTotals{};
   pm.base = totals(pm);  // counters left over from an earlier owner of this id
+  watch_qdisc(pm);       // a qdisc already on the device shapes its first frame
   std::string name = pm.name;
   ports_[name] = std::move(pm);
   rebuild();
@@ -1001,7 +1002,7 @@ Reply Switch::list_ports() const {
     rows.push_back({name, p.bridge, kind, mode, vlans, mtu ? std::to_string(mtu) : "-",
                     std::to_string(t.rx_frames), std::to_string(t.tx_frames),
                     std::to_string(t.dropped()),
-                    accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-"});
+                    accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-", qdisc_cell(p)});
     data.push_back({{"port", name},
                     {"id", p.id},
                     {"bridge", p.bridge},
@@ -1019,7 +1020,8 @@ Reply Switch::list_ports() const {
                     {"xdp_fastpath", accel},
                     {"xdp_egress", accel && fp_->egress_ready(p.id)},
                     {"fastpath_rx_frames", fc.rx_frames},
-                    {"fastpath_tx_frames", fc.tx_frames}});
+                    {"fastpath_tx_frames", fc.tx_frames},
+                    {"qdisc", qdisc_json(p)}});
     if (p.mode == VlanMode::kTrunk) data.back()["native"] = p.native;
     if (p.kind == PortKind::kTunnel) {
       data.back()["remote"] = ip4_text(p.tunnel.remote);
@@ -1031,6 +1033,7 @@ Reply Switch::list_ports() const {
       data.back()["afxdp_umem"] = x->umem_shared() ? "shared" : "private";
       data.back()["afxdp_worker"] = p.worker;
       data.back()["tx_zero_copy"] = x->tx_zero_copy();
+      data.back()["tx_via_qdisc"] = x->tx_via_qdisc_frames();
       const AfXdpStats k = x->kernel_stats();  // the socket's own counters (XDP_STATISTICS)
       data.back()["xsk"] = {{"rx_dropped", k.rx_dropped},
                             {"rx_ring_full", k.rx_ring_full},
@@ -1051,11 +1054,10 @@ Reply Switch::list_ports() const {
       data.back()["connects"] = vh->connects();
     }
   }
-  return Reply::okay(
-      format_table(
-          {"port", "bridge", "kind", "mode", "vlans", "mtu", "rx", "tx", "dropped", "fastpath"},
-          rows),
-      data);
+  return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "mtu", "rx", "tx",
+                                   "dropped", "fastpath", "qdisc"},
+                                  rows),
+                     data);
 }
 
 Reply Switch::show_fdb(const std::string& bridge) const {
@@ -1277,6 +1279,7 @@ bool Switch::tick(std::uint32_t now) {
     last_aged_ = now;
     for (auto& [name, b] : bridges_)
       if (b.ageing != 0) b.fdb->age(now, b.ageing);
+    refresh_qdiscs();
     if (fp_) fp_->refresh_egress();
     refresh_mtus();
   }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "control/caller.hpp"
+#include "control/netdev.hpp"
 #include "control/result.hpp"
 #include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
@@ -98,6 +99,9 @@ struct PortModel {
   // The worker that polls this port, fixed for the port's life: moving a port between
   // workers would let the old and the new worker poll it at once during a snapshot change.
   unsigned worker = 0;
+  // AF_XDP and AF_PACKET system ports: the qdisc someone installed on the device (none:
+  // !present()), checked at attach and once a second (control/switch_qdisc.cpp).
+  Qdisc qdisc;
 };
 
 // A port mirror (`tap mirror`) or a pcap capture (`capture pcap`); see control/mirror.cpp.
@@ -242,6 +246,8 @@ class Switch {
   std::uint64_t config_version() const { return version_; }
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
+  // The port's output passes the qdisc on its device (control/switch_qdisc.cpp).
+  bool through_qdisc(const PortModel& p) const;
   // The fast path is running (maps created) / this port is accelerated by it.
   bool fastpath_enabled() const { return fp_ != nullptr; }
   bool fastpath_accelerated(const PortModel& p) const;
@@ -263,6 +269,13 @@ class Switch {
   // rebuild() BEFORE it publishes (so restrictions reach the kernel first).
   bool fastpath_eligible(const PortModel& p) const;
   void sync_fastpath();
+  // Qdiscs on system ports' devices (control/switch_qdisc.cpp): refresh_qdiscs() once a
+  // second, watch_qdisc() for a port being attached (before its first snapshot).
+  void refresh_qdiscs();
+  void watch_qdisc(PortModel& p);
+  void set_tx_path(PortModel& p, const Qdisc& was);
+  std::string qdisc_cell(const PortModel& p) const;
+  nlohmann::json qdisc_json(const PortModel& p) const;
   // Mirrors (control/mirror.cpp).
   bool fastpath_mirrored(const PortModel& p) const;
   bool is_mirror_dst(const std::string& port) const;

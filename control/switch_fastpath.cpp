@@ -75,7 +75,8 @@ void Switch::sync_fastpath() {
     f.src = m.src.empty() ? kInvalidPort : ports_.at(m.src).id;
     f.dst = d.id;
     const auto* x = dynamic_cast<const AfXdpPort*>(d.port.get());
-    f.dst_ifindex = x != nullptr ? x->ifindex() : 0;
+    // A destination whose qdisc must see its copies gets them from userspace.
+    f.dst_ifindex = x != nullptr && !d.qdisc.present() ? x->ifindex() : 0;
     f.dst_trunk = d.mode == VlanMode::kTrunk;
     f.dst_native = d.native;
     f.slot = m.slot;
@@ -97,6 +98,7 @@ void Switch::sync_fastpath() {
         if (p.allowed->test(v)) c.allowed[v / 64] |= std::uint64_t{1} << (v % 64);
     c.accelerated = fastpath_eligible(p);
     c.mirrored = c.accelerated && fastpath_mirrored(p);
+    c.qdisc = p.qdisc.present();  // control/switch_qdisc.cpp
     if (c.ifindex == 0) {  // not an AF_XDP device: never in the kernel's view
       fp_->clear_port(p.id);
       continue;

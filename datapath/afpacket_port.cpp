@@ -272,6 +272,16 @@ std::uint32_t AfPacketPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t
 
 std::uint32_t AfPacketPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
   if (failed()) return 0;
+  int err = 0;
+  const std::uint32_t sent = afpacket::send_frames(fd_, items, n, err);
+  if (err != 0) fatal(err);
+  return sent;
+}
+
+namespace afpacket {
+
+std::uint32_t send_frames(int fd, const TxItem* items, std::uint32_t n, int& err) noexcept {
+  err = 0;
   // PACKET_VNET_HDR applies to sends too: the frame's offload metadata (all-zero: a plain,
   // complete frame); the kernel finishes checksums and segments for devices that cannot.
   VnetHdr vnet[kBatchSize];
@@ -312,21 +322,46 @@ std::uint32_t AfPacketPort::tx_burst(const TxItem* items, std::uint32_t n) noexc
     }
     std::uint32_t i = 0;
     while (i < m) {
-      int r = ::sendmmsg(fd_, msgs + i, m - i, MSG_DONTWAIT);
+      int r = ::sendmmsg(fd, msgs + i, m - i, MSG_DONTWAIT);
       if (r > 0) {
         sent += static_cast<std::uint32_t>(r);
         i += static_cast<std::uint32_t>(r);
         continue;
       }
-      int err = r < 0 ? errno : EAGAIN;
-      if (err == EINTR) continue;
-      if (fatal(err)) return sent;
-      // The link is down or the socket buffer is full: the rest of the burst would fail too.
-      if (err == ENETDOWN || err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return sent;
+      int e = r < 0 ? errno : EAGAIN;
+      if (e == EINTR) continue;
+      // The device is gone, the link is down, the socket buffer is full or the qdisc dropped
+      // the frame: the rest of the burst would fail too.
+      if (e == ENXIO || e == ENODEV || e == EBADF || e == EBADFD || e == ENETDOWN || e == EAGAIN ||
+          e == EWOULDBLOCK || e == ENOBUFS) {
+        err = e;
+        return sent;
+      }
       ++i;  // this frame was refused (too big for the MTU, ...); go on with the next
     }
   }
   return sent;
 }
+
+int open_sender(int ifindex) noexcept {
+  // Protocol 0: bound to the device, yet no frame is ever queued for reading. The kernel
+  // reads each frame's protocol from its Ethernet header (SOCK_RAW).
+  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int v = 1;
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = 0;
+  sll.sll_ifindex = ifindex;
+  if (::setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &v, sizeof(v)) < 0 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0) {
+    const int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+}  // namespace afpacket
 
 }  // namespace brisk

@@ -30,10 +30,14 @@
 //     frames, a block goes back to the kernel once every frame in it has been consumed; the
 //     position (block, frame) is kept across calls, so `max` and an empty pool are honoured
 //     without losing anything.
-//   * tx_burst (any worker, concurrently) is one sendmmsg(2) per up to kBatchSize frames; each
-//     message is an independent, atomic packet send, so no lock is needed. A tag to push goes
-//     in its own iovec. Frames not sent (link down, socket buffer full, too big) are the
-//     difference between n and the return value.
+//   * tx_burst (any worker, concurrently) is one sendmmsg(2) per up to kBatchSize frames
+//     (afpacket::send_frames); each message is an independent, atomic packet send, so no lock
+//     is needed. A tag to push goes in its own iovec. Frames not sent (link down, socket
+//     buffer full, dropped by the qdisc, too big) are the difference between n and the
+//     return value.
+//   * Sends pass the device's qdisc (dev_queue_xmit): PACKET_QDISC_BYPASS is never set, so a
+//     qdisc someone puts on the device (tc qdisc ... tbf) shapes brisk's output, as it does
+//     the kernel bridge's.
 //   * wait_fd() is the socket: POLLIN when a block is ready.
 //   * Big frames (longer than a Frame's own buffer: jumbo frames, GSO super-frames) are not
 //     copied: the Frame borrows the ring (Frame::ext is the port, ext_handle the block; see
@@ -65,6 +69,26 @@
 #include "datapath/port.hpp"
 
 namespace brisk {
+
+// Helpers of the AF_PACKET driver, for any packet-socket transmit.
+namespace afpacket {
+
+// Send `n` frames (tags pushed or popped as the items say) through the packet socket `fd`
+// (PACKET_VNET_HDR set: each frame's offload metadata goes in front of it, datapath/offload.hpp), one
+// sendmmsg(2) per up to kBatchSize frames, without blocking. Returns how many the kernel took.
+// A frame it refuses alone (longer than the MTU) is skipped; an error that would refuse the
+// rest too stops the burst and is left in `err` (else 0): ENXIO/ENODEV/EBADF/EBADFD (the
+// device is gone), ENETDOWN, EAGAIN (socket buffer full), ENOBUFS (the qdisc dropped it).
+// Any thread; the kernel makes each message an atomic send.
+std::uint32_t send_frames(int fd, const TxItem* items, std::uint32_t n, int& err) noexcept;
+
+// A packet socket for send_frames() to the device `ifindex`: SOCK_RAW, non-blocking,
+// PACKET_VNET_HDR, bound with protocol 0 (nothing is ever queued for reading). Its sends go
+// through dev_queue_xmit and the device's qdisc (PACKET_QDISC_BYPASS is never set). Returns the
+// descriptor or a negative errno.
+int open_sender(int ifindex) noexcept;
+
+}  // namespace afpacket
 
 class AfPacketPort final : public Port, private BufferOwner {
  public:

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bpf/brisk_xdp_abi.h"
+#include "datapath/afpacket_port.hpp"
 #include "datapath/bpf_objects.hpp"
 #include "datapath/csum.hpp"
 #include "datapath/umem_pool.hpp"
@@ -390,6 +391,8 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 AfXdpPort::~AfXdpPort() { close_all(); }
 
 void AfXdpPort::close_all() noexcept {
+  if (qdisc_fd_ >= 0) ::close(qdisc_fd_);
+  qdisc_fd_ = -1;
   if (!x_) return;
   Xsk& x = *x_;
   x.close_socket();  // also leaves the XSKMAP
@@ -602,8 +605,25 @@ void AfXdpPort::kick_tx() noexcept {
   tx_stalled_.store(true, std::memory_order_relaxed);
 }
 
+std::string AfXdpPort::set_tx_via_qdisc(bool on) {
+  if (on && qdisc_fd_ < 0) {
+    const int fd = afpacket::open_sender(ifindex_);
+    if (fd < 0) return "AF_PACKET socket on " + name() + ": " + std::strerror(-fd);
+    qdisc_fd_ = fd;
+  }
+  via_qdisc_.store(on, std::memory_order_release);
+  return "";
+}
+
 std::uint32_t AfXdpPort::tx_burst(const TxItem* items, std::uint32_t n) noexcept {
   if (failed() || n == 0) return 0;
+  if (via_qdisc_.load(std::memory_order_acquire)) {
+    int err = 0;
+    const std::uint32_t sent = afpacket::send_frames(qdisc_fd_, items, n, err);
+    if (err != 0) check_fatal(err);
+    tx_qdisc_.fetch_add(sent, std::memory_order_relaxed);
+    return sent;
+  }
   Xsk& x = *x_;
   lock_tx();
   reap_completions();

@@ -78,6 +78,21 @@
 // wakeup), so no worker spins behind another's system call. tx_burst() returns the number of
 // frames accepted: fewer when no copy chunk or TX entry is free (completions outstanding).
 //
+// TX through the device's qdisc: the XSK's transmit (and XDP redirects into the device) hand
+// frames to the driver directly, past the qdisc layer; a qdisc someone installed on the device
+// (tc qdisc replace dev D root tbf ..., minimega's `qos add`) would not see them. While the
+// control thread says the device has one (set_tx_via_qdisc(true): Switch checks every second,
+// control/netdev.hpp installed_qdiscs()), tx_burst() sends through an AF_PACKET socket bound
+// to the device instead (afpacket::send_frames: sendmmsg, dev_queue_xmit, the qdisc), copying
+// every frame (no zero copy, the tx lock and the TX ring are not touched). Frames already in
+// the TX ring when the path switches still leave through it.
+//   Thread-safety: the packet socket is opened by the control thread on the first switch to
+//   the qdisc path and stays open until the destructor; its descriptor (qdisc_fd_) is written
+//   before via_qdisc_ is first stored true (release) and never changes after, so a worker that
+//   loads via_qdisc_ true (acquire) sees it. via_qdisc_ is written only by the control thread;
+//   a worker may finish a burst on the path it loaded after the flag changed (harmless: both
+//   paths deliver). tx_via_qdisc_frames() counts the frames sent this way (relaxed).
+//
 // Errors: a device that does not exist throws std::system_error "no such device: NAME". A
 // device that disappears later unbinds the socket: the next kick (sendto/recvfrom) fails with
 // ENXIO and the port marks itself failed; the control thread removes it. rx_burst() also
@@ -161,6 +176,12 @@ class AfXdpPort final : public Port {
   std::uint64_t tx_refused() const { return tx_refused_.load(std::memory_order_relaxed); }
   // Frames transmitted from the buffer they were received in (no copy in brisk).
   std::uint64_t tx_zero_copy() const { return tx_zero_copy_.load(std::memory_order_relaxed); }
+  // Control thread: send through the device's qdisc (on) or the XSK (off); see "TX through
+  // the device's qdisc". Returns "" or why the packet socket could not be opened (the port
+  // then keeps sending through the XSK).
+  std::string set_tx_via_qdisc(bool on);
+  bool tx_via_qdisc() const { return via_qdisc_.load(std::memory_order_relaxed); }
+  std::uint64_t tx_via_qdisc_frames() const { return tx_qdisc_.load(std::memory_order_relaxed); }
   // The UMEM: shared with the worker's other AF_XDP ports, or the port's own.
   bool umem_shared() const;
   const UmemPool& umem() const;
@@ -201,6 +222,11 @@ class AfXdpPort final : public Port {
   // it is set, so frames counted as sent never wait in the ring for the port's next
   // transmission. Any thread may write it; relaxed: it only asks for one more sendto().
   std::atomic<bool> tx_stalled_{false};
+  // The qdisc path (see "TX through the device's qdisc"): the packet socket, -1 until first
+  // needed; the switch; frames sent through it.
+  int qdisc_fd_ = -1;
+  std::atomic<bool> via_qdisc_{false};
+  std::atomic<std::uint64_t> tx_qdisc_{0};
 };
 
 }  // namespace brisk

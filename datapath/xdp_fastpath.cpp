@@ -356,11 +356,14 @@ void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTab
   const FastpathPortConf old = st.conf;
   std::uint32_t key = id;
   if (st.published && old.accelerated && conf.accelerated) {
-    // Only BRISK_FP_MIRROR changes: one update of the flags word, nothing else moves.
+    // Only BRISK_FP_MIRROR or the qdisc changes: one update of the flags word, nothing else
+    // moves.
     FastpathPortConf o = old;
     o.mirrored = conf.mirrored;
+    o.qdisc = conf.qdisc;
     if (o == conf) {
       st.conf = conf;
+      if (old.qdisc != conf.qdisc) st.egress = egress_of(conf);
       write_port(id, conf, st.egress);
       return;
     }
@@ -387,8 +390,7 @@ void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTab
       if (e.port == id) fdb_put(conf.bridge, fdb_key(e.vlan, e.mac.to_u64()), id);
     });
   }
-  std::int64_t feat = conf.accelerated ? xdp_features(conf.ifindex) : 0;
-  st.egress = conf.accelerated && feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+  st.egress = egress_of(conf);
   write_port(id, conf, st.egress);
   std::uint32_t ifi = static_cast<std::uint32_t>(conf.ifindex);
   if (ifi != 0) bpf_map_update_elem(ifs_fd_, &ifi, &key, BPF_ANY);
@@ -429,12 +431,19 @@ void XdpFastpath::refresh_egress() {
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     PortState& st = ports_[i];
     if (!st.published || !st.conf.accelerated) continue;
-    std::int64_t feat = xdp_features(st.conf.ifindex);
-    bool egress = feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
+    const bool egress = egress_of(st.conf);
     if (egress == st.egress) continue;
     st.egress = egress;
     write_port(static_cast<PortId>(i), st.conf, egress);  // only the flags change
   }
+}
+
+// Frames may be redirected to the port: accelerated, no qdisc to pass, and the device takes
+// redirected frames (NDO_XMIT; asked of the kernel only then).
+bool XdpFastpath::egress_of(const FastpathPortConf& c) {
+  if (!c.accelerated || c.qdisc) return false;
+  const std::int64_t feat = xdp_features(c.ifindex);
+  return feat > 0 && (static_cast<std::uint64_t>(feat) & kXdpActNdoXmit);
 }
 
 // ------------------------------------------------------------------ mirrors

@@ -45,6 +45,11 @@
 //    kernel reports it as NETDEV_XDP_ACT_NDO_XMIT in the netdev genetlink family;
 //    refresh_egress() re-reads it (the control thread calls it once a second) and a port
 //    without it is still an accelerated ingress, but frames to it go through userspace.
+//    A port whose device has a qdisc someone installed (FastpathPortConf::qdisc) loses
+//    BRISK_FP_OUT the same way: a redirect (ndo_xdp_xmit) would pass the qdisc by, so its
+//    frames go through userspace, whose AF_XDP driver then sends through the qdisc
+//    (datapath/afxdp_port.hpp). Likewise Switch gives a mirror whose destination has such a
+//    qdisc no dst_ifindex: its copies are made in userspace.
 //
 // Mirrors
 // -------
@@ -143,6 +148,8 @@ struct FastpathPortConf {
   // Frames entering or leaving the port are copied by a port mirror (its source, or any port
   // of a bridge with a bridge-wide port mirror): BRISK_FP_MIRROR, see "Mirrors" above.
   bool mirrored = false;
+  // The device has a qdisc that must see every frame sent to it: never BRISK_FP_OUT.
+  bool qdisc = false;
   friend bool operator==(const FastpathPortConf&, const FastpathPortConf&) = default;
 };
 
@@ -155,7 +162,8 @@ struct FastpathMirror {
   std::uint32_t bridge = 0;   // XdpFastpath::bridge_id()
   PortId src = kInvalidPort;  // kInvalidPort: every frame entering a port of the bridge
   PortId dst = kInvalidPort;
-  int dst_ifindex = 0;        // 0: not an AF_XDP device (its copies stay in userspace)
+  int dst_ifindex = 0;        // 0: copies stay in userspace (not an AF_XDP device, or a
+                              // device with a qdisc that must see them)
   bool dst_trunk = false;     // the destination's egress tagging (PortConf::egress_tag())
   VlanId dst_native = 0;
   std::uint16_t slot = 0;     // WorkerCounters::mirror[slot]; also brisk_fp_mstats
@@ -197,7 +205,7 @@ class XdpFastpath {
   void clear_port(PortId id);
   // Accelerated, and not held in userspace by a mirror whose copies the kernel cannot make.
   bool accelerated(PortId id) const { return ports_[id].conf.accelerated && !ports_[id].held; }
-  // Accelerated and its device can take redirected frames.
+  // Accelerated, its device can take redirected frames, and no qdisc is in the way.
   bool egress_ready(PortId id) const { return ports_[id].egress; }
   // Re-read the devices' XDP features (NDO_XMIT) of accelerated ports; update the maps.
   void refresh_egress();
@@ -248,6 +256,7 @@ class XdpFastpath {
   };
 
   void write_port(PortId id, const FastpathPortConf& c, bool egress);
+  static bool egress_of(const FastpathPortConf& c);
   void fdb_put(std::uint32_t bridge, std::uint64_t key, PortId port);
   void fdb_del(std::uint32_t bridge, std::uint64_t key);
   std::uint32_t fdb_seen(std::uint32_t bridge, std::uint64_t key, PortId port,
