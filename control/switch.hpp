@@ -71,6 +71,12 @@ std::string format_vlan_list(const VlanSet& v);
 std::string_view vlan_mode_name(VlanMode m);
 std::optional<VlanMode> parse_vlan_mode(std::string_view s);
 
+// Which front end made an object. Native objects (brisk commands, the state file) are kept in
+// brisk's state file; kOvsdb objects live in the Open vSwitch database (control/ovsdb_vswitch.hpp)
+// and are made again from it, so the state file leaves them out.
+enum class Owner : std::uint8_t { kNative, kOvsdb };
+std::string_view owner_name(Owner o);
+
 // Passed as the VLAN to tap_create() when `alias` is new and must be allocated (from 101).
 inline constexpr VlanId kNewAliasVlan = 0xffff;
 
@@ -98,6 +104,7 @@ struct PortModel {
   // The worker that polls this port, fixed for the port's life: moving a port between
   // workers would let the old and the new worker poll it at once during a snapshot change.
   unsigned worker = 0;
+  Owner owner = Owner::kNative;
 };
 
 // A port mirror (`tap mirror`) or a pcap capture (`capture pcap`); see control/mirror.cpp.
@@ -108,6 +115,7 @@ struct MirrorModel {
   std::shared_ptr<Capture> capture;  // captures only
   std::uint32_t capture_id = 0;      // captures: the id `capture` lists
   std::uint16_t slot = 0;            // WorkerCounters::mirror[slot]
+  Owner owner = Owner::kNative;
   // What the slot held at creation (slot reuse), by who counts: the workers and the XDP
   // fast path (xdp_fastpath.hpp, "Mirrors").
   struct Tally {
@@ -127,6 +135,7 @@ struct BridgeModel {
   std::uint32_t fdb_limit = kMacTableDefaultLimit;
   bool preexisting = false;
   std::string self_port;  // name of the bridge's own interface ("" if none)
+  Owner owner = Owner::kNative;
 };
 
 class Switch {
@@ -240,6 +249,11 @@ class Switch {
     if (auto it = ports_.find(port); it != ports_.end()) it->second.vlan_alias = alias;
   }
   std::uint64_t config_version() const { return version_; }
+  // Mark who made a bridge, a port or a port mirror (by destination); the verbs make native
+  // objects. false: no such object.
+  bool set_bridge_owner(const std::string& name, Owner o);
+  bool set_port_owner(const std::string& name, Owner o);
+  bool set_mirror_owner(const std::string& dst, Owner o);
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
   // The fast path is running (maps created) / this port is accelerated by it.
