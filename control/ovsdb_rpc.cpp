@@ -48,6 +48,7 @@ std::string split_json_stream(std::string& buf, std::vector<std::string>& out, s
   bool in_string = false, escape = false;
   for (; pos < buf.size(); ++pos) {
     const char c = buf[pos];
+    if (depth > 0 && pos + 1 - start > max) return "message longer than the limit";
     if (depth == 0) {
       if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
       if (c != '{') return "unexpected byte outside a JSON-RPC message";
@@ -74,7 +75,6 @@ std::string split_json_stream(std::string& buf, std::vector<std::string>& out, s
         start = pos + 1;
       }
     }
-    if (depth > 0 && pos + 1 - start > max) return "message longer than the limit";
   }
   buf.erase(0, depth == 0 ? buf.size() : start);
   return "";
