@@ -22,10 +22,11 @@ json monitor_requests() {
     for (const char* x : c) a.push_back(x);
     return json{{"columns", a}};
   };
-  return {{"Open_vSwitch", cols({"next_cfg", "bridges"})},
+  return {{"Open_vSwitch", cols({"next_cfg", "bridges", "other_config"})},
           {"Bridge", cols({"name", "ports", "mirrors", "other_config"})},
-          {"Port", cols({"name", "interfaces", "tag", "trunks", "vlan_mode", "cvlans"})},
-          {"Interface", cols({"name", "type", "options"})},
+          {"Port", cols({"name", "interfaces", "tag", "trunks", "vlan_mode", "cvlans", "qos"})},
+          {"Interface",
+           cols({"name", "type", "options", "ingress_policing_rate", "ingress_policing_burst"})},
           {"Mirror", cols({"name", "select_all", "select_src_port", "select_dst_port",
                            "select_vlan", "output_port", "output_vlan"})}};
 }
@@ -189,7 +190,7 @@ json OvsdbClient::interface_ops(bool stats) {
   std::erase_if(written_iface_, [&](const auto& kv) { return !rec_.interfaces().count(kv.first); });
   for (auto& [uuid, st] : rec_.interfaces()) {
     auto it = sw_.ports().find(st.name);
-    const bool up = st.error.empty() && it != sw_.ports().end();
+    const bool up = st.realised && it != sw_.ports().end();
     json row = json::object();
     row["ofport"] = up ? (st.self ? kOfppLocal : static_cast<std::int64_t>(it->second.id) + 1) : -1;
     row["error"] = st.error.empty() ? ovsdb_empty_set() : json(st.error);
@@ -240,7 +241,13 @@ void OvsdbClient::apply_and_write(bool stats) {
   for (auto& [uuid, row] : db_.table("Open_vSwitch")) {
     const std::int64_t next = ovsdb_int(row, "next_cfg").value_or(0);
     if (next == written_cfg_) continue;
-    ops.push_back(update_op("Open_vSwitch", uuid, {{"cur_cfg", next}}));
+    // iface_types: the Interface types brisk realises (OpenStack and others read it).
+    json types = json::array();
+    for (const char* t : {"afxdp", "dpdkvhostuser", "dpdkvhostuserclient", "gre", "internal",
+                          "system", "tap", "vxlan"})
+      types.push_back(t);
+    ops.push_back(update_op("Open_vSwitch", uuid,
+                            {{"cur_cfg", next}, {"iface_types", json::array({"set", types})}}));
     written_cfg_ = next;
   }
   if (!ops.empty()) transact(std::move(ops));

@@ -20,6 +20,7 @@ struct OvsdbReconciler::Want {
   bool vlan_default = true;  // no tag, trunks or vlan_mode
   std::string error;         // the row cannot be realised
   std::string vlan_error;    // its VLAN columns cannot be realised
+  std::string unenforced;    // columns brisk does not act on (the port works without them)
 
   bool self() const { return name == bridge && type == "internal"; }
   bool tunnel() const { return type == "vxlan" || type == "gre"; }
@@ -87,7 +88,7 @@ std::string normal_type(const std::string& type, std::string& driver) {
     return "system";
   }
   if (type == "internal" || type == "tap" || type == "vxlan" || type == "gre" ||
-      type == "dpdkvhostuserclient")
+      type == "dpdkvhostuserclient" || type == "dpdkvhostuser")
     return type;
   return "";
 }
@@ -292,10 +293,14 @@ std::string OvsdbReconciler::create(const Want& w) {
     if (vxlan) key = key.value_or(0) & 0xffffffu;  // the VNI: 24 bits on the wire, as OVS
     r = sw_.bridge_tunnel(vxlan ? TunnelType::kVxlan : TunnelType::kGre, w.bridge, remote, key,
                           w.name);
-  } else {  // dpdkvhostuserclient: brisk connects to the server's socket
+  } else if (w.type == "dpdkvhostuserclient") {  // brisk connects to the server's socket
     const std::string path = opt(w.options, "vhost-server-path");
     if (path.empty()) return "options:vhost-server-path is required";
     r = sw_.vhost_create(w.bridge, access ? w.vlan : 0, w.name, path, /*server=*/false);
+  } else {  // dpdkvhostuser: brisk serves <rundir>/<vhost-sock-dir>/<name>, as OVS does
+    if (w.name.find('/') != std::string::npos) return "a vhost-user port name has no '/'";
+    r = sw_.vhost_create(w.bridge, access ? w.vlan : 0, w.name, sock_dir_ + "/" + w.name,
+                         /*server=*/true);
   }
   return r.ok ? "" : r.text;
 }
@@ -330,8 +335,10 @@ void OvsdbReconciler::realise(const Want& w, OvsdbIfaceState& st) {
     made_[w.name] = w.signature();
   }
   if (w.tunnel()) {
-    if (!w.vlan_default)
-      st.error = "a tunnel carries every VLAN: tag, trunks and vlan_mode are not supported on it";
+    st.error =
+        w.vlan_default
+            ? w.unenforced
+            : "a tunnel carries every VLAN: tag, trunks and vlan_mode are not supported on it";
     return;
   }
   if (!w.vlan_error.empty()) {
@@ -340,9 +347,19 @@ void OvsdbReconciler::realise(const Want& w, OvsdbIfaceState& st) {
   }
   if (Reply r = sw_.port_vlan(w.name, w.mode, w.vlan, w.allowed, w.native); !r.ok)
     st.error = r.text;
+  else
+    st.error = w.unenforced;
 }
 
 void OvsdbReconciler::reconcile(const OvsdbReplica& db) {
+  // Where dpdkvhostuser sockets are: other_config:vhost-sock-dir, relative to OVS's rundir.
+  sock_dir_ = kOvsRundir;
+  for (auto& [uuid, row] : db.table("Open_vSwitch")) {
+    const auto oc = ovsdb_string_map(row, "other_config");
+    if (auto d = oc.find("vhost-sock-dir");
+        d != oc.end() && !d->second.empty() && d->second.find("..") == std::string::npos)
+      sock_dir_ = d->second[0] == '/' ? d->second : std::string(kOvsRundir) + "/" + d->second;
+  }
   std::map<std::string, std::string> bridges;  // name -> uuid
   std::map<std::string, Want> want;            // by port name
   for (auto& [buuid, brow] : db.table("Bridge")) {
@@ -368,6 +385,11 @@ void OvsdbReconciler::reconcile(const OvsdbReplica& db) {
                     " interfaces: bonds are not supported by brisk";
         w.vlan_error =
             parse_vlan_columns(*prow, w.mode, w.vlan, w.native, w.allowed, w.vlan_default);
+        if (ovsdb_int(*irow, "ingress_policing_rate").value_or(0) > 0 ||
+            ovsdb_int(*irow, "ingress_policing_burst").value_or(0) > 0)
+          w.unenforced = "ingress_policing_rate/burst is not enforced by brisk yet";
+        if (!ovsdb_uuids(*prow, "qos").empty())
+          w.unenforced = "QoS (Port qos) is not enforced by brisk yet";
         if (want.count(w.name)) w.error = "another interface row is named " + w.name;
         want[w.name] = std::move(w);
       }
@@ -393,6 +415,8 @@ void OvsdbReconciler::reconcile(const OvsdbReplica& db) {
     } else {
       realise(w, st);
     }
+    auto p = sw_.ports().find(w.name);
+    st.realised = p != sw_.ports().end() && (st.self || p->second.owner == Owner::kOvsdb);
     note("interface " + w.iface_uuid, "interface " + w.name, st.error);
     ifaces_[w.iface_uuid] = std::move(st);
   }

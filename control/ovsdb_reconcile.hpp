@@ -12,12 +12,17 @@
 //     vxlan / gre                a tunnel port named by the row: options:remote_ip (IPv4),
 //                                options:key (a number; VXLAN sends its low 24 bits, as OVS)
 //     dpdkvhostuserclient        a vhost-user port; brisk connects to options:vhost-server-path
+//     dpdkvhostuser              a vhost-user port; brisk serves <vhost-sock-dir>/<name>
+//                                (Open_vSwitch other_config:vhost-sock-dir, relative to
+//                                kOvsRundir, as OVS)
 //     anything else              not realised
 //   Port tag/trunks/vlan_mode     access (tag), trunk (trunks, empty: all), native-untagged
 //                                (tag is the native VLAN), dot1q-tunnel (tag: the service
 //                                VLAN); no vlan_mode: access with a tag, else trunk. Cleared
 //                                columns go back to these defaults. native-tagged is not
 //                                realised. Tunnels carry every VLAN and take no VLAN columns.
+//   Port qos, Interface ingress_policing_rate/burst   not enforced yet: the port works and
+//                     its Interface error says so.
 //   Mirror            a brisk port mirror: select_all, or select_src_port = select_dst_port =
 //                     one port (brisk mirrors a port's frames in both directions), to
 //                     output_port. select_vlan and output_vlan are not realised.
@@ -44,11 +49,18 @@
 
 namespace brisk {
 
+// Open vSwitch's run directory (Debian's build): dpdkvhostuser sockets live under it.
+inline constexpr const char* kOvsRundir = "/var/run/openvswitch";
+
 // The realisation of one Interface row.
 struct OvsdbIfaceState {
   std::string name;
-  std::string error;  // "" when realised
-  bool self = false;  // the bridge's own interface (ofport 65534, OFPP_LOCAL)
+  // "" when everything the rows say is realised. An error with `realised` set: the port
+  // forwards, but not everything its rows ask for is done (VLAN columns on a tunnel, a VLAN
+  // change brisk refused, QoS and policing that brisk does not enforce).
+  std::string error;
+  bool realised = false;  // brisk has the port (ofport valid)
+  bool self = false;      // the bridge's own interface (ofport 65534, OFPP_LOCAL)
 };
 
 class OvsdbReconciler {
@@ -83,6 +95,7 @@ class OvsdbReconciler {
   std::map<std::string, OvsdbIfaceState> ifaces_;
   std::map<std::string, std::map<std::string, std::string>> bridge_status_;
   std::map<std::string, std::string> mirror_dst_;
+  std::string sock_dir_ = kOvsRundir;
   // Port name -> the creation parameters it was made with (a change makes it again).
   std::map<std::string, std::string> made_;
   // What was logged, by row: the error last logged.

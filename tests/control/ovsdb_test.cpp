@@ -206,5 +206,41 @@ TEST_F(Reconcile, TunnelsAreNamedByTheRowWithA32BitKey) {
   EXPECT_EQ(rec.interfaces().at("i1").error, "");
 }
 
+TEST_F(Reconcile, VhostUserPortsAndUnenforcedPolicing) {
+  json client =
+      insert({{"name", "ovc"},
+              {"type", "dpdkvhostuserclient"},
+              {"options",
+               json::array({"map", json::array({json::array(
+                                       {"vhost-server-path", "/run/brisk-test/vm1.sock"})})})}});
+  json server = iface_row("ovs", "dpdkvhostuser");
+  json policed = insert({{"name", "opo"},
+                         {"type", "internal"},
+                         {"options", json::array({"map", json::array()})},
+                         {"ingress_policing_rate", 1000}});
+  apply({{"Bridge", bridge({"p1", "p2", "p3"})},
+         {"Port",
+          {{"pb", port_row("ob", "ib")},
+           {"p1", port_row("ovc", "i1", {{"tag", 3}})},
+           {"p2", port_row("ovs", "i2")},
+           {"p3", port_row("opo", "i3", {{"tag", 3}})}}},
+         {"Interface",
+          {{"ib", iface_row("ob", "internal")}, {"i1", client}, {"i2", server}, {"i3", policed}}}});
+  ASSERT_NE(port("ovc"), nullptr);
+  EXPECT_EQ(port("ovc")->kind, PortKind::kVhost);
+  EXPECT_EQ(port("ovc")->driver, "client");
+  EXPECT_EQ(port("ovc")->devargs, "/run/brisk-test/vm1.sock");
+  EXPECT_EQ(port("ovc")->vlan, 3);
+  ASSERT_NE(port("ovs"), nullptr);
+  EXPECT_EQ(port("ovs")->driver, "server");
+  EXPECT_EQ(port("ovs")->devargs, std::string(kOvsRundir) + "/ovs");
+  // Policing is not enforced: the port works (realised) and its error says so.
+  ASSERT_NE(port("opo"), nullptr);
+  EXPECT_TRUE(rec.interfaces().at("i3").realised);
+  EXPECT_NE(rec.interfaces().at("i3").error.find("ingress_policing"), std::string::npos);
+  EXPECT_TRUE(rec.interfaces().at("i1").realised);
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+}
+
 }  // namespace
 }  // namespace brisk::test

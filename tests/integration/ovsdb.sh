@@ -7,15 +7,17 @@
 #   - minimega's life cycle: VMs (namespaces) on two VLANs (add-port B P tag=101/102), a host
 #     tap (type=internal) moved into a namespace, ping within a VLAN and not across; a vxlan
 #     port named by the row with a 32-bit key (the VNI on the wire: its low 24 bits), then
-#     del-port by that name; a mirror (select-src/dst-port = one port) and one brisk cannot
-#     realise (select_vlan: the Bridge's status says why)
+#     del-port by that name; mirrors (select-src/dst-port = one port; select-all, minimega's
+#     bridge capture, with Mirror statistics) and one brisk cannot realise (select_vlan: the
+#     Bridge's status says why)
 #   - libvirt's interface life cycle: --timeout=5 --may-exist add-port with external_ids,
 #     set Port tag / trunk= (a unique prefix) / vlan_mode=native-untagged, clear tag, trunks
 #     and vlan_mode (back to a trunk of every VLAN), `get Interface I ofport`, statistics read
 #     back with libvirt's list line equal to brisk's counters
 #   - bad input: tag=5000 refused by the database (brisk unchanged), tag=4095, type=bogus and
 #     a missing device get the Interface's error column and one log line each; the missing
-#     device comes back when it appears
+#     device comes back when it appears; ingress_policing_rate (not enforced) is reported
+#     on a port that keeps working
 #   - briskd restarted on the same database and state file: the ports come back once
 #   - ovsdb-server killed and restarted on the same database: briskd reconnects, a ping every
 #     50 ms between two VMs loses nothing (at most 1 of ~160), ovs-vsctl works again
@@ -139,13 +141,24 @@ ok add-port "$B" "$VM"
 ok -- --id=@p get port "$VA" -- --id=@o get port "$VM" -- --id=@m create mirror name=m1 \
   select-src-port=@p select-dst-port=@p output-port=@o -- set bridge "$B" mirrors=@m
 bk tap mirror | table_rows | contains "$VA|$VM" || fail "no brisk mirror $VA -> $VM: $(bk tap mirror)"
+ok clear Bridge "$B" mirrors
+wait_until 3 bash -c "! '$BRISK_BIN' --socket '$SOCK' tap mirror | grep -q '$VM'" || fail "mirror left after clear"
+# minimega's `capture pcap bridge`: every frame of the bridge to one port.
+ok -- --id=@o get port "$VM" -- --id=@m create mirror name=m0 select-all=true output-port=@o \
+  -- set bridge "$B" mirrors=@m
+bk tap mirror | table_rows | contains "$B|all|$VM" || fail "no select-all mirror: $(bk tap mirror)"
+ip netns exec "$NS_A" ping -c 2 -W 2 "$IP_B" >/dev/null || fail "ping A -> B with a mirror"
+sleep 6  # a statistics period
+ok get Mirror m0 statistics
+[[ $(out | sed -n 's/.*tx_packets=\([0-9]*\).*/\1/p') -ge 4 ]] || fail "mirror statistics $(out)"
+ok clear Bridge "$B" mirrors
 ok -- --id=@m create mirror name=m2 select-all=true select-vlan=101 -- add bridge "$B" mirrors @m
 ok get Bridge "$B" status
 contains -F "mirror m2" "$TMPD/out" || fail "Bridge status lacks mirror m2's error: $(out)"
 ok clear Bridge "$B" mirrors
 wait_until 3 bash -c "! '$BRISK_BIN' --socket '$SOCK' tap mirror | grep -q '$VM'" || fail "mirror left after clear"
 ok del-port "$B" "$VM"
-pass "mirror made and removed; unsupported mirror reported"
+pass "mirrors (one port, select-all with statistics) made and removed; unsupported mirror reported"
 
 check "libvirt: --may-exist add-port with external_ids, VLAN updates and their removal"
 vm "$NS_L" "$VL" "$IP_L/24"
@@ -210,6 +223,12 @@ for p in "$T4" "$BOG" "$MISS"; do
   say "$p: error $e"
 done
 contains -F "bogus" <<<"$(iface_col "$BOG" error)" || fail "type error does not name the type"
+# Policing brisk does not enforce: the port works, the error says so.
+ok set Interface "$VL" ingress_policing_rate=1000
+contains -F "ingress_policing" <<<"$(iface_col "$VL" error)" || fail "policing not reported: $(iface_col "$VL" error)"
+[[ $(iface_col "$VL" ofport) -gt 0 ]] || fail "$VL lost its ofport over policing"
+ok set Interface "$VL" ingress_policing_rate=0
+[[ $(iface_col "$VL" error) == "[]" ]] || fail "policing error not cleared"
 sleep 2.5  # retried twice meanwhile: still one log line each
 for p in "$T4" "$BOG" "$MISS"; do
   [[ $(log_lines "$p") == 1 ]] || fail "$p: $(log_lines "$p") log lines, want 1"
