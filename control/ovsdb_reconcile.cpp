@@ -356,9 +356,11 @@ void OvsdbReconciler::reconcile(const OvsdbReplica& db) {
   sock_dir_ = kOvsRundir;
   for (auto& [uuid, row] : db.table("Open_vSwitch")) {
     const auto oc = ovsdb_string_map(row, "other_config");
-    if (auto d = oc.find("vhost-sock-dir");
-        d != oc.end() && !d->second.empty() && d->second.find("..") == std::string::npos)
-      sock_dir_ = d->second[0] == '/' ? d->second : std::string(kOvsRundir) + "/" + d->second;
+    // Relative to the run directory only, never above it.
+    if (auto d = oc.find("vhost-sock-dir"); d != oc.end() && !d->second.empty() &&
+                                            d->second[0] != '/' &&
+                                            d->second.find("..") == std::string::npos)
+      sock_dir_ = std::string(kOvsRundir) + "/" + d->second;
   }
   std::map<std::string, std::string> bridges;  // name -> uuid
   std::map<std::string, Want> want;            // by port name

@@ -24,7 +24,9 @@
 #   - the VMs' devices deleted, the reaper's batched del-port of every port, del-br: nothing
 #     left in brisk or in the database
 source "$(dirname "$0")/lib.sh" "$@"
-need_tool ping ovsdb-server ovsdb-tool ovs-vsctl
+need_tool ping ovsdb-server ovsdb-tool
+VSCTL=/usr/bin/ovs-vsctl  # Open vSwitch's own (Debian), never brisk's build/ovs-vsctl
+[[ -x $VSCTL ]] || skip "no $VSCTL (Debian's openvswitch-switch)"
 need_netns
 PY=/usr/bin/python3
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
@@ -55,14 +57,14 @@ start_ovsdb
 # Output in $TMPD/out, status in $RC.
 vs() {
   RC=0
-  timeout 30 ovs-vsctl --db="unix:$OSOCK" "$@" >"$TMPD/out" 2>&1 || RC=$?
+  timeout 30 "$VSCTL" --db="unix:$OSOCK" "$@" >"$TMPD/out" 2>&1 || RC=$?
   say "ovs-vsctl $* -> $RC $(head -c 300 "$TMPD/out" | tr '\n' ' ')"
   ((RC != 124)) || fail "ovs-vsctl $* hung (briskd never wrote cur_cfg)"
 }
 ok() { vs "$@"; ((RC == 0)) || fail "ovs-vsctl $* failed: $(cat "$TMPD/out")"; }
 out() { cat "$TMPD/out"; }
 # iface_col <iface> <column>: one column of an Interface row (ovs-vsctl's bare format).
-iface_col() { timeout 30 ovs-vsctl --db="unix:$OSOCK" get Interface "$1" "$2"; }
+iface_col() { timeout 30 "$VSCTL" --db="unix:$OSOCK" get Interface "$1" "$2"; }
 log_lines() { grep -c -- "ovsdb: interface $1: " "$TMPD/briskd.log" || true; }
 has_port() { bk --json port | $PY -c 'import json,sys; sys.exit(0 if any(p["port"] == sys.argv[1] for p in json.load(sys.stdin)) else 1)' "$1"; }
 no_port() { ! has_port "$1"; }
@@ -235,7 +237,7 @@ for p in "$T4" "$BOG" "$MISS"; do
 done
 vm "$NS_C-x" "$MISS"
 wait_until 5 has_port "$MISS" || fail "$MISS did not come back when its device appeared"
-wait_until 3 bash -c "[[ \$(timeout 5 ovs-vsctl --db=unix:$OSOCK get Interface $MISS error) == '[]' ]]" ||
+wait_until 3 bash -c "[[ \$(timeout 5 $VSCTL --db=unix:$OSOCK get Interface $MISS error) == '[]' ]]" ||
   fail "$MISS: error not cleared"
 pass "errors on the rows, one log line each, the missing device came back"
 
