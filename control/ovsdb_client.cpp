@@ -112,16 +112,28 @@ void OvsdbClient::lost(const std::string& why) {
 }
 
 void OvsdbClient::on_readable() {
-  std::vector<json> msgs;
-  const std::string err = rpc_.read(msgs);
-  for (const json& m : msgs) {
-    if (!rpc_.open()) break;
-    handle(m);
+  try {
+    std::vector<json> msgs;
+    const std::string err = rpc_.read(msgs);
+    for (const json& m : msgs) {
+      if (!rpc_.open()) break;
+      handle(m);
+    }
+    if (!err.empty() && rpc_.open()) lost(err);
+  } catch (const std::exception& e) {  // never the daemon's end: drop the session, re-sync
+    lost(std::string("internal error: ") + e.what());
   }
-  if (!err.empty() && rpc_.open()) lost(err);
 }
 
 void OvsdbClient::tick() {
+  try {
+    step();
+  } catch (const std::exception& e) {
+    lost(std::string("internal error: ") + e.what());
+  }
+}
+
+void OvsdbClient::step() {
   const Clock::time_point now = Clock::now();
   if (phase_ == Phase::kIdle && now >= next_attempt_) try_connect(now);
   if (phase_ == Phase::kConnecting) {

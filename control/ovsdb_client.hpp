@@ -24,7 +24,8 @@
 // loop (Server::watch) and calls on_readable() when it has input, and tick() on every loop
 // iteration (at least every 5 ms). The client calls the Switch directly, as native commands
 // do, and shares nothing with the workers except through the Switch (its counters are read
-// with the Switch's own relaxed loads).
+// with the Switch's own relaxed loads). Nothing it does ends briskd: an exception (a bug, an
+// allocation failure) drops the session, which reconnects and re-syncs.
 #pragma once
 
 #include <chrono>
@@ -61,6 +62,7 @@ class OvsdbClient {
 
  private:
   enum class Phase { kIdle, kConnecting, kMonitoring, kSynced };
+  void step();  // tick()'s work
   void try_connect(Clock::time_point now);
   void lost(const std::string& why);
   void handle(const nlohmann::json& msg);
