@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "control/memory.hpp"
 #include "control/metrics.hpp"
+#include "control/ovsdb_client.hpp"
 #include "control/server.hpp"
 #include "control/state.hpp"
 #include "control/switch.hpp"
@@ -32,6 +34,8 @@ const char* kUsage = R"(usage: briskd [options]
   --state FILE           configuration written on every change and replayed at start
                          (default /var/lib/brisk/state.json; a missing file is fine)
   --no-state             keep no state file
+  --ovsdb REMOTE         play ovs-vswitchd's part for an Open vSwitch database served by
+                         ovsdb-server at unix:PATH or tcp:IP:PORT (docs/operations.md)
   --metrics ADDR:PORT    serve Prometheus metrics over HTTP, e.g. 127.0.0.1:9480 (default off)
   --workers N            worker threads (default 1)
   --cpus LIST            pin workers to these CPUs, e.g. 0,1 (default: not pinned)
@@ -64,6 +68,7 @@ int main(int argc, char** argv) {
   std::string socket = "/run/brisk/brisk.sock";
   std::string state_path = "/var/lib/brisk/state.json";
   std::string metrics_addr;
+  std::string ovsdb_remote;
   unsigned workers = 1;
   std::vector<int> cpus;
   brisk::PollMode mode = brisk::PollMode::kAdaptive;
@@ -88,6 +93,12 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--no-state") {
       state_path.clear();
+    } else if (a == "--ovsdb") {
+      ovsdb_remote = value();
+      if (std::string e = brisk::check_ovsdb_remote(ovsdb_remote); !e.empty()) {
+        std::fprintf(stderr, "briskd: --ovsdb: %s\n", e.c_str());
+        return 2;
+      }
     } else if (a == "--metrics") {
       metrics_addr = value();
     } else if (a == "--workers") {
@@ -192,7 +203,17 @@ int main(int argc, char** argv) {
         reply = brisk::Reply::error("not applied: the state file cannot be written (" + err +
                                     "); the change was undone");
     };
-    server.on_tick = [&] { state.sync(sw, /*force_compare=*/false); };
+    // The Open vSwitch database's objects (control/ovsdb_client.hpp), made after the state
+    // file's native ones; the state file leaves them out.
+    std::unique_ptr<brisk::OvsdbClient> ovsdb;
+    if (!ovsdb_remote.empty()) {
+      ovsdb = std::make_unique<brisk::OvsdbClient>(sw, ovsdb_remote);
+      server.watch([&] { return ovsdb->fd(); }, [&] { ovsdb->on_readable(); });
+    }
+    server.on_tick = [&] {
+      if (ovsdb) ovsdb->tick();
+      state.sync(sw, /*force_compare=*/false);
+    };
     brisk::MetricsServer metrics(sw, [&] {
       return "# HELP brisk_state_writes_total State file writes since start.\n"
              "# TYPE brisk_state_writes_total counter\n"

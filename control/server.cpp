@@ -154,7 +154,11 @@ void Server::serve(int fd, Service service) {
 }
 
 void Server::watch(int fd, std::function<void()> on_readable) {
-  watched_.emplace_back(fd, std::move(on_readable));
+  watch([fd] { return fd; }, std::move(on_readable));
+}
+
+void Server::watch(std::function<int()> fd, std::function<void()> on_readable) {
+  watched_.emplace_back(std::move(fd), std::move(on_readable));
 }
 
 void Server::refuse_excess(Listener& l, int fd) {
@@ -193,9 +197,8 @@ void Server::accept_all(std::size_t listener) {
       refuse_excess(l, fd);
       continue;
     }
-    clients_.push_back(Client{fd, listener,
-                              Conn(l.service.framing, l.service.deadlines, ConnClock::now()),
-                              peer_of(fd)});
+    clients_.push_back(Client{
+        fd, listener, Conn(l.service.framing, l.service.deadlines, ConnClock::now()), peer_of(fd)});
     read_from(clients_.back());  // the request is often there already
   }
 }
@@ -276,7 +279,7 @@ void Server::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     fds.clear();
     for (const Listener& l : listeners_) fds.push_back(pollfd{l.fd, POLLIN, 0});
-    for (auto& [fd, fn] : watched_) fds.push_back(pollfd{fd, POLLIN, 0});
+    for (auto& [fd, fn] : watched_) fds.push_back(pollfd{fd(), POLLIN, 0});  // < 0: ignored
     const std::size_t first_client = fds.size(), polled = clients_.size();
     for (const Client& c : clients_)
       fds.push_back(pollfd{

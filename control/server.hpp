@@ -121,6 +121,9 @@ class Server {
   std::function<void()> on_tick;
   // Poll `fd` for input in the loop and call `on_readable` when it has some.
   void watch(int fd, std::function<void()> on_readable);
+  // The same for a descriptor that changes (a client that reconnects): `fd` is asked on every
+  // iteration; a negative answer is not polled.
+  void watch(std::function<int()> fd, std::function<void()> on_readable);
 
  private:
   struct Listener {
@@ -144,7 +147,7 @@ class Server {
   void answer(Client& c);
   void close_finished();
 
-  std::vector<std::pair<int, std::function<void()>>> watched_;
+  std::vector<std::pair<std::function<int()>, std::function<void()>>> watched_;
   std::vector<Listener> listeners_;
   std::vector<Client> clients_;
   Switch& sw_;

@@ -57,6 +57,9 @@
 // rename over FILE, directory fsync). A lock on FILE.lock (flock, released by the kernel when
 // briskd dies; opened without following a symlink) keeps a second briskd off the same file.
 //
+// Only native objects are kept (Owner::kNative, control/switch.hpp): what an Open vSwitch
+// database made (briskd --ovsdb, control/ovsdb_reconcile.hpp) is made again from the database.
+//
 // Host taps are recreated in the host namespace by briskd (a TAP device dies with the process
 // that holds it); moving one into another namespace again after a restart is the user's job.
 //

@@ -57,7 +57,8 @@ std::string err_of(const Reply& r) { return r.ok ? "" : r.text; }
 json dump_bridges(const Switch& sw) {
   json a = json::array();
   for (auto& [name, b] : sw.bridges())
-    a.push_back({{"name", name}, {"ageing", b.ageing}, {"fdb_limit", b.fdb_limit}});
+    if (b.owner == Owner::kNative)
+      a.push_back({{"name", name}, {"ageing", b.ageing}, {"fdb_limit", b.fdb_limit}});
   return a;
 }
 std::string apply_bridge(Switch& sw, const json& e) {
@@ -157,6 +158,7 @@ std::string withdraw_port(Switch& sw, const json& e) {
 json dump_taps(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
+    if (p.owner != Owner::kNative) continue;
     if (p.kind != PortKind::kTap) continue;
     json j{{"name", name},
            {"bridge", p.bridge},
@@ -183,6 +185,7 @@ std::string apply_tap(Switch& sw, const json& e) {
 json dump_ports(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
+    if (p.owner != Owner::kNative) continue;
     if (p.kind != PortKind::kSystem) continue;
     json j{{"name", name}, {"bridge", p.bridge}, {"driver", p.driver}};
     if (p.mode != VlanMode::kTrunk) {
@@ -218,6 +221,7 @@ std::string apply_port(Switch& sw, const json& e) {
 json dump_security(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
+    if (p.owner != Owner::kNative) continue;
     if (!p.security && p.mac_limit == 0 && p.flood_unknown && p.storm_pps == 0) continue;
     json bs = json::array();
     if (p.security) {
@@ -266,7 +270,8 @@ std::string withdraw_security(Switch& sw, const json& e) {
 
 json dump_fdb(const Switch& sw) {
   std::map<PortId, std::string> names;
-  for (auto& [n, p] : sw.ports()) names[p.id] = n;
+  for (auto& [n, p] : sw.ports())
+    if (p.owner == Owner::kNative) names[p.id] = n;
   json a = json::array();
   for (auto& [bname, b] : sw.bridges()) {
     std::vector<FdbEntry> statics;
@@ -313,6 +318,7 @@ std::string fdb_entry_key(const json& e) {
 json dump_tunnels(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
+    if (p.owner != Owner::kNative) continue;
     if (p.kind != PortKind::kTunnel) continue;
     char remote[INET_ADDRSTRLEN] = {};
     in_addr ra{};
@@ -337,6 +343,7 @@ std::string apply_tunnel(Switch& sw, const json& e) {
 json dump_vhosts(const Switch& sw) {
   json a = json::array();
   for (auto& [name, p] : sw.ports()) {
+    if (p.owner != Owner::kNative) continue;
     if (p.kind != PortKind::kVhost) continue;
     json j{{"name", name},
            {"bridge", p.bridge},
@@ -362,7 +369,7 @@ std::string apply_vhost(Switch& sw, const json& e) {
 json dump_mirrors(const Switch& sw) {
   std::map<std::string, json> by_dst;
   for (const MirrorModel& m : sw.mirrors()) {
-    if (m.capture || m.dst.empty()) continue;
+    if (m.capture || m.dst.empty() || m.owner != Owner::kNative) continue;
     by_dst[m.dst] = {{"bridge", m.bridge}, {"src", m.src.empty() ? "all" : m.src}, {"dst", m.dst}};
   }
   json a = json::array();

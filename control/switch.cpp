@@ -82,6 +82,31 @@ std::optional<VlanSet> parse_vlan_list(const std::string& s) {
   return v;
 }
 
+std::string_view owner_name(Owner o) { return o == Owner::kOvsdb ? "ovsdb" : "native"; }
+
+bool Switch::set_bridge_owner(const std::string& name, Owner o) {
+  auto it = bridges_.find(name);
+  if (it == bridges_.end()) return false;
+  it->second.owner = o;
+  return true;
+}
+
+bool Switch::set_port_owner(const std::string& name, Owner o) {
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return false;
+  it->second.owner = o;
+  return true;
+}
+
+bool Switch::set_mirror_owner(const std::string& dst, Owner o) {
+  for (MirrorModel& m : mirrors_)
+    if (!m.capture && m.dst == dst) {
+      m.owner = o;
+      return true;
+    }
+  return false;
+}
+
 std::string_view vlan_mode_name(VlanMode m) {
   switch (m) {
     case VlanMode::kAccess:
@@ -1002,7 +1027,8 @@ Reply Switch::list_ports() const {
     rows.push_back({name, p.bridge, kind, mode, vlans, mtu ? std::to_string(mtu) : "-",
                     std::to_string(t.rx_frames), std::to_string(t.tx_frames),
                     std::to_string(t.dropped()),
-                    accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-", qdisc_cell(p)});
+                    accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-", qdisc_cell(p),
+                    std::string(owner_name(p.owner))});
     data.push_back({{"port", name},
                     {"id", p.id},
                     {"bridge", p.bridge},
@@ -1021,7 +1047,8 @@ Reply Switch::list_ports() const {
                     {"xdp_egress", accel && fp_->egress_ready(p.id)},
                     {"fastpath_rx_frames", fc.rx_frames},
                     {"fastpath_tx_frames", fc.tx_frames},
-                    {"qdisc", qdisc_json(p)}});
+                    {"qdisc", qdisc_json(p)},
+                    {"owner", owner_name(p.owner)}});
     if (p.mode == VlanMode::kTrunk) data.back()["native"] = p.native;
     if (p.kind == PortKind::kTunnel) {
       data.back()["remote"] = ip4_text(p.tunnel.remote);
@@ -1055,7 +1082,7 @@ Reply Switch::list_ports() const {
     }
   }
   return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "mtu", "rx", "tx",
-                                   "dropped", "fastpath", "qdisc"},
+                                   "dropped", "fastpath", "qdisc", "owner"},
                                   rows),
                      data);
 }

@@ -72,6 +72,12 @@ std::string format_vlan_list(const VlanSet& v);
 std::string_view vlan_mode_name(VlanMode m);
 std::optional<VlanMode> parse_vlan_mode(std::string_view s);
 
+// Which front end made an object. Native objects (brisk commands, the state file) are kept in
+// brisk's state file; kOvsdb objects live in the Open vSwitch database (control/ovsdb_vswitch.hpp)
+// and are made again from it, so the state file leaves them out.
+enum class Owner : std::uint8_t { kNative, kOvsdb };
+std::string_view owner_name(Owner o);
+
 // Passed as the VLAN to tap_create() when `alias` is new and must be allocated (from 101).
 inline constexpr VlanId kNewAliasVlan = 0xffff;
 
@@ -102,6 +108,7 @@ struct PortModel {
   // AF_XDP and AF_PACKET system ports: the qdisc someone installed on the device (none:
   // !present()), checked at attach and once a second (control/switch_qdisc.cpp).
   Qdisc qdisc;
+  Owner owner = Owner::kNative;
 };
 
 // A port mirror (`tap mirror`) or a pcap capture (`capture pcap`); see control/mirror.cpp.
@@ -112,6 +119,7 @@ struct MirrorModel {
   std::shared_ptr<Capture> capture;  // captures only
   std::uint32_t capture_id = 0;      // captures: the id `capture` lists
   std::uint16_t slot = 0;            // WorkerCounters::mirror[slot]
+  Owner owner = Owner::kNative;
   // What the slot held at creation (slot reuse), by who counts: the workers and the XDP
   // fast path (xdp_fastpath.hpp, "Mirrors").
   struct Tally {
@@ -131,6 +139,7 @@ struct BridgeModel {
   std::uint32_t fdb_limit = kMacTableDefaultLimit;
   bool preexisting = false;
   std::string self_port;  // name of the bridge's own interface ("" if none)
+  Owner owner = Owner::kNative;
 };
 
 class Switch {
@@ -244,6 +253,11 @@ class Switch {
     if (auto it = ports_.find(port); it != ports_.end()) it->second.vlan_alias = alias;
   }
   std::uint64_t config_version() const { return version_; }
+  // Mark who made a bridge, a port or a port mirror (by destination); the verbs make native
+  // objects. false: no such object.
+  bool set_bridge_owner(const std::string& name, Owner o);
+  bool set_port_owner(const std::string& name, Owner o);
+  bool set_mirror_owner(const std::string& dst, Owner o);
   const std::map<std::string, PortModel>& ports() const { return ports_; }
   PortTotals totals(const PortModel& p) const;
   // The port's output passes the qdisc on its device (control/switch_qdisc.cpp).

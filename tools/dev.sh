@@ -54,7 +54,7 @@ SANITIZER_FLAGS=(-DBRISK_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DN
 TSAN_TARGETS=(brisk_unit_tests brisk_afpacket_tests brisk_afxdp_tests)
 
 # Fuzz targets: clang, ASan+UBSan, libFuzzer; only the fuzz_* targets are built in build-fuzz.
-FUZZ_TARGETS=(fuzz_pipeline fuzz_commands fuzz_server fuzz_state)
+FUZZ_TARGETS=(fuzz_pipeline fuzz_commands fuzz_server fuzz_state fuzz_ovsdb)
 fuzz_build() {
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DBRISK_FUZZ=ON -DBRISK_BENCH=OFF >/dev/null

@@ -8,6 +8,7 @@ the ingress port: 0 s0 (bound 02:..:01 198.18.60.1), 1 s1 (bound 02:..:02 MAC on
 02:..:12 198.18.60.2), 2 p2, 3 p3 (VLAN 20), 4 t4 (trunk all), 5 t5 (trunk 10,20 native 10),
 6 the bridge's own port.
 """
+import json
 import os
 import struct
 
@@ -197,6 +198,58 @@ STATE = {
     "not_state": '[1, 2, 3]',
 }
 
+# fuzz_ovsdb: <table-updates> messages back to back, as ovsdb-server sends them (monitor
+# reply, then updates). Rows: bridge "ob" with its own interface, ports of each type.
+def _ovs_map(d):
+    return ["map", [[k, v] for k, v in d.items()]]
+
+
+def _ovs_uuids(*u):
+    return ["set", [["uuid", x] for x in u]]
+
+
+def _ovs_iface(name, typ, **opts):
+    return {"new": {"name": name, "type": typ, "options": _ovs_map(opts)}}
+
+
+def _ovs_port(name, iface, **cols):
+    row = {"name": name, "interfaces": _ovs_uuids(iface)}
+    row.update(cols)
+    return {"new": row}
+
+
+_OVS_FULL = {
+    "Open_vSwitch": {"o": {"new": {"next_cfg": 1, "bridges": _ovs_uuids("b1"),
+                                   "other_config": _ovs_map({})}}},
+    "Bridge": {"b1": {"new": {"name": "ob", "ports": _ovs_uuids("pb", "p1", "p2", "p3", "p4", "p5"),
+                              "mirrors": _ovs_uuids("m1"),
+                              "other_config": _ovs_map({"mac-aging-time": "30"})}}},
+    "Port": {"pb": _ovs_port("ob", "ib"),
+             "p1": _ovs_port("o1", "i1", tag=101),
+             "p2": _ovs_port("o2", "i2", tag=10, trunks=["set", [10, 20]], vlan_mode="native-untagged"),
+             "p3": _ovs_port("o3", "i3"),
+             "p4": _ovs_port("o4", "i4", tag=4095),
+             "p5": _ovs_port("o5", "i5")},
+    "Interface": {"ib": _ovs_iface("ob", "internal"),
+                  "i1": _ovs_iface("o1", "internal"),
+                  "i2": _ovs_iface("o2", "tap"),
+                  "i3": _ovs_iface("o3", "vxlan", remote_ip="198.18.9.9", key="3735928559"),
+                  "i4": _ovs_iface("o4", "bogus"),
+                  "i5": _ovs_iface("o5", "dpdkvhostuserclient", **{"vhost-server-path": "/run/x.sock"})},
+    "Mirror": {"m1": {"new": {"name": "m1", "select_all": False, "select_src_port": _ovs_uuids("p1"),
+                              "select_dst_port": _ovs_uuids("p1"), "select_vlan": ["set", []],
+                              "output_port": _ovs_uuids("p2"), "output_vlan": ["set", []]}}},
+}
+OVSDB = {
+    "full": json.dumps(_OVS_FULL),
+    "full_then_changes": json.dumps(_OVS_FULL) + "\n" + json.dumps(
+        {"Port": {"p1": _ovs_port("o1", "i1", tag=["set", []])}}) + json.dumps(
+        {"Bridge": {"b1": {"new": {"name": "ob", "ports": _ovs_uuids("pb", "p1"),
+                                   "mirrors": ["set", []], "other_config": _ovs_map({})}}},
+         "Port": {"p2": {"old": {}}}}),
+    "malformed": '{"Port": {"p1": {"new": 5}}} {"Bridge": 3} {"Interface": {"i": {"new": {"name": ["set", [1]]}}}}',
+}
+
 
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
@@ -210,3 +263,4 @@ write("fuzz_pipeline", PIPELINE)
 write("fuzz_commands", COMMANDS)
 write("fuzz_server", SERVER)
 write("fuzz_state", STATE)
+write("fuzz_ovsdb", OVSDB)

@@ -1,0 +1,246 @@
+// The OVSDB client's parts without a server: the JSON-RPC stream splitter, the replica and its
+// datum helpers, and the reconciler bringing a real Switch (memory ports) to database rows.
+// tests/integration/ovsdb.sh runs the whole against Debian's ovsdb-server and ovs-vsctl.
+#include <gtest/gtest.h>
+
+#include "control/ovsdb_reconcile.hpp"
+#include "control/ovsdb_replica.hpp"
+#include "control/ovsdb_rpc.hpp"
+#include "control/state.hpp"
+#include "support/harness.hpp"
+
+namespace brisk::test {
+namespace {
+
+using json = nlohmann::json;
+
+TEST(OvsdbRpc, SplitsMessagesAcrossReadsAndIgnoresBracesInStrings) {
+  std::string buf = R"({"id":1,"result":{"a":"}{\"]"}} {"method":"echo","par)";
+  std::vector<std::string> out;
+  EXPECT_EQ(split_json_stream(buf, out), "");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(json::parse(out[0])["result"]["a"], "}{\"]");
+  buf += R"(ams":[],"id":"x"})"
+         "\n";
+  EXPECT_EQ(split_json_stream(buf, out), "");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(json::parse(out[1])["method"], "echo");
+  EXPECT_TRUE(buf.empty());
+}
+
+TEST(OvsdbRpc, RefusesGarbageAndOversizedMessages) {
+  std::string buf = "x{}";
+  std::vector<std::string> out;
+  EXPECT_NE(split_json_stream(buf, out), "");
+  buf = R"({"a":"0123456789"})";
+  EXPECT_NE(split_json_stream(buf, out, 8), "");
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(OvsdbRpc, RemotesAreCheckedLikeOvs) {
+  EXPECT_EQ(check_ovsdb_remote("unix:/run/openvswitch/db.sock"), "");
+  EXPECT_EQ(check_ovsdb_remote("tcp:127.0.0.1:6640"), "");
+  EXPECT_NE(check_ovsdb_remote("tcp:127.0.0.1"), "");
+  EXPECT_NE(check_ovsdb_remote("tcp:localhost:6640"), "");
+  EXPECT_NE(check_ovsdb_remote("unix:"), "");
+  EXPECT_NE(check_ovsdb_remote("/run/openvswitch/db.sock"), "");
+}
+
+TEST(OvsdbReplica, AppliesInsertModifyDeleteAndReadsDatums) {
+  OvsdbReplica db;
+  ASSERT_EQ(db.apply(json::parse(R"({"Port": {"u1": {"new": {"name": "p", "tag": 10,
+      "trunks": ["set", [10, 20]], "interfaces": ["uuid", "i1"],
+      "other": ["map", [["k", "v"]]]}}}})")),
+            "");
+  const OvsdbRow* r = db.row("Port", "u1");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(ovsdb_string(*r, "name"), "p");
+  EXPECT_EQ(ovsdb_int(*r, "tag"), 10);
+  EXPECT_EQ(ovsdb_set_atoms(*r, "trunks").size(), 2u);
+  EXPECT_EQ(ovsdb_uuids(*r, "interfaces"), std::vector<std::string>{"i1"});
+  EXPECT_EQ(ovsdb_string_map(*r, "other").at("k"), "v");
+  ASSERT_EQ(db.apply(json::parse(R"({"Port": {"u1": {"old": {"tag": 10},
+      "new": {"name": "p", "tag": ["set", []]}}}})")),
+            "");
+  EXPECT_FALSE(ovsdb_int(*db.row("Port", "u1"), "tag"));
+  EXPECT_NE(db.apply(json::parse(R"({"Port": {"u1": {"new": 3}}})")), "");
+  EXPECT_NE(db.row("Port", "u1"), nullptr);  // a malformed update changes nothing
+  ASSERT_EQ(db.apply(json::parse(R"({"Port": {"u1": {"old": {}}}})")), "");
+  EXPECT_EQ(db.row("Port", "u1"), nullptr);
+}
+
+// Rows as the server sends them.
+json uuids(std::initializer_list<const char*> u) {
+  json a = json::array();
+  for (const char* x : u) a.push_back(json::array({"uuid", x}));
+  return json::array({"set", a});
+}
+json insert(const json& row) { return {{"new", row}}; }
+
+class Reconcile : public ::testing::Test {
+ protected:
+  Harness h{"tbr0"};
+  OvsdbReplica db;
+  OvsdbReconciler rec{h.sw()};
+
+  void apply(const json& updates) {
+    ASSERT_EQ(db.apply(updates), "");
+    rec.reconcile(db);
+  }
+  const PortModel* port(const std::string& n) {
+    auto it = h.sw().ports().find(n);
+    return it == h.sw().ports().end() ? nullptr : &it->second;
+  }
+  // A bridge "ob" with its own interface and the given extra ports.
+  json bridge(std::initializer_list<const char*> ports) {
+    json p = uuids({"pb"});
+    for (const char* x : ports) p[1].push_back(json::array({"uuid", x}));
+    return {{"b1", insert({{"name", "ob"},
+                           {"ports", p},
+                           {"mirrors", uuids({})},
+                           {"other_config", json::array({"map", json::array()})}})}};
+  }
+  json port_row(const char* name, const char* iface, json extra = json::object()) {
+    json r = {{"name", name}, {"interfaces", uuids({iface})}};
+    for (auto& [k, v] : extra.items()) r[k] = v;
+    return insert(r);
+  }
+  json iface_row(const char* name, const char* type) {
+    return insert(
+        {{"name", name}, {"type", type}, {"options", json::array({"map", json::array()})}});
+  }
+};
+
+TEST_F(Reconcile, RowsBecomeOvsdbOwnedPortsWithTheirVlans) {
+  apply({{"Bridge", bridge({"p1", "p2", "p3"})},
+         {"Port",
+          {{"pb", port_row("ob", "ib")},
+           {"p1", port_row("o1", "i1", {{"tag", 10}})},
+           {"p2", port_row("o2", "i2",
+                           {{"tag", 10},
+                            {"trunks", json::array({"set", {10, 20}})},
+                            {"vlan_mode", "native-untagged"}})},
+           {"p3", port_row("o3", "i3")}}},
+         {"Interface",
+          {{"ib", iface_row("ob", "internal")},
+           {"i1", iface_row("o1", "internal")},
+           {"i2", iface_row("o2", "")},
+           {"i3", iface_row("o3", "bogus")}}}});
+  ASSERT_TRUE(h.sw().bridges().count("ob"));
+  EXPECT_EQ(h.sw().bridges().at("ob").owner, Owner::kOvsdb);
+  ASSERT_NE(port("o1"), nullptr);
+  EXPECT_EQ(port("o1")->kind, PortKind::kTap);
+  EXPECT_EQ(port("o1")->mode, VlanMode::kAccess);
+  EXPECT_EQ(port("o1")->vlan, 10);
+  EXPECT_EQ(port("o1")->owner, Owner::kOvsdb);
+  ASSERT_NE(port("o2"), nullptr);
+  EXPECT_EQ(port("o2")->mode, VlanMode::kTrunk);
+  EXPECT_EQ(port("o2")->native, 10);
+  EXPECT_TRUE(port("o2")->allowed->test(20));
+  EXPECT_FALSE(port("o2")->allowed->test(30));
+  EXPECT_EQ(port("o3"), nullptr);
+  EXPECT_NE(rec.interfaces().at("i3").error.find("bogus"), std::string::npos);
+  EXPECT_TRUE(rec.interfaces().at("ib").self);
+  EXPECT_EQ(rec.interfaces().at("ib").error, "");
+  // The state file leaves OVSDB's objects out.
+  const std::string doc = dump_state(h.sw()).dump();
+  EXPECT_EQ(doc.find("\"ob\""), std::string::npos) << doc;
+  EXPECT_EQ(doc.find("\"o1\""), std::string::npos) << doc;
+
+  // Clearing the tag: back to a trunk of every VLAN, native 0.
+  apply({{"Port",
+          {{"p1",
+            {{"new",
+              {{"name", "o1"},
+               {"interfaces", uuids({"i1"})},
+               {"tag", json::array({"set", json::array()})}}}}}}}});
+  EXPECT_EQ(port("o1")->mode, VlanMode::kTrunk);
+  EXPECT_TRUE(port("o1")->allowed->all());
+  // A port row deleted (and gone from its bridge): the brisk port goes.
+  apply({{"Bridge", bridge({"p1", "p3"})},
+         {"Port", {{"p2", json::object()}}},
+         {"Interface", {{"i2", json::object()}}}});
+  EXPECT_EQ(port("o2"), nullptr);
+  EXPECT_NE(port("o1"), nullptr);
+  // The bridge deleted: its ports go with it; the native default bridge stays.
+  apply({{"Bridge", {{"b1", json::object()}}}});
+  EXPECT_FALSE(h.sw().bridges().count("ob"));
+  EXPECT_EQ(port("o1"), nullptr);
+  EXPECT_TRUE(h.sw().bridges().count("tbr0"));
+}
+
+TEST_F(Reconcile, NativePortsAreNotTakenOverAndBadRowsChangeNothing) {
+  ASSERT_TRUE(h.cmd("tap create 5 name o1").ok);
+  apply({{"Bridge", bridge({"p1", "p2", "p4"})},
+         {"Port",
+          {{"pb", port_row("ob", "ib")},
+           {"p1", port_row("o1", "i1", {{"tag", 10}})},
+           {"p2", port_row("o2", "i2", {{"tag", 4095}})},
+           {"p4", port_row("o4", "i4", {{"tag", 7}, {"vlan_mode", "native-tagged"}})}}},
+         {"Interface",
+          {{"ib", iface_row("ob", "internal")},
+           {"i1", iface_row("o1", "internal")},
+           {"i2", iface_row("o2", "internal")},
+           {"i4", iface_row("o4", "internal")}}}});
+  EXPECT_EQ(port("o1")->owner, Owner::kNative);
+  EXPECT_EQ(port("o1")->vlan, 5);
+  EXPECT_NE(rec.interfaces().at("i1").error, "");
+  EXPECT_EQ(port("o2"), nullptr);
+  EXPECT_NE(rec.interfaces().at("i2").error.find("4095"), std::string::npos);
+  EXPECT_EQ(port("o4"), nullptr);
+  EXPECT_NE(rec.interfaces().at("i4").error.find("native-tagged"), std::string::npos);
+}
+
+TEST_F(Reconcile, TunnelsAreNamedByTheRowWithA32BitKey) {
+  json vx = insert(
+      {{"name", "ovx"},
+       {"type", "vxlan"},
+       {"options", json::array({"map", json::array({json::array({"remote_ip", "198.18.9.9"}),
+                                                    json::array({"key", "3735928559"})})})}});
+  apply({{"Bridge", bridge({"p1"})},
+         {"Port", {{"pb", port_row("ob", "ib")}, {"p1", port_row("ovx", "i1")}}},
+         {"Interface", {{"ib", iface_row("ob", "internal")}, {"i1", vx}}}});
+  ASSERT_NE(port("ovx"), nullptr);
+  EXPECT_EQ(port("ovx")->kind, PortKind::kTunnel);
+  EXPECT_EQ(port("ovx")->tunnel.key, 3735928559u & 0xffffffu);
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+}
+
+TEST_F(Reconcile, VhostUserPortsAndUnenforcedPolicing) {
+  json client =
+      insert({{"name", "ovc"},
+              {"type", "dpdkvhostuserclient"},
+              {"options",
+               json::array({"map", json::array({json::array(
+                                       {"vhost-server-path", "/run/brisk-test/vm1.sock"})})})}});
+  json server = iface_row("ovs", "dpdkvhostuser");
+  json policed = insert({{"name", "opo"},
+                         {"type", "internal"},
+                         {"options", json::array({"map", json::array()})},
+                         {"ingress_policing_rate", 1000}});
+  apply({{"Bridge", bridge({"p1", "p2", "p3"})},
+         {"Port",
+          {{"pb", port_row("ob", "ib")},
+           {"p1", port_row("ovc", "i1", {{"tag", 3}})},
+           {"p2", port_row("ovs", "i2")},
+           {"p3", port_row("opo", "i3", {{"tag", 3}})}}},
+         {"Interface",
+          {{"ib", iface_row("ob", "internal")}, {"i1", client}, {"i2", server}, {"i3", policed}}}});
+  ASSERT_NE(port("ovc"), nullptr);
+  EXPECT_EQ(port("ovc")->kind, PortKind::kVhost);
+  EXPECT_EQ(port("ovc")->driver, "client");
+  EXPECT_EQ(port("ovc")->devargs, "/run/brisk-test/vm1.sock");
+  EXPECT_EQ(port("ovc")->vlan, 3);
+  ASSERT_NE(port("ovs"), nullptr);
+  EXPECT_EQ(port("ovs")->driver, "server");
+  EXPECT_EQ(port("ovs")->devargs, std::string(kOvsRundir) + "/ovs");
+  // Policing is not enforced: the port works (realised) and its error says so.
+  ASSERT_NE(port("opo"), nullptr);
+  EXPECT_TRUE(rec.interfaces().at("i3").realised);
+  EXPECT_NE(rec.interfaces().at("i3").error.find("ingress_policing"), std::string::npos);
+  EXPECT_TRUE(rec.interfaces().at("i1").realised);
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+}
+
+}  // namespace
+}  // namespace brisk::test
