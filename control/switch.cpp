@@ -1032,6 +1032,7 @@ Reply Switch::list_ports() const {
                             {"rx_fill_ring_empty", k.rx_fill_ring_empty},
                             {"rx_invalid_descs", k.rx_invalid_descs},
                             {"tx_invalid_descs", k.tx_invalid_descs},
+                            {"tx_ring_empty", k.tx_ring_empty},
                             {"tx_refused", x->tx_refused()}};
       const UmemPool::Census c = x->umem().census();  // a scan of the chunk tags
       data.back()["umem"] = {{"members", x->umem().members()},

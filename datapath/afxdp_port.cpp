@@ -409,9 +409,37 @@ void AfXdpPort::close_all() noexcept {
   x.owner.reset();  // the last member frees the UMEM
 }
 
+std::uint64_t xsk_drops(const AfXdpStats& s, bool zero_copy, Drop d) {
+  const std::uint64_t no_buffer = zero_copy ? 0 : std::min(s.rx_fill_ring_empty, s.rx_dropped);
+  switch (d) {
+    case Drop::kXskNoBuffer:
+      return no_buffer;
+    case Drop::kXskRxRefused:
+      return s.rx_dropped - no_buffer;
+    case Drop::kXskRxRingFull:
+      return s.rx_ring_full;
+    case Drop::kXskTxInvalid:
+      return s.tx_invalid_descs;
+    default:
+      return 0;
+  }
+}
+
 std::uint64_t AfXdpPort::driver_drops(Drop d) const {
   std::uint64_t n = Port::driver_drops(d);
-  if (d == Drop::kOversize && x_->kernel_oversize != nullptr) n += *x_->kernel_oversize;
+  switch (d) {
+    case Drop::kOversize:
+      if (x_->kernel_oversize != nullptr) n += *x_->kernel_oversize;
+      break;
+    case Drop::kXskNoBuffer:
+    case Drop::kXskRxRefused:
+    case Drop::kXskRxRingFull:
+    case Drop::kXskTxInvalid:
+      n += xsk_drops(kernel_stats(), x_->pool != nullptr && x_->pool->zero_copy(), d);
+      break;
+    default:
+      break;
+  }
   return n;
 }
 

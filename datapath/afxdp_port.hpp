@@ -96,6 +96,7 @@
 #include <memory>
 #include <string>
 
+#include "datapath/counters.hpp"
 #include "datapath/port.hpp"
 
 namespace brisk {
@@ -119,15 +120,31 @@ struct AfXdpOptions {
   const XdpFastpath* fastpath = nullptr;
 };
 
-// Kernel socket statistics (XDP_STATISTICS), read on the control thread.
+// Kernel socket statistics (XDP_STATISTICS), read on the control thread. What each counts
+// (net/xdp/xsk.c, xsk_buff_pool.c):
+//   rx_dropped          received frames the socket refused: longer than a chunk (ENOSPC,
+//                       without XDP_USE_SG), and in copy mode also those that found the FILL
+//                       ring empty (ENOMEM; counted in rx_fill_ring_empty too)
+//   rx_ring_full        received frames lost because the RX ring was full (not in rx_dropped)
+//   rx_fill_ring_empty  times the kernel looked for a buffer in the FILL ring and found none:
+//                       in copy mode one lost frame each; a zero-copy driver retries
+//   rx_invalid_descs    FILL ring entries with a bad address (skipped; not frames)
+//   tx_invalid_descs    TX descriptors the kernel refused (bad address or length): lost frames
+//   tx_ring_empty       times the kernel found the TX ring empty when it looked (not frames)
 struct AfXdpStats {
-  std::uint64_t rx_dropped = 0;           // frames the kernel dropped (no room, too long)
+  std::uint64_t rx_dropped = 0;
   std::uint64_t rx_invalid_descs = 0;
   std::uint64_t tx_invalid_descs = 0;
   std::uint64_t rx_ring_full = 0;
   std::uint64_t rx_fill_ring_empty = 0;
   std::uint64_t tx_ring_empty = 0;
 };
+
+// The frames behind the kernel's counters, as brisk's named drops (datapath/counters.hpp):
+// each lost frame under exactly one reason. kXskNoBuffer: FILL ring empty (copy mode; a
+// zero-copy driver's empty-ring count is an event, not a frame, and stays out); kXskRxRefused:
+// the rest of rx_dropped (too long); kXskRxRingFull; kXskTxInvalid. 0 for any other reason.
+std::uint64_t xsk_drops(const AfXdpStats& s, bool zero_copy, Drop d);
 
 class AfXdpPort final : public Port {
  public:
@@ -154,6 +171,7 @@ class AfXdpPort final : public Port {
   // Frames too long for a UMEM chunk (dropped by brisk's XDP program) or for a Frame, dropped:
   // the port's `oversize` drops.
   std::uint64_t rx_oversize() const { return driver_drops(Drop::kOversize); }
+  // Also the frames the kernel refused to hand over or take (xsk_drops() of kernel_stats()).
   std::uint64_t driver_drops(Drop d) const override;
   // Partial TCP/UDP checksums completed in software.
   std::uint64_t rx_csum_completed() const { return csum_completed_.load(std::memory_order_relaxed); }

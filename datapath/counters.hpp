@@ -28,6 +28,10 @@ namespace brisk {
   X(kNoDestination, "no_destination", "no other port in the VLAN")             \
   X(kTxError, "tx_error", "output port refused the frame")                     \
   X(kPortDown, "port_down", "output port's device is gone")                    \
+  X(kXskRxRefused, "xsk_rx_refused", "AF_XDP socket refused it (longer than a chunk)") \
+  X(kXskNoBuffer, "xsk_no_buffer", "AF_XDP fill ring empty: no buffer to receive into") \
+  X(kXskRxRingFull, "xsk_rx_ring_full", "AF_XDP receive ring full")             \
+  X(kXskTxInvalid, "xsk_tx_invalid", "AF_XDP transmit descriptor refused by the kernel") \
   X(kTunnelTruncated, "tunnel_truncated", "encapsulated frame shorter than its headers") \
   X(kTunnelMalformed, "tunnel_malformed", "bad VXLAN/GRE header (flags, version)") \
   X(kSplitHorizon, "split_horizon", "tunnel to tunnel (never forwarded)")      \
@@ -68,8 +72,9 @@ struct Counter {
 
 struct alignas(64) PortCounters {
   Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
-  // Drops are charged to the port the frame came in on, except kTxError, kPortDown and
-  // kSecEgress, which are charged to the output port (and count copies, not frames).
+  // Drops are charged to the port the frame came in on, except kTxError, kPortDown,
+  // kXskTxInvalid and kSecEgress, which are charged to the output port (and count copies, not
+  // frames).
   std::array<Counter, kDropCount> drops;
 };
 
