@@ -141,6 +141,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
       o.fastpath = fp_.get();
       o.umems = umems_.get();
       o.worker = spec.worker;
+      if (opts_.afxdp_generic) o.xdp_mode = AfXdpOptions::XdpMode::kGeneric;
       return std::make_shared<AfXdpPort>(spec.name, o);
     };
   }
@@ -208,6 +209,7 @@ PortTotals Switch::totals(const PortModel& p) const {
     t.rx_bytes += f.rx_bytes;
     t.tx_frames += f.tx_frames;
     t.tx_bytes += f.tx_bytes;
+    t.drops[static_cast<std::size_t>(Drop::kOversize)] += f.oversize;
   }
   t.subtract(p.base);
   return t;
@@ -1013,6 +1015,7 @@ Reply Switch::list_ports() const {
                     {"dropped", t.dropped()},
                     {"xdp_fastpath", accel},
                     {"xdp_egress", accel && fp_->egress_ready(p.id)},
+                    {"tc_fastpath", accel && fastpath_skb(p)},
                     {"fastpath_rx_frames", fc.rx_frames},
                     {"fastpath_tx_frames", fc.tx_frames}});
     if (p.mode == VlanMode::kTrunk) data.back()["native"] = p.native;

@@ -32,7 +32,14 @@
 //   * Fast path: with AfXdpOptions::fastpath set, the program instance reuses the shared
 //     brisk_fp_* maps of that XdpFastpath (datapath/xdp_fastpath.hpp) instead of creating its
 //     own, so the control thread can let it forward learned unicast in the kernel. Without
-//     it the program's own (empty) maps send every frame to the socket.
+//     it the program's own (empty) maps send every frame to the socket. With it, the same
+//     object's tc program (BRISK_TC_PROG) is attached at the device's clsact ingress too
+//     (the clsact qdisc created if missing, and then removed again by the destructor): the
+//     fast path's half for what XDP cannot carry (xdp_fastpath.hpp, "Frames XDP cannot
+//     carry"). A device where that fails (tc_attached() false) keeps the XDP half alone.
+//   * The program is frags-aware (SEC("xdp.frags")): the kernel lets a veth peer's MTU go
+//     above a page (9000) under it. Frames longer than a chunk still go no further than the
+//     program (below).
 //
 // RX (the owner worker, the one that polls the port and every other member of its UMEM): a
 // batched peek on the RX ring; each frame is lent to a Frame of the worker's pool without a
@@ -166,6 +173,8 @@ class AfXdpPort final : public Port {
   // "native/zerocopy", "native/copy" or "generic/copy".
   const std::string& mode() const { return mode_; }
   bool native() const { return mode_.rfind("native", 0) == 0; }
+  // brisk's tc program runs at the device's clsact ingress (with AfXdpOptions::fastpath).
+  bool tc_attached() const;
   int ifindex() const { return ifindex_; }
   std::uint32_t queue_id() const { return queue_id_; }
   // Frames too long for a UMEM chunk (dropped by brisk's XDP program) or for a Frame, dropped:
@@ -193,6 +202,8 @@ class AfXdpPort final : public Port {
 
  private:
   void close_all() noexcept;
+  void attach_tc() noexcept;
+  void detach_tc() noexcept;
   void lock_tx() noexcept;
   void unlock_tx() noexcept { tx_lock_.clear(std::memory_order_release); }
   void kick_rx() noexcept;
