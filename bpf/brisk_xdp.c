@@ -16,24 +16,28 @@
 //      counted in `brisk_oversize`, the port's `oversize` drop (the kernel would drop it too,
 //      counted only as the socket's rx_dropped).
 //
-// The fast path forwards a frame only if ALL of these hold (else: userspace):
-//   * the ingress device is a published port with BRISK_FP_IN (accelerated), and the frame
-//     is not longer than BRISK_FP_MAX_FRAME;
+// The fast path forwards a frame only if ALL of these hold (else: userspace); fp_lookup()
+// decides them, for both programs:
+//   * the ingress device is a published port with BRISK_FP_IN (accelerated);
 //   * destination MAC unicast, source MAC unicast and nonzero;
 //   * VLAN classification succeeds the way datapath/vlan.hpp does it, without the drops:
 //     access port: untagged only (priority-tagged and tagged frames go up); trunk: a tag with
 //     a carried VID, or untagged with a carried native VLAN;
 //   * the source (bridge, VLAN, MAC) is in brisk_fp_fdb ON THE INGRESS PORT (not yet learned
 //     or moved: userspace learns it);
-//   * the destination (bridge, VLAN, MAC) is in brisk_fp_fdb on another port that is
-//     published with BRISK_FP_OUT, in the same bridge, carrying the VLAN;
+//   * the destination (bridge, VLAN, MAC) is in brisk_fp_fdb on another accelerated port
+//     (BRISK_FP_IN) in the same bridge, carrying the VLAN;
 //   * a frame that still carries an 802.1Q tag after classification (the inner, customer
 //     tag of a double-tagged frame from a trunk) does not go to an access port: userspace
 //     pops that tag too (PortConf::pops_inner_tag()). dot1q-tunnel ports are never
 //     published (datapath/vlan.hpp; control/switch_fastpath.cpp);
-//   * the frame is not an IPv4/IPv6 TCP/UDP frame whose checksum field holds only the
-//     pseudo-header sum (a peer's checksum offload: userspace completes it, see
-//     datapath/csum.hpp; XDP redirect would deliver it unfinished).
+// The XDP program redirects the frame itself only if ALSO the output port has BRISK_FP_OUT
+// (its device takes XDP redirects), the frame is in one buffer and not longer than
+// BRISK_FP_MAX_FRAME, and it is not an IPv4/IPv6 TCP/UDP frame whose checksum field holds
+// only the pseudo-header sum (a peer's checksum offload, see datapath/csum.hpp; an XDP
+// redirect would deliver it unfinished). Else, when the tc program takes the frame
+// (tc_takes(): BRISK_FP_SKB on the ingress port, untagged in and out, no mirror), it passes
+// the frame up (XDP_PASS) and brisk_tc_rx forwards the skb; otherwise userspace.
 // On a hit it refreshes the source entry's last-seen time (at most once a second per entry)
 // and counts the frame on both ports in brisk_fp_stats.
 //
@@ -59,8 +63,9 @@
 //     instance;
 //   * limits, flags and the layouts of map keys and values are in brisk_xdp_abi.h, shared
 //     with the C++ side (static_asserts on sizes there);
-//   * the entry point is SEC("xdp") BRISK_XDP_PROG (brisk_xdp_rx), which userspace looks up
-//     by BRISK_XDP_PROG_NAME;
+//   * the entry points are SEC("xdp.frags") BRISK_XDP_PROG (brisk_xdp_rx, native mode) and
+//     SEC("xdp") BRISK_XDP_GENERIC_PROG (the same without frags, generic mode), and
+//     SEC("tc") BRISK_TC_PROG (brisk_tc_rx), which userspace looks up by their *_NAME;
 //     brisk_devmap_xmit (BTF raw tracepoint) is loaded and attached by XdpFastpath only;
 //   * anything the fast path does not handle ends in the XSKMAP redirect (or, too long for a
 //     chunk, in brisk_oversize).
@@ -70,6 +75,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -243,14 +249,23 @@ static __always_inline int partial_l4(void *l3, void *end, __u16 proto_be) {
   return fold(sum) == field;
 }
 
-// Returns XDP_REDIRECT when the frame was forwarded, -1 when userspace must see it.
-static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
-  __u32 len = (__u32)(end - data);
-  if (data + ETH_HLEN > end || len > BRISK_FP_MAX_FRAME) return -1;
+// What the lookup both programs share found for a frame that may take the fast path.
+struct fp_hit {
+  struct brisk_fp_port *in, *out;
+  struct brisk_fp_entry *src;
+  void *l3;
+  __u32 in_id, out_id;
+  __u16 vlan, l3proto;
+  int tagged;   // an 802.1Q tag in the frame's bytes (a trunk's VLAN)
+  int tag_out;  // the output port sends the VLAN tagged
+};
 
-  __u32 ifindex = ctx->ingress_ifindex;
+// The forwarding decision of the fast path, for both programs (the frame's bytes from `data`
+// to `end`, its first buffer): 0 and `h` filled when the frame is learned unicast between two
+// accelerated ports of one bridge that carry its VLAN, -1 when userspace must see it (the
+// conditions at the top of this file, but the frame's length and checksum).
+static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struct fp_hit *h) {
+  if (data + ETH_HLEN > end) return -1;
   __u32 *pidp = bpf_map_lookup_elem(&brisk_fp_ifs, &ifindex);
   if (!pidp) return -1;
   __u32 in_id = *pidp;
@@ -293,14 +308,61 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
   __u32 out_id = dst->port;
   if (out_id == in_id) return -1;  // same_port: userspace counts the drop
   struct brisk_fp_port *out = bpf_map_lookup_elem(&brisk_fp_ports, &out_id);
-  if (!out || !(out->flags & BRISK_FP_OUT) || out->bridge != in->bridge || !carries(out, vlan))
+  if (!out || !(out->flags & BRISK_FP_IN) || out->bridge != in->bridge || !carries(out, vlan))
     return -1;
   if (!out->trunk && l3proto == bpf_htons(ETH_P_8021Q)) return -1;  // a customer tag to pop
 
-  if (partial_l4(l3, end, l3proto)) return -1;
-
+  h->in = in;
+  h->out = out;
+  h->src = src;
+  h->l3 = l3;
+  h->in_id = in_id;
+  h->out_id = out_id;
+  h->vlan = vlan;
+  h->l3proto = l3proto;
+  h->tagged = tagged;
   // Egress VLAN: tag unless access or the trunk's native VLAN (PortConf::egress_tag()).
-  int tag_out = out->trunk && vlan != out->native_vlan;
+  h->tag_out = out->trunk && vlan != out->native_vlan;
+  return 0;
+}
+
+// The tc program forwards this hit (BRISK_FP_SKB on the ingress port): untagged in and out,
+// no mirror on either port.
+static __always_inline int tc_takes(const struct fp_hit *h) {
+  return (h->in->flags & BRISK_FP_SKB) && !h->tagged && !h->tag_out &&
+         !((h->in->flags | h->out->flags) & BRISK_FP_MIRROR);
+}
+
+static __always_inline void stamp_source(struct brisk_fp_entry *src) {
+  // Keep the source alive for ageing (the control thread reads seen_ns before expiring it).
+  __u64 now = bpf_ktime_get_coarse_ns();
+  if (now - src->seen_ns > 1000000000ull) src->seen_ns = now;
+}
+
+// Returns XDP_REDIRECT when the frame was forwarded, XDP_PASS when the tc program forwards it
+// (it makes the same decision on the skb), -1 when userspace must see it.
+static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  // The whole frame: with frags (a multi-buffer frame, xdp.frags) data..end is its first part.
+  __u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
+  const int whole = (__u32)(end - data) == len;
+  struct fp_hit h;
+  if (fp_lookup(data, end, ctx->ingress_ifindex, &h) != 0) return -1;
+  struct brisk_fp_port *in = h.in, *out = h.out;
+  __u32 in_id = h.in_id, out_id = h.out_id;
+  __u16 vlan = h.vlan;
+  int tagged = h.tagged, tag_out = h.tag_out;
+
+  // What XDP cannot carry goes to the tc program, or else to userspace: a partial checksum
+  // (XDP has no CHECKSUM_PARTIAL), an output device without XDP redirects, a long or
+  // multi-buffer frame.
+  if (!(out->flags & BRISK_FP_OUT) || !whole || len > BRISK_FP_MAX_FRAME ||
+      partial_l4(h.l3, end, h.l3proto)) {
+    if (!tc_takes(&h)) return -1;
+    stamp_source(h.src);
+    return XDP_PASS;
+  }
   __u32 out_ifindex = out->ifindex;
   __u32 out_len = len;
 
@@ -350,9 +412,7 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
     out_len += 4;
   }
 
-  // Keep the source alive for ageing (the control thread reads seen_ns before expiring it).
-  __u64 now = bpf_ktime_get_coarse_ns();
-  if (now - src->seen_ns > 1000000000ull) src->seen_ns = now;
+  stamp_source(h.src);
 
   struct brisk_fp_counters *c = bpf_map_lookup_elem(&brisk_fp_stats, &in_id);
   if (c) {
@@ -386,12 +446,11 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
   return bpf_redirect_map(devs, 0, BPF_F_BROADCAST);
 }
 
-SEC("xdp")
-int BRISK_XDP_PROG(struct xdp_md *ctx) {
+static __always_inline int brisk_rx(struct xdp_md *ctx) {
   int act = brisk_fast_path(ctx);
-  if (act == XDP_REDIRECT) return act;
+  if (act == XDP_REDIRECT || act == XDP_PASS) return act;
   __u32 queue = ctx->rx_queue_index;
-  __u64 len = (__u64)(ctx->data_end - ctx->data);
+  __u64 len = bpf_xdp_get_buff_len(ctx);
   if (len > BRISK_XSK_MAX_FRAME && bpf_map_lookup_elem(&brisk_xsks, &queue)) {
     __u32 zero = 0;
     __u64 *n = bpf_map_lookup_elem(&brisk_oversize, &zero);
@@ -399,6 +458,55 @@ int BRISK_XDP_PROG(struct xdp_md *ctx) {
     return XDP_DROP;
   }
   return bpf_redirect_map(&brisk_xsks, queue, XDP_PASS);
+}
+
+// Native mode: xdp.frags (BPF_F_XDP_HAS_FRAGS) takes multi-buffer frames, so a veth under it
+// accepts an MTU above a page (9000) on its peer.
+SEC("xdp.frags")
+int BRISK_XDP_PROG(struct xdp_md *ctx) { return brisk_rx(ctx); }
+
+// Generic (skb) mode: the same program without frags. Generic XDP linearizes an skb for it
+// in place; for a frags-aware program it copies the skb into new pages and the copy reaches
+// tc without its MAC header length (6.18), which breaks the tc half's redirect.
+SEC("xdp")
+int BRISK_XDP_GENERIC_PROG(struct xdp_md *ctx) { return brisk_rx(ctx); }
+
+// The tc fast path (clsact ingress of a port with BRISK_FP_SKB): the skbs the XDP program
+// passed up because it could not redirect them itself. The same decision (fp_lookup,
+// tc_takes) on the skb's bytes; a frame it does not take goes on to the stack as it would
+// without this program (a frame XDP passed and the state changed in between is lost there:
+// the microseconds a change takes to land, as for an XDP redirect). A frame longer than the
+// output device's MTU (a GSO super-frame: any of its segments) is dropped and counted
+// (`oversize`). bpf_redirect keeps the skb's checksum offload and GSO metadata; the output
+// device's qdisc, and software segmentation where it cannot take the super-frame, apply as
+// for any transmission. Counters count wire frames (a super-frame's segments).
+SEC("tc")
+int BRISK_TC_PROG(struct __sk_buff *skb) {
+  if (skb->vlan_present) return TC_ACT_OK;  // the tag outside the bytes: not for XDP either
+  void *data = (void *)(long)skb->data;
+  void *end = (void *)(long)skb->data_end;
+  struct fp_hit h;
+  // skb->ifindex: the receiving device (skb_iif is not carried over when generic XDP copies
+  // the skb into its own pages).
+  if (fp_lookup(data, end, skb->ifindex, &h) != 0 || !tc_takes(&h)) return TC_ACT_OK;
+  __u32 in_id = h.in_id, out_id = h.out_id;
+  struct brisk_fp_counters *c = bpf_map_lookup_elem(&brisk_fp_stats, &in_id);
+  if (!c) return TC_ACT_OK;
+  __u32 mtu = 0;
+  if (bpf_check_mtu(skb, h.out->ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) != BPF_MTU_CHK_RET_SUCCESS) {
+    c->oversize += 1;
+    return TC_ACT_SHOT;
+  }
+  stamp_source(h.src);
+  __u32 frames = skb->gso_segs > 1 ? skb->gso_segs : 1;
+  c->rx_frames += frames;
+  c->rx_bytes += skb->len;
+  struct brisk_fp_counters *oc = bpf_map_lookup_elem(&brisk_fp_stats, &out_id);
+  if (oc) {
+    oc->tx_frames += frames;
+    oc->tx_bytes += skb->len;
+  }
+  return bpf_redirect(h.out->ifindex, 0);
 }
 
 // xdp:xdp_devmap_xmit (include/trace/events/xdp.h), as a BTF-enabled raw tracepoint: one

@@ -13,11 +13,17 @@
 #include <linux/types.h>
 
 /* The entry point every brisk AF_XDP port and the fast path attach: brisk_xdp.c defines the
- * function through BRISK_XDP_PROG, userspace looks it up by BRISK_XDP_PROG_NAME. */
+ * function through BRISK_XDP_PROG, userspace looks it up by BRISK_XDP_PROG_NAME. The same
+ * object's tc (clsact ingress) program, BRISK_TC_PROG, is attached next to it on ports with
+ * the fast path (see BRISK_FP_SKB). */
 #define BRISK_XDP_PROG brisk_xdp_rx
+#define BRISK_XDP_GENERIC_PROG brisk_xdp_rx_skb  // the same, for generic mode (no frags)
+#define BRISK_TC_PROG brisk_tc_rx
 #define BRISK_XDP_STR_(x) #x
 #define BRISK_XDP_STR(x) BRISK_XDP_STR_(x)
 #define BRISK_XDP_PROG_NAME BRISK_XDP_STR(BRISK_XDP_PROG)
+#define BRISK_XDP_GENERIC_PROG_NAME BRISK_XDP_STR(BRISK_XDP_GENERIC_PROG)
+#define BRISK_TC_PROG_NAME BRISK_XDP_STR(BRISK_TC_PROG)
 
 #define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
 #define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)
@@ -32,6 +38,14 @@
 // bridge with a bridge-wide port mirror): the fast path forwards them only with the copies,
 // through the (in, out) pair's group in brisk_fp_mpairs; without one they go to userspace.
 #define BRISK_FP_MIRROR 4u
+// brisk's tc program runs on this port's device (clsact ingress). A fast-path frame that the
+// XDP program cannot redirect itself (a partial checksum, an output device that takes no XDP
+// redirects, longer than BRISK_FP_MAX_FRAME or in several buffers) is passed up (XDP_PASS),
+// and the tc program, making the same decision on the skb, redirects it, with its checksum
+// offload and GSO metadata, to the output port's device (bpf_redirect: through its qdisc,
+// segmented there if it cannot take the super-frame). Only for untagged frames between ports
+// that send them untagged, and not for mirrored ports.
+#define BRISK_FP_SKB 8u
 
 #define BRISK_FP_MAX_COPIES 8     // mirror destinations per (in, out) pair (kFpMaxCopies)
 #define BRISK_FP_GROUP_DEVS 16    // devices per group devmap: out + copies (kFpGroupDevs)
@@ -64,8 +78,11 @@ struct brisk_fp_entry {
   __u64 seen_ns;  // CLOCK_MONOTONIC ns of the last fast-path frame from this source
 };
 
+// Per port and CPU. oversize: frames the tc program found longer than the output device's
+// MTU, charged to the ingress port (userspace's drop `oversize`).
 struct brisk_fp_counters {
   __u64 rx_frames, rx_bytes, tx_frames, tx_bytes;
+  __u64 oversize, pad[3];
 };
 
 // What a mirrored (in, out) pair needs. Key: struct brisk_fp_pair. Written by XdpFastpath
@@ -96,7 +113,7 @@ struct brisk_fp_dkey {
 static_assert(sizeof(struct brisk_fp_port) == 536, "brisk_fp_port layout");
 static_assert(sizeof(struct brisk_fp_key) == 12, "brisk_fp_key layout");
 static_assert(sizeof(struct brisk_fp_entry) == 16, "brisk_fp_entry layout");
-static_assert(sizeof(struct brisk_fp_counters) == 32, "brisk_fp_counters layout");
+static_assert(sizeof(struct brisk_fp_counters) == 64, "brisk_fp_counters layout");
 static_assert(sizeof(struct brisk_fp_pair) == 8, "brisk_fp_pair layout");
 static_assert(sizeof(struct brisk_fp_mgroup) == 64, "brisk_fp_mgroup layout");
 static_assert(sizeof(struct brisk_fp_mcounters) == 32, "brisk_fp_mcounters layout");

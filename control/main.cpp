@@ -45,6 +45,10 @@ const char* kUsage = R"(usage: briskd [options]
   --tap-prefix PREFIX    prefix of generated tap names (default mega_tap)
   --xdp-fastpath on|off  forward learned unicast between AF_XDP ports (native XDP) inside
                          brisk's XDP program (default on)
+  --afxdp-xdp native|generic
+                         how AF_XDP ports attach brisk's XDP program (default native);
+                         generic keeps a veth peer's TSO (super-frames forwarded whole by
+                         the fast path's tc half)
   --afxdp-umem shared|private
                          shared (default): the AF_XDP ports of one worker share one UMEM and
                          frames between them are forwarded without a copy; private: one
@@ -138,6 +142,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       opts.xdp_fastpath = v == "on";
+    } else if (a == "--afxdp-xdp") {
+      std::string v = value();
+      if (v != "native" && v != "generic") {
+        std::fprintf(stderr, "briskd: --afxdp-xdp wants native or generic\n");
+        return 2;
+      }
+      opts.afxdp_generic = v == "generic";
     } else if (a == "--afxdp-umem") {
       std::string v = value();
       if (v != "shared" && v != "private") {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <map>
 
+#include "datapath/afxdp_port.hpp"
+
 namespace brisk {
 
 namespace {
@@ -62,6 +64,10 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
       {"brisk_port_drops_total", "Frames dropped, by the port charged and the reason.", "counter",
        ""},
       {"brisk_drops_total", "Frames dropped on all ports, by reason.", "counter", ""},
+      {"brisk_port_xsk_total",
+       "An AF_XDP port's kernel socket counters (XDP_STATISTICS), by counter; the lost frames "
+       "among them are also in brisk_port_drops_total (reasons xsk_*).",
+       "counter", ""},
       {"brisk_fdb_entries", "Entries in the bridge's FDB.", "gauge", ""},
       {"brisk_fdb_limit", "Capacity limit of the bridge's FDB.", "gauge", ""},
       {"brisk_fdb_ageing_seconds", "FDB ageing time (0: hub mode).", "gauge", ""},
@@ -94,6 +100,19 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
                  std::string(kDropNames[i]) + "\"",
              t.drops[i]);
       total[i] += t.drops[i];
+    }
+    if (const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) {
+      const AfXdpStats k = x->kernel_stats();
+      const std::pair<const char*, std::uint64_t> xsk[] = {
+          {"rx_dropped", k.rx_dropped},
+          {"rx_ring_full", k.rx_ring_full},
+          {"rx_fill_ring_empty", k.rx_fill_ring_empty},
+          {"rx_invalid_descs", k.rx_invalid_descs},
+          {"tx_invalid_descs", k.tx_invalid_descs},
+          {"tx_ring_empty", k.tx_ring_empty}};
+      for (const auto& [what, v] : xsk)
+        sample(fam("brisk_port_xsk_total"), "port=\"" + esc(name) + "\",counter=\"" + what + "\"",
+               v);
     }
     ++kinds[{p.bridge, std::string(port_kind_name(p.kind))}];
   }

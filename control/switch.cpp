@@ -166,6 +166,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
       o.fastpath = fp_.get();
       o.umems = umems_.get();
       o.worker = spec.worker;
+      if (opts_.afxdp_generic) o.xdp_mode = AfXdpOptions::XdpMode::kGeneric;
       return std::make_shared<AfXdpPort>(spec.name, o);
     };
   }
@@ -233,6 +234,7 @@ PortTotals Switch::totals(const PortModel& p) const {
     t.rx_bytes += f.rx_bytes;
     t.tx_frames += f.tx_frames;
     t.tx_bytes += f.tx_bytes;
+    t.drops[static_cast<std::size_t>(Drop::kOversize)] += f.oversize;
   }
   t.subtract(p.base);
   return t;
@@ -1045,6 +1047,7 @@ Reply Switch::list_ports() const {
                     {"dropped", t.dropped()},
                     {"xdp_fastpath", accel},
                     {"xdp_egress", accel && fp_->egress_ready(p.id)},
+                    {"tc_fastpath", accel && fastpath_skb(p)},
                     {"fastpath_rx_frames", fc.rx_frames},
                     {"fastpath_tx_frames", fc.tx_frames},
                     {"qdisc", qdisc_json(p)},
@@ -1067,6 +1070,7 @@ Reply Switch::list_ports() const {
                             {"rx_fill_ring_empty", k.rx_fill_ring_empty},
                             {"rx_invalid_descs", k.rx_invalid_descs},
                             {"tx_invalid_descs", k.tx_invalid_descs},
+                            {"tx_ring_empty", k.tx_ring_empty},
                             {"tx_refused", x->tx_refused()}};
       const UmemPool::Census c = x->umem().census();  // a scan of the chunk tags
       data.back()["umem"] = {{"members", x->umem().members()},

@@ -57,6 +57,11 @@ struct SwitchOptions {
   // them are forwarded without a copy. false: every AF_XDP port has its own UMEM (copies).
   // briskd: --afxdp-umem shared|private.
   bool afxdp_shared_umem = true;
+  // AF_XDP ports attach brisk's XDP program in generic (skb) mode instead of native. A veth
+  // under a native program loses its peer's TSO (the kernel's rule: veth_xdp_set); generic
+  // mode leaves the peer alone, and the tc half of the fast path carries its super-frames.
+  // briskd: --afxdp-xdp native|generic.
+  bool afxdp_generic = false;
   // fdb-limit of new bridges (`bridge config <b> fdb-limit=N` changes one bridge).
   std::uint32_t fdb_limit = kMacTableDefaultLimit;
   // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message
@@ -292,6 +297,7 @@ class Switch {
   nlohmann::json qdisc_json(const PortModel& p) const;
   // Mirrors (control/mirror.cpp).
   bool fastpath_mirrored(const PortModel& p) const;
+  bool fastpath_skb(const PortModel& p) const;  // control/switch_fastpath.cpp
   bool is_mirror_dst(const std::string& port) const;
   bool is_mirror_src(const std::string& port) const;
   std::optional<std::uint16_t> alloc_mirror_slot();

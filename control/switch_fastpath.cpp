@@ -13,7 +13,8 @@
 namespace brisk {
 
 // A port is accelerated when the kernel can do for its frames all that the userspace
-// pipeline would: an AF_XDP system port in native XDP mode, in a bridge that learns (hub mode
+// pipeline would: an AF_XDP system port in native XDP mode (or generic with brisk's tc
+// program on its device), in a bridge that learns (hub mode
 // floods everything), without port security (bindings and ARP/ND inspection need userspace).
 // Ports a capture reads (every port of a bridge with a bridge capture), mirror destinations,
 // and ports that are not AF_XDP devices (taps, tunnels, vhost-user) are never accelerated:
@@ -28,7 +29,9 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   if (!fp_ || p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
   if (p.mode == VlanMode::kDot1qTunnel) return false;
   const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
-  if (x == nullptr || !x->native()) return false;
+  // Native XDP, or generic XDP with the tc half (what generic XDP would redirect as an skb
+  // copy, the tc program sends on as the skb itself).
+  if (x == nullptr || (!x->native() && !x->tc_attached())) return false;
   if (p.security) return false;
   // Captures must see every frame of their ports (or of the whole bridge) in userspace. A
   // port mirror's destination receives only copies: its own input is never forwarded. A port
@@ -47,6 +50,13 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
 
 bool Switch::fastpath_accelerated(const PortModel& p) const {
   return fp_ && fp_->accelerated(p.id);
+}
+
+// brisk's tc program runs on the port's device: the fast path reaches it (and forwards its
+// frames) also for what XDP cannot carry (xdp_fastpath.hpp, "Frames XDP cannot carry").
+bool Switch::fastpath_skb(const PortModel& p) const {
+  const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
+  return x != nullptr && x->tc_attached();
 }
 
 // Frames entering or leaving `p` are copied by a port mirror.
@@ -99,6 +109,7 @@ void Switch::sync_fastpath() {
     c.accelerated = fastpath_eligible(p);
     c.mirrored = c.accelerated && fastpath_mirrored(p);
     c.qdisc = p.qdisc.present();  // control/switch_qdisc.cpp
+    c.skb = c.accelerated && fastpath_skb(p);
     if (c.ifindex == 0) {  // not an AF_XDP device: never in the kernel's view
       fp_->clear_port(p.id);
       continue;

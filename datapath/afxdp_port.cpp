@@ -124,6 +124,10 @@ struct AfXdpPort::Xsk {
   const volatile std::uint64_t* kernel_oversize = nullptr;
   std::uint32_t attach_flags = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE once attached
   bool attached = false;
+  bpf_program* tc_prog = nullptr;  // loaded with the fast path: attached at clsact ingress
+  bool tc_attached = false;
+  bool tc_made_qdisc = false;  // the clsact qdisc is brisk's: removed with the program
+  std::uint32_t tc_handle = 0, tc_priority = 0;
 
   void close_socket() noexcept {
     // Unmap first: a mapping holds a reference to the socket, and the close must release it.
@@ -245,9 +249,15 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     if (map == nullptr || prog == nullptr)
       fail(ENOENT, "AF_XDP port " + ifname + ": " + path + " lacks map " + kXskMapName +
                        " or program " + kProgName);
-    // The mirror transmit counter is XdpFastpath's (bpf/brisk_xdp.c), never a port's.
+    // The mirror transmit counter is XdpFastpath's (bpf/brisk_xdp.c), never a port's; the tc
+    // program only serves the fast path.
     if (bpf_program* tp = bpf_object__find_program_by_name(x.obj, "brisk_devmap_xmit"))
       bpf_program__set_autoload(tp, false);
+    x.tc_prog = bpf_object__find_program_by_name(x.obj, BRISK_TC_PROG_NAME);
+    if (x.tc_prog != nullptr && opts.fastpath == nullptr) {
+      bpf_program__set_autoload(x.tc_prog, false);
+      x.tc_prog = nullptr;
+    }
     if (opts.queue_id >= bpf_map__max_entries(map)) {
       int rc = bpf_map__set_max_entries(map, opts.queue_id + 1);
       if (rc != 0) fail(err_of(rc), "AF_XDP port " + ifname + ": resize " + kXskMapName);
@@ -288,6 +298,9 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     if (!x.attached && opts.xdp_mode == XdpMode::kNative)
       fail(native_err, "AF_XDP port " + ifname + ": native XDP attach");
     if (!x.attached) {
+      // The generic entry point (no frags: see bpf/brisk_xdp.c); an older object has only one.
+      if (bpf_program* g = bpf_object__find_program_by_name(x.obj, BRISK_XDP_GENERIC_PROG_NAME))
+        x.prog_fd = bpf_program__fd(g);
       int rc = bpf_xdp_attach(ifindex_, x.prog_fd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
                               nullptr);
       if (rc != 0) {
@@ -382,6 +395,10 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     const std::uint32_t key = opts.queue_id;
     if (int rc = bpf_map_update_elem(x.map_fd, &key, &x.fd, 0); rc != 0)
       fail(err_of(rc), "AF_XDP port " + ifname + ": insert socket into " + kXskMapName);
+
+    // 6. The fast path's tc half. The XDP program passes frames to it only once userspace
+    // has published BRISK_FP_SKB for the port, which it does only when this succeeded.
+    if (x.tc_prog != nullptr) attach_tc();
   } catch (...) {
     close_all();
     throw;
@@ -390,11 +407,59 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 
 AfXdpPort::~AfXdpPort() { close_all(); }
 
+// Attaches the loaded tc program at the device's clsact ingress, creating the clsact qdisc if
+// the device has none. Failure leaves the port without the tc half (tc_attached() false).
+void AfXdpPort::attach_tc() noexcept {
+  Xsk& x = *x_;
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex_;
+  hook.attach_point = BPF_TC_INGRESS;
+  const int made = bpf_tc_hook_create(&hook);  // -EEXIST: a clsact qdisc is there already
+  if (made != 0 && made != -EEXIST) return;
+  bpf_tc_opts o{};
+  o.sz = sizeof(o);
+  o.prog_fd = bpf_program__fd(x.tc_prog);
+  if (bpf_tc_attach(&hook, &o) != 0) {
+    if (made == 0) {
+      hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+      bpf_tc_hook_destroy(&hook);
+    }
+    return;
+  }
+  x.tc_handle = o.handle;
+  x.tc_priority = o.priority;
+  x.tc_made_qdisc = made == 0;
+  x.tc_attached = true;
+}
+
+void AfXdpPort::detach_tc() noexcept {
+  Xsk& x = *x_;
+  if (!x.tc_attached) return;
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex_;
+  hook.attach_point = BPF_TC_INGRESS;
+  bpf_tc_opts o{};
+  o.sz = sizeof(o);
+  o.handle = x.tc_handle;
+  o.priority = x.tc_priority;
+  bpf_tc_detach(&hook, &o);  // fails harmlessly when the device is gone
+  if (x.tc_made_qdisc) {
+    hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+    bpf_tc_hook_destroy(&hook);
+  }
+  x.tc_attached = false;
+}
+
+bool AfXdpPort::tc_attached() const { return x_->tc_attached; }
+
 void AfXdpPort::close_all() noexcept {
   if (qdisc_fd_ >= 0) ::close(qdisc_fd_);
   qdisc_fd_ = -1;
   if (!x_) return;
   Xsk& x = *x_;
+  detach_tc();
   x.close_socket();  // also leaves the XSKMAP
   if (x.bound) x.owner->retire_slot(x.slot);  // its chunks come back after the retire delay
   x.bound = false;
@@ -415,9 +480,37 @@ void AfXdpPort::close_all() noexcept {
   x.owner.reset();  // the last member frees the UMEM
 }
 
+std::uint64_t xsk_drops(const AfXdpStats& s, bool zero_copy, Drop d) {
+  const std::uint64_t no_buffer = zero_copy ? 0 : std::min(s.rx_fill_ring_empty, s.rx_dropped);
+  switch (d) {
+    case Drop::kXskNoBuffer:
+      return no_buffer;
+    case Drop::kXskRxRefused:
+      return s.rx_dropped - no_buffer;
+    case Drop::kXskRxRingFull:
+      return s.rx_ring_full;
+    case Drop::kXskTxInvalid:
+      return s.tx_invalid_descs;
+    default:
+      return 0;
+  }
+}
+
 std::uint64_t AfXdpPort::driver_drops(Drop d) const {
   std::uint64_t n = Port::driver_drops(d);
-  if (d == Drop::kOversize && x_->kernel_oversize != nullptr) n += *x_->kernel_oversize;
+  switch (d) {
+    case Drop::kOversize:
+      if (x_->kernel_oversize != nullptr) n += *x_->kernel_oversize;
+      break;
+    case Drop::kXskNoBuffer:
+    case Drop::kXskRxRefused:
+    case Drop::kXskRxRingFull:
+    case Drop::kXskTxInvalid:
+      n += xsk_drops(kernel_stats(), x_->pool != nullptr && x_->pool->zero_copy(), d);
+      break;
+    default:
+      break;
+  }
   return n;
 }
 

@@ -32,7 +32,14 @@
 //   * Fast path: with AfXdpOptions::fastpath set, the program instance reuses the shared
 //     brisk_fp_* maps of that XdpFastpath (datapath/xdp_fastpath.hpp) instead of creating its
 //     own, so the control thread can let it forward learned unicast in the kernel. Without
-//     it the program's own (empty) maps send every frame to the socket.
+//     it the program's own (empty) maps send every frame to the socket. With it, the same
+//     object's tc program (BRISK_TC_PROG) is attached at the device's clsact ingress too
+//     (the clsact qdisc created if missing, and then removed again by the destructor): the
+//     fast path's half for what XDP cannot carry (xdp_fastpath.hpp, "Frames XDP cannot
+//     carry"). A device where that fails (tc_attached() false) keeps the XDP half alone.
+//   * The program is frags-aware (SEC("xdp.frags")): the kernel lets a veth peer's MTU go
+//     above a page (9000) under it. Frames longer than a chunk still go no further than the
+//     program (below).
 //
 // RX (the owner worker, the one that polls the port and every other member of its UMEM): a
 // batched peek on the RX ring; each frame is lent to a Frame of the worker's pool without a
@@ -111,6 +118,7 @@
 #include <memory>
 #include <string>
 
+#include "datapath/counters.hpp"
 #include "datapath/port.hpp"
 
 namespace brisk {
@@ -134,15 +142,31 @@ struct AfXdpOptions {
   const XdpFastpath* fastpath = nullptr;
 };
 
-// Kernel socket statistics (XDP_STATISTICS), read on the control thread.
+// Kernel socket statistics (XDP_STATISTICS), read on the control thread. What each counts
+// (net/xdp/xsk.c, xsk_buff_pool.c):
+//   rx_dropped          received frames the socket refused: longer than a chunk (ENOSPC,
+//                       without XDP_USE_SG), and in copy mode also those that found the FILL
+//                       ring empty (ENOMEM; counted in rx_fill_ring_empty too)
+//   rx_ring_full        received frames lost because the RX ring was full (not in rx_dropped)
+//   rx_fill_ring_empty  times the kernel looked for a buffer in the FILL ring and found none:
+//                       in copy mode one lost frame each; a zero-copy driver retries
+//   rx_invalid_descs    FILL ring entries with a bad address (skipped; not frames)
+//   tx_invalid_descs    TX descriptors the kernel refused (bad address or length): lost frames
+//   tx_ring_empty       times the kernel found the TX ring empty when it looked (not frames)
 struct AfXdpStats {
-  std::uint64_t rx_dropped = 0;           // frames the kernel dropped (no room, too long)
+  std::uint64_t rx_dropped = 0;
   std::uint64_t rx_invalid_descs = 0;
   std::uint64_t tx_invalid_descs = 0;
   std::uint64_t rx_ring_full = 0;
   std::uint64_t rx_fill_ring_empty = 0;
   std::uint64_t tx_ring_empty = 0;
 };
+
+// The frames behind the kernel's counters, as brisk's named drops (datapath/counters.hpp):
+// each lost frame under exactly one reason. kXskNoBuffer: FILL ring empty (copy mode; a
+// zero-copy driver's empty-ring count is an event, not a frame, and stays out); kXskRxRefused:
+// the rest of rx_dropped (too long); kXskRxRingFull; kXskTxInvalid. 0 for any other reason.
+std::uint64_t xsk_drops(const AfXdpStats& s, bool zero_copy, Drop d);
 
 class AfXdpPort final : public Port {
  public:
@@ -164,11 +188,14 @@ class AfXdpPort final : public Port {
   // "native/zerocopy", "native/copy" or "generic/copy".
   const std::string& mode() const { return mode_; }
   bool native() const { return mode_.rfind("native", 0) == 0; }
+  // brisk's tc program runs at the device's clsact ingress (with AfXdpOptions::fastpath).
+  bool tc_attached() const;
   int ifindex() const override { return ifindex_; }
   std::uint32_t queue_id() const { return queue_id_; }
   // Frames too long for a UMEM chunk (dropped by brisk's XDP program) or for a Frame, dropped:
   // the port's `oversize` drops.
   std::uint64_t rx_oversize() const { return driver_drops(Drop::kOversize); }
+  // Also the frames the kernel refused to hand over or take (xsk_drops() of kernel_stats()).
   std::uint64_t driver_drops(Drop d) const override;
   // Partial TCP/UDP checksums completed in software.
   std::uint64_t rx_csum_completed() const { return csum_completed_.load(std::memory_order_relaxed); }
@@ -196,6 +223,8 @@ class AfXdpPort final : public Port {
 
  private:
   void close_all() noexcept;
+  void attach_tc() noexcept;
+  void detach_tc() noexcept;
   void lock_tx() noexcept;
   void unlock_tx() noexcept { tx_lock_.clear(std::memory_order_release); }
   void kick_rx() noexcept;

@@ -29,6 +29,10 @@ namespace brisk {
   X(kNoDestination, "no_destination", "no other port in the VLAN")             \
   X(kTxError, "tx_error", "output port refused the frame")                     \
   X(kPortDown, "port_down", "output port's device is gone")                    \
+  X(kXskRxRefused, "xsk_rx_refused", "AF_XDP socket refused it (longer than a chunk)") \
+  X(kXskNoBuffer, "xsk_no_buffer", "AF_XDP fill ring empty: no buffer to receive into") \
+  X(kXskRxRingFull, "xsk_rx_ring_full", "AF_XDP receive ring full")             \
+  X(kXskTxInvalid, "xsk_tx_invalid", "AF_XDP transmit descriptor refused by the kernel") \
   X(kTunnelTruncated, "tunnel_truncated", "encapsulated frame shorter than its headers") \
   X(kTunnelMalformed, "tunnel_malformed", "bad VXLAN/GRE header (flags, version)") \
   X(kSplitHorizon, "split_horizon", "tunnel to tunnel (never forwarded)")      \
@@ -70,9 +74,9 @@ struct Counter {
 struct alignas(64) PortCounters {
   Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
   // Drops are charged to the port the frame came in on, except kTxError, kPortDown,
-  // kSecEgress, and kOversize/kBadOffload found on the way out (above the output port's MTU, a
-  // super-frame that cannot be segmented), which are charged to the output port (and count
-  // copies, not frames).
+  // kXskTxInvalid, kSecEgress, and kOversize/kBadOffload found on the way out (above the output
+  // port's MTU, a super-frame that cannot be segmented), which are charged to the output port
+  // (and count copies, not frames).
   std::array<Counter, kDropCount> drops;
   // Frames the output port could not take as they were, finished by brisk in software:
   // super-frames cut into segments (tx_frames counts the segments) and partial checksums

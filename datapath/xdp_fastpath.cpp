@@ -35,7 +35,8 @@ using FpPair = brisk_fp_pair;
 using FpMGroup = brisk_fp_mgroup;
 using FpMCounters = brisk_fp_mcounters;
 using FpDstKey = brisk_fp_dkey;
-constexpr std::uint32_t kFpIn = BRISK_FP_IN, kFpOut = BRISK_FP_OUT, kFpMirror = BRISK_FP_MIRROR;
+constexpr std::uint32_t kFpIn = BRISK_FP_IN, kFpOut = BRISK_FP_OUT, kFpMirror = BRISK_FP_MIRROR,
+                        kFpSkb = BRISK_FP_SKB;
 constexpr std::size_t kFpMaxCopies = BRISK_FP_MAX_COPIES, kFpGroupDevs = BRISK_FP_GROUP_DEVS,
                       kFpMaxGroups = BRISK_FP_MAX_GROUPS, kFpMaxPairs = BRISK_FP_MAX_PAIRS;
 constexpr std::uint32_t kFpMaxFrame = BRISK_FP_MAX_FRAME;
@@ -167,6 +168,9 @@ void XdpFastpath::attach_tracepoint(const std::string& path) {
       why = "no program " + std::string(kTracepointProg);
     } else {
       if (xdp != nullptr) bpf_program__set_autoload(xdp, false);
+      for (const char* other : {BRISK_TC_PROG_NAME, BRISK_XDP_GENERIC_PROG_NAME})
+        if (bpf_program* p = bpf_object__find_program_by_name(tp_obj_, other))
+          bpf_program__set_autoload(p, false);
       int rc = reuse_maps(tp_obj_);
       bpf_program__set_autoload(tp, true);  // reuse_maps() turned it off, as for ports
       if (rc == 0) rc = bpf_object__load(tp_obj_);
@@ -263,7 +267,10 @@ void XdpFastpath::write_port(PortId id, const FastpathPortConf& c, bool egress) 
   FpPort v{};
   v.ifindex = static_cast<std::uint32_t>(c.ifindex);
   v.bridge = c.bridge;
-  v.flags = c.accelerated ? (kFpIn | (egress ? kFpOut : 0) | (c.mirrored ? kFpMirror : 0)) : 0;
+  v.flags =
+      c.accelerated
+          ? (kFpIn | (egress ? kFpOut : 0) | (c.mirrored ? kFpMirror : 0) | (c.skb ? kFpSkb : 0))
+          : 0;
   v.trunk = c.trunk ? 1 : 0;
   v.access_vlan = c.access_vlan;
   v.native_vlan = c.native_vlan;
@@ -730,6 +737,7 @@ FastpathCounters XdpFastpath::counters(PortId id) const {
     t.rx_bytes += c.rx_bytes;
     t.tx_frames += c.tx_frames;
     t.tx_bytes += c.tx_bytes;
+    t.oversize += c.oversize;
   }
   return t;
 }

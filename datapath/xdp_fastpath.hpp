@@ -107,6 +107,25 @@
 //   attach when XdpFastpath was built) no copies are made in the kernel and mirrored ports
 //   stay off the fast path.
 //
+// Frames XDP cannot carry
+// ------------------------
+// An XDP redirect loses what an skb knows: a partial checksum (CHECKSUM_PARTIAL from a peer
+// with checksum offload), GSO (a super-frame), and it needs an output device that takes XDP
+// redirects (NETDEV_XDP_ACT_NDO_XMIT: a veth whose peer has GRO or XDP). For such frames the
+// fast path has a second half: brisk's tc program (SEC("tc") in the same object, the same
+// maps, ABI and lookup code), attached by AfXdpPort at the clsact ingress of every port with
+// the fast path (FastpathPortConf::skb -> BRISK_FP_SKB). The XDP program makes its decision,
+// and where it cannot redirect passes the frame up (XDP_PASS); the tc program makes the same
+// decision on the skb and bpf_redirect()s it to the output port's device, whose qdisc (and
+// software segmentation where the device cannot take the super-frame) it passes like any
+// transmission. Untagged frames between ports that send them untagged, unmirrored ports only;
+// everything else as before (XDP redirect or userspace). (A frame whose state changes between
+// the two programs goes on to the stack and is lost there: the same microseconds a change
+// takes to reach an XDP redirect.) A frame longer than the output device's MTU
+// (bpf_check_mtu: any segment of a super-frame) is dropped and counted (`oversize`). So
+// ports whose peers take no XDP redirects (`xdp-in`) are still reached by the fast path, and
+// TCP from peers with default offloads stays in the kernel.
+//
 // Ageing: the program writes seen_ns (CLOCK_MONOTONIC, the datapath clock's base) into the
 // source's entry, at most once a second. MacTable::age() asks the observer (fdb_seen) about
 // every entry before expiring it, so a source forwarded only by the fast path stays alive.
@@ -150,11 +169,17 @@ struct FastpathPortConf {
   bool mirrored = false;
   // The device has a qdisc that must see every frame sent to it: never BRISK_FP_OUT.
   bool qdisc = false;
+  // brisk's tc program runs on the device (AfXdpPort::tc_attached()): BRISK_FP_SKB, see
+  // "Frames XDP cannot carry" above.
+  bool skb = false;
   friend bool operator==(const FastpathPortConf&, const FastpathPortConf&) = default;
 };
 
 struct FastpathCounters {
   std::uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
+  // Frames the tc program found longer than the output device's MTU (struct
+  // brisk_fp_counters), charged to the ingress port as Drop::kOversize.
+  std::uint64_t oversize = 0;
 };
 
 // A port mirror as the fast path sees it (captures never reach the fast path).

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -21,16 +22,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <string>
@@ -225,6 +225,34 @@ TEST(AfXdpPortNoRoot, BadOptionsThrow) {
   o.frames = 100;  // not a power of two
   EXPECT_THROW(AfXdpPort("lo", o), std::system_error);
   EXPECT_THROW(AfXdpPort("a-name-that-is-too-long"), std::system_error);
+}
+
+// Every frame behind the kernel's socket counters under exactly one named drop; what counts
+// events rather than frames (invalid FILL entries, empty TX ring looks) under none.
+TEST(AfXdpPortNoRoot, KernelCountersMapToNamedDrops) {
+  AfXdpStats s;
+  s.rx_dropped = 10;  // 7 found the FILL ring empty (copy mode), 3 too long
+  s.rx_fill_ring_empty = 7;
+  s.rx_ring_full = 4;
+  s.tx_invalid_descs = 2;
+  s.rx_invalid_descs = 5;
+  s.tx_ring_empty = 100;
+  EXPECT_EQ(xsk_drops(s, false, Drop::kXskNoBuffer), 7u);
+  EXPECT_EQ(xsk_drops(s, false, Drop::kXskRxRefused), 3u);
+  EXPECT_EQ(xsk_drops(s, false, Drop::kXskRxRingFull), 4u);
+  EXPECT_EQ(xsk_drops(s, false, Drop::kXskTxInvalid), 2u);
+  std::uint64_t all = 0;
+  for (std::size_t i = 0; i < kDropCount; ++i) all += xsk_drops(s, false, static_cast<Drop>(i));
+  EXPECT_EQ(all, s.rx_dropped + s.rx_ring_full + s.tx_invalid_descs);
+  // Zero copy: the driver's empty-ring looks are not lost frames; rx_dropped is all too long.
+  EXPECT_EQ(xsk_drops(s, true, Drop::kXskNoBuffer), 0u);
+  EXPECT_EQ(xsk_drops(s, true, Drop::kXskRxRefused), 10u);
+  // A FILL ring count above rx_dropped (read between two kernel increments) never underflows.
+  s.rx_fill_ring_empty = 12;
+  EXPECT_EQ(xsk_drops(s, false, Drop::kXskNoBuffer), 10u);
+  EXPECT_EQ(xsk_drops(s, false, Drop::kXskRxRefused), 0u);
+  for (const char* name : {"xsk_no_buffer", "xsk_rx_refused", "xsk_rx_ring_full", "xsk_tx_invalid"})
+    EXPECT_NE(std::find(kDropNames.begin(), kDropNames.end(), name), kDropNames.end()) << name;
 }
 
 class AfXdpPortRoot : public ::testing::Test {
@@ -638,6 +666,60 @@ TEST_F(AfXdpPortRoot, GenericModeCarriesTrafficBothWays) {
     return n == 20;
   });
   EXPECT_EQ(n, 20u);
+}
+
+// Frames the kernel could not hand over are the port's named drops. A small own UMEM (128
+// receive chunks) and nobody polling: the 129th frame finds the FILL ring empty, and so does
+// every later one until the port is drained. Every frame sent is either received or counted,
+// and the count is the kernel's own (copy mode: rx_dropped and rx_fill_ring_empty).
+TEST_F(AfXdpPortRoot, FramesTheKernelCouldNotHandOverAreNamedDrops) {
+  AfXdpOptions o;
+  o.frames = 256;
+  AfXdpPort port(a_, o);
+  ASSERT_EQ(port.mode(), "native/copy");
+  const std::uint32_t held = port.umem().rx_max();  // all in FILL: an own UMEM keeps its maximum
+  ASSERT_EQ(held, 128u);
+  FramePool pool(512);
+  constexpr std::uint32_t kCount = 400;
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(ns_send(make_frame(a_mac_, b_mac_, 6, i, 100))) << std::strerror(errno);
+    // Paced, so the veth's own 256-entry ring in front of XDP never overflows.
+    if (i % 32 == 31) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::uint64_t lost = port.driver_drops(Drop::kXskNoBuffer);
+  std::uint32_t rx = 0;
+  port_receive(
+      port, pool, std::chrono::seconds(3),
+      [&](const Frame& f) {
+        std::uint8_t id;
+        std::uint32_t seq;
+        rx += parse_frame(f.data, f.len, &id, &seq) && id == 6;
+      },
+      [&] { return rx + lost >= kCount; });
+  const AfXdpStats k = port.kernel_stats();
+  std::cout << "[          ] received " << rx << ", xsk_no_buffer " << lost << ", rx_dropped "
+            << k.rx_dropped << ", rx_fill_ring_empty " << k.rx_fill_ring_empty << "\n";
+  EXPECT_EQ(rx, held) << "the FILL ring held " << held << " chunks";
+  EXPECT_EQ(lost, kCount - held) << "every other frame counted";
+  EXPECT_EQ(rx + lost, kCount);
+  EXPECT_EQ(port.driver_drops(Drop::kXskRxRefused), 0u);
+  EXPECT_EQ(port.driver_drops(Drop::kXskRxRingFull), 0u);
+  EXPECT_EQ(port.rx_oversize(), 0u);
+  // Drained and refilled: nothing more is lost.
+  for (std::uint32_t i = 0; i < 20; ++i)
+    ASSERT_TRUE(ns_send(make_frame(a_mac_, b_mac_, 7, i, 100)));
+  std::uint32_t rx2 = 0;
+  port_receive(
+      port, pool, std::chrono::seconds(3),
+      [&](const Frame& f) {
+        std::uint8_t id;
+        std::uint32_t seq;
+        rx2 += parse_frame(f.data, f.len, &id, &seq) && id == 7;
+      },
+      [&] { return rx2 == 20; });
+  EXPECT_EQ(rx2, 20u);
+  EXPECT_EQ(port.driver_drops(Drop::kXskNoBuffer), lost);
 }
 
 TEST_F(AfXdpPortRoot, VanishedDeviceMarksPortFailed) {

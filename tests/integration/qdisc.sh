@@ -127,10 +127,13 @@ shaped_run() {
     fail "$driver: $(mbit "$bps") Mbit/s through a 10 Mbit/s $SHAPER (want 9.0 to 11.0)"
   ((sent > 4000000)) || fail "$driver: the qdisc on $H_B sent only $sent bytes"
   if [[ $driver == afxdp ]]; then
-    # AF_XDP gets wire-size segments (it takes no super-frames): frames and packets compare.
+    # Toward a port with a qdisc, learned unicast takes the fast path's tc half (an skb
+    # redirect, through dev_queue_xmit and the qdisc) or brisk's AF_PACKET sender
+    # (tx_via_qdisc, AF_XDP gets wire-size segments): either way the qdisc saw it, which the
+    # rate and the qdisc's bytes above show. Which one carried it is information.
     vq=$(( $(port_json "$H_B" tx_via_qdisc) - vq0 ))
     pk=$(( $(qdisc_sent "$H_B") - pk0 ))
-    ((vq >= pk * 9 / 10)) || fail "AF_XDP port sent $vq frames through the qdisc, the qdisc $pk"
+    say "afxdp: $vq frames sent through the qdisc by the AF_XDP port, $pk packets by the qdisc"
   fi
   pass "$driver: shaped to $(mbit "$bps") Mbit/s"
 }
@@ -163,11 +166,17 @@ wait_until 3 fastpath_is "$H_B" xdp || fail "B does not take redirects (peer GRO
 
 check "qdiscs that do not shape what brisk sends are not counted: the default, clsact"
 tc qdisc show dev "$H_B" | contains "noqueue 0: .*root" || say "default root qdisc of $H_B: $(tc qdisc show dev "$H_B")"
-tc qdisc add dev "$H_B" clsact
+# brisk's fast path puts its own clsact (the tc half) on an AF_XDP port's device; without it,
+# the test adds one (and removes it after).
+added_clsact=""
+if ! tc qdisc show dev "$H_B" | contains "clsact"; then
+  tc qdisc add dev "$H_B" clsact
+  added_clsact=1
+fi
 sleep 1.5  # more than one of briskd's once-a-second checks
 shows_no_qdisc "$H_B" || fail "clsact on $H_B reported as a qdisc: $(bk --json port)"
 fastpath_is "$H_B" xdp || fail "clsact took B off fast-path egress: '$(fastpath_col "$H_B")'"
-tc qdisc del dev "$H_B" clsact
+[[ -z $added_clsact ]] || tc qdisc del dev "$H_B" clsact
 pass "default root and clsact: no qdisc shown, B keeps the fast path"
 
 shaped_run afxdp 5321
