@@ -33,6 +33,7 @@ void read_client(const std::string& out, int rc, IperfResult& res) {
     res.bytes = sum.at("bytes").get<double>();
     res.seconds = sum.at("seconds").get<double>();
     res.gbps = sum.at("bits_per_second").get<double>() / 1e9;
+    res.retransmits = j.at("end").at("sum_sent").value("retransmits", NAN);
   } catch (...) {
   }
   if ((rc != 0 || !(res.gbps > 0)) && res.error.empty())

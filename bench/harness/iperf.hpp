@@ -22,13 +22,14 @@ struct IperfRun {
 };
 
 struct IperfResult {
-  double gbps = NAN;        // received bits/s / 1e9 (iperf3's sum_received)
-  double bytes = 0;         // bytes received
-  double seconds = 0;       // iperf3's measured interval
-  double busy_cpu_s = NAN;  // the machine's busy CPU time over the client's run
-  double wall_s = NAN;      // the client's run, start to exit
-  double busy_share = NAN;  // busy_cpu_s / (online CPUs x wall_s): near 1, the machine was full
-  std::string error;        // "" when it ran; else iperf3's error or how it ended
+  double gbps = NAN;         // received bits/s / 1e9 (iperf3's sum_received)
+  double bytes = 0;          // bytes received
+  double seconds = 0;        // iperf3's measured interval
+  double retransmits = NAN;  // the senders' TCP retransmissions (iperf3's sum_sent)
+  double busy_cpu_s = NAN;   // the machine's busy CPU time over the client's run
+  double wall_s = NAN;       // the client's run, start to exit
+  double busy_share = NAN;   // busy_cpu_s / (online CPUs x wall_s): near 1, the machine was full
+  std::string error;         // "" when it ran; else iperf3's error or how it ended
   bool ok() const { return error.empty(); }
   // CPU seconds per GByte (1e9 bytes) received; NaN when nothing was received.
   double cpu_s_per_gbyte() const { return bytes > 0 ? busy_cpu_s / (bytes / 1e9) : NAN; }

@@ -68,6 +68,7 @@ json switch_json(const TcpPortResults& r, const TcpCell& c, const std::string& s
     json run = {{"gbps", x.gbps},
                 {"bytes", x.bytes},
                 {"seconds", x.seconds},
+                {"retransmits", x.retransmits},
                 {"busy_cpu_s", x.busy_cpu_s},
                 {"wall_s", x.wall_s},
                 {"busy_share", x.busy_share},

@@ -75,7 +75,8 @@ void measure_tcp_ports(const Options& o, const Topology& t, const TcpPortKind& k
     res.runs[TcpCell{kind.name, mtu, n}][sw].push_back(r);
     log(tcp_ports_label(kind.name, mtu, sw) + ", " + std::to_string(n) +
         (n == 1 ? " stream: " : " streams: ") +
-        (r.ok() ? fmt(r.gbps, 2) + " Gbit/s, " + fmt(r.cpu_s_per_gbyte(), 2) + " CPU s/GB"
+        (r.ok() ? fmt(r.gbps, 2) + " Gbit/s, " + fmt(r.cpu_s_per_gbyte(), 2) + " CPU s/GB, " +
+                      fmt(r.retransmits, 0) + " retransmits"
                 : "failed (" + r.error + ")"));
   }
   std::map<std::string, std::uint64_t>& sum = res.drops[tcp_ports_label(kind.name, mtu, sw)];
