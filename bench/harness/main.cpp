@@ -9,7 +9,9 @@
 //   switches.hpp     the switches under test, a registry of switch_<name>.cpp
 //   measure.hpp      Bench and the comparison's tests (fps, macs, latency; test_tcp.cpp)
 //   test_mirror.hpp  the mirror test and its loss account
-//   report.hpp       the comparison's table and JSON; report_mirror.hpp the mirror test's
+//   test_tcp_ports.hpp  the TCP matrix: brisk per port kind next to the bridge (iperf.hpp)
+//   report.hpp       the comparison's table and JSON; report_mirror.hpp the mirror test's,
+//                    report_tcp_ports.hpp the TCP matrix's
 //   plot.hpp         the chart (--plot)
 //
 // This file wires them: options, testbed, the generator (with its fallback and ceiling),
@@ -17,6 +19,7 @@
 #include <linux/limits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -35,6 +38,7 @@
 #include "bench/harness/proc.hpp"
 #include "bench/harness/report.hpp"
 #include "bench/harness/report_mirror.hpp"
+#include "bench/harness/report_tcp_ports.hpp"
 #include "bench/harness/switches.hpp"
 #include "bench/harness/test_mirror.hpp"
 #include "bench/harness/testbed.hpp"
@@ -105,13 +109,13 @@ std::unique_ptr<TrafficGenerator> choose_generator(const Options& o, const Topol
 }
 
 // The rounds: each runs every switch of the comparison once, alternating, then the mirror
-// test's variants. `current` is the switch running now; the caller stops it when a round is
-// cut short.
+// test's variants, then the TCP matrix's cells. `current` is the switch running now; the
+// caller stops it when a round is cut short.
 class Rounds {
  public:
-  Rounds(const Options& o, const Topology& topo, const SwitchConfig& cfg, Bench& bench,
-         Results& res, std::unique_ptr<SwitchUnderTest>& current)
-      : o_(o), topo_(topo), cfg_(cfg), bench_(bench), res_(res), current_(current) {}
+  Rounds(const Options& o, Testbed& bed, const Topology& topo, const SwitchConfig& cfg,
+         Bench& bench, Results& res, std::unique_ptr<SwitchUnderTest>& current)
+      : o_(o), bed_(bed), topo_(topo), cfg_(cfg), bench_(bench), res_(res), current_(current) {}
 
   void run() {
     for (int r = 0; r < o_.runs; ++r) {
@@ -121,6 +125,7 @@ class Rounds {
       // mirror count in turn on one running switch (set_mirrors() reconfigures it).
       for (const auto& var : o_.has("mirror") ? mirror_variants(o_) : std::vector<MirrorVariant>{})
         mirror(r, var);
+      if (o_.has("tcp-ports")) tcp_ports(r);
     }
   }
 
@@ -131,7 +136,7 @@ class Rounds {
 
   void compare(int r, const std::string& name) {
     if (res_.errors.count(name)) return;  // failed to start before: skip the rest of its runs
-    one(name, res_.errors, make_switch(name, topo_, cfg_), [&] {
+    one(name, res_.errors, res_.described, make_switch(name, topo_, cfg_), [&] {
       Sample s = measure(bench_, *current_);
       res_.samples[name].push_back(s);
       log(run_label(r, name) + ":" + sample_line(o_, s));
@@ -144,7 +149,7 @@ class Rounds {
     SwitchConfig mc = cfg_;
     mc.mirror_ports = static_cast<unsigned>(topo_.mirror_ports.size());
     for (const auto& a : var.briskd_args) mc.briskd_args.push_back(a);
-    one(label, res_.mirror_errors, make_switch(var.sw, topo_, mc), [&] {
+    one(label, res_.mirror_errors, res_.described, make_switch(var.sw, topo_, mc), [&] {
       for (unsigned n : o_.mirrors) {
         MirrorSample ms = measure_mirrors(bench_, *current_, n);
         res_.mirror[label][n].push_back(ms);
@@ -153,15 +158,43 @@ class Rounds {
     });
   }
 
+  // The TCP matrix (test_tcp_ports.hpp): per kind and MTU, brisk and the bridge, whichever
+  // went second in the last round first.
+  void tcp_ports(int r) {
+    std::vector<std::string> sws = tcp_port_switches();
+    if (r % 2 == 1) std::reverse(sws.begin(), sws.end());
+    TcpPortResults& tr = res_.tcp_ports;
+    for (const auto& name : o_.tcp_ports) {
+      const TcpPortKind& kind = *std::find_if(tcp_port_kinds().begin(), tcp_port_kinds().end(),
+                                              [&](const TcpPortKind& k) { return name == k.name; });
+      for (unsigned mtu : o_.tcp_mtus)
+        for (const auto& sw : sws) {
+          const std::string label = tcp_ports_label(name, mtu, sw);
+          if (tr.errors.count(label)) continue;  // failed to start before
+          try {
+            bed_.set_mtu(mtu);
+          } catch (const std::runtime_error& e) {
+            tr.errors[label] = std::string("MTU ") + std::to_string(mtu) + ": " + e.what();
+            log(label + " failed: " + tr.errors[label]);
+            continue;
+          }
+          one(label, tr.errors, tr.described,
+              make_switch(sw, topo_, tcp_ports_config(cfg_, kind, mtu, sw)),
+              [&] { measure_tcp_ports(o_, topo_, kind, mtu, sw, *current_, tr); });
+        }
+    }
+  }
+
   // One round of one switch: start it and run `tests`. A failure is logged and recorded in
-  // `errs` under `label` (its later rounds are skipped); Ctrl-C goes on up; the switch is
-  // stopped either way.
+  // `errs` under `label` (its later rounds are skipped), its description in `described`;
+  // Ctrl-C goes on up; the switch is stopped either way.
   void one(const std::string& label, std::map<std::string, std::string>& errs,
-           std::unique_ptr<SwitchUnderTest> sw, const std::function<void()>& tests) {
+           std::map<std::string, std::string>& described, std::unique_ptr<SwitchUnderTest> sw,
+           const std::function<void()>& tests) {
     current_ = std::move(sw);
     try {
       current_->start();
-      res_.described[label] = current_->describe();
+      described[label] = current_->describe();
       sleep_s(0.2);
       tests();
     } catch (const Interrupted&) {
@@ -175,6 +208,7 @@ class Rounds {
   }
 
   const Options& o_;
+  Testbed& bed_;
   const Topology& topo_;
   const SwitchConfig& cfg_;
   Bench& bench_;
@@ -198,13 +232,17 @@ void run_bench(const Options& o, const std::string& self, Topology& topo,
   for (std::size_t i = 0; i < topo.mirror_devs.size(); ++i)
     far.push_back(std::make_unique<BenchBpf>(bpf_path(brisk::kBenchObject)));
   Bench bench(o, topo, bpf, far);
-  std::unique_ptr<TrafficGenerator> gen = choose_generator(o, topo, bpf, bench, res);
-  bench.attach_sink(o.sinks.front());
+  // The generator and the sink: for the frame tests (the TCP matrix needs neither).
+  std::unique_ptr<TrafficGenerator> gen;
+  if (o.has_compare() || o.has("mirror")) {
+    gen = choose_generator(o, topo, bpf, bench, res);
+    bench.attach_sink(o.sinks.front());
+  }
   if (o.has("mirror"))
     for (const auto& name : o.switches)
       if (name != "brisk" && name != "ovs")
         log("mirror test: not run for " + name + " (brisk and ovs only)");
-  Rounds(o, topo, cfg, bench, res, current).run();
+  Rounds(o, *bed, topo, cfg, bench, res, current).run();
 }
 
 // The reports: the chart (--plot), the JSON document or the tables; the exit status.
@@ -226,9 +264,10 @@ int report(const Options& o, const Topology& topo, const Results& res) {
   }
   if (!o.json) {
     if (o.has("mirror")) print_mirror_table(o, topo, res);
+    if (o.has("tcp-ports")) print_tcp_ports_table(o, topo, res.tcp_ports);
     std::printf("elapsed %.0f s\n", now_s() - res.t_start);
   }
-  return res.errors.empty() && res.mirror_errors.empty() ? 0 : 3;
+  return res.errors.empty() && res.mirror_errors.empty() && res.tcp_ports.errors.empty() ? 0 : 3;
 }
 
 int real_main(int argc, char** argv) {

@@ -154,6 +154,7 @@ std::vector<std::string> test_names() {
   std::vector<std::string> v;
   for (const auto& t : compare_tests()) v.emplace_back(t.name);
   v.emplace_back("mirror");
+  v.emplace_back("tcp-ports");
   return v;
 }
 

@@ -44,8 +44,9 @@
 // This file: the instruments every test shares (Bench: the sinks, the generator's ceiling,
 // measurement windows, the switch's CPU time) and the tests of the switch comparison, one
 // function each behind CompareTest (fps, macs and latency in measure.cpp, tcp in
-// test_tcp.cpp). The mirror test is test_mirror.hpp; the reports of both are report.hpp and
-// report_mirror.hpp.
+// test_tcp.cpp). The mirror test is test_mirror.hpp, the TCP matrix (TCP per port kind)
+// test_tcp_ports.hpp; their reports are report.hpp, report_mirror.hpp and
+// report_tcp_ports.hpp.
 //
 // Main thread only; one Bench per harness run.
 #pragma once
@@ -175,7 +176,8 @@ void test_tcp(Bench& b, SwitchUnderTest& sw, Sample& s);
 // The comparison's tests in the order they run on each switch (measure.cpp; a new test is
 // its function and a line there).
 const std::vector<CompareTest>& compare_tests();
-// Every test --tests takes: the comparison's, then "mirror" (test_mirror.hpp).
+// Every test --tests takes: the comparison's, then "mirror" (test_mirror.hpp) and "tcp-ports"
+// (the TCP matrix, test_tcp_ports.hpp).
 std::vector<std::string> test_names();
 
 // The comparison's tests of --tests on the running switch sw, after learn().

@@ -9,13 +9,14 @@
 #include <stdexcept>
 
 #include "bench/harness/measure.hpp"
+#include "bench/harness/test_tcp_ports.hpp"
 
 namespace bench {
 namespace {
 
 // What parsing has seen, for the checks between options.
 struct Seen {
-  bool switches = false, tests = false, mirrors = false, help = false;
+  bool switches = false, tests = false, mirrors = false, tcp_matrix = false, help = false;
 };
 
 // One option on the command line, for the function that applies it.
@@ -70,6 +71,18 @@ std::function<void(const Arg&)> text(std::string Options::*field) {
   return [=](const Arg& a) { a.o.*field = a.value; };
 }
 
+// A comma-separated list of numbers in lo..hi, at least one; sets the TCP matrix's flag.
+std::function<void(const Arg&)> numbers(std::vector<unsigned> Options::*field, double lo,
+                                        double hi) {
+  return [=](const Arg& a) {
+    (a.o.*field).clear();
+    for (const auto& m : split(a.value, ','))
+      (a.o.*field).push_back(static_cast<unsigned>(to_num(a.opt, m, lo, hi)));
+    if ((a.o.*field).empty()) usage_error(a.opt + " wants a list like 1,4");
+    a.seen.tcp_matrix = true;
+  };
+}
+
 // A comma-separated list of words from `allowed`, at least one; `msg` otherwise.
 std::function<void(const Arg&)> words(std::vector<std::string> Options::*field,
                                       std::vector<std::string> allowed, std::string msg) {
@@ -112,7 +125,7 @@ const std::vector<OptionSpec> kOptions = {
        for (const auto& s : a.o.switches)
          if (!switch_known(s)) usage_error("unknown switch " + s);
      }},
-    {"--tests", "LIST", "fps,macs,latency,tcp,mirror (default: all but mirror)",
+    {"--tests", "LIST", "fps,macs,latency,tcp,mirror,tcp-ports (default: fps,macs,latency,tcp)",
      [](const Arg& a) {
        a.o.tests = split(a.value, ',');
        a.seen.tests = true;
@@ -134,6 +147,20 @@ const std::vector<OptionSpec> kOptions = {
     {"--mirror-fastpath", "L",
      "mirror test: brisk with the XDP fast path on, off or both (default on,off)",
      words(&Options::mirror_fastpath, {"on", "off"}, "--mirror-fastpath wants on, off or on,off")},
+    {"--tcp-ports", "LIST",
+     "TCP matrix: brisk with these kinds of ports next to the Linux bridge on\n"
+     "the same namespaces: veth-afxdp, veth-afpacket, tap (default: all three;\n"
+     "the bridge's reference for taps is veths). Giving it, --tcp-streams or\n"
+     "--tcp-mtus without --tests runs only the matrix. Switch topology only.",
+     [](const Arg& a) {
+       words(&Options::tcp_ports, tcp_port_kind_names(),
+             "--tcp-ports wants a list of veth-afxdp, veth-afpacket, tap")(a);
+       a.seen.tcp_matrix = true;
+     }},
+    {"--tcp-streams", "LIST", "TCP matrix: iperf3 parallel streams, one cell each (default 1,4)",
+     numbers(&Options::tcp_streams, 1, 128)},
+    {"--tcp-mtus", "LIST", "TCP matrix: MTUs of the veths and taps (default 1500,9000)",
+     numbers(&Options::tcp_mtus, 576, 65535)},
     {"--runs", "N", "rounds; each round runs every switch once, alternating (default 5)",
      number(&Options::runs, 1, 1000)},
     {"--duration", "S", "seconds measured per frame-rate figure (default 1.5)",
@@ -167,7 +194,8 @@ const std::vector<OptionSpec> kOptions = {
      words(&Options::sinks, {"xdp", "tc"}, "--sinks wants xdp, tc or xdp,tc")},
     {"--latency-rate", "FPS", "offered load of the latency test (default 100000)",
      number(&Options::latency_rate, 1, 1e9)},
-    {"--tcp-duration", "S", "iperf3 seconds (default 2)", number(&Options::tcp_duration, 1, 3600)},
+    {"--tcp-duration", "S", "iperf3 seconds of the tcp test and of each matrix cell (default 2)",
+     number(&Options::tcp_duration, 1, 3600)},
     {"--gen-cpu", "N", "CPU of the generator (default 0)", number(&Options::gen_cpu, 0, 4095)},
     {"--switch-cpu", "N", "CPU of the switch's forwarding thread (default 1)",
      number(&Options::switch_cpu, 0, 4095)},
@@ -205,8 +233,15 @@ const OptionSpec* find_option(const std::string& a) {
 
 // The checks between options, once all are read.
 void check(Options& o, const Seen& seen) {
-  if (seen.mirrors && !seen.tests) o.tests = {"mirror"};
+  if (!seen.tests && (seen.mirrors || seen.tcp_matrix)) {
+    o.tests.clear();
+    if (seen.mirrors) o.tests.push_back("mirror");
+    if (seen.tcp_matrix) o.tests.push_back("tcp-ports");
+  }
   if (seen.mirrors && !o.has("mirror")) usage_error("--mirrors without the mirror test in --tests");
+  if (seen.tcp_matrix && !o.has("tcp-ports"))
+    usage_error("--tcp-ports, --tcp-streams or --tcp-mtus without tcp-ports in --tests");
+  if (o.tcp_ports.empty()) o.tcp_ports = tcp_port_kind_names();
   if (o.tests.empty()) usage_error("--tests wants at least one test");
   if (o.topology == "vxlan") {
     const std::vector<std::string> vx = vxlan_switch_names();
@@ -218,6 +253,7 @@ void check(Options& o, const Seen& seen) {
       if (!switch_has_vxlan(s))
         usage_error("--topology vxlan measures " + which + " only, not " + s);
     if (o.has("mirror")) usage_error("--topology vxlan has no mirror test");
+    if (o.has("tcp-ports")) usage_error("--topology vxlan has no TCP matrix (tcp-ports)");
   }
 }
 

@@ -1,8 +1,9 @@
 // options: brisk-bench's command line. Options is what a run measures; parse_options() reads
 // argv against a table of options (options.cpp: name, value, help, and what the value sets),
 // from which the usage text is printed too, then applies the checks between options
-// (--mirrors without --tests runs only the mirror test; --topology vxlan takes brisk and
-// bridge only, and no mirror test).
+// (--mirrors without --tests runs only the mirror test, --tcp-ports, --tcp-streams or
+// --tcp-mtus without --tests only the TCP matrix; --topology vxlan takes brisk and bridge
+// only, and neither of those two).
 //
 // A usage error prints "brisk-bench: <why>" and the usage text on stderr and exits with 2.
 #pragma once
@@ -24,6 +25,11 @@ struct Options {
   std::vector<std::string> tests = {"fps", "macs", "latency", "tcp"};
   std::vector<unsigned> mirrors = {0, 1, 4};
   std::vector<std::string> mirror_fastpath = {"on", "off"};
+  // The TCP matrix (test_tcp_ports.hpp): port kinds (every kind when not given), stream
+  // counts, MTUs.
+  std::vector<std::string> tcp_ports;
+  std::vector<unsigned> tcp_streams = {1, 4};
+  std::vector<unsigned> tcp_mtus = {1500, 9000};
   int runs = 5;
   double duration = 1.5, warmup = 0.3, rate = 0, latency_rate = 100000, tcp_duration = 2;
   std::vector<std::uint32_t> macs = {1000, 100000};

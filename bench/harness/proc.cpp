@@ -229,23 +229,49 @@ double process_cpu_s(pid_t pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-std::vector<double> softirq_s() {
-  std::ifstream f("/proc/stat");
+namespace {
+
+// The lines of /proc/stat that start with "cpu": the name ("cpu" for the machine's total,
+// "cpu<N>" per CPU) and its times in seconds, in the file's order (user nice system idle
+// iowait irq softirq steal ...).
+template <typename F>
+void for_each_cpu_line(F&& f) {
+  std::ifstream stat("/proc/stat");
   std::string line;
-  std::vector<double> out;
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  while (std::getline(f, line)) {
-    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || line[3] == ' ') continue;
+  while (std::getline(stat, line)) {
+    if (line.rfind("cpu", 0) != 0) continue;
     std::istringstream is(line);
     std::string name;
-    double v[7] = {};
+    double v[8] = {};
     is >> name;
-    for (double& x : v) is >> x;  // user nice system idle iowait irq softirq
+    for (double& x : v) {
+      if (!(is >> x)) x = 0;
+      x /= hz;
+    }
+    f(name, v);
+  }
+}
+
+}  // namespace
+
+std::vector<double> softirq_s() {
+  std::vector<double> out;
+  for_each_cpu_line([&](const std::string& name, const double* v) {
+    if (name.size() < 4) return;  // the total
     unsigned cpu = static_cast<unsigned>(std::stoul(name.substr(3)));
     if (out.size() <= cpu) out.resize(cpu + 1);
-    out[cpu] = v[6] / hz;
-  }
+    out[cpu] = v[6];
+  });
   return out;
+}
+
+double busy_cpu_s() {
+  double busy = 0;
+  for_each_cpu_line([&](const std::string& name, const double* v) {
+    if (name == "cpu") busy = v[0] + v[1] + v[2] + v[5] + v[6];  // user nice system irq softirq
+  });
+  return busy;
 }
 
 }  // namespace bench

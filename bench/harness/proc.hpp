@@ -66,5 +66,8 @@ void stop_all() noexcept;
 double process_cpu_s(pid_t pid);
 // Per-CPU softirq time in seconds from /proc/stat (index = CPU number).
 std::vector<double> softirq_s();
+// Busy CPU time of the whole machine in seconds, every CPU summed: user + nice + system + irq +
+// softirq of /proc/stat's total line (not idle, iowait or steal; guest time is inside user).
+double busy_cpu_s();
 
 }  // namespace bench

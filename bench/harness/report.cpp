@@ -9,6 +9,7 @@
 
 #include "bench/harness/proc.hpp"
 #include "bench/harness/report_mirror.hpp"
+#include "bench/harness/report_tcp_ports.hpp"
 #include "bench/harness/text.hpp"
 
 using nlohmann::json;
@@ -288,6 +289,7 @@ json report_json(const Options& o, const Topology& t, const Results& r) {
       for (const auto& col : c.cols)
         if (col.ratio) j["ratios"]["brisk/" + other][col.key] = c.ratio(col.key, other);
   if (o.has("mirror")) j["mirror"] = mirror_json(o, r);
+  if (o.has("tcp-ports")) j["tcp_ports"] = tcp_ports_json(o, r.tcp_ports);
   j["elapsed_s"] = now_s() - r.t_start;
   return j;
 }

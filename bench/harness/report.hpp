@@ -2,7 +2,8 @@
 // of its rounds for every figure, brisk's ratio to every other switch, as a table with notes
 // (the generator and its ceiling, generator-bound switches, each switch's description or
 // failure, failed TCP runs) or as the JSON document --json prints and --plot draws
-// (plot.hpp). The mirror test's rows are report_mirror.hpp's. Also the progress line of a
+// (plot.hpp). The mirror test's rows are report_mirror.hpp's, the TCP matrix's
+// report_tcp_ports.hpp's. Also the progress line of a
 // round, and the table layout both reports share.
 #pragma once
 
@@ -15,6 +16,7 @@
 
 #include "bench/harness/measure.hpp"
 #include "bench/harness/test_mirror.hpp"
+#include "bench/harness/test_tcp_ports.hpp"
 
 namespace bench {
 
@@ -25,6 +27,7 @@ struct Results {
   // Mirror test: variant ("brisk fastpath on") -> mirror count -> one sample per round.
   MirrorSamples mirror;
   std::map<std::string, std::string> mirror_errors;  // variant -> why it failed
+  TcpPortResults tcp_ports;                          // the TCP matrix
   std::map<std::string, std::string> described;      // switch or variant -> describe()
   // The generator: its name, why it was chosen ("" for the default), its ceiling (frames/s).
   std::string gen_name, gen_reason;

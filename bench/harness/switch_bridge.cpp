@@ -13,7 +13,9 @@ class KernelBridge final : public SwitchUnderTest {
       : t_(t), c_(c), sides_(sides_of(t)), br_(t.prefix + "br"), vx_(t.prefix + "vx") {}
   std::string name() const override { return "bridge"; }
   std::string describe() const override {
-    std::string d = "Linux bridge, softirq on the receiving CPU; bench_pass XDP on " + t_.gen_port;
+    std::string d = "Linux bridge, softirq on the receiving CPU; " +
+                    (c_.pass_prog_fd >= 0 ? "bench_pass XDP on " + t_.gen_port
+                                          : std::string("no XDP program on its ports"));
     if (t_.vxlan)
       d += "; per tunnel end a bridge and a kernel vxlan device (VNI " + std::to_string(t_.vni) +
            ", dstport 4789, MTU 1500)";
@@ -35,10 +37,10 @@ class KernelBridge final : public SwitchUnderTest {
         run_ok(ip_in(sd.ns, {"link", "set", vx_, "up"}));
       }
     }
-    xdp_attach(t_.gen_port_ns, t_.gen_port, c_.pass_prog_fd);
+    if (c_.pass_prog_fd >= 0) xdp_attach(t_.gen_port_ns, t_.gen_port, c_.pass_prog_fd);
   }
   void stop() noexcept override {
-    xdp_detach(t_.gen_port_ns, t_.gen_port);
+    if (c_.pass_prog_fd >= 0) xdp_detach(t_.gen_port_ns, t_.gen_port);
     for (const Side& sd : sides_) {
       try {
         if (t_.vxlan) run(ip_in(sd.ns, {"link", "del", vx_}), nullptr, 10);

@@ -1,10 +1,13 @@
 // switch_brisk: brisk under test (switches.hpp), and brisk-noxdp, the same with its XDP fast
 // path off. One briskd per Side (two on the vxlan topology), each with a private socket and
-// log in the workdir, driven by the brisk client.
+// log in the workdir, driven by the brisk client. Its ports: the host veth ends with
+// SwitchConfig::brisk_ports' driver, or two host taps of its own in the namespaces (which go
+// when briskd does).
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "bench/harness/proc.hpp"
 #include "bench/harness/switch_common.hpp"
@@ -66,8 +69,12 @@ class Brisk final : public SwitchUnderTest {
       if (!up) throw std::runtime_error("briskd did not answer on " + pr.sock);
       disable_ipv6(sd.ns, bridge_);
       bk(pr, {"bridge", "config", bridge_, "fdb-limit=" + std::to_string(c_.max_macs)});
-      for (const auto& port : sd.ports)
-        bk(pr, {"port", "add", port, "vlan", vlan, "driver", "afxdp"});
+      if (c_.brisk_ports == "tap" && !t_.vxlan) {
+        add_taps(pr);
+      } else {
+        for (const auto& port : sd.ports)
+          bk(pr, {"port", "add", port, "vlan", vlan, "driver", c_.brisk_ports});
+      }
       if (t_.vxlan)
         bk(pr, {"bridge", "tunnel", "vxlan", bridge_, sd.remote_ip, std::to_string(t_.vni)});
     }
@@ -79,7 +86,10 @@ class Brisk final : public SwitchUnderTest {
                   ")";
     }
     for (const auto& a : c_.briskd_args) describe_ += " " + a;
-    describe_ += "; ports: port add <dev> vlan " + vlan + " driver afxdp";
+    if (c_.brisk_ports == "tap" && !t_.vxlan)
+      describe_ += "; ports: two host taps (tap create 1) moved into the namespaces";
+    else
+      describe_ += "; ports: port add <dev> vlan " + vlan + " driver " + c_.brisk_ports;
     if (t_.vxlan)
       describe_ += "; bridge tunnel vxlan <br> <other end> " + std::to_string(t_.vni) +
                    " (userspace AF_XDP in, kernel UDP socket out)";
@@ -153,10 +163,50 @@ class Brisk final : public SwitchUnderTest {
     std::string sock, log;
     pid_t pid = -1;
   };
-  void bk(const Proc& pr, std::vector<std::string> words) {
+  std::string bk(const Proc& pr, std::vector<std::string> words) {
     std::vector<std::string> argv = {c_.brisk, "--socket", pr.sock};
     for (auto& w : words) argv.push_back(std::move(w));
-    run_ok(argv, 15);
+    return run_ok(argv, 15);
+  }
+
+  // Two host taps on VLAN 1, one moved into the generator namespace and one into the sink's,
+  // each with its address and MTU; returns once brisk's `port` shows that MTU on both.
+  void add_taps(const Proc& pr) {
+    std::vector<std::string> taps;
+    for (const auto& [ns, ip] :
+         {std::pair{t_.gen_ns, t_.gen_tap_ip}, std::pair{t_.sink_ns, t_.sink_tap_ip}}) {
+      std::string tap = bk(pr, {"tap", "create", "1"});
+      tap = tap.substr(0, tap.find_first_of(" \n"));
+      run_ok({"ip", "link", "set", tap, "netns", ns});
+      disable_ipv6(ns, tap);
+      if (c_.tap_mtu != 0)
+        run_ok(ip_in(ns, {"link", "set", tap, "mtu", std::to_string(c_.tap_mtu)}));
+      run_ok(ip_in(ns, {"addr", "add", ip + "/24", "dev", tap}));
+      run_ok(ip_in(ns, {"link", "set", tap, "up"}));
+      taps.push_back(tap);
+    }
+    if (c_.tap_mtu != 0) wait_mtu(pr, taps, c_.tap_mtu);
+  }
+
+  // Until `brisk --json port` shows MTU mtu on every port of `ports` (brisk re-reads a port's
+  // MTU every second); throws after 5 s.
+  void wait_mtu(const Proc& pr, const std::vector<std::string>& ports, unsigned mtu) {
+    std::string seen;
+    for (double end = now_s() + 5; now_s() < end; sleep_s(0.1)) {
+      nlohmann::json j = nlohmann::json::parse(bk(pr, {"--json", "port"}), nullptr, false);
+      if (!j.is_array()) continue;
+      std::size_t ok = 0;
+      seen.clear();
+      for (const auto& p : j)
+        for (const auto& name : ports)
+          if (p.value("port", "") == name) {
+            ok += p.value("mtu", 0u) == mtu;
+            seen += " " + name + " " + std::to_string(p.value("mtu", 0u));
+          }
+      if (ok == ports.size()) return;
+    }
+    throw std::runtime_error("brisk did not see MTU " + std::to_string(mtu) +
+                             " on its taps:" + seen);
   }
   Topology t_;
   SwitchConfig c_;

@@ -15,14 +15,16 @@
 // every path, also after a failed start().
 //
 //   brisk   build/briskd, private socket and state, worker pinned to the switch CPU
-//           (`--cpus`), ports added with `port add <dev> vlan 1 driver afxdp`, fdb-limit
-//           raised so the 100K-MAC test fits. vxlan: two briskd, one per namespace (A's
+//           (`--cpus`), ports added with `port add <dev> vlan 1 driver afxdp` (or another
+//           driver, or host taps instead: SwitchConfig::brisk_ports), fdb-limit raised so the
+//           100K-MAC test fits. vxlan: two briskd, one per namespace (A's
 //           worker on the switch CPU, B's on --switch-b-cpu), `port add <dev> vlan 0` (VLAN 0
 //           travels untagged in the tunnel, as through the kernel's device) and
 //           `bridge tunnel vxlan <br> <other end> 42`.
 //   bridge  the Linux bridge <P>br; it runs in softirq context on whichever CPU receives
 //           (the generator's); bench_pass is attached to <P>g1 so the veth accepts the
-//           generator's XDP frames (the other switches attach their own XDP programs).
+//           generator's XDP frames (the other switches attach their own XDP programs), unless
+//           SwitchConfig::pass_prog_fd is -1 (the TCP matrix: no XDP program anywhere).
 //           vxlan: a bridge and a kernel vxlan device (<P>vx, VNI 42, dstport 4789) in each
 //           namespace.
 //   ovs     Open vSwitch's userspace datapath: ovsdb-server and ovs-vswitchd started from a
@@ -67,6 +69,9 @@ struct Topology {
   std::string gen_port_ns, sink_port_ns;
   std::uint8_t gen_mac[6], sink_mac[6];
   std::string gen_ip = "198.18.0.1", sink_ip = "198.18.0.2";
+  // The addresses of brisk's host taps when they stand in for the veths (SwitchConfig::
+  // brisk_ports "tap"): in the generator and the sink namespace, beside <P>g0 and <P>s0.
+  std::string gen_tap_ip = "198.18.2.1", sink_tap_ip = "198.18.2.2";
   // vxlan topology: the underlay veth <P>u0 (in <P>-a) == <P>u1 (in <P>-b). Its MTU leaves
   // room for 1500-byte inner frames plus VXLAN's 50 bytes, so neither switch fragments.
   std::string under_a, under_b;
@@ -94,6 +99,12 @@ struct SwitchConfig {
   std::uint32_t max_macs = 262144;       // FDB size to configure (brisk, OVS)
   int nice = 0;                          // nice value of the switch's processes
   unsigned mirror_ports = 0;             // destination ports to attach (mirror test)
+  // brisk's ports (switch topology): "afxdp" or "afpacket", the driver of `port add` for the
+  // host ends <P>g1 and <P>s1; or "tap": two host taps from `tap create 1`, moved into the
+  // generator and sink namespaces (Topology::gen_tap_ip, sink_tap_ip) with MTU tap_mtu
+  // (0: the kernel's), the veths left unattached. start() returns once brisk sees that MTU.
+  std::string brisk_ports = "afxdp";
+  unsigned tap_mtu = 0;
 };
 
 // A switch's own counters, for the mirror test's loss accounting. valid = false: the switch

@@ -128,6 +128,15 @@ void Testbed::teardown() noexcept {
   }
 }
 
+void Testbed::set_mtu(unsigned mtu) {
+  const std::string m = std::to_string(mtu);
+  for (const auto& [ns, dev] :
+       {std::pair{t_.gen_ns, t_.gen_dev}, std::pair{t_.gen_port_ns, t_.gen_port},
+        std::pair{t_.sink_port_ns, t_.sink_port}, std::pair{t_.sink_ns, t_.sink_dev}})
+    run_ok(ns.empty() ? std::vector<std::string>{"ip", "link", "set", dev, "mtu", m}
+                      : std::vector<std::string>{"ip", "-n", ns, "link", "set", dev, "mtu", m});
+}
+
 std::vector<std::string> Testbed::namespaces() const {
   std::vector<std::string> v = {t_.gen_ns, t_.sink_ns};
   if (!t_.mirror_ns.empty()) v.push_back(t_.mirror_ns);

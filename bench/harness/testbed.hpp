@@ -37,6 +37,10 @@ class Testbed {
   // Removes everything made; never throws; the second call does nothing.
   void teardown() noexcept;
 
+  // The MTU of the switch's veth pairs, all four ends: <P>g0 == <P>g1 and <P>s1 == <P>s0
+  // (the TCP matrix, test_tcp_ports.hpp). Throws when the kernel refuses it.
+  void set_mtu(unsigned mtu);
+
  private:
   // The namespaces of the topology, all created and deleted here.
   std::vector<std::string> namespaces() const;

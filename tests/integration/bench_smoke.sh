@@ -10,12 +10,14 @@
 # both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors
 # 0,1, fast path on and off: with it on, the XDP program makes the copies): frames forwarded and
 # mirrored, and brisk's mirror counters and the destination's far end agree (no copy
-# unaccounted). It asserts no performance figure.
+# unaccounted). Then the TCP matrix, briefly (every port kind, MTU 1500, one stream, 1 s per
+# cell): its JSON has a cell per kind with brisk's and the bridge's nonzero Gbit/s and CPU per
+# GByte. It asserts no performance figure.
 #   bench_smoke.sh <briskd> <brisk> <brisk-bench>
 source "$(dirname "$0")/lib.sh" "$@"
 BENCH_BIN=${3:-}
 [[ -x "$BENCH_BIN" ]] || fail "brisk-bench binary '$BENCH_BIN' is not executable"
-need_tool ping
+need_tool ping iperf3
 need_netns
 
 # col_of <table> <switch> <header>: the figure in that column of a switch's row.
@@ -168,3 +170,30 @@ for fpm in on off; do
 done
 
 check_cleaned_up "the mirror test"
+
+check "brisk-bench TCP matrix (--tcp-ports, every kind, MTU 1500, 1 stream, 1 s)"
+bench "$TMPD/tcp.json" "$TMPD/tcplog" --tcp-ports veth-afxdp,veth-afpacket,tap --tcp-streams 1 \
+  --tcp-mtus 1500 --runs 1 --tcp-duration 1 --json
+cat "$TMPD/tcplog"
+$PY - "$TMPD/tcp.json" <<'PYEOF' || fail "the TCP matrix's JSON lacks a cell or a rate"
+import json, sys
+m = json.load(open(sys.argv[1]))["tcp_ports"]
+cells = {(c["port"], c["mtu"], c["streams"]): c for c in m["cells"]}
+want = [(k, 1500, 1) for k in ("veth-afxdp", "veth-afpacket", "tap")]
+ok = True
+for key in want:
+    c = cells.get(key)
+    if c is None:
+        print("no cell", key); ok = False; continue
+    for sw in ("brisk", "bridge"):
+        s = c[sw]
+        runs = s["runs"]
+        good = (len(runs) == 1 and (s["gbps"] or 0) > 0 and (s["cpu_s_per_gbyte"] or 0) > 0
+                and runs[0]["bytes"] > 0 and "error" not in s and "error" not in runs[0])
+        print(key, sw, "%.2f Gbit/s, %s CPU s/GB" % (s["gbps"] or 0, s["cpu_s_per_gbyte"]))
+        ok = ok and good
+    ok = ok and c["ratio"]["gbps"] is not None and c["bridge_reference"].startswith("veths")
+sys.exit(0 if ok and len(m["cells"]) == len(want) else 1)
+PYEOF
+pass "a cell per port kind, brisk and the bridge each with nonzero Gbit/s and CPU per GByte"
+check_cleaned_up "the TCP matrix"
