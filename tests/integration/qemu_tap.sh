@@ -205,14 +205,23 @@ except Exception:
 
 declare -A RATE
 # measure <run>: both directions; RATE[<run>,g2p] and RATE[<run>,p2g] in bits/s.
+# Also prints the CPU time QEMU and briskd took during each direction (what competes for the
+# two cores).
 measure() {
-  local run=$1 dir
+  local run=$1 dir q0 b0 cpu=""
   for dir in g2p p2g; do
+    q0=$(cpu_ticks "$QEMU_PID") b0=$(cpu_ticks "$BRISKD_PID")
     tcp_rate "$dir" "$run $dir"
     RATE[$run,$dir]=$BPS
+    cpu+=" $dir: qemu $(cpu_secs "$q0" "$QEMU_PID") s, briskd $(cpu_secs "$b0" "$BRISKD_PID") s;"
   done
   say "$run: guest->peer $(mbit "${RATE[$run,g2p]}") Mbit/s, peer->guest $(mbit "${RATE[$run,p2g]}") Mbit/s"
+  say "$run: CPU time${cpu%;}"
 }
+# cpu_ticks <pid>: user + system clock ticks of a process and its threads (/proc/<pid>/stat).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# cpu_secs <ticks before> <pid>: seconds of CPU since then.
+cpu_secs() { $PY -c "import os; print('%.1f' % (($(cpu_ticks "$2") - $1) / os.sysconf('SC_CLK_TCK')))"; }
 mbit() { $PY -c "print('%.1f' % ($1 / 1e6))"; }
 ratio() { $PY -c "print('%.3f' % ($1 / $2 if $2 else 0))"; }
 at_least() { $PY -c "import sys; sys.exit(0 if $1 >= $2 else 1)"; }
