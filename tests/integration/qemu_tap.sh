@@ -93,9 +93,13 @@ show_guest() {
 }
 
 mkfifo "$TMPD/cmd.in" "$TMPD/cmd.out"
-# Read-write opens of a FIFO never block; QEMU opens both ends read-write too.
+# Read-write opens of a FIFO never block; QEMU opens both ends read-write too. A cat copies what
+# the guest answers into guest-cmd.log, which guest_collect polls (no `read -t` in this shell:
+# bash 5.2 aborts when the TERM trap exits during one).
 exec {CMD_W}<>"$TMPD/cmd.in" {CMD_R}<>"$TMPD/cmd.out"
-: >"$TMPD/guest-cmd.log"
+cat <&"$CMD_R" >"$TMPD/guest-cmd.log" &
+track_pid $!
+GUEST_LINES=0  # lines of guest-cmd.log already consumed
 
 qemu-system-x86_64 -machine pc,accel=tcg -m 256M -smp 1 -nodefaults -no-user-config \
   -display none -monitor none -no-reboot \
@@ -109,23 +113,28 @@ QEMU_PID=$!
 track_pid "$QEMU_PID"
 say "qemu pid $QEMU_PID, tap $TAP"
 
-# guest_collect <seconds>: read the command channel up to "BRISK-DONE <rc>"; the lines before it
-# go to GUEST_OUT; returns <rc>, or 124 when nothing came within <seconds>.
+# guest_collect <seconds>: wait for the command channel's next "BRISK-DONE <rc>" line; the lines
+# before it go to GUEST_OUT; returns <rc>, or 124 when it did not come within <seconds>.
 guest_collect() {
-  local end=$((SECONDS + $1)) line partial=""
+  local end=$((SECONDS + $1)) lines done_at="" new rc
   GUEST_OUT=""
   while true; do
-    if IFS= read -r -t 1 line <&"$CMD_R"; then
-      line=${partial}${line%$'\r'}
-      partial=""
-      echo "$line" >>"$TMPD/guest-cmd.log"
-      if [[ $line =~ ^BRISK-DONE\ ([0-9]+)$ ]]; then return "${BASH_REMATCH[1]}"; fi
-      GUEST_OUT+="$line"$'\n'
-    else
-      partial+=$line  # a timed-out read keeps what it got of the line
-      qemu_alive || { show_guest; fail "QEMU exited"; }
-      ((SECONDS < end)) || return 124
+    # Only complete lines (wc -l counts newlines): the last one may still be arriving.
+    lines=$(wc -l <"$TMPD/guest-cmd.log")
+    if ((lines > GUEST_LINES)); then
+      new=$(sed -n "$((GUEST_LINES + 1)),${lines}p" "$TMPD/guest-cmd.log" | tr -d '\r')
+      done_at=$(awk '/^BRISK-DONE [0-9]+$/ { print NR; exit }' <<<"$new")
     fi
+    if [[ -n $done_at ]]; then
+      GUEST_LINES=$((GUEST_LINES + done_at))
+      new=$(head -n "$done_at" <<<"$new")
+      rc=${new##*BRISK-DONE }
+      GUEST_OUT=$(head -n -1 <<<"$new")
+      return "$rc"
+    fi
+    qemu_alive || { show_guest; fail "QEMU exited"; }
+    ((SECONDS < end)) || return 124
+    sleep 0.2
   done
 }
 # guest_run <seconds> <command line>: run it in the guest; its exit code, output in GUEST_OUT.
