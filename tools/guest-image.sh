@@ -9,10 +9,15 @@
 #       apt has no package lists) and unpacked with `dpkg -x`; only what the guest needs is
 #       kept (~10 MiB), the .debs and the rest of the kernel tree are deleted. Nothing is
 #       installed. A second call with a complete cache does nothing (offline).
-#   tools/guest-image.sh initramfs <cache dir> <init script> <out.cpio>
+#   tools/guest-image.sh initramfs <cache dir> <init script> <out.cpio> [<program>...]
 #       An uncompressed newc initramfs: busybox (applets installed as links in /bin at boot by
 #       the init script), the modules in /lib/modules, and <init script> as /init. Built with
 #       busybox's own cpio, so no cpio package is needed.
+#       Each <program> (a name on $PATH or a path: a host binary from a Debian package, e.g.
+#       iperf3, ethtool) goes into /usr/bin with the shared libraries and the dynamic loader
+#       `ldd` lists for it, at the paths `ldd` prints (the Debian loader searches them without
+#       an ld.so.cache). The guest kernel must be able to run the host's binaries: Debian's
+#       amd64 kernel runs those of the same Debian release.
 #
 # The guest's init script loads the modules with `insmod` in the order of /lib/modules/order
 # (the Debian kernel has virtio_pci and virtio_net as modules; modules the kernel has built in
@@ -85,16 +90,44 @@ fetch() {
   echo "guest-image: cached $(cat "$c/VERSION") in $c" >&2
 }
 
+# add_program <root> <program>: the program into <root>/usr/bin, its libraries and loader at
+# the paths ldd lists (files, not the symlinks: cp -L).
+add_program() {
+  local r=$1 prog path libs lib
+  prog=$2
+  path=$(command -v "$prog") || die "no program $prog on this host"
+  path=$(realpath "$path")
+  mkdir -p "$r/usr/bin"
+  cp -L "$path" "$r/usr/bin/$(basename "$prog")"
+  if ! libs=$(ldd "$path" 2>&1); then
+    # A static program: nothing more to copy.
+    grep -q "not a dynamic executable" <<<"$libs" && return 0
+    die "ldd $path failed: $libs"
+  fi
+  if grep -q "not found" <<<"$libs"; then die "$prog needs a library this host lacks: $libs"; fi
+  # "libx.so.1 => /lib/.../libx.so.1 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)";
+  # linux-vdso has no file.
+  for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$libs"); do
+    [[ -e $r$lib ]] && continue
+    mkdir -p "$r$(dirname "$lib")"
+    cp -L "$lib" "$r$lib" || die "copying $lib (for $prog) failed"
+  done
+}
+
 initramfs() {
   local c=$1 init=$2 out=$3
+  shift 3
   complete "$c" || die "cache $c is incomplete (run: $0 fetch $c)"
-  local r
+  local r p
   r=$(mktemp -d)
   mkdir -p "$r"/{bin,sbin,dev,proc,sys,tmp,lib/modules}
   cp "$c/busybox" "$r/bin/busybox"
   cp "$c"/modules/* "$r/lib/modules/"
   cp "$init" "$r/init"
   chmod 755 "$r/init"
+  for p in "$@"; do
+    (add_program "$r" "$p") || { rm -rf "$r"; die "adding $p to the initramfs failed"; }
+  done
   (cd "$r" && find . | "$c/busybox" cpio -o -H newc 2>/dev/null) >"$out" ||
     { rm -rf "$r"; die "building $out failed"; }
   rm -rf "$r"
@@ -102,6 +135,10 @@ initramfs() {
 
 case "${1:-}" in
   fetch) [[ $# -eq 2 ]] || die "usage: $0 fetch <cache dir>"; fetch "$2" ;;
-  initramfs) [[ $# -eq 4 ]] || die "usage: $0 initramfs <cache dir> <init> <out.cpio>"; initramfs "$2" "$3" "$4" ;;
-  *) die "usage: $0 fetch <cache dir> | initramfs <cache dir> <init script> <out.cpio>" ;;
+  initramfs)
+    [[ $# -ge 4 ]] || die "usage: $0 initramfs <cache dir> <init> <out.cpio> [<program>...]"
+    shift
+    initramfs "$@"
+    ;;
+  *) die "usage: $0 fetch <cache dir> | initramfs <cache dir> <init script> <out.cpio> [<program>...]" ;;
 esac
