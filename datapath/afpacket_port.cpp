@@ -191,35 +191,22 @@ AfPacketPort::Step AfPacketPort::take_packet(FramePool& pool, Frame** out, std::
     return Step::kDone;
   }
   if (n >= max) return Step::kNeedRoom;
+  Frame* f;
   if (len + extra > kMaxFrameLen) {
     // A big frame is not copied: it borrows the ring (see "Big frames" in the header). The ring
     // frame has the vnet header and more in front of it, room for a re-inserted tag.
-    Frame* f = pool.alloc();
+    f = pool.alloc();
     if (f == nullptr) return Step::kNeedRoom;
     f->reset(len + extra);
     f->data = const_cast<std::uint8_t*>(data) - extra;
     f->ext = this;
     f->ext_handle = block_;
     ++lent_[block_];
-    if (tagged) insert_tag(f->data, tpid, tci);
-    f->off = off;
-    if (off.partial()) csum_partial_.add(1);
-    if (off.gso()) gso_frames_.add(1);
-    out[n++] = f;
-    return Step::kDone;
+  } else {
+    f = pool.alloc_for(len + extra);
+    if (f == nullptr) return Step::kNeedRoom;
+    std::memcpy(f->data + extra, data, len);
   }
-  Frame* f = pool.alloc_for(len + extra);
-  if (f == nullptr) {
-    // Out of big buffers with nothing of ours in flight (a pool without big buffers): the frame
-    // can never be taken.
-    if (n == 0 && len + extra > kMaxFrameLen && pool.big_available() == 0 && pool.available() != 0) {
-      oversize_.add(1);
-      driver_drop(Drop::kOversize);
-      return Step::kDone;
-    }
-    return Step::kNeedRoom;
-  }
-  std::memcpy(f->data + extra, data, len);
   if (tagged) insert_tag(f->data, tpid, tci);
   f->off = off;
   if (off.partial()) csum_partial_.add(1);

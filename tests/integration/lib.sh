@@ -312,6 +312,23 @@ ns_add_tap() {
   ip -n "$ns" link set lo up
 }
 
+# veth_to_ns <ns> <host end> <cidr|-> [gro]: a veth pair, one end "eth0" in <ns> (created if
+# needed) with <cidr> (or no address), the other end up on the host without one. "gro": GRO on
+# in the namespace (the veth then takes XDP redirects).
+veth_to_ns() {
+  local ns=$1 host=$2 cidr=$3 gro=${4:-}
+  if ! ip netns list | awk '{print $1}' | contains -x "$ns"; then
+    ns_create "$ns"
+  fi
+  ip link add "$host" type veth peer name "${host}n"
+  ip link set "${host}n" netns "$ns"
+  ip -n "$ns" link set "${host}n" name eth0
+  [[ $cidr != - ]] && ip -n "$ns" addr add "$cidr" dev eth0
+  [[ $gro == gro ]] && ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
+  ip -n "$ns" link set eth0 up
+  ip link set "$host" up
+}
+
 # mac_of <ns> <dev>: the device's MAC address.
 mac_of() { ip -n "$1" -o link show dev "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
 

@@ -16,28 +16,15 @@ need_netns
 start_briskd
 
 NS() { echo "${PFX}-$1"; }
-# veth_ns <x> <host end> <cidr>: a veth pair, "eth0" in namespace <x> with <cidr>.
-veth_ns() {
-  local ns host=$2
-  ns=$(NS "$1")
-  ns_create "$ns"
-  ip link add "$host" type veth peer name "${host}n"
-  ip link set "${host}n" netns "$ns"
-  ip -n "$ns" link set "${host}n" name eth0
-  ip -n "$ns" addr add "$3" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip link set "$host" up
-}
-
 T_A=$(bk tap create 10) && T_B=$(bk tap create 10) && T_E=$(bk tap create 30) || fail "tap create"
 ns_add_tap "$(NS a)" "$T_A" 198.18.81.1/24
 ns_add_tap "$(NS b)" "$T_B" 198.18.81.2/24
 ns_add_tap "$(NS e)" "$T_E" 198.18.83.1/24
-veth_ns c "${PFX}pc" 198.18.82.1/24
-veth_ns d "${PFX}pd" 198.18.82.2/24
-veth_ns f "${PFX}xf" 198.18.83.2/24
-veth_ns g "${PFX}vg" 198.18.84.1/24
-veth_ns h "${PFX}vh" 198.18.84.2/24
+veth_to_ns "$(NS c)" "${PFX}pc" 198.18.82.1/24
+veth_to_ns "$(NS d)" "${PFX}pd" 198.18.82.2/24
+veth_to_ns "$(NS f)" "${PFX}xf" 198.18.83.2/24
+veth_to_ns "$(NS g)" "${PFX}vg" 198.18.84.1/24
+veth_to_ns "$(NS h)" "${PFX}vh" 198.18.84.2/24
 bk port add "${PFX}pc" vlan 20 driver afpacket && bk port add "${PFX}pd" vlan 20 driver afpacket &&
   bk port add "${PFX}xf" vlan 30 driver afxdp || fail "port add"
 KBR="${PFX}kb"

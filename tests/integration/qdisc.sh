@@ -28,22 +28,9 @@ IP_A=198.18.13.1 IP_B=198.18.13.2
 H_A="${PFX}a" H_B="${PFX}b" H_M="${PFX}m"
 LIMIT=10000000  # bit/s
 
-# veth_to_ns <ns> <host end> <cidr|->: a veth pair, "eth0" in <ns> (GRO on: the veth then
-# takes XDP redirects), the host end up without an address.
-veth_to_ns() {
-  local ns=$1 host=$2 cidr=$3
-  ns_create "$ns"
-  ip link add "$host" type veth peer name "${host}n"
-  ip link set "${host}n" netns "$ns"
-  ip -n "$ns" link set "${host}n" name eth0
-  [[ $cidr != - ]] && ip -n "$ns" addr add "$cidr" dev eth0
-  ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
-  ip -n "$ns" link set eth0 up
-  ip link set "$host" up
-}
-veth_to_ns "$NS_A" "$H_A" "$IP_A/24"
-veth_to_ns "$NS_B" "$H_B" "$IP_B/24"
-veth_to_ns "$NS_M" "$H_M" -
+veth_to_ns "$NS_A" "$H_A" "$IP_A/24" gro
+veth_to_ns "$NS_B" "$H_B" "$IP_B/24" gro
+veth_to_ns "$NS_M" "$H_M" - gro
 
 # shape <dev>: a 10 Mbit/s qdisc at the root of <dev>: tbf, or an htb class where tbf is
 # missing (BRISK_TEST_SHAPER=htb takes htb at once: ctest runs the test that way too, so the

@@ -160,13 +160,7 @@ grep -q "^tcp-segmentation-offload: on" <<<"$GUEST_OUT" ||
 pass "tun_flags $flags; TSO on at the tap's host side and in the guest"
 
 # ------------------------------------------------------------------ the peer and the switches
-ns_create "$NS"
-ip link add "$VETH" type veth peer name "${VETH}n"
-ip link set "${VETH}n" netns "$NS"
-ip -n "$NS" link set "${VETH}n" name eth0
-ip -n "$NS" addr add "$PEER_IP/24" dev eth0
-ip -n "$NS" link set eth0 up
-ip link set "$VETH" up
+veth_to_ns "$NS" "$VETH" "$PEER_IP/24"
 start_briskd
 
 # reachable: the namespace pings the guest (ARP and learning settle; up to ~20 s).

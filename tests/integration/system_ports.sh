@@ -19,18 +19,6 @@ NS_A="${PFX}-a" NS_B="${PFX}-b" NS_C="${PFX}-c" NS_D="${PFX}-d"
 IP_A=198.18.11.1 IP_B=198.18.11.2 IP_C=198.18.11.3 IP_D=198.18.11.4
 H_A="${PFX}xa" H_B="${PFX}pb" H_C="${PFX}xc" H_D="${PFX}xd"
 
-# veth_to_ns <ns> <host end> <cidr>: a veth pair, one end "eth0" in <ns> with <cidr>, the
-# other end up on the host (no address).
-veth_to_ns() {
-  local ns=$1 host=$2 cidr=$3
-  ns_create "$ns"
-  ip link add "$host" type veth peer name "${host}n"
-  ip link set "${host}n" netns "$ns"
-  ip -n "$ns" link set "${host}n" name eth0
-  ip -n "$ns" addr add "$cidr" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip link set "$host" up
-}
 veth_to_ns "$NS_A" "$H_A" "$IP_A/24"
 veth_to_ns "$NS_B" "$H_B" "$IP_B/24"
 veth_to_ns "$NS_C" "$H_C" "$IP_C/24"
