@@ -8,6 +8,8 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <type_traits>
+#include <utility>
 
 #include "control/state.hpp"
 
@@ -31,10 +33,29 @@ template <typename T>
 T field(const json& e, const char* name) {
   if (!e.is_object() || !e.contains(name))
     throw std::runtime_error(std::string("missing field '") + name + "'");
-  try {
-    return e.at(name).get<T>();
-  } catch (const json::exception&) {
-    throw std::runtime_error(std::string("bad field '") + name + "'");
+  const json& v = e.at(name);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // An integer field takes a JSON integer within T's range: never a float (converting
+    // 1.8e19 to an integer is undefined behaviour) nor a value that would wrap.
+    bool ok = false;
+    T out{};
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      ok = std::in_range<T>(u);
+      out = static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+      const auto i = v.get<std::int64_t>();
+      ok = std::in_range<T>(i);
+      out = static_cast<T>(i);
+    }
+    if (!ok) throw std::runtime_error(std::string("bad field '") + name + "'");
+    return out;
+  } else {
+    try {
+      return v.get<T>();
+    } catch (const json::exception&) {
+      throw std::runtime_error(std::string("bad field '") + name + "'");
+    }
   }
 }
 template <typename T>
