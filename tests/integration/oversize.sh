@@ -40,6 +40,13 @@ for x in "$NS_C $P_C" "$NS_D $P_D"; do
   ip link set "$host" up
 done
 bk port add "$P_C" vlan 10 driver afpacket || fail "port add $P_C driver afpacket"
+# mtu_of <port>: the MTU brisk has for the port (`--json port`; re-read once a second).
+mtu_of() { bk --json port | "$PY" -c '
+import json, sys
+print(next(p["mtu"] for p in json.load(sys.stdin) if p["port"] == sys.argv[1]))' "$1"; }
+taps_at_mtu() { [[ $(mtu_of "$T_A") == "$MTU" && $(mtu_of "$T_B") == "$MTU" ]]; }
+# brisk limits what it sends to a port by the MTU it last read: wait until it has the taps' new one.
+wait_until 5 taps_at_mtu || fail "brisk still has MTU $(mtu_of "$T_B") for $T_B"
 bk port add "$P_D" vlan 10 driver afxdp || fail "port add $P_D driver afxdp"
 bk port
 
@@ -133,9 +140,6 @@ pass "8972-byte pings crossed whole"
 
 check "B's MTU lowered to 1500: brisk sends it nothing longer, and counts what it refused"
 ip -n "$NS_B" link set "$T_B" mtu 1500
-mtu_of() { bk --json port | "$PY" -c '
-import json, sys
-print(next(p["mtu"] for p in json.load(sys.stdin) if p["port"] == sys.argv[1]))' "$1"; }
 mtu_1500() { [[ $(mtu_of "$T_B") == 1500 ]]; }
 wait_until 5 mtu_1500 || fail "port $T_B still shows MTU $(mtu_of "$T_B")"
 bk port | table_rows | contains "^$T_B|.*|1500|" || fail "'port' does not show $T_B's MTU 1500"
