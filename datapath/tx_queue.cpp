@@ -153,10 +153,11 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
       c.drops[static_cast<std::size_t>(Drop::kPortDown)].add(q.n);
     } else {
       mark_handover(q);
-      sent = q.careful == 0 && q.fits_version == snap.version
+      const std::uint32_t fits = port->tx_limit() - 4;
+      sent = q.careful == 0 && q.fits_version == snap.version && q.fits == fits
                  ? send(*port, q.items, q.n, c)
                  : finish_and_send(q, *port, pool, c);
-      q.fits = port->tx_limit() - 4;
+      q.fits = fits;
       q.fits_version = snap.version;
     }
     if (oc.mirror_dst && mirrors != nullptr) [[unlikely]] {

@@ -74,7 +74,7 @@ class TxQueues {
     std::uint32_t careful = 0;
     // The port's tx_limit() - 4 as of its last flush under snapshot `fits_version` (0 before
     // the first: careful). A queue flushed under another snapshot (the slot may hold another
-    // port now) is sent the careful way. An MTU lowered since applies from the next batch on.
+    // port now), or whose port's limit changed since (its MTU), is sent the careful way.
     std::uint32_t fits = 0;
     std::uint64_t fits_version = ~std::uint64_t{0};
     TxItem items[kBatchSize];
