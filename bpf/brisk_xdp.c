@@ -53,7 +53,8 @@
 // clones the frame for every device but the last (kernel/bpf/devmap.c,
 // dev_map_enqueue_multi). brisk_devmap_xmit, on the xdp:xdp_devmap_xmit tracepoint, counts
 // what each mirror destination's device took and refused (sent, dropped). The pairs and
-// their order of publication are datapath/xdp_fastpath.hpp's ("Mirrors").
+// their order of publication are datapath/xdp_fastpath.hpp's ("Mirrors"). In generic mode
+// mirrored frames go to userspace (no such event there to count the copies by).
 //
 // Layout rules:
 //   * maps are BTF-defined in the ".maps" section, named brisk_<purpose> (<= 15 characters,
@@ -340,8 +341,11 @@ static __always_inline void stamp_source(struct brisk_fp_entry *src) {
 }
 
 // Returns XDP_REDIRECT when the frame was forwarded, XDP_PASS when the tc program forwards it
-// (it makes the same decision on the skb), -1 when userspace must see it.
-static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
+// (it makes the same decision on the skb), -1 when userspace must see it. `generic`: the
+// program runs in generic (skb) mode, where a broadcast redirect's copies leave through
+// generic_xdp_tx with no xdp_devmap_xmit event to count them: mirrored frames go to userspace,
+// which counts every copy.
+static __always_inline int brisk_fast_path(struct xdp_md *ctx, const int generic) {
   void *data = (void *)(long)ctx->data;
   void *end = (void *)(long)ctx->data_end;
   // The whole frame: with frags (a multi-buffer frame, xdp.frags) data..end is its first part.
@@ -372,6 +376,7 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
   struct brisk_fp_mgroup *g = 0;
   void *devs = 0;
   if ((in->flags | out->flags) & BRISK_FP_MIRROR) {
+    if (generic) return -1;
     struct brisk_fp_pair pk = {.in = in_id, .out = out_id};
     g = bpf_map_lookup_elem(&brisk_fp_mpairs, &pk);
     if (!g) return -1;
@@ -446,8 +451,8 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx) {
   return bpf_redirect_map(devs, 0, BPF_F_BROADCAST);
 }
 
-static __always_inline int brisk_rx(struct xdp_md *ctx) {
-  int act = brisk_fast_path(ctx);
+static __always_inline int brisk_rx(struct xdp_md *ctx, const int generic) {
+  int act = brisk_fast_path(ctx, generic);
   if (act == XDP_REDIRECT || act == XDP_PASS) return act;
   __u32 queue = ctx->rx_queue_index;
   __u64 len = bpf_xdp_get_buff_len(ctx);
@@ -463,13 +468,13 @@ static __always_inline int brisk_rx(struct xdp_md *ctx) {
 // Native mode: xdp.frags (BPF_F_XDP_HAS_FRAGS) takes multi-buffer frames, so a veth under it
 // accepts an MTU above a page (9000) on its peer.
 SEC("xdp.frags")
-int BRISK_XDP_PROG(struct xdp_md *ctx) { return brisk_rx(ctx); }
+int BRISK_XDP_PROG(struct xdp_md *ctx) { return brisk_rx(ctx, 0); }
 
 // Generic (skb) mode: the same program without frags. Generic XDP linearizes an skb for it
 // in place; for a frags-aware program it copies the skb into new pages and the copy reaches
 // tc without its MAC header length (6.18), which breaks the tc half's redirect.
 SEC("xdp")
-int BRISK_XDP_GENERIC_PROG(struct xdp_md *ctx) { return brisk_rx(ctx); }
+int BRISK_XDP_GENERIC_PROG(struct xdp_md *ctx) { return brisk_rx(ctx, 1); }
 
 // The tc fast path (clsact ingress of a port with BRISK_FP_SKB): the skbs the XDP program
 // passed up because it could not redirect them itself. The same decision (fp_lookup,

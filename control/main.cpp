@@ -45,10 +45,11 @@ const char* kUsage = R"(usage: briskd [options]
   --tap-prefix PREFIX    prefix of generated tap names (default mega_tap)
   --xdp-fastpath on|off  forward learned unicast between AF_XDP ports (native XDP) inside
                          brisk's XDP program (default on)
-  --afxdp-xdp native|generic
-                         how AF_XDP ports attach brisk's XDP program (default native);
-                         generic keeps a veth peer's TSO (super-frames forwarded whole by
-                         the fast path's tc half)
+  --afxdp-xdp auto|native|generic
+                         how AF_XDP ports attach brisk's XDP program. auto (default):
+                         generic on veths, whose peers then keep TSO (super-frames forwarded
+                         whole by the fast path's tc half), native elsewhere; native: the
+                         fastest for 64-byte frames and the only mode XDP senders reach
   --afxdp-umem shared|private
                          shared (default): the AF_XDP ports of one worker share one UMEM and
                          frames between them are forwarded without a copy; private: one
@@ -144,11 +145,17 @@ int main(int argc, char** argv) {
       opts.xdp_fastpath = v == "on";
     } else if (a == "--afxdp-xdp") {
       std::string v = value();
-      if (v != "native" && v != "generic") {
-        std::fprintf(stderr, "briskd: --afxdp-xdp wants native or generic\n");
+      using XdpMode = brisk::AfXdpOptions::XdpMode;
+      if (v == "auto") {
+        opts.afxdp_xdp = XdpMode::kAuto;
+      } else if (v == "native") {
+        opts.afxdp_xdp = XdpMode::kNative;
+      } else if (v == "generic") {
+        opts.afxdp_xdp = XdpMode::kGeneric;
+      } else {
+        std::fprintf(stderr, "briskd: --afxdp-xdp wants auto, native or generic\n");
         return 2;
       }
-      opts.afxdp_generic = v == "generic";
     } else if (a == "--afxdp-umem") {
       std::string v = value();
       if (v != "shared" && v != "private") {

@@ -148,7 +148,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
       o.fastpath = fp_.get();
       o.umems = umems_.get();
       o.worker = spec.worker;
-      if (opts_.afxdp_generic) o.xdp_mode = AfXdpOptions::XdpMode::kGeneric;
+      o.xdp_mode = opts_.afxdp_xdp;
       return std::make_shared<AfXdpPort>(spec.name, o);
     };
   }

@@ -23,6 +23,7 @@
 #include "control/caller.hpp"
 #include "control/netdev.hpp"
 #include "control/result.hpp"
+#include "datapath/afxdp_port.hpp"
 #include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
 #include "datapath/port.hpp"
@@ -57,11 +58,11 @@ struct SwitchOptions {
   // them are forwarded without a copy. false: every AF_XDP port has its own UMEM (copies).
   // briskd: --afxdp-umem shared|private.
   bool afxdp_shared_umem = true;
-  // AF_XDP ports attach brisk's XDP program in generic (skb) mode instead of native. A veth
-  // under a native program loses its peer's TSO (the kernel's rule: veth_xdp_set); generic
-  // mode leaves the peer alone, and the tc half of the fast path carries its super-frames.
-  // briskd: --afxdp-xdp native|generic.
-  bool afxdp_generic = false;
+  // How AF_XDP ports attach brisk's XDP program (AfXdpOptions::XdpMode). auto: generic (skb)
+  // mode on veths, whose peer keeps its TSO (a veth under a native program loses it: the
+  // kernel's veth_xdp_set), the tc half of the fast path carrying its super-frames; native on
+  // other devices. briskd: --afxdp-xdp auto|native|generic.
+  AfXdpOptions::XdpMode afxdp_xdp = AfXdpOptions::XdpMode::kAuto;
   // fdb-limit of new bridges (`bridge config <b> fdb-limit=N` changes one bridge).
   std::uint32_t fdb_limit = kMacTableDefaultLimit;
   // Makes ports; tests substitute memory ports. Throws std::exception with a one-line message

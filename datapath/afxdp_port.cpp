@@ -209,7 +209,8 @@ int open_socket(AfXdpPort::Xsk& x, int ifindex, std::uint32_t queue_id, UmemPool
     sa.sxdp_flags = XDP_SHARED_UMEM;
     sa.sxdp_shared_umem_fd = static_cast<std::uint32_t>(share_fd);
   } else {
-    sa.sxdp_flags = static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY));
+    sa.sxdp_flags =
+        static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY));
   }
   if (::bind(x.fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return bail();
   return 0;
@@ -223,7 +224,8 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     : Port(ifname, PortKind::kSystem), x_(std::make_unique<Xsk>()), queue_id_(opts.queue_id) {
   // One buffer per frame (a UMEM chunk / an mbuf): longer frames are dropped as oversize.
   set_tx_max(kMaxFrameLen + 4);
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) fail(EINVAL, "bad interface name '" + ifname + "'");
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ)
+    fail(EINVAL, "bad interface name '" + ifname + "'");
   if (opts.frames < 64 || (opts.frames & (opts.frames - 1)) != 0 || opts.frames > (1u << 20))
     fail(EINVAL, "AF_XDP port " + ifname + ": frames must be a power of two in 64..1048576");
   ifindex_ = static_cast<int>(::if_nametoindex(ifname.c_str()));
@@ -282,8 +284,10 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 
     // 2. Attach: native first, then generic. Never replace someone else's program.
     using XdpMode = AfXdpOptions::XdpMode;
+    XdpMode mode = opts.xdp_mode;
+    if (mode == XdpMode::kAuto && device_driver(ifname) == "veth") mode = XdpMode::kGeneric;
     int native_err = 0;
-    if (opts.xdp_mode != XdpMode::kGeneric) {
+    if (mode != XdpMode::kGeneric) {
       int rc = bpf_xdp_attach(ifindex_, x.prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
                               nullptr);
       if (rc == 0) {
@@ -295,7 +299,7 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     }
     if (native_err == EBUSY || native_err == EEXIST)
       fail(EBUSY, "AF_XDP port " + ifname + ": the device already has an XDP program attached");
-    if (!x.attached && opts.xdp_mode == XdpMode::kNative)
+    if (!x.attached && mode == XdpMode::kNative)
       fail(native_err, "AF_XDP port " + ifname + ": native XDP attach");
     if (!x.attached) {
       // The generic entry point (no frags: see bpf/brisk_xdp.c); an older object has only one.
@@ -366,8 +370,8 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
         fail(e, "AF_XDP port " + ifname + ": create AF_XDP socket on queue " +
                     std::to_string(opts.queue_id) + " (another AF_XDP socket is bound to it)");
       last_err = e;
-      why = std::string(share >= 0 ? "shared" : (zc ? "zerocopy" : "copy")) + " bind: " +
-            std::strerror(e);
+      why = std::string(share >= 0 ? "shared" : (zc ? "zerocopy" : "copy")) +
+            " bind: " + std::strerror(e);
     }
     if (!x.bound)
       fail(last_err != 0 ? last_err : ENOSPC,
@@ -460,7 +464,7 @@ void AfXdpPort::close_all() noexcept {
   if (!x_) return;
   Xsk& x = *x_;
   detach_tc();
-  x.close_socket();  // also leaves the XSKMAP
+  x.close_socket();                           // also leaves the XSKMAP
   if (x.bound) x.owner->retire_slot(x.slot);  // its chunks come back after the retire delay
   x.bound = false;
   if (x.attached) {
@@ -565,7 +569,8 @@ void AfXdpPort::refill() noexcept {
   std::uint32_t idx = 0;
   // Cannot fall short: FILL has rx_max() entries and holds at most rx_held of them.
   if (xsk_ring_prod__reserve(&x.fill, k, &idx) != k) return;
-  for (std::uint32_t i = 0; i < k; ++i) *xsk_ring_prod__fill_addr(&x.fill, idx + i) = x.pool->pop(x.slot);
+  for (std::uint32_t i = 0; i < k; ++i)
+    *xsk_ring_prod__fill_addr(&x.fill, idx + i) = x.pool->pop(x.slot);
   xsk_ring_prod__submit(&x.fill, k);
   x.rx_held += k;
   x.pool->set_rx_held(x.slot, x.rx_held);
@@ -628,7 +633,8 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     x.pool->set_tag(chunk, UmemPool::kTagFrame);
     // A veth or tap peer with checksum offload sends TCP/UDP with only the pseudo-header
     // sum, and XDP carries no metadata saying so: finish it (datapath/csum.hpp).
-    if (complete_partial_l4(f->data, d->len)) csum_completed_.fetch_add(1, std::memory_order_relaxed);
+    if (complete_partial_l4(f->data, d->len))
+      csum_completed_.fetch_add(1, std::memory_order_relaxed);
     out[n++] = f;
   }
   xsk_ring_cons__release(&x.rx, got);

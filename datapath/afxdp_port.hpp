@@ -129,15 +129,17 @@ class UmemRegistry;
 
 struct AfXdpOptions {
   enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
-  std::uint32_t queue_id = 0;      // receive queue to bind (veth: 0)
-  std::uint32_t frames = 4096;     // own UMEM: chunks, a power of two >= 64: half RX, half TX
+  std::uint32_t queue_id = 0;   // receive queue to bind (veth: 0)
+  std::uint32_t frames = 4096;  // own UMEM: chunks, a power of two >= 64: half RX, half TX
   // Shared UMEMs (not owned; must outlive the port): the port joins the pool of `worker`, the
   // worker that will poll it. nullptr: an own UMEM.
   UmemRegistry* umems = nullptr;
   unsigned worker = 0;
-  XdpMode xdp_mode = XdpMode::kAuto;  // kAuto: native, falling back to generic
-  bool zero_copy = true;           // try a zero-copy bind (native mode only)
-  std::string bpf_object;          // empty: default_bpf_object()
+  // kAuto: generic on a veth (native XDP on a veth turns its peer's TSO off, the kernel's rule
+  // in veth_xdp_set; generic leaves the peer alone), native elsewhere, falling back to generic.
+  XdpMode xdp_mode = XdpMode::kAuto;
+  bool zero_copy = true;   // try a zero-copy bind (native mode only)
+  std::string bpf_object;  // empty: default_bpf_object()
   // Shared fast-path maps to reuse (not owned; must outlive the port). nullptr: none.
   const XdpFastpath* fastpath = nullptr;
 };
@@ -198,7 +200,9 @@ class AfXdpPort final : public Port {
   // Also the frames the kernel refused to hand over or take (xsk_drops() of kernel_stats()).
   std::uint64_t driver_drops(Drop d) const override;
   // Partial TCP/UDP checksums completed in software.
-  std::uint64_t rx_csum_completed() const { return csum_completed_.load(std::memory_order_relaxed); }
+  std::uint64_t rx_csum_completed() const {
+    return csum_completed_.load(std::memory_order_relaxed);
+  }
   // Frames tx_burst() refused for lack of a free TX chunk or because they did not fit one.
   std::uint64_t tx_refused() const { return tx_refused_.load(std::memory_order_relaxed); }
   // Frames transmitted from the buffer they were received in (no copy in brisk).

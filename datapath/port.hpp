@@ -40,11 +40,11 @@ enum class PortKind : std::uint8_t { kTap, kInternal, kMemory, kSystem, kTunnel,
 // A frame needing more is finished by the transmit path first (TxQueues::flush: checksum
 // completed, super-frame segmented in software, datapath/offload.hpp).
 namespace txcap {
-inline constexpr std::uint8_t kCsum = 1;     // partial checksums (NEEDS_CSUM)
-inline constexpr std::uint8_t kTso4 = 2;     // TCP/IPv4 super-frames
-inline constexpr std::uint8_t kTso6 = 4;     // TCP/IPv6 super-frames
-inline constexpr std::uint8_t kUso = 8;      // UDP_L4 super-frames
-inline constexpr std::uint8_t kEcn = 16;     // TCP super-frames with ECN (CWR) set
+inline constexpr std::uint8_t kCsum = 1;  // partial checksums (NEEDS_CSUM)
+inline constexpr std::uint8_t kTso4 = 2;  // TCP/IPv4 super-frames
+inline constexpr std::uint8_t kTso6 = 4;  // TCP/IPv6 super-frames
+inline constexpr std::uint8_t kUso = 8;   // UDP_L4 super-frames
+inline constexpr std::uint8_t kEcn = 16;  // TCP super-frames with ECN (CWR) set
 inline constexpr std::uint8_t kAll = kCsum | kTso4 | kTso6 | kUso | kEcn;
 }  // namespace txcap
 
@@ -57,6 +57,10 @@ std::string_view port_kind_name(PortKind k);
 // The MTU of the device with `ifindex` in the caller's network namespace; 0 if unknown.
 // Control thread (a system call).
 std::uint32_t device_mtu(int ifindex) noexcept;
+
+// The kernel driver of the device named `ifname` in the caller's network namespace ("veth",
+// "tun", "virtio_net", ...: ethtool's GDRVINFO); empty if unknown. Control thread.
+std::string device_driver(const std::string& ifname);
 
 // One frame to send, the 802.1Q tag to push on the way out (push_vlan == 0: none), and
 // whether the 802.1Q tag the frame carries at bytes 12..15 is removed on the way out

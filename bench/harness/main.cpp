@@ -68,6 +68,7 @@ SwitchConfig switch_config(const Options& o, const std::string& self, const Benc
   cfg.brisk_xdp_obj = bpf_path(brisk::kXdpObject);
   cfg.self_exe = self;
   cfg.pass_prog_fd = bpf.pass_fd();
+  cfg.xdp_senders = o.has_compare() || o.has("mirror");
   cfg.nice = o.nice;
   return cfg;
 }

@@ -5,6 +5,7 @@
 // when briskd does).
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <utility>
@@ -41,6 +42,10 @@ class Brisk final : public SwitchUnderTest {
   void start() override {
     std::string help;
     run({c_.briskd, "--help"}, &help, 10);
+    std::vector<std::string> extra = c_.briskd_args;
+    if (c_.xdp_senders && help.find("--afxdp-xdp auto") != std::string::npos &&
+        std::find(extra.begin(), extra.end(), "--afxdp-xdp") == extra.end())
+      extra.insert(extra.begin(), {"--afxdp-xdp", "native"});
     const std::string vlan = t_.vxlan ? "0" : "1";
     for (std::size_t i = 0; i < sides_.size(); ++i) {
       const Side& sd = sides_[i];
@@ -55,7 +60,7 @@ class Brisk final : public SwitchUnderTest {
       // No state: every round starts from an empty switch and attaches the ports itself
       // (a state file would replay the previous round's ports, and `port add` would fail).
       if (help.find("--no-state") != std::string::npos) argv.push_back("--no-state");
-      for (const auto& a : c_.briskd_args) argv.push_back(a);
+      for (const auto& a : extra) argv.push_back(a);
       unlink(pr.log.c_str());
       pr.pid = spawn(argv, {pr.log, {}, c_.nice});
       bool up = false;
@@ -85,7 +90,7 @@ class Brisk final : public SwitchUnderTest {
                   std::to_string(t_.switch_cpu) + ", B --cpus " + std::to_string(t_.switch_b_cpu) +
                   ")";
     }
-    for (const auto& a : c_.briskd_args) describe_ += " " + a;
+    for (const auto& a : extra) describe_ += " " + a;
     if (c_.brisk_ports == "tap" && !t_.vxlan)
       describe_ += "; ports: two host taps (tap create 1) moved into the namespaces";
     else

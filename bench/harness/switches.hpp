@@ -99,6 +99,9 @@ struct SwitchConfig {
   std::uint32_t max_macs = 262144;       // FDB size to configure (brisk, OVS)
   int nice = 0;                          // nice value of the switch's processes
   unsigned mirror_ports = 0;             // destination ports to attach (mirror test)
+  // The frame tests' generators send XDP frames into brisk's veths, which only a native XDP
+  // program on them receives: brisk gets `--afxdp-xdp native` unless briskd_args choose.
+  bool xdp_senders = false;
   // brisk's ports (switch topology): "afxdp" or "afpacket", the driver of `port add` for the
   // host ends <P>g1 and <P>s1; or "tap": two host taps from `tap create 1`, moved into the
   // generator and sink namespaces (Topology::gen_tap_ip, sink_tap_ip) with MTU tap_mtu

@@ -34,7 +34,8 @@ SwitchConfig tcp_ports_config(const SwitchConfig& base, const TcpPortKind& kind,
                               const std::string& sw) {
   SwitchConfig c = base;
   c.mirror_ports = 0;
-  c.pass_prog_fd = -1;  // the bridge: no XDP program on its ports
+  c.pass_prog_fd = -1;    // the bridge: no XDP program on its ports
+  c.xdp_senders = false;  // iperf3 sends skbs: brisk's default attach mode
   if (sw == "brisk") {
     c.brisk_ports = kind.brisk_ports;
     c.tap_mtu = mtu;

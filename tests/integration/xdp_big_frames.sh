@@ -4,17 +4,20 @@
 #   Topology: veth ends ${PFX}a, ${PFX}b (access VLAN 10) attached with `port add`, the other
 #   ends (eth0) in namespaces A and B with default offloads and GRO off, so neither takes XDP
 #   redirects (`xdp-in`): everything the fast path sends goes through its tc half.
-#   Native XDP (the default):
+#   Native XDP (`--afxdp-xdp native`):
 #     - the peers' MTU can be raised to 9000 under brisk's program (frags-aware; a program
 #       without frags caps it at 3506), and the peer's TSO is off (the kernel's rule);
 #     - ping -s 8972 -M do A <-> B works, in the kernel: B's fast-path tx counts the pings;
 #       tcpdump in B sees the 9014-byte frames whole;
 #     - brisk's device toward B back at MTU 1500: the 9014-byte pings are dropped and counted
 #       as A's `oversize` (bpf_check_mtu in the tc half), none arrives cut;
-#   Generic XDP (`--afxdp-xdp generic`, a second daemon):
+#   The default, `--afxdp-xdp auto` (a second daemon): generic XDP on veths:
 #     - the peers keep TSO; iperf3 TCP A -> B with default offloads works, all of it through
 #       the fast path (B's fast-path tx frames grow by at least what iperf3 moved in 1500-byte
-#       frames), no drops.
+#       frames), no drops;
+#     - `tap mirror A M` (M a third veth port): generic XDP has no per-copy transmit event, so
+#       mirrored frames are copied in userspace: M's far end sees both directions of 10 pings,
+#       the mirror's counters add up (mirrored = delivered, dropped 0, none made by XDP).
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool ping iperf3 tcpdump ethtool
 need_netns
@@ -50,7 +53,7 @@ attach_ports() {
   ip netns exec "$NS_A" ping -c 3 -i 0.2 -W 2 "$IP_B" >/dev/null || fail "ping $IP_A -> $IP_B"
 }
 
-start_briskd
+start_briskd --afxdp-xdp native
 attach_ports
 check "native XDP: MTU 9000 accepted under brisk's program, peer TSO off"
 [[ $(port_json "$H_A" afxdp_mode) == native/* ]] || fail "$H_A not native: $(port_json "$H_A" afxdp_mode)"
@@ -89,7 +92,7 @@ ip link set "$H_B" mtu 9000
 ip netns exec "$NS_A" ping -c 2 -i 0.2 -W 2 -s 8972 -M do "$IP_B" >/dev/null || fail "ping after MTU 9000 again"
 pass "oversize $ov on A"
 
-check "generic XDP (--afxdp-xdp generic): peers keep TSO, TCP super-frames through the fast path"
+check "the default (--afxdp-xdp auto: generic on veths): peers keep TSO, TCP super-frames through the fast path"
 kill -TERM "$BRISKD_PID"
 wait "$BRISKD_PID" 2>/dev/null || true
 BRISKD_PID=""
@@ -99,7 +102,7 @@ for x in "$NS_A $H_A" "$NS_B $H_B"; do
   ip -n "$ns" link set eth0 mtu 1500
   ip link set "$host" mtu 1500
 done
-start_briskd --afxdp-xdp generic
+start_briskd
 attach_ports
 [[ $(port_json "$H_A" afxdp_mode) == generic/* ]] || fail "$H_A not generic: $(port_json "$H_A" afxdp_mode)"
 [[ $(tso "$NS_A") == on ]] || fail "peer TSO '$(tso "$NS_A")' with a generic program, want on"
@@ -115,3 +118,32 @@ say "iperf3 moved $bytes bytes; B's fast-path tx grew by $b_tx frames"
 [[ $(bk --json stats | "$PY" -c 'import json,sys; print(sum(json.load(sys.stdin)["drops"].values()))') -le 10 ]] ||
   fail "drops: $(bk stats)"
 pass "TSO on, TCP through the tc half"
+
+check "generic XDP: a mirror of A gets every copy from userspace, counted"
+NS_M="${PFX}-m" H_M="${PFX}m"
+ns_create "$NS_M"
+ip link add "$H_M" type veth peer name "${H_M}n"
+ip link set "${H_M}n" netns "$NS_M"
+ip -n "$NS_M" link set "${H_M}n" name eth0
+ip -n "$NS_M" link set eth0 up
+ip link set "$H_M" up
+bk port add "$H_M" vlan 30 >/dev/null || fail "port add $H_M"
+bk tap mirror "$H_A" "$H_M" >/dev/null || fail "tap mirror $H_A $H_M"
+ip netns exec "$NS_M" tcpdump --immediate-mode -U -nn -i eth0 -w "$TMPD/m.pcap" icmp >"$TMPD/m.log" 2>&1 &
+TD=$!
+track_pid "$TD"
+wait_until 10 contains "listening on" "$TMPD/m.log" || fail "tcpdump in M did not start"
+ip netns exec "$NS_A" ping -c 10 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B with a mirror"
+sleep 0.5
+kill -INT "$TD"
+wait "$TD" 2>/dev/null || true
+req=$(tcpdump -r "$TMPD/m.pcap" -nn 2>/dev/null | grep -c "echo request" || true)
+rep=$(tcpdump -r "$TMPD/m.pcap" -nn 2>/dev/null | grep -c "echo reply" || true)
+read -r m d x k < <(bk --json tap mirror | "$PY" -c 'import json,sys
+for m in json.load(sys.stdin):
+    if m["destination"] == sys.argv[1]:
+        print(m["mirrored"], m["delivered"], m["dropped"], m["kernel"]["mirrored"])' "$H_M")
+say "M saw $req requests, $rep replies; mirror: mirrored $m delivered $d dropped $x (by XDP $k)"
+((req == 10 && rep == 10)) || fail "M saw $req requests and $rep replies of 10 pings"
+((m >= 20 && m == d && x == 0 && k == 0)) || fail "mirror counters: $(bk tap mirror)"
+pass "copies made in userspace, every one counted"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The XDP fast path (bpf/brisk_xdp.c, datapath/xdp_fastpath.hpp) between AF_XDP veth ports.
+# The XDP fast path (bpf/brisk_xdp.c, datapath/xdp_fastpath.hpp) between AF_XDP veth ports,
+# XDP attached in native mode (`--afxdp-xdp native`).
 #   Topology: veth ends ${PFX}a, ${PFX}b, ${PFX}e (access VLAN 10), ${PFX}c (access VLAN 20),
 #   ${PFX}d (trunk 10,20) attached with `port add`; the other ends ("eth0") in namespaces with
 #   default offloads and GRO on (a veth takes XDP-redirected frames only when its peer has
@@ -91,7 +92,9 @@ iperf_ab() {  # iperf_ab <port>: TCP A -> B for 3 s with default offloads; print
 }
 
 # =========================================================== fast path on (the default)
-start_briskd --xdp-fastpath on
+# Native XDP on the veths (auto would attach generic there): the kernel's XDP redirects,
+# devmap mirrors and the xdp-in rule are native mode's. Generic mode: xdp_big_frames.sh.
+start_briskd --xdp-fastpath on --afxdp-xdp native
 attach_all
 bk port
 
@@ -427,7 +430,7 @@ wait "$BRISKD_PID" 2>/dev/null || true
 BRISKD_PID=""
 wait_until 5 bash -c "! ip -d link show dev '$H_A' | grep -q xdp" || fail "XDP still attached after stop"
 rm -f "$TMPD/state.json"  # a fresh daemon: the ports are attached again below
-start_briskd --xdp-fastpath off
+start_briskd --xdp-fastpath off --afxdp-xdp native
 attach_all
 ip netns exec "$NS_A" ping -c 10 -i 0.05 -W 2 "$IP_B" >/dev/null || fail "ping A -> B (fast path off)"
 if ip netns exec "$NS_A" ping -c 2 -W 1 "$IP_C" >/dev/null 2>&1; then fail "VLAN 10 reached VLAN 20 (off)"; fi

@@ -4,7 +4,8 @@
 # overall) and the metrics (brisk_port_drops_total{reason}, brisk_drops_total{reason}, and the
 # socket's raw counters in brisk_port_xsk_total).
 #
-# One veth system port (AF_XDP, the default driver), its peer in namespace A. briskd is
+# One veth system port (AF_XDP, the default driver; XDP attached as BRISK_TEST_XDP_MODE says),
+# its peer in namespace A. briskd is
 # stopped (SIGSTOP): nobody empties the socket's RX ring or refills its FILL ring, so after
 # the chunks it holds, every frame A sends finds no buffer (XSK rx_dropped and
 # rx_fill_ring_empty: `xsk_no_buffer`). Then briskd continues. A sends N broadcast frames of a
@@ -23,7 +24,10 @@ for _ in 1 2 3 4 5 6 7 8; do
 done
 [[ -n "$MPORT" ]] || fail "no free TCP port found"
 URL="http://127.0.0.1:$MPORT/metrics"
-start_briskd --metrics "127.0.0.1:$MPORT"
+# BRISK_TEST_XDP_MODE: briskd's --afxdp-xdp (auto: generic on this veth; native: the mode of
+# taps and NICs).
+MODE=${BRISK_TEST_XDP_MODE:-auto}
+start_briskd --metrics "127.0.0.1:$MPORT" --afxdp-xdp "$MODE"
 
 NS_A="${PFX}-a" H="${PFX}xa" N=1500
 ns_create "$NS_A"
@@ -33,7 +37,9 @@ ip -n "$NS_A" link set "${H}n" name eth0
 ip -n "$NS_A" link set eth0 up
 ip link set "$H" up
 bk port add "$H" vlan 10 || fail "port add $H"
-[[ $(port_json "$H" afxdp_mode) == native/* ]] || fail "$H is not a native AF_XDP port: $(bk --json port)"
+want=generic
+[[ $MODE == native ]] && want=native
+[[ $(port_json "$H" afxdp_mode) == $want/* ]] || fail "$H is not a $want AF_XDP port (--afxdp-xdp $MODE): $(bk --json port)"
 
 cat >"$TMPD/send.py" <<'EOF'
 # send.py <iface> <count>: broadcast frames of a local ethertype, 100 bytes each.
