@@ -121,12 +121,7 @@ pass "TSO on, TCP through the tc half"
 
 check "generic XDP: a mirror of A gets every copy from userspace, counted"
 NS_M="${PFX}-m" H_M="${PFX}m"
-ns_create "$NS_M"
-ip link add "$H_M" type veth peer name "${H_M}n"
-ip link set "${H_M}n" netns "$NS_M"
-ip -n "$NS_M" link set "${H_M}n" name eth0
-ip -n "$NS_M" link set eth0 up
-ip link set "$H_M" up
+veth_to_ns "$NS_M" "$H_M" -
 bk port add "$H_M" vlan 30 >/dev/null || fail "port add $H_M"
 bk tap mirror "$H_A" "$H_M" >/dev/null || fail "tap mirror $H_A $H_M"
 ip netns exec "$NS_M" tcpdump --immediate-mode -U -nn -i eth0 -w "$TMPD/m.pcap" icmp >"$TMPD/m.log" 2>&1 &

@@ -30,12 +30,7 @@ MODE=${BRISK_TEST_XDP_MODE:-auto}
 start_briskd --metrics "127.0.0.1:$MPORT" --afxdp-xdp "$MODE"
 
 NS_A="${PFX}-a" H="${PFX}xa" N=1500
-ns_create "$NS_A"
-ip link add "$H" type veth peer name "${H}n"
-ip link set "${H}n" netns "$NS_A"
-ip -n "$NS_A" link set "${H}n" name eth0
-ip -n "$NS_A" link set eth0 up
-ip link set "$H" up
+veth_to_ns "$NS_A" "$H" -
 bk port add "$H" vlan 10 || fail "port add $H"
 want=generic
 [[ $MODE == native ]] && want=native
