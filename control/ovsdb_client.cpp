@@ -24,7 +24,8 @@ json monitor_requests() {
   };
   return {{"Open_vSwitch", cols({"next_cfg", "bridges", "other_config"})},
           {"Bridge", cols({"name", "ports", "mirrors", "other_config"})},
-          {"Port", cols({"name", "interfaces", "tag", "trunks", "vlan_mode", "cvlans", "qos"})},
+          {"Port", cols({"name", "interfaces", "tag", "trunks", "vlan_mode", "cvlans", "qos",
+                         "other_config"})},
           {"Interface",
            cols({"name", "type", "options", "ingress_policing_rate", "ingress_policing_burst"})},
           {"Mirror", cols({"name", "select_all", "select_src_port", "select_dst_port",

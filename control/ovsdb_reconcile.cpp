@@ -59,6 +59,12 @@ std::string parse_vlan_columns(const OvsdbRow& port, VlanMode& mode, VlanId& vla
   }
   if (trunks.empty()) allowed.set();
   if (!ovsdb_set_atoms(port, "cvlans").empty()) return "cvlans is not supported by brisk";
+  // brisk's service tag is 0x8100 (behaviour.md): OVS's 802.1ad (0x88a8) asked for explicitly
+  // cannot be realised; unset, brisk sends 0x8100 (OVS with qinq-ethtype=802.1q).
+  if (const auto oc = ovsdb_string_map(port, "other_config");
+      oc.count("qinq-ethtype") && oc.at("qinq-ethtype") != "802.1q")
+    return "other_config:qinq-ethtype=" + oc.at("qinq-ethtype") +
+           " is not supported by brisk (its service tag is 802.1q, 0x8100)";
   if (vmode.empty()) vmode = tag ? "access" : "trunk";
   const auto t = static_cast<VlanId>(tag.value_or(0));
   vlan = native = 0;
@@ -207,10 +213,11 @@ void OvsdbReconciler::note(const std::string& key, const std::string& what,
   auto it = logged_.find(key);
   const std::string before = it == logged_.end() ? "" : it->second;
   if (error == before) return;
+  // Names come from database rows: escaped, as everything brisk prints (validate.hpp).
   if (!error.empty())
-    syslog(LOG_WARNING, "ovsdb: %s: %s", what.c_str(), error.c_str());
+    syslog(LOG_WARNING, "ovsdb: %s: %s", printable(what).c_str(), printable(error).c_str());
   else
-    syslog(LOG_INFO, "ovsdb: %s: realised", what.c_str());
+    syslog(LOG_INFO, "ovsdb: %s: realised", printable(what).c_str());
   logged_[key] = error;
 }
 
@@ -264,9 +271,10 @@ void OvsdbReconciler::remove_stale(const std::map<std::string, Want>& want,
   }
   for (const std::string& name : doomed) {
     if (Reply r = sw_.port_delete(name); !r.ok)
-      syslog(LOG_WARNING, "ovsdb: removing port %s: %s", name.c_str(), r.text.c_str());
+      syslog(LOG_WARNING, "ovsdb: removing port %s: %s", printable(name).c_str(),
+             printable(r.text).c_str());
     else
-      syslog(LOG_INFO, "ovsdb: port %s removed", name.c_str());
+      syslog(LOG_INFO, "ovsdb: port %s removed", printable(name).c_str());
     made_.erase(name);
   }
   std::erase_if(made_, [&](const auto& kv) { return !sw_.ports().count(kv.first); });

@@ -19,7 +19,8 @@
 //   Port tag/trunks/vlan_mode     access (tag), trunk (trunks, empty: all), native-untagged
 //                                (tag is the native VLAN), dot1q-tunnel (tag: the service
 //                                VLAN); no vlan_mode: access with a tag, else trunk. Cleared
-//                                columns go back to these defaults. native-tagged is not
+//                                columns go back to these defaults. native-tagged, cvlans
+//                                and other_config:qinq-ethtype other than 802.1q are not
 //                                realised. Tunnels carry every VLAN and take no VLAN columns.
 //   Port qos, Interface ingress_policing_rate/burst   not enforced yet: the port works and
 //                     its Interface error says so.

@@ -1,5 +1,5 @@
 // Where briskd's control socket may live: one rule for the daemon and for its clients (brisk,
-// ovs-vsctl, ovs-ofctl), so neither talks to a socket someone else could have put there.
+// brisk's ovs-ofctl), so neither talks to a socket someone else could have put there.
 //
 // The rule. A process trusts a socket as much as it trusts everyone who could have created
 // or replaced it. So:

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "control/state_file.hpp"
+#include "control/validate.hpp"
 
 #include "bpf/brisk_xdp_abi.h"
 
@@ -79,7 +80,7 @@ ReplayReport StateStore::replay(Switch& sw, const json& doc) {
       syslog(LOG_ERR,
              "state: cannot restore %s %s: %s (kept in the state file; `state retry` "
              "replays it)",
-             s.name.c_str(), key.c_str(), err.c_str());
+             s.name.c_str(), printable(key).c_str(), printable(err).c_str());
       json kept = e;
       if (kept.is_object()) kept.erase("pending");
       pending_.push_back({s.name, kept, err});

@@ -1,8 +1,9 @@
 // What users may name and number, defined once and checked wherever a name or a VLAN id
 // enters brisk: the commands (control/commands.cpp, control/switch.cpp), the state file's
 // replay (which goes through the same Switch calls), briskd's options (control/main.cpp) and
-// the Open vSwitch front end (tools/ovs_vsctl.cpp). And how text is made safe to print on a
-// terminal (the clients, and every minimega-style table, control/table.cpp).
+// an Open vSwitch database's rows (control/ovsdb_reconcile.cpp, through the Switch calls too).
+// And how text is made safe to print on a terminal (the clients, every minimega-style table,
+// control/table.cpp, and log lines naming what a database row named).
 //
 // Interface names
 // ---------------

@@ -1,5 +1,5 @@
 // A minimal client of briskd's socket protocol (control/server.hpp), shared by brisk and the
-// ovs-vsctl/ovs-ofctl front ends: one request per connection, one JSON line each way.
+// ovs-ofctl front end: one request per connection, one JSON line each way.
 #pragma once
 
 #include <sys/socket.h>

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The two commands of README.md, and their parts.
-#   tools/dev.sh run    install dependencies, build, start briskd in the foreground
+#   tools/dev.sh run    install dependencies, build, start briskd in the foreground, attached to
+#                       an Open vSwitch database (ovsdb-server; see "The Open vSwitch database")
+#   tools/dev.sh start  the same without installing or building (the build that is there)
+#   tools/dev.sh stop-db  stop the ovsdb-server that `run`/`start` started (the database stays)
 #   tools/dev.sh test   install dependencies, build (plain, ASan+UBSan, TSan) and run every test
 #   tools/dev.sh fuzz   build the libFuzzer targets (build-fuzz) and run each FUZZ_SECONDS (60)
 #   tools/dev.sh deps | build
@@ -93,6 +96,115 @@ fuzz_run() {
   return $rc
 }
 
+# ------------------------------------------------------------------ the Open vSwitch database
+# `run` and `start` attach briskd to an Open vSwitch database (briskd --ovsdb), so Open
+# vSwitch's own ovs-vsctl configures it right away:
+#   - an ovsdb-server already serving $OVS_DB_SOCK (Open vSwitch's, e.g. its systemd unit
+#     ovsdb-server.service) is used as it is, unless ovs-vswitchd runs on it (its pidfile
+#     ovs-vswitchd.pid next to the socket names a live ovs-vswitchd: two switches must not
+#     realise the same rows; docs/operations.md says how to switch over). Then, as when no
+#     server answers there, dev.sh serves its own: the database $STATE_DIR/conf.db, made from
+#     Open vSwitch's schema once (converted when the schema is newer) and kept across runs,
+#     served by an ovsdb-server on unix:$RUN_DIR/db.sock (pidfile and control socket next to
+#     it, log in $STATE_DIR/ovsdb-server.log), detached so it outlives briskd as
+#     ovsdb-server.service does.
+#     A server already answering there is used again; a dead one's socket and pidfile are
+#     replaced. `ovs-vsctl --db=unix:$RUN_DIR/db.sock ...`, or OVS_RUNDIR=$RUN_DIR, reaches it.
+# briskd options that name --ovsdb themselves, or BRISK_OVSDB=off, start briskd without one.
+# The paths can be moved (the integration test does): BRISK_RUN_DIR, BRISK_STATE_DIR,
+# BRISK_OVS_DB_SOCK, BRISK_OVS_SCHEMA; BRISKD is the daemon to start.
+RUN_DIR=${BRISK_RUN_DIR:-/run/brisk}
+STATE_DIR=${BRISK_STATE_DIR:-/var/lib/brisk}
+OVS_DB_SOCK=${BRISK_OVS_DB_SOCK:-/run/openvswitch/db.sock}
+OVS_SCHEMA=${BRISK_OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
+BRISKD=${BRISKD:-build/briskd}
+
+die() {
+  echo "dev.sh: $*" >&2
+  exit 1
+}
+
+# db_answers <socket>: an ovsdb-server answers there and serves the Open_vSwitch database.
+db_answers() {
+  [[ -S $1 ]] && timeout 5 ovsdb-client list-dbs "unix:$1" 2>/dev/null | grep -qx Open_vSwitch
+}
+
+# live_pid <pidfile> <program>: the pid in the file if that process runs <program>, else nothing.
+live_pid() {
+  local pid
+  [[ -r $1 ]] && read -r pid <"$1" 2>/dev/null && [[ $pid =~ ^[0-9]+$ ]] || return 0
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]] && echo "$pid"
+  return 0
+}
+
+# ovsdb_up: sets DB_REMOTE to the database briskd attaches to, starting ovsdb-server if needed.
+ovsdb_up() {
+  local tool
+  for tool in ovsdb-server ovsdb-tool ovsdb-client ovs-vsctl; do
+    command -v "$tool" >/dev/null || die "$tool is missing: install Debian's openvswitch-switch (tools/dev.sh deps)"
+  done
+  if db_answers "$OVS_DB_SOCK"; then
+    local vs
+    vs=$(live_pid "$(dirname "$OVS_DB_SOCK")/ovs-vswitchd.pid" ovs-vswitchd)
+    if [[ -z $vs ]]; then
+      DB_REMOTE="unix:$OVS_DB_SOCK"
+      echo "== using the Open vSwitch database served at $DB_REMOTE"
+      return
+    fi
+    echo "== ovs-vswitchd (pid $vs) runs on the database at $OVS_DB_SOCK: brisk does not take" \
+      "its place (to switch over: docs/operations.md); brisk gets a database of its own"
+  fi
+  local sock="$RUN_DIR/db.sock" db="$STATE_DIR/conf.db" pid
+  DB_REMOTE="unix:$sock"
+  mkdir -p -m 0750 "$RUN_DIR" "$STATE_DIR" || die "cannot make $RUN_DIR and $STATE_DIR"
+  if db_answers "$sock"; then
+    echo "== ovsdb-server (pid $(live_pid "$RUN_DIR/ovsdb-server.pid" ovsdb-server)) already serves $db at $DB_REMOTE"
+  else
+    [[ -r $OVS_SCHEMA ]] || die "no Open vSwitch schema at $OVS_SCHEMA: install Debian's openvswitch-common"
+    if [[ ! -e $db ]]; then
+      ovsdb-tool create "$db" "$OVS_SCHEMA" || die "ovsdb-tool create $db failed"
+      echo "== made the database $db from $OVS_SCHEMA"
+    elif [[ $(ovsdb-tool db-name "$db" 2>&1) != Open_vSwitch ]]; then
+      die "$db is not an Open_vSwitch database ($(ovsdb-tool db-name "$db" 2>&1)); move it away"
+    elif [[ $(ovsdb-tool needs-conversion "$db" "$OVS_SCHEMA") == yes ]]; then
+      ovsdb-tool convert "$db" "$OVS_SCHEMA" || die "ovsdb-tool convert $db failed"
+      echo "== converted $db to $OVS_SCHEMA"
+    fi
+    pid=$(live_pid "$RUN_DIR/ovsdb-server.pid" ovsdb-server)
+    [[ -z $pid ]] || die "ovsdb-server (pid $pid, $RUN_DIR/ovsdb-server.pid) does not answer on $sock"
+    [[ ! -e $sock || -S $sock ]] || die "$sock exists and is not a socket; move it away"
+    rm -f "$sock"  # a dead server's
+    ovsdb-server "$db" --remote="punix:$sock" --pidfile="$RUN_DIR/ovsdb-server.pid" \
+      --unixctl="$RUN_DIR/ovsdb-server.ctl" --log-file="$STATE_DIR/ovsdb-server.log" \
+      --no-chdir --detach ||
+      die "ovsdb-server did not start: $(tail -5 "$STATE_DIR/ovsdb-server.log" 2>/dev/null)"
+    ovs-vsctl --db="$DB_REMOTE" --no-wait --timeout=10 init || die "ovs-vsctl init on $DB_REMOTE failed"
+    echo "== ovsdb-server (pid $(live_pid "$RUN_DIR/ovsdb-server.pid" ovsdb-server)) serves $db at $DB_REMOTE"
+  fi
+  echo "== ovs-vsctl --db=$DB_REMOTE show   (or: export OVS_RUNDIR=$RUN_DIR)"
+}
+
+# ovsdb_stop: stop the ovsdb-server ovsdb_up started (by its pidfile); the database stays.
+ovsdb_stop() {
+  local pid
+  pid=$(live_pid "$RUN_DIR/ovsdb-server.pid" ovsdb-server)
+  [[ -n $pid ]] || { echo "== no ovsdb-server of dev.sh runs ($RUN_DIR/ovsdb-server.pid)"; return 0; }
+  kill "$pid"
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null || die "ovsdb-server (pid $pid) did not stop"
+  echo "== stopped ovsdb-server (pid $pid); the database $STATE_DIR/conf.db stays"
+}
+
+# start_briskd [briskd options]: briskd in the foreground (exec), attached to the database.
+start_briskd() {
+  [[ -x $BRISKD ]] || die "no $BRISKD: build first (tools/dev.sh run)"
+  local a
+  for a in "$@"; do [[ $a == --ovsdb ]] && exec "$BRISKD" "$@"; done
+  [[ ${BRISK_OVSDB:-on} == off ]] && exec "$BRISKD" "$@"
+  ovsdb_up
+  exec "$BRISKD" --ovsdb "$DB_REMOTE" "$@"
+}
+
 # stage "what": prints the stage's heading with the minutes elapsed since the start.
 T0=$SECONDS
 stage() { printf '== [%2d:%02d] %s\n' $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60)) "$*"; }
@@ -105,8 +217,10 @@ case "${1:-}" in
     deps
     build build
     shift
-    exec build/briskd "$@"
+    start_briskd "$@"
     ;;
+  start) shift; start_briskd "$@" ;;
+  stop-db) ovsdb_stop ;;
   test)
     deps
     stage "build (RelWithDebInfo, -Werror)"
@@ -145,7 +259,7 @@ case "${1:-}" in
     exit $rc
     ;;
   *)
-    echo "usage: $0 run [briskd options] | test | fuzz | deps | build" >&2
+    echo "usage: $0 run|start [briskd options] | stop-db | test | fuzz | deps | build" >&2
     exit 2
     ;;
 esac

@@ -242,5 +242,30 @@ TEST_F(Reconcile, VhostUserPortsAndUnenforcedPolicing) {
   EXPECT_EQ(rec.interfaces().at("i1").error, "");
 }
 
+TEST_F(Reconcile, Dot1qTunnelPortsTakeOnly802_1qServiceTags) {
+  auto qinq = [](const char* ethtype) {
+    json oc = json::array();
+    if (ethtype) oc.push_back(json::array({"qinq-ethtype", ethtype}));
+    return json{{"tag", 200}, {"vlan_mode", "dot1q-tunnel"}, {"other_config", {"map", oc}}};
+  };
+  apply(
+      {{"Bridge", bridge({"p1"})},
+       {"Port", {{"pb", port_row("ob", "ib")}, {"p1", port_row("oq", "i1", qinq(nullptr))}}},
+       {"Interface", {{"ib", iface_row("ob", "internal")}, {"i1", iface_row("oq", "internal")}}}});
+  ASSERT_NE(port("oq"), nullptr);
+  EXPECT_EQ(port("oq")->mode, VlanMode::kDot1qTunnel);
+  EXPECT_EQ(port("oq")->vlan, 200);
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+  apply({{"Port", {{"p1", {{"new", port_row("oq", "i1", qinq("802.1q"))["new"]}}}}}});
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+  // 802.1ad (OVS's 0x88a8) cannot be realised: an error, and the port keeps what it had.
+  json ad = qinq("802.1ad");
+  ad["tag"] = 201;
+  apply({{"Port", {{"p1", {{"new", port_row("oq", "i1", ad)["new"]}}}}}});
+  EXPECT_NE(rec.interfaces().at("i1").error.find("802.1ad"), std::string::npos);
+  EXPECT_EQ(port("oq")->vlan, 200);
+  EXPECT_EQ(port("oq")->mode, VlanMode::kDot1qTunnel);
+}
+
 }  // namespace
 }  // namespace brisk::test

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs like a system service (docs/install.md):
 #   - `cmake --install <build> --prefix /usr` into a temporary DESTDIR puts briskd in sbin/,
-#     brisk in bin/, the Open vSwitch front ends in libexec/brisk/ (never bin/ovs-*),
+#     brisk in bin/, the ovs-ofctl front end in libexec/brisk/ (never bin/ovs-*, and no
+#     ovs-vsctl: Open vSwitch's own drives briskd --ovsdb),
 #     brisk_xdp.o in <libdir>/brisk/bpf, the unit (ExecStart=/usr/sbin/briskd) and the docs
 #   - the INSTALLED briskd (BRISK_BPF_DIR unset, --no-state) finds brisk_xdp.o in the DESTDIR
 #     through its install-layout lookup (the compiled-in /usr/... path does not exist there,
 #     the build tree is not next to it); the installed client creates and lists a tap, attaches
 #     a veth with the AF_XDP driver (XDP program on the device), and `brisk --help` works;
-#     the installed ovs-vsctl front end answers
+#     the installed ovs-ofctl front end answers
 #   - `cpack -G DEB` builds a .deb with a Depends line (libbpf1, libstdc++6), no maintainer
 #     scripts, no Conflicts/Replaces, and no file at a path an installed Open vSwitch package
 #     owns (/usr merged: /lib/x and /usr/lib/x are the same path)
@@ -38,19 +39,20 @@ DESTDIR="$STAGE" "$CMAKE" --install "$BUILD" --prefix /usr --config "${CONFIG:-R
   >"$TMPD/install.log" 2>&1 || fail "cmake --install failed: $(tail -20 "$TMPD/install.log")"
 BPFDIR="/usr/$LIBDIR/brisk/bpf"
 EXPECTED=(
-  /usr/sbin/briskd /usr/bin/brisk /usr/bin/brisk-bench /usr/libexec/brisk/ovs-vsctl
+  /usr/sbin/briskd /usr/bin/brisk /usr/bin/brisk-bench
   /usr/libexec/brisk/ovs-ofctl "$BPFDIR/brisk_xdp.o" "$BPFDIR/brisk_bench.o"
   /usr/lib/systemd/system/briskd.service /usr/share/doc/brisk/README.md)
 for f in "$SRC"/docs/*.md; do EXPECTED+=("/usr/share/doc/brisk/${f##*/}"); done
 for f in "${EXPECTED[@]}"; do
   [[ -f $STAGE$f ]] || fail "not installed: $f"
 done
-for f in /usr/sbin/briskd /usr/bin/brisk /usr/bin/brisk-bench /usr/libexec/brisk/ovs-vsctl /usr/libexec/brisk/ovs-ofctl; do
+for f in /usr/sbin/briskd /usr/bin/brisk /usr/bin/brisk-bench /usr/libexec/brisk/ovs-ofctl; do
   [[ -x $STAGE$f ]] || fail "not executable: $f"
 done
 for f in ovs-vsctl ovs-ofctl; do
   [[ ! -e $STAGE/usr/bin/$f && ! -e $STAGE/usr/sbin/$f ]] || fail "$f installed under Open vSwitch's name in bin/"
 done
+[[ ! -e $STAGE/usr/libexec/brisk/ovs-vsctl ]] || fail "an ovs-vsctl of brisk's is installed"
 (cd "$STAGE" && find . -type f | sort) >"$TMPD/installed"
 say "installed $(wc -l <"$TMPD/installed") files: $(tr '\n' ' ' <"$TMPD/installed")"
 UNIT="$STAGE/usr/lib/systemd/system/briskd.service"
@@ -93,10 +95,12 @@ ip link del "${PFX}xa"
 [[ ! -e $TMPD/state.json ]] || fail "briskd --no-state wrote a state file"
 pass "AF_XDP port added and removed with the installed brisk_xdp.o"
 
-check "the installed ovs-vsctl front end talks to the installed briskd"
-BRISK_SOCKET="$SOCK" "$STAGE/usr/libexec/brisk/ovs-vsctl" list-br >"$TMPD/list-br" || fail "ovs-vsctl list-br failed"
-contains -x "$BR" "$TMPD/list-br" || fail "ovs-vsctl list-br lacks $BR: $(cat "$TMPD/list-br")"
-pass "ovs-vsctl list-br: $(tr '\n' ' ' <"$TMPD/list-br")"
+check "the installed ovs-ofctl front end talks to the installed briskd"
+BRISK_SOCKET="$SOCK" "$STAGE/usr/libexec/brisk/ovs-ofctl" add-flow "$BR" dl_type=0x0806,actions=local,normal ||
+  fail "ovs-ofctl add-flow on $BR failed"
+BRISK_SOCKET="$SOCK" "$STAGE/usr/libexec/brisk/ovs-ofctl" show "$BR" >"$TMPD/ofctl-show" || fail "ovs-ofctl show failed"
+contains -F "LOCAL($BR)" "$TMPD/ofctl-show" || fail "ovs-ofctl show lacks $BR: $(cat "$TMPD/ofctl-show")"
+pass "ovs-ofctl: $(head -1 "$TMPD/ofctl-show")"
 
 check "the installed brisk-bench finds brisk_bench.o in the DESTDIR and measures the bridge"
 "$STAGE/usr/bin/brisk-bench" --prefix "${PFX}b" --switches bridge --tests fps --sinks xdp --runs 1 \

@@ -148,6 +148,7 @@ TMPD=""
 SOCK=""
 BRISKD_PID=""
 EXTRA_PIDS=()   # iperf3, tcpdump, ... started by the test
+PIDFILES=()     # "<pidfile>|<program>" of daemons the test started detached (track_pidfile)
 NAMESPACES=()   # namespaces created by the test
 ON_EXIT=()      # commands (strings) cleanup runs last, after every process is gone
 
@@ -159,7 +160,11 @@ cleanup() {
     rc=1
   fi
   trap - EXIT INT TERM ERR
-  local p
+  local p pf
+  for pf in ${PIDFILES[@]+"${PIDFILES[@]}"}; do
+    p=$(cat "${pf%|*}" 2>/dev/null) || continue
+    [[ $p =~ ^[0-9]+$ && $(cat "/proc/$p/comm" 2>/dev/null) == "${pf##*|}" ]] && EXTRA_PIDS+=("$p")
+  done
   for p in ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do
     if kill -0 "$p" 2>/dev/null; then
       kill "$p" 2>/dev/null
@@ -264,12 +269,15 @@ refused() {
 daemon_alive() { [[ -n "$BRISKD_PID" ]] && kill -0 "$BRISKD_PID" 2>/dev/null; }
 
 # Extra daemon options for a whole run come from $BRISK_TEST_BRISKD_ARGS (e.g.
-# "--xdp-fastpath off": ctest runs system_ports both ways).
+# "--xdp-fastpath off": ctest runs system_ports both ways). BRISKD_NETNS=<ns>: briskd runs in
+# that namespace of the test's (its PID is still BRISKD_PID: ip netns exec execs it).
 start_briskd() {
   # Each test keeps its own state file (never the host's /var/lib/brisk/state.json); starting
   # again in the same test replays it.
+  local in_ns=()
+  [[ -n ${BRISKD_NETNS:-} ]] && in_ns=(ip netns exec "$BRISKD_NETNS")
   # shellcheck disable=SC2086
-  "$BRISKD_BIN" --socket "$SOCK" --state "$TMPD/state.json" --default-bridge "$BR" --tap-prefix "$TP" "$@" ${BRISK_TEST_BRISKD_ARGS:-} \
+  ${in_ns[@]+"${in_ns[@]}"} "$BRISKD_BIN" --socket "$SOCK" --state "$TMPD/state.json" --default-bridge "$BR" --tap-prefix "$TP" "$@" ${BRISK_TEST_BRISKD_ARGS:-} \
     >"$TMPD/briskd.log" 2>&1 &
   BRISKD_PID=$!
   for _ in $(seq 1 50); do
@@ -283,8 +291,51 @@ start_briskd() {
   fail "briskd did not answer on $SOCK within 5 s"
 }
 
-# track_pid <pid>: kill this process in cleanup.
+# track_pid <pid>: kill this process in cleanup. untrack_pid <pid>: not any more (it is gone).
 track_pid() { EXTRA_PIDS+=("$1"); }
+untrack_pid() {
+  local p keep=()
+  for p in ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do [[ $p == "$1" ]] || keep+=("$p"); done
+  EXTRA_PIDS=(${keep[@]+"${keep[@]}"})
+}
+# track_pidfile <pidfile> <program>: a daemon the test started detached; cleanup stops the
+# process the file names then, if that process runs <program> (the file may not exist yet).
+track_pidfile() { PIDFILES+=("$1|$2"); }
+
+# ------------------------------------------------------------------ Open vSwitch's database
+
+# Open vSwitch's own tools and schema (Debian's openvswitch-common and openvswitch-switch),
+# unmodified: briskd --ovsdb plays ovs-vswitchd's part for them.
+OVS_SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
+VSCTL=/usr/bin/ovs-vsctl
+need_ovsdb() {
+  need_tool ovsdb-server ovsdb-tool
+  [[ -x $VSCTL ]] || skip "no $VSCTL (Debian's openvswitch-switch)"
+  [[ -r $OVS_SCHEMA ]] || skip "no $OVS_SCHEMA (Debian's openvswitch-common)"
+}
+
+# ovsdb_start <dir>: this test's ovsdb-server (a child: its PID in OVSDB_PID, stopped by the
+# cleanup) on <dir>/conf.db, made from the schema when missing, serving unix:<dir>/db.sock;
+# pidfile <dir>/ovsdb-server.pid, log <dir>/ovsdb-server.log.
+OVSDB_PID=""
+ovsdb_start() {
+  local dir=$1
+  mkdir -p "$dir"
+  [[ -e $dir/conf.db ]] || ovsdb-tool create "$dir/conf.db" "$OVS_SCHEMA"
+  ovsdb-server "$dir/conf.db" --remote="punix:$dir/db.sock" --unixctl="$dir/ovsdb-server.ctl" \
+    --pidfile="$dir/ovsdb-server.pid" --log-file="$dir/ovsdb-server.log" --no-chdir \
+    >>"$dir/ovsdb-server.out" 2>&1 &
+  OVSDB_PID=$!
+  track_pid "$OVSDB_PID"
+  wait_until 5 test -S "$dir/db.sock" || fail "ovsdb-server did not listen on $dir/db.sock: $(tail -5 "$dir/ovsdb-server.log")"
+}
+# ovsdb_stop: stop it (SIGTERM, by its PID).
+ovsdb_stop() {
+  kill "$OVSDB_PID"
+  wait "$OVSDB_PID" 2>/dev/null || true
+  untrack_pid "$OVSDB_PID"
+  OVSDB_PID=""
+}
 
 # ------------------------------------------------------------------ namespaces & devices
 

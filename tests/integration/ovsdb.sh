@@ -24,34 +24,13 @@
 #   - the VMs' devices deleted, the reaper's batched del-port of every port, del-br: nothing
 #     left in brisk or in the database
 source "$(dirname "$0")/lib.sh" "$@"
-need_tool ping ovsdb-server ovsdb-tool
-VSCTL=/usr/bin/ovs-vsctl  # Open vSwitch's own (Debian), never brisk's build/ovs-vsctl
-[[ -x $VSCTL ]] || skip "no $VSCTL (Debian's openvswitch-switch)"
+need_tool ping
+need_ovsdb  # Open vSwitch's own ovsdb-server and ovs-vsctl, never a front end of brisk's
 need_netns
 PY=/usr/bin/python3
-SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
-[[ -r $SCHEMA ]] || skip "no $SCHEMA (Debian's openvswitch-common)"
 
-DB="$TMPD/conf.db" OSOCK="$TMPD/db.sock"
-OVSDB_PID=""
-ovsdb-tool create "$DB" "$SCHEMA"
-
-# start_ovsdb: this test's ovsdb-server on $DB (foreground process: its PID is ours).
-start_ovsdb() {
-  ovsdb-server --remote="punix:$OSOCK" --unixctl="$TMPD/ovsdb.ctl" --log-file="$TMPD/ovsdb.log" \
-    --no-chdir "$DB" >>"$TMPD/ovsdb.out" 2>&1 &
-  OVSDB_PID=$!
-  track_pid "$OVSDB_PID"
-  wait_until 5 test -S "$OSOCK" || fail "ovsdb-server did not listen on $OSOCK"
-}
-# stop_ovsdb: kill it by PID and forget the PID.
-stop_ovsdb() {
-  kill "$OVSDB_PID"
-  wait "$OVSDB_PID" 2>/dev/null || true
-  EXTRA_PIDS=("${EXTRA_PIDS[@]/$OVSDB_PID/}")
-  OVSDB_PID=""
-}
-start_ovsdb
+OSOCK="$TMPD/db.sock"
+ovsdb_start "$TMPD"
 
 # vs <args>: Debian's ovs-vsctl on our database (waits for cur_cfg: brisk must answer).
 # Output in $TMPD/out, status in $RC.
@@ -258,9 +237,9 @@ ip netns exec "$NS_A" ping -i 0.05 -c 160 -W 1 "$IP_B" >"$TMPD/ping" 2>&1 &
 PING_PID=$!
 track_pid "$PING_PID"
 sleep 1
-stop_ovsdb
+ovsdb_stop
 sleep 2
-start_ovsdb
+ovsdb_start "$TMPD"
 wait_until 15 bash -c "[[ \$(grep -c 'ovsdb: connected' '$TMPD/briskd.log') -ge 2 ]]" || fail "briskd did not reconnect"
 ok set Port "$VB" tag=101 -- set Port "$VA" tag=101
 wait "$PING_PID" || true
