@@ -11,10 +11,10 @@
 //      via the XSKMAP `brisk_xsks` (key: rx queue index, value: the XSK fd, filled in from
 //      userspace). A queue without a socket in the map passes its frames to the kernel stack
 //      (XDP_PASS as bpf_redirect_map()'s fallback action), so attaching the program before the
-//      socket exists, or after it is gone, never black-holes traffic. A frame longer than an
-//      AF_XDP chunk holds (BRISK_XSK_MAX_FRAME) for a queue with a socket is dropped here and
-//      counted in `brisk_oversize`, the port's `oversize` drop (the kernel would drop it too,
-//      counted only as the socket's rx_dropped).
+//      socket exists, or after it is gone, never black-holes traffic. A frame longer than the
+//      socket takes (one chunk, BRISK_XSK_MAX_FRAME, unless it is a multi-buffer socket) for a
+//      queue with a socket is dropped here and counted in `brisk_oversize`, the port's
+//      `oversize` drop (the kernel would drop it too, counted only as the socket's rx_dropped).
 //
 // The fast path forwards a frame only if ALL of these hold (else: userspace); fp_lookup()
 // decides them, for both programs:
@@ -93,12 +93,13 @@ struct {
   __type(value, __u32);
 } brisk_xsks SEC(".maps");
 
-// Frames dropped for being longer than BRISK_XSK_MAX_FRAME (atomic adds, any CPU). Read by
-// AfXdpPort through a read-only mmap (BPF_F_MMAPABLE), added to the port's `oversize` drops.
-// One per program instance (per port).
+// [BRISK_XSK_OVERSIZE_COUNT]: frames dropped for being longer than the socket takes (atomic
+// adds, any CPU), read by AfXdpPort through a read-only mmap (BPF_F_MMAPABLE) and added to the
+// port's `oversize` drops. [BRISK_XSK_OVERSIZE_LIMIT]: that length (0: BRISK_XSK_MAX_FRAME),
+// written by AfXdpPort once its socket is bound. One per program instance (per port).
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
+  __uint(max_entries, 2);
   __uint(map_flags, BPF_F_MMAPABLE);
   __type(key, __u32);
   __type(value, __u64);
@@ -456,11 +457,15 @@ static __always_inline int brisk_rx(struct xdp_md *ctx, const int generic) {
   if (act == XDP_REDIRECT || act == XDP_PASS) return act;
   __u32 queue = ctx->rx_queue_index;
   __u64 len = bpf_xdp_get_buff_len(ctx);
-  if (len > BRISK_XSK_MAX_FRAME && bpf_map_lookup_elem(&brisk_xsks, &queue)) {
-    __u32 zero = 0;
-    __u64 *n = bpf_map_lookup_elem(&brisk_oversize, &zero);
-    if (n) __sync_fetch_and_add(n, 1);
-    return XDP_DROP;
+  if (len > BRISK_XSK_MAX_FRAME) {
+    __u32 k = BRISK_XSK_OVERSIZE_LIMIT;
+    __u64 *limit = bpf_map_lookup_elem(&brisk_oversize, &k);
+    if ((!limit || *limit == 0 || len > *limit) && bpf_map_lookup_elem(&brisk_xsks, &queue)) {
+      k = BRISK_XSK_OVERSIZE_COUNT;
+      __u64 *n = bpf_map_lookup_elem(&brisk_oversize, &k);
+      if (n) __sync_fetch_and_add(n, 1);
+      return XDP_DROP;
+    }
   }
   return bpf_redirect_map(&brisk_xsks, queue, XDP_PASS);
 }

@@ -30,6 +30,12 @@
 // The longest frame an AF_XDP socket receives: a 2048-byte UMEM chunk (AfXdpPort::kChunkSize)
 // less the XDP_PACKET_HEADROOM (256) the kernel leaves in front of the frame.
 #define BRISK_XSK_MAX_FRAME (2048 - 256)
+// brisk_oversize's entries (bpf/brisk_xdp.c): [BRISK_XSK_OVERSIZE_COUNT] the frames dropped
+// as too long for the socket, [BRISK_XSK_OVERSIZE_LIMIT] the longest frame the socket takes
+// (written by AfXdpPort: a multi-buffer socket, XDP_USE_SG, takes frames spanning chunks);
+// 0: BRISK_XSK_MAX_FRAME.
+#define BRISK_XSK_OVERSIZE_COUNT 0
+#define BRISK_XSK_OVERSIZE_LIMIT 1
 #define BRISK_FP_FDB_MAX (1 << 20)
 
 #define BRISK_FP_IN 1u   // frames received on this port may take the fast path

@@ -186,6 +186,8 @@ Reply Switch::list_ports() const {
       data.back()["afxdp_worker"] = p.worker;
       data.back()["tx_zero_copy"] = x->tx_zero_copy();
       data.back()["tx_via_qdisc"] = x->tx_via_qdisc_frames();
+      data.back()["afxdp_multi_buffer"] = x->multi_buffer();
+      data.back()["rx_gathered"] = x->rx_gathered();
       const AfXdpStats k = x->kernel_stats();  // the socket's own counters (XDP_STATISTICS)
       data.back()["xsk"] = {{"rx_dropped", k.rx_dropped},
                             {"rx_ring_full", k.rx_ring_full},

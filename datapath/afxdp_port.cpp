@@ -21,6 +21,7 @@
 #include "datapath/afpacket_port.hpp"
 #include "datapath/bpf_objects.hpp"
 #include "datapath/csum.hpp"
+#include "datapath/offload.hpp"
 #include "datapath/umem_pool.hpp"
 #include "datapath/xdp_fastpath.hpp"
 
@@ -29,6 +30,16 @@
 #endif
 #ifndef AF_XDP
 #define AF_XDP 44
+#endif
+
+// Multi-buffer AF_XDP (Linux 6.6), missing from older <linux/if_xdp.h>: the values are the
+// kernel's ABI. A kernel without it refuses the bind flag (EINVAL) and the socket is bound
+// without.
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
 #endif
 
 namespace brisk {
@@ -143,11 +154,11 @@ struct AfXdpPort::Xsk {
 namespace {
 
 // Creates one AF_XDP socket on (ifindex, queue) in `pool`: the UMEM's first member registers it
-// (XDP_UMEM_REG) and binds in copy or zero-copy mode; later members bind with XDP_SHARED_UMEM
-// to `share_fd`. Every member has its own FILL and COMPLETION rings. Returns 0, or an errno
-// with nothing left open.
+// (XDP_UMEM_REG) and binds in copy or zero-copy mode, multi-buffer (XDP_USE_SG) if asked;
+// later members bind with XDP_SHARED_UMEM to `share_fd` and inherit both. Every member has its
+// own FILL and COMPLETION rings. Returns 0, or an errno with nothing left open.
 int open_socket(AfXdpPort::Xsk& x, int ifindex, std::uint32_t queue_id, UmemPool& pool,
-                int share_fd, bool zero_copy) {
+                int share_fd, bool zero_copy, bool multi_buffer) {
   x.fd = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (x.fd < 0) {
     int e = errno;
@@ -210,7 +221,8 @@ int open_socket(AfXdpPort::Xsk& x, int ifindex, std::uint32_t queue_id, UmemPool
     sa.sxdp_shared_umem_fd = static_cast<std::uint32_t>(share_fd);
   } else {
     sa.sxdp_flags =
-        static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY));
+        static_cast<std::uint16_t>(XDP_USE_NEED_WAKEUP | (zero_copy ? XDP_ZEROCOPY : XDP_COPY) |
+                                   (multi_buffer ? XDP_USE_SG : 0));
   }
   if (::bind(x.fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return bail();
   return 0;
@@ -351,15 +363,22 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
       // Copies, plus (when members share) frames handed over by the other members.
       x.tx_size = x.comp_size = pow2_at_least(g.copy_frames + (g.max_ports > 1 ? 512 : 0));
       int e = 0;
+      // Multi-buffer where the kernel and driver have it (6.6+; copy mode everywhere), so
+      // frames longer than a chunk reach userspace; without, they are `oversize`.
+      bool sg = share >= 0 ? pool.multi_buffer() : true;
       for (int busy_retries = 25;; --busy_retries) {  // x 20 ms
-        e = open_socket(x, ifindex_, opts.queue_id, pool, share, zc);
+        e = open_socket(x, ifindex_, opts.queue_id, pool, share, zc, sg);
+        if ((e == EINVAL || e == EOPNOTSUPP) && sg && share < 0) {
+          sg = false;
+          continue;
+        }
         // The kernel frees a queue's socket slot in deferred work after the previous socket on
         // it closed (a port re-added at once): wait briefly, same mode.
         if (e != EBUSY || busy_retries == 0) break;
         ::usleep(20000);
       }
       if (e == 0) {
-        pool.member_bound(*slot, x.fd, zc);
+        pool.member_bound(*slot, x.fd, zc, sg);
         x.owner = attempts[i].pool;
         x.bound = true;
         x.slot = static_cast<std::uint8_t>(*slot);
@@ -395,7 +414,15 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     x.rx_target = g.max_ports == 1 ? g.rx_max() : g.rx_base();
     if (pool.members() == 1) refill();
 
-    // 5. Publish the socket to the program: from now on the queue's frames reach brisk.
+    // 5. Publish the socket to the program: from now on the queue's frames reach brisk. A
+    // multi-buffer socket takes what a big frame holds (the program's limit, before).
+    if (bpf_map* m = bpf_object__find_map_by_name(x.obj, kOversizeMapName);
+        m != nullptr && pool.multi_buffer()) {
+      const std::uint32_t k = BRISK_XSK_OVERSIZE_LIMIT;
+      const std::uint64_t limit = kMaxBigFrameLen;
+      if (int rc = bpf_map_update_elem(bpf_map__fd(m), &k, &limit, 0); rc != 0)
+        fail(err_of(rc), "AF_XDP port " + ifname + ": set the frame limit in " + kOversizeMapName);
+    }
     const std::uint32_t key = opts.queue_id;
     if (int rc = bpf_map_update_elem(x.map_fd, &key, &x.fd, 0); rc != 0)
       fail(err_of(rc), "AF_XDP port " + ifname + ": insert socket into " + kXskMapName);
@@ -518,6 +545,8 @@ std::uint64_t AfXdpPort::driver_drops(Drop d) const {
   return n;
 }
 
+bool AfXdpPort::multi_buffer() const { return x_->pool != nullptr && x_->pool->multi_buffer(); }
+
 bool AfXdpPort::umem_shared() const { return x_->owner->geometry().max_ports > 1; }
 const UmemPool& AfXdpPort::umem() const { return *x_->owner; }
 std::uint32_t AfXdpPort::umem_slot() const { return x_->slot; }
@@ -593,6 +622,33 @@ void AfXdpPort::tx_housekeeping() noexcept {
   if (tx_stalled_.load(std::memory_order_relaxed)) kick_tx();
 }
 
+// Owner worker: the frame in descriptors [first, first + ndesc) of the RX ring, copied into
+// a big buffer (its chunks go back to the pool at once). A TCP super-frame (longer than the
+// MTU: generic XDP hands the sender's GSO skb over as bytes) gets the metadata the sender's
+// stack gave it (mark_super_frame); any other frame has a partial checksum completed as in
+// rx_burst(). nullptr, counted `oversize`, when it is longer than a big buffer or none is free.
+Frame* AfXdpPort::rx_gather(FramePool& pool, std::uint32_t first, std::uint32_t ndesc) noexcept {
+  Xsk& x = *x_;
+  std::uint64_t total = 0;
+  for (std::uint32_t k = 0; k < ndesc; ++k) total += xsk_ring_cons__rx_desc(&x.rx, first + k)->len;
+  Frame* f = total <= kMaxBigFrameLen ? pool.alloc_for(static_cast<std::uint32_t>(total)) : nullptr;
+  std::uint32_t at = 0;
+  for (std::uint32_t k = 0; k < ndesc; ++k) {
+    const xdp_desc* d = xsk_ring_cons__rx_desc(&x.rx, first + k);
+    if (f != nullptr) std::memcpy(f->data + at, x.area + d->addr, d->len);
+    at += d->len;
+    x.pool->put(d->addr & UmemPool::kChunkMask);
+  }
+  if (f == nullptr) {
+    driver_drop(Drop::kOversize);
+    return nullptr;
+  }
+  rx_gathered_.fetch_add(1, std::memory_order_relaxed);
+  if (!mark_super_frame(*f, mtu()) && complete_partial_l4(f->data, f->len))
+    csum_completed_.fetch_add(1, std::memory_order_relaxed);
+  return f;
+}
+
 std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
   if (failed()) return 0;
   Xsk& x = *x_;
@@ -601,7 +657,8 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     tx_housekeeping();
   std::uint32_t want = static_cast<std::uint32_t>(std::min<std::size_t>(max, pool.available()));
   std::uint32_t idx = 0;
-  std::uint32_t got = want != 0 ? xsk_ring_cons__peek(&x.rx, want, &idx) : 0;
+  // Descriptors: up to `want` frames, one of which may span kMaxRxDescs (multi-buffer).
+  std::uint32_t got = want != 0 ? xsk_ring_cons__peek(&x.rx, want + kMaxRxDescs, &idx) : 0;
   if (got == 0) {
     refill();  // a new member's first poll, or chunks came back since the last one
     if (xsk_ring_prod__needs_wakeup(&x.fill) || ++idle_polls_ >= kLivenessPolls) {
@@ -615,9 +672,20 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
   // now, so they overlap instead of stalling one by one in the loop below.
   for (std::uint32_t i = 0; i < got; ++i)
     __builtin_prefetch(x.area + xsk_ring_cons__rx_desc(&x.rx, idx + i)->addr);
-  std::uint32_t n = 0;
-  for (std::uint32_t i = 0; i < got; ++i) {
+  std::uint32_t n = 0, used = 0;
+  for (std::uint32_t i = 0; i < got && n < want; i = ++used) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&x.rx, idx + i);
+    if (d->options & XDP_PKT_CONTD) {  // a frame in several chunks (a multi-buffer socket)
+      std::uint32_t last = i;
+      while (last < got && (xsk_ring_cons__rx_desc(&x.rx, idx + last)->options & XDP_PKT_CONTD))
+        ++last;
+      if (last == got)
+        break;  // its end is not in this batch (the kernel publishes whole
+                // frames: only when the batch was cut short); next poll
+      if (Frame* f = rx_gather(pool, idx + i, last - i + 1)) out[n++] = f;
+      used = last;
+      continue;
+    }
     // Aligned UMEM: addr is the chunk's base plus the offset of the frame's first byte.
     const std::uint64_t chunk = d->addr & UmemPool::kChunkMask;
     if (d->len > kMaxFrameLen) {
@@ -637,8 +705,9 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
       csum_completed_.fetch_add(1, std::memory_order_relaxed);
     out[n++] = f;
   }
-  xsk_ring_cons__release(&x.rx, got);
-  x.rx_held -= got;
+  if (used < got) xsk_ring_cons__cancel(&x.rx, got - used);
+  xsk_ring_cons__release(&x.rx, used);
+  x.rx_held -= used;
   x.pool->set_rx_held(x.slot, x.rx_held);
   // The receive side's depth follows the load: when a poll finds the FILL ring (nearly) used
   // up, the kernel ran out of buffers or almost did: hold twice as many, up to rx_max(). After

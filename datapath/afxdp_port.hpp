@@ -173,6 +173,9 @@ std::uint64_t xsk_drops(const AfXdpStats& s, bool zero_copy, Drop d);
 class AfXdpPort final : public Port {
  public:
   static constexpr std::uint32_t kChunkSize = 2048;  // = UmemPool::kChunkSize
+  // The most descriptors one received frame spans on a multi-buffer socket (XDP_USE_SG): a big
+  // buffer's worth of chunks' data (kChunkSize less the kernel's 256 bytes of headroom).
+  static constexpr std::uint32_t kMaxRxDescs = (kMaxBigFrameLen + 1791) / 1792;
   // rx_burst() probes an idle socket for a vanished device once per this many empty polls.
   static constexpr std::uint32_t kLivenessPolls = 1024;
 
@@ -203,6 +206,10 @@ class AfXdpPort final : public Port {
   std::uint64_t rx_csum_completed() const {
     return csum_completed_.load(std::memory_order_relaxed);
   }
+  // Frames received in several chunks (a multi-buffer socket) and gathered into big buffers.
+  std::uint64_t rx_gathered() const { return rx_gathered_.load(std::memory_order_relaxed); }
+  // The socket takes frames longer than a chunk (XDP_USE_SG; the UMEM's first member's mode).
+  bool multi_buffer() const;
   // Frames tx_burst() refused for lack of a free TX chunk or because they did not fit one.
   std::uint64_t tx_refused() const { return tx_refused_.load(std::memory_order_relaxed); }
   // Frames transmitted from the buffer they were received in (no copy in brisk).
@@ -237,6 +244,7 @@ class AfXdpPort final : public Port {
   void reap_completions() noexcept;
   void tx_housekeeping() noexcept;
   bool check_fatal(int err) noexcept;
+  Frame* rx_gather(FramePool& pool, std::uint32_t first, std::uint32_t ndesc) noexcept;
 
   std::unique_ptr<Xsk> x_;
   std::string mode_;
@@ -244,6 +252,7 @@ class AfXdpPort final : public Port {
   std::uint32_t queue_id_ = 0;
   std::uint32_t idle_polls_ = 0;  // rx worker only
   std::atomic<std::uint64_t> csum_completed_{0};
+  std::atomic<std::uint64_t> rx_gathered_{0};
   alignas(64) std::atomic_flag tx_lock_ = ATOMIC_FLAG_INIT;
   std::atomic<std::uint64_t> tx_refused_{0};
   std::atomic<std::uint64_t> tx_zero_copy_{0};

@@ -8,12 +8,14 @@
 
 namespace brisk {
 
-
 namespace {
 
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint16_t get16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
 std::uint32_t get32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
 }
 void put16(std::uint8_t* p, std::uint32_t v) {
   p[0] = static_cast<std::uint8_t>(v >> 8);
@@ -74,8 +76,8 @@ bool plan_gso(const std::uint8_t* f, std::size_t len, std::uint8_t gso_type, std
   return true;
 }
 
-std::size_t build_segment(const std::uint8_t* f, std::size_t len, const GsoPlan& p,
-                          std::uint32_t i, std::uint8_t* out, std::size_t cap) noexcept {
+std::size_t build_segment(const std::uint8_t* f, std::size_t len, const GsoPlan& p, std::uint32_t i,
+                          std::uint8_t* out, std::size_t cap) noexcept {
   const std::size_t off = p.hdr_len + std::size_t{i} * p.mss;
   if (i >= p.segments || off >= len) return 0;
   const std::size_t chunk = std::min<std::size_t>(p.mss, len - off);
@@ -117,7 +119,6 @@ std::size_t build_segment(const std::uint8_t* f, std::size_t len, const GsoPlan&
   return seglen;
 }
 
-
 Offload from_vnet(const VnetHdr& h, std::uint32_t shift) noexcept {
   Offload o;
   o.flags = h.flags & (Offload::kCsumPartial | Offload::kCsumValid);
@@ -147,7 +148,8 @@ VnetHdr to_vnet(const Offload& off, int shift) noexcept {
 bool finish_checksum(Frame& f) noexcept {
   if (!f.off.partial()) return true;
   if (!complete_checksum_at(f.data, f.len, f.off.csum_start, f.off.csum_offset)) return false;
-  f.off.flags = static_cast<std::uint8_t>((f.off.flags & ~Offload::kCsumPartial) | Offload::kCsumValid);
+  f.off.flags =
+      static_cast<std::uint8_t>((f.off.flags & ~Offload::kCsumPartial) | Offload::kCsumValid);
   return true;
 }
 
@@ -156,6 +158,24 @@ std::uint32_t segment_wire_len(const Frame& f) noexcept {
   GsoPlan p;
   if (!plan_gso(f.data, f.len, f.off.gso_type, f.off.gso_size, p)) return f.len;
   return std::min<std::uint32_t>(f.len, p.hdr_len + p.mss);
+}
+
+bool mark_super_frame(Frame& f, std::uint32_t mtu) noexcept {
+  GsoPlan p;
+  std::uint8_t type = Offload::kGsoTcpV4;
+  if (!plan_gso(f.data, f.len, type, 1, p)) {
+    type = Offload::kGsoTcpV6;
+    if (!plan_gso(f.data, f.len, type, 1, p)) return false;
+  }
+  const std::uint32_t headers = p.hdr_len - p.l3;  // IP and TCP headers, options included
+  if (mtu <= headers || f.len <= p.hdr_len + (mtu - headers)) return false;  // not above MTU
+  if (f.data[p.l4 + 13] & 0x80) type |= Offload::kGsoEcn;                    // CWR
+  f.off.flags = Offload::kCsumPartial;
+  f.off.gso_type = type;
+  f.off.gso_size = static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu - headers, 0xffff));
+  f.off.csum_start = static_cast<std::uint16_t>(p.l4);
+  f.off.csum_offset = 16;
+  return true;
 }
 
 }  // namespace brisk

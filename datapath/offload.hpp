@@ -53,7 +53,7 @@ struct GsoPlan {
   std::uint32_t hdr_len = 0;  // bytes of headers copied into every segment
   std::uint32_t mss = 0;      // payload bytes per segment (the last may be shorter)
   std::uint32_t segments = 0;
-  std::uint8_t proto = 0;     // 6 (TCP) or 17 (UDP)
+  std::uint8_t proto = 0;  // 6 (TCP) or 17 (UDP)
   bool ipv6 = false;
 };
 
@@ -75,5 +75,12 @@ bool finish_checksum(Frame& f) noexcept;
 
 // The largest wire frame of each segment `f` would be cut into (its whole length without GSO).
 std::uint32_t segment_wire_len(const Frame& f) noexcept;
+
+// For drivers that hand over a GSO super-frame's bytes without its metadata (an AF_XDP socket
+// fed by generic XDP): a TCP frame longer than wire_limit(mtu) can only be a super-frame of the
+// sender's stack (TSO), whose checksum the kernel leaves partial (the pseudo-header sum). Sets
+// f.off as the sender's virtio_net_hdr would have: NEEDS_CSUM at the TCP checksum, TCPv4/v6
+// (+ECN when CWR is set), segments of the MTU. false (f.off untouched) for anything else.
+bool mark_super_frame(Frame& f, std::uint32_t mtu) noexcept;
 
 }  // namespace brisk

@@ -64,7 +64,8 @@ UmemPool::UmemPool(const UmemGeometry& g) : g_(g), shared_(g.shared_frames()) {
     tags_[i].store(kTagFree, std::memory_order_relaxed);
   }
   free_n_ = shared_;
-  for (std::uint32_t i = shared_; i < g.frames; ++i) tags_[i].store(kTagFree, std::memory_order_relaxed);
+  for (std::uint32_t i = shared_; i < g.frames; ++i)
+    tags_[i].store(kTagFree, std::memory_order_relaxed);
 }
 
 UmemPool::~UmemPool() {
@@ -81,8 +82,11 @@ std::optional<std::uint32_t> UmemPool::reserve_slot() {
   return std::nullopt;
 }
 
-void UmemPool::member_bound(std::uint32_t slot, int fd, bool zero_copy) {
-  if (members_ == 0) zero_copy_ = zero_copy;
+void UmemPool::member_bound(std::uint32_t slot, int fd, bool zero_copy, bool multi_buffer) {
+  if (members_ == 0) {
+    zero_copy_ = zero_copy;
+    multi_buffer_ = multi_buffer;
+  }
   slots_[slot].fd = fd;
   slots_[slot].state.store(kSlotLive, std::memory_order_relaxed);
   ++members_;

@@ -56,8 +56,9 @@
 // Threads
 // * Owner worker (the one that polls every member): take(), pop(), put(), recycle(),
 //   service(), set_rx_held(), rx_allowance(), zc_*(), the free stack and every tag write. A
-//   member's FILL and RX rings are the owner's alone. All members of a pool are polled by one worker (UmemRegistry is keyed by worker, and brisk
-//   never moves a port to another worker), so each pool has exactly one owner thread.
+//   member's FILL and RX rings are the owner's alone. All members of a pool are polled by one
+//   worker (UmemRegistry is keyed by worker, and brisk never moves a port to another worker), so
+//   each pool has exactly one owner thread.
 // * Any worker: transmitting to a member (copies into its copy chunks, under the member's tx
 //   lock; see afxdp_port.hpp). Only the owner can hold a Frame of this pool, so only the owner
 //   ever hands a shared chunk to a TX ring; another worker that reaps a member's COMPLETION
@@ -106,7 +107,9 @@ struct UmemGeometry {
   // What UmemRegistry gives each worker: 8 MiB, 8 members.
   static UmemGeometry shared() { return UmemGeometry{}; }
   // A port's own pool (no sharing): half receive, half transmit.
-  static UmemGeometry single(std::uint32_t frames) { return UmemGeometry{frames, 1, frames / 2, frames / 2}; }
+  static UmemGeometry single(std::uint32_t frames) {
+    return UmemGeometry{frames, 1, frames / 2, frames / 2};
+  }
   // Empty when usable, else what is wrong.
   const char* check() const;
 };
@@ -129,6 +132,9 @@ class UmemPool final : public BufferOwner {
 
   const UmemGeometry& geometry() const { return g_; }
   bool zero_copy() const { return zero_copy_; }
+  // Bound with XDP_USE_SG: the kernel hands over a frame longer than a chunk in several
+  // descriptors (XDP_PKT_CONTD on all but the last). Members inherit it from the first.
+  bool multi_buffer() const { return multi_buffer_; }
   std::uint8_t* area() const { return area_; }
   std::size_t area_size() const { return area_size_; }
   std::uint32_t rx_base() const { return g_.rx_base(); }
@@ -144,8 +150,8 @@ class UmemPool final : public BufferOwner {
   // A free slot for a new member, nullopt when every slot is in use or still retiring.
   std::optional<std::uint32_t> reserve_slot();
   // The member in `slot` is bound; `fd` (its socket) may be named by later members. The
-  // first member's mode (zero_copy) is the pool's.
-  void member_bound(std::uint32_t slot, int fd, bool zero_copy);
+  // first member's mode (zero_copy, multi_buffer) is the pool's.
+  void member_bound(std::uint32_t slot, int fd, bool zero_copy, bool multi_buffer = false);
   // A reserved slot whose member never bound (nothing was lent to it).
   void cancel_slot(std::uint32_t slot);
   // The member's socket is closed; its chunks come back after kRetireDelayNs (service()).
@@ -205,7 +211,8 @@ class UmemPool final : public BufferOwner {
   void recycle(std::uint64_t handle) noexcept override { put(handle); }
   // Returns the chunks of retired slots whose delay has passed. Cheap when none is retiring.
   void service() noexcept {
-    if (retiring_.load(std::memory_order_acquire) != 0) [[unlikely]] reclaim_retired();
+    if (retiring_.load(std::memory_order_acquire) != 0) [[unlikely]]
+      reclaim_retired();
   }
   // Free chunks (owner worker, or any thread while no worker runs the pool's members).
   std::uint32_t free_count() const { return free_n_; }
@@ -229,6 +236,7 @@ class UmemPool final : public BufferOwner {
 
   UmemGeometry g_;
   bool zero_copy_ = false;
+  bool multi_buffer_ = false;
   std::uint32_t shared_;
   std::uint8_t* area_ = nullptr;
   std::size_t area_size_ = 0;
@@ -236,10 +244,10 @@ class UmemPool final : public BufferOwner {
   std::unique_ptr<std::uint32_t[]> free_;
   std::uint32_t free_n_ = 0;
   std::unique_ptr<Slot[]> slots_;
-  std::unique_ptr<std::uint32_t[]> rx_held_;  // owner worker: per slot, FILL + RX
+  std::unique_ptr<std::uint32_t[]> rx_held_;     // owner worker: per slot, FILL + RX
   std::unique_ptr<std::uint32_t[]> zc_by_slot_;  // owner worker: per slot, zero copy in flight
-  std::uint32_t zc_inflight_ = 0;             // owner worker
-  std::uint32_t members_ = 0;                 // control thread
+  std::uint32_t zc_inflight_ = 0;                // owner worker
+  std::uint32_t members_ = 0;                    // control thread
   alignas(64) std::atomic<std::uint32_t> retiring_{0};
 };
 

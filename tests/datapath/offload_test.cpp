@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <memory>
+#include <tuple>
 
 #include "datapath/csum.hpp"
 #include "datapath/memory_port.hpp"
@@ -106,7 +107,9 @@ void check_segmentation(bool v6, std::uint8_t proto, std::uint8_t gso_type, std:
   EXPECT_EQ(joined, Bytes(sf.begin() + static_cast<long>(hdr), sf.end()));
   Bytes out(kMaxFrameLen);
   EXPECT_EQ(build_segment(sf.data(), sf.size(), plan, plan.segments, out.data(), out.size()), 0u);
-  EXPECT_EQ(build_segment(sf.data(), sf.size(), plan, 0, out.data(), hdr + std::min<std::size_t>(mss, payload) - 1), 0u);
+  EXPECT_EQ(build_segment(sf.data(), sf.size(), plan, 0, out.data(),
+                          hdr + std::min<std::size_t>(mss, payload) - 1),
+            0u);
 }
 
 TEST(Offload, SegmentsTcpIpv4SuperFrame) {
@@ -118,6 +121,58 @@ TEST(Offload, SegmentsTcpIpv6AndUdpSuperFrames) {
   check_segmentation(true, 6, Offload::kGsoTcpV6, 4000, 1428);
   check_segmentation(false, 17, Offload::kGsoUdpL4, 3000, 1400);
   check_segmentation(true, 17, Offload::kGsoUdpL4, 1000, 1400);
+}
+
+// A super-frame's bytes without metadata (an AF_XDP socket behind generic XDP) get back what
+// the sender's virtio_net_hdr would have said, and cut with it every segment fits the MTU.
+void check_marked(bool v6, std::size_t payload, std::uint32_t mtu) {
+  Bytes sf = partial_frame(v6, 6, payload);
+  Frame f;
+  f.data = sf.data();
+  f.len = static_cast<std::uint32_t>(sf.size());
+  ASSERT_TRUE(mark_super_frame(f, mtu));
+  const std::uint32_t headers = (v6 ? 40 : 20) + 20;
+  EXPECT_EQ(f.off.flags, Offload::kCsumPartial);
+  // partial_frame() sets CWR: the ECN variant, as the kernel's SKB_GSO_TCP_ECN.
+  EXPECT_EQ(f.off.gso_type, (v6 ? Offload::kGsoTcpV6 : Offload::kGsoTcpV4) | Offload::kGsoEcn);
+  EXPECT_EQ(f.off.gso_size, mtu - headers);
+  EXPECT_EQ(f.off.csum_start, 14 + (v6 ? 40 : 20));
+  EXPECT_EQ(f.off.csum_offset, 16);
+  EXPECT_TRUE(offload_ok(f.off));
+  GsoPlan plan;
+  ASSERT_TRUE(plan_gso(sf.data(), sf.size(), f.off.gso_type, f.off.gso_size, plan));
+  for (std::uint32_t i = 0; i < plan.segments; ++i) {
+    Bytes seg(kMaxBigFrameLen);
+    std::size_t n = build_segment(sf.data(), sf.size(), plan, i, seg.data(), seg.size());
+    ASSERT_GT(n, 14u + headers);
+    seg.resize(n);
+    EXPECT_LE(n - 14, mtu) << "segment " << i;
+    EXPECT_TRUE(l4_checksum_ok(seg)) << "segment " << i;
+  }
+}
+
+TEST(Offload, MarkSuperFrameGivesBackTheSendersMetadata) {
+  check_marked(false, 20000, 1500);
+  check_marked(true, 9000, 1500);
+  check_marked(false, 30000, 9000);
+}
+
+TEST(Offload, MarkSuperFrameLeavesOtherFramesAlone) {
+  for (auto [v6, proto, payload] : {std::tuple{false, std::uint8_t{6}, std::size_t{1460}},
+                                    std::tuple{true, std::uint8_t{6}, std::size_t{1440}},
+                                    std::tuple{false, std::uint8_t{17}, std::size_t{5000}}}) {
+    Bytes b = partial_frame(v6, proto, payload);
+    Frame f;
+    f.data = b.data();
+    f.len = static_cast<std::uint32_t>(b.size());
+    EXPECT_FALSE(mark_super_frame(f, 1500)) << "v6 " << v6 << " proto " << int{proto};
+    EXPECT_FALSE(f.off.pending());
+  }
+  Bytes runt(20, 0);
+  Frame f;
+  f.data = runt.data();
+  f.len = 20;
+  EXPECT_FALSE(mark_super_frame(f, 1500));
 }
 
 TEST(Offload, PlanRejectsWhatItCannotSegment) {
@@ -155,7 +210,9 @@ class TxOffload : public ::testing::Test {
     pool_.release(f);
     return out_.take_sent();
   }
-  std::uint64_t drops(Drop d) const { return counters_[0].drops[static_cast<std::size_t>(d)].get(); }
+  std::uint64_t drops(Drop d) const {
+    return counters_[0].drops[static_cast<std::size_t>(d)].get();
+  }
   static Offload tso4(std::uint16_t mss) {
     Offload o;
     o.flags = Offload::kCsumPartial;
@@ -187,7 +244,8 @@ TEST_F(TxOffload, SuperFrameIsSegmentedForAPortWithoutTso) {
     joined.insert(joined.end(), seg.begin() + 54, seg.end());
   }
   EXPECT_EQ(joined, Bytes(sf.begin() + 54, sf.end()));
-  for (const Offload& o : out_.take_sent_offloads()) EXPECT_FALSE(o.pending()) << "segments are complete";
+  for (const Offload& o : out_.take_sent_offloads())
+    EXPECT_FALSE(o.pending()) << "segments are complete";
   EXPECT_EQ(counters_[0].tx_frames.get(), 4u);
   EXPECT_EQ(counters_[0].tx_segmented.get(), 1u);
   EXPECT_EQ(pool_.available(), before) << "the segments went back to the pool";

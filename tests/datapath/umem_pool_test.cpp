@@ -23,7 +23,8 @@ TEST(UmemPool, GeometryFitsTheLockedMemoryLimit) {
   EXPECT_EQ(g.shared_frames(), 3072u);
   EXPECT_EQ(g.rx_base(), 96u);
   EXPECT_EQ(g.rx_max(), 2048u);
-  EXPECT_LT(g.rx_base() * g.max_ports, g.shared_frames()) << "every slot's base fits, with room above";
+  EXPECT_LT(g.rx_base() * g.max_ports, g.shared_frames())
+      << "every slot's base fits, with room above";
   UmemGeometry one = UmemGeometry::single(4096);
   EXPECT_EQ(one.check(), nullptr);
   EXPECT_EQ(one.shared_frames(), 2048u);
@@ -45,7 +46,8 @@ TEST(UmemPool, LayoutSeparatesSharedAndCopyChunks) {
   EXPECT_FALSE(p.is_shared(768ull * UmemPool::kChunkSize));
   EXPECT_EQ(p.copy_base(0), 768ull * UmemPool::kChunkSize);
   EXPECT_EQ(p.copy_base(3), (768ull + 3 * 64) * UmemPool::kChunkSize);
-  EXPECT_EQ(p.copy_base(3) + 64ull * UmemPool::kChunkSize, p.area_size()) << "the last slot ends the area";
+  EXPECT_EQ(p.copy_base(3) + 64ull * UmemPool::kChunkSize, p.area_size())
+      << "the last slot ends the area";
 }
 
 TEST(UmemPool, ChunksMoveBetweenCustodiansAndAreCounted) {
@@ -139,12 +141,15 @@ TEST(UmemPool, SlotsAreReservedBoundAndCancelled) {
   EXPECT_FALSE(p.reserve_slot().has_value()) << "every slot taken";
   EXPECT_NE(*s0, *s1);
   EXPECT_EQ(p.share_fd(), -1) << "reserved is not bound";
-  p.member_bound(*s1, 41, /*zero_copy=*/false);
+  p.member_bound(*s1, 41, /*zero_copy=*/false, /*multi_buffer=*/true);
   EXPECT_EQ(p.members(), 1u);
   EXPECT_EQ(p.share_fd(), 41);
   EXPECT_FALSE(p.zero_copy());
-  p.member_bound(*s2, 42, /*zero_copy=*/true);  // a later member cannot change the mode
+  EXPECT_TRUE(p.multi_buffer());
+  // A later member cannot change the mode.
+  p.member_bound(*s2, 42, /*zero_copy=*/true, /*multi_buffer=*/false);
   EXPECT_FALSE(p.zero_copy());
+  EXPECT_TRUE(p.multi_buffer());
   p.cancel_slot(*s0);
   EXPECT_EQ(p.reserve_slot(), s0) << "a cancelled slot is free at once";
   EXPECT_EQ(p.members(), 2u);
