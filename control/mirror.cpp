@@ -4,7 +4,8 @@
 // Model
 // -----
 // * A mirror copies every frame entering or leaving its source port (OVS select-src-port +
-//   select-dst-port) to its destination port; source "all" copies every frame entering any
+//   select-dst-port), of the VLANs it selects (OVS select_vlan; all when none), to its
+//   destination port; source "all" copies every frame entering any
 //   port of the bridge (OVS select-all). Mirrors are keyed by their destination: a destination
 //   serves one mirror, a source may feed several.
 // * A mirror destination receives only mirrored frames: it leaves every flood list, FDB entries
@@ -137,6 +138,10 @@ void Switch::build_mirrors(Snapshot& s, const std::map<std::string, std::uint16_
     } else {
       mc.dst = ports_.at(m.dst).id;
       mc.tag_as = mc.dst;
+      if (m.vlans) {
+        mc.vlans = m.vlans.get();
+        s.vlan_sets.push_back(m.vlans);
+      }
       s.ports[mc.dst].mirror_dst = true;
       s.ports[mc.dst].mirror_slot = m.slot;
     }
@@ -175,8 +180,8 @@ void Switch::close_all_captures() {
 
 // ------------------------------------------------------------------ tap mirror
 
-Reply Switch::mirror_add(const std::string& src, const std::string& dst,
-                         const std::string& bridge) {
+Reply Switch::mirror_add(const std::string& src, const std::string& dst, const std::string& bridge,
+                         std::shared_ptr<const VlanSet> vlans) {
   if (!bridges_.count(bridge)) return Reply::error("no such bridge: " + bridge);
   const bool all = src == "all";
   if (src == dst) return Reply::error("cannot mirror tap to itself");
@@ -198,6 +203,7 @@ Reply Switch::mirror_add(const std::string& src, const std::string& dst,
   m.bridge = bridge;
   m.src = all ? "" : src;
   m.dst = dst;
+  m.vlans = std::move(vlans);
   m.slot = *slot;
   slot_tallies(m, m.base_workers, m.base_kernel);  // what an earlier user of the slot left
   mirrors_.push_back(std::move(m));
@@ -245,6 +251,7 @@ Reply Switch::list_mirrors() const {
                     {"delivered", c.delivered},
                     {"dropped", c.dropped},
                     {"in_flight", c.queued},
+                    {"vlans", m.vlans ? format_vlan_list(*m.vlans) : "all"},
                     {"kernel",
                      {{"mirrored", c.kernel.mirrored},
                       {"delivered", c.kernel.delivered},

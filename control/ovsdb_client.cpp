@@ -29,7 +29,9 @@ json monitor_requests() {
           {"Interface",
            cols({"name", "type", "options", "ingress_policing_rate", "ingress_policing_burst"})},
           {"Mirror", cols({"name", "select_all", "select_src_port", "select_dst_port",
-                           "select_vlan", "output_port", "output_vlan"})}};
+                           "select_vlan", "output_port", "output_vlan"})},
+          {"QoS", cols({"type", "other_config", "queues"})},
+          {"Queue", cols({"other_config"})}};
 }
 
 json update_op(const char* table, const std::string& uuid, json row) {
@@ -72,7 +74,8 @@ void device_columns(const PortModel& p, json& row) {
 json statistics(const PortTotals& t) {
   const auto d = [&](Drop r) { return t.drops[static_cast<std::size_t>(r)]; };
   // Drops charged to the output port (datapath/counters.hpp) are transmit drops.
-  const std::uint64_t tx_dropped = d(Drop::kTxError) + d(Drop::kPortDown) + d(Drop::kSecEgress);
+  const std::uint64_t tx_dropped =
+      d(Drop::kTxError) + d(Drop::kPortDown) + d(Drop::kSecEgress) + d(Drop::kEgressLimit);
   std::map<std::string, std::int64_t> m{
       {"rx_packets", static_cast<std::int64_t>(t.rx_frames)},
       {"rx_bytes", static_cast<std::int64_t>(t.rx_bytes)},
@@ -207,6 +210,7 @@ json OvsdbClient::interface_ops(bool stats) {
     json row = json::object();
     row["ofport"] = up ? (st.self ? kOfppLocal : static_cast<std::int64_t>(it->second.id) + 1) : -1;
     row["error"] = st.error.empty() ? ovsdb_empty_set() : json(st.error);
+    row["status"] = ovsdb_map(st.status);
     for (const char* c : {"admin_state", "link_state", "mac_in_use", "mtu", "ifindex"})
       row[c] = ovsdb_empty_set();
     if (up) device_columns(it->second, row);

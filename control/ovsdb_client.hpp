@@ -4,13 +4,14 @@
 //
 // What it does, as ovs-vswitchd does:
 //   * monitors ("monitor", RFC 7047 4.1.5) the configuration columns of Open_vSwitch, Bridge,
-//     Port, Interface and Mirror, and keeps a replica (control/ovsdb_replica.hpp);
+//     Port, Interface, Mirror, QoS and Queue, and keeps a replica (control/ovsdb_replica.hpp);
 //   * after the initial rows and after every update, reconciles brisk to the replica
 //     (control/ovsdb_reconcile.hpp), then writes back in one transaction: each Interface's
-//     ofport, error, admin_state, link_state, mac_in_use, mtu and ifindex where they changed,
-//     each Bridge's status (mirror errors), Open_vSwitch iface_types (what brisk realises),
-//     and Open_vSwitch cur_cfg = next_cfg last, which is
-//     what ovs-vsctl waits for (so it returns without --no-wait once brisk has applied);
+//     ofport, error, status (how its rate limits are realised), admin_state, link_state,
+//     mac_in_use, mtu and ifindex where they changed, each Bridge's status (mirror errors),
+//     Open_vSwitch iface_types (what brisk realises), and Open_vSwitch cur_cfg = next_cfg
+//     last, which is what ovs-vsctl waits for (so it returns without --no-wait once brisk
+//     has applied);
 //   * writes Interface statistics (rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped,
 //     tx_dropped) and Mirror statistics (tx_packets) every kOvsdbStatsPeriod, as OVS does;
 //   * reconciles again once a second, so rows in error are retried (a device that appears);

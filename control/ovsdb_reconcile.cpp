@@ -21,6 +21,8 @@ struct OvsdbReconciler::Want {
   std::string error;         // the row cannot be realised
   std::string vlan_error;    // its VLAN columns cannot be realised
   std::string unenforced;    // columns brisk does not act on (the port works without them)
+  std::uint64_t police_kbit = 0, police_burst_kbit = 0;
+  EgressQos egress;
 
   bool self() const { return name == bridge && type == "internal"; }
   bool tunnel() const { return type == "vxlan" || type == "gre"; }
@@ -37,6 +39,7 @@ struct OvsdbReconciler::Want {
 
 struct OvsdbReconciler::WantMirror {
   std::string bridge, src, dst;  // src "all": select_all
+  std::shared_ptr<const VlanSet> vlans;  // select_vlan (nullptr: every VLAN)
 };
 
 namespace {
@@ -120,6 +123,51 @@ std::string tunnel_key(const std::map<std::string, std::string>& o,
   return "";
 }
 
+// other_config:<key> of `row` as a number of bit/s or bits into `out` (absent: 0).
+std::string rate_key(const OvsdbRow& row, const char* table, const char* key, std::uint64_t& out) {
+  const auto oc = ovsdb_string_map(row, "other_config");
+  auto it = oc.find(key);
+  out = 0;
+  if (it == oc.end()) return "";
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+    return std::string(table) + " other_config:" + key + " '" + v + "' is not a number";
+  out = std::stoull(v);
+  return "";
+}
+
+// The Port row's qos as an outbound limit; "" or why it cannot be realised.
+std::string parse_qos(const OvsdbReplica& db, const OvsdbRow& port, EgressQos& q) {
+  q = {};
+  const std::vector<std::string> u = ovsdb_uuids(port, "qos");
+  const OvsdbRow* row = u.empty() ? nullptr : db.row("QoS", u[0]);
+  if (row == nullptr) return "";
+  const std::string type = ovsdb_string(*row, "type");
+  if (type != "linux-htb")
+    return "QoS type '" + type + "' is not supported by brisk (linux-htb is)";
+  std::uint64_t qmax = 0, q0max = 0;
+  if (std::string e = rate_key(*row, "QoS", "max-rate", qmax); !e.empty()) return e;
+  if (std::string e = rate_key(*row, "QoS", "burst", q.burst); !e.empty()) return e;
+  // queues: ["map", [[<queue number>, ["uuid", <Queue>]], ...]]; queue 0 carries the traffic.
+  const OvsdbRow* q0 = nullptr;
+  if (auto qs = row->find("queues");
+      qs != row->end() && qs->is_array() && qs->size() == 2 && (*qs)[1].is_array())
+    for (const nlohmann::json& kv : (*qs)[1])
+      if (kv.is_array() && kv.size() == 2 && kv[0] == 0 && kv[1].is_array() && kv[1].size() == 2 &&
+          kv[1][1].is_string())
+        q0 = db.row("Queue", kv[1][1].get<std::string>());
+  if (q0 != nullptr) {
+    std::uint64_t burst = 0;
+    if (std::string e = rate_key(*q0, "Queue", "max-rate", q0max); !e.empty()) return e;
+    if (std::string e = rate_key(*q0, "Queue", "min-rate", q.min_rate); !e.empty()) return e;
+    if (std::string e = rate_key(*q0, "Queue", "burst", burst); !e.empty()) return e;
+    if (burst != 0) q.burst = burst;
+  }
+  q.max_rate = qmax == 0 ? q0max : (q0max == 0 ? qmax : std::min(qmax, q0max));
+  if (q.max_rate == 0) q = {};  // no limit below the link's speed
+  return "";
+}
+
 // The brisk port name of Port row `puuid`: its one interface's name ("" if none or several).
 std::string port_iface(const OvsdbReplica& db, const std::string& puuid) {
   const OvsdbRow* prow = db.row("Port", puuid);
@@ -131,9 +179,20 @@ std::string port_iface(const OvsdbReplica& db, const std::string& puuid) {
 
 // A Mirror row as a brisk mirror; "" or why it cannot be one.
 std::string read_mirror(const OvsdbReplica& db, const OvsdbRow& m, std::string& src,
-                        std::string& dst) {
-  if (!ovsdb_set_atoms(m, "select_vlan").empty()) return "select_vlan is not supported by brisk";
-  if (ovsdb_int(m, "output_vlan")) return "output_vlan is not supported by brisk";
+                        std::string& dst, std::shared_ptr<const VlanSet>& vlans) {
+  if (ovsdb_int(m, "output_vlan"))
+    return "output_vlan (RSPAN) is not supported by brisk: use an output_port";
+  vlans.reset();
+  if (const std::vector<json> sv = ovsdb_set_atoms(m, "select_vlan"); !sv.empty()) {
+    auto set = std::make_shared<VlanSet>();
+    for (const json& v : sv) {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 ||
+          v.get<std::int64_t>() >= static_cast<std::int64_t>(kVlanCount))
+        return "select_vlan " + v.dump() + " is not a VLAN";
+      set->set(static_cast<std::size_t>(v.get<std::int64_t>()));
+    }
+    vlans = std::move(set);
+  }
   const std::vector<std::string> out = ovsdb_uuids(m, "output_port");
   if (out.empty()) return "no output_port";
   dst = port_iface(db, out[0]);
@@ -155,6 +214,10 @@ std::string read_mirror(const OvsdbReplica& db, const OvsdbRow& m, std::string& 
   return "";
 }
 
+bool same_vlans(const std::shared_ptr<const VlanSet>& a, const std::shared_ptr<const VlanSet>& b) {
+  return a == b || (a && b && *a == *b);
+}
+
 }  // namespace
 
 void OvsdbReconciler::reconcile_mirrors(const OvsdbReplica& db,
@@ -167,8 +230,8 @@ void OvsdbReconciler::reconcile_mirrors(const OvsdbReplica& db,
       const OvsdbRow* m = db.row("Mirror", muuid);
       if (!m) continue;
       bridge_of[muuid] = buuid;
-      WantMirror w{bname, "", ""};
-      if (std::string e = read_mirror(db, *m, w.src, w.dst); !e.empty())
+      WantMirror w{bname, "", "", nullptr};
+      if (std::string e = read_mirror(db, *m, w.src, w.dst, w.vlans); !e.empty())
         errors[muuid] = e;
       else
         want[muuid] = w;
@@ -182,7 +245,8 @@ void OvsdbReconciler::reconcile_mirrors(const OvsdbReplica& db,
       if (!m.capture && m.dst == it->second && m.owner == Owner::kOvsdb) have = &m;
     const bool same = have && w != want.end() && w->second.dst == have->dst &&
                       w->second.bridge == have->bridge &&
-                      (w->second.src == "all" ? have->src.empty() : w->second.src == have->src);
+                      (w->second.src == "all" ? have->src.empty() : w->second.src == have->src) &&
+                      same_vlans(w->second.vlans, have->vlans);
     if (same) {
       ++it;
       continue;
@@ -192,7 +256,7 @@ void OvsdbReconciler::reconcile_mirrors(const OvsdbReplica& db,
   }
   for (auto& [muuid, w] : want) {
     if (mirror_dst_.count(muuid)) continue;
-    Reply r = sw_.mirror_add(w.src, w.dst, w.bridge);
+    Reply r = sw_.mirror_add(w.src, w.dst, w.bridge, w.vlans);
     if (!r.ok) {
       errors[muuid] = r.text;
       continue;
@@ -324,6 +388,8 @@ void OvsdbReconciler::realise(const Want& w, OvsdbIfaceState& st) {
   if (st.self) {
     if (it == sw_.ports().end() || it->second.kind != PortKind::kInternal)
       st.error = "the bridge's own interface " + w.name + " is missing";
+    else if (w.police_kbit != 0 || w.egress.max_rate != 0 || !w.unenforced.empty())
+      st.error = "QoS and policing are not supported by brisk on a bridge's own interface";
     return;
   }
   if (it != sw_.ports().end() && it->second.owner != Owner::kOvsdb) {
@@ -342,11 +408,12 @@ void OvsdbReconciler::realise(const Want& w, OvsdbIfaceState& st) {
     sw_.set_port_owner(w.name, Owner::kOvsdb);
     made_[w.name] = w.signature();
   }
+  const std::string limits = apply_limits(w, st);
   if (w.tunnel()) {
     st.error =
-        w.vlan_default
-            ? w.unenforced
-            : "a tunnel carries every VLAN: tag, trunks and vlan_mode are not supported on it";
+        !w.vlan_default
+            ? "a tunnel carries every VLAN: tag, trunks and vlan_mode are not supported on it"
+            : limits;
     return;
   }
   if (!w.vlan_error.empty()) {
@@ -356,7 +423,23 @@ void OvsdbReconciler::realise(const Want& w, OvsdbIfaceState& st) {
   if (Reply r = sw_.port_vlan(w.name, w.mode, w.vlan, w.allowed, w.native); !r.ok)
     st.error = r.text;
   else
-    st.error = w.unenforced;
+    st.error = limits;
+}
+
+// Inbound policing and the outbound limit of a port brisk has; "" or what is not realised.
+std::string OvsdbReconciler::apply_limits(const Want& w, OvsdbIfaceState& st) {
+  std::string error = w.unenforced;
+  if (Reply r = sw_.port_police(w.name, w.police_kbit, w.police_burst_kbit); !r.ok)
+    error = "ingress_policing_rate: " + r.text;
+  if (!w.unenforced.empty()) {  // the QoS row cannot be realised: no outbound limit
+    sw_.port_egress_qos(w.name, {});
+    return error;
+  }
+  Reply r = sw_.port_egress_qos(w.name, w.egress);
+  if (!r.ok) return "qos: " + r.text;
+  if (w.egress.max_rate != 0) st.status["qos"] = r.text;
+  if (w.police_kbit != 0) st.status["ingress_policing"] = "userspace";
+  return error;
 }
 
 void OvsdbReconciler::reconcile(const OvsdbReplica& db) {
@@ -395,11 +478,11 @@ void OvsdbReconciler::reconcile(const OvsdbReplica& db) {
                     " interfaces: bonds are not supported by brisk";
         w.vlan_error =
             parse_vlan_columns(*prow, w.mode, w.vlan, w.native, w.allowed, w.vlan_default);
-        if (ovsdb_int(*irow, "ingress_policing_rate").value_or(0) > 0 ||
-            ovsdb_int(*irow, "ingress_policing_burst").value_or(0) > 0)
-          w.unenforced = "ingress_policing_rate/burst is not enforced by brisk yet";
-        if (!ovsdb_uuids(*prow, "qos").empty())
-          w.unenforced = "QoS (Port qos) is not enforced by brisk yet";
+        w.police_kbit = static_cast<std::uint64_t>(
+            std::max<std::int64_t>(0, ovsdb_int(*irow, "ingress_policing_rate").value_or(0)));
+        w.police_burst_kbit = static_cast<std::uint64_t>(
+            std::max<std::int64_t>(0, ovsdb_int(*irow, "ingress_policing_burst").value_or(0)));
+        w.unenforced = parse_qos(db, *prow, w.egress);
         if (want.count(w.name)) w.error = "another interface row is named " + w.name;
         want[w.name] = std::move(w);
       }

@@ -22,11 +22,18 @@
 //                                columns go back to these defaults. native-tagged, cvlans
 //                                and other_config:qinq-ethtype other than 802.1q are not
 //                                realised. Tunnels carry every VLAN and take no VLAN columns.
-//   Port qos, Interface ingress_policing_rate/burst   not enforced yet: the port works and
-//                     its Interface error says so.
+//   Interface ingress_policing_rate (kbit/s) / ingress_policing_burst (kbit; 0: 8000)
+//                     brisk polices what it receives from the port (control/qos.hpp).
+//   Port qos          a QoS row of type linux-htb: what brisk sends to the port is limited to
+//                     the smaller of QoS other_config:max-rate and Queue 0's max-rate (bit/s),
+//                     with Queue 0's min-rate and burst (control/qos.hpp: an htb on a system
+//                     port's device, else a userspace limit). No max-rate: no limit (OVS's
+//                     is the link's speed). Another type is not realised (Interface error;
+//                     the port works). Interface status:qos says how it is realised.
 //   Mirror            a brisk port mirror: select_all, or select_src_port = select_dst_port =
 //                     one port (brisk mirrors a port's frames in both directions), to
-//                     output_port. select_vlan and output_vlan are not realised.
+//                     output_port; select_vlan: only frames of those VLANs. output_vlan is
+//                     not realised.
 // A row that cannot be realised changes nothing in brisk (never half made), gets an error
 // (Interface `error`; a Mirror's error goes to its Bridge's `status` as
 // "mirror <name>": "<error>"), and one log line each time the error changes. Rows in error
@@ -62,6 +69,7 @@ struct OvsdbIfaceState {
   std::string error;
   bool realised = false;  // brisk has the port (ofport valid)
   bool self = false;      // the bridge's own interface (ofport 65534, OFPP_LOCAL)
+  std::map<std::string, std::string> status;  // Interface status (qos: how it is realised)
 };
 
 class OvsdbReconciler {
@@ -89,6 +97,7 @@ class OvsdbReconciler {
   void ensure_bridge(const std::string& name, const OvsdbRow& row, std::string& error);
   void realise(const Want& w, OvsdbIfaceState& st);
   std::string create(const Want& w);
+  std::string apply_limits(const Want& w, OvsdbIfaceState& st);
   void reconcile_mirrors(const OvsdbReplica& db, const std::map<std::string, std::string>& bridges);
   void note(const std::string& key, const std::string& what, const std::string& error);
 

@@ -278,6 +278,10 @@ void Switch::rebuild() {
     pc.flood_unknown = p.flood_unknown;
     pc.storm_pps = p.storm_pps;
     pc.tunnel = p.kind == PortKind::kTunnel;
+    pc.police_in = p.qos.police_in.get();
+    pc.limit_out = p.qos.limit_out.get();
+    for (const auto* pol : {&p.qos.police_in, &p.qos.limit_out})
+      if (*pol) s->policers.push_back(*pol);
     if (p.security) {
       pc.sec = p.security.get();
       pc.sec_egress = p.security->egress_filter();
@@ -441,6 +445,7 @@ void Switch::remove_port_model(const std::string& name) {
   if (it == ports_.end()) return;
   PortModel& p = it->second;
   stop_child(p.dhcp_pid);
+  release_qos(p);
   auto b = bridges_.find(p.bridge);
   if (b != bridges_.end()) {
     b->second.fdb->flush(p.id, 0xffffffff, /*include_static=*/true);

@@ -22,6 +22,7 @@
 
 #include "control/caller.hpp"
 #include "control/netdev.hpp"
+#include "control/qos.hpp"
 #include "control/result.hpp"
 #include "datapath/afxdp_port.hpp"
 #include "datapath/counters.hpp"
@@ -114,6 +115,8 @@ struct PortModel {
   // AF_XDP and AF_PACKET system ports: the qdisc someone installed on the device (none:
   // !present()), checked at attach and once a second (control/switch_qdisc.cpp).
   Qdisc qdisc;
+  // Inbound policing and the outbound limit (control/qos.hpp, control/switch_qos.cpp).
+  PortQos qos;
   Owner owner = Owner::kNative;
 };
 
@@ -122,6 +125,7 @@ struct MirrorModel {
   std::string bridge;
   std::string src;                   // source port; "" = every port of the bridge (select-all)
   std::string dst;                   // destination port; "" for a capture
+  std::shared_ptr<const VlanSet> vlans;  // port mirrors: only these VLANs (nullptr: all)
   std::shared_ptr<Capture> capture;  // captures only
   std::uint32_t capture_id = 0;      // captures: the id `capture` lists
   std::uint16_t slot = 0;            // WorkerCounters::mirror[slot]
@@ -203,9 +207,19 @@ class Switch {
   Reply set_flood(const std::string& port, bool on);
   Reply set_storm(const std::string& port, std::uint32_t pps);
 
+  // ---- rate limits (control/qos.hpp; control/switch_qos.cpp) ----
+  // Police what brisk receives from `port` at rate_kbit kbit/s with a burst of burst_kbit
+  // kbit (OVS ingress_policing_rate/burst units; burst 0: OVS's default). rate 0: off.
+  Reply port_police(const std::string& port, std::uint64_t rate_kbit, std::uint64_t burst_kbit);
+  // Limit what brisk sends to `port` (q.max_rate 0: off). On success the reply's text says
+  // how it is realised ("htb on <dev>", or "userspace" and why).
+  Reply port_egress_qos(const std::string& port, const EgressQos& q);
+
   // ---- mirrors and captures (control/mirror.cpp) ----
   // minimega's `tap mirror <src> <dst> [bridge]`; src "all" mirrors every port of the bridge.
-  Reply mirror_add(const std::string& src, const std::string& dst, const std::string& bridge);
+  // vlans (OVS select_vlan): only frames of these VLANs are copied (nullptr: every VLAN).
+  Reply mirror_add(const std::string& src, const std::string& dst, const std::string& bridge,
+                   std::shared_ptr<const VlanSet> vlans = nullptr);
   Reply mirror_clear(const std::string& dst);  // "" clears every port mirror
   Reply list_mirrors() const;
   // kind "tap": frames entering or leaving port `name`; kind "bridge": every frame of bridge
@@ -296,6 +310,11 @@ class Switch {
   void set_tx_path(PortModel& p, const Qdisc& was);
   std::string qdisc_cell(const PortModel& p) const;
   nlohmann::json qdisc_json(const PortModel& p) const;
+  // Rate limits (control/switch_qos.cpp): undo what brisk installed for a port going away;
+  // the `port` listing's cell and JSON.
+  void release_qos(PortModel& p);
+  std::string qos_cell(const PortModel& p) const;
+  nlohmann::json qos_json(const PortModel& p) const;
   // Mirrors (control/mirror.cpp).
   bool fastpath_mirrored(const PortModel& p) const;
   bool fastpath_skb(const PortModel& p) const;  // control/switch_fastpath.cpp

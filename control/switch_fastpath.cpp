@@ -16,11 +16,12 @@ namespace brisk {
 // pipeline would: an AF_XDP system port in native XDP mode (or generic with brisk's tc
 // program on its device), in a bridge that learns (hub mode
 // floods everything), without port security (bindings and ARP/ND inspection need userspace).
-// Ports a capture reads (every port of a bridge with a bridge capture), mirror destinations,
-// and ports that are not AF_XDP devices (taps, tunnels, vhost-user) are never accelerated:
-// add new features' conditions here. Port mirror sources (and every port of a bridge with a
-// bridge-wide port mirror) stay accelerated: the XDP program makes their copies (a devmap
-// broadcast to the out port and the destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
+// Policed ports and ports with a userspace outbound limit (control/qos.hpp: the buckets see
+// only what userspace forwards), ports a capture reads (every port of a bridge with a bridge
+// capture), mirror destinations, and ports that are not AF_XDP devices (taps, tunnels, vhost-user)
+// are never accelerated: add new features' conditions here. Port mirror sources (and every port of
+// a bridge with a bridge-wide port mirror) stay accelerated: the XDP program makes their copies (a
+// devmap broadcast to the out port and the destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
 // sends a frame up when it cannot (tagging differs, a destination's device cannot take
 // redirected frames, MTU, more than 8 copies) and the userspace mirror stage copies it.
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
@@ -33,6 +34,8 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   // copy, the tc program sends on as the skb itself).
   if (x == nullptr || (!x->native() && !x->tc_attached())) return false;
   if (p.security) return false;
+  // Userspace rate limits (control/qos.hpp) see only the frames userspace forwards.
+  if (p.qos.police_in || p.qos.limit_out) return false;
   // Captures must see every frame of their ports (or of the whole bridge) in userspace. A
   // port mirror's destination receives only copies: its own input is never forwarded. A port
   // mirror's source (or every port of a bridge-wide mirror's bridge) stays accelerated when
@@ -42,7 +45,10 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   for (const MirrorModel& m : mirrors_) {
     if (m.bridge != p.bridge) continue;
     if (m.dst == p.name) return false;
-    if ((m.capture || !fp_->mirrors_supported()) && (m.src.empty() || m.src == p.name)) return false;
+    // A mirror of some VLANs only (select_vlan) is made in userspace: the program's copies
+    // select by port.
+    if ((m.capture || m.vlans || !fp_->mirrors_supported()) && (m.src.empty() || m.src == p.name))
+      return false;
   }
   auto b = bridges_.find(p.bridge);
   return b != bridges_.end() && b->second.ageing != 0;
@@ -62,7 +68,8 @@ bool Switch::fastpath_skb(const PortModel& p) const {
 // Frames entering or leaving `p` are copied by a port mirror.
 bool Switch::fastpath_mirrored(const PortModel& p) const {
   for (const MirrorModel& m : mirrors_)
-    if (!m.capture && m.bridge == p.bridge && (m.src.empty() || m.src == p.name)) return true;
+    if (!m.capture && !m.vlans && m.bridge == p.bridge && (m.src.empty() || m.src == p.name))
+      return true;
   return false;
 }
 
@@ -78,7 +85,7 @@ void Switch::sync_fastpath() {
   // and after (the groups of ports that became accelerated in this sync).
   std::vector<FastpathMirror> fm;
   for (const MirrorModel& m : mirrors_) {
-    if (m.capture) continue;
+    if (m.capture || m.vlans) continue;  // made in userspace (fastpath_eligible())
     const PortModel& d = ports_.at(m.dst);
     FastpathMirror f;
     f.bridge = fp_->bridge_id(m.bridge);

@@ -152,7 +152,7 @@ Reply Switch::list_ports() const {
                     std::to_string(t.rx_frames), std::to_string(t.tx_frames),
                     std::to_string(t.dropped()),
                     accel ? (fp_->egress_ready(p.id) ? "xdp" : "xdp-in") : "-", qdisc_cell(p),
-                    std::string(owner_name(p.owner))});
+                    std::string(owner_name(p.owner)), qos_cell(p)});
     data.push_back({{"port", name},
                     {"id", p.id},
                     {"bridge", p.bridge},
@@ -173,6 +173,7 @@ Reply Switch::list_ports() const {
                     {"fastpath_rx_frames", fc.rx_frames},
                     {"fastpath_tx_frames", fc.tx_frames},
                     {"qdisc", qdisc_json(p)},
+                    {"qos", qos_json(p)},
                     {"owner", owner_name(p.owner)}});
     if (p.mode == VlanMode::kTrunk) data.back()["native"] = p.native;
     if (p.kind == PortKind::kTunnel) {
@@ -210,7 +211,7 @@ Reply Switch::list_ports() const {
     }
   }
   return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "mtu", "rx", "tx",
-                                   "dropped", "fastpath", "qdisc", "owner"},
+                                   "dropped", "fastpath", "qdisc", "owner", "qos"},
                                   rows),
                      data);
 }

@@ -37,6 +37,8 @@ namespace brisk {
   X(kTunnelMalformed, "tunnel_malformed", "bad VXLAN/GRE header (flags, version)") \
   X(kSplitHorizon, "split_horizon", "tunnel to tunnel (never forwarded)")      \
   X(kMirrorDst, "mirror_dst", "sent by a mirror destination port (not forwarded)") \
+  X(kPoliced, "policed", "over the ingress port's policing rate (OVS ingress_policing_rate)") \
+  X(kEgressLimit, "egress_limit", "over the output port's QoS max-rate, limited in userspace") \
   X(kSecSrcMac, "sec_src_mac", "source MAC not bound to the secured port")      \
   X(kSecArp, "sec_arp", "ARP sender not bound to the secured port")            \
   X(kSecIp, "sec_ip", "source IP not bound to the secured port")               \
@@ -74,9 +76,9 @@ struct Counter {
 struct alignas(64) PortCounters {
   Counter rx_frames, rx_bytes, tx_frames, tx_bytes;
   // Drops are charged to the port the frame came in on, except kTxError, kPortDown,
-  // kXskTxInvalid, kSecEgress, and kOversize/kBadOffload found on the way out (above the output
-  // port's MTU, a super-frame that cannot be segmented), which are charged to the output port
-  // (and count copies, not frames).
+  // kXskTxInvalid, kSecEgress, kEgressLimit, and kOversize/kBadOffload found on the way out
+  // (above the output port's MTU, a super-frame that cannot be segmented), which are charged
+  // to the output port (and count copies, not frames).
   std::array<Counter, kDropCount> drops;
   // Frames the output port could not take as they were, finished by brisk in software:
   // super-frames cut into segments (tx_frames counts the segments) and partial checksums

@@ -46,6 +46,21 @@ inline void copy_to_port(TxQueues& tx, PortId dst, const PortConf& tagger, std::
   }
 }
 
+// Copies to a port of the frames of the VLANs a mirror selects (OVS select_vlan), one by one;
+// returns how many.
+template <typename Get>
+std::uint32_t copy_selected(TxQueues& tx, const MirrorConf& m, const PortConf& tagger,
+                            std::uint32_t n, Get get) noexcept {
+  std::uint32_t copies = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    Frame* f = get(i);
+    if (!m.vlans->test(f->vlan)) continue;
+    tx.enqueue(m.dst, f, tagger.egress_tag(f->vlan));
+    ++copies;
+  }
+  return copies;
+}
+
 }  // namespace
 
 void mirror_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& br, PortId in,
@@ -58,7 +73,10 @@ void mirror_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& br
     const TxItem* items = nullptr;
     if (!ingress) items = ctx.tx.queued(m.src, copies);
     if (copies == 0) continue;
-    if (m.capture == nullptr) {
+    if (m.vlans != nullptr) [[unlikely]] {
+      copies = copy_selected(ctx.tx, m, *tagger, copies,
+                             [&](std::uint32_t i) { return ingress ? w.f[i] : items[i].frame; });
+    } else if (m.capture == nullptr) {
       // A port mirror always has its destination as tagger.
       if (ingress) {
         copy_to_port(ctx.tx, m.dst, *tagger, copies, [&](std::uint32_t i) { return w.f[i]; });

@@ -9,13 +9,15 @@
 //   src == another port       every frame the forward stage queued for src (read back from the
 //                             TxQueues: the frames that leave src in this batch)
 //   src == kInvalidPort       every frame entering any port of the bridge (select-all)
+// A mirror with `vlans` (OVS select_vlan) copies only the selected frames of those VLANs.
 // A frame never both enters and leaves the same port, so each mirror copies a frame at most
 // once, and a destination port (which serves exactly one mirror) gets at most kBatchSize items
 // per batch, as TxQueues requires.
 //
-// The XDP fast path copies the frames it forwards itself, with the same selection and the
-// same bytes (datapath/xdp_fastpath.hpp, "Mirrors"; a change here must be made there too);
-// what it cannot copy identically it sends up to this stage.
+// The XDP fast path copies the frames it forwards itself (but for mirrors with `vlans`, whose
+// sources it leaves to userspace), with the same selection and the same bytes
+// (datapath/xdp_fastpath.hpp, "Mirrors"; a change here must be made there too); what it cannot copy
+// identically it sends up to this stage.
 //
 // Copies to a port are TxItem references to the same frame buffer (no memcpy), with the
 // destination's egress tag for the frame's VLAN. Copies to a capture are memcpy'd (up to the

@@ -84,7 +84,9 @@ void process_batch(WorkerContext& ctx, const Snapshot& snap, PortId in, Batch& b
     Frame* f = batch.f[i];
     rx_bytes += f->len;
     f->in_port = in;
-    Drop d = vlan_ingress(f, ip);
+    Drop d = ip.police_in != nullptr && !ip.police_in->admit(f->len, ctx.now_ns)
+                 ? Drop::kPoliced
+                 : vlan_ingress(f, ip);
     if (d == Drop::kCount && ((f->data[6] & 1) != 0 || fdb_key_mac(fdb_key(0, f->data + 6)) == 0))
       d = Drop::kBadSrcMac;
     if (d == Drop::kCount && ip.sec != nullptr) d = security_ingress(*f, *ip.sec);
@@ -107,7 +109,7 @@ void process_batch(WorkerContext& ctx, const Snapshot& snap, PortId in, Batch& b
     learn_stage(ctx, br, in, w);
     forward_stage(ctx, snap, br, in, w);
     if (!br.mirrors.empty()) [[unlikely]] mirror_stage(ctx, snap, br, in, w);
-    ctx.tx.flush(snap, ctx.pool, pc, ctx.counters.mirror.get());
+    ctx.tx.flush(snap, ctx.pool, pc, ctx.counters.mirror.get(), ctx.now_ns);
     for (std::uint32_t i = 0; i < w.n; ++i) ctx.pool.release(w.f[i]);
   }
   batch.n = 0;

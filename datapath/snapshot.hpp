@@ -21,6 +21,7 @@
 #include "brisk/types.hpp"
 #include "datapath/capture.hpp"
 #include "datapath/mac_table.hpp"
+#include "datapath/policer.hpp"
 #include "datapath/port.hpp"
 #include "datapath/port_security.hpp"
 #include "datapath/qsbr.hpp"
@@ -51,6 +52,11 @@ struct PortConf {
   bool mirror_dst = false;         // a mirror destination: its input is dropped (kMirrorDst),
                                    // it is in no flood list and FDB hits on it count as unknown
   std::uint16_t mirror_slot = 0;   // mirror_dst: WorkerCounters::mirror[] slot of its mirror
+  // Userspace rate limits (datapath/policer.hpp; nullptr: none): what the port sends is
+  // policed before anything else (kPoliced, on this port); what is sent to it is limited at
+  // transmit (kEgressLimit, on this port).
+  Policer* police_in = nullptr;
+  Policer* limit_out = nullptr;
 
   bool carries(VlanId v) const {
     return mode == VlanMode::kTrunk ? allowed->test(v) : access_vlan == v;
@@ -75,6 +81,7 @@ struct MirrorConf {
   PortId tag_as = kInvalidPort;  // copies carry tag_as's egress tag for the frame's VLAN;
                                  // kInvalidPort: tagged with any VLAN but 0
   std::uint16_t slot = 0;        // WorkerCounters::mirror[slot]
+  const VlanSet* vlans = nullptr;  // copy only frames of these VLANs (nullptr: every VLAN)
 };
 
 struct BridgeConf {
@@ -102,6 +109,7 @@ struct Snapshot {
   std::vector<std::shared_ptr<const VlanSet>> vlan_sets;
   std::vector<std::shared_ptr<const PortSecurity>> security;
   std::vector<std::shared_ptr<Capture>> captures;
+  std::vector<std::shared_ptr<Policer>> policers;
 };
 
 class SnapshotExchange {

@@ -140,15 +140,33 @@ std::uint32_t TxQueues::finish_and_send(Queue& q, Port& port, FramePool& pool,
   return whole;
 }
 
+std::uint32_t TxQueues::limit(Queue& q, Policer& limit, std::uint64_t now_ns, FramePool& pool,
+                              PortCounters& c) noexcept {
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < q.n; ++i) {
+    if (limit.admit(tx_wire_len(q.items[i]), now_ns)) {
+      q.items[kept++] = q.items[i];
+    } else {
+      pool.release(q.items[i].frame);
+    }
+  }
+  const std::uint32_t dropped = q.n - kept;
+  c.drops[static_cast<std::size_t>(Drop::kEgressLimit)].add(dropped);
+  q.n = kept;
+  return dropped;
+}
+
 void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counters,
-                     MirrorCounters* mirrors) noexcept {
+                     MirrorCounters* mirrors, std::uint64_t now_ns) noexcept {
   for (std::uint32_t t = 0; t < ntouched_; ++t) {
     PortId out = touched_[t];
     Queue& q = q_[out];
     const PortConf& oc = snap.ports[out];
     Port* port = oc.port;
     PortCounters& c = counters[out];
-    std::uint32_t sent = 0;
+    std::uint32_t sent = 0, limited = 0;
+    if (oc.limit_out != nullptr) [[unlikely]]
+      limited = limit(q, *oc.limit_out, now_ns, pool, c);
     if (port->failed()) {
       c.drops[static_cast<std::size_t>(Drop::kPortDown)].add(q.n);
     } else {
@@ -162,7 +180,7 @@ void TxQueues::flush(const Snapshot& snap, FramePool& pool, PortCounters* counte
     }
     if (oc.mirror_dst && mirrors != nullptr) [[unlikely]] {
       mirrors[oc.mirror_slot].delivered.add(sent);
-      if (sent != q.n) mirrors[oc.mirror_slot].dropped.add(q.n - sent);
+      if (sent != q.n + limited) mirrors[oc.mirror_slot].dropped.add(q.n + limited - sent);
     }
     for (std::uint32_t i = 0; i < q.n; ++i) pool.release(q.items[i].frame);
     q.n = 0;

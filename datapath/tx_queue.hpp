@@ -29,6 +29,7 @@
 namespace brisk {
 
 struct Snapshot;
+class Policer;
 
 class TxQueues {
  public:
@@ -62,9 +63,11 @@ class TxQueues {
     return q_[out].items;
   }
   // A batch of kBatchSize frames puts at most kBatchSize items on one port.
-  // Copies toward a mirror destination are also counted per mirror in `mirrors`.
+  // Copies toward a mirror destination are also counted per mirror in `mirrors`. A port with
+  // a userspace egress limit (PortConf::limit_out) takes only what its bucket admits at
+  // `now_ns`; the rest is dropped as kEgressLimit on that port.
   void flush(const Snapshot& snap, FramePool& pool, PortCounters* counters,
-             MirrorCounters* mirrors = nullptr) noexcept;
+             MirrorCounters* mirrors = nullptr, std::uint64_t now_ns = 0) noexcept;
 
  private:
   struct Queue {
@@ -93,6 +96,10 @@ class TxQueues {
   // whole (every segment of a cut one).
   static std::uint32_t finish_and_send(Queue& q, Port& port, FramePool& pool,
                                        PortCounters& c) noexcept;
+  // Drop the items `limit` does not admit (kEgressLimit on c), keeping the rest in order.
+  // Returns how many were dropped.
+  static std::uint32_t limit(Queue& q, Policer& limit, std::uint64_t now_ns, FramePool& pool,
+                             PortCounters& c) noexcept;
   std::unique_ptr<Queue[]> q_;
   std::array<PortId, kMaxPorts> touched_{};
   std::uint32_t ntouched_ = 0;

@@ -206,7 +206,7 @@ TEST_F(Reconcile, TunnelsAreNamedByTheRowWithA32BitKey) {
   EXPECT_EQ(rec.interfaces().at("i1").error, "");
 }
 
-TEST_F(Reconcile, VhostUserPortsAndUnenforcedPolicing) {
+TEST_F(Reconcile, VhostUserPorts) {
   json client =
       insert({{"name", "ovc"},
               {"type", "dpdkvhostuserclient"},
@@ -214,18 +214,12 @@ TEST_F(Reconcile, VhostUserPortsAndUnenforcedPolicing) {
                json::array({"map", json::array({json::array(
                                        {"vhost-server-path", "/run/brisk-test/vm1.sock"})})})}});
   json server = iface_row("ovs", "dpdkvhostuser");
-  json policed = insert({{"name", "opo"},
-                         {"type", "internal"},
-                         {"options", json::array({"map", json::array()})},
-                         {"ingress_policing_rate", 1000}});
-  apply({{"Bridge", bridge({"p1", "p2", "p3"})},
+  apply({{"Bridge", bridge({"p1", "p2"})},
          {"Port",
           {{"pb", port_row("ob", "ib")},
            {"p1", port_row("ovc", "i1", {{"tag", 3}})},
-           {"p2", port_row("ovs", "i2")},
-           {"p3", port_row("opo", "i3", {{"tag", 3}})}}},
-         {"Interface",
-          {{"ib", iface_row("ob", "internal")}, {"i1", client}, {"i2", server}, {"i3", policed}}}});
+           {"p2", port_row("ovs", "i2")}}},
+         {"Interface", {{"ib", iface_row("ob", "internal")}, {"i1", client}, {"i2", server}}}});
   ASSERT_NE(port("ovc"), nullptr);
   EXPECT_EQ(port("ovc")->kind, PortKind::kVhost);
   EXPECT_EQ(port("ovc")->driver, "client");
@@ -234,10 +228,6 @@ TEST_F(Reconcile, VhostUserPortsAndUnenforcedPolicing) {
   ASSERT_NE(port("ovs"), nullptr);
   EXPECT_EQ(port("ovs")->driver, "server");
   EXPECT_EQ(port("ovs")->devargs, std::string(kOvsRundir) + "/ovs");
-  // Policing is not enforced: the port works (realised) and its error says so.
-  ASSERT_NE(port("opo"), nullptr);
-  EXPECT_TRUE(rec.interfaces().at("i3").realised);
-  EXPECT_NE(rec.interfaces().at("i3").error.find("ingress_policing"), std::string::npos);
   EXPECT_TRUE(rec.interfaces().at("i1").realised);
   EXPECT_EQ(rec.interfaces().at("i1").error, "");
 }
@@ -265,6 +255,122 @@ TEST_F(Reconcile, Dot1qTunnelPortsTakeOnly802_1qServiceTags) {
   EXPECT_NE(rec.interfaces().at("i1").error.find("802.1ad"), std::string::npos);
   EXPECT_EQ(port("oq")->vlan, 200);
   EXPECT_EQ(port("oq")->mode, VlanMode::kDot1qTunnel);
+}
+
+json omap(std::initializer_list<std::pair<const char*, const char*>> kv) {
+  json a = json::array();
+  for (auto& [k, v] : kv) a.push_back(json::array({k, v}));
+  return json::array({"map", a});
+}
+
+// libvirt's <bandwidth> rows: ingress_policing_rate/burst on the Interface (kbit/s, kbit), a
+// linux-htb QoS on the Port with queue 0 (bit/s, bits), and their removal.
+TEST_F(Reconcile, BandwidthRowsBecomePolicingAndAnOutboundLimit) {
+  json pol = insert({{"name", "obw"},
+                     {"type", "internal"},
+                     {"options", json::array({"map", json::array()})},
+                     {"ingress_policing_rate", 16000},
+                     {"ingress_policing_burst", 1600}});
+  json qos = insert(
+      {{"type", "linux-htb"},
+       {"other_config", omap({{"min-rate", "8192000"}, {"max-rate", "24000000"}})},
+       {"queues",
+        json::array({"map", json::array({json::array({0, json::array({"uuid", "q0"})})})})}});
+  json queue =
+      insert({{"other_config",
+               omap({{"min-rate", "8192000"}, {"max-rate", "16384000"}, {"burst", "819200"}})}});
+  apply({{"Bridge", bridge({"p1"})},
+         {"Port",
+          {{"pb", port_row("ob", "ib")},
+           {"p1", port_row("obw", "i1", {{"qos", json::array({"uuid", "qo"})}})}}},
+         {"Interface", {{"ib", iface_row("ob", "internal")}, {"i1", pol}}},
+         {"QoS", {{"qo", qos}}},
+         {"Queue", {{"q0", queue}}}});
+  ASSERT_NE(port("obw"), nullptr);
+  const PortQos& q = port("obw")->qos;
+  EXPECT_EQ(q.police_kbit, 16000u);
+  EXPECT_EQ(q.police_burst_kbit, 1600u);
+  ASSERT_NE(q.police_in, nullptr);
+  EXPECT_EQ(q.police_in->rate(), 2'000'000u);  // bytes/s
+  // The smaller max-rate (queue 0's), its min-rate and burst; a host tap: userspace.
+  EXPECT_EQ(q.egress.max_rate, 16'384'000u);
+  EXPECT_EQ(q.egress.min_rate, 8'192'000u);
+  EXPECT_EQ(q.egress.burst, 819'200u);
+  EXPECT_EQ(q.via, PortQos::Via::kUserspace);
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+  EXPECT_EQ(rec.interfaces().at("i1").status.at("qos"), "userspace");
+
+  // A QoS type brisk does not realise: an error, no outbound limit, the port works.
+  apply({{"QoS",
+          {{"qo",
+            {{"new",
+              {{"type", "linux-hfsc"},
+               {"other_config", omap({{"max-rate", "1000000"}})},
+               {"queues", json::array({"map", json::array()})}}}}}}}});
+  EXPECT_NE(rec.interfaces().at("i1").error.find("linux-hfsc"), std::string::npos);
+  EXPECT_TRUE(rec.interfaces().at("i1").realised);
+  EXPECT_EQ(port("obw")->qos.via, PortQos::Via::kNone);
+  EXPECT_NE(port("obw")->qos.police_in, nullptr);
+  // A rate that is not a number.
+  apply({{"QoS",
+          {{"qo",
+            {{"new",
+              {{"type", "linux-htb"},
+               {"other_config", omap({{"max-rate", "10M"}})},
+               {"queues", json::array({"map", json::array()})}}}}}}}});
+  EXPECT_NE(rec.interfaces().at("i1").error.find("'10M' is not a number"), std::string::npos);
+
+  // libvirt's cleanup: qos removed from the Port, QoS and Queue destroyed, policing 0.
+  apply({{"Port", {{"p1", port_row("obw", "i1")}}},
+         {"QoS", {{"qo", json::object()}}},
+         {"Queue", {{"q0", json::object()}}},
+         {"Interface", {{"i1", iface_row("obw", "internal")}}}});
+  EXPECT_EQ(port("obw")->qos.via, PortQos::Via::kNone);
+  EXPECT_EQ(port("obw")->qos.police_in, nullptr);
+  EXPECT_EQ(rec.interfaces().at("i1").error, "");
+  EXPECT_TRUE(rec.interfaces().at("i1").status.empty());
+}
+
+TEST_F(Reconcile, MirrorSelectVlanIsRealisedAndOutputVlanIsAnError) {
+  apply(
+      {{"Bridge",
+        {{"b1", insert({{"name", "ob"},
+                        {"ports", uuids({"pb", "p1", "p2"})},
+                        {"mirrors", uuids({"m1", "m2"})},
+                        {"other_config", json::array({"map", json::array()})}})}}},
+       {"Port",
+        {{"pb", port_row("ob", "ib")}, {"p1", port_row("o1", "i1")}, {"p2", port_row("o2", "i2")}}},
+       {"Interface",
+        {{"ib", iface_row("ob", "internal")},
+         {"i1", iface_row("o1", "internal")},
+         {"i2", iface_row("o2", "internal")}}},
+       {"Mirror",
+        {{"m1", insert({{"name", "mv"},
+                        {"select_all", true},
+                        {"select_vlan", json::array({"set", {101, 103}})},
+                        {"output_port", json::array({"uuid", "p2"})}})},
+         {"m2", insert({{"name", "rspan"}, {"select_all", true}, {"output_vlan", 300}})}}}});
+  ASSERT_EQ(h.sw().mirrors().size(), 1u);
+  const MirrorModel& m = h.sw().mirrors()[0];
+  EXPECT_EQ(m.dst, "o2");
+  ASSERT_NE(m.vlans, nullptr);
+  EXPECT_TRUE(m.vlans->test(101));
+  EXPECT_FALSE(m.vlans->test(102));
+  EXPECT_TRUE(m.vlans->test(103));
+  const auto& st = rec.bridge_status().at("b1");
+  EXPECT_EQ(st.count("mirror mv"), 0u);
+  EXPECT_NE(st.at("mirror rspan").find("output_vlan"), std::string::npos);
+  // A changed selection makes the mirror again.
+  apply({{"Mirror",
+          {{"m1",
+            {{"new",
+              {{"name", "mv"},
+               {"select_all", true},
+               {"select_vlan", 102},
+               {"output_port", json::array({"uuid", "p2"})}}}}}}}});
+  ASSERT_EQ(h.sw().mirrors().size(), 1u);
+  EXPECT_TRUE(h.sw().mirrors()[0].vlans->test(102));
+  EXPECT_FALSE(h.sw().mirrors()[0].vlans->test(101));
 }
 
 }  // namespace

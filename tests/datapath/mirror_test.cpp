@@ -320,5 +320,24 @@ TEST_F(MirrorTest, DeletingTheCapturedTapClosesTheFile) {
   std::remove(file.c_str());
 }
 
+// OVS select_vlan: only the selected VLANs' frames reach the destination (a trunk: tagged).
+TEST_F(MirrorTest, SelectVlanCopiesOnlyThoseVlans) {
+  ASSERT_TRUE(h.cmd("tap create 20 name d").ok);
+  ASSERT_TRUE(h.cmd("tap delete mon").ok);
+  ASSERT_TRUE(h.sw().port_add("mon", "tbr0", VlanMode::kTrunk, 0, VlanSet{}.set(), 0, "afxdp").ok);
+  auto only10 = std::make_shared<VlanSet>();
+  only10->set(10);
+  ASSERT_TRUE(h.sw().mirror_add("all", "mon", "tbr0", only10).ok);
+  h.sent();
+  h.send("a", FrameBuilder().to(kB).from(kA).build());      // VLAN 10
+  h.send("d", FrameBuilder().to(kBcast).from(kM).build());  // VLAN 20
+  h.send("b", FrameBuilder().to(kA).from(kB).build());      // VLAN 10
+  auto out = h.sent();
+  ASSERT_EQ(out["mon"].size(), 2u);
+  for (auto& f : out["mon"]) EXPECT_EQ(vlan_of(f), 10);
+  EXPECT_EQ(counts("mon").mirrored, 2u);
+  EXPECT_EQ(counts("mon").delivered, 2u);
+}
+
 }  // namespace
 }  // namespace brisk::test
