@@ -277,8 +277,12 @@ bool detach_stale_brisk_xdp(const std::string& ifname) {
     if (fd < 0) continue;
     bpf_prog_info info{};
     __u32 len = sizeof(info);
+    // The kernel keeps the first BPF_OBJ_NAME_LEN - 1 characters of a program's name.
+    auto named = [&info](const char* name) {
+      return std::strncmp(info.name, name, sizeof(info.name) - 1) == 0;
+    };
     bool ours = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-                std::strncmp(info.name, BRISK_XDP_PROG_NAME, sizeof(info.name)) == 0;
+                (named(BRISK_XDP_PROG_NAME) || named(BRISK_XDP_GENERIC_PROG_NAME));
     if (ours) {
       bpf_xdp_attach_opts o{};
       o.sz = sizeof(o);

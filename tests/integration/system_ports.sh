@@ -77,6 +77,9 @@ port_py() {
 for h in "$H_C" "$H_D"; do
   [[ $(port_json "$h" afxdp_umem) == shared ]] || fail "$h is not in a shared UMEM: $(port_py "$h" 'p')"
 done
+# MTU-sized frames from C: with TSO (a veth's peer keeps it under generic XDP) C's data would
+# be super-frames, gathered and cut in userspace, never sent from the buffer they came in.
+ip netns exec "$NS_C" ethtool -K eth0 tso off >/dev/null || fail "ethtool -K eth0 tso off in $NS_C"
 ip netns exec "$NS_C" ping -c 3 -W 2 "$IP_D" >/dev/null || fail "ping $IP_C -> $IP_D failed"
 ip netns exec "$NS_D" iperf3 -s -1 -B "$IP_D" -p 5303 >"$TMPD/iperf-s3" 2>&1 &
 track_pid $!
