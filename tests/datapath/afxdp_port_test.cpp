@@ -349,9 +349,25 @@ class AfXdpPortRoot : public ::testing::Test {
   std::array<std::uint8_t, 6> a_mac_{}, b_mac_{};
 };
 
-TEST_F(AfXdpPortRoot, AttachesNativeCopyAndDetachesOnDestruction) {
+// Native mode asked for explicitly: the default (kAuto) attaches generic on a veth.
+AfXdpOptions native_opts() {
+  AfXdpOptions o;
+  o.xdp_mode = AfXdpOptions::XdpMode::kNative;
+  return o;
+}
+
+TEST_F(AfXdpPortRoot, AutoModeIsGenericOnAVeth) {
   {
     AfXdpPort port(a_);
+    EXPECT_EQ(port.mode(), "generic/copy") << "a native program would turn the peer's TSO off";
+    EXPECT_TRUE(xdp_attached());
+  }
+  EXPECT_FALSE(xdp_attached());
+}
+
+TEST_F(AfXdpPortRoot, AttachesNativeCopyAndDetachesOnDestruction) {
+  {
+    AfXdpPort port(a_, native_opts());
     std::cout << "[          ] " << a_ << ": mode " << port.mode() << "\n";
     EXPECT_EQ(port.kind(), PortKind::kSystem);
     EXPECT_EQ(port.name(), a_);
@@ -673,7 +689,7 @@ TEST_F(AfXdpPortRoot, GenericModeCarriesTrafficBothWays) {
 // every later one until the port is drained. Every frame sent is either received or counted,
 // and the count is the kernel's own (copy mode: rx_dropped and rx_fill_ring_empty).
 TEST_F(AfXdpPortRoot, FramesTheKernelCouldNotHandOverAreNamedDrops) {
-  AfXdpOptions o;
+  AfXdpOptions o = native_opts();
   o.frames = 256;
   AfXdpPort port(a_, o);
   ASSERT_EQ(port.mode(), "native/copy");
@@ -874,7 +890,7 @@ std::size_t forward(AfXdpPort& in, AfXdpPort& out, FramePool& pool, std::size_t 
 
 TEST_F(AfXdpSharedUmemRoot, PortsOfOneWorkerForwardWithoutCopyAndAccountForEveryChunk) {
   UmemRegistry reg;
-  AfXdpOptions o;
+  AfXdpOptions o = native_opts();
   o.umems = &reg;
   o.worker = 0;
   AfXdpPort p0(pairs_[0].a, o), p1(pairs_[1].a, o);
