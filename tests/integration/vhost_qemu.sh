@@ -209,7 +209,7 @@ except Exception:
   MBIT[$dir]=$((bps / 1000000))
   if [[ $dir == g2p ]]; then  # from the guest: received on the vhost-user port, sent on the veth
     frames=$((a[0] - b[0])) bytes=$((a[1] - b[1])) seg=$((w[4] - v[4]))
-    say "g2p: frames from the guest with offload metadata: $((a[5] - b[5]))"
+    say "g2p: frames from the guest with offload metadata: $((a[5] - b[5])); lent from mbufs (not copied) since the start: $(port_json "$VM" rx_lent)"
     ((a[5] > b[5])) || fail_soft "g2p: no frame from the guest carried offload metadata"
   else  # to the guest: sent on the vhost-user port
     frames=$((a[2] - b[2])) bytes=$((a[3] - b[3])) seg=$((a[4] - b[4]))
