@@ -2,6 +2,7 @@
 
 #include <rte_mbuf_core.h>
 
+#include "datapath/csum.hpp"
 #include "datapath/offload.hpp"
 #include "datapath/port.hpp"
 
@@ -65,6 +66,26 @@ TxOffload offload_to_mbuf(const Offload& off, const std::uint8_t* frame, std::ui
   out.l2_len = static_cast<std::uint16_t>(static_cast<int>(h.l3) + shift);
   out.l3_len = static_cast<std::uint16_t>(h.l4 - h.l3);
   return TxOffload::kLibrary;
+}
+
+bool vhost_tx_head(std::uint8_t* dst, const TxItem& it, std::uint32_t head, bool complete,
+                   std::uint32_t& rest) noexcept {
+  const Frame* f = it.frame;
+  std::uint16_t v = 0;
+  std::uint32_t at = 0;
+  if (complete) {
+    const int shift = tx_as_is(it) ? 0 : (it.push_vlan != 0 ? 4 : 0) - (it.pop_tag ? 4 : 0);
+    at = static_cast<std::uint32_t>(f->off.csum_start + f->off.csum_offset + shift);
+    if (!partial_checksum(f->data, f->len, f->off.csum_start, f->off.csum_offset, v) ||
+        at + 2 > head)
+      return false;
+  }
+  rest = tx_copy_head(dst, it, head);
+  if (complete) {
+    dst[at] = static_cast<std::uint8_t>(v >> 8);
+    dst[at + 1] = static_cast<std::uint8_t>(v);
+  }
+  return true;
 }
 
 std::uint8_t vhost_tx_caps(std::uint64_t features) noexcept {

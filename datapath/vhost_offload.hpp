@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "datapath/frame.hpp"
+#include "datapath/port.hpp"
 
 namespace brisk {
 
@@ -63,6 +64,14 @@ std::uint8_t vhost_tx_caps(std::uint64_t features) noexcept;
 // negotiated TSO or mergeable receive buffers (its buffers then take any frame), else what a
 // guest's single receive buffer takes (kMaxFrameLen + a tag).
 std::uint32_t vhost_tx_max(std::uint64_t features) noexcept;
+
+// Transmit: copy the first `head` wire bytes of `it` (tx_copy_head, datapath/port.hpp) to
+// `dst`, and with `complete` also write the completed partial checksum of the frame
+// (Frame::off: TxOffload::kSoftware) into that copy; the frame itself is only read. `rest`: where
+// the remaining wire bytes start in the frame's data. false (nothing to send): the checksum
+// field lies outside the frame or beyond `head`.
+bool vhost_tx_head(std::uint8_t* dst, const TxItem& it, std::uint32_t head, bool complete,
+                   std::uint32_t& rest) noexcept;
 
 // virtio-net feature bits (virtio specification 5.1.3); <linux/virtio_net.h> clashes with
 // DPDK's headers.

@@ -18,7 +18,6 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "datapath/csum.hpp"
 #include "datapath/dpdk_env.hpp"
 #include "datapath/offload.hpp"
 #include "datapath/vhost_offload.hpp"
@@ -342,17 +341,8 @@ VhostPort::Fill VhostPort::fill_mbuf(Queue& q, rte_mbuf* m, const TxItem& it, st
   if (how == TxOffload::kLibrary && std::uint32_t{mo.l2_len} + mo.l3_len + mo.l4_len > head)
     return Fill::kRefuse;  // headers beyond the copied head: malformed
   std::uint8_t* d = reinterpret_cast<std::uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM;
-  std::uint32_t rest = tx_copy_head(d, it, head);
-  if (how == TxOffload::kSoftware) {
-    std::uint16_t v;
-    const std::uint32_t at =
-        static_cast<std::uint32_t>(f->off.csum_start + f->off.csum_offset + shift);
-    if (!partial_checksum(f->data, f->len, f->off.csum_start, f->off.csum_offset, v) ||
-        at + 2 > head)
-      return Fill::kRefuse;
-    d[at] = static_cast<std::uint8_t>(v >> 8);
-    d[at + 1] = static_cast<std::uint8_t>(v);
-  }
+  std::uint32_t rest;
+  if (!vhost_tx_head(d, it, head, how == TxOffload::kSoftware, rest)) return Fill::kRefuse;
   m->data_off = RTE_PKTMBUF_HEADROOM;
   m->data_len = static_cast<std::uint16_t>(head);
   m->pkt_len = wire;

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <rte_mbuf_core.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "datapath/port.hpp"
 #include "support/l4_frames.hpp"
 
@@ -175,6 +178,65 @@ TEST(VhostOffload, TxPartialChecksum) {
       EXPECT_EQ(offload_to_mbuf(o, f.data(), n, 0, txcap::kCsum, m), TxOffload::kSoftware);
     }
   }
+}
+
+// The wire bytes of `it` as the port sends them: the head copy, then the frame from `rest`.
+Bytes wire_of(const TxItem& it, std::uint32_t head, bool complete, bool& ok) {
+  Bytes out(tx_wire_len(it));
+  std::uint32_t rest = 0;
+  ok = vhost_tx_head(out.data(), it, head, complete, rest);
+  if (ok) std::copy(it.frame->data + rest, it.frame->data + it.frame->len, out.begin() + head);
+  return out;
+}
+
+TEST(VhostOffload, TxHeadCopiesTheWireBytesAndCompletesTheChecksumInTheCopy) {
+  auto fr = std::make_unique<Frame>();
+  for (bool tag : {false, true}) {
+    Bytes f = partial_frame(false, 6, 3000);
+    if (tag) f = tagged(f);
+    const Bytes orig = f;
+    fr->data = f.data();
+    fr->len = static_cast<std::uint32_t>(f.size());
+    fr->off = Offload{};
+    fr->off.flags = Offload::kCsumPartial;
+    fr->off.csum_start = tag ? 38 : 34;
+    fr->off.csum_offset = 16;
+    for (VlanId push : {VlanId{0}, VlanId{7}}) {
+      const TxItem it{fr.get(), push, tag};
+      const std::uint32_t len = tx_wire_len(it);
+      Bytes ref(len);
+      tx_copy(ref.data(), it);
+      for (std::uint32_t head : {64u, 256u, len}) {
+        bool ok = false;
+        EXPECT_EQ(wire_of(it, head, false, ok), ref) << tag << push << head;
+        EXPECT_TRUE(ok);
+        Bytes w = wire_of(it, head, true, ok);
+        ASSERT_TRUE(ok);
+        EXPECT_TRUE(l4_checksum_ok(w)) << "tag " << tag << " push " << push << " head " << head;
+        EXPECT_FALSE(l4_checksum_ok(ref)) << "the frame's own checksum stays partial";
+        EXPECT_EQ(f, orig) << "the frame is only read";
+      }
+    }
+  }
+}
+
+TEST(VhostOffload, TxHeadRefusesAChecksumBeyondTheHeadOrTheFrame) {
+  auto fr = std::make_unique<Frame>();
+  Bytes f = partial_frame(false, 6, 3000);
+  fr->data = f.data();
+  fr->len = static_cast<std::uint32_t>(f.size());
+  fr->off.flags = Offload::kCsumPartial;
+  fr->off.csum_start = 34;
+  fr->off.csum_offset = 16;
+  const TxItem it{fr.get(), 0, false};
+  bool ok = true;
+  wire_of(it, 50, true, ok);  // the field is at 50..51
+  EXPECT_FALSE(ok);
+  wire_of(it, 52, true, ok);
+  EXPECT_TRUE(ok);
+  fr->off.csum_start = static_cast<std::uint16_t>(f.size() - 1);
+  wire_of(it, 256, true, ok);
+  EXPECT_FALSE(ok);
 }
 
 TEST(VhostOffload, CapsAndLimitFromNegotiatedFeatures) {
