@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -208,6 +209,15 @@ Reply Switch::list_ports() const {
       data.back()["connected"] = vh->connected();
       data.back()["queue_pairs"] = vh->queue_pairs();
       data.back()["connects"] = vh->connects();
+      // What the guest negotiated and how its offloads fared (datapath/vhost_port.hpp).
+      char feat[24];
+      std::snprintf(feat, sizeof(feat), "0x%llx", static_cast<unsigned long long>(vh->features()));
+      data.back()["features"] = feat;
+      data.back()["tx_caps"] = vh->tx_caps();
+      data.back()["tx_max"] = vh->tx_max();
+      data.back()["rx_offloaded"] = vh->rx_offloaded();
+      data.back()["rx_lent"] = vh->rx_lent();
+      data.back()["tx_refused"] = vh->tx_refused();
     }
   }
   return Reply::okay(format_table({"port", "bridge", "kind", "mode", "vlans", "mtu", "rx", "tx",

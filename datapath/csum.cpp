@@ -49,10 +49,17 @@ std::uint16_t csum_finish(std::uint64_t sum) noexcept {
   return c == 0 ? 0xffff : c;
 }
 
+bool partial_checksum(const std::uint8_t* frame, std::size_t len, std::size_t start,
+                      std::size_t offset, std::uint16_t& value) noexcept {
+  if (start >= len || offset + 2 > len - start) return false;
+  value = csum_finish(csum_add(frame + start, len - start, 0));
+  return true;
+}
+
 bool complete_checksum_at(std::uint8_t* frame, std::size_t len, std::size_t start,
                           std::size_t offset) noexcept {
-  if (start >= len || offset + 2 > len - start) return false;
-  std::uint16_t c = csum_finish(csum_add(frame + start, len - start, 0));
+  std::uint16_t c;
+  if (!partial_checksum(frame, len, start, offset, c)) return false;
   frame[start + offset] = static_cast<std::uint8_t>(c >> 8);
   frame[start + offset + 1] = static_cast<std::uint8_t>(c & 0xff);
   return true;

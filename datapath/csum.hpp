@@ -28,6 +28,9 @@ std::uint16_t csum_fold(std::uint64_t sum) noexcept;
 // number in ones' complement; 0 means "no checksum" to UDP).
 std::uint16_t csum_finish(std::uint64_t sum) noexcept;
 
+// The value complete_checksum_at() would store, into `value`, leaving the frame as it is.
+bool partial_checksum(const std::uint8_t* frame, std::size_t len, std::size_t start,
+                      std::size_t offset, std::uint16_t& value) noexcept;
 // What a NIC does for CHECKSUM_PARTIAL: sum frame[start, len) (the checksum field holds the
 // pseudo-header sum) and store csum_finish() of it at frame[start + offset].
 // false (frame untouched) if the field lies outside the frame.

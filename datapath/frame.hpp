@@ -18,7 +18,8 @@
 //     (TxItem::handover, datapath/port.hpp); the Frame object itself always stays the caller's.
 //
 // External buffers: a driver may receive into memory of its own and lend it to a Frame instead
-// of copying (AF_XDP: a chunk of the worker's UMEM, datapath/umem_pool.hpp). Such a frame has
+// of copying (AF_XDP: a chunk of the worker's UMEM, datapath/umem_pool.hpp; AF_PACKET: its
+// ring; vhost-user: an mbuf of the port's pool, datapath/vhost_port.hpp). Such a frame has
 // `ext` set: `data` points into that memory, not into `buf`, and when the frame returns to the
 // pool the buffer goes back to its owner (ext->recycle(ext_handle)) on the same worker thread.
 // A port that takes the buffer for transmission clears `ext` (the buffer is then the port's).
@@ -32,7 +33,8 @@
 // (datapath/offload.hpp), made into new frames, never the original cut.
 //
 // Offload metadata (Frame::off): what a virtio_net_hdr says about the frame, as the port it
-// came in on reported it (a tap with IFF_VNET_HDR, an AF_PACKET socket with PACKET_VNET_HDR):
+// came in on reported it (a tap with IFF_VNET_HDR, an AF_PACKET socket with PACKET_VNET_HDR,
+// a vhost-user guest through DPDK's mbuf flags, datapath/vhost_offload.hpp):
 //   * kCsumPartial: the L4 checksum at data[csum_start + csum_offset] holds only the
 //     pseudo-header sum; whoever puts the frame on a wire that cannot carry that fact completes
 //     it (datapath/offload.hpp). The worker that owns the frame may complete it in place, for

@@ -29,10 +29,8 @@ void put32(std::uint8_t* p, std::uint32_t v) {
 }
 }  // namespace
 
-bool plan_gso(const std::uint8_t* f, std::size_t len, std::uint8_t gso_type, std::uint16_t gso_size,
-              GsoPlan& plan) noexcept {
-  const std::uint8_t type = gso_type & static_cast<std::uint8_t>(~Offload::kGsoEcn);
-  if (gso_size == 0 || len < 14) return false;
+bool parse_l4(const std::uint8_t* f, std::size_t len, L4Headers& h) noexcept {
+  if (len < 14) return false;
   std::size_t l3 = 14;
   std::uint16_t et = get16(f + 12);
   while (et == ethertype::kVlan || et == ethertype::kQinQ) {
@@ -40,7 +38,7 @@ bool plan_gso(const std::uint8_t* f, std::size_t len, std::uint8_t gso_type, std
     et = get16(f + l3 + 2);
     l3 += 4;
   }
-  GsoPlan p;
+  L4Headers p;
   p.l3 = static_cast<std::uint32_t>(l3);
   if (et == ethertype::kIpv4) {
     if (len < l3 + 20 || (f[l3] >> 4) != 4) return false;
@@ -57,18 +55,39 @@ bool plan_gso(const std::uint8_t* f, std::size_t len, std::uint8_t gso_type, std
   } else {
     return false;
   }
-  if (type == Offload::kGsoTcpV4 || type == Offload::kGsoTcpV6) {
-    if (p.proto != 6 || p.ipv6 != (type == Offload::kGsoTcpV6)) return false;
+  if (p.proto == 6) {
     if (len < std::size_t{p.l4} + 20) return false;
-    std::uint32_t thl = (std::uint32_t{f[p.l4 + 12]} >> 4) * 4;
-    if (thl < 20) return false;
-    p.hdr_len = p.l4 + thl;
+    p.l4_len = (std::uint32_t{f[p.l4 + 12]} >> 4) * 4;
+    if (p.l4_len < 20) return false;
+  } else if (p.proto == 17) {
+    if (len < std::size_t{p.l4} + 8) return false;
+    p.l4_len = 8;
+  } else {
+    return false;
+  }
+  h = p;
+  return true;
+}
+
+bool plan_gso(const std::uint8_t* f, std::size_t len, std::uint8_t gso_type, std::uint16_t gso_size,
+              GsoPlan& plan) noexcept {
+  const std::uint8_t type = gso_type & static_cast<std::uint8_t>(~Offload::kGsoEcn);
+  if (gso_size == 0) return false;
+  L4Headers h;
+  if (!parse_l4(f, len, h)) return false;
+  if (type == Offload::kGsoTcpV4 || type == Offload::kGsoTcpV6) {
+    if (h.proto != 6 || h.ipv6 != (type == Offload::kGsoTcpV6)) return false;
   } else if (type == Offload::kGsoUdpL4) {
-    if (p.proto != 17) return false;
-    p.hdr_len = p.l4 + 8;
+    if (h.proto != 17) return false;
   } else {
     return false;  // UFO (IP fragmentation) or unknown
   }
+  GsoPlan p;
+  p.l3 = h.l3;
+  p.l4 = h.l4;
+  p.proto = h.proto;
+  p.ipv6 = h.ipv6;
+  p.hdr_len = h.l4 + h.l4_len;
   if (len <= p.hdr_len) return false;
   p.mss = gso_size;
   p.segments = static_cast<std::uint32_t>((len - p.hdr_len + p.mss - 1) / p.mss);

@@ -46,6 +46,19 @@ inline bool offload_ok(const Offload& off) noexcept {
   return t == Offload::kGsoTcpV4 || t == Offload::kGsoTcpV6;
 }
 
+// Where the IP and TCP/UDP headers of an Ethernet frame (possibly 802.1Q/802.1ad tagged) are:
+// IPv4 (not a fragment) or IPv6 without extension headers, with `proto`'s fixed header (20
+// bytes of TCP, 8 of UDP) inside the frame; l4_len is the TCP header's own length (data
+// offset), 8 for UDP. false for anything else or malformed.
+struct L4Headers {
+  std::uint32_t l3 = 0;      // offset of the IP header
+  std::uint32_t l4 = 0;      // offset of the TCP/UDP header
+  std::uint32_t l4_len = 0;  // its length
+  std::uint8_t proto = 0;    // 6 (TCP) or 17 (UDP)
+  bool ipv6 = false;
+};
+bool parse_l4(const std::uint8_t* frame, std::size_t len, L4Headers& h) noexcept;
+
 // How a GSO super-frame (an Ethernet frame, possibly 802.1Q/802.1ad tagged) is cut.
 struct GsoPlan {
   std::uint32_t l3 = 0;       // offset of the IP header

@@ -15,10 +15,14 @@
 //   encapsulation) counts it here, by reason. Only the worker that calls rx_burst() writes
 //   (relaxed, single writer); the control thread reads and adds the counts to the port's
 //   drop totals (Switch::totals).
-// * Transmit capabilities (tx_caps) are set by the driver's constructor and never change.
-//   The MTU is written by the control thread (set_mtu: the device's MTU, re-read while the
-//   port lives) and read by workers (relaxed: a frame sent under the old MTU for a moment is
-//   what the kernel bridge does too).
+// * Transmit capabilities (tx_caps) and the driver's longest frame (tx_max) are set by the
+//   driver: most in their constructor, for good; a vhost-user port when its guest connects
+//   (what the guest negotiated; datapath/vhost_port.hpp). They are atomics read relaxed by
+//   workers: a worker may decide with the previous values for a moment, so a driver whose
+//   values change must itself cope with a frame it can no longer take (the vhost-user port
+//   refuses it, counted). The MTU is written by the control thread (set_mtu: the device's
+//   MTU, re-read while the port lives) and read by workers (relaxed: a frame sent under the
+//   old MTU for a moment is what the kernel bridge does too).
 // * `failed` is set by a worker when the device vanished (read/write error such as EBADFD,
 //   ENODEV, EIO); the control thread notices, logs and removes the port.
 #pragma once
@@ -117,14 +121,15 @@ class Port {
   int error() const { return error_.load(std::memory_order_relaxed); }
   // The kernel device behind the port (0: none: memory, vhost-user, DPDK, tunnel ports).
   virtual int ifindex() const { return 0; }
-  std::uint8_t tx_caps() const { return tx_caps_; }
+  std::uint8_t tx_caps() const { return tx_caps_.load(std::memory_order_relaxed); }
   // Longest frame the driver itself can write, whatever the MTU (its buffers). The transmit
   // path (TxQueues) never hands tx_burst() a longer one, nor Offload metadata beyond tx_caps().
-  std::uint32_t tx_max() const { return tx_max_; }
+  std::uint32_t tx_max() const { return tx_max_.load(std::memory_order_relaxed); }
   // Longest frame the port sends: its MTU's wire limit, within tx_max().
   std::uint32_t tx_limit() const {
     const std::uint32_t m = mtu();
-    return m == 0 || wire_limit(m) > tx_max_ ? tx_max_ : wire_limit(m);
+    const std::uint32_t x = tx_max();
+    return m == 0 || wire_limit(m) > x ? x : wire_limit(m);
   }
   // 0: no MTU known (a frame is limited only by what the driver can write).
   std::uint32_t mtu() const { return mtu_.load(std::memory_order_relaxed); }
@@ -143,8 +148,8 @@ class Port {
   void driver_drop(Drop d, std::uint64_t n = 1) noexcept {
     driver_drops_[static_cast<std::size_t>(d)].add(n);
   }
-  void set_tx_caps(std::uint8_t caps) noexcept { tx_caps_ = caps; }
-  void set_tx_max(std::uint32_t n) noexcept { tx_max_ = n; }
+  void set_tx_caps(std::uint8_t caps) noexcept { tx_caps_.store(caps, std::memory_order_relaxed); }
+  void set_tx_max(std::uint32_t n) noexcept { tx_max_.store(n, std::memory_order_relaxed); }
 
  private:
   std::array<Counter, kDropCount> driver_drops_{};
@@ -153,8 +158,8 @@ class Port {
   std::atomic<bool> failed_{false};
   std::atomic<int> error_{0};
   std::atomic<std::uint32_t> mtu_{0};
-  std::uint32_t tx_max_ = kMaxBigFrameLen;
-  std::uint8_t tx_caps_ = 0;
+  std::atomic<std::uint32_t> tx_max_{kMaxBigFrameLen};
+  std::atomic<std::uint8_t> tx_caps_{0};
 };
 
 // Write the 4-byte 802.1Q tag for `vlan` (priority 0) at `p`.
@@ -165,13 +170,14 @@ inline void write_vlan_tag(std::uint8_t* p, VlanId vlan) {
   p[3] = static_cast<std::uint8_t>(vlan & 0xff);
 }
 
-// Copy the frame of `it` as it goes on the wire (tag pushed and/or popped) to `dst`, which
-// has room for tx_wire_len(it) bytes. Returns that length.
-inline std::uint32_t tx_copy(std::uint8_t* dst, const TxItem& it) {
+// Copy the first `head` bytes of the frame of `it` as it goes on the wire (tag pushed and/or
+// popped) to `dst`; 16 <= head <= tx_wire_len(it) when a tag is pushed or popped. Returns the
+// offset in the frame's data where the rest of the wire bytes (tx_wire_len(it) - head) start.
+inline std::uint32_t tx_copy_head(std::uint8_t* dst, const TxItem& it, std::uint32_t head) {
   const Frame* f = it.frame;
   if (tx_as_is(it)) {
-    __builtin_memcpy(dst, f->data, f->len);
-    return f->len;
+    __builtin_memcpy(dst, f->data, head);
+    return head;
   }
   __builtin_memcpy(dst, f->data, 12);
   std::uint32_t at = 12;
@@ -180,8 +186,16 @@ inline std::uint32_t tx_copy(std::uint8_t* dst, const TxItem& it) {
     at = 16;
   }
   const std::uint32_t tail = tx_tail_offset(it);
-  __builtin_memcpy(dst + at, f->data + tail, f->len - tail);
-  return at + f->len - tail;
+  __builtin_memcpy(dst + at, f->data + tail, head - at);
+  return tail + head - at;
+}
+
+// Copy the frame of `it` as it goes on the wire (tag pushed and/or popped) to `dst`, which
+// has room for tx_wire_len(it) bytes. Returns that length.
+inline std::uint32_t tx_copy(std::uint8_t* dst, const TxItem& it) {
+  const std::uint32_t len = tx_wire_len(it);
+  tx_copy_head(dst, it, len);
+  return len;
 }
 
 }  // namespace brisk
