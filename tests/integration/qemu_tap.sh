@@ -2,7 +2,7 @@
 # A QEMU guest on a tap that QEMU holds: TCP both ways through brisk against the kernel bridge,
 # in the same run.
 #
-#   - the guest: Debian's kernel and busybox (tools/guest-image.sh, cached as in vhost_qemu.sh)
+#   - the guest: lib.sh's (guest_image, start_guest: Debian's kernel and busybox, QEMU TCG)
 #     plus the host's iperf3 and ethtool with their libraries; QEMU 7.2 TCG with
 #     `-netdev tap,ifname=<tap>,script=no,downscript=no,vhost=off` and `-device virtio-net-pci`:
 #     QEMU creates the tap, opens it with IFF_VNET_HDR and turns the tap's offloads on when the
@@ -37,34 +37,15 @@ need_tool qemu-system-x86_64 iperf3 ethtool ping ss timeout
 need_netns
 [[ -n "$PY" ]] || skip "python3 is not installed (JSON parsing)"
 
-GUEST_TOOL="$(cd "$(dirname "$0")/../.." && pwd)/tools/guest-image.sh"
-CACHE=${BRISK_GUEST_CACHE:-$(dirname "$(realpath "$BRISKD_BIN")")/guest-cache}
-"$GUEST_TOOL" fetch "$CACHE" || fail "could not get the guest kernel and busybox (see above)"
-say "guest: $(cat "$CACHE/VERSION") from $CACHE"
-
 VLAN=41
 GUEST_MAC=52:54:00:28:41:02
 GUEST_IP=198.18.41.2 PEER_IP=198.18.41.1
 GUEST_PORT=5201
 TAP="${PFX}q" VETH="${PFX}v" NS="${PFX}-p" KBR="${PFX}kb"
 
-cat >"$TMPD/init" <<EOF
-#!/bin/busybox sh
-export PATH=/usr/bin:/bin
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in \$(cat /lib/modules/order); do
-  insmod /lib/modules/\$m.ko || echo "BRISK-GUEST: insmod \$m failed"
-done
-n=0
-while [ ! -e /sys/class/net/eth0 ] && [ \$n -lt 200 ]; do sleep 0.1; n=\$((n + 1)); done
-[ -e /sys/class/net/eth0 ] || { echo "BRISK-GUEST: no eth0"; poweroff -f; }
-echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-ip link set lo up
-ip link set eth0 up
-ip addr add $GUEST_IP/24 dev eth0
+{
+  guest_init_net "$GUEST_IP/24"
+  cat <<EOF
 iperf3 -s -p $GUEST_PORT >/tmp/iperf3-s.log 2>&1 &
 echo "BRISK-GUEST-UP \$(cat /sys/class/net/eth0/address)"
 # The command loop on ttyS1: one command line in, its output and "BRISK-DONE <rc>" out.
@@ -78,20 +59,10 @@ done
 echo "BRISK-GUEST: command loop ended"
 while true; do sleep 10; done
 EOF
-"$GUEST_TOOL" initramfs "$CACHE" "$TMPD/init" "$TMPD/initrd.cpio" iperf3 ethtool ||
-  fail "building the initramfs"
+} >"$TMPD/init"
+guest_image "$TMPD/init" iperf3 ethtool
 
 # ------------------------------------------------------------------ the guest
-qemu_alive() { kill -0 "$QEMU_PID" 2>/dev/null; }
-show_guest() {
-  echo "---- guest console ----" >&2
-  cat "$TMPD/console.log" >&2 || true
-  echo "---- guest command channel ----" >&2
-  tail -n 40 "$TMPD/guest-cmd.log" >&2 || true
-  echo "---- qemu output (alive: $(qemu_alive && echo yes || echo no)) ----" >&2
-  cat "$TMPD/qemu.log" >&2 || true
-}
-
 mkfifo "$TMPD/cmd.in" "$TMPD/cmd.out"
 # Read-write opens of a FIFO never block; QEMU opens both ends read-write too. A cat copies what
 # the guest answers into guest-cmd.log, which guest_collect polls (no `read -t` in this shell:
@@ -100,18 +71,12 @@ exec {CMD_W}<>"$TMPD/cmd.in" {CMD_R}<>"$TMPD/cmd.out"
 cat <&"$CMD_R" >"$TMPD/guest-cmd.log" &
 track_pid $!
 GUEST_LINES=0  # lines of guest-cmd.log already consumed
+GUEST_LOGS+=("$TMPD/guest-cmd.log")
 
-qemu-system-x86_64 -machine pc,accel=tcg -m 256M -smp 1 -nodefaults -no-user-config \
-  -display none -monitor none -no-reboot \
-  -serial "file:$TMPD/console.log" -serial "pipe:$TMPD/cmd" \
+# ttyS1 is the command channel; QEMU creates the tap.
+start_guest tap 256 -serial "pipe:$TMPD/cmd" \
   -netdev "tap,id=net0,ifname=$TAP,script=no,downscript=no,vhost=off" \
-  -device "virtio-net-pci,netdev=net0,mac=$GUEST_MAC,romfile=" \
-  -kernel "$CACHE/vmlinuz" -initrd "$TMPD/initrd.cpio" \
-  -append "console=ttyS0 panic=-1 quiet loglevel=3" \
-  </dev/null >"$TMPD/qemu.log" 2>&1 &
-QEMU_PID=$!
-track_pid "$QEMU_PID"
-say "qemu pid $QEMU_PID, tap $TAP"
+  -device "virtio-net-pci,netdev=net0,mac=$GUEST_MAC,romfile="
 
 # guest_collect <seconds>: wait for the command channel's next "BRISK-DONE <rc>" line; the lines
 # before it go to GUEST_OUT; returns <rc>, or 124 when it did not come within <seconds>.
@@ -132,7 +97,7 @@ guest_collect() {
       GUEST_OUT=$(head -n -1 <<<"$new")
       return "$rc"
     fi
-    qemu_alive || { show_guest; fail "QEMU exited"; }
+    guest_alive || { show_guest; fail "QEMU exited"; }
     ((SECONDS < end)) || return 124
     sleep 0.2
   done
@@ -146,7 +111,7 @@ guest_run() {
 wait_until 30 host_has_dev "$TAP" || { show_guest; fail "QEMU did not create tap $TAP"; }
 ip link set "$TAP" up
 guest_collect "$BOOT_SECS" || { show_guest; fail "the guest's command loop did not come up within $BOOT_SECS s"; }
-say "guest up: $(grep BRISK-GUEST "$TMPD/console.log" | tr '\n' ' ')"
+say "guest up: $(grep BRISK-GUEST "$GUEST_CONSOLE" | tr '\n' ' ')"
 
 check "QEMU holds the tap with vnet_hdr and the guest's TSO on"
 flags=$(cat "/sys/class/net/$TAP/tun_flags")
@@ -355,4 +320,4 @@ for run in bridge bridge-again "${RUNS[@]}"; do
 ($(ratio "${RATE[$run,g2p]}" "${RATE[ref,g2p]}")x)  peer->guest $(printf '%8s' "$(mbit "${RATE[$run,p2g]}")") \
 ($(ratio "${RATE[$run,p2g]}" "${RATE[ref,p2g]}")x)"
 done
-qemu_alive || { show_guest; fail "QEMU exited"; }
+guest_alive || { show_guest; fail "QEMU exited"; }
