@@ -25,13 +25,16 @@
 # asserted is a floor of 10% of the bridge's rate in the same run, in each direction: the
 # known failure (the guest's 64 KiB TSO frames dropped on their way into brisk, TCP living on
 # retransmissions) runs at about 0.1% of the bridge's rate, so 10% sits two orders of
-# magnitude above the failure and several times below the noise of a working path.
+# magnitude above the failure and several times below the noise of a working path. So one
+# bridge run is the reference: the load drifting during the test moves a working path's ratio
+# by 2-3x at most, well inside that margin; and TCP_SECS (3 s) is long enough, a crawling path
+# shows within the first second.
 # A failing run is reported (with brisk's drop and XSK counters) and the test goes on to the
 # next one; it fails at the end.
 source "$(dirname "$0")/lib.sh" "$@"
 # Boot waits as in vhost_qemu.sh (62-85 s measured at load averages 8-13).
 BOOT_SECS=${BRISK_QEMU_BOOT_SECS:-180}
-TCP_SECS=${BRISK_QEMU_TCP_SECS:-5}
+TCP_SECS=${BRISK_QEMU_TCP_SECS:-3}
 FLOOR=0.10 TARGET=0.9
 need_tool qemu-system-x86_64 iperf3 ethtool ping ss timeout
 need_netns
@@ -289,8 +292,6 @@ brisk_run() {
   daemon_alive || fail "briskd died"
 }
 
-# The brisk runs are judged after the bridge's second run: the reference is the mean of the
-# bridge's rates before and after them (the machine's load drifts during the test).
 RUNS=()
 # ------------------------------------------------------------------ run 2: brisk, default driver
 check "run 2: the tap and the veth attached to brisk with the default driver"
@@ -302,20 +303,14 @@ check "run 3: the tap and the veth attached to brisk with driver afpacket"
 brisk_run brisk-afpacket driver afpacket
 RUNS+=(brisk-afpacket)
 
-check "the kernel bridge again, for the reference"
-bridge_run bridge-again
-for dir in g2p p2g; do
-  RATE[ref,$dir]=$(((RATE[bridge,$dir] + RATE[bridge-again,$dir]) / 2))
-done
-pass "kernel bridge: mean of two runs as the reference"
-
+for dir in g2p p2g; do RATE[ref,$dir]=${RATE[bridge,$dir]}; done
 for run in "${RUNS[@]}"; do
   check "$run: TCP both ways against the kernel bridge"
   judge "$run"
 done
 
-say "summary (Mbit/s, ratio to the kernel bridge's mean; TCG: compare, do not quote absolutes):"
-for run in bridge bridge-again "${RUNS[@]}"; do
+say "summary (Mbit/s, ratio to the kernel bridge; TCG: compare, do not quote absolutes):"
+for run in bridge "${RUNS[@]}"; do
   say "  $(printf '%-15s' "$run") guest->peer $(printf '%8s' "$(mbit "${RATE[$run,g2p]}")") \
 ($(ratio "${RATE[$run,g2p]}" "${RATE[ref,g2p]}")x)  peer->guest $(printf '%8s' "$(mbit "${RATE[$run,p2g]}")") \
 ($(ratio "${RATE[$run,p2g]}" "${RATE[ref,p2g]}")x)"
