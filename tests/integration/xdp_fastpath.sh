@@ -68,11 +68,11 @@ attach_all() {
   bk port add "$H_E" vlan 10 driver afxdp >/dev/null || fail "port add $H_E"
 }
 
-iperf_ab() {  # iperf_ab <port>: TCP A -> B for 1 s with default offloads; prints Mbit/s
+iperf_ab() {  # iperf_ab <port>: TCP A -> B for 2 s with default offloads; prints Mbit/s
   ip netns exec "$NS_B" iperf3 -s -1 -B "$IP_B" -p "$1" >"$TMPD/iperf-s-$1" 2>&1 &
   track_pid $!
   sleep 0.5
-  ip netns exec "$NS_A" iperf3 -c "$IP_B" -p "$1" -t 1 -J >"$TMPD/iperf-$1.json" ||
+  ip netns exec "$NS_A" iperf3 -c "$IP_B" -p "$1" -t 2 -J >"$TMPD/iperf-$1.json" ||
     fail "iperf3 $IP_A -> $IP_B failed: $(tail -5 "$TMPD/iperf-$1.json")"
   local bps
   bps=$($PY -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$TMPD/iperf-$1.json")
