@@ -4,7 +4,7 @@
 #                       an Open vSwitch database (ovsdb-server; see "The Open vSwitch database")
 #   tools/dev.sh start  the same without installing or building (the build that is there)
 #   tools/dev.sh stop-db  stop the ovsdb-server that `run`/`start` started (the database stays)
-#   tools/dev.sh test   install dependencies, build (plain, ASan+UBSan, TSan) and run every test
+#   tools/dev.sh test   install dependencies, build (plain, ASan+UBSan, TSan, fuzz), run every test
 #   tools/dev.sh fuzz   build the libFuzzer targets (build-fuzz) and run each FUZZ_SECONDS (60)
 #   tools/dev.sh deps | build
 # Run as root on Debian 12 (apt packages; integration tests need CAP_NET_ADMIN).
@@ -49,9 +49,13 @@ build() {  # build DIR [cmake args...] [-- ninja targets...]  (no targets: every
 LINE_TABLES_FLAGS=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
 # The sanitizer trees compile with -O1 and line tables only (-g1): enough for the sanitizers'
 # stack traces, and about 40% less compile time per file than -O2 -g (the datapath library
-# keeps its own -O3). They exist to run tests, not to be measured.
+# keeps its own -O3; the tests' and the harness's own sources take -O0: CMakeLists.txt,
+# BRISK_TEST_COMPILE_OPTIONS). They exist to run tests, not to be measured: no benchmarks.
 SANITIZER_FLAGS=(-DBRISK_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
                  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+# The plain tree is the programs' (-O2, -Werror): what `build` and `run` make, less the test
+# executables, whose tests run in the sanitizer trees (the ASan tree builds every target too).
+PLAIN_TARGETS=(briskd brisk ovs_ofctl brisk-bench brisk-microbench brisk_mirror_bench)
 # The TSan tree runs the test executables only (unit tests, and the AF_XDP / AF_PACKET driver
 # tests whose workers, control thread and kernel share rings and a UMEM).
 TSAN_TARGETS=(brisk_unit_tests brisk_afpacket_tests brisk_afxdp_tests)
@@ -59,8 +63,8 @@ TSAN_TARGETS=(brisk_unit_tests brisk_afpacket_tests brisk_afxdp_tests)
 # Fuzz targets: clang, ASan+UBSan, libFuzzer; only the fuzz_* targets are built in build-fuzz.
 FUZZ_TARGETS=(fuzz_pipeline fuzz_commands fuzz_server fuzz_state fuzz_ovsdb)
 fuzz_build() {
-  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_CXX_COMPILER=clang++ -DBRISK_FUZZ=ON -DBRISK_BENCH=OFF >/dev/null
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LINE_TABLES_FLAGS[@]}" \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DBRISK_FUZZ=ON -DBRISK_BENCH=OFF >/dev/null
   ninja -C build-fuzz -j "$(nproc)" "${FUZZ_TARGETS[@]}"
 }
 
@@ -223,8 +227,8 @@ case "${1:-}" in
   stop-db) ovsdb_stop ;;
   test)
     deps
-    stage "build (RelWithDebInfo, -Werror)"
-    build build
+    stage "build (RelWithDebInfo, -Werror; the programs and benchmarks)"
+    build build -- "${PLAIN_TARGETS[@]}"
     stage "ASan+UBSan build"
     build build-asan -DBRISK_SANITIZE=address "${SANITIZER_FLAGS[@]}"
     stage "TSan build (test executables)"
@@ -242,14 +246,14 @@ case "${1:-}" in
     stage "fuzzing (bounded: ${FUZZ_SECONDS:-60} s, the targets side by side)"
     fuzz_run || rc=1
     stage "unit and concurrency tests, and the AF_XDP / AF_PACKET driver tests, under TSan"
-    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure) || rc=1
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure -j2) || rc=1
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
       ctest -L needs_root -R '^(AfXdp|AfPacket)' --output-on-failure 2>&1 | tee ctest-root.log
       exit "${PIPESTATUS[0]}") || rc=1
-    # The integration tests ran once above, against the ASan+UBSan binaries (the same code;
-    # running them twice would add ~5 minutes to CI on a 2-core machine).
-    stage "unit tests and the micro-benchmark smoke test (plain build)"
-    (cd build && ctest -LE needs_root --output-on-failure 2>&1 | tee ctest.log; exit "${PIPESTATUS[0]}") || rc=1
+    # The unit and integration tests ran above, against the ASan+UBSan and TSan binaries (the
+    # same code; building and running them plain as well would add minutes to CI on 2 cores).
+    stage "the micro-benchmark smoke test (plain build)"
+    (cd build && ctest -L bench --output-on-failure 2>&1 | tee ctest.log; exit "${PIPESTATUS[0]}") || rc=1
     # A suite that passes by skipping is not passing: as root nothing may skip.
     if [[ $(id -u) -eq 0 ]] && grep -E "\*+Skipped|Not Run" build/ctest.log build-asan/ctest-root.log build-tsan/ctest-root.log; then
       echo "== FAIL: tests were skipped although this run has root (see the reasons above)"

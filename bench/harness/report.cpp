@@ -36,8 +36,7 @@ struct Comparison {
   std::vector<std::string> others;  // every switch but brisk
   bool have_brisk = false;
   double ratio(const std::string& key, const std::string& other) {
-    double a = m["brisk"][key], b = m[other][key];
-    return (b > 0 && !std::isnan(a)) ? a / b : NAN;
+    return bench::ratio(m["brisk"][key], m[other][key]);
   }
 };
 
@@ -66,11 +65,7 @@ std::vector<Column> columns(const Options& o) {
 
 // Every figure's median for one switch (all of them, also of tests not run: NaN).
 std::map<std::string, double> medians(const Options& o, const std::vector<Sample>& samples) {
-  auto med = [&](auto get) {
-    std::vector<double> v;
-    for (const auto& s : samples) v.push_back(get(s));
-    return median(v);
-  };
+  auto med = [&](auto get) { return median_of(samples, get); };
   std::map<std::string, double> mm;
   mm["offered_fps"] = med([](const Sample& s) { return s.offered; });
   mm["generator_share"] = med([](const Sample& s) { return s.gen_share; });
@@ -96,21 +91,10 @@ std::map<std::string, double> medians(const Options& o, const std::vector<Sample
   return mm;
 }
 
-const std::vector<Sample>& samples_of(const Results& r, const std::string& sw) {
-  static const std::vector<Sample> none;
-  auto it = r.samples.find(sw);
-  return it == r.samples.end() ? none : it->second;
-}
-
-std::string value_of(const std::map<std::string, std::string>& m, const std::string& k) {
-  auto it = m.find(k);
-  return it == m.end() ? std::string() : it->second;
-}
-
 Comparison compare(const Options& o, const Results& r) {
   Comparison c;
   c.cols = columns(o);
-  for (const auto& sw : o.switches) c.m[sw] = medians(o, samples_of(r, sw));
+  for (const auto& sw : o.switches) c.m[sw] = medians(o, find_or_empty(r.samples, sw));
   c.have_brisk = std::find(o.switches.begin(), o.switches.end(), "brisk") != o.switches.end();
   for (const auto& sw : o.switches)
     if (sw != "brisk") c.others.push_back(sw);
@@ -195,8 +179,8 @@ void print_heading(const Options& o, const Topology& t, const Results& r) {
 }
 
 // The table's rows: a header, one row per switch, then brisk's ratios to each other switch.
-std::vector<std::vector<std::string>> comparison_rows(const Options& o, Comparison& c) {
-  std::vector<std::vector<std::string>> rows;
+Rows comparison_rows(const Options& o, Comparison& c) {
+  Rows rows;
   std::vector<std::string> head = {"switch"};
   for (const auto& col : c.cols) head.push_back(col.header);
   rows.push_back(head);
@@ -212,8 +196,7 @@ std::vector<std::vector<std::string>> comparison_rows(const Options& o, Comparis
     for (const auto& other : c.others) {
       std::vector<std::string> row = {"brisk / " + other};
       for (const auto& col : c.cols) {
-        double q = col.ratio ? c.ratio(col.key, other) : NAN;
-        row.push_back(!col.ratio ? "" : std::isnan(q) ? "-" : fmt(q, 2) + "x");
+        row.push_back(col.ratio ? fmt_ratio(c.ratio(col.key, other)) : "");
       }
       rows.push_back(row);
     }
@@ -231,29 +214,21 @@ void print_notes(const Options& o, const Results& r, Comparison& c) {
     if (r.errors.count(sw))
       std::printf("%s: FAILED: %s\n", sw.c_str(), r.errors.at(sw).c_str());
     else
-      std::printf("%s: %s\n", sw.c_str(), value_of(r.described, sw).c_str());
+      std::printf("%s: %s\n", sw.c_str(), find_or_empty(r.described, sw).c_str());
     int tf = 0;
     std::string te;
-    for (const auto& s : samples_of(r, sw))
+    for (const auto& s : find_or_empty(r.samples, sw))
       if (s.tcp_failed) {
         ++tf;
         te = s.tcp_error;
       }
     if (tf)
       std::printf("  TCP failed in %d of %zu runs (%s); counted as 0\n", tf,
-                  samples_of(r, sw).size(), te.c_str());
+                  find_or_empty(r.samples, sw).size(), te.c_str());
   }
 }
 
 }  // namespace
-
-double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 std::string sample_line(const Options& o, const Sample& s) {
   std::string line;
@@ -275,13 +250,13 @@ json report_json(const Options& o, const Topology& t, const Results& r) {
   j["config"] = config_json(o, t, r);
   for (const auto& sw : o.has_compare() ? o.switches : std::vector<std::string>{}) {
     json js;
-    js["describe"] = value_of(r.described, sw);
+    js["describe"] = find_or_empty(r.described, sw);
     if (o.has("fps"))
       js["generator_bound"] = generator_bound(c.m[sw]["generator_share"], c.m[sw]["loss"]);
     if (r.errors.count(sw)) js["error"] = r.errors.at(sw);
     for (const auto& [k, v] : c.m[sw]) js["median"][k] = v;
     js["runs"] = json::array();
-    for (const auto& s : samples_of(r, sw)) js["runs"].push_back(sample_json(s));
+    for (const auto& s : find_or_empty(r.samples, sw)) js["runs"].push_back(sample_json(s));
     j["switches"][sw] = js;
   }
   if (c.have_brisk && o.has_compare())
@@ -296,7 +271,7 @@ json report_json(const Options& o, const Topology& t, const Results& r) {
 
 void print_report(const Options& o, const Topology& t, const Results& r) {
   Comparison c = compare(o, r);
-  std::vector<std::vector<std::string>> rows = comparison_rows(o, c);
+  Rows rows = comparison_rows(o, c);
   print_heading(o, t, r);
   // A rule under the header, and one above the ratios when there are any.
   const std::size_t n = o.switches.size();
@@ -314,30 +289,6 @@ std::string plot_title(const Options& o, const std::string& gen) {
   return "brisk-bench " + std::string(date) + ": " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
          " CPUs, Linux " + u.release + "; generator " + gen + ", median of " +
          std::to_string(o.runs) + (o.runs == 1 ? " run" : " runs");
-}
-
-void print_table(const std::vector<std::vector<std::string>>& rows,
-                 const std::function<bool(std::size_t)>& rule_after) {
-  std::vector<std::size_t> w(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  for (std::size_t ri = 0; ri < rows.size(); ++ri) {
-    std::string line;
-    for (std::size_t i = 0; i < rows[ri].size(); ++i) {
-      const std::string& cell = rows[ri][i];
-      std::string pad(w[i] - cell.size(), ' ');
-      line += (i == 0 ? cell + pad : pad + cell);
-      if (i + 1 < rows[ri].size()) line += " | ";
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-    if (rule_after(ri)) {
-      std::string sep;
-      for (std::size_t i = 0; i < w.size(); ++i)
-        sep += std::string(w[i] + (i == 0 ? 1 : 2), '-') + (i + 1 < w.size() ? "+" : "");
-      std::printf("%s\n", sep.c_str());
-    }
-  }
 }
 
 }  // namespace bench

@@ -3,18 +3,18 @@
 // (the generator and its ceiling, generator-bound switches, each switch's description or
 // failure, failed TCP runs) or as the JSON document --json prints and --plot draws
 // (plot.hpp). The mirror test's rows are report_mirror.hpp's, the TCP matrix's
-// report_tcp_ports.hpp's. Also the progress line of a
-// round, and the table layout both reports share.
+// report_tcp_ports.hpp's; the shapes they share are table.hpp's. Also the progress line of a
+// round.
 #pragma once
 
 #include <cmath>
-#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "bench/harness/measure.hpp"
+#include "bench/harness/table.hpp"
 #include "bench/harness/test_mirror.hpp"
 #include "bench/harness/test_tcp_ports.hpp"
 
@@ -35,9 +35,6 @@ struct Results {
   double t_start = 0;  // now_s() when the harness started
 };
 
-// The median of the values that are not NaN; NaN when none is.
-double median(std::vector<double> v);
-
 // The progress line of a switch's round, after "run <r>/<runs> <switch>:".
 std::string sample_line(const Options& o, const Sample& s);
 
@@ -49,10 +46,5 @@ void print_report(const Options& o, const Topology& t, const Results& r);
 
 // The chart's heading: date, machine, kernel, generator, runs.
 std::string plot_title(const Options& o, const std::string& gen);
-
-// Rows of cells as a table on stdout: the first column left-aligned, the others right, " | "
-// between them, trailing blanks cut; a rule of '-' and '+' after each row i with rule_after(i).
-void print_table(const std::vector<std::vector<std::string>>& rows,
-                 const std::function<bool(std::size_t)>& rule_after);
 
 }  // namespace bench

@@ -23,11 +23,7 @@ struct MirrorRow {
 
 MirrorRow mirror_row(const std::vector<MirrorSample>& v) {
   MirrorRow r;
-  auto med = [&](auto get) {
-    std::vector<double> x;
-    for (const auto& s : v) x.push_back(get(s));
-    return median(x);
-  };
+  auto med = [&](auto get) { return median_of(v, get); };
   auto frac = [](std::uint64_t n, std::uint64_t of) {
     return of > 0 ? static_cast<double>(n) / static_cast<double>(of) : NAN;
   };
@@ -137,8 +133,8 @@ void print_mirror_heading(const Options& o, const Topology& t) {
 }
 
 // The table's rows: a header, then per variant one row per mirror count.
-std::vector<std::vector<std::string>> mirror_table_rows(const Options& o, MirrorRows& rows) {
-  std::vector<std::vector<std::string>> tab;
+Rows mirror_table_rows(const Options& o, MirrorRows& rows) {
+  Rows tab;
   tab.push_back({"switch", "mirrors", "offered Mfps", "fwd Mfps", "cost %", "Mfps per mirror",
                  "CPU %", "CPU ns/fwd frame", "lost rx %", "sw drops %", "lost tx %",
                  "unacc. frames", "mirrored M", "delivered M", "dropped", "far end M", "wire lost",
@@ -196,10 +192,8 @@ void print_mirror_notes(const Options& o, MirrorRows& rows, const Results& res) 
     const std::string& label = var.label;
     for (const auto& [n, r] : rows[label]) {
       if (r.drop_reasons.empty()) continue;
-      std::string d;
-      for (const auto& [k, v] : r.drop_reasons) d += " " + k + " " + std::to_string(v);
-      std::printf("  %s, %u mirror(s): the switch's drops over all runs:%s\n", label.c_str(), n,
-                  d.c_str());
+      std::printf("  %s, %u mirror(s): the switch's drops over all runs: %s\n", label.c_str(), n,
+                  join_counts(r.drop_reasons, " ").c_str());
     }
   }
   for (const auto& var : mirror_variants(o)) {
@@ -224,9 +218,8 @@ json mirror_json(const Options& o, const Results& res) {
       jv["error"] = e->second;
     for (const auto& [n, r] : rows[label]) jv["median"][std::to_string(n)] = mirror_row_json(r);
     jv["runs"] = json::array();
-    if (auto it = res.mirror.find(label); it != res.mirror.end())
-      for (const auto& [n, v] : it->second)
-        for (const auto& s : v) jv["runs"].push_back(mirror_sample_json(s));
+    for (const auto& [n, v] : find_or_empty(res.mirror, label))
+      for (const auto& s : v) jv["runs"].push_back(mirror_sample_json(s));
     j[label] = jv;
   }
   return j;
@@ -251,7 +244,7 @@ std::string mirror_sample_line(const MirrorSample& ms) {
 void print_mirror_table(const Options& o, const Topology& t, const Results& res) {
   MirrorRows rows = mirror_rows(res.mirror);
   print_mirror_heading(o, t);
-  print_table(mirror_table_rows(o, rows), [](std::size_t ri) { return ri == 0; });
+  print_table(mirror_table_rows(o, rows));
   print_mirror_judgement(o, rows);
   print_mirror_notes(o, rows, res);
 }

@@ -19,31 +19,22 @@ struct CellMedians {
 
 const std::vector<IperfResult>& runs_of(const TcpPortResults& r, const TcpCell& c,
                                         const std::string& sw) {
-  static const std::vector<IperfResult> none;
-  auto it = r.runs.find(c);
-  if (it == r.runs.end()) return none;
-  auto jt = it->second.find(sw);
-  return jt == it->second.end() ? none : jt->second;
+  return find_or_empty(find_or_empty(r.runs, c), sw);
 }
 
 CellMedians medians(const std::vector<IperfResult>& v) {
   CellMedians m;
-  std::vector<double> g, c;
   for (const auto& x : v) {
-    g.push_back(x.gbps);
-    c.push_back(x.ok() ? x.cpu_s_per_gbyte() : NAN);
     ++m.runs;
     if (!x.ok()) {
       ++m.failed;
       m.error = x.error;
     }
   }
-  m.gbps = median(g);
-  m.cpu = median(c);
+  m.gbps = median_of(v, [](const IperfResult& x) { return x.gbps; });
+  m.cpu = median_of(v, [](const IperfResult& x) { return x.ok() ? x.cpu_s_per_gbyte() : NAN; });
   return m;
 }
-
-double ratio(double a, double b) { return b > 0 && !std::isnan(a) ? a / b : NAN; }
 
 // The cells in the report's order: kind, MTU, streams.
 std::vector<TcpCell> cells(const Options& o) {
@@ -101,10 +92,7 @@ void print_notes(const Options& o, const TcpPortResults& r, const std::string& k
         std::printf("  %s, %u stream(s): iperf3 failed in %d of %d runs (%s); counted as 0\n",
                     label.c_str(), n, m.failed, m.runs, m.error.c_str());
     }
-    std::string drops;
-    if (auto dr = r.drops.find(label); dr != r.drops.end())
-      for (const auto& [reason, n] : dr->second)
-        drops += (drops.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+    std::string drops = join_counts(find_or_empty(r.drops, label), ", ");
     if (!drops.empty())
       std::printf("  %s: the switch's drops over its runs: %s\n", label.c_str(), drops.c_str());
   }
@@ -143,17 +131,15 @@ void print_tcp_ports_table(const Options& o, const Topology& t, const TcpPortRes
       "round(s); brisk and the Linux bridge (no XDP program) on the same namespaces. CPU s/GB: "
       "busy CPU seconds of the whole machine (/proc/stat, every CPU) per GByte received\n",
       t.gen_ns.c_str(), t.sink_ns.c_str(), fmt(o.tcp_duration, 1).c_str(), o.runs);
-  std::vector<std::vector<std::string>> rows = {{"port kind", "MTU", "streams", "brisk Gbit/s",
-                                                 "bridge Gbit/s", "brisk/bridge", "brisk CPU s/GB",
-                                                 "bridge CPU s/GB", "brisk/bridge"}};
+  Rows rows = {{"port kind", "MTU", "streams", "brisk Gbit/s", "bridge Gbit/s", "brisk/bridge",
+                "brisk CPU s/GB", "bridge CPU s/GB", "brisk/bridge"}};
   for (const TcpCell& c : cells(o)) {
     CellMedians b = medians(runs_of(r, c, "brisk")), k = medians(runs_of(r, c, "bridge"));
-    auto x = [](double q) { return std::isnan(q) ? std::string("-") : fmt(q, 2) + "x"; };
     rows.push_back({c.kind, std::to_string(c.mtu), std::to_string(c.streams), fmt(b.gbps, 2),
-                    fmt(k.gbps, 2), x(ratio(b.gbps, k.gbps)), fmt(b.cpu, 2), fmt(k.cpu, 2),
-                    x(ratio(b.cpu, k.cpu))});
+                    fmt(k.gbps, 2), fmt_ratio(ratio(b.gbps, k.gbps)), fmt(b.cpu, 2), fmt(k.cpu, 2),
+                    fmt_ratio(ratio(b.cpu, k.cpu))});
   }
-  print_table(rows, [](std::size_t ri) { return ri == 0; });
+  print_table(rows);
   std::vector<double> share;
   for (const auto& [cell, by_sw] : r.runs)
     for (const auto& [sw, v] : by_sw)

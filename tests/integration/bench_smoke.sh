@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Smoke test of the benchmark harness build/brisk-bench: ~1 s of 64-byte frames through brisk
-# and the Linux bridge, on the default topology and on the VXLAN topology (two brisks / two
-# kernel bridges with vxlan devices, a tunnel between their namespaces). It checks that the
-# harness runs, prints its table with nonzero delivered frames for both switches, and removes
-# every namespace and device it created. The generator: auto (live frames where the kernel
-# runs them, else the XDP loop, which must then say why), and each fallback forced (the XDP
-# loop, AF_XDP transmit), with both sinks, and the chart (--plot) (XDP and tc); on a kernel that refuses live frames,
-# forcing them fails with the kernel's reason. Then the latency test (the paced generator) through
-# both at 20,000 frames/s: stamped frames arrive. Then its mirror test, briefly (--mirrors
-# 0,1, fast path on and off: with it on, the XDP program makes the copies): frames forwarded and
-# mirrored, and brisk's mirror counters and the destination's far end agree (no copy
-# unaccounted). Then the TCP matrix, briefly (every port kind, MTU 1500, one stream, 1 s per
-# cell): its JSON has a cell per kind with brisk's and the bridge's nonzero Gbit/s and CPU per
-# GByte. It asserts no performance figure.
+# Smoke test of the benchmark harness build/brisk-bench: ~0.5 s of 64-byte frames per window
+# through brisk and the Linux bridge, on the default topology and on the VXLAN topology (two
+# brisks / two kernel bridges with vxlan devices, a tunnel between their namespaces). It
+# checks that the harness runs, prints its table with nonzero delivered frames for both
+# switches, and removes every namespace and device it created. The generator: auto (live
+# frames where the kernel runs them, else the XDP loop, which must then say why), and each
+# fallback forced (the XDP loop, AF_XDP transmit), with both sinks, and the chart (--plot) (XDP
+# and tc); on a kernel that refuses live frames, forcing them fails with the kernel's reason.
+# Then the latency test (the paced generator) through both at 20,000 frames/s: stamped frames
+# arrive. Then its mirror test, briefly (--mirrors 0,1, fast path on and off: with it on, the
+# XDP program makes the copies): frames forwarded and mirrored, and brisk's mirror counters and
+# the destination's far end agree (no copy unaccounted). Then the TCP matrix, briefly (every
+# port kind, MTU 1500, one stream, 1 s per cell): its JSON has a cell per kind with brisk's and
+# the bridge's nonzero Gbit/s and CPU per GByte. It asserts no performance figure.
 #   bench_smoke.sh <briskd> <brisk> <brisk-bench>
 source "$(dirname "$0")/lib.sh" "$@"
 BENCH_BIN=${3:-}
@@ -56,7 +56,7 @@ run_bench() {
   local name=$1 table="$TMPD/table-$1" log="$TMPD/log-$1" sw v
   shift
   check "brisk-bench ($name) with brisk and the kernel bridge"
-  bench "$table" "$log" --switches brisk,bridge --tests fps --runs 1 --duration 1 --warmup 0.3 "$@"
+  bench "$table" "$log" --switches brisk,bridge --tests fps --runs 1 --duration 0.5 --warmup 0.1 "$@"
   cat "$log" "$table"
   for sw in brisk bridge; do
     v=$(mfps_of "$table" "$sw")
@@ -124,7 +124,7 @@ check "brisk-bench latency test (the paced generator) with brisk and the kernel 
 # The paced generator (bench_gen sends a frame when it is due, in one long test-run call):
 # stamped frames must reach the sink through both switches, giving p50 <= p99.
 bench "$TMPD/ltable" "$TMPD/llog" --switches brisk,bridge --tests latency --latency-rate 20000 \
-  --runs 1 --duration 1 --warmup 0.2
+  --runs 1 --duration 0.5 --warmup 0.1
 cat "$TMPD/ltable"
 for sw in brisk bridge; do
   p50=$(col_of "$TMPD/ltable" "$sw" "p50 us") p99=$(col_of "$TMPD/ltable" "$sw" "p99 us")
@@ -137,7 +137,7 @@ check_cleaned_up latency
 
 check "brisk-bench --mirrors 0,1 (fast path on and off)"
 bench "$TMPD/mtable" "$TMPD/mlog" --switches brisk --mirrors 0,1 --mirror-fastpath on,off \
-  --runs 1 --duration 0.5 --warmup 0.2
+  --runs 1 --duration 0.5 --warmup 0.1
 cat "$TMPD/mlog" "$TMPD/mtable"
 
 # mirror_col <on|off> <mirrors> <header>: that column of the row "brisk fastpath <on|off> | <mirrors>".

@@ -506,3 +506,147 @@ veth_between() {
 drop_count() {
   bkn "$1" --json stats | $PY -c 'import json,sys; print(json.load(sys.stdin)["drops"][sys.argv[1]])' "$2"
 }
+
+# ------------------------------------------------------------------ QEMU guests (TCG)
+
+# A tiny guest: Debian's amd64 kernel and busybox-static (tools/guest-image.sh fetches them with
+# `apt-get download` into a cache next to briskd, $BRISK_GUEST_CACHE to override, and unpacks
+# them with `dpkg -x`: nothing is installed) in an initramfs whose /init is the test's. QEMU
+# runs it under TCG (no KVM needed), one at a time per test.
+GUEST_TOOL="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tools/guest-image.sh"
+GUEST_INITRD="$TMPD/initrd.cpio"
+QEMU_PID="" GUEST_CONSOLE="" GUEST_QEMU_LOG=""
+GUEST_LOGS=()  # more files of the test's that show_guest prints (the tail of each)
+
+# guest_image <init script> [host programs...]: fetch the kernel and busybox (not skipped when
+# the download fails: CI reaches the Debian mirror, a broken fetch is a failure) and build
+# GUEST_INITRD with <init script> as /init and the programs with their libraries.
+guest_image() {
+  local init=$1
+  shift
+  GUEST_CACHE=${BRISK_GUEST_CACHE:-$(dirname "$(realpath "$BRISKD_BIN")")/guest-cache}
+  "$GUEST_TOOL" fetch "$GUEST_CACHE" || fail "could not get the guest kernel and busybox (see above)"
+  say "guest: $(cat "$GUEST_CACHE/VERSION") from $GUEST_CACHE"
+  "$GUEST_TOOL" initramfs "$GUEST_CACHE" "$init" "$GUEST_INITRD" "$@" || fail "building the initramfs"
+}
+
+# guest_init_net <cidr>: the first lines of a guest's /init (printed): busybox's applets, /proc,
+# /sys, /dev, the virtio-net modules, IPv6 off, lo up and eth0 up with <cidr>.
+guest_init_net() {
+  cat <<INIT
+#!/bin/busybox sh
+export PATH=/usr/bin:/bin
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in \$(cat /lib/modules/order); do
+  insmod /lib/modules/\$m.ko || echo "BRISK-GUEST: insmod \$m failed"
+done
+n=0
+while [ ! -e /sys/class/net/eth0 ] && [ \$n -lt 200 ]; do sleep 0.1; n=\$((n + 1)); done
+[ -e /sys/class/net/eth0 ] || { echo "BRISK-GUEST: no eth0"; poweroff -f; }
+echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+ip link set lo up
+ip link set eth0 up
+ip addr add $1 dev eth0
+INIT
+}
+
+# start_guest <name> <memory MiB> <QEMU options...>: boot GUEST_INITRD in the background; the
+# options give its network (-netdev/-device, a memory backend, more -serial ports: the console
+# is ttyS0). Sets QEMU_PID (killed by the cleanup), GUEST_CONSOLE (the serial console's file)
+# and GUEST_QEMU_LOG (QEMU's own output), both in $TMPD named after <name>.
+start_guest() {
+  local name=$1 mem=$2
+  shift 2
+  GUEST_CONSOLE="$TMPD/$name.console" GUEST_QEMU_LOG="$TMPD/$name.qemu"
+  qemu-system-x86_64 -machine pc,accel=tcg -m "${mem}M" -smp 1 -nodefaults -no-user-config \
+    -display none -monitor none -no-reboot -serial "file:$GUEST_CONSOLE" "$@" \
+    -kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_INITRD" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3" \
+    </dev/null >"$GUEST_QEMU_LOG" 2>&1 &
+  QEMU_PID=$!
+  track_pid "$QEMU_PID"
+  say "qemu pid $QEMU_PID ($name)"
+}
+
+guest_alive() { [[ -n $QEMU_PID ]] && kill -0 "$QEMU_PID" 2>/dev/null; }
+
+# show_guest: the guest's console, the files of GUEST_LOGS and QEMU's output, on stderr.
+show_guest() {
+  local f
+  echo "---- guest console ----" >&2
+  cat "$GUEST_CONSOLE" >&2 || true
+  for f in ${GUEST_LOGS[@]+"${GUEST_LOGS[@]}"}; do
+    echo "---- $f (last 40 lines) ----" >&2
+    tail -n 40 "$f" >&2 || true
+  done
+  echo "---- qemu output (alive: $(guest_alive && echo yes || echo no)) ----" >&2
+  cat "$GUEST_QEMU_LOG" >&2 || true
+}
+
+# guest_wait <seconds> <what> <command...>: poll the command every 0.2 s while QEMU runs; fail
+# (showing the guest) when QEMU exits or <what> has not happened within <seconds>.
+guest_wait() {
+  local secs=$1 what=$2
+  shift 2
+  local end=$((SECONDS + secs))
+  until "$@"; do
+    guest_alive || { show_guest; fail "QEMU exited before $what"; }
+    ((SECONDS < end)) || { show_guest; fail "no $what within $secs s"; }
+    sleep 0.2
+  done
+}
+
+# stop_guest: SIGTERM to QEMU, SIGKILL after 5 s.
+stop_guest() {
+  kill -TERM "$QEMU_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do guest_alive || break; sleep 0.1; done
+  guest_alive && kill -KILL "$QEMU_PID" 2>/dev/null
+  wait "$QEMU_PID" 2>/dev/null || true
+}
+
+# guest_cmd_channel: the guest's command channel, its second serial port (start_guest ...
+# -serial "pipe:$TMPD/cmd"; the guest's /init runs a loop on ttyS1: one command line in, its
+# output and "BRISK-DONE <rc>" out). Read-write opens of a FIFO never block; QEMU opens both
+# ends read-write too. A cat copies what the guest answers into guest-cmd.log, which
+# guest_collect polls (no `read -t`: bash 5.2 aborts when the TERM trap exits during one).
+guest_cmd_channel() {
+  mkfifo "$TMPD/cmd.in" "$TMPD/cmd.out"
+  exec {CMD_W}<>"$TMPD/cmd.in" {CMD_R}<>"$TMPD/cmd.out"
+  cat <&"$CMD_R" >"$TMPD/guest-cmd.log" &
+  track_pid $!
+  GUEST_LINES=0 # lines of guest-cmd.log already consumed
+  GUEST_LOGS+=("$TMPD/guest-cmd.log")
+}
+
+# guest_collect <seconds>: wait for the command channel's next "BRISK-DONE <rc>" line; the lines
+# before it go to GUEST_OUT; returns <rc>, or 124 when it did not come within <seconds>.
+guest_collect() {
+  local end=$((SECONDS + $1)) lines done_at="" new rc
+  GUEST_OUT=""
+  while true; do
+    # Only complete lines (wc -l counts newlines): the last one may still be arriving.
+    lines=$(wc -l <"$TMPD/guest-cmd.log")
+    if ((lines > GUEST_LINES)); then
+      new=$(sed -n "$((GUEST_LINES + 1)),${lines}p" "$TMPD/guest-cmd.log" | tr -d '\r')
+      done_at=$(awk '/^BRISK-DONE [0-9]+$/ { print NR; exit }' <<<"$new")
+    fi
+    if [[ -n $done_at ]]; then
+      GUEST_LINES=$((GUEST_LINES + done_at))
+      new=$(head -n "$done_at" <<<"$new")
+      rc=${new##*BRISK-DONE }
+      GUEST_OUT=$(head -n -1 <<<"$new")
+      return "$rc"
+    fi
+    guest_alive || { show_guest; fail "QEMU exited"; }
+    ((SECONDS < end)) || return 124
+    sleep 0.2
+  done
+}
+# guest_run <seconds> <command line>: run it in the guest; its exit code, output in GUEST_OUT.
+guest_run() {
+  echo "$2" >&"$CMD_W"
+  guest_collect "$1"
+}

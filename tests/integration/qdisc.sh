@@ -14,7 +14,7 @@
 #   - AF_XDP: a port mirror whose destination M has a qdisc: the copies are made in userspace
 #     (none by XDP) and pass M's qdisc;
 #   - `tc qdisc del`: `port` shows no qdisc, B is back on the fast path (`xdp`), and TCP goes
-#     far above 10 Mbit/s (more than 10 times) again.
+#     far above 10 Mbit/s (more than 10 times) again (2 s of iperf3 tell).
 # The shaper is tbf (in this kernel's base modules); where tbf is missing the test shapes with
 # an htb class of 10 Mbit/s instead and says so (integration.qdisc.htb runs that way always).
 # Neither available: a skip that says why.
@@ -135,7 +135,7 @@ unshaped_run() {
     wait_until 3 fastpath_is "$H_B" xdp || fail "B not back on the fast path: '$(fastpath_col "$H_B")'"
     [[ $(port_json "$H_B" xdp_egress) == true ]] || fail "xdp_egress false without a qdisc"
   fi
-  bps=$(iperf_ab "$port" 3)
+  bps=$(iperf_ab "$port" 2)
   say "$driver, no qdisc: $(mbit "$bps") Mbit/s"
   ((bps > LIMIT * 10)) || fail "$driver: only $(mbit "$bps") Mbit/s without the qdisc"
   pass "$driver: $(mbit "$bps") Mbit/s without the qdisc"

@@ -30,19 +30,6 @@ C2=02:00:00:00:c2:02   # a host behind the trunk
 HA=02:00:00:00:a0:01   # the host behind the access port
 BCAST=ff:ff:ff:ff:ff:ff
 
-# veth_to_ns <ns> <host end>: a veth whose other end is eth0 in <ns> (GRO on: a veth takes
-# XDP-redirected frames only then), no addresses.
-veth_to_ns() {
-  local ns=$1 host=$2
-  ns_create "$ns"
-  ip link add "$host" type veth peer name "${host}n"
-  ip link set "${host}n" netns "$ns"
-  ip -n "$ns" link set "${host}n" name eth0
-  ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
-  ip -n "$ns" link set eth0 up
-  ip link set "$host" up
-}
-
 # ------------------------------------------------------------------ captures and frames
 CAPS=()
 # cap_start <name> <ns> <dev>: capture our test MACs' frames on <dev> into $TMPD/<name>.pcap.
@@ -99,9 +86,11 @@ egress_ready() { [[ $(port_json "$1" xdp_egress) == true ]]; }
 
 # ------------------------------------------------------------------ set up
 start_briskd
-veth_to_ns "$NS_Q2" "$H_Q2"
-veth_to_ns "$NS_A" "$H_A"
-veth_to_ns "$NS_T" "$H_T"
+# Veths without addresses, GRO on in the namespaces (a veth takes XDP-redirected frames only
+# then).
+veth_to_ns "$NS_Q2" "$H_Q2" - gro
+veth_to_ns "$NS_A" "$H_A" - gro
+veth_to_ns "$NS_T" "$H_T" - gro
 
 check "dot1q-tunnel tap, dot1q-tunnel AF_XDP port, access and trunk ports"
 bk tap create 100 name "$T_Q1" >/dev/null || fail "tap create $T_Q1"

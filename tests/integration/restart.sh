@@ -23,17 +23,6 @@ H_C="${PFX}vc" H_D="${PFX}vd"
 BR2="${PFX}b2"
 STATE="$TMPD/state.json"
 
-veth_to_ns() {  # <ns> <host end> <cidr>
-  local ns=$1 host=$2 cidr=$3
-  ip netns list | awk '{print $1}' | contains -x "$ns" || ns_create "$ns"
-  ip link add "$host" type veth peer name "${host}n"
-  ip link set "${host}n" netns "$ns"
-  ip -n "$ns" link set "${host}n" name eth0
-  ip -n "$ns" addr add "$cidr" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip link set "$host" up
-}
-
 # listings: what must be identical across a restart (the port table without its counters).
 listings() {
   echo "== tap"; bk tap

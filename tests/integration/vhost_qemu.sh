@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # A real QEMU guest on a brisk vhost-user port.
 #
-#   - the guest: Debian's amd64 kernel and busybox-static (tools/guest-image.sh fetches them
-#     with `apt-get download` into a cache next to briskd, $BRISK_GUEST_CACHE to override,
-#     and unpacks them with `dpkg -x`: nothing is installed) in a tiny initramfs whose init
-#     loads virtio_net, gives eth0 198.18.40.2/24 and pings 198.18.40.1
+#   - the guest: lib.sh's (start_guest: Debian's kernel and busybox, QEMU TCG) whose init
+#     gives eth0 198.18.40.2/24 and pings 198.18.40.1
 #   - QEMU 7.2 (TCG, no KVM needed): guest memory in a shared memfd, `-netdev vhost-user` on a
 #     socket QEMU serves (server=on): brisk's port is in its default client mode and connects.
 #     `-device virtio-net-pci,...,vectors=0` (legacy INTx interrupts): with MSI-X vectors QEMU
@@ -34,32 +32,12 @@ need_tool qemu-system-x86_64 ping iperf3 ethtool ss timeout
 need_netns
 [[ -n "$PY" ]] || skip "python3 is not installed (JSON parsing)"
 
-GUEST_TOOL="$(cd "$(dirname "$0")/../.." && pwd)/tools/guest-image.sh"
-CACHE=${BRISK_GUEST_CACHE:-$(dirname "$(realpath "$BRISKD_BIN")")/guest-cache}
-# Not skipped when the download fails: CI reaches the Debian mirror; a broken fetch is a failure.
-"$GUEST_TOOL" fetch "$CACHE" || fail "could not get the guest kernel and busybox (see above)"
-say "guest: $(cat "$CACHE/VERSION") from $CACHE"
-
 GUEST_MAC=52:54:00:28:40:02
 GUEST_IP=198.18.40.2 HOST_IP=198.18.40.1
 GUEST_PORT=5201 PEER_IP=198.18.40.3
-cat >"$TMPD/init" <<EOF
-#!/bin/busybox sh
-export PATH=/usr/bin:/bin
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in \$(cat /lib/modules/order); do
-  insmod /lib/modules/\$m.ko || echo "BRISK-GUEST: insmod \$m failed"
-done
-n=0
-while [ ! -e /sys/class/net/eth0 ] && [ \$n -lt 200 ]; do sleep 0.1; n=\$((n + 1)); done
-[ -e /sys/class/net/eth0 ] || { echo "BRISK-GUEST: no eth0"; poweroff -f; }
-echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
-ip link set lo up
-ip link set eth0 up
-ip addr add $GUEST_IP/24 dev eth0
+{
+  guest_init_net "$GUEST_IP/24"
+  cat <<EOF
 iperf3 -s -p $GUEST_PORT >/tmp/iperf3-s.log 2>&1 &
 echo "BRISK-GUEST-UP \$(cat /sys/class/net/eth0/address)"
 # The first echo may go before the port is ready: wait (up to ~40 s) for one reply, then 5/5.
@@ -83,83 +61,28 @@ while read -r line <&3; do
 done
 while true; do sleep 10; done
 EOF
-"$GUEST_TOOL" initramfs "$CACHE" "$TMPD/init" "$TMPD/initrd.cpio" iperf3 ethtool ||
-  fail "building the initramfs"
+} >"$TMPD/init"
+guest_image "$TMPD/init" iperf3 ethtool
 
 start_briskd
 
 # ------------------------------------------------------------------ helpers
-console_has() { grep -q "$1" "$TMPD/console$2.log" 2>/dev/null; }
-qemu_alive() { kill -0 "$QEMU_PID" 2>/dev/null; }
+console_has() { grep -q "$1" "$GUEST_CONSOLE" 2>/dev/null; }
 
-# start_qemu <n> <chardev options> [<second serial>]: boots the guest in the background (pid
-# QEMU_PID, serial console in $TMPD/console<n>.log; the second serial port, the guest's command
-# channel, is "null" unless given).
+# start_qemu <n> <chardev options> [<second serial>]: boots guest <n> on a vhost-user netdev
+# (guest memory in a shared memfd, legacy INTx interrupts); the second serial port, the
+# guest's command channel, is "null" unless given.
 start_qemu() {
-  local n=$1 chardev=$2 serial2=${3:-null}
-  qemu-system-x86_64 -machine pc,accel=tcg -m 256M -smp 1 -nodefaults -no-user-config \
-    -display none -monitor none -serial "file:$TMPD/console$n.log" -serial "$serial2" -no-reboot \
+  start_guest "vm$1" 256 -serial "${3:-null}" \
     -object memory-backend-memfd,id=mem0,size=256M,share=on -numa node,memdev=mem0 \
-    -chardev "socket,id=chr0,$chardev" \
+    -chardev "socket,id=chr0,$2" \
     -netdev vhost-user,id=net0,chardev=chr0 \
-    -device "virtio-net-pci,netdev=net0,mac=$GUEST_MAC,vectors=0,romfile=" \
-    -kernel "$CACHE/vmlinuz" -initrd "$TMPD/initrd.cpio" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3" \
-    </dev/null >"$TMPD/qemu$n.log" 2>&1 &
-  QEMU_PID=$!
-  track_pid "$QEMU_PID"
-  say "qemu pid $QEMU_PID ($chardev)"
+    -device "virtio-net-pci,netdev=net0,mac=$GUEST_MAC,vectors=0,romfile="
 }
-stop_qemu() {
-  kill -TERM "$QEMU_PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do qemu_alive || break; sleep 0.1; done
-  qemu_alive && kill -KILL "$QEMU_PID" 2>/dev/null
-  wait "$QEMU_PID" 2>/dev/null || true
-}
-show_guest() {
-  echo "---- guest console ($1) ----" >&2
-  cat "$TMPD/console$1.log" >&2 || true
-  echo "---- qemu output (alive: $(qemu_alive && echo yes || echo no)) ----" >&2
-  cat "$TMPD/qemu$1.log" >&2 || true
-}
-# wait_guest <n>: the guest's ping result on its console (QEMU must stay alive).
+# wait_guest: the guest's ping result on its console (QEMU must stay alive).
 wait_guest() {
-  local n=$1 end=$((SECONDS + BOOT_SECS))
-  until console_has "BRISK-GUEST-PING-" "$n"; do
-    qemu_alive || { show_guest "$n"; fail "QEMU exited early"; }
-    ((SECONDS < end)) || { show_guest "$n"; fail "no ping result from the guest within $BOOT_SECS s"; }
-    sleep 0.2
-  done
-  console_has "BRISK-GUEST-PING-OK" "$n" || { show_guest "$n"; fail "the guest's pings through brisk failed"; }
-}
-
-# guest_collect <seconds>: wait for the command channel's next "BRISK-DONE <rc>" line; the lines
-# before it go to GUEST_OUT; returns <rc>, or 124 when it did not come within <seconds>.
-guest_collect() {
-  local end=$((SECONDS + $1)) lines done_at="" new rc
-  GUEST_OUT=""
-  while true; do
-    lines=$(wc -l <"$TMPD/guest-cmd.log")
-    if ((lines > GUEST_LINES)); then
-      new=$(sed -n "$((GUEST_LINES + 1)),${lines}p" "$TMPD/guest-cmd.log" | tr -d '\r')
-      done_at=$(awk '/^BRISK-DONE [0-9]+$/ { print NR; exit }' <<<"$new")
-    fi
-    if [[ -n $done_at ]]; then
-      GUEST_LINES=$((GUEST_LINES + done_at))
-      new=$(head -n "$done_at" <<<"$new")
-      rc=${new##*BRISK-DONE }
-      GUEST_OUT=$(head -n -1 <<<"$new")
-      return "$rc"
-    fi
-    qemu_alive || { show_guest 1; fail "QEMU exited"; }
-    ((SECONDS < end)) || return 124
-    sleep 0.2
-  done
-}
-# guest_run <seconds> <command line>: run it in the guest; its exit code, output in GUEST_OUT.
-guest_run() {
-  echo "$2" >&"$CMD_W"
-  guest_collect "$1"
+  guest_wait "$BOOT_SECS" "ping result from the guest" console_has "BRISK-GUEST-PING-"
+  console_has "BRISK-GUEST-PING-OK" || { show_guest; fail "the guest's pings through brisk failed"; }
 }
 
 # counters <port>: rx_frames rx_bytes tx_frames tx_bytes (`--json stats`), tx_segmented and
@@ -231,20 +154,14 @@ check "QEMU guest on a vhost-user port in client mode (QEMU server=on)"
 VM="${PFX}vm"
 SOCK1="$TMPD/vm1.sock"
 bk vhost create 40 socket "$SOCK1" name "$VM" || fail "vhost create"
-# The command channel of boot 1 (as in qemu_tap.sh): read-write opens of the FIFOs never
-# block; a cat copies the guest's answers into guest-cmd.log, which guest_collect polls.
-mkfifo "$TMPD/cmd.in" "$TMPD/cmd.out"
-exec {CMD_W}<>"$TMPD/cmd.in" {CMD_R}<>"$TMPD/cmd.out"
-cat <&"$CMD_R" >"$TMPD/guest-cmd.log" &
-track_pid $!
-GUEST_LINES=0
+guest_cmd_channel
 start_qemu 1 "path=$SOCK1,server=on,wait=off" "pipe:$TMPD/cmd"
-wait_until "$BOOT_SECS" connected "$VM" || { show_guest 1; fail "brisk did not connect to QEMU's socket"; }
+wait_until "$BOOT_SECS" connected "$VM" || { show_guest; fail "brisk did not connect to QEMU's socket"; }
 qp=$(port_json "$VM" queue_pairs)
 say "brisk connected to QEMU: queue_pairs $qp, connects $(port_json "$VM" connects)"
 ((qp >= 1)) || fail "no queue pair set up (queue_pairs $qp)"
-wait_guest 1
-grep -E "BRISK-GUEST|packets transmitted" "$TMPD/console1.log"
+wait_guest
+grep -E "BRISK-GUEST|packets transmitted" "$GUEST_CONSOLE"
 ip netns exec "$NS" ping -c 3 -W 2 "$GUEST_IP" || fail "the namespace cannot ping the guest"
 bk port
 rx=$(stat_of "$VM" rx_frames) tx=$(stat_of "$VM" tx_frames)
@@ -255,8 +172,8 @@ say "brisk counters of $VM: rx $rx tx $tx"
 pass "guest boots, brisk connects and sets up the rings, pings both ways"
 
 check "offloads: TCP both ways between the guest and a namespace, super-frames whole"
-guest_collect 60 || { show_guest 1; fail "the guest's command loop did not come up"; }
-guest_run 30 "ethtool -k eth0" || { show_guest 1; fail "ethtool in the guest failed"; }
+guest_collect 60 || { show_guest; fail "the guest's command loop did not come up"; }
+guest_run 30 "ethtool -k eth0" || { show_guest; fail "ethtool in the guest failed"; }
 grep -q "^tcp-segmentation-offload: on" <<<"$GUEST_OUT" ||
   fail_soft "the guest's eth0 has TSO off: $(grep -E '^(tcp-seg|tx-check)' <<<"$GUEST_OUT" | tr '\n' ' ')"
 caps=$(port_json "$VM" tx_caps)
@@ -275,7 +192,7 @@ ip link del "$VETH"
 ((SOFT_FAILS == 0)) && pass "TSO on in the guest and negotiated; TCP both ways; super-frames crossed brisk whole"
 
 check "the port shows the guest gone after QEMU exits"
-stop_qemu
+stop_guest
 wait_until 10 disconnected "$VM" || fail "$VM still connected after QEMU exited"
 bk port delete "$VM" || fail "port delete $VM"
 pass "disconnected"
@@ -289,14 +206,14 @@ bk vhost create 40 socket "$SOCK2" name "$VM2" server || fail "vhost create (ser
 bk fdb flush "$BR" >/dev/null || true
 ip -n "$NS" neigh flush all
 start_qemu 2 "path=$SOCK2,reconnect=1"
-wait_until "$BOOT_SECS" connected "$VM2" || { show_guest 2; fail "QEMU did not connect to brisk's socket"; }
-wait_guest 2
-grep -E "BRISK-GUEST|packets transmitted" "$TMPD/console2.log"
+wait_until "$BOOT_SECS" connected "$VM2" || { show_guest; fail "QEMU did not connect to brisk's socket"; }
+wait_guest
+grep -E "BRISK-GUEST|packets transmitted" "$GUEST_CONSOLE"
 ip netns exec "$NS" ping -c 2 -W 2 "$GUEST_IP" || fail "the namespace cannot ping the guest (server mode)"
 rx=$(stat_of "$VM2" rx_frames) tx=$(stat_of "$VM2" tx_frames)
 say "brisk counters of $VM2: rx $rx tx $tx"
 ((rx >= 8 && tx >= 8)) || fail "brisk's counters of $VM2 did not move enough (rx $rx, tx $tx; want >= 8 each)"
-stop_qemu
+stop_guest
 wait_until 10 disconnected "$VM2" || fail "$VM2 still connected after QEMU exited"
 bk port delete "$VM2" || fail "port delete $VM2"
 wait_until 5 test ! -e "$SOCK2" || fail "server socket $SOCK2 left behind"

@@ -45,26 +45,15 @@ NS_A="${PFX}-a" NS_B="${PFX}-b" NS_C="${PFX}-c" NS_D="${PFX}-d" NS_E="${PFX}-e"
 IP_A=198.18.12.1 IP_B=198.18.12.2 IP_C=198.18.12.3 IP_E=198.18.12.5 IP_X=198.18.12.9
 H_A="${PFX}a" H_B="${PFX}b" H_C="${PFX}c" H_D="${PFX}d" H_E="${PFX}e"
 
-# veth_to_ns <ns> <host end> <cidr|-> <gro on|off>
-veth_to_ns() {
-  local ns=$1 host=$2 cidr=$3 gro=$4
-  ns_create "$ns"
-  ip link add "$host" type veth peer name "${host}n"
-  ip link set "${host}n" netns "$ns"
-  ip -n "$ns" link set "${host}n" name eth0
-  [[ "$cidr" != - ]] && ip -n "$ns" addr add "$cidr" dev eth0
-  ip netns exec "$ns" ethtool -K eth0 gro "$gro" >/dev/null
-  ip -n "$ns" link set eth0 up
-  ip link set "$host" up
-}
-veth_to_ns "$NS_A" "$H_A" "$IP_A/24" on
-veth_to_ns "$NS_B" "$H_B" "$IP_B/24" on
-veth_to_ns "$NS_C" "$H_C" "$IP_C/24" on
-veth_to_ns "$NS_D" "$H_D" - on
-veth_to_ns "$NS_E" "$H_E" "$IP_E/24" off
+veth_to_ns "$NS_A" "$H_A" "$IP_A/24" gro
+veth_to_ns "$NS_B" "$H_B" "$IP_B/24" gro
+veth_to_ns "$NS_C" "$H_C" "$IP_C/24" gro
+veth_to_ns "$NS_D" "$H_D" - gro
+veth_to_ns "$NS_E" "$H_E" "$IP_E/24"
+ip netns exec "$NS_E" ethtool -K eth0 gro off >/dev/null  # whatever the veth's default
 NS_M="${PFX}-m" NS_T="${PFX}-t" H_M="${PFX}m" H_T="${PFX}t"
-veth_to_ns "$NS_M" "$H_M" - on
-veth_to_ns "$NS_T" "$H_T" - on
+veth_to_ns "$NS_M" "$H_M" - gro
+veth_to_ns "$NS_T" "$H_T" - gro
 
 # stat_json <python expression over d = the `stats` JSON>
 stat_json() { bk --json stats | $PY -c "import json,sys; d = json.load(sys.stdin); print($1)"; }
@@ -79,11 +68,11 @@ attach_all() {
   bk port add "$H_E" vlan 10 driver afxdp >/dev/null || fail "port add $H_E"
 }
 
-iperf_ab() {  # iperf_ab <port>: TCP A -> B for 3 s with default offloads; prints Mbit/s
+iperf_ab() {  # iperf_ab <port>: TCP A -> B for 2 s with default offloads; prints Mbit/s
   ip netns exec "$NS_B" iperf3 -s -1 -B "$IP_B" -p "$1" >"$TMPD/iperf-s-$1" 2>&1 &
   track_pid $!
   sleep 0.5
-  ip netns exec "$NS_A" iperf3 -c "$IP_B" -p "$1" -t 3 -J >"$TMPD/iperf-$1.json" ||
+  ip netns exec "$NS_A" iperf3 -c "$IP_B" -p "$1" -t 2 -J >"$TMPD/iperf-$1.json" ||
     fail "iperf3 $IP_A -> $IP_B failed: $(tail -5 "$TMPD/iperf-$1.json")"
   local bps
   bps=$($PY -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$TMPD/iperf-$1.json")
