@@ -553,6 +553,23 @@ ip addr add $1 dev eth0
 INIT
 }
 
+# guest_init_cmd_loop: the last lines of a guest's /init (printed): the command loop on ttyS1
+# (guest_cmd_channel: one command line in, its output and "BRISK-DONE <rc>" out); the guest
+# then stays up for the host's pings and commands until QEMU is stopped.
+guest_init_cmd_loop() {
+  cat <<'INIT'
+stty -F /dev/ttyS1 raw -echo
+exec 3<>/dev/ttyS1
+echo "BRISK-DONE 0" >&3
+while read -r line <&3; do
+  sh -c "$line" >&3 2>&1 </dev/null
+  echo "BRISK-DONE $?" >&3
+done
+echo "BRISK-GUEST: command loop ended"
+while true; do sleep 10; done
+INIT
+}
+
 # start_guest <name> <memory MiB> <QEMU options...>: boot GUEST_INITRD in the background; the
 # options give its network (-netdev/-device, a memory backend, more -serial ports: the console
 # is ttyS0). Sets QEMU_PID (killed by the cleanup), GUEST_CONSOLE (the serial console's file)

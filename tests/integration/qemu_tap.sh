@@ -51,17 +51,8 @@ TAP="${PFX}q" VETH="${PFX}v" NS="${PFX}-p" KBR="${PFX}kb"
   cat <<EOF
 iperf3 -s -p $GUEST_PORT >/tmp/iperf3-s.log 2>&1 &
 echo "BRISK-GUEST-UP \$(cat /sys/class/net/eth0/address)"
-# The command loop on ttyS1: one command line in, its output and "BRISK-DONE <rc>" out.
-stty -F /dev/ttyS1 raw -echo
-exec 3<>/dev/ttyS1
-echo "BRISK-DONE 0" >&3
-while read -r line <&3; do
-  sh -c "\$line" >&3 2>&1 </dev/null
-  echo "BRISK-DONE \$?" >&3
-done
-echo "BRISK-GUEST: command loop ended"
-while true; do sleep 10; done
 EOF
+  guest_init_cmd_loop
 } >"$TMPD/init"
 guest_image "$TMPD/init" iperf3 ethtool
 

@@ -50,17 +50,8 @@ if grep -q " 5 packets received" /tmp/ping.out; then
 else
   echo "BRISK-GUEST-PING-FAIL"
 fi
-# The command loop on ttyS1: one command line in, its output and "BRISK-DONE <rc>" out. The
-# guest stays up for the host's pings and commands until QEMU is killed.
-stty -F /dev/ttyS1 raw -echo
-exec 3<>/dev/ttyS1
-echo "BRISK-DONE 0" >&3
-while read -r line <&3; do
-  sh -c "\$line" >&3 2>&1 </dev/null
-  echo "BRISK-DONE \$?" >&3
-done
-while true; do sleep 10; done
 EOF
+  guest_init_cmd_loop
 } >"$TMPD/init"
 guest_image "$TMPD/init" iperf3 ethtool
 
