@@ -20,9 +20,9 @@
 // decides them, for both programs:
 //   * the ingress device is a published port with BRISK_FP_IN (accelerated);
 //   * destination MAC unicast, source MAC unicast and nonzero;
-//   * VLAN classification succeeds the way datapath/vlan.hpp does it, without the drops:
-//     access port: untagged only (priority-tagged and tagged frames go up); trunk: a tag with
-//     a carried VID, or untagged with a carried native VLAN;
+//   * VLAN classification succeeds by the rules of brisk_vlan.h (which datapath/vlan.hpp
+//     applies too), without the drops: access port: untagged only (priority-tagged and tagged
+//     frames go up); trunk: a tag with a carried VID, or untagged with a carried native VLAN;
 //   * the source (bridge, VLAN, MAC) is in brisk_fp_fdb ON THE INGRESS PORT (not yet learned
 //     or moved: userspace learns it);
 //   * the destination (bridge, VLAN, MAC) is in brisk_fp_fdb on another accelerated port
@@ -192,9 +192,13 @@ struct {
   __type(value, __u32);
 } brisk_fp_mdsts SEC(".maps");
 
-static __always_inline int carries(const struct brisk_fp_port *p, __u16 vlan) {
-  if (!p->trunk) return p->access_vlan == vlan;
+// Whether a trunk's allowed bitmap holds `vlan` (brisk_vlan.h's `carried`).
+static __always_inline int allowed(const struct brisk_fp_port *p, __u16 vlan) {
   return (p->allowed[(vlan >> 6) & 63] >> (vlan & 63)) & 1;
+}
+
+static __always_inline int carries(const struct brisk_fp_port *p, __u16 vlan) {
+  return brisk_vlan_carries(p->mode, p->access_vlan, vlan, allowed(p, vlan));
 }
 
 static __always_inline __u32 fold(__u32 s) {
@@ -278,24 +282,26 @@ static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struc
   if (eth->h_dest[0] & 1) return -1;     // broadcast / multicast: flood in userspace
   if (eth->h_source[0] & 1) return -1;   // userspace drops it (bad_src_mac)
 
-  // VLAN classification.
+  // VLAN classification (brisk_vlan.h, as datapath/vlan.hpp applies it). Only ports that
+  // strip the outer tag (access, trunk) are published; a priority tag goes up (userspace
+  // strips it). With a nonzero VID, an inner tag only matters on an access port, which
+  // refuses the frame anyway: `inner` is 0 here.
+  if (!brisk_vlan_strips_tag(in->mode)) return -1;
   int tagged = 0;
-  __u16 vlan;
+  __u16 vid = 0;
   __u16 l3proto = eth->h_proto;
   void *l3 = eth + 1;
   if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
     if (data + ETH_HLEN + 4 > end) return -1;
     __u8 *tag = (__u8 *)(eth + 1);
-    vlan = (((__u16)tag[0] & 0x0f) << 8) | tag[1];
+    vid = (((__u16)tag[0] & 0x0f) << 8) | tag[1];
     l3proto = *(__u16 *)(tag + 2);
     l3 = tag + 4;
     tagged = 1;
-    if (vlan == 0 || !in->trunk) return -1;  // priority tags and tags on access ports: userspace
-    if (!carries(in, vlan)) return -1;
-  } else {
-    vlan = in->trunk ? in->native_vlan : in->access_vlan;
-    if (in->trunk && !carries(in, vlan)) return -1;
+    if (vid == 0) return -1;
   }
+  __u16 vlan = brisk_vlan_of(in->mode, in->access_vlan, in->native_vlan, vid);
+  if (brisk_vlan_admit(in->mode, vid, 0, allowed(in, vlan)) != BRISK_VLAN_OK) return -1;
 
   // Source learned on this very port?
   struct brisk_fp_key k = {.bridge = in->bridge, .vlan = vlan};
@@ -312,7 +318,8 @@ static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struc
   struct brisk_fp_port *out = bpf_map_lookup_elem(&brisk_fp_ports, &out_id);
   if (!out || !(out->flags & BRISK_FP_IN) || out->bridge != in->bridge || !carries(out, vlan))
     return -1;
-  if (!out->trunk && l3proto == bpf_htons(ETH_P_8021Q)) return -1;  // a customer tag to pop
+  // A customer tag the output port pops: userspace.
+  if (brisk_vlan_pops_inner(out->mode) && l3proto == bpf_htons(ETH_P_8021Q)) return -1;
 
   h->in = in;
   h->out = out;
@@ -323,8 +330,8 @@ static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struc
   h->vlan = vlan;
   h->l3proto = l3proto;
   h->tagged = tagged;
-  // Egress VLAN: tag unless access or the trunk's native VLAN (PortConf::egress_tag()).
-  h->tag_out = out->trunk && vlan != out->native_vlan;
+  // Egress VLAN: the output port's tag for it (brisk_vlan.h; its VID is the frame's VLAN).
+  h->tag_out = brisk_vlan_egress_tag(out->mode, out->native_vlan, vlan) != 0;
   return 0;
 }
 
@@ -388,7 +395,7 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx, const int generic
 #pragma unroll
     for (int i = 0; i < BRISK_FP_MAX_COPIES; i++) {
       if (i < n) {
-        int tag_d = g->dst_trunk[i] && vlan != g->dst_native[i];
+        int tag_d = brisk_vlan_egress_tag(g->dst_mode[i], g->dst_native[i], vlan) != 0;
         if (tag_d != tag_out) return -1;
       }
     }
@@ -397,6 +404,9 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx, const int generic
     if (!devs) return -1;
   }
   if (tagged && !tag_out) {
+    // The tag is there (fp_lookup checked): said again for the verifier, which may not
+    // connect `tagged` to that check.
+    if (data + ETH_HLEN + 4 > end) return -1;
     __u32 macs[3];
     __builtin_memcpy(macs, data, 12);
     __builtin_memcpy(data + 4, macs, 12);

@@ -3,6 +3,7 @@
  * port flags and the layouts of the fast path's map keys and values. Plain C with the
  * kernel's fixed-width types (<linux/types.h>), included by both; the C++ side checks the
  * sizes below and that the limits agree with its own (kMaxPorts, kMaxMirrors, kMaxFrameLen).
+ * The VLAN rules both sides apply are brisk_vlan.h's.
  *
  * Who writes what (each map's comment in brisk_xdp.c says more): XdpFastpath (control
  * thread) writes ports, FDB entries, mirror pairs, groups and destinations with whole-element
@@ -11,6 +12,8 @@
 #define BRISK_XDP_ABI_H
 
 #include <linux/types.h>
+
+#include "brisk_vlan.h"
 
 /* The entry point every brisk AF_XDP port and the fast path attach: brisk_xdp.c defines the
  * function through BRISK_XDP_PROG, userspace looks it up by BRISK_XDP_PROG_NAME. The same
@@ -65,7 +68,7 @@ struct brisk_fp_port {
   __u32 ifindex;      // the device (redirect target)
   __u32 bridge;       // fast-path bridge id (XdpFastpath's, not the snapshot index)
   __u32 flags;        // BRISK_FP_IN | BRISK_FP_OUT; 0: not accelerated
-  __u16 trunk;        // 0 access, 1 trunk
+  __u16 mode;         // BRISK_VLAN_ACCESS or BRISK_VLAN_TRUNK (brisk_vlan.h)
   __u16 access_vlan;  // access: the port's VLAN
   __u16 native_vlan;  // trunk: VLAN of untagged frames
   __u16 pad[3];
@@ -103,7 +106,7 @@ struct brisk_fp_mgroup {
   __u16 dst_port[BRISK_FP_MAX_COPIES];    // the destinations' PortIds (for brisk_fp_stats)
   __u16 slot[BRISK_FP_MAX_COPIES];        // their mirrors' counter slots (brisk_fp_mstats)
   __u16 dst_native[BRISK_FP_MAX_COPIES];  // trunk destination: its native VLAN
-  __u8 dst_trunk[BRISK_FP_MAX_COPIES];    // 1: a trunk (tags every VLAN but its native one)
+  __u8 dst_mode[BRISK_FP_MAX_COPIES];     // their VLAN modes (brisk_vlan_egress_tag())
 };
 
 /* Per-CPU counters by mirror slot (brisk_fp_mstats). */

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/brisk_vlan.h"
 #include "brisk/types.hpp"
 #include "datapath/capture.hpp"
 #include "datapath/mac_table.hpp"
@@ -34,8 +35,16 @@ namespace brisk {
 //   kDot1qTunnel  QinQ customer port (OVS vlan_mode=dot1q-tunnel): one service VLAN
 //                 (access_vlan) for every frame, whose own 802.1Q tag (the customer tag) is
 //                 kept as payload in both directions
-enum class VlanMode : std::uint8_t { kAccess, kTrunk, kDot1qTunnel };
+// The rules themselves are bpf/brisk_vlan.h's, shared with the XDP fast path: the values are
+// its BRISK_VLAN_* modes.
+enum class VlanMode : std::uint8_t {
+  kAccess = BRISK_VLAN_ACCESS,
+  kTrunk = BRISK_VLAN_TRUNK,
+  kDot1qTunnel = BRISK_VLAN_DOT1Q_TUNNEL
+};
 using VlanSet = std::bitset<kVlanCount>;
+// A mode as bpf/brisk_vlan.h's functions take it.
+constexpr std::uint8_t vlan_mode(VlanMode m) { return static_cast<std::uint8_t>(m); }
 
 struct PortConf {
   Port* port = nullptr;  // nullptr: this id is unused
@@ -58,18 +67,23 @@ struct PortConf {
   Policer* police_in = nullptr;
   Policer* limit_out = nullptr;
 
+  // The trunk's allowed set holds v (bpf/brisk_vlan.h's `carried`; read only for a trunk,
+  // so only a trunk's set is looked at).
+  bool allows(VlanId v) const {
+    return brisk_vlan_uses_allowed(vlan_mode(mode)) && allowed != nullptr && allowed->test(v);
+  }
   bool carries(VlanId v) const {
-    return mode == VlanMode::kTrunk ? allowed->test(v) : access_vlan == v;
+    return brisk_vlan_carries(vlan_mode(mode), access_vlan, v, allows(v));
   }
   // The 802.1Q tag to push when a frame of VLAN v leaves this port (0: none).
   VlanId egress_tag(VlanId v) const {
-    return (mode == VlanMode::kTrunk && v != native_vlan) ? v : 0;
+    return brisk_vlan_egress_tag(vlan_mode(mode), native_vlan, v);
   }
   // Whether a frame that still carries an 802.1Q tag after ingress classification (a
   // customer tag: from a dot1q-tunnel port, or the inner tag of a double-tagged frame from a
   // trunk) leaves this port without it. Access ports emit no 802.1Q header at all, as Open
   // vSwitch's access ports do with other_config:vlan-limit=2 (datapath/vlan.hpp).
-  bool pops_inner_tag() const { return mode == VlanMode::kAccess; }
+  bool pops_inner_tag() const { return brisk_vlan_pops_inner(vlan_mode(mode)) != 0; }
 };
 
 // One mirror (`tap mirror`) or capture (`capture pcap`) of a bridge; see datapath/mirror.hpp.

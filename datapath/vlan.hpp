@@ -65,19 +65,14 @@ inline Drop vlan_ingress(Frame* f, const PortConf& pc) noexcept {
     inner = d[16] == 0x81 && d[17] == 0x00;
     if (inner && f->len < kEthHeaderLen + 8) return Drop::kRunt;
   }
-  if (pc.mode == VlanMode::kAccess) {
-    // A priority tag around a tagged frame is a tagged frame too.
-    if (vid != 0 || inner) return Drop::kTaggedOnAccess;
-    f->vlan = pc.access_vlan;
-  } else if (pc.mode == VlanMode::kTrunk) {
-    VlanId v = vid != 0 ? vid : pc.native_vlan;
-    if (!pc.allowed->test(v)) return Drop::kVlanNotAllowed;
-    f->vlan = v;
-  } else {  // dot1q-tunnel
-    f->vlan = pc.access_vlan;  // the customer tag, if any, stays
-    return Drop::kCount;
-  }
-  if (tagged) {
+  // The rules: bpf/brisk_vlan.h (the XDP fast path applies them too).
+  const std::uint8_t mode = vlan_mode(pc.mode);
+  const VlanId v = brisk_vlan_of(mode, pc.access_vlan, pc.native_vlan, vid);
+  const int verdict = brisk_vlan_admit(mode, vid, inner, pc.allows(v));
+  if (verdict == BRISK_VLAN_TAGGED_ON_ACCESS) return Drop::kTaggedOnAccess;
+  if (verdict != BRISK_VLAN_OK) return Drop::kVlanNotAllowed;
+  f->vlan = v;
+  if (tagged && brisk_vlan_strips_tag(mode)) {  // a dot1q-tunnel port keeps the customer's tag
     // Strip the tag: move destination + source MAC over it.
     std::uint8_t macs[12];
     __builtin_memcpy(macs, d, 12);

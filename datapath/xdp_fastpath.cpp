@@ -271,7 +271,7 @@ void XdpFastpath::write_port(PortId id, const FastpathPortConf& c, bool egress) 
       c.accelerated
           ? (kFpIn | (egress ? kFpOut : 0) | (c.mirrored ? kFpMirror : 0) | (c.skb ? kFpSkb : 0))
           : 0;
-  v.trunk = c.trunk ? 1 : 0;
+  v.mode = c.trunk ? BRISK_VLAN_TRUNK : BRISK_VLAN_ACCESS;
   v.access_vlan = c.access_vlan;
   v.native_vlan = c.native_vlan;
   std::memcpy(v.allowed, c.allowed.data(), sizeof(v.allowed));
@@ -532,7 +532,7 @@ void XdpFastpath::apply_mirrors() {
             }
             g.dst_port[g.ncopies] = m.dst;
             g.slot[g.ncopies] = m.slot;
-            g.dst_trunk[g.ncopies] = m.dst_trunk ? 1 : 0;
+            g.dst_mode[g.ncopies] = m.dst_trunk ? BRISK_VLAN_TRUNK : BRISK_VLAN_ACCESS;
             g.dst_native[g.ncopies] = m.dst_native;
             ++g.ncopies;
             devs.push_back(static_cast<std::uint32_t>(m.dst_ifindex));
