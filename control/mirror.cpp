@@ -126,10 +126,14 @@ void Switch::prune_mirrors() {
   mirrors_ = std::move(keep);
 }
 
+PortId Switch::mirror_src(const MirrorModel& m) const {
+  return m.src.empty() ? kInvalidPort : ports_.at(m.src).id;
+}
+
 void Switch::build_mirrors(Snapshot& s, const std::map<std::string, std::uint16_t>& bidx) const {
   for (const auto& m : mirrors_) {
     MirrorConf mc;
-    mc.src = m.src.empty() ? kInvalidPort : ports_.at(m.src).id;
+    mc.src = mirror_src(m);
     mc.slot = m.slot;
     if (m.capture) {
       mc.capture = m.capture.get();

@@ -320,6 +320,8 @@ class Switch {
   bool fastpath_skb(const PortModel& p) const;  // control/switch_fastpath.cpp
   bool is_mirror_dst(const std::string& port) const;
   bool is_mirror_src(const std::string& port) const;
+  // The PortId of a mirror's source (kInvalidPort: bridge-wide); after prune_mirrors().
+  PortId mirror_src(const MirrorModel& m) const;
   std::optional<std::uint16_t> alloc_mirror_slot();
   void prune_mirrors();  // drop mirrors whose ports are gone
   void build_mirrors(Snapshot& s, const std::map<std::string, std::uint16_t>& bidx) const;

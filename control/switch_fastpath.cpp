@@ -9,6 +9,7 @@
 
 #include "control/switch.hpp"
 #include "datapath/afxdp_port.hpp"
+#include "datapath/mirror.hpp"
 
 namespace brisk {
 
@@ -47,7 +48,7 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
     if (m.dst == p.name) return false;
     // A mirror of some VLANs only (select_vlan) is made in userspace: the program's copies
     // select by port.
-    if ((m.capture || m.vlans || !fp_->mirrors_supported()) && (m.src.empty() || m.src == p.name))
+    if ((m.capture || m.vlans || !fp_->mirrors_supported()) && mirror_covers(mirror_src(m), p.id))
       return false;
   }
   auto b = bridges_.find(p.bridge);
@@ -68,7 +69,7 @@ bool Switch::fastpath_skb(const PortModel& p) const {
 // Frames entering or leaving `p` are copied by a port mirror.
 bool Switch::fastpath_mirrored(const PortModel& p) const {
   for (const MirrorModel& m : mirrors_)
-    if (!m.capture && !m.vlans && m.bridge == p.bridge && (m.src.empty() || m.src == p.name))
+    if (!m.capture && !m.vlans && m.bridge == p.bridge && mirror_covers(mirror_src(m), p.id))
       return true;
   return false;
 }
@@ -89,7 +90,7 @@ void Switch::sync_fastpath() {
     const PortModel& d = ports_.at(m.dst);
     FastpathMirror f;
     f.bridge = fp_->bridge_id(m.bridge);
-    f.src = m.src.empty() ? kInvalidPort : ports_.at(m.src).id;
+    f.src = mirror_src(m);
     f.dst = d.id;
     const auto* x = dynamic_cast<const AfXdpPort*>(d.port.get());
     // A destination whose qdisc must see its copies gets them from userspace.

@@ -68,7 +68,8 @@ void mirror_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& br
   BatchClock clock;
   for (const MirrorConf& m : br.mirrors) {
     const PortConf* tagger = m.tag_as != kInvalidPort ? &snap.ports[m.tag_as] : nullptr;
-    const bool ingress = m.src == in || m.src == kInvalidPort;
+    // Entering `in` (mirror_covers), else leaving m.src: the frames queued for it.
+    const bool ingress = mirror_covers(m.src, in);
     std::uint32_t copies = w.n;
     const TxItem* items = nullptr;
     if (!ingress) items = ctx.tx.queued(m.src, copies);

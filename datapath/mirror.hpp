@@ -14,10 +14,11 @@
 // once, and a destination port (which serves exactly one mirror) gets at most kBatchSize items
 // per batch, as TxQueues requires.
 //
-// The XDP fast path copies the frames it forwards itself (but for mirrors with `vlans`, whose
-// sources it leaves to userspace), with the same selection and the same bytes
-// (datapath/xdp_fastpath.hpp, "Mirrors"; a change here must be made there too); what it cannot copy
-// identically it sends up to this stage.
+// mirror_covers() and mirror_selects() below are that selection, written once: this stage,
+// the XDP fast path's mirror pairs (datapath/xdp_fastpath.hpp, "Mirrors": it copies the frames
+// it forwards itself, with the same bytes, but for mirrors with `vlans`, whose sources it
+// leaves to userspace, and sends up to this stage what it cannot copy identically) and the
+// Switch's choice of mirrored fast-path ports all apply them.
 //
 // Copies to a port are TxItem references to the same frame buffer (no memcpy), with the
 // destination's egress tag for the frame's VLAN. Copies to a capture are memcpy'd (up to the
@@ -31,6 +32,19 @@
 namespace brisk {
 
 struct WorkerContext;
+
+// A mirror whose source is `src` copies frames of `port`: every frame entering it, and when
+// src is the port itself every frame leaving it too (src == kInvalidPort: bridge-wide, every
+// frame entering any port of the bridge).
+constexpr bool mirror_covers(PortId src, PortId port) noexcept {
+  return src == kInvalidPort || src == port;
+}
+
+// Whether a mirror whose source is `src` copies a frame that enters `in` and leaves `out`.
+// A frame never both enters and leaves the same port, so the mirror copies it once.
+constexpr bool mirror_selects(PortId src, PortId in, PortId out) noexcept {
+  return mirror_covers(src, in) || src == out;
+}
 
 void mirror_stage(WorkerContext& ctx, const Snapshot& snap, const BridgeConf& br, PortId in,
                   const BatchWork& w) noexcept;

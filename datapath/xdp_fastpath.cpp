@@ -21,6 +21,7 @@
 #include "bpf/brisk_xdp_abi.h"
 #include "datapath/afxdp_port.hpp"
 #include "datapath/frame.hpp"
+#include "datapath/mirror.hpp"
 
 namespace brisk {
 
@@ -515,7 +516,7 @@ void XdpFastpath::apply_mirrors() {
       for (const FastpathMirror& m : mirrors_) {
         if (m.bridge != b || (m.dst_ifindex > 0 && dst_ready(m.dst_ifindex))) continue;
         for (PortId id : ps)
-          if (m.src == kInvalidPort || m.src == id) ports_[id].held = true;
+          if (mirror_covers(m.src, id)) ports_[id].held = true;
       }
       for (PortId in : ps) {
         for (PortId out : ps) {
@@ -525,7 +526,7 @@ void XdpFastpath::apply_mirrors() {
           std::uint32_t max_len = kFpMaxFrame;
           bool ok = true;
           for (const FastpathMirror& m : mirrors_) {
-            if (m.bridge != b || !(m.src == kInvalidPort || m.src == in || m.src == out)) continue;
+            if (m.bridge != b || !mirror_selects(m.src, in, out)) continue;
             if (g.ncopies == kFpMaxCopies) {
               ok = false;
               break;

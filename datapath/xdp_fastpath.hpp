@@ -62,9 +62,10 @@
 // device; groups are interned by device set, so pairs share them) and the copies' counter
 // slots, destination ports and egress tagging. bpf_redirect_map(group, 0, BPF_F_BROADCAST)
 // sends one frame to every device (the kernel clones it for all but the last:
-// dev_map_enqueue_multi in kernel/bpf/devmap.c). Selection is mirror_stage's: mirrors whose
-// source is in or out, plus bridge-wide mirrors (frames entering any port: every fast-path
-// frame); each copies a frame once.
+// dev_map_enqueue_multi in kernel/bpf/devmap.c). Selection is mirror_stage's, the same function
+// (mirror_selects() of datapath/mirror.hpp): mirrors whose source is in or out, plus
+// bridge-wide mirrors (frames entering any port: every fast-path frame); each copies a frame
+// once.
 // * Identical bytes go to every device, so the program takes a group only when every
 //   destination's egress tag decision for the frame's VLAN equals the out port's (access
 //   destination: untagged; trunk: tagged unless its native VLAN), and the frame fits every

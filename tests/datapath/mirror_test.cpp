@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "datapath/mirror.hpp"
 #include "support/frame_builder.hpp"
 #include "support/harness.hpp"
 
@@ -17,6 +18,17 @@ constexpr const char* kA = "02:00:00:00:00:0a";
 constexpr const char* kB = "02:00:00:00:00:0b";
 constexpr const char* kM = "02:00:00:00:00:0e";
 constexpr const char* kBcast = "ff:ff:ff:ff:ff:ff";
+
+// The selection rule the mirror stage and the XDP fast path's pairs share.
+TEST(MirrorSelection, SourceIsInOrOutBridgeWideIsEveryIngress) {
+  EXPECT_TRUE(mirror_covers(kInvalidPort, 3)) << "bridge-wide: every port's frames";
+  EXPECT_TRUE(mirror_covers(3, 3));
+  EXPECT_FALSE(mirror_covers(3, 4));
+  EXPECT_TRUE(mirror_selects(3, 3, 4)) << "entering the source";
+  EXPECT_TRUE(mirror_selects(4, 3, 4)) << "leaving the source";
+  EXPECT_FALSE(mirror_selects(5, 3, 4)) << "not touching the source";
+  EXPECT_TRUE(mirror_selects(kInvalidPort, 3, 4));
+}
 
 class MirrorTest : public ::testing::Test {
  protected:
