@@ -95,7 +95,7 @@ void Switch::sync_fastpath() {
     const auto* x = dynamic_cast<const AfXdpPort*>(d.port.get());
     // A destination whose qdisc must see its copies gets them from userspace.
     f.dst_ifindex = x != nullptr && !d.qdisc.present() ? x->ifindex() : 0;
-    f.dst_trunk = d.mode == VlanMode::kTrunk;
+    f.dst_mode = vlan_mode(d.mode);
     f.dst_native = d.native;
     f.slot = m.slot;
     fm.push_back(f);

@@ -65,7 +65,10 @@
 // dev_map_enqueue_multi in kernel/bpf/devmap.c). Selection is mirror_stage's, the same function
 // (mirror_selects() of datapath/mirror.hpp): mirrors whose source is in or out, plus
 // bridge-wide mirrors (frames entering any port: every fast-path frame); each copies a frame
-// once.
+// once. Which pairs exist, with which devices and values, and which ports are held in
+// userspace is a pure plan (plan_mirrors(), datapath/xdp_mirror_plan.hpp, with its rules);
+// apply_mirrors() computes it and publishes it (publish_mirrors(): the map writes in the
+// order below).
 // * Identical bytes go to every device, so the program takes a group only when every
 //   destination's egress tag decision for the frame's VLAN equals the out port's (access
 //   destination: untagged; trunk: tagged unless its native VLAN), and the frame fits every
@@ -149,6 +152,7 @@
 #include "brisk/types.hpp"
 #include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
+#include "datapath/xdp_mirror_plan.hpp"
 
 struct bpf_object;
 struct bpf_link;
@@ -181,19 +185,6 @@ struct FastpathCounters {
   // Frames the tc program found longer than the output device's MTU (struct
   // brisk_fp_counters), charged to the ingress port as Drop::kOversize.
   std::uint64_t oversize = 0;
-};
-
-// A port mirror as the fast path sees it (captures never reach the fast path).
-struct FastpathMirror {
-  std::uint32_t bridge = 0;   // XdpFastpath::bridge_id()
-  PortId src = kInvalidPort;  // kInvalidPort: every frame entering a port of the bridge
-  PortId dst = kInvalidPort;
-  int dst_ifindex = 0;        // 0: copies stay in userspace (not an AF_XDP device, or a
-                              // device with a qdisc that must see them)
-  bool dst_trunk = false;     // the destination's egress tagging (PortConf::egress_tag())
-  VlanId dst_native = 0;
-  std::uint16_t slot = 0;     // WorkerCounters::mirror[slot]; also brisk_fp_mstats
-  friend bool operator==(const FastpathMirror&, const FastpathMirror&) = default;
 };
 
 // A mirror's copies made by the fast path: mirrored = sent + dropped once the devices'
@@ -270,7 +261,6 @@ class XdpFastpath {
     bool egress = false;
     bool held = false;  // mirrored, but a copy cannot be made in the kernel: all frames go up
   };
-  struct PairValue;  // struct brisk_fp_mgroup
   struct Group {
     std::uint32_t index = 0;
     int fd = -1;
@@ -293,6 +283,10 @@ class XdpFastpath {
   void attach_tracepoint(const std::string& path);
   bool count_transmits(bool on);
   void apply_mirrors();
+  void publish_mirrors(MirrorPlan& plan);
+  const Group* group_for(const std::vector<std::uint32_t>& devs);
+  std::set<std::vector<std::uint32_t>> publish_pairs(MirrorPlan& plan);
+  void settle_left_slots(bool waited);
   bool dst_ready(int ifindex);
   bool takes_redirects(int ifindex);
   bool wait_for_programs();
