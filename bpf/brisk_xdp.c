@@ -67,7 +67,8 @@
 //   * the entry points are SEC("xdp.frags") BRISK_XDP_PROG (brisk_xdp_rx, native mode) and
 //     SEC("xdp") BRISK_XDP_GENERIC_PROG (the same without frags, generic mode), and
 //     SEC("tc") BRISK_TC_PROG (brisk_tc_rx), which userspace looks up by their *_NAME;
-//     brisk_devmap_xmit (BTF raw tracepoint) is loaded and attached by XdpFastpath only;
+//     BRISK_DEVMAP_PROG (brisk_devmap_xmit, BTF raw tracepoint) is loaded and attached by
+//     XdpFastpath only; all loading and attaching is datapath/xdp_loader.hpp's;
 //   * anything the fast path does not handle ends in the XSKMAP redirect (or, too long for a
 //     chunk, in brisk_oversize).
 //
@@ -549,9 +550,11 @@ struct net_device {
   possible_net_t nd_net;
 } __attribute__((preserve_access_index));
 
+// BPF_PROG through one more macro, so that its name argument is expanded first.
+#define BRISK_BPF_PROG(name, ...) BPF_PROG(name, __VA_ARGS__)
 SEC("tp_btf/xdp_devmap_xmit")
-int BPF_PROG(brisk_devmap_xmit, const struct net_device *from_dev, const struct net_device *to_dev,
-             int sent, int drops, int err) {
+int BRISK_BPF_PROG(BRISK_DEVMAP_PROG, const struct net_device *from_dev,
+                   const struct net_device *to_dev, int sent, int drops, int err) {
   // Direct loads: a tp_btf argument is a trusted BTF pointer, and the verifier turns these
   // into fault-safe loads; BPF_CORE_READ would call bpf_probe_read_kernel() once per field.
   struct brisk_fp_dkey k = {

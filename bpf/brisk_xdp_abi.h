@@ -22,11 +22,15 @@
 #define BRISK_XDP_PROG brisk_xdp_rx
 #define BRISK_XDP_GENERIC_PROG brisk_xdp_rx_skb  // the same, for generic mode (no frags)
 #define BRISK_TC_PROG brisk_tc_rx
+// The fast path's mirror transmit counter (SEC("tp_btf/xdp_devmap_xmit")), loaded by
+// XdpFastpath only.
+#define BRISK_DEVMAP_PROG brisk_devmap_xmit
 #define BRISK_XDP_STR_(x) #x
 #define BRISK_XDP_STR(x) BRISK_XDP_STR_(x)
 #define BRISK_XDP_PROG_NAME BRISK_XDP_STR(BRISK_XDP_PROG)
 #define BRISK_XDP_GENERIC_PROG_NAME BRISK_XDP_STR(BRISK_XDP_GENERIC_PROG)
 #define BRISK_TC_PROG_NAME BRISK_XDP_STR(BRISK_TC_PROG)
+#define BRISK_DEVMAP_PROG_NAME BRISK_XDP_STR(BRISK_DEVMAP_PROG)
 
 #define BRISK_FP_MAX_PORTS 1024   // kMaxPorts
 #define BRISK_FP_MAX_FRAME 1920   // kMaxFrameLen: longer frames go up (userspace drops them)

@@ -5,10 +5,6 @@
 #include <sys/file.h>
 #include <syslog.h>
 #include <unistd.h>
-// libbpf: only for detach_stale_brisk_xdp().
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <linux/if_link.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,8 +14,6 @@
 
 #include "control/state_file.hpp"
 #include "control/validate.hpp"
-
-#include "bpf/brisk_xdp_abi.h"
 
 namespace brisk {
 
@@ -264,34 +258,6 @@ std::optional<Reply> StateStore::command(Switch& sw, const std::vector<std::stri
     return Reply::okay("forgot " + std::to_string(before - pending_.size()) + " entries");
   }
   return Reply::error("usage: state | state retry | state forget <key|all>");
-}
-
-bool detach_stale_brisk_xdp(const std::string& ifname) {
-  int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
-  if (ifindex == 0) return false;
-  bool detached = false;
-  for (int mode : {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE}) {
-    __u32 id = 0;
-    if (bpf_xdp_query_id(ifindex, mode, &id) != 0 || id == 0) continue;
-    int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) continue;
-    bpf_prog_info info{};
-    __u32 len = sizeof(info);
-    // The kernel keeps the first BPF_OBJ_NAME_LEN - 1 characters of a program's name.
-    auto named = [&info](const char* name) {
-      return std::strncmp(info.name, name, sizeof(info.name) - 1) == 0;
-    };
-    bool ours = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-                (named(BRISK_XDP_PROG_NAME) || named(BRISK_XDP_GENERIC_PROG_NAME));
-    if (ours) {
-      bpf_xdp_attach_opts o{};
-      o.sz = sizeof(o);
-      o.old_prog_fd = fd;
-      if (bpf_xdp_detach(ifindex, mode | XDP_FLAGS_REPLACE, &o) == 0) detached = true;
-    }
-    ::close(fd);
-  }
-  return detached;
 }
 
 }  // namespace brisk

@@ -179,9 +179,4 @@ class StateStore {
   std::size_t writes_ = 0;
 };
 
-// An XDP program of brisk's left attached to `ifname` by a briskd that died (kill -9): it is
-// detached so the replayed AF_XDP port can attach again. Programs that are not brisk's are
-// never touched. Returns true when one was detached.
-bool detach_stale_brisk_xdp(const std::string& ifname);
-
 }  // namespace brisk

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "control/state.hpp"
+#include "datapath/xdp_loader.hpp"
 
 namespace brisk {
 

@@ -145,7 +145,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
       if (spec.driver == "dpdk") return std::make_shared<DpdkPort>(spec.devargs);
       if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
       AfXdpOptions o;
-      o.fastpath = fp_.get();
+      o.fastpath_maps = fp_ ? &fp_->shared_maps() : nullptr;
       o.umems = umems_.get();
       o.worker = spec.worker;
       o.xdp_mode = opts_.afxdp_xdp;

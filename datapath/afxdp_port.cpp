@@ -23,7 +23,7 @@
 #include "datapath/csum.hpp"
 #include "datapath/offload.hpp"
 #include "datapath/umem_pool.hpp"
-#include "datapath/xdp_fastpath.hpp"
+#include "datapath/xdp_loader.hpp"
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
@@ -46,7 +46,6 @@ namespace brisk {
 
 namespace {
 
-constexpr const char* kProgName = BRISK_XDP_PROG_NAME;
 constexpr const char* kXskMapName = "brisk_xsks";
 constexpr const char* kOversizeMapName = "brisk_oversize";
 // The program drops what does not fit a chunk after the kernel's XDP headroom (256 bytes).
@@ -128,17 +127,13 @@ struct AfXdpPort::Xsk {
   bool bound = false;  // holds a live slot of `owner`
   RingMap m_rx, m_tx, m_fill, m_comp;
   std::uint32_t rx_size = 0, tx_size = 0, fill_size = 0, comp_size = 0;
-  bpf_object* obj = nullptr;
-  int prog_fd = -1;
+  std::unique_ptr<XdpObject> obj;  // datapath/xdp_loader.hpp
   int map_fd = -1;
   RingMap m_oversize;  // brisk_oversize (bpf/brisk_xdp.c), read only
   const volatile std::uint64_t* kernel_oversize = nullptr;
-  std::uint32_t attach_flags = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE once attached
-  bool attached = false;
-  bpf_program* tc_prog = nullptr;  // loaded with the fast path: attached at clsact ingress
-  bool tc_attached = false;
-  bool tc_made_qdisc = false;  // the clsact qdisc is brisk's: removed with the program
-  std::uint32_t tc_handle = 0, tc_priority = 0;
+  XdpAttachment xdp;
+  int tc_prog_fd = -1;  // loaded with the fast path: attached at clsact ingress
+  TcAttachment tc;
 
   void close_socket() noexcept {
     // Unmap first: a mapping holds a reference to the socket, and the close must release it.
@@ -230,8 +225,6 @@ int open_socket(AfXdpPort::Xsk& x, int ifindex, std::uint32_t queue_id, UmemPool
 
 }  // namespace
 
-std::string AfXdpPort::default_bpf_object() { return find_bpf_object(kXdpObject); }
-
 AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
     : Port(ifname, PortKind::kSystem), x_(std::make_unique<Xsk>()), queue_id_(opts.queue_id) {
   // One buffer per frame (a UMEM chunk / an mbuf): longer frames are dropped as oversize.
@@ -246,91 +239,33 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 
   Xsk& x = *x_;
   try {
-    // 1. The XDP program, loaded but not attached yet.
-    std::string path = opts.bpf_object;
-    if (path.empty()) {
-      BpfObjectSearch found = search_bpf_object(kXdpObject);
-      if (!found.found()) fail(ENOENT, "AF_XDP port " + ifname + ": " + found.error());
-      path = found.path;
-    }
-    if (::access(path.c_str(), R_OK) != 0)
-      fail(errno, "AF_XDP port " + ifname + ": cannot read XDP object " + path);
-    errno = 0;
-    x.obj = bpf_object__open_file(path.c_str(), nullptr);
-    if (x.obj == nullptr) fail(err_of(-1), "AF_XDP port " + ifname + ": open XDP object " + path);
-    bpf_map* map = bpf_object__find_map_by_name(x.obj, kXskMapName);
-    bpf_program* prog = bpf_object__find_program_by_name(x.obj, kProgName);
-    if (map == nullptr || prog == nullptr)
-      fail(ENOENT, "AF_XDP port " + ifname + ": " + path + " lacks map " + kXskMapName +
-                       " or program " + kProgName);
-    // The mirror transmit counter is XdpFastpath's (bpf/brisk_xdp.c), never a port's; the tc
-    // program only serves the fast path.
-    if (bpf_program* tp = bpf_object__find_program_by_name(x.obj, "brisk_devmap_xmit"))
-      bpf_program__set_autoload(tp, false);
-    x.tc_prog = bpf_object__find_program_by_name(x.obj, BRISK_TC_PROG_NAME);
-    if (x.tc_prog != nullptr && opts.fastpath == nullptr) {
-      bpf_program__set_autoload(x.tc_prog, false);
-      x.tc_prog = nullptr;
-    }
+    // 1. The XDP program (and, with the fast path, the tc program), loaded but not attached
+    // yet; with the fast path it uses the shared maps.
+    const std::string who = "AF_XDP port " + ifname;
+    x.obj = std::make_unique<XdpObject>(xdp_object_path(opts.bpf_object, who), who);
+    bpf_map* map = bpf_object__find_map_by_name(x.obj->get(), kXskMapName);
+    if (map == nullptr) fail(ENOENT, who + ": " + x.obj->path() + " lacks map " + kXskMapName);
+    XdpPrograms programs;
+    programs.tc = opts.fastpath_maps != nullptr;
+    x.obj->prepare(programs, opts.fastpath_maps);
     if (opts.queue_id >= bpf_map__max_entries(map)) {
       int rc = bpf_map__set_max_entries(map, opts.queue_id + 1);
-      if (rc != 0) fail(err_of(rc), "AF_XDP port " + ifname + ": resize " + kXskMapName);
+      if (rc != 0) fail(err_of(rc), who + ": resize " + kXskMapName);
     }
-    if (opts.fastpath != nullptr) {
-      if (int rc = opts.fastpath->reuse_maps(x.obj); rc != 0)
-        fail(err_of(rc), "AF_XDP port " + ifname + ": reuse the XDP fast path's maps");
-    }
-    errno = 0;
-    if (int rc = bpf_object__load(x.obj); rc != 0)
-      fail(err_of(rc), "AF_XDP port " + ifname + ": load XDP program from " + path);
-    x.prog_fd = bpf_program__fd(prog);
+    x.obj->load();
     x.map_fd = bpf_map__fd(map);
+    if (programs.tc) x.tc_prog_fd = x.obj->program_fd(BRISK_TC_PROG_NAME);
     // Frames the program drops as too long for a chunk (an older object has no such map).
-    if (bpf_map* m = bpf_object__find_map_by_name(x.obj, kOversizeMapName)) {
+    if (int fd = x.obj->map_fd(kOversizeMapName); fd >= 0) {
       x.m_oversize.len = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-      x.m_oversize.addr =
-          ::mmap(nullptr, x.m_oversize.len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+      x.m_oversize.addr = ::mmap(nullptr, x.m_oversize.len, PROT_READ, MAP_SHARED, fd, 0);
       if (x.m_oversize.addr != MAP_FAILED)
         x.kernel_oversize = static_cast<const volatile std::uint64_t*>(x.m_oversize.addr);
     }
 
-    // 2. Attach: native first, then generic. Never replace someone else's program.
-    using XdpMode = AfXdpOptions::XdpMode;
-    XdpMode mode = opts.xdp_mode;
-    if (mode == XdpMode::kAuto && device_driver(ifname) == "veth") mode = XdpMode::kGeneric;
-    int native_err = 0;
-    if (mode != XdpMode::kGeneric) {
-      int rc = bpf_xdp_attach(ifindex_, x.prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
-                              nullptr);
-      if (rc == 0) {
-        x.attach_flags = XDP_FLAGS_DRV_MODE;
-        x.attached = true;
-      } else {
-        native_err = err_of(rc);
-      }
-    }
-    if (native_err == EBUSY || native_err == EEXIST)
-      fail(EBUSY, "AF_XDP port " + ifname + ": the device already has an XDP program attached");
-    if (!x.attached && mode == XdpMode::kNative)
-      fail(native_err, "AF_XDP port " + ifname + ": native XDP attach");
-    if (!x.attached) {
-      // The generic entry point (no frags: see bpf/brisk_xdp.c); an older object has only one.
-      if (bpf_program* g = bpf_object__find_program_by_name(x.obj, BRISK_XDP_GENERIC_PROG_NAME))
-        x.prog_fd = bpf_program__fd(g);
-      int rc = bpf_xdp_attach(ifindex_, x.prog_fd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
-                              nullptr);
-      if (rc != 0) {
-        int e = err_of(rc);
-        if (e == EBUSY || e == EEXIST)
-          fail(EBUSY, "AF_XDP port " + ifname + ": the device already has an XDP program attached");
-        fail(e, "AF_XDP port " + ifname + ": XDP attach (native: " +
-                    std::string(native_err != 0 ? std::strerror(native_err) : "not tried") +
-                    "; generic)");
-      }
-      x.attach_flags = XDP_FLAGS_SKB_MODE;
-      x.attached = true;
-    }
-    const bool native = x.attach_flags == XDP_FLAGS_DRV_MODE;
+    // 2. Attach (xdp_attach(): native or generic by opts.xdp_mode).
+    x.xdp = xdp_attach(*x.obj, ifname, ifindex_, opts.xdp_mode, who);
+    const bool native = x.xdp.native();
 
     // 3. UMEM and socket (see the header for the order of attempts).
     const bool zc_wanted = native && opts.zero_copy;
@@ -416,11 +351,10 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 
     // 5. Publish the socket to the program: from now on the queue's frames reach brisk. A
     // multi-buffer socket takes what a big frame holds (the program's limit, before).
-    if (bpf_map* m = bpf_object__find_map_by_name(x.obj, kOversizeMapName);
-        m != nullptr && pool.multi_buffer()) {
+    if (int fd = x.obj->map_fd(kOversizeMapName); fd >= 0 && pool.multi_buffer()) {
       const std::uint32_t k = BRISK_XSK_OVERSIZE_LIMIT;
       const std::uint64_t limit = kMaxBigFrameLen;
-      if (int rc = bpf_map_update_elem(bpf_map__fd(m), &k, &limit, 0); rc != 0)
+      if (int rc = bpf_map_update_elem(fd, &k, &limit, 0); rc != 0)
         fail(err_of(rc), "AF_XDP port " + ifname + ": set the frame limit in " + kOversizeMapName);
     }
     const std::uint32_t key = opts.queue_id;
@@ -429,7 +363,7 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 
     // 6. The fast path's tc half. The XDP program passes frames to it only once userspace
     // has published BRISK_FP_SKB for the port, which it does only when this succeeded.
-    if (x.tc_prog != nullptr) attach_tc();
+    if (x.tc_prog_fd >= 0) x.tc = tc_attach(ifindex_, x.tc_prog_fd);
   } catch (...) {
     close_all();
     throw;
@@ -438,75 +372,21 @@ AfXdpPort::AfXdpPort(const std::string& ifname, const AfXdpOptions& opts)
 
 AfXdpPort::~AfXdpPort() { close_all(); }
 
-// Attaches the loaded tc program at the device's clsact ingress, creating the clsact qdisc if
-// the device has none. Failure leaves the port without the tc half (tc_attached() false).
-void AfXdpPort::attach_tc() noexcept {
-  Xsk& x = *x_;
-  bpf_tc_hook hook{};
-  hook.sz = sizeof(hook);
-  hook.ifindex = ifindex_;
-  hook.attach_point = BPF_TC_INGRESS;
-  const int made = bpf_tc_hook_create(&hook);  // -EEXIST: a clsact qdisc is there already
-  if (made != 0 && made != -EEXIST) return;
-  bpf_tc_opts o{};
-  o.sz = sizeof(o);
-  o.prog_fd = bpf_program__fd(x.tc_prog);
-  if (bpf_tc_attach(&hook, &o) != 0) {
-    if (made == 0) {
-      hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-      bpf_tc_hook_destroy(&hook);
-    }
-    return;
-  }
-  x.tc_handle = o.handle;
-  x.tc_priority = o.priority;
-  x.tc_made_qdisc = made == 0;
-  x.tc_attached = true;
-}
-
-void AfXdpPort::detach_tc() noexcept {
-  Xsk& x = *x_;
-  if (!x.tc_attached) return;
-  bpf_tc_hook hook{};
-  hook.sz = sizeof(hook);
-  hook.ifindex = ifindex_;
-  hook.attach_point = BPF_TC_INGRESS;
-  bpf_tc_opts o{};
-  o.sz = sizeof(o);
-  o.handle = x.tc_handle;
-  o.priority = x.tc_priority;
-  bpf_tc_detach(&hook, &o);  // fails harmlessly when the device is gone
-  if (x.tc_made_qdisc) {
-    hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-    bpf_tc_hook_destroy(&hook);
-  }
-  x.tc_attached = false;
-}
-
-bool AfXdpPort::tc_attached() const { return x_->tc_attached; }
+bool AfXdpPort::tc_attached() const { return x_->tc.attached; }
 
 void AfXdpPort::close_all() noexcept {
   if (qdisc_fd_ >= 0) ::close(qdisc_fd_);
   qdisc_fd_ = -1;
   if (!x_) return;
   Xsk& x = *x_;
-  detach_tc();
+  tc_detach(x.tc);
   x.close_socket();                           // also leaves the XSKMAP
   if (x.bound) x.owner->retire_slot(x.slot);  // its chunks come back after the retire delay
   x.bound = false;
-  if (x.attached) {
-    // Only if our program is still the one attached (XDP_FLAGS_REPLACE with old_prog_fd). Fails
-    // harmlessly when the device is gone.
-    bpf_xdp_attach_opts o{};
-    o.sz = sizeof(o);
-    o.old_prog_fd = x.prog_fd;
-    bpf_xdp_detach(ifindex_, x.attach_flags | XDP_FLAGS_REPLACE, &o);
-    x.attached = false;
-  }
+  xdp_detach(x.xdp);  // only if our program is still the one attached
   x.kernel_oversize = nullptr;
   x.m_oversize.unmap();
-  if (x.obj != nullptr) bpf_object__close(x.obj);  // closes the program and map fds
-  x.obj = nullptr;
+  x.obj.reset();  // closes the program and map fds
   x.pool = nullptr;
   x.owner.reset();  // the last member frees the UMEM
 }

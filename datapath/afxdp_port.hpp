@@ -5,11 +5,11 @@
 // through the socket's TX ring. The device itself is not created, configured or removed.
 //
 // Setup (control thread, in the constructor)
-//   * XDP program: loaded with libbpf from brisk_xdp.o (path: AfXdpOptions::bpf_object, else
-//     find_bpf_object() of datapath/bpf_objects.hpp: $BRISK_BPF_DIR, next to the binary, the
-//     install directory). Attached in native (driver) mode, falling back to generic (SKB)
-//     mode when the driver has no XDP.
-//     Attach uses XDP_FLAGS_UPDATE_IF_NOEXIST: a device that already runs an XDP program
+//   * XDP program: brisk_xdp.o loaded and attached by datapath/xdp_loader.hpp (path:
+//     AfXdpOptions::bpf_object, else find_bpf_object() of datapath/bpf_objects.hpp:
+//     $BRISK_BPF_DIR, next to the binary, the install directory), in native (driver) or
+//     generic (SKB) mode by AfXdpOptions::xdp_mode (kAuto: generic on a veth, native
+//     elsewhere falling back to generic). A device that already runs an XDP program
 //     (another brisk, xdp-loader, ...) is refused rather than taken over. libxdp's
 //     multi-program dispatcher is not used (it does not work on every kernel).
 //   * UMEM (datapath/umem_pool.hpp): with AfXdpOptions::umems set, the port joins the UMEM
@@ -29,9 +29,9 @@
 //   * Zero-copy bind (XDP_ZEROCOPY) when the program runs in native mode and the driver
 //     supports it, else copy mode (XDP_COPY); always XDP_USE_NEED_WAKEUP. mode() says
 //     which combination was achieved ("native/zerocopy", "native/copy", "generic/copy").
-//   * Fast path: with AfXdpOptions::fastpath set, the program instance reuses the shared
-//     brisk_fp_* maps of that XdpFastpath (datapath/xdp_fastpath.hpp) instead of creating its
-//     own, so the control thread can let it forward learned unicast in the kernel. Without
+//   * Fast path: with AfXdpOptions::fastpath_maps set, the program instance reuses those
+//     shared brisk_fp_* maps (XdpFastpath::shared_maps(), datapath/xdp_fastpath.hpp) instead
+//     of creating its own, so the control thread can let it forward learned unicast in the kernel. Without
 //     it the program's own (empty) maps send every frame to the socket. With it, the same
 //     object's tc program (BRISK_TC_PROG) is attached at the device's clsact ingress too
 //     (the clsact qdisc created if missing, and then removed again by the destructor): the
@@ -120,15 +120,16 @@
 
 #include "datapath/counters.hpp"
 #include "datapath/port.hpp"
+#include "datapath/xdp_loader.hpp"
 
 namespace brisk {
 
-class XdpFastpath;
+struct XdpSharedMaps;
 class UmemPool;
 class UmemRegistry;
 
 struct AfXdpOptions {
-  enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
+  using XdpMode = brisk::XdpMode;  // datapath/xdp_loader.hpp
   std::uint32_t queue_id = 0;   // receive queue to bind (veth: 0)
   std::uint32_t frames = 4096;  // own UMEM: chunks, a power of two >= 64: half RX, half TX
   // Shared UMEMs (not owned; must outlive the port): the port joins the pool of `worker`, the
@@ -139,9 +140,10 @@ struct AfXdpOptions {
   // in veth_xdp_set; generic leaves the peer alone), native elsewhere, falling back to generic.
   XdpMode xdp_mode = XdpMode::kAuto;
   bool zero_copy = true;   // try a zero-copy bind (native mode only)
-  std::string bpf_object;  // empty: default_bpf_object()
-  // Shared fast-path maps to reuse (not owned; must outlive the port). nullptr: none.
-  const XdpFastpath* fastpath = nullptr;
+  std::string bpf_object;  // empty: xdp_object_path()'s search (datapath/xdp_loader.hpp)
+  // The fast path's shared maps to reuse (XdpFastpath::shared_maps(); not owned, must
+  // outlive the port). nullptr: no fast path (the program's own, empty, maps).
+  const XdpSharedMaps* fastpath_maps = nullptr;
 };
 
 // Kernel socket statistics (XDP_STATISTICS), read on the control thread. What each counts
@@ -193,7 +195,7 @@ class AfXdpPort final : public Port {
   // "native/zerocopy", "native/copy" or "generic/copy".
   const std::string& mode() const { return mode_; }
   bool native() const { return mode_.rfind("native", 0) == 0; }
-  // brisk's tc program runs at the device's clsact ingress (with AfXdpOptions::fastpath).
+  // brisk's tc program runs at the device's clsact ingress (with AfXdpOptions::fastpath_maps).
   bool tc_attached() const;
   int ifindex() const override { return ifindex_; }
   std::uint32_t queue_id() const { return queue_id_; }
@@ -226,16 +228,10 @@ class AfXdpPort final : public Port {
   std::uint32_t umem_slot() const;
   AfXdpStats kernel_stats() const;
 
-  // The XDP object used when AfXdpOptions::bpf_object is empty: find_bpf_object("brisk_xdp.o")
-  // (datapath/bpf_objects.hpp). Throws std::system_error naming every place tried.
-  static std::string default_bpf_object();
-
   struct Xsk;  // rings, socket, UMEM pool, BPF object (afxdp_port.cpp)
 
  private:
   void close_all() noexcept;
-  void attach_tc() noexcept;
-  void detach_tc() noexcept;
   void lock_tx() noexcept;
   void unlock_tx() noexcept { tx_lock_.clear(std::memory_order_release); }
   void kick_rx() noexcept;

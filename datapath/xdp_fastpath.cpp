@@ -19,10 +19,10 @@
 #include <system_error>
 
 #include "bpf/brisk_xdp_abi.h"
-#include "datapath/afxdp_port.hpp"
 #include "datapath/frame.hpp"
 #include "datapath/mirror.hpp"
 #include "datapath/port.hpp"
+#include "datapath/xdp_loader.hpp"
 
 namespace brisk {
 
@@ -48,12 +48,6 @@ std::uint32_t own_netns() {
   return static_cast<std::uint32_t>(st.st_ino);
 }
 
-constexpr int kNumMaps = 8;
-constexpr const char* kMapNames[kNumMaps] = {"brisk_fp_ifs",    "brisk_fp_ports", "brisk_fp_fdb",
-                                             "brisk_fp_stats",  "brisk_fp_mpairs",
-                                             "brisk_fp_mdevs",  "brisk_fp_mstats",
-                                             "brisk_fp_mdsts"};
-constexpr const char* kTracepointProg = "brisk_devmap_xmit";
 
 FpKey make_key(std::uint32_t bridge, std::uint64_t fdb) {
   FpKey k{};
@@ -101,77 +95,65 @@ class XdpFastpath::Observer final : public MacTableObserver {
 };
 
 XdpFastpath::XdpFastpath(const std::string& bpf_object) {
-  std::string path = bpf_object.empty() ? AfXdpPort::default_bpf_object() : bpf_object;
-  errno = 0;
-  obj_ = bpf_object__open_file(path.c_str(), nullptr);
-  if (obj_ == nullptr) fail(errno ? errno : EINVAL, "XDP fast path: open " + path);
-  try {
-    // The tracepoint program stays unloaded if the kernel refuses it: mirrors then keep
-    // their ports in userspace (mirrors_supported()).
-    bpf_program* tp = bpf_object__find_program_by_name(obj_, kTracepointProg);
-    if (tp != nullptr) bpf_program__set_autoload(tp, false);
-    if (int rc = bpf_object__load(obj_); rc != 0)
-      fail(rc < 0 ? -rc : EINVAL, "XDP fast path: load " + path);
-    int* fds[kNumMaps] = {&ifs_fd_,    &ports_fd_, &fdb_fd_,    &stats_fd_,
-                          &mpairs_fd_, &mdevs_fd_, &mstats_fd_, &mdsts_fd_};
-    for (int i = 0; i < kNumMaps; ++i) {
-      bpf_map* m = bpf_object__find_map_by_name(obj_, kMapNames[i]);
-      if (m == nullptr) fail(ENOENT, "XDP fast path: " + path + " lacks map " + kMapNames[i]);
-      *fds[i] = bpf_map__fd(m);
-    }
-    ncpus_ = libbpf_num_possible_cpus();
-    if (ncpus_ <= 0) fail(EINVAL, "XDP fast path: cannot count CPUs");
-    for (std::size_t i = 0; i < kFpMaxGroups; ++i)
-      free_groups_.push_back(static_cast<std::uint32_t>(kFpMaxGroups - 1 - i));
-    attach_tracepoint(path);
-  } catch (...) {
-    bpf_object__close(obj_);
-    throw;
+  const std::string who = "XDP fast path";
+  const std::string path = xdp_object_path(bpf_object, who);
+  // The instance that creates the shared maps (never attached). The tracepoint program is
+  // loaded by a second instance, so that the kernel refusing it leaves the rest working:
+  // mirrors then keep their ports in userspace (mirrors_supported()).
+  obj_ = std::make_unique<XdpObject>(path, who);
+  XdpPrograms programs;
+  programs.tc = true;
+  obj_->prepare(programs, nullptr);
+  obj_->load();
+  for (int i = 0; i < kXdpSharedMaps; ++i) {
+    int fd = obj_->map_fd(kXdpSharedMapNames[i]);
+    if (fd < 0) fail(ENOENT, who + ": " + path + " lacks map " + kXdpSharedMapNames[i]);
+    shared_.fds[static_cast<std::size_t>(i)] = fd;
   }
+  ifs_fd_ = shared_.fds[0];
+  ports_fd_ = shared_.fds[1];
+  fdb_fd_ = shared_.fds[2];
+  stats_fd_ = shared_.fds[3];
+  mpairs_fd_ = shared_.fds[4];
+  mdevs_fd_ = shared_.fds[5];
+  mstats_fd_ = shared_.fds[6];
+  mdsts_fd_ = shared_.fds[7];
+  ncpus_ = libbpf_num_possible_cpus();
+  if (ncpus_ <= 0) fail(EINVAL, who + ": cannot count CPUs");
+  for (std::size_t i = 0; i < kFpMaxGroups; ++i)
+    free_groups_.push_back(static_cast<std::uint32_t>(kFpMaxGroups - 1 - i));
+  attach_tracepoint(path);
 }
 
 // The mirror transmit counter (brisk_devmap_xmit on xdp:xdp_devmap_xmit) lives in a second
 // instance of the object that reuses the shared maps: the first one is already loaded, and a
 // program of it that was not loaded cannot be loaded later.
 void XdpFastpath::attach_tracepoint(const std::string& path) {
-  tp_obj_ = bpf_object__open_file(path.c_str(), nullptr);
   std::string why;
-  if (tp_obj_ == nullptr) {
-    why = "open failed";
-  } else {
-    bpf_program* tp = bpf_object__find_program_by_name(tp_obj_, kTracepointProg);
-    bpf_program* xdp = bpf_object__find_program_by_name(tp_obj_, BRISK_XDP_PROG_NAME);
-    if (tp == nullptr) {
-      why = "no program " + std::string(kTracepointProg);
-    } else {
-      if (xdp != nullptr) bpf_program__set_autoload(xdp, false);
-      for (const char* other : {BRISK_TC_PROG_NAME, BRISK_XDP_GENERIC_PROG_NAME})
-        if (bpf_program* p = bpf_object__find_program_by_name(tp_obj_, other))
-          bpf_program__set_autoload(p, false);
-      int rc = reuse_maps(tp_obj_);
-      bpf_program__set_autoload(tp, true);  // reuse_maps() turned it off, as for ports
-      if (rc == 0) rc = bpf_object__load(tp_obj_);
-      if (rc != 0) {
-        why = "load: " + std::string(std::strerror(rc < 0 ? -rc : EINVAL));
-      } else {
-        // Attached once to prove it can be, then only while mirrors need it (count_transmits).
-        tp_prog_ = tp;
-        netns_ = own_netns();
-        if (netns_ == 0)
-          why = "cannot read /proc/self/ns/net";
-        else if (!count_transmits(true))
-          why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
-        count_transmits(false);
-      }
-    }
+  try {
+    tp_obj_ = std::make_unique<XdpObject>(path, "XDP fast path tracepoint");
+    XdpPrograms programs;
+    programs.xdp = false;
+    programs.tracepoint = true;
+    tp_obj_->prepare(programs, &shared_);
+    tp_obj_->load();
+    // Attached once to prove it can be, then only while mirrors need it (count_transmits).
+    tp_prog_ = tp_obj_->program(BRISK_DEVMAP_PROG_NAME);
+    netns_ = own_netns();
+    if (netns_ == 0)
+      why = "cannot read /proc/self/ns/net";
+    else if (!count_transmits(true))
+      why = "attach to xdp:xdp_devmap_xmit: " + std::string(std::strerror(errno));
+    count_transmits(false);
+  } catch (const std::exception& e) {
+    why = e.what();
   }
   mirrors_ok_ = why.empty();
   if (!mirrors_ok_) {
     syslog(LOG_WARNING, "XDP fast path: no mirror copies in the kernel (%s): mirrored ports stay in userspace",
            why.c_str());
-    if (tp_obj_ != nullptr) bpf_object__close(tp_obj_);
-    tp_obj_ = nullptr;
     tp_prog_ = nullptr;
+    tp_obj_.reset();
   }
 }
 
@@ -189,24 +171,10 @@ bool XdpFastpath::count_transmits(bool on) {
 
 XdpFastpath::~XdpFastpath() {
   if (tp_link_ != nullptr) bpf_link__destroy(tp_link_);
-  if (tp_obj_ != nullptr) bpf_object__close(tp_obj_);
+  tp_obj_.reset();
   for (auto& [devs, g] : groups_)
     if (g.fd >= 0) ::close(g.fd);
-  if (obj_ != nullptr) bpf_object__close(obj_);
-}
-
-int XdpFastpath::reuse_maps(bpf_object* obj) const {
-  const int fds[kNumMaps] = {ifs_fd_,    ports_fd_, fdb_fd_,    stats_fd_,
-                             mpairs_fd_, mdevs_fd_, mstats_fd_, mdsts_fd_};
-  // A port's instance never loads the tracepoint program (XdpFastpath's own does).
-  if (bpf_program* tp = bpf_object__find_program_by_name(obj, kTracepointProg); tp != nullptr)
-    bpf_program__set_autoload(tp, false);
-  for (int i = 0; i < kNumMaps; ++i) {
-    bpf_map* m = bpf_object__find_map_by_name(obj, kMapNames[i]);
-    if (m == nullptr) return -ENOENT;
-    if (int rc = bpf_map__reuse_fd(m, fds[i]); rc != 0) return rc < 0 ? rc : -EINVAL;
-  }
-  return 0;
+  obj_.reset();
 }
 
 // ------------------------------------------------------------------ maps

@@ -5,8 +5,9 @@
 // reading four maps that must be THE SAME for every instance: brisk_fp_ifs (ifindex ->
 // PortId), brisk_fp_ports (PortId -> VLAN mode, bridge, flags), brisk_fp_fdb ((bridge, VLAN,
 // MAC) -> PortId, last-seen) and brisk_fp_stats (per-CPU counters by PortId). An XdpFastpath
-// creates them once, by loading brisk_xdp.o itself (never attached), and every AfXdpPort
-// built with AfXdpOptions::fastpath reuses them (bpf_map__reuse_fd before its own load).
+// creates them once, by loading brisk_xdp.o itself (never attached; datapath/xdp_loader.hpp),
+// and every AfXdpPort built with AfXdpOptions::fastpath_maps = shared_maps() reuses them
+// (bpf_map__reuse_fd before its own load).
 // Nothing is pinned.
 //
 // Userspace stays the switch of record
@@ -138,7 +139,7 @@
 // sums the CPUs. Switch adds them into the port's totals (`port`, `stats`).
 //
 // Threads: every method is for the control thread only (the single writer of the maps from
-// userspace). reuse_maps() is called from AfXdpPort's constructor, on the control thread.
+// userspace).
 #pragma once
 
 #include <array>
@@ -152,6 +153,7 @@
 #include "brisk/types.hpp"
 #include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
+#include "datapath/xdp_loader.hpp"
 #include "datapath/xdp_mirror_plan.hpp"
 
 struct bpf_object;
@@ -195,15 +197,16 @@ struct FastpathMirrorCounters {
 
 class XdpFastpath {
  public:
-  // Loads `bpf_object` (empty: AfXdpPort::default_bpf_object()) to create the shared maps.
-  // Throws std::system_error with a one-line reason (no permission, missing object...).
+  // Loads `bpf_object` (empty: xdp_object_path()'s search, datapath/xdp_loader.hpp) to
+  // create the shared maps. Throws std::system_error with a one-line reason (no permission,
+  // missing object...).
   explicit XdpFastpath(const std::string& bpf_object = "");
   ~XdpFastpath();
   XdpFastpath(const XdpFastpath&) = delete;
   XdpFastpath& operator=(const XdpFastpath&) = delete;
 
-  // AfXdpPort: make `obj` (opened, not loaded) use the shared maps. 0 or a negative errno.
-  int reuse_maps(bpf_object* obj) const;
+  // The shared maps, for every program instance to reuse (AfXdpOptions::fastpath_maps).
+  const XdpSharedMaps& shared_maps() const { return shared_; }
 
   // ---- bridges ----
   // A stable id for a bridge name (allocated on first use), and the observer to attach to
@@ -296,7 +299,7 @@ class XdpFastpath {
 
   int mpairs_fd_ = -1, mdevs_fd_ = -1, mstats_fd_ = -1, mdsts_fd_ = -1;
   bool mirrors_ok_ = false;
-  bpf_object* tp_obj_ = nullptr;
+  std::unique_ptr<XdpObject> tp_obj_;  // the tracepoint program's instance
   ::bpf_program* tp_prog_ = nullptr;  // loaded brisk_devmap_xmit (mirrors_ok_)
   ::bpf_link* tp_link_ = nullptr;     // attached while mdsts_ is not empty
   std::uint32_t netns_ = 0;           // own_netns(): the namespace of brisk's devices
@@ -312,7 +315,8 @@ class XdpFastpath {
   std::array<std::uint64_t, kMaxMirrors> skipped_{};
   std::array<std::uint64_t, kMaxMirrors> last_mirrored_{};  // settle_idle_mirrors()
 
-  bpf_object* obj_ = nullptr;
+  std::unique_ptr<XdpObject> obj_;  // the instance that created the shared maps
+  XdpSharedMaps shared_;
   int ifs_fd_ = -1, ports_fd_ = -1, fdb_fd_ = -1, stats_fd_ = -1;
   int ncpus_ = 1;
   std::vector<PortState> ports_ = std::vector<PortState>(kMaxPorts);
