@@ -180,19 +180,16 @@ std::uint32_t segment_wire_len(const Frame& f) noexcept {
 }
 
 bool mark_super_frame(Frame& f, std::uint32_t mtu) noexcept {
-  GsoPlan p;
-  std::uint8_t type = Offload::kGsoTcpV4;
-  if (!plan_gso(f.data, f.len, type, 1, p)) {
-    type = Offload::kGsoTcpV6;
-    if (!plan_gso(f.data, f.len, type, 1, p)) return false;
-  }
-  const std::uint32_t headers = p.hdr_len - p.l3;  // IP and TCP headers, options included
-  if (mtu <= headers || f.len <= p.hdr_len + (mtu - headers)) return false;  // not above MTU
-  if (f.data[p.l4 + 13] & 0x80) type |= Offload::kGsoEcn;                    // CWR
+  L4Headers h;
+  if (!parse_l4(f.data, f.len, h) || h.proto != 6) return false;
+  const std::uint32_t headers = h.l4 - h.l3 + h.l4_len;  // IP and TCP headers, options included
+  if (mtu <= headers || f.len <= h.l3 + mtu) return false;  // not above the MTU
+  std::uint8_t type = h.ipv6 ? Offload::kGsoTcpV6 : Offload::kGsoTcpV4;
+  if (f.data[h.l4 + 13] & 0x80) type |= Offload::kGsoEcn;  // CWR
   f.off.flags = Offload::kCsumPartial;
   f.off.gso_type = type;
   f.off.gso_size = static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu - headers, 0xffff));
-  f.off.csum_start = static_cast<std::uint16_t>(p.l4);
+  f.off.csum_start = static_cast<std::uint16_t>(h.l4);
   f.off.csum_offset = 16;
   return true;
 }
