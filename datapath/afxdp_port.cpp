@@ -504,9 +504,8 @@ void AfXdpPort::tx_housekeeping() noexcept {
 
 // Owner worker: the frame in descriptors [first, first + ndesc) of the RX ring, copied into
 // a big buffer (its chunks go back to the pool at once). A TCP super-frame (longer than the
-// MTU: generic XDP hands the sender's GSO skb over as bytes) gets the metadata the sender's
-// stack gave it (mark_super_frame); any other frame has a partial checksum completed as in
-// rx_burst(). nullptr, counted `oversize`, when it is longer than a big buffer or none is free.
+// MTU) and partial checksums are handled as for any received frame (rx_offload). nullptr,
+// counted `oversize`, when it is longer than a big buffer or none is free.
 Frame* AfXdpPort::rx_gather(FramePool& pool, std::uint32_t first, std::uint32_t ndesc) noexcept {
   Xsk& x = *x_;
   std::uint64_t total = 0;
@@ -524,9 +523,18 @@ Frame* AfXdpPort::rx_gather(FramePool& pool, std::uint32_t first, std::uint32_t 
     return nullptr;
   }
   rx_gathered_.fetch_add(1, std::memory_order_relaxed);
-  if (!mark_super_frame(*f, mtu()) && complete_partial_l4(f->data, f->len))
-    csum_completed_.fetch_add(1, std::memory_order_relaxed);
+  rx_offload(*f);
   return f;
+}
+
+// Owner worker: what XDP carries no metadata for. A TCP frame above the MTU is the peer's
+// super-frame (generic XDP hands its GSO skb over as bytes, in one chunk or several): it gets
+// the metadata the sender's stack gave it (mark_super_frame). Any other TCP/UDP frame of a peer
+// with checksum offload has only the pseudo-header sum: completed (datapath/csum.hpp).
+void AfXdpPort::rx_offload(Frame& f) noexcept {
+  const std::uint32_t m = mtu();
+  if (f.len > m + 14 && mark_super_frame(f, m)) return;
+  if (complete_partial_l4(f.data, f.len)) csum_completed_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept {
@@ -579,10 +587,7 @@ std::uint32_t AfXdpPort::rx_burst(FramePool& pool, Frame** out, std::uint32_t ma
     f->ext = x.pool;
     f->ext_handle = chunk;
     x.pool->set_tag(chunk, UmemPool::kTagFrame);
-    // A veth or tap peer with checksum offload sends TCP/UDP with only the pseudo-header
-    // sum, and XDP carries no metadata saying so: finish it (datapath/csum.hpp).
-    if (complete_partial_l4(f->data, d->len))
-      csum_completed_.fetch_add(1, std::memory_order_relaxed);
+    rx_offload(*f);
     out[n++] = f;
   }
   if (used < got) xsk_ring_cons__cancel(&x.rx, got - used);

@@ -31,8 +31,8 @@
 //     which combination was achieved ("native/zerocopy", "native/copy", "generic/copy").
 //   * Fast path: with AfXdpOptions::fastpath_maps set, the program instance reuses those
 //     shared brisk_fp_* maps (XdpFastpath::shared_maps(), datapath/xdp_fastpath.hpp) instead
-//     of creating its own, so the control thread can let it forward learned unicast in the kernel. Without
-//     it the program's own (empty) maps send every frame to the socket. With it, the same
+//     of creating its own, so the control thread can let it forward learned unicast in the kernel.
+//     Without it the program's own (empty) maps send every frame to the socket. With it, the same
 //     object's tc program (BRISK_TC_PROG) is attached at the device's clsact ingress too
 //     (the clsact qdisc created if missing, and then removed again by the destructor): the
 //     fast path's half for what XDP cannot carry (xdp_fastpath.hpp, "Frames XDP cannot
@@ -130,8 +130,8 @@ class UmemRegistry;
 
 struct AfXdpOptions {
   using XdpMode = brisk::XdpMode;  // datapath/xdp_loader.hpp
-  std::uint32_t queue_id = 0;   // receive queue to bind (veth: 0)
-  std::uint32_t frames = 4096;  // own UMEM: chunks, a power of two >= 64: half RX, half TX
+  std::uint32_t queue_id = 0;      // receive queue to bind (veth: 0)
+  std::uint32_t frames = 4096;     // own UMEM: chunks, a power of two >= 64: half RX, half TX
   // Shared UMEMs (not owned; must outlive the port): the port joins the pool of `worker`, the
   // worker that will poll it. nullptr: an own UMEM.
   UmemRegistry* umems = nullptr;
@@ -241,6 +241,7 @@ class AfXdpPort final : public Port {
   void tx_housekeeping() noexcept;
   bool check_fatal(int err) noexcept;
   Frame* rx_gather(FramePool& pool, std::uint32_t first, std::uint32_t ndesc) noexcept;
+  void rx_offload(Frame& f) noexcept;
 
   std::unique_ptr<Xsk> x_;
   std::string mode_;

@@ -153,6 +153,7 @@ void check_marked(bool v6, std::size_t payload, std::uint32_t mtu) {
 
 TEST(Offload, MarkSuperFrameGivesBackTheSendersMetadata) {
   check_marked(false, 20000, 1500);
+  check_marked(false, 1600, 1500);  // two segments, in one AF_XDP chunk
   check_marked(true, 9000, 1500);
   check_marked(false, 30000, 9000);
 }
