@@ -226,8 +226,8 @@ std::string apply_port(Switch& sw, const json& e) {
   auto name = field<std::string>(e, "name");
   auto mode = field<std::string>(e, "mode");
   auto driver = field_or<std::string>(e, "driver", "");
-  if (driver == "afxdp" && detach_stale_brisk_xdp(name))
-    syslog(LOG_NOTICE, "state: detached the XDP program a previous briskd left on %s",
+  if (driver == "afxdp" && detach_stale_brisk_programs(name))
+    syslog(LOG_NOTICE, "state: detached the XDP/tc programs a previous briskd left on %s",
            name.c_str());
   if (mode == "access" || mode == "dot1q-tunnel")
     return err_of(sw.port_add(name, field<std::string>(e, "bridge"),

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <system_error>
 
 #include "bpf/brisk_xdp_abi.h"
@@ -156,6 +157,8 @@ TcAttachment tc_attach(int ifindex, int prog_fd) noexcept {
   bpf_tc_opts o{};
   o.sz = sizeof(o);
   o.prog_fd = prog_fd;
+  o.handle = kTcHandle;
+  o.priority = kTcPriority;
   if (bpf_tc_attach(&hook, &o) != 0) {
     if (made == 0) {
       hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
@@ -188,23 +191,26 @@ void tc_detach(TcAttachment& a) noexcept {
   a.attached = false;
 }
 
-bool detach_stale_brisk_xdp(const std::string& ifname) {
-  int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
-  if (ifindex == 0) return false;
+namespace {
+
+// The kernel keeps the first BPF_OBJ_NAME_LEN - 1 characters of a program's name.
+bool prog_named(int fd, std::initializer_list<const char*> names) {
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return false;
+  for (const char* name : names)
+    if (std::strncmp(info.name, name, sizeof(info.name) - 1) == 0) return true;
+  return false;
+}
+
+bool detach_stale_xdp(int ifindex) {
   bool detached = false;
   for (int mode : {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE}) {
     __u32 id = 0;
     if (bpf_xdp_query_id(ifindex, mode, &id) != 0 || id == 0) continue;
     int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) continue;
-    bpf_prog_info info{};
-    __u32 len = sizeof(info);
-    // The kernel keeps the first BPF_OBJ_NAME_LEN - 1 characters of a program's name.
-    bool ours = false;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-      for (const char* name : {BRISK_XDP_PROG_NAME, BRISK_XDP_GENERIC_PROG_NAME})
-        ours = ours || std::strncmp(info.name, name, sizeof(info.name) - 1) == 0;
-    if (ours) {
+    if (prog_named(fd, {BRISK_XDP_PROG_NAME, BRISK_XDP_GENERIC_PROG_NAME})) {
       bpf_xdp_attach_opts o{};
       o.sz = sizeof(o);
       o.old_prog_fd = fd;
@@ -213,6 +219,38 @@ bool detach_stale_brisk_xdp(const std::string& ifname) {
     ::close(fd);
   }
   return detached;
+}
+
+bool detach_stale_tc(int ifindex) {
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex;
+  hook.attach_point = BPF_TC_INGRESS;
+  bpf_tc_opts o{};
+  o.sz = sizeof(o);
+  o.handle = kTcHandle;
+  o.priority = kTcPriority;
+  if (bpf_tc_query(&hook, &o) != 0 || o.prog_id == 0) return false;  // no such filter
+  const int fd = bpf_prog_get_fd_by_id(o.prog_id);
+  if (fd < 0) return false;
+  const bool ours = prog_named(fd, {BRISK_TC_PROG_NAME});
+  ::close(fd);
+  if (!ours) return false;
+  bpf_tc_opts d{};
+  d.sz = sizeof(d);
+  d.handle = kTcHandle;
+  d.priority = kTcPriority;
+  return bpf_tc_detach(&hook, &d) == 0;
+}
+
+}  // namespace
+
+bool detach_stale_brisk_programs(const std::string& ifname) {
+  const int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
+  if (ifindex == 0) return false;
+  const bool xdp = detach_stale_xdp(ifindex);
+  const bool tc = detach_stale_tc(ifindex);
+  return xdp || tc;
 }
 
 }  // namespace brisk

@@ -19,9 +19,12 @@
 //     already runs an XDP program (another brisk, xdp-loader...) is refused, never taken over.
 //     xdp_detach() removes the program only if it is still the one attached.
 //   * tc: tc_attach() puts the object's BRISK_TC_PROG at the device's clsact ingress (the
-//     clsact qdisc created if missing, and then removed again by tc_detach()).
-//   * Recovery: detach_stale_brisk_xdp() removes an XDP program named BRISK_XDP_PROG_NAME or
-//     BRISK_XDP_GENERIC_PROG_NAME from a device (native or generic), never anyone else's.
+//     clsact qdisc created if missing, and then removed again by tc_detach()) as the filter
+//     with brisk's own handle and priority (kTcHandle, kTcPriority), so that it can be found
+//     again after a crash.
+//   * Recovery: detach_stale_brisk_programs() removes an XDP program named BRISK_XDP_PROG_NAME
+//     or BRISK_XDP_GENERIC_PROG_NAME from a device (native or generic) and the tc filter at
+//     brisk's handle and priority if its program is BRISK_TC_PROG_NAME, never anyone else's.
 //
 // Errors: functions that set up a port throw std::system_error with a one-line reason
 // naming `who` (e.g. "AF_XDP port veth1: load XDP program from PATH"); the detach functions
@@ -102,6 +105,10 @@ XdpAttachment xdp_attach(const XdpObject& obj, const std::string& ifname, int if
                          const std::string& who);
 void xdp_detach(XdpAttachment& a) noexcept;
 
+// The clsact ingress filter brisk's tc program is attached as ("b15c": brisk).
+inline constexpr std::uint32_t kTcHandle = 0xb15c;
+inline constexpr std::uint32_t kTcPriority = 0xb15c;
+
 // A tc program attached by tc_attach().
 struct TcAttachment {
   int ifindex = 0;
@@ -110,14 +117,17 @@ struct TcAttachment {
   bool attached = false;
 };
 
-// Attaches the loaded program `prog_fd` at `ifindex`'s clsact ingress. Never throws: on
-// failure the result is not attached.
+// Attaches the loaded program `prog_fd` at `ifindex`'s clsact ingress (kTcHandle,
+// kTcPriority). Never throws: on failure (also when that filter exists: another brisk's) the
+// result is not attached.
 TcAttachment tc_attach(int ifindex, int prog_fd) noexcept;
 void tc_detach(TcAttachment& a) noexcept;
 
-// brisk's XDP program left attached to `ifname` by a briskd that died (kill -9): detached so
-// the replayed AF_XDP port can attach again. Programs that are not brisk's are never
-// touched. Returns true when one was detached.
-bool detach_stale_brisk_xdp(const std::string& ifname);
+// brisk's XDP program and tc filter left attached to `ifname` by a briskd that died (kill
+// -9): detached so the replayed AF_XDP port can attach again, and so the old program (whose
+// maps hold the dead daemon's forwarding table) forwards nothing more. Programs that are not
+// brisk's are never touched. Returns true when something was detached. The clsact qdisc
+// stays (brisk cannot tell whether the dead daemon made it; without filters it does nothing).
+bool detach_stale_brisk_programs(const std::string& ifname);
 
 }  // namespace brisk

@@ -10,8 +10,8 @@
 //   * undo (reconcile_state) is exact: after `nuke`, reconciling to the replayed
 //     configuration gives it back with no failures
 // System ports that ask for AF_XDP are replayed as AF_PACKET: replaying an "afxdp" entry
-// detaches brisk's XDP program from the host interface of that name (detach_stale_brisk_xdp),
-// which a fuzzer must not do to the host.
+// detaches brisk's XDP and tc programs from the host interface of that name
+// (detach_stale_brisk_programs), which a fuzzer must not do to the host.
 #include <syslog.h>
 
 #include <cstddef>

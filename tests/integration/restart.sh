@@ -8,7 +8,8 @@
 #     and `port security` list the same things; taps are back on the host with the same
 #     names (TAP devices die with their process: moving them into namespaces again is the
 #     user's job, as documented), H has its address again, the AF_XDP port reattached over
-#     the XDP program the dead briskd left behind, C's ping resumes, A <-> B <-> C works
+#     the XDP program and tc filter the dead briskd left behind (removed, not stacked: one
+#     brisk filter on C's ingress afterwards), C's ping resumes, A <-> B <-> C works
 #   - a system port whose device is gone at start is reported, kept in the state file and
 #     restored by `state retry` once the device is back
 #   - a corrupt state file is moved aside, briskd starts with the default bridge
@@ -78,6 +79,10 @@ sleep 1
 ! host_has_dev "$T_H" || fail "tap $T_H outlived briskd"
 ! ip -n "$NS_A" link show "$T_A" >/dev/null 2>&1 || fail "tap $T_A outlived briskd in $NS_A"
 ip -d link show dev "$H_C" | contains "xdp" && say "the dead briskd left its XDP program on $H_C"
+# brisk_tc_filters <dev>: brisk's tc programs (BRISK_TC_PROG_NAME) on the device's clsact ingress.
+brisk_tc_filters() { tc filter show dev "$1" ingress 2>/dev/null | grep -c "brisk_tc_rx" || true; }
+STALE_TC=$(brisk_tc_filters "$H_C")
+say "brisk tc filters the dead briskd left on $H_C: $STALE_TC"
 pass "briskd killed; its taps are gone"
 
 check "restart with the same state file"
@@ -90,8 +95,15 @@ host_has_dev "$T_A" && host_has_dev "$T_B" && host_has_dev "$T_H" && host_has_de
   fail "taps not recreated on the host with their names"
 ip -o addr show dev "$T_H" | contains "$IP_H/24" || fail "$T_H lost its address $IP_H/24"
 bk port | table_rows | contains "^${H_C}|.*afxdp" || fail "$H_C not reattached with AF_XDP"
-contains "detached the XDP program a previous briskd left on ${H_C}" "$TMPD/briskd.log" ||
+contains "detached the XDP/tc programs a previous briskd left on ${H_C}" "$TMPD/briskd.log" ||
   fail "no log line about the stale XDP program on $H_C"
+# With the fast path on (the default) the port runs the tc program too: the dead daemon's
+# filter must be gone, replaced by the new one, never stacked under it.
+if [[ " ${BRISK_TEST_BRISKD_ARGS:-} " != *" --xdp-fastpath off "* ]]; then
+  ((STALE_TC == 1)) || fail "the dead briskd left $STALE_TC brisk tc filters on $H_C (want 1: the fast path's)"
+  n=$(brisk_tc_filters "$H_C")
+  ((n == 1)) || fail "$n brisk tc filters on $H_C after the restart (want 1): $(tc filter show dev "$H_C" ingress)"
+fi
 pass "identical listings; taps recreated with names and addresses; AF_XDP reattached"
 
 check "forwarding resumes: C's ping to D, and A <-> B <-> C after moving the taps back"
