@@ -30,9 +30,8 @@
 # Each switch learns or is told the two MACs before the window: brisk has static FDB entries,
 # OVS learns them from the first frames (NORMAL), testpmd io needs none.
 #
-# Open vSwitch runs from a private directory (database, sockets, logs; OVS_RUNDIR, OVS_DBDIR,
-# OVS_LOGDIR, OVS_SYSCONFDIR point there) and never touches a system Open vSwitch; its EAL
-# uses --in-memory with its own file prefix. If a device ovs-netdev already exists (another
+# Open vSwitch runs as bench/ovs_dpdk.sh starts it: from a private directory, never touching a
+# system Open vSwitch. If a device ovs-netdev already exists (another
 # Open vSwitch userspace datapath runs), that ovs run is skipped with a message and left out
 # of the median (the summary says of how many runs a median is).
 # Hugepages: vhost-user front ends (testpmd's virtio-user) and OVS-DPDK need them; the script
@@ -41,12 +40,12 @@
 set -euo pipefail
 BRISKD=$(realpath "$1") BRISK=$(realpath "$2") RUNS=${3:-5} SECS=${4:-10}
 SWITCHES=${5:-brisk,ovs,testpmd}
-OVS_VSWITCHD=${OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}
+source "$(dirname "$0")/ovs_dpdk.sh"
 IFS=, read -r -a SW <<<"$SWITCHES"
 for s in "${SW[@]}"; do
   case $s in
     brisk | testpmd) ;;
-    ovs) [[ -x $OVS_VSWITCHD ]] ||
+    ovs) ovs_dpdk_available ||
       { echo "E: $OVS_VSWITCHD not found (apt-get install openvswitch-switch-dpdk)" >&2; exit 1; } ;;
     *) echo "E: unknown switch '$s' (known: brisk, ovs, testpmd)" >&2; exit 1 ;;
   esac
@@ -57,7 +56,7 @@ T=$(mktemp -d /tmp/brisk-vbench.XXXXXX)
 PFX=vbench$$
 source "$(dirname "$0")/../tools/hugepages.sh"
 PIDS=()
-OVS_BR="vb$$o" OVS_MADE_NETDEV=0
+OVS_BR="vb$$o"
 stop_all() {  # testpmd -i may ignore SIGTERM at its prompt: SIGKILL after 3 s
   local p
   for p in ${PIDS[@]+"${PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
@@ -71,16 +70,10 @@ stop_all() {  # testpmd -i may ignore SIGTERM at its prompt: SIGKILL after 3 s
   for p in ${PIDS[@]+"${PIDS[@]}"}; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
-# Open vSwitch makes its taps persistent: its bridge's internal port and "ovs-netdev".
-ovs_devs_cleanup() {
-  ip link del "$OVS_BR" 2>/dev/null || true
-  if ((OVS_MADE_NETDEV)); then ip link del ovs-netdev 2>/dev/null || true; fi
-  OVS_MADE_NETDEV=0
-}
 cleanup() {
   set +e
   stop_all
-  ovs_devs_cleanup
+  ovs_dpdk_cleanup "$OVS_BR"
   hugepages_release
   rmdir /var/run/dpdk/"$PFX"* 2>/dev/null
   rm -rf "$T"
@@ -180,39 +173,17 @@ run_brisk() {
   stop_all
 }
 
-# ovs_env <command>: runs it with Open vSwitch's directories pointing into $T/ovs. The
-# daemons are started as `env "${OVS_ENV[@]}" daemon ... &`: env execs the daemon, so $! is
-# the daemon's own PID (a shell function in the background would leave a subshell's).
-OVS_ENV=()
-ovs_env() { env "${OVS_ENV[@]}" "$@"; }
-# ovs_vsctl <args>: ovs-vsctl against the private database.
-ovs_vsctl() { ovs_env ovs-vsctl --db="unix:$T/ovs/db.sock" --timeout=30 "$@"; }
-
 run_ovs() {
-  local i=$1 d=$T/ovs
+  local i=$1
   rm -f "$T"/*.sock
-  if [[ -e /sys/class/net/ovs-netdev ]]; then
+  if ovs_dpdk_netdev_busy; then
     echo "ovs: a device ovs-netdev exists (another Open vSwitch userspace datapath runs): skipped" >&2
     echo skipped >"$T/result"
     return
   fi
-  rm -rf "$d"
-  mkdir -p "$d"
-  OVS_ENV=(OVS_RUNDIR="$d" OVS_DBDIR="$d" OVS_LOGDIR="$d" OVS_SYSCONFDIR="$d")
-  ovs_env ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-  env "${OVS_ENV[@]}" ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" --unixctl="$d/ovsdb-server.ctl" \
-    --log-file="$d/ovsdb-server.log" >"$d/ovsdb-server.out" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do [[ -S $d/db.sock ]] && break; sleep 0.05; done
-  ovs_vsctl --no-wait init
-  ovs_vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
-    other_config:pmd-cpu-mask=0x1 other_config:dpdk-socket-mem=512 \
-    other_config:dpdk-extra="--in-memory --no-pci --no-telemetry --file-prefix=${PFX}o$i"
-  OVS_MADE_NETDEV=1  # from here on, an ovs-netdev device is the one this ovs-vswitchd makes
-  env "${OVS_ENV[@]}" "$OVS_VSWITCHD" "unix:$d/db.sock" --unixctl="$d/ovs-vswitchd.ctl" \
-    --log-file="$d/ovs-vswitchd.log" >"$d/ovs-vswitchd.out" 2>&1 &
-  SWITCH_PID=$!
-  PIDS+=($!)
+  ovs_dpdk_start "$T/ovs" "${PFX}o$i" other_config:pmd-cpu-mask=0x1
+  PIDS+=("${OVS_PIDS[@]}")
+  SWITCH_PID=$OVS_SWITCH_PID
   ovs_vsctl add-br "$OVS_BR" -- set bridge "$OVS_BR" datapath_type=netdev
   ovs_vsctl add-port "$OVS_BR" va -- set Interface va type=dpdkvhostuserclient \
     options:vhost-server-path="$T/a.sock" \
@@ -227,9 +198,9 @@ run_ovs() {
   measure o$i
   ovs_vsctl --if-exists del-br "$OVS_BR" || true
   stop_all
-  ovs_devs_cleanup
-  cp "$d/ovs-vswitchd.log" "$T/ovs-vswitchd$i.log" 2>/dev/null || true
-  rm -rf "$d"
+  ovs_dpdk_cleanup "$OVS_BR"
+  cp "$T/ovs/ovs-vswitchd.log" "$T/ovs-vswitchd$i.log" 2>/dev/null || true
+  rm -rf "$T/ovs"
 }
 
 run_testpmd() {
