@@ -19,13 +19,15 @@
 #     device comes back when it appears; ingress_policing_rate is realised (status) on a
 #     port that keeps working (ovsdb_qos.sh measures it)
 #     on a port that keeps working
-#   - briskd restarted on the same database and state file: the ports come back once
-#   - ovsdb-server killed and restarted on the same database: briskd reconnects, a ping every
-#     50 ms between two VMs loses nothing (at most 1 of ~160), ovs-vsctl works again
+#   - briskd restarted on the same database and state file, now with `--ovsdb tcp:127.0.0.1:P`
+#     (the server also listens there: ovsdb-server/add-remote, loopback only): the ports come
+#     back once
+#   - ovsdb-server killed and restarted on the same database: briskd reconnects over TCP, a
+#     ping every 50 ms between two VMs loses nothing (at most 1 of ~160), ovs-vsctl works again
 #   - the VMs' devices deleted, the reaper's batched del-port of every port, del-br: nothing
 #     left in brisk or in the database
 source "$(dirname "$0")/lib.sh" "$@"
-need_tool ping
+need_tool ping ovs-appctl ss
 need_ovsdb  # Open vSwitch's own ovsdb-server and ovs-vsctl, never a front end of brisk's
 need_netns
 PY=/usr/bin/python3
@@ -222,17 +224,27 @@ wait_until 3 bash -c "[[ \$(timeout 5 $VSCTL --db=unix:$OSOCK get Interface $MIS
   fail "$MISS: error not cleared"
 pass "errors on the rows, one log line each, the missing device came back"
 
-check "briskd restarted on the same database and state file: every port once"
+check "briskd restarted on the same database and state file, over TCP: every port once"
+# The server's second remote, on loopback: a free port now, the same one after its restart.
+TPORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tcp_remote() {
+  ovs-appctl -t "$TMPD/ovsdb-server.ctl" ovsdb-server/add-remote "ptcp:$TPORT:127.0.0.1" ||
+    fail "ovsdb-server/add-remote ptcp:$TPORT:127.0.0.1"
+  wait_until 5 bash -c "ss -ltn 'sport = :$TPORT' | grep -q LISTEN" || fail "ovsdb-server not listening on $TPORT"
+}
+tcp_remote
 kill -TERM "$BRISKD_PID"
 wait "$BRISKD_PID" || fail "briskd exited with an error on SIGTERM"
 BRISKD_PID=""
 mv "$TMPD/briskd.log" "$TMPD/briskd.log.1"
-start_briskd --ovsdb "unix:$OSOCK"
+start_briskd --ovsdb "tcp:127.0.0.1:$TPORT"
 wait_until 10 has_port "$VA" || fail "$VA not back after restart"
 wait_until 10 has_port "$MISS" || fail "$MISS not back after restart"
 grep -q "pending\|cannot be replayed" "$TMPD/briskd.log" && fail "state replay complained: $(cat "$TMPD/briskd.log")"
 ip netns exec "$NS_A" ping -c 3 -W 2 "$IP_B" >/dev/null || fail "ping A -> B after restart"
-pass "ports back from the database, nothing replayed twice"
+grep -q "ovsdb: connected to tcp:127.0.0.1:$TPORT" "$TMPD/briskd.log" ||
+  fail "no 'ovsdb: connected to tcp:127.0.0.1:$TPORT' in briskd's log: $(grep ovsdb: "$TMPD/briskd.log")"
+pass "ports back from the database over TCP, nothing replayed twice"
 
 check "ovsdb-server killed and restarted: briskd reconnects, forwarding never stops"
 ip netns exec "$NS_A" ping -i 0.05 -c 160 -W 1 "$IP_B" >"$TMPD/ping" 2>&1 &
@@ -242,6 +254,7 @@ sleep 1
 ovsdb_stop
 sleep 2
 ovsdb_start "$TMPD"
+tcp_remote
 wait_until 15 bash -c "[[ \$(grep -c 'ovsdb: connected' '$TMPD/briskd.log') -ge 2 ]]" || fail "briskd did not reconnect"
 ok set Port "$VB" tag=101 -- set Port "$VA" tag=101
 wait "$PING_PID" || true
