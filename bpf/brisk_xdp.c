@@ -66,7 +66,8 @@
 //     with the C++ side (static_asserts on sizes there);
 //   * the entry points are SEC("xdp.frags") BRISK_XDP_PROG (brisk_xdp_rx, native mode) and
 //     SEC("xdp") BRISK_XDP_GENERIC_PROG (the same without frags, generic mode), and
-//     SEC("tc") BRISK_TC_PROG (brisk_tc_rx), which userspace looks up by their *_NAME;
+//     SEC("tc") BRISK_TC_PROG (brisk_tc_rx), and SEC("socket") BRISK_SOCK_PROG (brisk_sock_rx,
+//     an AF_PACKET port's receive filter), which userspace looks up by their *_NAME;
 //     BRISK_DEVMAP_PROG (brisk_devmap_xmit, BTF raw tracepoint) is loaded and attached by
 //     XdpFastpath only; all loading and attaching is datapath/xdp_loader.hpp's;
 //   * anything the fast path does not handle ends in the XSKMAP redirect (or, too long for a
@@ -528,6 +529,25 @@ int BRISK_TC_PROG(struct __sk_buff *skb) {
     oc->tx_bytes += skb->len;
   }
   return bpf_redirect(h.out->ifindex, 0);
+}
+
+// The receive socket's filter of an AF_PACKET port with the fast path (BRISK_FP_SKB on a port
+// with no XDP program: brisk_tc_rx alone forwards for it). AF_PACKET sees every frame before
+// clsact ingress (__netif_receive_skb_core: taps, then tc), so without this filter brisk would
+// receive in userspace, and forward a second time, what brisk_tc_rx is about to forward. The
+// same decision as brisk_tc_rx on the same skb: 0 (not for the socket) for a frame the tc
+// program takes (forwards, or drops as oversize: it counts those), the whole frame otherwise.
+// A socket filter has no direct packet access: the Ethernet header and a tag are copied to
+// the stack first. A change of the maps between the two runs (the microseconds a change takes
+// to land) may deliver a frame to both or to neither, as for an XDP redirect racing a change.
+SEC("socket")
+int BRISK_SOCK_PROG(struct __sk_buff *skb) {
+  __u8 hdr[ETH_HLEN + 4];
+  if (skb->vlan_present || skb->len < sizeof(hdr)) return skb->len;
+  if (bpf_skb_load_bytes(skb, 0, hdr, sizeof(hdr)) != 0) return skb->len;
+  struct fp_hit h;
+  if (fp_lookup(hdr, hdr + sizeof(hdr), skb->ifindex, &h) != 0 || !tc_takes(&h)) return skb->len;
+  return 0;
 }
 
 // xdp:xdp_devmap_xmit (include/trace/events/xdp.h), as a BTF-enabled raw tracepoint: one

@@ -22,6 +22,9 @@
 #define BRISK_XDP_PROG brisk_xdp_rx
 #define BRISK_XDP_GENERIC_PROG brisk_xdp_rx_skb  // the same, for generic mode (no frags)
 #define BRISK_TC_PROG brisk_tc_rx
+// An AF_PACKET port's receive socket filter with the fast path: keeps from the socket what
+// BRISK_TC_PROG forwards (an AF_PACKET socket sees frames before tc does).
+#define BRISK_SOCK_PROG brisk_sock_rx
 // The fast path's mirror transmit counter (SEC("tp_btf/xdp_devmap_xmit")), loaded by
 // XdpFastpath only.
 #define BRISK_DEVMAP_PROG brisk_devmap_xmit
@@ -30,6 +33,7 @@
 #define BRISK_XDP_PROG_NAME BRISK_XDP_STR(BRISK_XDP_PROG)
 #define BRISK_XDP_GENERIC_PROG_NAME BRISK_XDP_STR(BRISK_XDP_GENERIC_PROG)
 #define BRISK_TC_PROG_NAME BRISK_XDP_STR(BRISK_TC_PROG)
+#define BRISK_SOCK_PROG_NAME BRISK_XDP_STR(BRISK_SOCK_PROG)
 #define BRISK_DEVMAP_PROG_NAME BRISK_XDP_STR(BRISK_DEVMAP_PROG)
 
 #define BRISK_FP_MAX_PORTS 1024   // kMaxPorts

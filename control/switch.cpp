@@ -143,7 +143,13 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
                                            VhostOptions{spec.devargs, spec.driver == "server"});
       if (spec.kind != PortKind::kSystem) return std::make_shared<TapPort>(spec.name, spec.kind);
       if (spec.driver == "dpdk") return std::make_shared<DpdkPort>(spec.devargs);
-      if (spec.driver == "afpacket") return std::make_shared<AfPacketPort>(spec.name);
+      if (spec.driver == "afpacket") {
+        auto a = std::make_shared<AfPacketPort>(spec.name, fp_ ? &fp_->shared_maps() : nullptr);
+        if (!a->fastpath_error().empty())
+          syslog(LOG_WARNING, "port %s: no fast path: %s", spec.name.c_str(),
+                 a->fastpath_error().c_str());
+        return a;
+      }
       AfXdpOptions o;
       o.fastpath_maps = fp_ ? &fp_->shared_maps() : nullptr;
       o.umems = umems_.get();

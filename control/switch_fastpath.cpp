@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "control/switch.hpp"
+#include "datapath/afpacket_port.hpp"
 #include "datapath/afxdp_port.hpp"
 #include "datapath/mirror.hpp"
 
@@ -15,12 +16,12 @@ namespace brisk {
 
 // A port is accelerated when the kernel can do for its frames all that the userspace
 // pipeline would: an AF_XDP system port in native XDP mode (or generic with brisk's tc
-// program on its device), in a bridge that learns (hub mode
+// program on its device) or an AF_PACKET system port with the tc program, in a bridge that learns (hub mode
 // floods everything), without port security (bindings and ARP/ND inspection need userspace).
 // Policed ports and ports with a userspace outbound limit (control/qos.hpp: the buckets see
 // only what userspace forwards), ports a capture reads (every port of a bridge with a bridge
-// capture), mirror destinations, and ports that are not AF_XDP devices (taps, tunnels, vhost-user)
-// are never accelerated: add new features' conditions here. Port mirror sources (and every port of
+// capture), mirror destinations, and ports that are not AF_XDP or AF_PACKET devices (taps,
+// tunnels, vhost-user) are never accelerated: add new features' conditions here. Port mirror sources (and every port of
 // a bridge with a bridge-wide port mirror) stay accelerated: the XDP program makes their copies (a
 // devmap broadcast to the out port and the destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
 // sends a frame up when it cannot (tagging differs, a destination's device cannot take
@@ -28,12 +29,20 @@ namespace brisk {
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
 // and trunk ports (datapath/vlan.hpp has what a dot1q-tunnel port does in userspace).
 bool Switch::fastpath_eligible(const PortModel& p) const {
-  if (!fp_ || p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
+  if (!fp_ || p.kind != PortKind::kSystem) return false;
   if (p.mode == VlanMode::kDot1qTunnel) return false;
-  const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
-  // Native XDP, or generic XDP with the tc half (what generic XDP would redirect as an skb
-  // copy, the tc program sends on as the skb itself).
-  if (x == nullptr || (!x->native() && !x->tc_attached())) return false;
+  // AF_XDP: native XDP, or generic XDP with the tc half (what generic XDP would redirect as an
+  // skb copy, the tc program sends on as the skb itself). AF_PACKET: the tc program and its
+  // socket filter (datapath/afpacket_port.hpp, "Fast path").
+  if (p.driver == "afxdp") {
+    const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
+    if (x == nullptr || (!x->native() && !x->tc_attached())) return false;
+  } else if (p.driver == "afpacket") {
+    const auto* a = dynamic_cast<const AfPacketPort*>(p.port.get());
+    if (a == nullptr || !a->tc_attached()) return false;
+  } else {
+    return false;
+  }
   if (p.security) return false;
   // Userspace rate limits (control/qos.hpp) see only the frames userspace forwards.
   if (p.qos.police_in || p.qos.limit_out) return false;
@@ -62,8 +71,9 @@ bool Switch::fastpath_accelerated(const PortModel& p) const {
 // brisk's tc program runs on the port's device: the fast path reaches it (and forwards its
 // frames) also for what XDP cannot carry (xdp_fastpath.hpp, "Frames XDP cannot carry").
 bool Switch::fastpath_skb(const PortModel& p) const {
-  const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
-  return x != nullptr && x->tc_attached();
+  if (const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) return x->tc_attached();
+  const auto* a = dynamic_cast<const AfPacketPort*>(p.port.get());
+  return a != nullptr && a->tc_attached();
 }
 
 // Frames entering or leaving `p` are copied by a port mirror.
@@ -105,8 +115,10 @@ void Switch::sync_fastpath() {
   for (auto& [name, p] : ports_) {
     present[p.id] = true;
     FastpathPortConf c;
-    const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
-    c.ifindex = x != nullptr ? x->ifindex() : 0;
+    // The devices the kernel may forward from and to: AF_XDP and AF_PACKET system ports.
+    const bool kernel_dev = dynamic_cast<const AfXdpPort*>(p.port.get()) != nullptr ||
+                            dynamic_cast<const AfPacketPort*>(p.port.get()) != nullptr;
+    c.ifindex = kernel_dev ? p.port->ifindex() : 0;
     c.bridge = fp_->bridge_id(p.bridge);
     c.trunk = p.mode == VlanMode::kTrunk;
     c.access_vlan = p.vlan;
@@ -118,7 +130,7 @@ void Switch::sync_fastpath() {
     c.mirrored = c.accelerated && fastpath_mirrored(p);
     c.qdisc = p.qdisc.present();  // control/switch_qdisc.cpp
     c.skb = c.accelerated && fastpath_skb(p);
-    if (c.ifindex == 0) {  // not an AF_XDP device: never in the kernel's view
+    if (c.ifindex == 0) {  // not an AF_XDP or AF_PACKET device: never in the kernel's view
       fp_->clear_port(p.id);
       continue;
     }

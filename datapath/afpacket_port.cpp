@@ -15,9 +15,12 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
 
+#include "bpf/brisk_xdp_abi.h"
 #include "datapath/offload.hpp"
+#include "datapath/xdp_loader.hpp"
 
 namespace brisk {
 
@@ -44,7 +47,40 @@ tpacket_block_desc* block_at(std::uint8_t* ring, std::uint32_t i) {
 
 }  // namespace
 
-AfPacketPort::AfPacketPort(const std::string& ifname) : Port(ifname, PortKind::kSystem) {
+struct AfPacketPort::FastpathHooks {
+  std::unique_ptr<XdpObject> obj;
+  int tc_fd = -1;
+  TcAttachment tc;
+};
+
+// The fast path's programs, loaded on the shared maps; the socket filter attached (before
+// bind). On failure fp_error_ says why and the port goes on without them.
+void AfPacketPort::attach_filter(const XdpSharedMaps& maps, const std::string& ifname) {
+  const std::string who = "AF_PACKET port " + ifname;
+  try {
+    auto hooks = std::make_unique<FastpathHooks>();
+    hooks->obj = std::make_unique<XdpObject>(xdp_object_path("", who), who);
+    XdpPrograms programs;
+    programs.xdp = false;
+    programs.tc = programs.sock = true;
+    hooks->obj->prepare(programs, &maps);
+    hooks->obj->load();
+    hooks->tc_fd = hooks->obj->program_fd(BRISK_TC_PROG_NAME);
+    const int sock_fd = hooks->obj->program_fd(BRISK_SOCK_PROG_NAME);
+    if (hooks->tc_fd < 0 || sock_fd < 0)
+      throw std::runtime_error(who + ": " + hooks->obj->path() + " lacks the tc or socket program");
+    if (::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_BPF, &sock_fd, sizeof(sock_fd)) < 0)
+      throw std::system_error(errno, std::generic_category(), who + ": SO_ATTACH_BPF");
+    fp_ = std::move(hooks);
+  } catch (const std::exception& e) {
+    fp_error_ = e.what();
+  }
+}
+
+bool AfPacketPort::tc_attached() const { return fp_ != nullptr && fp_->tc.attached; }
+
+AfPacketPort::AfPacketPort(const std::string& ifname, const XdpSharedMaps* fastpath_maps)
+    : Port(ifname, PortKind::kSystem) {
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) fail(EINVAL, "bad interface name '" + ifname + "'");
   ifindex_ = static_cast<int>(::if_nametoindex(ifname.c_str()));
   if (ifindex_ == 0) fail(ENODEV, "no such device: " + ifname);
@@ -78,6 +114,8 @@ AfPacketPort::AfPacketPort(const std::string& ifname) : Port(ifname, PortKind::k
     fail_closed(errno, "mmap of the packet ring");
   }
   ring_ = static_cast<std::uint8_t*>(m);
+  // The filter before bind(): no frame reaches the ring unfiltered.
+  if (fastpath_maps != nullptr) attach_filter(*fastpath_maps, ifname);
 
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
@@ -103,11 +141,17 @@ AfPacketPort::AfPacketPort(const std::string& ifname) : Port(ifname, PortKind::k
   }
   set_tx_caps(txcap::kAll);  // the kernel finishes what the device cannot (validate_xmit_skb)
   set_mtu(device_mtu(ifindex_));
+  if (fp_ != nullptr) {
+    fp_->tc = tc_attach(ifindex_, fp_->tc_fd);
+    if (!fp_->tc.attached) fp_error_ = "AF_PACKET port " + ifname + ": tc attach at clsact ingress failed";
+  }
 }
 
 AfPacketPort::~AfPacketPort() { close_all(); }
 
 void AfPacketPort::close_all() noexcept {
+  if (fp_ != nullptr) tc_detach(fp_->tc);  // the kernel stops forwarding for the port first
+  fp_.reset();
   if (ring_ != nullptr) ::munmap(ring_, ring_len_);
   ring_ = nullptr;
   ring_len_ = 0;

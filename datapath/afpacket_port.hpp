@@ -46,6 +46,17 @@
 //     frame it received until the end of the batch, so no lock or atomic is needed. The walk
 //     never enters a block still lent from its last lap.
 //
+// Fast path (with the fast path's shared maps given, datapath/xdp_fastpath.hpp): brisk's tc
+// program (BRISK_TC_PROG, an instance of brisk_xdp.o with no XDP entry point) at the device's
+// clsact ingress forwards learned unicast between accelerated ports in the kernel, as the skb
+// itself (bpf_redirect), super-frames whole; no XDP program runs on the device, so nothing is
+// copied for it and a veth's peer keeps its offloads. An AF_PACKET socket sees a frame before
+// tc does, so the receive socket gets BRISK_SOCK_PROG as its filter (SO_ATTACH_BPF, before
+// bind()): it keeps from the socket exactly what the tc program will take (the same decision
+// on the same maps). tc_attached() says whether both are in place (Switch then publishes the
+// port with BRISK_FP_SKB; until then the filter passes every frame). When the object cannot
+// be loaded or attached the port works without the fast path; fastpath_error() says why.
+//
 // Failure
 //   * Constructor: std::system_error whose message names the device ("no such device: X",
 //     "not an Ethernet device", EPERM without CAP_NET_RAW).
@@ -64,11 +75,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "datapath/port.hpp"
 
 namespace brisk {
+
+struct XdpSharedMaps;
 
 // Helpers of the AF_PACKET driver, for any packet-socket transmit.
 namespace afpacket {
@@ -114,9 +128,10 @@ class AfPacketPort final : public Port, private BufferOwner {
     std::uint64_t freeze_q_cnt = 0;
   };
 
-  // Attaches to the existing device `ifname` in the current network namespace. Throws
-  // std::system_error naming the device on failure.
-  explicit AfPacketPort(const std::string& ifname);
+  // Attaches to the existing device `ifname` in the current network namespace, with the fast
+  // path's tc program and socket filter when `fastpath_maps` is given (see "Fast path").
+  // Throws std::system_error naming the device on failure.
+  explicit AfPacketPort(const std::string& ifname, const XdpSharedMaps* fastpath_maps = nullptr);
   ~AfPacketPort() override;
 
   std::uint32_t rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept override;
@@ -124,6 +139,10 @@ class AfPacketPort final : public Port, private BufferOwner {
   int wait_fd() const noexcept override { return fd_; }
 
   int ifindex() const override { return ifindex_; }
+  // The fast path's tc program and socket filter are in place (control thread).
+  bool tc_attached() const;
+  // Why they are not, when the fast path was asked for ("" otherwise).
+  const std::string& fastpath_error() const { return fp_error_; }
   Stats stats() const;
   KernelStats kernel_stats();
 
@@ -135,6 +154,9 @@ class AfPacketPort final : public Port, private BufferOwner {
   };
   enum class Step : std::uint8_t { kDone, kNeedRoom };
 
+  struct FastpathHooks;  // afpacket_port.cpp: the object instance and the tc attachment
+
+  void attach_filter(const XdpSharedMaps& maps, const std::string& ifname);
   void recycle(std::uint64_t block) noexcept override;
   void give_back(std::uint32_t block) noexcept;
   void close_all() noexcept;
@@ -146,6 +168,8 @@ class AfPacketPort final : public Port, private BufferOwner {
 
   int fd_ = -1;
   int ifindex_ = 0;
+  std::unique_ptr<FastpathHooks> fp_;  // control thread only
+  std::string fp_error_;
   std::uint8_t* ring_ = nullptr;
   std::size_t ring_len_ = 0;
 

@@ -73,6 +73,7 @@ void XdpObject::prepare(const XdpPrograms& programs, const XdpSharedMaps* shared
   const Want wants[] = {{BRISK_XDP_PROG_NAME, programs.xdp, true},
                         {BRISK_XDP_GENERIC_PROG_NAME, programs.xdp, false},
                         {BRISK_TC_PROG_NAME, programs.tc, false},
+                        {BRISK_SOCK_PROG_NAME, programs.sock, false},
                         {BRISK_DEVMAP_PROG_NAME, programs.tracepoint, programs.tracepoint}};
   for (const Want& w : wants) {
     bpf_program* p = program(w.name);

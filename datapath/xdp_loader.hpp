@@ -1,6 +1,7 @@
 // The one place that loads and attaches brisk's XDP object (bpf/brisk_xdp.c, brisk_xdp.o):
 // used by the AF_XDP driver (an instance per port: the XDP entry point and, with the fast
-// path, the tc program), by the fast path (XdpFastpath: the instance that creates the shared
+// path, the tc program), by the AF_PACKET driver with the fast path (the tc program and the
+// receive socket's filter), by the fast path (XdpFastpath: the instance that creates the shared
 // maps, and the one that runs the mirror tracepoint program) and by state recovery (detaching
 // what a previous briskd left behind).
 //
@@ -58,6 +59,7 @@ struct XdpSharedMaps {
 struct XdpPrograms {
   bool xdp = true;          // BRISK_XDP_PROG and BRISK_XDP_GENERIC_PROG
   bool tc = false;          // BRISK_TC_PROG
+  bool sock = false;        // BRISK_SOCK_PROG (an AF_PACKET port's receive filter)
   bool tracepoint = false;  // brisk_devmap_xmit (the fast path's mirror transmit counter)
 };
 

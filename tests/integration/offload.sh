@@ -4,7 +4,10 @@
 #   - host taps moved into namespaces A and B (VLAN 10): their TX checksumming and TSO are on
 #     (TUNSETOFFLOAD); iperf3 A->B and B->A with 1 and 4 streams; super-frames cross whole
 #     (the taps' ports average far more than 1514 bytes per frame; nothing cut in software)
-#   - veths attached with `driver afpacket` (C, D; VLAN 20): the same
+#   - veths attached with `driver afpacket` (C, D; VLAN 20): between the two the fast path's tc
+#     program forwards the skbs (at least 95% of C's frames, nothing cut); from C to a host tap
+#     Q (VLAN 20, userspace: a tap is never accelerated) C's super-frames are received whole
+#     from the AF_PACKET ring (C averages far more than 1514 bytes per frame over that run)
 #   - a host tap (E) and an AF_XDP veth (F) (VLAN 30): E's super-frames are cut in software for
 #     F (`tx_segmented` > 0 on F, checksums completed); TCP works both ways
 #   - the kernel bridge on two veths (G, H) in the same run, for comparison
@@ -18,10 +21,12 @@ need_netns
 start_briskd
 
 NS() { echo "${PFX}-$1"; }
-T_A=$(bk tap create 10) && T_B=$(bk tap create 10) && T_E=$(bk tap create 30) || fail "tap create"
+T_A=$(bk tap create 10) && T_B=$(bk tap create 10) && T_E=$(bk tap create 30) &&
+  T_Q=$(bk tap create 20) || fail "tap create"
 ns_add_tap "$(NS a)" "$T_A" 198.18.81.1/24
 ns_add_tap "$(NS b)" "$T_B" 198.18.81.2/24
 ns_add_tap "$(NS e)" "$T_E" 198.18.83.1/24
+ns_add_tap "$(NS q)" "$T_Q" 198.18.82.3/24
 veth_to_ns "$(NS c)" "${PFX}pc" 198.18.82.1/24
 veth_to_ns "$(NS d)" "${PFX}pd" 198.18.82.2/24
 veth_to_ns "$(NS f)" "${PFX}xf" 198.18.83.2/24
@@ -65,12 +70,20 @@ tcp() {
 port_json() {
   bk --json port | $PY -c 'import json,sys; print([p for p in json.load(sys.stdin) if p["port"]==sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
 }
-# bytes_per_frame <port>: received bytes per received frame (`--json stats`).
-bytes_per_frame() {
+# rx_counts <port>: rx_frames rx_bytes, and of them through the fast path: frames bytes
+# (`--json stats`).
+rx_counts() {
   bk --json stats | $PY -c '
 import json, sys
 p = [p for p in json.load(sys.stdin)["ports"] if p["port"] == sys.argv[1]][0]
-print(p["rx_bytes"] // max(p["rx_frames"], 1))' "$1"
+f = p.get("fastpath", {})
+print(p["rx_frames"], p["rx_bytes"], f.get("rx_frames", 0), f.get("rx_bytes", 0))' "$1"
+}
+# bytes_per_frame <port>: received bytes per received frame (`--json stats`).
+bytes_per_frame() {
+  local c
+  read -r -a c < <(rx_counts "$1")
+  echo $((c[1] / (c[0] > 0 ? c[0] : 1)))
 }
 
 declare -A REF
@@ -95,15 +108,28 @@ for t in "$T_A" "$T_B"; do
 done
 pass "taps carry super-frames whole ($bpf bytes per frame from $T_A)"
 
-check "TCP through two AF_PACKET veths, default offloads"
+check "TCP through two AF_PACKET veths, default offloads: the fast path's tc program"
+read -r -a c0 < <(rx_counts "${PFX}pc")
 for s in 1 4; do
   tcp c d 198.18.82.2 "$s" "afpacket C->D"
   say "afpacket C->D, $s stream(s): $((BPS / 1000000)) Mbit/s ($(ratio "$BPS" "${REF[$s]}") the kernel bridge)"
 done
-bpf=$(bytes_per_frame "${PFX}pc")
-((bpf > 3000)) || fail "${PFX}pc averages $bpf bytes per received frame"
+read -r -a c1 < <(rx_counts "${PFX}pc")
+frames=$((c1[0] - c0[0])) fp=$((c1[2] - c0[2]))
+((fp * 100 >= frames * 95)) || fail "${PFX}pc: only $fp of $frames frames through the fast path"
 [[ $(port_json "${PFX}pd" tx_segmented) == 0 ]] || fail "${PFX}pd: super-frames were cut"
-pass "AF_PACKET ports carry super-frames whole ($bpf bytes per frame)"
+pass "AF_PACKET veths: $fp of $frames frames in the kernel, nothing cut"
+
+check "an AF_PACKET port's super-frames received whole in userspace (toward a host tap)"
+read -r -a c0 < <(rx_counts "${PFX}pc")
+tcp c q 198.18.82.3 1 "afpacket C -> tap Q"
+say "afpacket C -> tap Q: $((BPS / 1000000)) Mbit/s"
+read -r -a c1 < <(rx_counts "${PFX}pc")
+frames=$((c1[0] - c0[0] - (c1[2] - c0[2]))) bytes=$((c1[1] - c0[1] - (c1[3] - c0[3])))
+bpf=$((bytes / (frames > 0 ? frames : 1)))
+((bpf > 3000)) || fail "${PFX}pc averages $bpf bytes per frame received in userspace"
+[[ $(port_json "$T_Q" tx_segmented) == 0 ]] || fail "$T_Q: super-frames were cut for a tap"
+pass "AF_PACKET super-frames whole through userspace ($bpf bytes per frame)"
 
 check "a tap's super-frames are cut in software for an AF_XDP port"
 tcp e f 198.18.83.2 1 "tap E -> AF_XDP F"
