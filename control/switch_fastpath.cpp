@@ -28,7 +28,9 @@ namespace brisk {
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
 // and trunk ports (datapath/vlan.hpp has what a dot1q-tunnel port does in userspace).
 bool Switch::fastpath_eligible(const PortModel& p) const {
-  if (!fp_ || p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
+  if (!fp_) return false;
+  if (p.kind == PortKind::kTunnel) return fastpath_tunnel_eligible(p);
+  if (p.kind != PortKind::kSystem || p.driver != "afxdp") return false;
   if (p.mode == VlanMode::kDot1qTunnel) return false;
   const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
   // Native XDP, or generic XDP with the tc half (what generic XDP would redirect as an skb
@@ -53,6 +55,24 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   }
   auto b = bridges_.find(p.bridge);
   return b != bridges_.end() && b->second.ageing != 0;
+}
+
+// A VXLAN tunnel (IPv4 underlay) is accelerated (encapsulation and decapsulation in XDP,
+// xdp_fastpath.hpp "Tunnels") in a bridge that learns, without userspace rate limits and
+// unless a mirror or capture covers it (its copies are made in userspace). GRE tunnels stay in
+// userspace.
+bool Switch::fastpath_tunnel_eligible(const PortModel& p) const {
+  if (p.tunnel.type != TunnelType::kVxlan) return false;
+  if (p.qos.police_in || p.qos.limit_out) return false;
+  for (const MirrorModel& m : mirrors_)
+    if (m.bridge == p.bridge && (m.dst == p.name || mirror_covers(mirror_src(m), p.id)))
+      return false;
+  auto b = bridges_.find(p.bridge);
+  return b != bridges_.end() && b->second.ageing != 0;
+}
+
+FastpathCounters Switch::fastpath_counters(const PortModel& p) const {
+  return fp_ ? fp_->counters(p.id) : FastpathCounters{};
 }
 
 bool Switch::fastpath_accelerated(const PortModel& p) const {
@@ -118,7 +138,15 @@ void Switch::sync_fastpath() {
     c.mirrored = c.accelerated && fastpath_mirrored(p);
     c.qdisc = p.qdisc.present();  // control/switch_qdisc.cpp
     c.skb = c.accelerated && fastpath_skb(p);
-    if (c.ifindex == 0) {  // not an AF_XDP device: never in the kernel's view
+    if (p.kind == PortKind::kTunnel && c.accelerated) {
+      c.tunnel = true;
+      c.remote = p.tunnel.remote;
+      c.vni = p.tunnel.key;
+      c.mirrored = false;
+      fp_->set_port(p.id, c, *bridges_.at(p.bridge).fdb);
+      continue;
+    }
+    if (c.ifindex == 0) {  // not an AF_XDP device nor a tunnel: never in the kernel's view
       fp_->clear_port(p.id);
       continue;
     }
