@@ -83,6 +83,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "brisk_flow_hash.h"
 #include "brisk_xdp_abi.h"
 
 // AF_XDP sockets by rx queue index. Written by userspace (AfXdpPort, one entry per bound
@@ -141,6 +142,27 @@ struct {
   __type(key, __u32);
   __type(value, struct brisk_fp_counters);
 } brisk_fp_stats SEC(".maps");
+
+// ---- tunnels (datapath/xdp_fastpath.hpp, "Tunnels") ----
+
+// Tunnel PortId -> its outer headers (brisk_xdp_abi.h). Present only while the route and the
+// neighbour toward the remote are resolved. Written by XdpFastpath (whole-element updates);
+// read here. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, BRISK_FP_MAX_TUNNELS);
+  __type(key, __u32);
+  __type(value, struct brisk_fp_tunnel);
+} brisk_fp_tuns SEC(".maps");
+
+// (remote, VNI) -> tunnel PortId: whose VXLAN packets the underlay's program decapsulates.
+// Written by XdpFastpath; read here. Shared.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, BRISK_FP_MAX_TUNNELS);
+  __type(key, struct brisk_fp_tunkey);
+  __type(value, __u32);
+} brisk_fp_tunrx SEC(".maps");
 
 // ---- fast-path mirrors (datapath/xdp_fastpath.hpp, "Mirrors") ----
 
@@ -268,18 +290,14 @@ struct fp_hit {
   int tag_out;  // the output port sends the VLAN tagged
 };
 
-// The forwarding decision of the fast path, for both programs (the frame's bytes from `data`
-// to `end`, its first buffer): 0 and `h` filled when the frame is learned unicast between two
-// accelerated ports of one bridge that carry its VLAN, -1 when userspace must see it (the
-// conditions at the top of this file, but the frame's length and checksum).
-static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struct fp_hit *h) {
+// The forwarding decision of the fast path (the frame's bytes from `data` to `end`, its first
+// buffer) for a frame received on port `in_id` (`in`, with BRISK_FP_IN): 0 and `h` filled when
+// the frame is learned unicast between two accelerated ports of one bridge that carry its
+// VLAN, -1 when userspace must see it (the conditions at the top of this file, but the
+// frame's length and checksum). Between two tunnels (split horizon): userspace.
+static __always_inline int fp_decide(void *data, void *end, __u32 in_id, struct brisk_fp_port *in,
+                                     struct fp_hit *h) {
   if (data + ETH_HLEN > end) return -1;
-  __u32 *pidp = bpf_map_lookup_elem(&brisk_fp_ifs, &ifindex);
-  if (!pidp) return -1;
-  __u32 in_id = *pidp;
-  struct brisk_fp_port *in = bpf_map_lookup_elem(&brisk_fp_ports, &in_id);
-  if (!in || !(in->flags & BRISK_FP_IN) || in->ifindex != ifindex) return -1;
-
   struct ethhdr *eth = data;
   if (eth->h_dest[0] & 1) return -1;     // broadcast / multicast: flood in userspace
   if (eth->h_source[0] & 1) return -1;   // userspace drops it (bad_src_mac)
@@ -320,6 +338,7 @@ static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struc
   struct brisk_fp_port *out = bpf_map_lookup_elem(&brisk_fp_ports, &out_id);
   if (!out || !(out->flags & BRISK_FP_IN) || out->bridge != in->bridge || !carries(out, vlan))
     return -1;
+  if (in->flags & out->flags & BRISK_FP_TUNNEL) return -1;  // split horizon: userspace drops
   // A customer tag the output port pops: userspace.
   if (brisk_vlan_pops_inner(out->mode) && l3proto == bpf_htons(ETH_P_8021Q)) return -1;
 
@@ -337,17 +356,212 @@ static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struc
   return 0;
 }
 
+// fp_decide() for a frame received on the device `ifindex` (a published, accelerated port).
+static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struct fp_hit *h) {
+  __u32 *pidp = bpf_map_lookup_elem(&brisk_fp_ifs, &ifindex);
+  if (!pidp) return -1;
+  __u32 in_id = *pidp;
+  struct brisk_fp_port *in = bpf_map_lookup_elem(&brisk_fp_ports, &in_id);
+  if (!in || !(in->flags & BRISK_FP_IN) || in->ifindex != ifindex) return -1;
+  return fp_decide(data, end, in_id, in, h);
+}
+
 // The tc program forwards this hit (BRISK_FP_SKB on the ingress port): untagged in and out,
 // no mirror on either port.
 static __always_inline int tc_takes(const struct fp_hit *h) {
   return (h->in->flags & BRISK_FP_SKB) && !h->tagged && !h->tag_out &&
-         !((h->in->flags | h->out->flags) & BRISK_FP_MIRROR);
+         !((h->in->flags | h->out->flags) & (BRISK_FP_MIRROR | BRISK_FP_TUNNEL));
 }
 
 static __always_inline void stamp_source(struct brisk_fp_entry *src) {
   // Keep the source alive for ageing (the control thread reads seen_ns before expiring it).
   __u64 now = bpf_ktime_get_coarse_ns();
   if (now - src->seen_ns > 1000000000ull) src->seen_ns = now;
+}
+
+// Moves the frame's start by `strip` bytes (> 0: outer headers in front of the frame are
+// dropped; < 0: room for outer headers is made in front of it) and pops (`pop`) or pushes
+// (`push`, VLAN `vlan`) the frame's 802.1Q tag, in one bpf_xdp_adjust_head(). `strip` is a
+// constant at every call. 0, or -1 with the frame untouched (no headroom).
+static __always_inline int retag(struct xdp_md *ctx, const int strip, int pop, int push,
+                                 __u16 vlan) {
+  const int room = strip < 0 ? -strip : 0;  // where the frame starts after the move
+  const int skip = strip > 0 ? strip : 0;   // where it starts before
+  if (pop) {
+    // The MACs move 4 bytes forward over the tag, before the start moves past it.
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    if (data + skip + ETH_HLEN + 4 > end) return -1;
+    __u32 macs[3];
+    __builtin_memcpy(macs, data + skip, 12);
+    __builtin_memcpy(data + skip + 4, macs, 12);
+  }
+  const int delta = strip + (pop ? 4 : 0) - (push ? 4 : 0);
+  if (delta != 0 && bpf_xdp_adjust_head(ctx, delta) != 0) {
+    if (pop) {  // put the MACs back: the frame goes up as it came
+      void *data = (void *)(long)ctx->data;
+      void *end = (void *)(long)ctx->data_end;
+      if (data + skip + ETH_HLEN + 4 > end) return -1;
+      __u32 macs[3];
+      __builtin_memcpy(macs, data + skip + 4, 12);
+      __builtin_memcpy(data + skip, macs, 12);
+    }
+    return -1;
+  }
+  if (push) {
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    if (data + room + ETH_HLEN + 4 > end) return -1;
+    __u8 *f = (__u8 *)data + room;
+    __u32 macs[3];
+    __builtin_memcpy(macs, f + 4, 12);
+    __builtin_memcpy(f, macs, 12);
+    f[12] = 0x81;
+    f[13] = 0x00;
+    f[14] = (vlan >> 8) & 0x0f;
+    f[15] = vlan & 0xff;
+  }
+  return 0;
+}
+
+static __always_inline void count_rx(__u32 id, __u32 len, int decap) {
+  struct brisk_fp_counters *c = bpf_map_lookup_elem(&brisk_fp_stats, &id);
+  if (!c) return;
+  c->rx_frames += 1;
+  c->rx_bytes += len;
+  c->decap += decap;
+}
+
+static __always_inline void count_tx(__u32 id, __u32 len, int encap) {
+  struct brisk_fp_counters *c = bpf_map_lookup_elem(&brisk_fp_stats, &id);
+  if (!c) return;
+  c->tx_frames += 1;
+  c->tx_bytes += len;
+  c->encap += encap;
+}
+
+// The IPv4 header checksum of a 20-byte header whose checksum field is 0.
+static __always_inline __u16 ipv4_csum(const __u16 *w) {
+  __u32 sum = 0;
+#pragma unroll
+  for (int i = 0; i < 10; i++) sum += w[i];
+  return ~fold(sum) & 0xffff;
+}
+
+// A hit whose output port is a VXLAN tunnel (BRISK_FP_TUNNEL): the frame, with the tunnel's
+// egress tagging (VLAN 0 untagged, others tagged), gets the outer Ethernet/IPv4/UDP/VXLAN
+// headers of its brisk_fp_tuns entry and is redirected to the underlay device. IPv4: DF
+// clear (as the tunnel port's socket sends), TTL 64, a random ID; UDP: source port from the
+// inner flow's hash (brisk_flow_hash.h), checksum 0. Userspace (the socket path) when: the
+// entry is missing (route or neighbour unresolved), the underlay device takes no XDP
+// redirects in native mode (no BRISK_FP_OUT), a mirror is involved, the frame is not whole,
+// carries a partial checksum, or the outer packet would exceed the route's MTU (userspace's
+// socket fragments it).
+static __always_inline int fp_encap(struct xdp_md *ctx, const struct fp_hit *h, __u32 len,
+                                    const int generic) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  if (!generic && !(h->out->flags & BRISK_FP_OUT)) return -1;
+  if ((h->in->flags | h->out->flags) & BRISK_FP_MIRROR) return -1;
+  if ((__u32)(end - data) != len || partial_l4(h->l3, end, h->l3proto)) return -1;
+  __u32 out_id = h->out_id;
+  struct brisk_fp_tunnel *t = bpf_map_lookup_elem(&brisk_fp_tuns, &out_id);
+  if (!t) return -1;
+  const int pop = h->tagged && !h->tag_out, push = !h->tagged && h->tag_out;
+  const __u32 inner = len + (pop ? -4 : 0) + (push ? 4 : 0);
+  const __u32 ip_len = inner + BRISK_VXLAN_ENCAP_LEN - ETH_HLEN;
+  if (ip_len > t->mtu) return -1;
+  const __u16 sport = brisk_vxlan_sport(brisk_flow_hash(data, end));
+  const __u32 ifindex = t->ifindex;
+  struct brisk_fp_tunnel tun = *t;
+  if (retag(ctx, -BRISK_VXLAN_ENCAP_LEN, pop, push, h->vlan) != 0) return -1;
+
+  data = (void *)(long)ctx->data;
+  end = (void *)(long)ctx->data_end;
+  if (data + BRISK_VXLAN_ENCAP_LEN > end) return XDP_DROP;  // cannot be: the room was made
+  __u8 *o = data;
+  __builtin_memcpy(o, tun.dmac, 6);
+  __builtin_memcpy(o + 6, tun.smac, 6);
+  o[12] = 0x08;
+  o[13] = 0x00;
+  __u16 *ip = (__u16 *)(o + ETH_HLEN);
+  ip[0] = bpf_htons(0x4500);
+  ip[1] = bpf_htons((__u16)ip_len);
+  ip[2] = (__u16)bpf_get_prandom_u32();
+  ip[3] = 0;  // DF clear, no fragment
+  ip[4] = bpf_htons(0x4011);  // TTL 64, UDP
+  ip[5] = 0;
+  __builtin_memcpy(&ip[6], &tun.saddr, 4);
+  __builtin_memcpy(&ip[8], &tun.daddr, 4);
+  ip[5] = ipv4_csum(ip);
+  __u16 *udp = (__u16 *)(o + ETH_HLEN + 20);
+  udp[0] = bpf_htons(sport);
+  udp[1] = bpf_htons(BRISK_VXLAN_PORT);
+  udp[2] = bpf_htons((__u16)(ip_len - 20));
+  udp[3] = 0;
+  __u32 *vx = (__u32 *)(o + ETH_HLEN + 28);
+  vx[0] = bpf_htonl(0x08000000);
+  vx[1] = bpf_htonl(tun.vni << 8);
+
+  stamp_source(h->src);
+  count_rx(h->in_id, len, 0);
+  count_tx(out_id, inner, 1);
+  return bpf_redirect(ifindex, 0);
+}
+
+// A VXLAN packet on an underlay device (or any device brisk's program runs on): IPv4 without
+// options, not a fragment, UDP to port 4789, from a tunnel's remote with its VNI
+// (brisk_fp_tunrx), to the tunnel's local address. Its inner frame takes the fast path as if
+// received on the tunnel port (fp_decide: the source learned on the tunnel, the destination
+// on an accelerated port that is not a tunnel): the outer headers are stripped and the frame
+// redirected. -1 for everything else, untouched: a packet that is not a tunnel's goes on to
+// the kernel (brisk_rx), a tunnel's that the fast path does not forward to the tunnel port's
+// socket (userspace learns, floods, counts drops).
+static __always_inline int fp_decap(struct xdp_md *ctx, const int generic) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  __u8 *p = data;
+  if (data + BRISK_VXLAN_ENCAP_LEN + ETH_HLEN > end) return -1;
+  if (p[12] != 0x08 || p[13] != 0x00) return -1;
+  __u8 *ip = p + ETH_HLEN;
+  if (ip[0] != 0x45 || ip[9] != IPPROTO_UDP || ((ip[6] & 0x3f) | ip[7]) != 0) return -1;
+  __u8 *udp = ip + 20;
+  if (udp[2] != (BRISK_VXLAN_PORT >> 8) || udp[3] != (BRISK_VXLAN_PORT & 0xff)) return -1;
+  __u8 *vx = udp + 8;
+  if (!(vx[0] & 0x08)) return -1;  // userspace counts it malformed
+  struct brisk_fp_tunkey k = {.vni = ((__u32)vx[4] << 16) | ((__u32)vx[5] << 8) | vx[6]};
+  __builtin_memcpy(&k.remote, ip + 12, 4);
+  __u32 *tidp = bpf_map_lookup_elem(&brisk_fp_tunrx, &k);
+  if (!tidp) return -1;
+  __u32 tid = *tidp;
+  struct brisk_fp_tunnel *t = bpf_map_lookup_elem(&brisk_fp_tuns, &tid);
+  if (!t) return -1;
+  __u32 daddr;
+  __builtin_memcpy(&daddr, ip + 16, 4);
+  if (daddr != t->saddr) return -1;
+  // Lengths: the IPv4 and UDP lengths cover exactly the frame's bytes after the Ethernet
+  // header (nothing cut, no padding: VXLAN packets are longer than the minimum frame).
+  __u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
+  __u32 ip_len = ((__u32)ip[2] << 8) | ip[3];
+  __u32 udp_len = ((__u32)udp[4] << 8) | udp[5];
+  if ((__u32)(end - data) != len || ip_len != len - ETH_HLEN || udp_len != ip_len - 20) return -1;
+  const __u32 inner = len - BRISK_VXLAN_ENCAP_LEN;
+  struct brisk_fp_port *in = bpf_map_lookup_elem(&brisk_fp_ports, &tid);
+  if (!in || (in->flags & (BRISK_FP_IN | BRISK_FP_TUNNEL)) != (BRISK_FP_IN | BRISK_FP_TUNNEL))
+    return -1;
+  struct fp_hit h;
+  if (fp_decide(data + BRISK_VXLAN_ENCAP_LEN, end, tid, in, &h) != 0) return -1;
+  if (!generic && !(h.out->flags & BRISK_FP_OUT)) return -1;
+  if ((h.in->flags | h.out->flags) & BRISK_FP_MIRROR) return -1;
+  if (inner > BRISK_FP_MAX_FRAME || partial_l4(h.l3, end, h.l3proto)) return -1;
+  const int pop = h.tagged && !h.tag_out, push = !h.tagged && h.tag_out;
+  const __u32 out_ifindex = h.out->ifindex;
+  const __u32 out_id = h.out_id;
+  stamp_source(h.src);
+  if (retag(ctx, BRISK_VXLAN_ENCAP_LEN, pop, push, h.vlan) != 0) return -1;
+  count_rx(tid, inner, 1);
+  count_tx(out_id, inner + (pop ? -4 : 0) + (push ? 4 : 0), 0);
+  return bpf_redirect(out_ifindex, 0);
 }
 
 // Returns XDP_REDIRECT when the frame was forwarded, XDP_PASS when the tc program forwards it
@@ -367,6 +581,7 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx, const int generic
   __u32 in_id = h.in_id, out_id = h.out_id;
   __u16 vlan = h.vlan;
   int tagged = h.tagged, tag_out = h.tag_out;
+  if (out->flags & BRISK_FP_TUNNEL) return fp_encap(ctx, &h, len, generic);
 
   // What XDP cannot carry goes to the tc program, or else to userspace: a partial checksum
   // (XDP has no CHECKSUM_PARTIAL), an output device without XDP redirects, a long or
@@ -405,30 +620,8 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx, const int generic
     devs = bpf_map_lookup_elem(&brisk_fp_mdevs, &gi);
     if (!devs) return -1;
   }
-  if (tagged && !tag_out) {
-    // The tag is there (fp_lookup checked): said again for the verifier, which may not
-    // connect `tagged` to that check.
-    if (data + ETH_HLEN + 4 > end) return -1;
-    __u32 macs[3];
-    __builtin_memcpy(macs, data, 12);
-    __builtin_memcpy(data + 4, macs, 12);
-    if (bpf_xdp_adjust_head(ctx, 4) != 0) return -1;  // cannot fail: 4 bytes were there
-    out_len -= 4;
-  } else if (!tagged && tag_out) {
-    if (bpf_xdp_adjust_head(ctx, -4) != 0) return -1;  // no headroom: userspace
-    data = (void *)(long)ctx->data;
-    end = (void *)(long)ctx->data_end;
-    if (data + ETH_HLEN + 4 > end) return -1;
-    __u32 macs[3];
-    __builtin_memcpy(macs, data + 4, 12);
-    __builtin_memcpy(data, macs, 12);
-    __u8 *t = (__u8 *)data + 12;
-    t[0] = 0x81;
-    t[1] = 0x00;
-    t[2] = (vlan >> 8) & 0x0f;
-    t[3] = vlan & 0xff;
-    out_len += 4;
-  }
+  if (retag(ctx, 0, tagged && !tag_out, !tagged && tag_out, vlan) != 0) return -1;
+  out_len = len + (tagged && !tag_out ? -4 : 0) + (!tagged && tag_out ? 4 : 0);
 
   stamp_source(h.src);
 
@@ -465,8 +658,9 @@ static __always_inline int brisk_fast_path(struct xdp_md *ctx, const int generic
 }
 
 static __always_inline int brisk_rx(struct xdp_md *ctx, const int generic) {
+  if (fp_decap(ctx, generic) == XDP_REDIRECT) return XDP_REDIRECT;
   int act = brisk_fast_path(ctx, generic);
-  if (act == XDP_REDIRECT || act == XDP_PASS) return act;
+  if (act == XDP_REDIRECT || act == XDP_PASS || act == XDP_DROP) return act;
   __u32 queue = ctx->rx_queue_index;
   __u64 len = bpf_xdp_get_buff_len(ctx);
   if (len > BRISK_XSK_MAX_FRAME) {

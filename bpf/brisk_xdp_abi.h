@@ -7,7 +7,8 @@
  *
  * Who writes what (each map's comment in brisk_xdp.c says more): XdpFastpath (control
  * thread) writes ports, FDB entries, mirror pairs, groups and destinations with whole-element
- * updates; the program writes the per-CPU counters and the FDB entries' seen_ns. */
+ * updates, and the tunnels' outer headers and decapsulation keys; the program writes the
+ * per-CPU counters and the FDB entries' seen_ns. */
 #ifndef BRISK_XDP_ABI_H
 #define BRISK_XDP_ABI_H
 
@@ -63,6 +64,17 @@
 // segmented there if it cannot take the super-frame). Only for untagged frames between ports
 // that send them untagged, and not for mirrored ports.
 #define BRISK_FP_SKB 8u
+// The port is a VXLAN tunnel (IPv4 underlay): it has no device of its own. A frame to it is
+// encapsulated in XDP with the outer headers of its brisk_fp_tuns entry and redirected to
+// the underlay device; a VXLAN packet from its remote with its VNI, received on an underlay
+// device running brisk's program, is decapsulated there and forwarded as if received on it.
+// BRISK_FP_OUT on a tunnel: its brisk_fp_tuns entry is complete (route and neighbour
+// resolved) and the underlay device takes XDP redirects.
+#define BRISK_FP_TUNNEL 16u
+#define BRISK_FP_MAX_TUNNELS 1024
+#define BRISK_VXLAN_PORT 4789
+// Outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8.
+#define BRISK_VXLAN_ENCAP_LEN 50
 
 #define BRISK_FP_MAX_COPIES 8     // mirror destinations per (in, out) pair (kFpMaxCopies)
 #define BRISK_FP_GROUP_DEVS 16    // devices per group devmap: out + copies (kFpGroupDevs)
@@ -96,10 +108,31 @@ struct brisk_fp_entry {
 };
 
 // Per port and CPU. oversize: frames the tc program found longer than the output device's
-// MTU, charged to the ingress port (userspace's drop `oversize`).
+// MTU, charged to the ingress port (userspace's drop `oversize`). encap/decap: a tunnel
+// port's frames encapsulated / decapsulated by the XDP program (also in tx/rx_frames).
 struct brisk_fp_counters {
   __u64 rx_frames, rx_bytes, tx_frames, tx_bytes;
-  __u64 oversize, pad[3];
+  __u64 oversize, encap, decap, pad;
+};
+
+// A VXLAN tunnel port's outer headers (brisk_fp_tuns, key: PortId). Written by XdpFastpath
+// (control thread) from the kernel's route and neighbour tables (datapath/underlay_resolver.hpp)
+// with whole-element updates of a hash map (the program sees the old or the new element,
+// never a mix); read here. Addresses in network order.
+struct brisk_fp_tunnel {
+  __u8 dmac[6];     // next hop's MAC (the remote's, or its gateway's)
+  __u8 smac[6];     // the underlay device's MAC
+  __u32 saddr;      // local IPv4 address (the route's preferred source)
+  __u32 daddr;      // the remote
+  __u32 vni;        // host order, < 2^24
+  __u32 ifindex;    // the underlay device (the route's output device)
+  __u32 mtu;        // the route's MTU: longer outer packets go to userspace (it fragments)
+  __u32 pad;
+};
+// Decapsulation key (brisk_fp_tunrx -> PortId): the remote (network order) and the VNI.
+struct brisk_fp_tunkey {
+  __u32 remote;
+  __u32 vni;
 };
 
 // What a mirrored (in, out) pair needs. Key: struct brisk_fp_pair. Written by XdpFastpath
@@ -135,6 +168,8 @@ static_assert(sizeof(struct brisk_fp_pair) == 8, "brisk_fp_pair layout");
 static_assert(sizeof(struct brisk_fp_mgroup) == 64, "brisk_fp_mgroup layout");
 static_assert(sizeof(struct brisk_fp_mcounters) == 32, "brisk_fp_mcounters layout");
 static_assert(sizeof(struct brisk_fp_dkey) == 8, "brisk_fp_dkey layout");
+static_assert(sizeof(struct brisk_fp_tunnel) == 36, "brisk_fp_tunnel layout");
+static_assert(sizeof(struct brisk_fp_tunkey) == 8, "brisk_fp_tunkey layout");
 #endif
 
 #endif /* BRISK_XDP_ABI_H */

@@ -68,6 +68,10 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
        "An AF_XDP port's kernel socket counters (XDP_STATISTICS), by counter; the lost frames "
        "among them are also in brisk_port_drops_total (reasons xsk_*).",
        "counter", ""},
+      {"brisk_port_fastpath_frames_total",
+       "Frames the XDP fast path carried for the port, by what it did: rx and tx (also in "
+       "brisk_port_rx/tx_frames_total), encap and decap (a VXLAN tunnel's, also in tx and rx).",
+       "counter", ""},
       {"brisk_fdb_entries", "Entries in the bridge's FDB.", "gauge", ""},
       {"brisk_fdb_limit", "Capacity limit of the bridge's FDB.", "gauge", ""},
       {"brisk_fdb_ageing_seconds", "FDB ageing time (0: hub mode).", "gauge", ""},
@@ -101,6 +105,11 @@ std::string metrics_text(const Switch& sw, const MetricsExtra& extra) {
              t.drops[i]);
       total[i] += t.drops[i];
     }
+    const FastpathCounters fc = sw.fastpath_counters(p);
+    for (const auto& [what, v] : {std::pair{"rx", fc.rx_frames}, std::pair{"tx", fc.tx_frames},
+                                  std::pair{"encap", fc.encap}, std::pair{"decap", fc.decap}})
+      sample(fam("brisk_port_fastpath_frames_total"),
+             "port=\"" + esc(name) + "\",path=\"" + what + "\"", v);
     if (const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) {
       const AfXdpStats k = x->kernel_stats();
       const std::pair<const char*, std::uint64_t> xsk[] = {

@@ -129,6 +129,7 @@ Switch::Switch(Datapath& dp, SwitchOptions opts) : dp_(dp), opts_(std::move(opts
   if (opts_.xdp_fastpath) {
     try {
       fp_ = std::make_unique<XdpFastpath>();
+      fp_->set_underlay_mode(opts_.afxdp_xdp);
     } catch (const std::exception& e) {
       syslog(LOG_WARNING, "XDP fast path off: %s", e.what());
     }

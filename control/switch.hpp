@@ -285,6 +285,8 @@ class Switch {
   // The fast path is running (maps created) / this port is accelerated by it.
   bool fastpath_enabled() const { return fp_ != nullptr; }
   bool fastpath_accelerated(const PortModel& p) const;
+  // The XDP fast path's counters of the port (zero without the fast path).
+  FastpathCounters fastpath_counters(const PortModel& p) const;
   const XdpFastpath* fastpath() const { return fp_.get(); }
 
  private:
@@ -302,6 +304,7 @@ class Switch {
   // control/switch_fastpath.cpp: mirror the model into the fast path's maps; called by
   // rebuild() BEFORE it publishes (so restrictions reach the kernel first).
   bool fastpath_eligible(const PortModel& p) const;
+  bool fastpath_tunnel_eligible(const PortModel& p) const;
   void sync_fastpath();
   // Qdiscs on system ports' devices (control/switch_qdisc.cpp): refresh_qdiscs() once a
   // second, watch_qdisc() for a port being attached (before its first snapshot).

@@ -29,7 +29,9 @@ namespace brisk {
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
 // and trunk ports (datapath/vlan.hpp has what a dot1q-tunnel port does in userspace).
 bool Switch::fastpath_eligible(const PortModel& p) const {
-  if (!fp_ || p.kind != PortKind::kSystem) return false;
+  if (!fp_) return false;
+  if (p.kind == PortKind::kTunnel) return fastpath_tunnel_eligible(p);
+  if (p.kind != PortKind::kSystem) return false;
   if (p.mode == VlanMode::kDot1qTunnel) return false;
   // AF_XDP: native XDP, or generic XDP with the tc half (what generic XDP would redirect as an
   // skb copy, the tc program sends on as the skb itself). AF_PACKET: the tc program and its
@@ -62,6 +64,24 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   }
   auto b = bridges_.find(p.bridge);
   return b != bridges_.end() && b->second.ageing != 0;
+}
+
+// A VXLAN tunnel (IPv4 underlay) is accelerated (encapsulation and decapsulation in XDP,
+// xdp_fastpath.hpp "Tunnels") in a bridge that learns, without userspace rate limits and
+// unless a mirror or capture covers it (its copies are made in userspace). GRE tunnels stay in
+// userspace.
+bool Switch::fastpath_tunnel_eligible(const PortModel& p) const {
+  if (p.tunnel.type != TunnelType::kVxlan) return false;
+  if (p.qos.police_in || p.qos.limit_out) return false;
+  for (const MirrorModel& m : mirrors_)
+    if (m.bridge == p.bridge && (m.dst == p.name || mirror_covers(mirror_src(m), p.id)))
+      return false;
+  auto b = bridges_.find(p.bridge);
+  return b != bridges_.end() && b->second.ageing != 0;
+}
+
+FastpathCounters Switch::fastpath_counters(const PortModel& p) const {
+  return fp_ ? fp_->counters(p.id) : FastpathCounters{};
 }
 
 bool Switch::fastpath_accelerated(const PortModel& p) const {
@@ -116,8 +136,9 @@ void Switch::sync_fastpath() {
     present[p.id] = true;
     FastpathPortConf c;
     // The devices the kernel may forward from and to: AF_XDP and AF_PACKET system ports.
-    const bool kernel_dev = dynamic_cast<const AfXdpPort*>(p.port.get()) != nullptr ||
-                            dynamic_cast<const AfPacketPort*>(p.port.get()) != nullptr;
+    c.xdp_program = dynamic_cast<const AfXdpPort*>(p.port.get()) != nullptr;
+    const bool kernel_dev =
+        c.xdp_program || dynamic_cast<const AfPacketPort*>(p.port.get()) != nullptr;
     c.ifindex = kernel_dev ? p.port->ifindex() : 0;
     c.bridge = fp_->bridge_id(p.bridge);
     c.trunk = p.mode == VlanMode::kTrunk;
@@ -130,7 +151,15 @@ void Switch::sync_fastpath() {
     c.mirrored = c.accelerated && fastpath_mirrored(p);
     c.qdisc = p.qdisc.present();  // control/switch_qdisc.cpp
     c.skb = c.accelerated && fastpath_skb(p);
-    if (c.ifindex == 0) {  // not an AF_XDP or AF_PACKET device: never in the kernel's view
+    if (p.kind == PortKind::kTunnel && c.accelerated) {
+      c.tunnel = true;
+      c.remote = p.tunnel.remote;
+      c.vni = p.tunnel.key;
+      c.mirrored = false;
+      fp_->set_port(p.id, c, *bridges_.at(p.bridge).fdb);
+      continue;
+    }
+    if (c.ifindex == 0) {  // not an AF_XDP or AF_PACKET device nor a tunnel: not in the kernel's view
       fp_->clear_port(p.id);
       continue;
     }

@@ -173,6 +173,8 @@ Reply Switch::list_ports() const {
                     {"tc_fastpath", accel && fastpath_skb(p)},
                     {"fastpath_rx_frames", fc.rx_frames},
                     {"fastpath_tx_frames", fc.tx_frames},
+                    {"fastpath_encap", fc.encap},
+                    {"fastpath_decap", fc.decap},
                     {"qdisc", qdisc_json(p)},
                     {"qos", qos_json(p)},
                     {"owner", owner_name(p.owner)}});
@@ -180,6 +182,13 @@ Reply Switch::list_ports() const {
     if (p.kind == PortKind::kTunnel) {
       data.back()["remote"] = ip4_text(p.tunnel.remote);
       if (p.tunnel.has_key) data.back()["key"] = p.tunnel.key;
+      if (accel) {
+        const FastpathTunnelState ts = fp_->tunnel_state(p.id);
+        data.back()["fastpath_tunnel"] = {{"resolved", ts.resolved},
+                                          {"underlay", ts.underlay},
+                                          {"decap", ts.decap},
+                                          {"why", ts.why}};
+      }
     }
     if (!p.devargs.empty()) data.back()["device"] = p.devargs;
     if (auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) {
@@ -299,7 +308,9 @@ Reply Switch::show_stats(const std::string& port) const {
                                           {"rx_frames", fc.rx_frames},
                                           {"rx_bytes", fc.rx_bytes},
                                           {"tx_frames", fc.tx_frames},
-                                          {"tx_bytes", fc.tx_bytes}};
+                                          {"tx_bytes", fc.tx_bytes},
+                                          {"encap", fc.encap},
+                                          {"decap", fc.decap}};
       // Walks the BPF map: only when one port is asked for.
       if (!port.empty()) data["ports"].back()["fastpath"]["fdb_entries"] = fp_->fdb_count(p.id);
     }

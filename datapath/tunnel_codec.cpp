@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "bpf/brisk_flow_hash.h"
+
 namespace brisk {
 
 namespace {
@@ -49,6 +51,21 @@ std::size_t tunnel_header(const TunnelKey& t, std::uint8_t* out) noexcept {
   if (!t.has_key) return 4;
   wr32(out + 4, t.key);
   return 8;
+}
+
+std::uint16_t vxlan_source_port(const std::uint8_t* frame, std::size_t len) noexcept {
+  return brisk_vxlan_sport(brisk_flow_hash(frame, frame + len));
+}
+
+void vxlan_udp_header(std::uint8_t* out, std::uint16_t sport, std::size_t payload_len) noexcept {
+  const std::size_t udp_len = 8 + payload_len;
+  out[0] = static_cast<std::uint8_t>(sport >> 8);
+  out[1] = static_cast<std::uint8_t>(sport);
+  out[2] = kVxlanUdpPort >> 8;
+  out[3] = kVxlanUdpPort & 0xff;
+  out[4] = static_cast<std::uint8_t>(udp_len >> 8);
+  out[5] = static_cast<std::uint8_t>(udp_len);
+  out[6] = out[7] = 0;
 }
 
 DecapResult tunnel_decap(const TunnelKey& t, const std::uint8_t* pkt, std::size_t len) noexcept {

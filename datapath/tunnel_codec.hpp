@@ -4,9 +4,10 @@
 // Pure functions over byte buffers, no I/O: TunnelPort (datapath/tunnel_port.hpp) calls them on
 // every frame, unit tests and benchmarks call them directly.
 //
-// Encapsulation writes only the tunnel's own header (VXLAN: 8 bytes; GRE: 4, or 8 with a key).
-// The kernel adds the outer IPv4 (and UDP) header when the port sends through its socket, so
-// the underlay follows the host's routes and neighbours.
+// Encapsulation writes the tunnel's own header (VXLAN: 8 bytes; GRE: 4, or 8 with a key) and,
+// for VXLAN, the UDP header in front of it (vxlan_udp_header(): the source port from a hash of
+// the inner flow, bpf/brisk_flow_hash.h). The kernel adds the outer IPv4 header when the port
+// sends through its raw socket, so the underlay follows the host's routes and neighbours.
 //
 // Decapsulation reads an IPv4 packet as a raw socket delivers it (IPv4 header first; the
 // kernel has already checked the IPv4 header checksum and reassembled fragments) and says:
@@ -56,6 +57,15 @@ struct TunnelKey {
 // Write the tunnel header for one frame into `out` (kMaxTunnelHeaderLen bytes available).
 // Returns its length.
 std::size_t tunnel_header(const TunnelKey& t, std::uint8_t* out) noexcept;
+
+// The UDP source port (host order) of a VXLAN packet carrying `frame`: a hash of its inner
+// flow in 32768..60999 (bpf/brisk_flow_hash.h, the same function the XDP fast path uses).
+std::uint16_t vxlan_source_port(const std::uint8_t* frame, std::size_t len) noexcept;
+
+// Write the 8-byte UDP header of a VXLAN packet whose UDP payload (VXLAN header and inner
+// frame) is `payload_len` bytes: source port `sport`, destination 4789, checksum 0 (RFC 7348
+// over IPv4, what the kernel's vxlan device sends by default).
+void vxlan_udp_header(std::uint8_t* out, std::uint16_t sport, std::size_t payload_len) noexcept;
 
 enum class DecapStatus : std::uint8_t { kOk, kForeign, kDrop };
 

@@ -135,30 +135,35 @@ TunnelFraming::TunnelFraming(const TunnelKey& key) : key_(key) {
   if (key_.type == TunnelType::kVxlan) key_.has_key = true;
   dst_.sin_family = AF_INET;
   dst_.sin_addr.s_addr = key_.remote;
-  dst_.sin_port = key_.type == TunnelType::kVxlan ? htons(kVxlanUdpPort) : 0;
+  dst_.sin_port = 0;  // a raw socket: the port is in the UDP header brisk writes
   hdr_len_ = tunnel_header(key_, hdr_);
 }
 
 void TunnelFraming::encap(const TxItem* items, std::uint32_t m, TxMsgs& out) const noexcept {
+  const bool vxlan = key_.type == TunnelType::kVxlan;
   for (std::uint32_t i = 0; i < m; ++i) {
     Frame* f = items[i].frame;
     iovec* v = out.iov[i];
-    v[0] = iovec{const_cast<std::uint8_t*>(hdr_), hdr_len_};
-    std::size_t nv;
+    std::size_t nv = 0;
+    if (vxlan) v[nv++] = iovec{out.udp[i], 8};
+    v[nv++] = iovec{const_cast<std::uint8_t*>(hdr_), hdr_len_};
+    std::size_t inner;
     if (!tx_as_is(items[i])) {
       const std::uint32_t tail = tx_tail_offset(items[i]);
-      v[1] = iovec{f->data, 12};
-      v[2] = iovec{out.tags[i], 0};
-      v[3] = iovec{f->data + tail, f->len - tail};
+      v[nv++] = iovec{f->data, 12};
+      iovec& tag = v[nv++];
+      tag = iovec{out.tags[i], 0};
+      v[nv++] = iovec{f->data + tail, f->len - tail};
       if (items[i].push_vlan != 0) {
         write_vlan_tag(out.tags[i], items[i].push_vlan);
-        v[2].iov_len = 4;
+        tag.iov_len = 4;
       }
-      nv = 4;
+      inner = 12 + tag.iov_len + (f->len - tail);
     } else {
-      v[1] = iovec{f->data, f->len};
-      nv = 2;
+      v[nv++] = iovec{f->data, f->len};
+      inner = f->len;
     }
+    if (vxlan) vxlan_udp_header(out.udp[i], vxlan_source_port(f->data, f->len), hdr_len_ + inner);
     out.msgs[i] = mmsghdr{};
     out.msgs[i].msg_hdr.msg_name = const_cast<sockaddr_in*>(&dst_);
     out.msgs[i].msg_hdr.msg_namelen = sizeof(dst_);
@@ -227,42 +232,33 @@ TunnelPort::TunnelPort(std::string name, const TunnelKey& key)
     }
     set_buffers(rx_fd_);
     allow_fragments(rx_fd_, what);
-    if (k.type == TunnelType::kGre) {
-      tx_fd_ = rx_fd_;
-      return;
-    }
-    tx_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (tx_fd_ < 0) fail(errno, what + ": UDP socket");
+    if (k.type == TunnelType::kGre) return;
+    udp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (udp_fd_ < 0) fail(errno, what + ": UDP socket");
     int one = 1;
-    ::setsockopt(tx_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::setsockopt(tx_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+    ::setsockopt(udp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::setsockopt(udp_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
       fail(errno, what + ": SO_REUSEPORT");
     // Received datagrams are read from the raw socket; this one keeps none of them.
-    attach_filter(tx_fd_, {BPF_STMT(BPF_RET | BPF_K, 0)}, what);
-    set_buffers(tx_fd_);
-    allow_fragments(tx_fd_, what);
-    // UDP checksum 0, as RFC 7348 recommends over IPv4 and the Linux vxlan device sends: a
-    // checksum left to offload (a veth) would reach a userspace peer (OVS) unfinished.
-    if (::setsockopt(tx_fd_, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)) != 0)
-      fail(errno, what + ": SO_NO_CHECK");
+    attach_filter(udp_fd_, {BPF_STMT(BPF_RET | BPF_K, 0)}, what);
     sockaddr_in local{};
     local.sin_family = AF_INET;
     local.sin_port = htons(kVxlanUdpPort);
     local.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (::bind(tx_fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+    if (::bind(udp_fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
       int e = errno;
       fail(e, what + ": bind UDP port " + std::to_string(kVxlanUdpPort) +
                   (e == EADDRINUSE ? " (in use by another program, e.g. a kernel vxlan device)" : ""));
     }
   } catch (...) {
-    if (tx_fd_ >= 0 && tx_fd_ != rx_fd_) ::close(tx_fd_);
+    if (udp_fd_ >= 0) ::close(udp_fd_);
     ::close(rx_fd_);
     throw;
   }
 }
 
 TunnelPort::~TunnelPort() {
-  if (tx_fd_ >= 0 && tx_fd_ != rx_fd_) ::close(tx_fd_);
+  if (udp_fd_ >= 0) ::close(udp_fd_);
   if (rx_fd_ >= 0) ::close(rx_fd_);
 }
 
@@ -291,7 +287,7 @@ std::uint32_t TunnelPort::tx_burst(const TxItem* items, std::uint32_t n) noexcep
     framing_.encap(items, m, t);
     std::uint32_t i = 0;
     while (i < m) {
-      int r = ::sendmmsg(tx_fd_, t.msgs + i, m - i, MSG_DONTWAIT);
+      int r = ::sendmmsg(rx_fd_, t.msgs + i, m - i, MSG_DONTWAIT);
       if (r > 0) {
         sent += static_cast<std::uint32_t>(r);
         i += static_cast<std::uint32_t>(r);

@@ -18,15 +18,20 @@
 //       port/VNI or GRE protocol/key, so several tunnels (other remotes, other keys) each get
 //       only their own traffic. Truncated packets pass the filter so that the port counts them.
 //       recvmmsg() fills frame buffers directly; decapsulation moves Frame::data, no copy.
-//   tx: VXLAN: a UDP socket bound to port 4789 (SO_REUSEPORT, shared by every VXLAN port of
-//       the host) whose receive side drops everything by filter: it exists so the kernel does
-//       not answer VXLAN packets with ICMP port unreachable, and sends with source port 4789
-//       and UDP checksum 0 (RFC 7348's recommendation over IPv4, the Linux vxlan default).
-//       GRE: the raw socket itself (the kernel writes the IPv4 header).
+//   tx: the raw socket itself; the kernel writes the IPv4 header. For VXLAN brisk writes the
+//       UDP header in front of the VXLAN header: source port from a hash of the inner flow
+//       (vxlan_source_port(), bpf/brisk_flow_hash.h: the same function as the XDP fast path's;
+//       ECMP and RSS between the tunnel ends spread the flows, as for the kernel's vxlan
+//       device), destination 4789, checksum 0 (RFC 7348's recommendation over IPv4, the Linux
+//       vxlan default; a checksum left to offload would reach a userspace peer unfinished).
+//   VXLAN also holds a UDP socket bound to port 4789 (SO_REUSEPORT, shared by every VXLAN
+//       port of the host) whose receive side drops everything by filter: it sends nothing and
+//       exists so the kernel does not answer VXLAN packets with ICMP port unreachable.
 //       sendmmsg() per batch; the tunnel header is constant per port (built once) and each
-//       frame goes out as iovecs [tunnel header][MACs][802.1Q tag][rest]: no copy.
+//       frame goes out as iovecs [UDP header][tunnel header][MACs][802.1Q tag][rest]: no copy
+//       of the frame.
 //
-// MTU: both sockets send with IP_PMTUDISC_DONT (DF clear). An encapsulated frame larger than
+// MTU: the raw socket sends with IP_PMTUDISC_DONT (DF clear). An encapsulated frame larger than
 // the underlay's MTU is fragmented by the kernel and reassembled by the far end's kernel before
 // its socket or vxlan device sees it (the default of the Linux vxlan device, which also leaves
 // DF clear); the receive side reassembles the same way. Nothing is dropped for size up to
@@ -37,10 +42,10 @@
 // * rx_burst(): one worker only (the snapshot's owner of the port). It uses the rx socket and
 //   stack-local message arrays; it is the single writer of the driver drop counters.
 // * tx_burst(): any worker, concurrently. It reads only immutable members (the TunnelFraming:
-//   header template and destination address; the socket descriptors) and builds its message
-//   arrays on the stack; sendmmsg() on one socket from several threads is safe (the kernel
-//   locks the socket per message), and each message is one datagram, so frames never
-//   interleave.
+//   header template and destination address; the socket descriptor) and builds its message
+//   arrays (with the per-frame UDP headers) on the stack; sendmmsg() on one socket from
+//   several threads is safe (the kernel locks the socket per message), and each message is
+//   one datagram, so frames never interleave.
 // * Constructor and destructor: the control thread, outside any worker (QSBR, see port.hpp).
 #pragma once
 
@@ -58,8 +63,9 @@ namespace brisk {
 // TunnelFraming: the per-frame work of a TunnelPort around its two socket calls, without any
 // socket, so that benchmarks (bench/datapath/tunnel_port_bench.cpp) measure exactly the code
 // the port runs on every frame:
-//   tx_burst() = for each chunk of up to kBatchSize items: encap() (header template, frame and
-//                802.1Q tag as iovecs, no copy), then sendmmsg();
+//   tx_burst() = for each chunk of up to kBatchSize items: encap() (VXLAN: the UDP header with
+//                the flow's source port; header template, frame and 802.1Q tag as iovecs, no
+//                copy), then sendmmsg();
 //   rx_burst() = rx_post() (frames from the pool, their buffers as iovecs), recvmmsg(), then
 //                rx_finish() (tunnel_decap() in place: Frame::data moves past the outer
 //                headers; unusable packets go back to the pool with their drop reason).
@@ -75,12 +81,14 @@ class TunnelFraming {
   std::size_t header_len() const { return hdr_len_; }
   const sockaddr_in& destination() const { return dst_; }
 
-  // Message arrays of one sendmmsg(): [tunnel header][frame] or, when a tag is pushed,
-  // [tunnel header][MACs][802.1Q tag][rest of the frame]. Caller-owned (the stack).
+  // Message arrays of one sendmmsg(): [UDP header (VXLAN)][tunnel header][frame] or, when
+  // the tag changes, [UDP header][tunnel header][MACs][802.1Q tag][rest of the frame].
+  // Caller-owned (the stack).
   struct TxMsgs {
     mmsghdr msgs[kBatchSize];
-    iovec iov[kBatchSize][4];
+    iovec iov[kBatchSize][5];
     std::uint8_t tags[kBatchSize][4];
+    std::uint8_t udp[kBatchSize][8];
   };
   // Fill out.msgs[0..m) for items[0..m), m <= kBatchSize. The messages point into the frames,
   // into `out` and into this object: all must outlive the sendmmsg() call.
@@ -128,8 +136,8 @@ class TunnelPort final : public Port {
 
  private:
   TunnelFraming framing_;
-  int rx_fd_ = -1;
-  int tx_fd_ = -1;  // == rx_fd_ for GRE
+  int rx_fd_ = -1;   // raw: receives and sends
+  int udp_fd_ = -1;  // VXLAN: holds UDP port 4789 (see "Sockets"); -1 for GRE
 };
 
 }  // namespace brisk

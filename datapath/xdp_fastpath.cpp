@@ -34,7 +34,7 @@ using FpKey = brisk_fp_key;
 using FpEntry = brisk_fp_entry;
 using FpCounters = brisk_fp_counters;
 constexpr std::uint32_t kFpIn = BRISK_FP_IN, kFpOut = BRISK_FP_OUT, kFpMirror = BRISK_FP_MIRROR,
-                        kFpSkb = BRISK_FP_SKB;
+                        kFpSkb = BRISK_FP_SKB, kFpTunnel = BRISK_FP_TUNNEL;
 constexpr std::size_t kFpMaxGroups = BRISK_FP_MAX_GROUPS;
 static_assert(kMaxMirrors == BRISK_FP_MAX_MIRRORS, "one limit of mirror slots");
 static_assert(kMaxPorts == BRISK_FP_MAX_PORTS, "one limit of ports");
@@ -100,6 +100,7 @@ XdpFastpath::XdpFastpath(const std::string& bpf_object) {
   // The instance that creates the shared maps (never attached). The tracepoint program is
   // loaded by a second instance, so that the kernel refusing it leaves the rest working:
   // mirrors then keep their ports in userspace (mirrors_supported()).
+  obj_path_ = path;
   obj_ = std::make_unique<XdpObject>(path, who);
   XdpPrograms programs;
   programs.tc = true;
@@ -118,6 +119,8 @@ XdpFastpath::XdpFastpath(const std::string& bpf_object) {
   mdevs_fd_ = shared_.fds[5];
   mstats_fd_ = shared_.fds[6];
   mdsts_fd_ = shared_.fds[7];
+  tunnels_fd_ = shared_.fds[8];
+  tunrx_fd_ = shared_.fds[9];
   ncpus_ = libbpf_num_possible_cpus();
   if (ncpus_ <= 0) fail(EINVAL, who + ": cannot count CPUs");
   for (std::size_t i = 0; i < kFpMaxGroups; ++i)
@@ -170,6 +173,8 @@ bool XdpFastpath::count_transmits(bool on) {
 }
 
 XdpFastpath::~XdpFastpath() {
+  underlays_.clear();  // detaches brisk's program from the underlay devices
+  tunnels_.clear();
   if (tp_link_ != nullptr) bpf_link__destroy(tp_link_);
   tp_obj_.reset();
   for (auto& [devs, g] : groups_)
@@ -212,10 +217,9 @@ void XdpFastpath::write_port(PortId id, const FastpathPortConf& c, bool egress) 
   FpPort v{};
   v.ifindex = static_cast<std::uint32_t>(c.ifindex);
   v.bridge = c.bridge;
-  v.flags =
-      c.accelerated
-          ? (kFpIn | (egress ? kFpOut : 0) | (c.mirrored ? kFpMirror : 0) | (c.skb ? kFpSkb : 0))
-          : 0;
+  v.flags = c.accelerated ? (kFpIn | (egress ? kFpOut : 0) | (c.mirrored ? kFpMirror : 0) |
+                             (c.skb ? kFpSkb : 0) | (c.tunnel ? kFpTunnel : 0))
+                          : 0;
   v.mode = c.trunk ? BRISK_VLAN_TRUNK : BRISK_VLAN_ACCESS;
   v.access_vlan = c.access_vlan;
   v.native_vlan = c.native_vlan;
@@ -315,7 +319,7 @@ void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTab
     o.qdisc = conf.qdisc;
     if (o == conf) {
       st.conf = conf;
-      if (old.qdisc != conf.qdisc) st.egress = egress_of(conf);
+      if (old.qdisc != conf.qdisc) st.egress = egress_for(id, conf);
       write_port(id, conf, st.egress);
       return;
     }
@@ -330,10 +334,12 @@ void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTab
     // 2. Its entries go unless they stay valid (same bridge, still accelerated).
     if (!conf.accelerated || conf.bridge != old.bridge) drop_port_entries(id);
   }
-  if (st.published && old.ifindex != conf.ifindex) {
+  if (st.published && old.ifindex != conf.ifindex && old.ifindex != 0) {
     std::uint32_t oi = static_cast<std::uint32_t>(old.ifindex);
     bpf_map_delete_elem(ifs_fd_, &oi);
   }
+  // A tunnel's entries go after its flags (above); they come back before the flags (below).
+  if (tunnels_.count(id) != 0) drop_tunnel(id);
   // 3. The new configuration, its entries, then the flags that turn it on.
   st.conf = conf;
   st.published = true;
@@ -342,7 +348,8 @@ void XdpFastpath::set_port(PortId id, const FastpathPortConf& conf, const MacTab
       if (e.port == id) fdb_put(conf.bridge, fdb_key(e.vlan, e.mac.to_u64()), id);
     });
   }
-  st.egress = egress_of(conf);
+  if (conf.tunnel && conf.accelerated) publish_tunnel(id, conf);
+  st.egress = egress_for(id, conf);
   write_port(id, conf, st.egress);
   std::uint32_t ifi = static_cast<std::uint32_t>(conf.ifindex);
   if (ifi != 0) bpf_map_update_elem(ifs_fd_, &ifi, &key, BPF_ANY);
@@ -356,8 +363,9 @@ void XdpFastpath::clear_port(PortId id) {
   write_port(id, off, false);
   st.conf.accelerated = false;
   drop_port_entries(id);
+  if (tunnels_.count(id) != 0) drop_tunnel(id);
   std::uint32_t ifi = static_cast<std::uint32_t>(off.ifindex);
-  bpf_map_delete_elem(ifs_fd_, &ifi);
+  if (ifi != 0) bpf_map_delete_elem(ifs_fd_, &ifi);
   write_port(id, FastpathPortConf{}, false);
   // Counters start from zero for the id's next owner.
   std::vector<FpCounters> zero(static_cast<std::size_t>(ncpus_));
@@ -380,10 +388,11 @@ void XdpFastpath::refresh_egress() {
   });
   if (changed || !mirrors_.empty()) apply_mirrors();  // unchanged pairs are not rewritten
   settle_idle_mirrors();
+  for (auto& [id, t] : tunnels_) refresh_tunnel(id);
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     PortState& st = ports_[i];
     if (!st.published || !st.conf.accelerated) continue;
-    const bool egress = egress_of(st.conf);
+    const bool egress = egress_for(static_cast<PortId>(i), st.conf);
     if (egress == st.egress) continue;
     st.egress = egress;
     write_port(static_cast<PortId>(i), st.conf, egress);  // only the flags change

@@ -131,6 +131,29 @@
 // ports whose peers take no XDP redirects (`xdp-in`) are still reached by the fast path, and
 // TCP from peers with default offloads stays in the kernel.
 //
+// Tunnels
+// -------
+// A VXLAN tunnel port (IPv4 underlay) is accelerated like a device port (FastpathPortConf::
+// tunnel: no ifindex of its own, so it is never in brisk_fp_ifs). Its outer headers live in
+// brisk_fp_tuns (PortId -> struct brisk_fp_tunnel: next hop's and the underlay device's
+// MACs, local and remote address, VNI, underlay ifindex and route MTU), resolved from the
+// kernel's route and neighbour tables by resolve_underlay() (datapath/underlay_resolver.hpp)
+// when the port is published and again once a second (refresh_egress()); the entry exists only
+// while both are resolved, so an unresolved next hop sends the tunnel's frames through its
+// kernel socket, which makes the kernel resolve it. BRISK_FP_OUT on a tunnel: the entry exists
+// and the underlay device takes XDP redirects (a native-mode program's redirect needs it; a
+// generic-mode program's works on any device).
+// Decapsulation: brisk_fp_tunrx maps (remote, VNI) to the tunnel's PortId, and brisk's program
+// runs on the underlay device: an instance of brisk_xdp.o (the shared maps, no AF_XDP socket,
+// so whatever is not a tunnel's passes to the kernel untouched) attached in the AF_XDP ports'
+// mode (set_underlay_mode(); kAuto: generic on a veth) to the route's output device for as
+// long as a tunnel uses it, detached when the last one leaves or the route moves, and when
+// XdpFastpath goes. A stale brisk program left on it by a killed briskd is detached first
+// (detach_stale_brisk_xdp()); a device that is a port of brisk already runs the program; one
+// that runs someone else's keeps it, and the tunnel's packets are decapsulated in userspace.
+// Ordering as for ports: the tunnel's entries exist before its flags are set, and its flags
+// are cleared before its entries go.
+//
 // Ageing: the program writes seen_ns (CLOCK_MONOTONIC, the datapath clock's base) into the
 // source's entry, at most once a second. MacTable::age() asks the observer (fdb_seen) about
 // every entry before expiring it, so a source forwarded only by the fast path stays alive.
@@ -150,9 +173,11 @@
 #include <string>
 #include <vector>
 
+#include "bpf/brisk_xdp_abi.h"
 #include "brisk/types.hpp"
 #include "datapath/counters.hpp"
 #include "datapath/mac_table.hpp"
+#include "datapath/underlay_resolver.hpp"
 #include "datapath/xdp_loader.hpp"
 #include "datapath/xdp_mirror_plan.hpp"
 
@@ -176,9 +201,14 @@ struct FastpathPortConf {
   bool mirrored = false;
   // The device has a qdisc that must see every frame sent to it: never BRISK_FP_OUT.
   bool qdisc = false;
-  // brisk's tc program runs on the device (AfXdpPort::tc_attached()): BRISK_FP_SKB, see
-  // "Frames XDP cannot carry" above.
+  // brisk's tc program runs on the device (AfXdpPort::tc_attached(),
+  // AfPacketPort::tc_attached()): BRISK_FP_SKB, see "Frames XDP cannot carry" above.
   bool skb = false;
+  // brisk's XDP program runs on the device (an AF_XDP port; an AF_PACKET port has none).
+  bool xdp_program = false;
+  // A VXLAN tunnel port (ifindex 0): remote (network order) and VNI, see "Tunnels" above.
+  bool tunnel = false;
+  std::uint32_t remote = 0, vni = 0;
   friend bool operator==(const FastpathPortConf&, const FastpathPortConf&) = default;
 };
 
@@ -187,6 +217,16 @@ struct FastpathCounters {
   // Frames the tc program found longer than the output device's MTU (struct
   // brisk_fp_counters), charged to the ingress port as Drop::kOversize.
   std::uint64_t oversize = 0;
+  // A tunnel port's frames encapsulated / decapsulated by the XDP program.
+  std::uint64_t encap = 0, decap = 0;
+};
+
+// What the fast path knows of a tunnel port's underlay (for `port`).
+struct FastpathTunnelState {
+  bool resolved = false;  // brisk_fp_tuns has its outer headers
+  std::string underlay;   // the route's output device ("" unknown)
+  bool decap = false;     // brisk's program runs on it
+  std::string why;        // unresolved: what is missing
 };
 
 // A mirror's copies made by the fast path: mirrored = sent + dropped once the devices'
@@ -229,6 +269,11 @@ class XdpFastpath {
   bool egress_ready(PortId id) const { return ports_[id].egress; }
   // Re-read the devices' XDP features (NDO_XMIT) of accelerated ports; update the maps.
   void refresh_egress();
+
+  // ---- tunnels ----
+  // The XDP mode of the programs attached to underlay devices (the AF_XDP ports' mode).
+  void set_underlay_mode(XdpMode m) { underlay_mode_ = m; }
+  FastpathTunnelState tunnel_state(PortId id) const;
 
   // ---- mirrors ----
   // Whether the fast path can make mirror copies (the map-in-map devmaps exist and the
@@ -274,8 +319,36 @@ class XdpFastpath {
     std::unique_ptr<Observer> observer;
   };
 
+  struct TunnelState {
+    FastpathPortConf conf;
+    UnderlayPath path;
+    bool in_map = false;  // brisk_fp_tuns has `value`
+    brisk_fp_tunnel value{};
+    int underlay = 0;  // the underlay device this tunnel holds in underlays_ (0: none)
+  };
+  // brisk's program on one underlay device, for as long as a tunnel routes through it.
+  struct Underlay {
+    int users = 0;
+    bool port = false;  // an AF_XDP port of brisk: its own XDP program decapsulates
+    std::string name;
+    std::unique_ptr<XdpObject> obj;  // null: the device is a port of brisk, or attaching failed
+    XdpAttachment att;
+    Underlay() = default;
+    Underlay(const Underlay&) = delete;
+    Underlay& operator=(const Underlay&) = delete;
+    ~Underlay() {
+      if (att.flags != 0) xdp_detach(att);
+    }
+  };
+
   void write_port(PortId id, const FastpathPortConf& c, bool egress);
+  bool egress_for(PortId id, const FastpathPortConf& c) const;
   static bool egress_of(const FastpathPortConf& c);
+  void publish_tunnel(PortId id, const FastpathPortConf& c);
+  void drop_tunnel(PortId id);
+  bool refresh_tunnel(PortId id);
+  void use_underlay(int ifindex);
+  void release_underlay(int ifindex);
   void fdb_put(std::uint32_t bridge, std::uint64_t key, PortId port);
   void fdb_del(std::uint32_t bridge, std::uint64_t key);
   std::uint32_t fdb_seen(std::uint32_t bridge, std::uint64_t key, PortId port,
@@ -321,6 +394,11 @@ class XdpFastpath {
   int ncpus_ = 1;
   std::vector<PortState> ports_ = std::vector<PortState>(kMaxPorts);
   std::map<std::string, BridgeState> bridges_;
+  std::string obj_path_;  // brisk_xdp.o, for the underlays' instances
+  int tunnels_fd_ = -1, tunrx_fd_ = -1;
+  XdpMode underlay_mode_ = XdpMode::kAuto;
+  std::map<PortId, TunnelState> tunnels_;
+  std::map<int, Underlay> underlays_;  // ifindex -> brisk's program there
   std::uint32_t next_bridge_ = 1;
   std::uint64_t fdb_errors_ = 0;
 };

@@ -295,6 +295,8 @@ FastpathCounters XdpFastpath::counters(PortId id) const {
     t.tx_frames += c.tx_frames;
     t.tx_bytes += c.tx_bytes;
     t.oversize += c.oversize;
+    t.encap += c.encap;
+    t.decap += c.decap;
   }
   return t;
 }

@@ -246,6 +246,11 @@ bool detach_stale_tc(int ifindex) {
 
 }  // namespace
 
+bool detach_stale_brisk_xdp(const std::string& ifname) {
+  const int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
+  return ifindex != 0 && detach_stale_xdp(ifindex);
+}
+
 bool detach_stale_brisk_programs(const std::string& ifname) {
   const int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
   if (ifindex == 0) return false;

@@ -45,14 +45,16 @@ namespace brisk {
 enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
 
 // The fast path's maps every program instance shares, in this order (bpf/brisk_xdp.c).
-inline constexpr int kXdpSharedMaps = 8;
+inline constexpr int kXdpSharedMaps = 10;
 inline constexpr const char* kXdpSharedMapNames[kXdpSharedMaps] = {
-    "brisk_fp_ifs",    "brisk_fp_ports", "brisk_fp_fdb",    "brisk_fp_stats",
-    "brisk_fp_mpairs", "brisk_fp_mdevs", "brisk_fp_mstats", "brisk_fp_mdsts"};
+    "brisk_fp_ifs",    "brisk_fp_ports",   "brisk_fp_fdb",    "brisk_fp_stats",
+    "brisk_fp_mpairs", "brisk_fp_mdevs",   "brisk_fp_mstats", "brisk_fp_mdsts",
+    "brisk_fp_tuns", "brisk_fp_tunrx"};
 
 // Their fds, owned by the instance that created them (XdpFastpath); -1: none.
 struct XdpSharedMaps {
-  std::array<int, kXdpSharedMaps> fds{-1, -1, -1, -1, -1, -1, -1, -1};
+  XdpSharedMaps() { fds.fill(-1); }
+  std::array<int, kXdpSharedMaps> fds;
 };
 
 // Which programs of the object an instance loads.
@@ -131,5 +133,7 @@ void tc_detach(TcAttachment& a) noexcept;
 // brisk's are never touched. Returns true when something was detached. The clsact qdisc
 // stays (brisk cannot tell whether the dead daemon made it; without filters it does nothing).
 bool detach_stale_brisk_programs(const std::string& ifname);
+// The XDP program only (a tunnel's underlay: a tc filter there may be a live AF_PACKET port's).
+bool detach_stale_brisk_xdp(const std::string& ifname);
 
 }  // namespace brisk

@@ -83,11 +83,35 @@ TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
   EXPECT_EQ(msgs->msgs[0].msg_hdr.msg_iov[1].iov_base, a->data);
 }
 
-TEST(TunnelFraming, VxlanDestinationIsUdp4789) {
+TEST(TunnelFraming, VxlanWritesUdpHeaderWithFlowSourcePort) {
   const TunnelFraming fr(TunnelKey{TunnelType::kVxlan, be_ip("198.18.0.2"), 42, false});
   EXPECT_TRUE(fr.key().has_key) << "VXLAN always carries its VNI";
   EXPECT_EQ(fr.header_len(), 8u);
-  EXPECT_EQ(ntohs(fr.destination().sin_port), kVxlanUdpPort);
+  EXPECT_EQ(fr.destination().sin_port, 0) << "raw socket: the port is in brisk's UDP header";
+
+  FramePool pool(4);
+  Frame* a = pool.alloc();
+  Frame* b = pool.alloc();
+  for (Frame* f : {a, b}) {
+    f->reset(static_cast<std::uint32_t>(kInner.size()));
+    std::memcpy(f->data, kInner.data(), kInner.size());
+  }
+  TxItem items[2] = {{a, 0}, {b, 300}};
+  auto msgs = std::make_unique<TunnelFraming::TxMsgs>();
+  fr.encap(items, 2, *msgs);
+  const std::uint16_t sport = vxlan_source_port(kInner.data(), kInner.size());
+  for (int i = 0; i < 2; ++i) {
+    const Bytes got = mmsg_bytes(msgs->msgs[i]);
+    const std::size_t inner = kInner.size() + (i == 1 ? 4 : 0);
+    ASSERT_EQ(got.size(), 8 + 8 + inner);
+    Bytes udp(8);
+    vxlan_udp_header(udp.data(), sport, 8 + inner);
+    EXPECT_EQ(Bytes(got.begin(), got.begin() + 8), udp) << "message " << i;
+    EXPECT_EQ(got[8], 0x08);  // VXLAN I flag
+    EXPECT_EQ(got[14], 42);   // VNI
+  }
+  EXPECT_GE(sport, 32768);
+  EXPECT_LE(sport, 60999);
 }
 
 TEST(TunnelFraming, RxDeliversInnerFramesAndReportsDrops) {
