@@ -208,10 +208,7 @@ int main(int argc, char** argv) {
     }
     if (std::string err = state.sync(sw); !err.empty())
       std::fprintf(stderr, "briskd: state: %s\n", err.c_str());
-    server.extra_commands = [&](const std::vector<std::string>& words) {
-      return state.command(sw, words);
-    };
-    server.extra_help = brisk::StateStore::help();
+    server.set_state(&state);
     // Every command is a transaction: a change is written to the state file before the client
     // hears of it, or undone and refused (control/state.hpp, "Durable commands").
     brisk::StateStore::Checkpoint before;
