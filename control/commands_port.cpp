@@ -208,7 +208,11 @@ const CommandSpec kPortCommands[] = {
      .handler = [](CommandContext& cx,
                    const CommandArgs& a) { return cx.sw.port_delete(a.at("port").text); }},
     {.words = {"port", "flood"},
-     .args = {kPortArg, {.name = "flood", .kind = ArgKind::kChoice, .choices = {"on", "off"}}},
+     .args = {kPortArg,
+              {.name = "flood",
+               .kind = ArgKind::kChoice,
+               .label = "flood setting",
+               .choices = {"on", "off"}}},
      .help = "flood unknown unicast to the port or not",
      .doc =
          R"md(`off`: unknown unicast is not flooded toward this port (broadcast and multicast still

@@ -396,7 +396,7 @@ TEST(CommandTable, MacIpListPathChoice) {
         "'limit' cannot go with 'off'; usage: port security [<p>] [mac <mac> | off | "
         "limit <n>] [ip <addr,...>]"},
        {"port add e1 vlan 10 driver frob", "unknown driver 'frob': want afxdp, afpacket or dpdk"},
-       {"port flood m1 maybe", "unknown flood 'maybe': want on or off"},
+       {"port flood m1 maybe", "unknown flood setting 'maybe': want on or off"},
        {"bridge tunnel ipip ctbr2 198.18.0.2", "unknown tunnel type 'ipip': want vxlan or gre"}});
   const PortModel& p = h.sw().ports().at("m1");
   ASSERT_TRUE(p.security);
