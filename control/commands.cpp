@@ -1,518 +1,307 @@
 #include "control/commands.hpp"
 
-#include <arpa/inet.h>
-
+#include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <functional>
-#include <optional>
 
+#include "control/commands_parts.hpp"
+#include "control/switch.hpp"
 #include "control/validate.hpp"
+#include "datapath/counters.hpp"
 
 namespace brisk {
 
+namespace commands {
+
 namespace {
 
-using Args = std::vector<std::string>;
+// tap create <vlan> [bridge <b>] [name <tap>] [ip <cidr> [<tap>] | dhcp [<tap>]]
+Reply tap_create(CommandContext& cx, const CommandArgs& a) {
+  std::string name = a.text("name");
+  // An empty name given explicitly is refused (Switch::tap_create picks one for "").
+  if (a.has("name") && name.empty()) return Reply::error(check_ifname("tap name", name));
+  const ArgValue& v = a.at("vlan");
+  // A VLAN alias starts with a letter; a new one is allocated by Switch::tap_create once
+  // everything else has been validated.
+  bool alias = std::isalpha(static_cast<unsigned char>(v.text[0])) != 0;
+  std::optional<VlanId> vlan = alias ? cx.sw.resolve_alias(v.text, false) : v.vlan;
+  std::string ip = a.has("dhcp") ? "dhcp" : a.text("cidr");
+  return cx.sw.tap_create(a.text("bridge", cx.sw.default_bridge()), vlan ? *vlan : kNewAliasVlan,
+                          alias ? v.text : "", name, ip);
+}
 
-struct Command {
-  std::vector<std::string> words;  // leading words that select the command
-  std::string usage;
-  std::function<Reply(Switch&, const Args&)> handler;  // gets the words after `words`
-  // Instead of handler, for a command that acts for the client (writes a file it names).
-  std::function<Reply(Switch&, const Args&, const Caller&)> caller_handler = nullptr;
+const ArgSpec kAgeing{.name = "seconds",
+                      .kind = ArgKind::kUint,
+                      .label = "ageing",
+                      .min = 0,
+                      .max = 1000000,
+                      .unit = "seconds"};
+const ArgSpec kFdbLimit{
+    .name = "n", .kind = ArgKind::kUint, .label = "fdb-limit", .min = 1, .max = kMacTableMaxLimit};
+
+// bridge config <b> ageing=N|fdb-limit=N: the value is parsed by the description its own
+// command uses.
+Reply bridge_config(CommandContext& cx, const CommandArgs& a) {
+  const std::string& b = a.at("bridge").text;
+  const std::string& kv = a.at("setting").text;
+  auto eq = kv.find('=');
+  std::string key = kv.substr(0, eq), val = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  if (eq == std::string::npos || (key != "ageing" && key != "fdb-limit"))
+    return Reply::error("unknown bridge config key '" + printable(key) +
+                        "' (known: ageing=<seconds>, fdb-limit=<n>)");
+  ArgValue v;
+  if (std::string e = parse_arg_value(key == "ageing" ? kAgeing : kFdbLimit, val, v); !e.empty())
+    return Reply::error(e);
+  return key == "ageing" ? cx.sw.set_ageing(b, v.number) : cx.sw.set_fdb_limit(b, v.number);
+}
+
+Reply bridge_tunnel(CommandContext& cx, const CommandArgs& a) {
+  TunnelType type = a.at("type").text == "gre" ? TunnelType::kGre : TunnelType::kVxlan;
+  std::optional<std::uint32_t> key;
+  if (a.has("key")) key = a.at("key").number;
+  return cx.sw.bridge_tunnel(type, a.at("bridge").text, a.at("remote").text, key);
+}
+
+const ArgSpec kIface{.name = "iface"};
+const ArgSpec kTapName{.name = "name", .shown = "tap", .label = "tap name"};
+const ArgSpec kTrailingTapName{
+    .name = "name", .shown = "tap", .label = "tap name", .optional = true};
+
+const CommandSpec kTapBridgeCommands[] = {
+    {.words = {"tap"},
+     .help = "list host taps",
+     .doc = R"md(List host taps: `bridge | tap | vlan` (aliases as `LAN (101)`; a QinQ tap as
+`100 dot1q-tunnel`; a trunk as `trunk`). `--json`: also `mode`, and `vlans`/`native` of a
+trunk.)md",
+     .section = "tap",
+     .handler = [](CommandContext& cx, const CommandArgs&) { return cx.sw.list_taps(); }},
+    {.words = {"tap", "create"},
+     .args = {{.name = "vlan", .kind = ArgKind::kVlanOrAlias}},
+     .options = {kBridgeOption,
+                 {.keyword = "name", .args = {kTapName}},
+                 {.keyword = "ip", .args = {{.name = "cidr"}, kTrailingTapName}, .exclusive = true},
+                 {.keyword = "dhcp", .args = {kTrailingTapName}, .exclusive = true}},
+     .help = "create a host tap on an access VLAN (or VLAN alias)",
+     .doc = R"md(Create a host TAP device on access VLAN `<vlan>` of bridge `<b>` (default bridge if
+omitted; created on first use) and print its name (`<tap-prefix><N>` unless `name`).
+`ip` assigns an IPv4/IPv6 address on the host and sets the link up; `dhcp` runs
+`dhclient` on it. minimega's positional tap name after the address is accepted.
+`tap create LAN` uses the VLAN alias `LAN` (the next free VLAN from 101 when new).
+Errors: bad VLAN, name in use (`tap X already exists`, `interface X already exists on this
+host`), bad address.)md",
+     .section = "tap",
+     .handler = tap_create},
+    {.words = {"tap", "delete"},
+     .args = {{.name = "tap", .shown = "name|number|all"}},
+     .help = "delete a tap, or all",
+     .doc = "Delete a tap (`tap delete 2` is `<prefix>2`) or all taps.",
+     .section = "tap",
+     .handler = [](CommandContext& cx,
+                   const CommandArgs& a) { return cx.sw.tap_delete(a.at("tap").text); }},
+    {.words = {"bridge"},
+     .help = "list bridges",
+     .doc = "List bridges: `bridge | preexisting | vlans | trunks | tunnels | bonds | config`.",
+     .section = "bridge",
+     .handler = [](CommandContext& cx, const CommandArgs&) { return cx.sw.list_bridges(); }},
+    {.words = {"bridge", "create"},
+     .args = {kBridgeArg},
+     .help = "create a bridge",
+     .doc =
+         R"md(Create an empty bridge with its own host interface `<b>` (a trunk of every VLAN, native
+VLAN 0). Error `bridge <b> already exists`.)md",
+     .section = "bridge",
+     .handler =
+         [](CommandContext& cx, const CommandArgs& a) {
+           const std::string& b = a.at("bridge").text;
+           if (cx.sw.bridges().count(b)) return Reply::error("bridge " + b + " already exists");
+           return cx.sw.ensure_bridge(b);
+         }},
+    {.words = {"bridge", "destroy"},
+     .args = {kBridgeArg},
+     .help = "delete a bridge with its ports",
+     .doc = "Delete the bridge, its interface and every port on it.",
+     .section = "bridge",
+     .handler = [](CommandContext& cx,
+                   const CommandArgs& a) { return cx.sw.destroy_bridge(a.at("bridge").text); }},
+    {.words = {"bridge", "ageing"},
+     .args = {kBridgeArg, kAgeing},
+     .help = "FDB ageing time (0: hub mode)",
+     .doc = R"md(FDB ageing time, 0-1000000 (default 300). `0` is hub mode: learn nothing, flood
+everything.)md",
+     .section = "bridge",
+     .handler =
+         [](CommandContext& cx, const CommandArgs& a) {
+           return cx.sw.set_ageing(a.at("bridge").text, a.at("seconds").number);
+         }},
+    {.words = {"bridge", "config"},
+     .args = {kBridgeArg, {.name = "setting", .shown = "ageing=N|fdb-limit=N"}},
+     .help = "set a bridge's ageing or FDB limit",
+     .doc =
+         R"md(`ageing` as `bridge ageing`. `fdb-limit` (1-4194304, default 65536) caps the bridge's
+FDB; the port with the most learned addresses loses its least recently seen one when full.)md",
+     .section = "bridge",
+     .handler = bridge_config},
+    {.words = {"bridge", "trunk"},
+     .args = {kBridgeArg, kIface},
+     .help = "attach an interface as a trunk of every VLAN",
+     .doc =
+         R"md(minimega's trunk: attach an existing interface as a trunk of every VLAN (native 0).)md",
+     .section = "bridge",
+     .handler =
+         [](CommandContext& cx, const CommandArgs& a) {
+           return cx.sw.bridge_trunk(a.at("bridge").text, a.at("iface").text);
+         }},
+    {.words = {"bridge", "notrunk"},
+     .args = {kBridgeArg, kIface},
+     .help = "detach a trunk",
+     .doc = "Detach an interface `bridge trunk` attached.",
+     .section = "bridge",
+     .handler =
+         [](CommandContext& cx, const CommandArgs& a) {
+           return cx.sw.bridge_notrunk(a.at("bridge").text, a.at("iface").text);
+         }},
+    {.words = {"bridge", "tunnel"},
+     .args = {{.name = "type",
+               .kind = ArgKind::kChoice,
+               .label = "tunnel type",
+               .choices = {"vxlan", "gre"}},
+              kBridgeArg,
+              {.name = "remote", .shown = "remote ip"},
+              {.name = "key", .kind = ArgKind::kUint, .max = 0xffffffffu, .optional = true}},
+     .help = "a VXLAN or GRE tunnel port to another host",
+     .doc =
+         R"md(A tunnel port to another host over IPv4, named like a tap (`<tap-prefix><N>`, printed):
+VXLAN on UDP 4789 with the key as VNI (0 when absent), or Ethernet over GRE (protocol
+0x6558) with a key field only when a key is given. A trunk of every VLAN with native VLAN 0;
+nothing received from a tunnel is sent into another tunnel (split horizon). One tunnel per
+(type, remote, key). Needs CAP_NET_RAW and a free UDP port 4789 for VXLAN
+([behaviour.md](behaviour.md#tunnels)).)md",
+     .section = "bridge",
+     .handler = bridge_tunnel},
+    {.words = {"bridge", "notunnel"},
+     .args = {kBridgeArg, kIface},
+     .help = "remove a tunnel",
+     .doc = "Remove a tunnel.",
+     .section = "bridge",
+     .handler =
+         [](CommandContext& cx, const CommandArgs& a) {
+           return cx.sw.bridge_notunnel(a.at("bridge").text, a.at("iface").text);
+         }},
 };
 
-std::optional<std::uint32_t> parse_uint(const std::string& s, std::uint32_t max) {
-  std::uint32_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v > max) return std::nullopt;
-  return v;
-}
+}  // namespace
 
-Reply usage_error(const Command& c) { return Reply::error("usage: " + c.usage); }
+std::span<const CommandSpec> tap_bridge_commands() { return kTapBridgeCommands; }
 
-std::string vlan_list_error(const std::string& s) {
-  return "invalid vlan list '" + printable(s) + "': want e.g. 10,20,30-40 or all (VLANs 0-4094)";
-}
+}  // namespace commands
 
-// A VLAN is a number 0-4094 or a minimega alias (letters first); aliases resolve to the next
-// free VLAN from 101 when `allocate`.
-std::optional<VlanId> parse_vlan(Switch& sw, const std::string& s, bool allocate,
-                                 std::string& alias, std::string& err) {
-  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
-    auto v = parse_vlan_id(s);
-    if (!v) err = vlan_id_error(s);
+namespace {
+
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> t = [] {
+    std::vector<CommandSpec> v;
+    for (auto part : {commands::tap_bridge_commands(), commands::port_commands(),
+                      commands::fdb_mirror_commands(), commands::stats_state_commands()})
+      v.insert(v.end(), part.begin(), part.end());
     return v;
+  }();
+  return t;
+}
+
+const char* kCaptureNotes =
+    R"md(Files are standard pcap (nanosecond timestamps, LINKTYPE_ETHERNET) for `tcpdump -r` and
+`tshark -r`; `snaplen` is 14-262144 bytes (default 65535). Deleting the captured port or
+bridge closes the file, and so does stopping briskd. Captures are not kept in the state file.
+
+Where captures may be written: briskd (root) opens the file with the identity of the client
+that asked (its uid and gid from the socket, no supplementary groups), so a capture goes only
+where that client could create the file itself, and a new file belongs to it, mode 0600 (a
+briskd that does not run as root opens it as itself). The file must be new: an existing file
+is refused (`E: capture file <file> exists: add overwrite ...`), and a symbolic link at the
+path is never followed, with or without `overwrite`. `overwrite` replaces an existing file
+only if it is a regular file (not a FIFO, device or directory) owned by the client. The path
+must be absolute after the client's conversion.
+)md";
+
+// "Drop reasons: `runt`, ..." from the drop table (datapath/counters.hpp), wrapped.
+std::string drop_reason_notes() {
+  std::string s, line = "Drop reasons:";
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    std::string item = " `" + std::string(kDropNames[i]) + "`" + (i + 1 < kDropCount ? "," : "");
+    if (line.size() + item.size() > 95) {
+      s += line + "\n";
+      line.clear();
+      item.erase(0, 1);
+    }
+    line += item;
   }
-  bool ok = !s.empty() && std::isalpha(static_cast<unsigned char>(s[0]));
-  for (char c : s)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '/');
-  if (!ok) {
-    err = "invalid vlan '" + printable(s) + "': want 0-4094 or an alias";
-    return std::nullopt;
-  }
-  alias = s;
-  auto v = sw.resolve_alias(s, allocate);
-  if (!v) err = allocate ? "no free VLAN left for alias " + s : "unknown vlan alias " + s;
+  return s + line + " (meanings: [behaviour.md](behaviour.md#drops)).\n";
+}
+
+const std::vector<CommandSection>& command_sections() {
+  static const std::vector<CommandSection> v = {
+      {"tap", "host TAP devices (minimega)",
+       "A tap can be moved into another network namespace (`ip link set mega_tap0 netns ns1`) "
+       "and\nkeeps working ([behaviour.md](behaviour.md#host-taps)).\n"},
+      {"bridge", "bridges, minimega's trunks, VXLAN and GRE tunnels", ""},
+      {"port",
+       "system ports (existing devices, DPDK devices), VLAN modes, port security, flooding, "
+       "storm control",
+       ""},
+      {"vhost", "vhost-user ports for VMs", ""},
+      {"fdb", "the forwarding database", ""},
+      {"tap mirror", "port and bridge mirrors (minimega)", ""},
+      {"capture", "pcap captures", kCaptureNotes},
+      {"stats", "counters and drops by reason", drop_reason_notes()},
+      {"state", "the state file and entries that could not be restored", ""},
+      {"nuke, help", "reset; list commands", ""},
+  };
   return v;
 }
 
-// tap create <vlan> [bridge <b>] [name <t>] [ip <cidr> [t] | dhcp [t] | ip dhcp [t]]
-Reply tap_create(Switch& sw, const Args& a, const Command& c) {
-  if (a.empty()) return usage_error(c);
-  std::string bridge = sw.default_bridge(), name, ip;
-  bool have_bridge = false, have_name = false, have_ip = false;
-  std::size_t i = 1;
-  while (i < a.size()) {
-    const std::string& w = a[i];
-    if (w == "bridge" && !have_bridge && i + 1 < a.size()) {
-      bridge = a[i + 1];
-      have_bridge = true;
-      i += 2;
-    } else if (w == "name" && !have_name && i + 1 < a.size()) {
-      name = a[i + 1];
-      have_name = true;
-      i += 2;
-    } else if ((w == "ip" || w == "dhcp") && !have_ip) {
-      if (w == "ip") {
-        if (i + 1 >= a.size()) return usage_error(c);
-        ip = a[i + 1];
-        i += 2;
-      } else {
-        ip = "dhcp";
-        i += 1;
-      }
-      have_ip = true;
-      // minimega's positional tap name after the address.
-      if (i < a.size() && !have_name && a[i] != "bridge" && a[i] != "name") {
-        name = a[i++];
-        have_name = true;
-      }
-    } else {
-      return Reply::error("unexpected '" + w + "'; usage: " + c.usage);
-    }
+// The command whose words are the longest prefix of argv.
+const CommandSpec* lookup(const std::vector<std::string>& argv) {
+  const CommandSpec* best = nullptr;
+  for (const auto& c : command_table()) {
+    if (c.words.size() > argv.size() || (best && c.words.size() <= best->words.size())) continue;
+    if (std::equal(c.words.begin(), c.words.end(), argv.begin())) best = &c;
   }
-  // An empty name given explicitly is refused (Switch::tap_create picks one for "").
-  if (have_name && name.empty()) return Reply::error(check_ifname("tap name", name));
-  std::string alias, err;
-  // A new alias is allocated by Switch::tap_create once everything else has been validated.
-  auto vlan = parse_vlan(sw, a[0], /*allocate=*/false, alias, err);
-  if (!vlan && alias.empty()) return Reply::error(err);
-  return sw.tap_create(bridge, vlan ? *vlan : kNewAliasVlan, alias, name, ip);
+  return best;
 }
 
-// tap mirror, clear tap mirror, capture pcap, clear capture (control/mirror.cpp).
-void add_mirror_commands(std::vector<Command>& cmds) {
-  cmds.push_back({{"tap", "mirror"}, "tap mirror [<src tap|all> <dst tap> [bridge]]", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.empty()) return sw.list_mirrors();
-    if (a.size() != 2 && a.size() != 3) return usage_error(c);
-    return sw.mirror_add(a[0], a[1], a.size() == 3 ? a[2] : sw.default_bridge());
-  };
-  cmds.push_back({{"clear", "tap", "mirror"}, "clear tap mirror [<dst tap>]", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() > 1) return usage_error(c);
-    return sw.mirror_clear(a.empty() ? "" : a[0]);
-  };
-  cmds.push_back({{"capture"}, "capture", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.list_captures()
-                                     : Reply::error("unknown capture command '" + a[0] + "'");
-                  }});
-  cmds.push_back(
-      {{"capture", "pcap"},
-       "capture pcap [tap <tap> <file> | bridge <bridge> <file>] [snaplen <n>] [overwrite]",
-       nullptr});
-  cmds.back().caller_handler = [c = cmds.back()](Switch& sw, const Args& a, const Caller& caller) {
-    if (a.empty()) return sw.list_captures();
-    if (a.size() < 3 || (a[0] != "tap" && a[0] != "bridge")) return usage_error(c);
-    std::uint32_t snaplen = kCaptureDefaultSnaplen;
-    bool have_snaplen = false, overwrite = false;
-    for (std::size_t i = 3; i < a.size(); ++i) {
-      if (a[i] == "overwrite" && !overwrite) {
-        overwrite = true;
-      } else if (a[i] == "snaplen" && !have_snaplen && i + 1 < a.size()) {
-        auto n = parse_uint(a[++i], 262144);
-        if (!n || *n < 14)
-          return Reply::error("invalid snaplen '" + a[i] + "': want 14-262144 bytes");
-        snaplen = *n;
-        have_snaplen = true;
-      } else {
-        return usage_error(c);
-      }
-    }
-    return sw.capture_add(a[0], a[1], a[2], snaplen, overwrite, caller);
-  };
-  cmds.push_back({{"clear", "capture"}, "clear capture [pcap [<id>]]", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.empty() || (a.size() == 1 && a[0] == "pcap")) return sw.capture_clear(std::nullopt);
-    if (a.size() == 2 && a[0] == "pcap") {
-      auto id = parse_uint(a[1], 0xffffffffu);
-      if (!id) return Reply::error("invalid capture id '" + a[1] + "'");
-      return sw.capture_clear(*id);
-    }
-    return usage_error(c);
-  };
+// `tap frob`: `tap` takes no arguments and heads other commands.
+bool heads_others(const CommandSpec& c) {
+  if (!c.args.empty() || !c.options.empty()) return false;
+  return std::any_of(command_table().begin(), command_table().end(), [&](const CommandSpec& o) {
+    return o.words.size() > c.words.size() &&
+           std::equal(c.words.begin(), c.words.end(), o.words.begin());
+  });
 }
 
-std::vector<Command> make_commands() {
-  std::vector<Command> cmds;
-  cmds.push_back({{"tap"}, "tap", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.list_taps()
-                                     : Reply::error("unknown tap command '" + a[0] + "'");
-                  }});
-  cmds.push_back({{"tap", "create"},
-                  "tap create <vlan> [bridge <b>] [name <tap>] [ip <cidr> [tap] | dhcp [tap]]",
-                  nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return tap_create(sw, a, c);
-  };
-  cmds.push_back({{"tap", "delete"}, "tap delete <name|number|all>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return a.size() == 1 ? sw.tap_delete(a[0]) : usage_error(c);
-  };
-  cmds.push_back({{"bridge"}, "bridge", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.list_bridges()
-                                     : Reply::error("unknown bridge command '" + a[0] + "'");
-                  }});
-  cmds.push_back({{"bridge", "destroy"}, "bridge destroy <bridge>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return a.size() == 1 ? sw.destroy_bridge(a[0]) : usage_error(c);
-  };
-  cmds.push_back({{"bridge", "create"}, "bridge create <bridge>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 1) return usage_error(c);
-    if (sw.bridges().count(a[0])) return Reply::error("bridge " + a[0] + " already exists");
-    return sw.ensure_bridge(a[0]);
-  };
-  cmds.push_back(
-      {{"bridge", "ageing"}, "bridge ageing <bridge> <seconds (0 = hub mode)>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 2) return usage_error(c);
-    auto s = parse_uint(a[1], 1000000);
-    if (!s) return Reply::error("invalid ageing '" + a[1] + "': want 0-1000000 seconds");
-    return sw.set_ageing(a[0], *s);
-  };
-  cmds.push_back({{"bridge", "config"}, "bridge config <bridge> <ageing=N|fdb-limit=N>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 2) return usage_error(c);
-    auto eq = a[1].find('=');
-    if (eq == std::string::npos) return usage_error(c);
-    std::string key = a[1].substr(0, eq), val = a[1].substr(eq + 1);
-    if (key == "ageing") {
-      auto s = parse_uint(val, 1000000);
-      if (!s) return Reply::error("invalid ageing '" + val + "': want 0-1000000 seconds");
-      return sw.set_ageing(a[0], *s);
-    }
-    if (key == "fdb-limit") {
-      auto s = parse_uint(val, kMacTableMaxLimit);
-      if (!s || *s == 0)
-        return Reply::error("invalid fdb-limit '" + val + "': want 1-" +
-                            std::to_string(kMacTableMaxLimit));
-      return sw.set_fdb_limit(a[0], *s);
-    }
-    return Reply::error("unknown bridge config key '" + key + "' (known: ageing, fdb-limit)");
-  };
-  cmds.push_back({{"port"}, "port", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.list_ports()
-                                     : Reply::error("unknown port command '" + a[0] + "'");
-                  }});
-  cmds.push_back({{"port", "add"},
-                  "port add <iface> vlan <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>  "
-                  "[bridge <b>] [driver afxdp|afpacket|dpdk]   (dpdk: <iface> is a PCI address or "
-                  "vdev string)",
-                  nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() < 2) return usage_error(c);
-    std::string bridge = sw.default_bridge(), driver;
-    VlanMode mode;
-    VlanId vlan = 0, native = 0;
-    VlanSet allowed;
-    std::size_t i = 1;
-    if (a[i] == "vlan") {
-      if (i + 1 >= a.size()) return usage_error(c);
-      auto v = parse_vlan_id(a[i + 1]);
-      if (!v) return Reply::error(vlan_id_error(a[i + 1]));
-      mode = VlanMode::kAccess;
-      vlan = *v;
-      i += 2;
-    } else if (a[i] == "dot1q-tunnel") {
-      if (i + 1 >= a.size()) return usage_error(c);
-      auto v = parse_vlan_id(a[i + 1]);
-      if (!v) return Reply::error(vlan_id_error(a[i + 1]));
-      mode = VlanMode::kDot1qTunnel;
-      vlan = *v;
-      i += 2;
-    } else if (a[i] == "trunk") {
-      mode = VlanMode::kTrunk;
-      allowed.set();
-      ++i;
-      if (i < a.size() && a[i] != "native" && a[i] != "bridge" && a[i] != "driver") {
-        auto set = parse_vlan_list(a[i]);
-        if (!set) return Reply::error(vlan_list_error(a[i]));
-        allowed = *set;
-        ++i;
-      }
-    } else {
-      return usage_error(c);
-    }
-    bool have_native = false, have_bridge = false, have_driver = false;
-    while (i < a.size()) {
-      if (i + 1 >= a.size()) return usage_error(c);
-      if (a[i] == "native" && mode == VlanMode::kTrunk && !have_native) {
-        auto v = parse_vlan_id(a[i + 1]);
-        if (!v) return Reply::error(vlan_id_error(a[i + 1], "native vlan"));
-        native = *v;
-        have_native = true;
-      } else if (a[i] == "bridge" && !have_bridge) {
-        bridge = a[i + 1];
-        have_bridge = true;
-      } else if (a[i] == "driver" && !have_driver) {
-        driver = a[i + 1];
-        if (driver != "afxdp" && driver != "afpacket" && driver != "dpdk")
-          return Reply::error("unknown driver '" + driver + "': want afxdp, afpacket or dpdk");
-        have_driver = true;
-      } else {
-        return Reply::error("unexpected '" + a[i] + "'; usage: " + c.usage);
-      }
-      i += 2;
-    }
-    return sw.port_add(a[0], bridge, mode, vlan, allowed, native, driver);
-  };
-  cmds.push_back(
-      {{"port", "vlan"},
-       "port vlan <port> access <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>",
-       nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() < 2) return usage_error(c);
-    auto mode = parse_vlan_mode(a[1]);
-    if (!mode)
-      return Reply::error("unknown vlan mode '" + a[1] + "': want access, trunk or dot1q-tunnel");
-    if (*mode != VlanMode::kTrunk) {
-      if (a.size() != 3) return usage_error(c);
-      auto v = parse_vlan_id(a[2]);
-      if (!v) return Reply::error(vlan_id_error(a[2]));
-      return sw.port_vlan(a[0], *mode, *v, VlanSet{}, 0);
-    }
-    VlanSet allowed;
-    allowed.set();
-    VlanId native = 0;
-    std::size_t i = 2;
-    if (i < a.size() && a[i] != "native") {
-      auto set = parse_vlan_list(a[i]);
-      if (!set) return Reply::error(vlan_list_error(a[i]));
-      allowed = *set;
-      ++i;
-    }
-    if (i < a.size()) {
-      if (a[i] != "native" || i + 2 != a.size()) return usage_error(c);
-      auto v = parse_vlan_id(a[i + 1]);
-      if (!v) return Reply::error(vlan_id_error(a[i + 1], "native vlan"));
-      native = *v;
-    }
-    return sw.port_vlan(a[0], VlanMode::kTrunk, 0, allowed, native);
-  };
-  cmds.push_back({{"vhost", "create"},
-                  "vhost create <vlan> socket <path> [bridge <b>] [name <n>] [server]",
-                  nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.empty()) return usage_error(c);
-    auto v = parse_vlan_id(a[0]);
-    if (!v) return Reply::error(vlan_id_error(a[0]));
-    std::string bridge = sw.default_bridge(), name, socket;
-    bool have_bridge = false, have_name = false, server = false;
-    for (std::size_t i = 1; i < a.size();) {
-      if (a[i] == "server" && !server) {
-        server = true;
-        ++i;
-        continue;
-      }
-      if (i + 1 >= a.size()) return usage_error(c);
-      if (a[i] == "socket" && socket.empty()) {
-        socket = a[i + 1];
-        if (socket.empty()) return usage_error(c);
-      } else if (a[i] == "bridge" && !have_bridge) {
-        bridge = a[i + 1];
-        have_bridge = true;
-      } else if (a[i] == "name" && !have_name) {
-        name = a[i + 1];
-        have_name = true;
-      } else {
-        return Reply::error("unexpected '" + a[i] + "'; usage: " + c.usage);
-      }
-      i += 2;
-    }
-    if (socket.empty()) return Reply::error("missing socket <path>; usage: " + c.usage);
-    if (have_name && name.empty()) return Reply::error(check_ifname("port name", name));
-    return sw.vhost_create(bridge, *v, name, socket, server);
-  };
-  cmds.push_back({{"bridge", "trunk"}, "bridge trunk <bridge> <iface>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return a.size() == 2 ? sw.bridge_trunk(a[0], a[1]) : usage_error(c);
-  };
-  cmds.push_back({{"bridge", "notrunk"}, "bridge notrunk <bridge> <iface>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return a.size() == 2 ? sw.bridge_notrunk(a[0], a[1]) : usage_error(c);
-  };
-  cmds.push_back(
-      {{"bridge", "tunnel"}, "bridge tunnel <vxlan|gre> <bridge> <remote ip> [key]", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 3 && a.size() != 4) return usage_error(c);
-    TunnelType type;
-    if (a[0] == "vxlan") {
-      type = TunnelType::kVxlan;
-    } else if (a[0] == "gre") {
-      type = TunnelType::kGre;
-    } else {
-      return Reply::error("unknown tunnel type '" + a[0] + "': want vxlan or gre");
-    }
-    std::optional<std::uint32_t> key;
-    if (a.size() == 4) {
-      key = parse_uint(a[3], 0xffffffffu);
-      if (!key) return Reply::error("invalid key '" + a[3] + "': want 0-4294967295");
-    }
-    return sw.bridge_tunnel(type, a[1], a[2], key);
-  };
-  cmds.push_back({{"bridge", "notunnel"}, "bridge notunnel <bridge> <iface>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return a.size() == 2 ? sw.bridge_notunnel(a[0], a[1]) : usage_error(c);
-  };
-  cmds.push_back(
-      {{"port", "security"},
-       "port security [<port>] | <port> mac <mac> [ip <addr>[,<addr>...]] | <port> off | "
-       "<port> limit <n>",
-       nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() <= 1) return sw.show_security(a.empty() ? "" : a[0]);
-    if (a[1] == "off" && a.size() == 2) return sw.security_off(a[0]);
-    if (a[1] == "limit" && a.size() == 3) {
-      auto n = parse_uint(a[2], kMacTableMaxLimit);
-      if (!n) return Reply::error("invalid limit '" + a[2] + "': want 0 (none) or a count");
-      return sw.security_limit(a[0], *n);
-    }
-    if (a[1] == "mac" && (a.size() == 3 || (a.size() == 5 && a[3] == "ip"))) {
-      auto mac = MacAddr::parse(a[2]);
-      if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
-      std::vector<Ipv4> v4;
-      std::vector<Ipv6> v6;
-      if (a.size() == 5) {
-        std::size_t pos = 0;
-        const std::string& list = a[4];
-        while (pos <= list.size()) {
-          std::size_t comma = list.find(',', pos);
-          std::string ip =
-              list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-          if (!parse_ip_into(ip, v4, v6)) return Reply::error("invalid ip '" + ip + "' in binding");
-          if (comma == std::string::npos) break;
-          pos = comma + 1;
-        }
-      }
-      return sw.security_bind(a[0], *mac, v4, v6);
-    }
-    return usage_error(c);
-  };
-  cmds.push_back({{"port", "flood"}, "port flood <port> on|off", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 2 || (a[1] != "on" && a[1] != "off")) return usage_error(c);
-    return sw.set_flood(a[0], a[1] == "on");
-  };
-  cmds.push_back({{"port", "storm"}, "port storm <port> <frames/s>|off", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 2) return usage_error(c);
-    if (a[1] == "off") return sw.set_storm(a[0], 0);
-    auto n = parse_uint(a[1], 100000000);
-    if (!n || *n == 0)
-      return Reply::error("invalid rate '" + a[1] + "': want 1-100000000 frames/s or off");
-    return sw.set_storm(a[0], *n);
-  };
-  cmds.push_back({{"port", "delete"}, "port delete <port>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    return a.size() == 1 ? sw.port_delete(a[0]) : usage_error(c);
-  };
-  cmds.push_back({{"fdb"}, "fdb [show] [<bridge>]", [](Switch& sw, const Args& a) {
-                    if (a.size() > 1) return Reply::error("usage: fdb [show] [<bridge>]");
-                    return sw.show_fdb(a.empty() ? "" : a[0]);
-                  }});
-  cmds.push_back({{"fdb", "show"}, "fdb show [<bridge>]", [](Switch& sw, const Args& a) {
-                    if (a.size() > 1) return Reply::error("usage: fdb show [<bridge>]");
-                    return sw.show_fdb(a.empty() ? "" : a[0]);
-                  }});
-  cmds.push_back({{"fdb", "flush"}, "fdb flush [<bridge>] [port <port>] [vlan <vlan>]", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    std::string bridge, port;
-    std::optional<VlanId> vlan;
-    std::size_t i = 0;
-    if (i < a.size() && a[i] != "port" && a[i] != "vlan") bridge = a[i++];
-    while (i < a.size()) {
-      if (a[i] == "port" && i + 1 < a.size() && port.empty()) {
-        port = a[i + 1];
-      } else if (a[i] == "vlan" && i + 1 < a.size() && !vlan) {
-        vlan = parse_vlan_id(a[i + 1]);
-        if (!vlan) return Reply::error(vlan_id_error(a[i + 1]));
-      } else {
-        return usage_error(c);
-      }
-      i += 2;
-    }
-    return sw.fdb_flush(bridge, port, vlan);
-  };
-  cmds.push_back({{"fdb", "add"}, "fdb add <bridge> <vlan> <mac> <port>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 4) return usage_error(c);
-    auto v = parse_vlan_id(a[1]);
-    if (!v) return Reply::error(vlan_id_error(a[1]));
-    auto mac = MacAddr::parse(a[2]);
-    if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
-    return sw.fdb_add(a[0], *v, *mac, a[3]);
-  };
-  cmds.push_back({{"fdb", "del"}, "fdb del <bridge> <vlan> <mac>", nullptr});
-  cmds.back().handler = [c = cmds.back()](Switch& sw, const Args& a) {
-    if (a.size() != 3) return usage_error(c);
-    auto v = parse_vlan_id(a[1]);
-    if (!v) return Reply::error(vlan_id_error(a[1]));
-    auto mac = MacAddr::parse(a[2]);
-    if (!mac) return Reply::error("invalid mac '" + a[2] + "': want aa:bb:cc:dd:ee:ff");
-    return sw.fdb_del(a[0], *v, *mac);
-  };
-  cmds.push_back({{"stats"}, "stats [<port>]", [](Switch& sw, const Args& a) {
-                    if (a.size() > 1) return Reply::error("usage: stats [<port>]");
-                    return sw.show_stats(a.empty() ? "" : a[0]);
-                  }});
-  cmds.push_back({{"nuke"}, "nuke", [](Switch& sw, const Args& a) {
-                    return a.empty() ? sw.nuke() : Reply::error("usage: nuke");
-                  }});
-  add_mirror_commands(cmds);
-  return cmds;
-}
-
-const std::vector<Command>& commands() {
-  static const std::vector<Command> cmds = make_commands();
-  return cmds;
+std::string joined(std::span<const std::string_view> words) {
+  std::string s;
+  for (auto w : words) s += (s.empty() ? "" : " ") + std::string(w);
+  return s;
 }
 
 }  // namespace
 
-std::string CommandSet::help() {
-  std::string s = "commands:\n";
-  for (const auto& c : commands()) s += "  " + c.usage + "\n";
-  s += "  help\n";
-  return s;
-}
+std::span<const CommandSpec> CommandSet::table() { return command_table(); }
+std::span<const CommandSection> CommandSet::sections() { return command_sections(); }
+std::string CommandSet::help() { return "commands:\n" + command_help(table()); }
+std::string CommandSet::markdown() { return command_markdown(table(), sections()); }
 
 Reply CommandSet::run(const std::vector<std::string>& argv, const Caller& caller) {
   if (argv.empty()) return Reply::error("empty command; try help");
-  if (argv[0] == "help") return Reply::okay(help());
-  // The longest matching word prefix selects the command.
-  const Command* best = nullptr;
-  for (const auto& c : commands()) {
-    if (c.words.size() > argv.size()) continue;
-    bool match = true;
-    for (std::size_t i = 0; i < c.words.size(); ++i) match = match && argv[i] == c.words[i];
-    if (match && (best == nullptr || c.words.size() > best->words.size())) best = &c;
-  }
-  if (best == nullptr) return Reply::error("unknown command '" + argv[0] + "'; try help");
-  Args rest(argv.begin() + static_cast<std::ptrdiff_t>(best->words.size()), argv.end());
-  return best->caller_handler ? best->caller_handler(sw_, rest, caller) : best->handler(sw_, rest);
+  const CommandSpec* c = lookup(argv);
+  if (c == nullptr) return Reply::error("unknown command '" + printable(argv[0]) + "'; try help");
+  std::span<const std::string> rest(argv.begin() + static_cast<std::ptrdiff_t>(c->words.size()),
+                                    argv.end());
+  if (!rest.empty() && heads_others(*c))
+    return Reply::error("unknown " + joined(c->words) + " command '" + printable(rest[0]) + "'");
+  ParsedCommand p = parse_command_args(*c, rest);
+  if (!p.error.empty()) return Reply::error(p.error);
+  CommandContext cx{sw_, caller, state_};
+  return c->handler(cx, p.args);
 }
 
 }  // namespace brisk

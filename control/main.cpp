@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "control/commands.hpp"
 #include "control/memory.hpp"
 #include "control/metrics.hpp"
 #include "control/ovsdb_client.hpp"
@@ -54,6 +55,9 @@ const char* kUsage = R"(usage: briskd [options]
                          shared (default): the AF_XDP ports of one worker share one UMEM and
                          frames between them are forwarded without a copy; private: one
                          UMEM per port, every frame copied
+  --print-commands text|markdown
+                         print the command list (as `brisk help`) or the command reference
+                         of docs/commands.md, and exit
   --version, --help
 )";
 
@@ -163,6 +167,16 @@ int main(int argc, char** argv) {
         return 2;
       }
       opts.afxdp_shared_umem = v == "shared";
+    } else if (a == "--print-commands") {
+      std::string v = value();
+      if (v != "text" && v != "markdown") {
+        std::fprintf(stderr, "briskd: --print-commands wants text or markdown\n");
+        return 2;
+      }
+      std::string out = v == "text" ? brisk::command_help(brisk::CommandSet::table())
+                                    : brisk::CommandSet::markdown();
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      return 0;
     } else if (a == "--version") {
       std::printf("briskd 0.1.0\n");
       return 0;
@@ -208,10 +222,7 @@ int main(int argc, char** argv) {
     }
     if (std::string err = state.sync(sw); !err.empty())
       std::fprintf(stderr, "briskd: state: %s\n", err.c_str());
-    server.extra_commands = [&](const std::vector<std::string>& words) {
-      return state.command(sw, words);
-    };
-    server.extra_help = brisk::StateStore::help();
+    server.set_state(&state);
     // Every command is a transaction: a change is written to the state file before the client
     // hears of it, or undone and refused (control/state.hpp, "Durable commands").
     brisk::StateStore::Checkpoint before;

@@ -132,13 +132,7 @@ std::string Server::handle(std::string_view line, const Caller& caller) {
     if (before_command) before_command(*argv);
     std::optional<Reply> extra;
     if (extra_commands) extra = extra_commands(*argv);
-    if (extra) {
-      r = std::move(*extra);
-    } else {
-      r = cmds_.run(*argv, caller);
-      if (r.ok && !argv->empty() && (*argv)[0] == "help" && !extra_help.empty())
-        r.text += extra_help;
-    }
+    r = extra ? std::move(*extra) : cmds_.run(*argv, caller);
     if (r.ok && after_command) after_command(*argv, r);
   } catch (const std::exception& e) {
     r = Reply::error(std::string("internal error: ") + e.what());

@@ -109,10 +109,13 @@ class Server {
   // Deadlines of control connections (set before listen(); tests shorten them).
   ConnDeadlines control_deadlines;
 
+  // What `state`, `state retry` and `state forget` act on (control/commands.hpp).
+  void set_state(StateStore* state) { cmds_.set_state(state); }
+
   // Hooks for briskd's own services (state store, metrics). All run on the control thread.
-  // Commands answered outside the CommandSet (nullopt: not one of them), with help lines.
+  // A test's own commands, answered before the command table (nullopt: not one of them);
+  // briskd sets none: every command it serves is in the table.
   std::function<std::optional<Reply>(const std::vector<std::string>&)> extra_commands;
-  std::string extra_help;
   // Called before every command, and after every command that succeeded (which may change
   // the reply, or refuse it: the state store's transaction, control/state.hpp).
   std::function<void(const std::vector<std::string>&)> before_command;

@@ -212,52 +212,47 @@ std::string StateStore::commit(Switch& sw, const Checkpoint& before) {
 
 std::size_t StateStore::pending_count() const { return pending_.size(); }
 
-std::string StateStore::help() { return "  state\n  state retry\n  state forget <key|all>\n"; }
+Reply StateStore::show() const {
+  std::string text = "file: " + (enabled() ? path_ : std::string("(none: --no-state)")) + "\n";
+  if (!load_warning_.empty()) text += "warning: " + load_warning_ + "\n";
+  if (!last_error_.empty()) text += "last write failed: " + last_error_ + "\n";
+  json pend = json::array();
+  for (const auto& p : pending_) {
+    const StateSection* s = nullptr;
+    for (const auto& x : state_sections())
+      if (x.name == p.section) s = &x;
+    std::string key = s ? s->key(p.entry) : "?";
+    text += "pending " + p.section + " " + key + ": " + p.error + "\n";
+    pend.push_back({{"section", p.section}, {"key", key}, {"error", p.error}, {"entry", p.entry}});
+  }
+  json data{{"file", path_},   {"enabled", enabled()},     {"writes", writes_},
+            {"pending", pend}, {"warning", load_warning_}, {"last_error", last_error_}};
+  return Reply::okay(text, data);
+}
 
-std::optional<Reply> StateStore::command(Switch& sw, const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0] != "state") return std::nullopt;
-  if (argv.size() == 1) {
-    std::string text = "file: " + (enabled() ? path_ : std::string("(none: --no-state)")) + "\n";
-    if (!load_warning_.empty()) text += "warning: " + load_warning_ + "\n";
-    if (!last_error_.empty()) text += "last write failed: " + last_error_ + "\n";
-    json pend = json::array();
-    for (const auto& p : pending_) {
-      const StateSection* s = nullptr;
-      for (const auto& x : state_sections())
-        if (x.name == p.section) s = &x;
-      std::string key = s ? s->key(p.entry) : "?";
-      text += "pending " + p.section + " " + key + ": " + p.error + "\n";
-      pend.push_back(
-          {{"section", p.section}, {"key", key}, {"error", p.error}, {"entry", p.entry}});
-    }
-    json data{{"file", path_},   {"enabled", enabled()},     {"writes", writes_},
-              {"pending", pend}, {"warning", load_warning_}, {"last_error", last_error_}};
-    return Reply::okay(text, data);
-  }
-  if (argv[1] == "retry" && argv.size() == 2) {
-    std::vector<Pending> todo = std::move(pending_);
-    pending_.clear();
-    json doc = json::object();
-    for (const auto& s : state_sections()) doc[s.name] = json::array();
-    for (const auto& p : todo) doc[p.section].push_back(p.entry);
-    ReplayReport r = replay(sw, doc);
-    std::string text = "restored " + std::to_string(r.applied) + ", still pending " +
-                       std::to_string(pending_.size());
-    for (const auto& e : r.errors) text += "\n" + e;
-    return Reply::okay(text, json{{"restored", r.applied}, {"pending", pending_.size()}});
-  }
-  if (argv[1] == "forget" && argv.size() == 3) {
-    std::size_t before = pending_.size();
-    std::erase_if(pending_, [&](const Pending& p) {
-      if (argv[2] == "all") return true;
-      for (const auto& s : state_sections())
-        if (s.name == p.section) return s.key(p.entry) == argv[2];
-      return false;
-    });
-    if (pending_.size() == before) return Reply::error("no pending state entry " + argv[2]);
-    return Reply::okay("forgot " + std::to_string(before - pending_.size()) + " entries");
-  }
-  return Reply::error("usage: state | state retry | state forget <key|all>");
+Reply StateStore::retry(Switch& sw) {
+  std::vector<Pending> todo = std::move(pending_);
+  pending_.clear();
+  json doc = json::object();
+  for (const auto& s : state_sections()) doc[s.name] = json::array();
+  for (const auto& p : todo) doc[p.section].push_back(p.entry);
+  ReplayReport r = replay(sw, doc);
+  std::string text = "restored " + std::to_string(r.applied) + ", still pending " +
+                     std::to_string(pending_.size());
+  for (const auto& e : r.errors) text += "\n" + e;
+  return Reply::okay(text, json{{"restored", r.applied}, {"pending", pending_.size()}});
+}
+
+Reply StateStore::forget(const std::string& key) {
+  std::size_t before = pending_.size();
+  std::erase_if(pending_, [&](const Pending& p) {
+    if (key == "all") return true;
+    for (const auto& s : state_sections())
+      if (s.name == p.section) return s.key(p.entry) == key;
+    return false;
+  });
+  if (pending_.size() == before) return Reply::error("no pending state entry " + key);
+  return Reply::okay("forgot " + std::to_string(before - pending_.size()) + " entries");
 }
 
 }  // namespace brisk

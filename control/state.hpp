@@ -159,9 +159,10 @@ class StateStore {
   Checkpoint checkpoint(const Switch& sw) const;
   std::string commit(Switch& sw, const Checkpoint& before);
 
-  // `state`, `state retry`, `state forget <key|all>`.
-  std::optional<Reply> command(Switch& sw, const std::vector<std::string>& argv);
-  static std::string help();
+  // The commands `state`, `state retry` and `state forget <key|all>` (control/commands.cpp).
+  Reply show() const;
+  Reply retry(Switch& sw);
+  Reply forget(const std::string& key);
 
   std::size_t pending_count() const;
   std::size_t writes() const { return writes_; }

@@ -23,24 +23,15 @@ options:
   --json          print the answer as JSON (errors as {"error": "..."})
   -h, --help      this text
 
-commands (minimega's tap and bridge, plus brisk's own):
-  tap                                      list host taps
-  tap create <vlan> [bridge <b>] [name <t>] [ip <cidr>|dhcp]
-  tap delete <name|number|all>
-  bridge                                   list bridges
-  bridge create <b> | destroy <b> | ageing <b> <s> | config <b> ageing=N|fdb-limit=N
-  bridge trunk <b> <iface> | notrunk <b> <iface>
-  port                                     list ports with kind, VLAN mode and counters
-  port add <iface> vlan <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id> [bridge <b>] [driver ..]
-  port vlan <p> access <id> | trunk [<vlans>] [native <id>] | dot1q-tunnel <id>   (QinQ)
-  port delete <p> | flood <p> on|off | storm <p> <pps>|off
-  port security [<p>] | <p> mac <mac> [ip <addr>,...] | <p> off | <p> limit <n>
-  fdb [show] [<b>] | flush [<b>] [port <p>] [vlan <v>] | add <b> <vlan> <mac> <p> | del <b> <vlan> <mac>
-  stats [<port>]                           counters and drops by reason
-  state | state retry | state forget <key|all>
-  nuke                                     back to the default bridge only
-  help                                     the daemon's own list
+commands (minimega's tap and bridge, plus brisk's own; `brisk help` asks briskd):
+)";
 
+// Generated from the command table (control/commands.hpp) when brisk is built.
+const char* kCommands =
+#include "brisk_commands.inc"
+    ;
+
+const char* kExamples = R"(
 examples:
   brisk tap create 10 name web ip 198.18.0.1/24
   brisk --json port
@@ -61,7 +52,7 @@ int main(int argc, char** argv) {
     } else if (a == "--json") {
       json = true;
     } else if (a == "--help" || a == "-h") {
-      std::printf("%s", kHelp);
+      std::printf("%s%s%s", kHelp, kCommands, kExamples);
       return 0;
     } else {
       break;

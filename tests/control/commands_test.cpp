@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "control/server.hpp"
 #include "control/table.hpp"
 #include "datapath/dpdk_env.hpp"
@@ -293,6 +295,195 @@ TEST(Commands, MinimegaBridgeTrunk) {
   EXPECT_NE(h.cmd("bridge").text.find("[eth7]"), std::string::npos);
   ASSERT_TRUE(h.cmd("bridge notrunk tcbr9 eth7").ok);
   EXPECT_FALSE(h.sw().ports().count("eth7"));
+}
+
+}  // namespace
+}  // namespace brisk::test
+
+// The typed command table (control/command_table.hpp): each argument kind with a good value,
+// a bad value, the value missing and a word too many, through the real commands; the errors
+// come from the argument descriptions.
+namespace brisk::test {
+namespace {
+
+struct Case {
+  const char* line;
+  const char* error;  // nullptr: accepted; else the whole error line
+};
+
+void expect_cases(Harness& h, std::initializer_list<Case> cases) {
+  for (const Case& c : cases) {
+    Reply r = h.cmd(c.line);
+    if (c.error == nullptr) {
+      EXPECT_TRUE(r.ok) << c.line << ": " << r.text;
+    } else {
+      EXPECT_FALSE(r.ok) << "accepted: " << c.line;
+      EXPECT_EQ(r.text, c.error) << c.line;
+    }
+  }
+}
+
+TEST(CommandTable, WordAndUint) {
+  Harness h("ctbr0");
+  expect_cases(h,
+               {{"bridge create ctb1", nullptr},
+                {"bridge create", "missing <b>; usage: bridge create <b>"},
+                {"bridge create ctb2 ctb3", "unexpected 'ctb3'; usage: bridge create <b>"},
+                {"bridge ageing ctb1 600", nullptr},
+                {"bridge ageing ctb1 abc", "invalid ageing 'abc': want 0-1000000 seconds"},
+                {"bridge ageing ctb1 1000001", "invalid ageing '1000001': want 0-1000000 seconds"},
+                {"bridge ageing ctb1 -1", "invalid ageing '-1': want 0-1000000 seconds"},
+                {"bridge ageing ctb1", "missing <seconds>; usage: bridge ageing <b> <seconds>"},
+                {"bridge ageing ctb1 1 2", "unexpected '2'; usage: bridge ageing <b> <seconds>"},
+                // The same descriptions parse `bridge config`'s values.
+                {"bridge config ctb1 ageing=7", nullptr},
+                {"bridge config ctb1 ageing=x", "invalid ageing 'x': want 0-1000000 seconds"},
+                {"bridge config ctb1 fdb-limit=0", "invalid fdb-limit '0': want 1-4194304"},
+                {"bridge config ctb1 colour=blue",
+                 "unknown bridge config key 'colour' (known: ageing=<seconds>, fdb-limit=<n>)"}});
+  EXPECT_EQ(h.sw().bridges().at("ctb1").ageing, 7u);
+  // A word standing for 0.
+  ASSERT_TRUE(h.cmd("tap create 10 name st").ok);
+  expect_cases(h,
+               {{"port storm st 500", nullptr},
+                {"port storm st off", nullptr},
+                {"port storm st 0", "invalid rate '0': want 1-100000000 frames/s or off"},
+                {"port storm st", "missing <frames/s>|off; usage: port storm <p> <frames/s>|off"},
+                {"port storm st off 1", "unexpected '1'; usage: port storm <p> <frames/s>|off"}});
+}
+
+TEST(CommandTable, VlanKinds) {
+  Harness h("ctbr1");
+  ASSERT_TRUE(h.cmd("tap create 10 name v1").ok);
+  expect_cases(h, {{"fdb add ctbr1 4094 02:00:00:00:00:01 v1", nullptr},
+                   {"fdb add ctbr1 4095 02:00:00:00:00:01 v1",
+                    "invalid vlan '4095': want 0-4094 (4095 is reserved by 802.1Q)"},
+                   {"fdb add ctbr1 ten 02:00:00:00:00:01 v1",
+                    "invalid vlan 'ten': want 0-4094 (0: untagged)"},
+                   {"fdb add ctbr1", "missing <vlan>; usage: fdb add <b> <vlan> <mac> <p>"},
+                   {"fdb add ctbr1 10 02:00:00:00:00:02 v1 x",
+                    "unexpected 'x'; usage: fdb add <b> <vlan> <mac> <p>"},
+                   // VLAN or alias
+                   {"tap create LAN name v2", nullptr},
+                   {"tap create bad! name v3", "invalid vlan 'bad!': want 0-4094 or an alias"},
+                   {"tap create 5000", "invalid vlan '5000': want 0-4094 (0: untagged)"},
+                   // VLAN list
+                   {"port add p1 trunk 10,20-22", nullptr},
+                   {"port add p2 trunk 1-5000",
+                    "invalid vlan list '1-5000': want e.g. 10,20,30-40 or all (VLANs 0-4094)"},
+                   {"port add p2 trunk 10 native 4095",
+                    "invalid native vlan '4095': want 0-4094 (4095 is reserved by 802.1Q)"}});
+  EXPECT_EQ(h.sw().ports().at("v2").vlan, 101);
+  EXPECT_EQ(format_vlan_list(*h.sw().ports().at("p1").allowed), "0,10,20-22") << "and native 0";
+}
+
+TEST(CommandTable, MacIpListPathChoice) {
+  Harness h("ctbr2");
+  ASSERT_TRUE(h.cmd("tap create 10 name m1").ok);
+  expect_cases(
+      h,
+      {{"port security m1 mac 02:00:00:00:00:01 ip 198.18.0.1,2001:db8::1", nullptr},
+       {"port security m1 mac zz:zz", "invalid mac 'zz:zz': want aa:bb:cc:dd:ee:ff"},
+       {"port security m1 mac",
+        "missing <mac> after mac; usage: port security [<p>] "
+        "[mac <mac> | off | limit <n>] [ip <addr,...>]"},
+       {"port security m1 mac 02:00:00:00:00:02 ip 198.18.0.1,1.2.3",
+        "invalid ip '1.2.3': want IPv4 or IPv6 addresses separated by commas"},
+       {"port security m1 ip 198.18.0.1",
+        "'ip' needs mac; usage: port security [<p>] [mac <mac> | off | limit <n>] "
+        "[ip <addr,...>]"},
+       {"port security m1 off limit 3",
+        "'limit' cannot go with 'off'; usage: port security [<p>] [mac <mac> | off | "
+        "limit <n>] [ip <addr,...>]"},
+       {"port add e1 vlan 10 driver frob", "unknown driver 'frob': want afxdp, afpacket or dpdk"},
+       {"port flood m1 maybe", "unknown flood setting 'maybe': want on or off"},
+       {"bridge tunnel ipip ctbr2 198.18.0.2", "unknown tunnel type 'ipip': want vxlan or gre"}});
+  const PortModel& p = h.sw().ports().at("m1");
+  ASSERT_TRUE(p.security);
+  ASSERT_EQ(p.security->bindings.size(), 1u);
+  EXPECT_EQ(p.security->bindings[0].v4.size(), 1u);
+  EXPECT_EQ(p.security->bindings[0].v6.size(), 1u);
+  // A path: not empty.
+  Reply r = h.run({"vhost", "create", "10", "socket", ""});
+  EXPECT_EQ(r.text, "invalid socket path '': want a file name");
+  EXPECT_EQ(h.cmd("vhost create 10").text,
+            "missing socket <path>; usage: vhost create <vlan> socket <path> [bridge <b>] "
+            "[name <name>] [server]");
+}
+
+TEST(CommandTable, OptionsAlternativesAndNesting) {
+  Harness h("ctbr3");
+  const std::string tap_usage =
+      "usage: tap create <vlan> [bridge <b>] [name <tap>] [ip <cidr> [<tap>] | dhcp [<tap>]]";
+  expect_cases(
+      h, {{"tap create 10 bridge", ("missing <b> after bridge; " + tap_usage).c_str()},
+          {"tap create 10 bridge a bridge b", ("bridge given twice; " + tap_usage).c_str()},
+          {"tap create 10 dhcp ip 198.18.0.1/24",
+           ("'ip' cannot go with 'dhcp'; " + tap_usage).c_str()},
+          {"tap create 10 name o1 dhcp o2", ("tap name given twice; " + tap_usage).c_str()},
+          {"port add x1",
+           "missing vlan mode (vlan, trunk or dot1q-tunnel); usage: port add <iface> "
+           "(vlan <id> | trunk [<vlans>] | dot1q-tunnel <id>) [native <id>] "
+           "[bridge <b>] [driver afxdp|afpacket|dpdk]"},
+          {"port vlan x1 frob 1", "unknown vlan mode 'frob': want access, trunk or dot1q-tunnel"},
+          {"tap mirror a",
+           "missing <dst tap>; usage: tap mirror [<src tap|all> <dst tap> [<bridge>]]"},
+          {"clear capture 5", "unexpected '5'; usage: clear capture [pcap [<id>]]"},
+          {"clear capture pcap x", "invalid capture id 'x': want 0-4294967295"},
+          {"capture pcap snaplen 100",
+           "'snaplen' needs file; usage: capture pcap [tap|bridge <port|b> <file>] "
+           "[snaplen <n>] [overwrite]"},
+          {"tap frob", "unknown tap command 'frob'"},
+          {"state frob", "unknown state command 'frob'"},
+          {"nuke now", "unexpected 'now'; usage: nuke"},
+          {"state", "this briskd keeps no state store"}});
+  // Options in any order; minimega's tap name after the address.
+  ASSERT_TRUE(h.cmd("tap create 10 ip dhcp o3 bridge ob").ok);
+  EXPECT_EQ(h.sw().ports().at("o3").bridge, "ob");
+  ASSERT_TRUE(h.cmd("port add x2 bridge ob driver afpacket trunk native 7").ok);
+  EXPECT_EQ(h.sw().ports().at("x2").native, 7);
+  EXPECT_TRUE(h.sw().ports().at("x2").allowed->all());
+}
+
+TEST(CommandTable, TypedValuesOfASpec) {
+  CommandSpec c{
+      .words = {"t"},
+      .args = {{.name = "n", .kind = ArgKind::kUint, .max = 9},
+               {.name = "rest", .optional = true, .repeated = true}},
+      .options = {{.keyword = "vlans", .args = {{.name = "vlans", .kind = ArgKind::kVlanList}}}}};
+  std::vector<std::string> w = {"7", "a", "b"};
+  ParsedCommand p = parse_command_args(c, w);
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.args.at("n").number, 7u);
+  EXPECT_EQ(p.args.at("rest").words, (std::vector<std::string>{"a", "b"}));
+  w = {"3", "vlans", "1-3"};
+  p = parse_command_args(c, w);
+  ASSERT_EQ(p.error, "");
+  EXPECT_FALSE(p.args.has("rest")) << "an optional positional is not taken from a keyword";
+  EXPECT_EQ(p.args.at("vlans").vlans.count(), 3u);
+  EXPECT_EQ(command_usage(c), "t <n> [<rest>...] [vlans <vlans>]");
+}
+
+TEST(CommandTable, HelpAndDocsComeFromTheTable) {
+  Harness h("ctbr4");
+  Reply all = h.cmd("help");
+  ASSERT_TRUE(all.ok);
+  std::set<std::string_view> titles;
+  for (const auto& s : CommandSet::sections()) titles.insert(s.title);
+  const std::string md = CommandSet::markdown();
+  for (const auto& c : CommandSet::table()) {
+    std::string usage = command_usage(c);
+    EXPECT_NE(all.text.find("  " + usage), std::string::npos) << usage;
+    EXPECT_NE(md.find("`" + usage + "`\n: "), std::string::npos) << usage;
+    EXPECT_FALSE(c.help.empty()) << usage;
+    EXPECT_NE(c.handler, nullptr) << usage;
+    EXPECT_TRUE(titles.count(c.section)) << usage << ": section '" << c.section << "'";
+  }
+  Reply port = h.cmd("help port security");
+  ASSERT_TRUE(port.ok);
+  EXPECT_EQ(port.text.find("port add"), std::string::npos);
+  EXPECT_NE(port.text.find("port security [<p>]"), std::string::npos) << port.text;
+  EXPECT_EQ(h.cmd("help frob").text, "no command starts with 'frob'; try help");
 }
 
 }  // namespace

@@ -150,9 +150,9 @@ TEST(State, FailedEntriesAreReportedKeptAndRetried) {
   EXPECT_EQ(now["fdb"].size(), 1u);
   // The devices come back: `state retry` restores everything.
   b.system_drivers = {"afxdp", "afpacket"};
-  auto reply = store.command(b.sw(), {"state", "retry"});
-  ASSERT_TRUE(reply && reply->ok);
-  EXPECT_EQ(store.pending_count(), 0u) << reply->text;
+  Reply reply = store.retry(b.sw());
+  ASSERT_TRUE(reply.ok);
+  EXPECT_EQ(store.pending_count(), 0u) << reply.text;
   EXPECT_EQ(listing(a), listing(b));
   EXPECT_EQ(store.compose(b.sw()), doc);
 }
@@ -172,8 +172,8 @@ TEST(State, ConfiguringAPendingNameAgainReplacesItAndForgetDrops) {
   ASSERT_EQ(now["ports"].size(), 2u);
   EXPECT_EQ(now["ports"][0]["vlan"], 9) << "the live port wins over the pending one";
   EXPECT_FALSE(now["ports"][0].contains("pending"));
-  EXPECT_FALSE(store.command(b.sw(), {"state", "forget", "nosuch"})->ok);
-  EXPECT_TRUE(store.command(b.sw(), {"state", "forget", "gone2"})->ok);
+  EXPECT_FALSE(store.forget("nosuch").ok);
+  EXPECT_TRUE(store.forget("gone2").ok);
   EXPECT_EQ(store.compose(b.sw())["ports"].size(), 1u);
 }
 
@@ -260,9 +260,9 @@ TEST(State, CorruptFileIsMovedAsideNeverOverwritten) {
     ASSERT_EQ(store.sync(h.sw()), "");
     EXPECT_EQ(json::parse(slurp(path))["taps"][0]["name"], "c1");
     EXPECT_EQ(slurp(aside[0]), bad);
-    auto reply = store.command(h.sw(), {"state"});
-    ASSERT_TRUE(reply && reply->ok);
-    EXPECT_NE(reply->text.find("was unusable"), std::string::npos) << reply->text;
+    Reply reply = store.show();
+    ASSERT_TRUE(reply.ok);
+    EXPECT_NE(reply.text.find("was unusable"), std::string::npos) << reply.text;
   }
 }
 

@@ -183,8 +183,8 @@ TEST(StateUndo, StateCommandsAreUndoneToo) {
                                         std::vector<std::string>{"state", "retry"}}) {
     h.system_drivers = {"afxdp"};  // retry succeeds in the model...
     StateStore::Checkpoint cp = store.checkpoint(h.sw());
-    auto r = store.command(h.sw(), argv);
-    ASSERT_TRUE(r && r->ok) << argv[1];
+    Reply r = CommandSet(h.sw(), &store).run(argv);
+    ASSERT_TRUE(r.ok) << argv[1] << ": " << r.text;
     EXPECT_NE(store.commit(h.sw(), cp), "") << argv[1];  // ...but cannot be written: undone
     EXPECT_EQ(store.pending_count(), 1u) << argv[1];
     EXPECT_FALSE(h.sw().ports().count("gone1")) << argv[1];

@@ -113,6 +113,13 @@ daemon_alive || fail "briskd died"
 bk help >/dev/null || fail "briskd does not answer help"
 pass "daemon alive"
 
+check "brisk --help lists the commands the daemon serves (one table)"
+bk help | sed 1d >"$TMPD/daemon_help"
+"$BRISK_BIN" --help | sed -n '/^commands/,/^$/p' | sed '1d;$d' >"$TMPD/client_help"
+[[ -s "$TMPD/client_help" ]] || fail "brisk --help lists no commands"
+diff -u "$TMPD/daemon_help" "$TMPD/client_help" || fail "brisk --help and brisk help differ (diff above)"
+pass "$(wc -l <"$TMPD/client_help") lines, the same in both"
+
 check "tap, bridge, fdb listings and host interfaces are unchanged"
 snapshot "$TMPD/after"
 if ! diff -u "$TMPD/before" "$TMPD/after"; then
