@@ -81,19 +81,9 @@ iperf() {
   rm -f "$out"
   c0=$(cpu_ticks "$pid")
   if [[ $dir == g2p ]]; then
-    ip netns exec "$PNS" timeout $((SECS + 60)) iperf3 -s -1 -B "$PEER_IP" -p 5301 -J >"$out" 2>&1 &
-    local spid=$!
-    track_pid "$spid"
-    wait_until 5 bash -c "ip netns exec $PNS ss -ltn 'sport = :5301' | grep -q LISTEN" || true
-    guest_run $((SECS + 60)) \
-      "timeout $((SECS + 40)) iperf3 -c $PEER_IP -p 5301 -t $SECS -i 0 --connect-timeout 5000" >/dev/null ||
-      say "iperf3 in the guest: $(tail -n 2 <<<"$GUEST_OUT" | tr '\n' ' ')" >&2
-    wait_until 15 bash -c "! kill -0 $spid 2>/dev/null" || kill "$spid" 2>/dev/null || true
-    wait "$spid" 2>/dev/null || true
-    untrack_pid "$spid"
+    guest_iperf g2p "$PNS" "$PEER_IP" 5301 "$SECS" "$out"
   else
-    ip netns exec "$PNS" timeout $((SECS + 40)) iperf3 -c "$GUEST_IP" -p 5201 -t "$SECS" \
-      --connect-timeout 5000 -J >"$out" 2>&1 || say "iperf3 in the namespace failed" >&2
+    guest_iperf p2g "$PNS" "$GUEST_IP" 5201 "$SECS" "$out"
   fi
   c1=$(cpu_ticks "$pid")
   RESULT=$($PY - "$out" "$((${c1:-0} - ${c0:-0}))" "$HZ" <<'PYEOF'

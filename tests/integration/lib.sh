@@ -667,3 +667,35 @@ guest_run() {
   echo "$2" >&"$CMD_W"
   guest_collect "$1"
 }
+
+# guest_iperf <g2p|p2g> <ns> <server ip> <port> <seconds> <json file>: iperf3 TCP between the
+# guest (its command channel) and namespace <ns>: g2p the guest's client to a server this
+# starts in <ns> at <server ip>:<port>; p2g <ns>'s client to the guest's own server at <server
+# ip>:<port>. The receiver's JSON report goes to <json file>. Sets GUEST_IPERF_BPS to the
+# receiver's bits/s (0 when nothing was carried; what failed is said). Not in $(...): the
+# command channel's position is kept in this shell's variables.
+guest_iperf() {
+  local dir=$1 ns=$2 ip=$3 port=$4 secs=$5 out=$6 rc=0
+  if [[ $dir == g2p ]]; then
+    ip netns exec "$ns" timeout $((secs + 60)) iperf3 -s -1 -B "$ip" -p "$port" -J >"$out" 2>&1 &
+    local spid=$!
+    track_pid "$spid"
+    wait_until 5 bash -c "ip netns exec $ns ss -ltn 'sport = :$port' | grep -q LISTEN" || true
+    guest_run $((secs + 60)) \
+      "timeout $((secs + 40)) iperf3 -c $ip -p $port -t $secs -i 0 --connect-timeout 5000" || rc=$?
+    ((rc == 0)) || say "iperf3 in the guest exited $rc: $(tail -n 3 <<<"$GUEST_OUT" | tr '\n' ' ')"
+    wait_until 15 bash -c "! kill -0 $spid 2>/dev/null" || kill "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    untrack_pid "$spid"
+  else
+    ip netns exec "$ns" timeout $((secs + 40)) iperf3 -c "$ip" -p "$port" -t "$secs" \
+      --connect-timeout 5000 -J >"$out" 2>&1 ||
+      say "iperf3 in $ns failed: $(tail -n 3 "$out" | tr '\n' ' ')"
+  fi
+  GUEST_IPERF_BPS=$("$PY" -c '
+import json, sys
+try:
+    print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))
+except Exception:
+    print(0)' "$out")
+}

@@ -98,33 +98,14 @@ reachable() {
 # namespace's server) or "p2g"; sets BPS to the receiver's bits/s (0 when iperf3 failed).
 IPORT=5300
 tcp_rate() {
-  local dir=$1 label=$2 out
-  BPS=0
   IPORT=$((IPORT + 1))
-  out="$TMPD/iperf-$IPORT.json"
-  if [[ $dir == g2p ]]; then
-    ip netns exec "$NS" iperf3 -s -1 -B "$PEER_IP" -p "$IPORT" -J >"$out" 2>&1 &
-    local spid=$!
-    track_pid "$spid"
-    wait_until 5 bash -c "ip netns exec $NS ss -ltn 'sport = :$IPORT' | grep -q LISTEN" || true
-    local rc=0
-    guest_run $((TCP_SECS + 60)) \
-      "timeout $((TCP_SECS + 40)) iperf3 -c $PEER_IP -p $IPORT -t $TCP_SECS -i 0 --connect-timeout 5000" ||
-      rc=$?
-    ((rc == 0)) || say "$label: iperf3 in the guest exited $rc: $(tail -n 3 <<<"$GUEST_OUT" | tr '\n' ' ')"
-    wait_until 15 bash -c "! kill -0 $spid 2>/dev/null" || kill "$spid" 2>/dev/null || true
-    wait "$spid" 2>/dev/null || true
+  if [[ $1 == g2p ]]; then
+    guest_iperf g2p "$NS" "$PEER_IP" "$IPORT" "$TCP_SECS" "$TMPD/iperf-$IPORT.json"
   else
-    ip netns exec "$NS" timeout $((TCP_SECS + 40)) iperf3 -c "$GUEST_IP" -p "$GUEST_PORT" \
-      -t "$TCP_SECS" --connect-timeout 5000 -J >"$out" 2>&1 ||
-      say "$label: iperf3 in the namespace failed: $(tail -n 3 "$out" | tr '\n' ' ')"
+    guest_iperf p2g "$NS" "$GUEST_IP" "$GUEST_PORT" "$TCP_SECS" "$TMPD/iperf-$IPORT.json"
   fi
-  BPS=$($PY -c '
-import json, sys
-try:
-    print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))
-except Exception:
-    print(0)' "$out")
+  ((GUEST_IPERF_BPS > 0)) || say "$2: TCP carried nothing"
+  BPS=$GUEST_IPERF_BPS
 }
 
 declare -A RATE

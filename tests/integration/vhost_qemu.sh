@@ -100,26 +100,12 @@ tcp_offload_check() {
   local dir=$1 out="$TMPD/iperf-$1.json" b v a w bps frames bytes seg
   b=($(counters "$VM")) v=($(counters "$VETH"))
   if [[ $dir == g2p ]]; then
-    ip netns exec "$PNS" timeout $((TCP_SECS + 60)) iperf3 -s -1 -B "$PEER_IP" -p 5301 -J >"$out" 2>&1 &
-    local spid=$!
-    track_pid "$spid"
-    wait_until 5 bash -c "ip netns exec $PNS ss -ltn 'sport = :5301' | grep -q LISTEN" || true
-    guest_run $((TCP_SECS + 60)) \
-      "timeout $((TCP_SECS + 40)) iperf3 -c $PEER_IP -p 5301 -t $TCP_SECS -i 0 --connect-timeout 5000" ||
-      say "iperf3 in the guest: $(tail -n 3 <<<"$GUEST_OUT" | tr '\n' ' ')"
-    wait_until 15 bash -c "! kill -0 $spid 2>/dev/null" || kill "$spid" 2>/dev/null || true
-    wait "$spid" 2>/dev/null || true
+    guest_iperf g2p "$PNS" "$PEER_IP" 5301 "$TCP_SECS" "$out"
   else
-    ip netns exec "$PNS" timeout $((TCP_SECS + 40)) iperf3 -c "$GUEST_IP" -p "$GUEST_PORT" \
-      -t "$TCP_SECS" --connect-timeout 5000 -J >"$out" 2>&1 || say "iperf3 in the namespace failed"
+    guest_iperf p2g "$PNS" "$GUEST_IP" "$GUEST_PORT" "$TCP_SECS" "$out"
   fi
   a=($(counters "$VM")) w=($(counters "$VETH"))
-  bps=$($PY -c '
-import json, sys
-try:
-    print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))
-except Exception:
-    print(0)' "$out")
+  bps=$GUEST_IPERF_BPS
   MBIT[$dir]=$((bps / 1000000))
   if [[ $dir == g2p ]]; then  # from the guest: received on the vhost-user port, sent on the veth
     frames=$((a[0] - b[0])) bytes=$((a[1] - b[1])) seg=$((w[4] - v[4]))
