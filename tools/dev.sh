@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   clang llvm libbpf-dev libxdp-dev libelf-dev zlib1g-dev
-  libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   iproute2 iputils-ping iperf3 tcpdump ethtool procps python3-scapy isc-dhcp-client dnsmasq-base curl
   tshark openvswitch-switch gnuplot-nox
   libdpdk-dev dpdk dpdk-dev
