@@ -24,6 +24,9 @@
 //     and see no difference, and formatting and sending cost the control thread nothing.
 //   * A request not answered within kCollectTimeout (the control thread busy with a long
 //     command) is served without the switch's families: brisk_metrics_snapshot 0 says so.
+//   * Debian's civetweb formats the Date header of its answers with gmtime() (a static buffer):
+//     two Exposer threads answering at once may garble each other's Date (ThreadSanitizer builds
+//     suppress that race of civetweb's, metrics.cpp). Nothing of brisk's is shared there.
 //   * Shutdown (control thread): MetricsServer's destructor closes the channel (waiters return at
 //     once, later requests get no snapshot), then stops the Exposer (joins its threads), then
 //     frees the collector; the loop no longer serves the eventfd by then.
