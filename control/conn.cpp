@@ -6,10 +6,6 @@ namespace brisk {
 
 std::size_t find_line_end(std::string_view buf, std::size_t from) { return buf.find('\n', from); }
 
-std::size_t find_blank_line(std::string_view buf, std::size_t from) {
-  return std::min(buf.find("\r\n\r\n", from), buf.find("\n\n", from));
-}
-
 void Conn::finish_reading(Why why, std::size_t request_len) {
   phase_ = Phase::kAnswer;
   why_ = why;

@@ -5,7 +5,7 @@
 // tests (tests/control/conn_test.cpp) and the fuzz target fuzz_server drive the same code with
 // byte streams cut into arbitrary chunks.
 //
-// Life of a connection: one request, one reply, closed (the control protocol and HTTP/1.0).
+// Life of a connection: one request, one reply, closed (the control protocol).
 //
 //   kReading --request complete / too long / timed out--> kAnswer --reply(bytes)--> kWriting
 //       |                                                                               |
@@ -44,11 +44,6 @@ struct Framing {
 inline constexpr std::size_t kMaxRequestBytes = 65536;
 std::size_t find_line_end(std::string_view buf, std::size_t from);
 inline constexpr Framing kLineFraming{find_line_end, 1, kMaxRequestBytes};
-
-// HTTP's: a request header ends at a blank line ("\r\n\r\n", or "\n\n" from simple
-// clients, whichever comes first), at most 8 KiB (the metrics endpoint).
-std::size_t find_blank_line(std::string_view buf, std::size_t from);
-inline constexpr Framing kHttpFraming{find_blank_line, 4, 8192};
 
 // Time limits of a connection.
 struct ConnDeadlines {

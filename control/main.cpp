@@ -243,23 +243,21 @@ int main(int argc, char** argv) {
       if (ovsdb) ovsdb->tick();
       state.sync(sw, /*force_compare=*/false);
     };
-    brisk::MetricsServer metrics(sw, [&] {
-      return "# HELP brisk_state_writes_total State file writes since start.\n"
-             "# TYPE brisk_state_writes_total counter\n"
-             "brisk_state_writes_total " +
-             std::to_string(state.writes()) +
-             "\n"
-             "# HELP brisk_state_pending State entries that could not be restored.\n"
-             "# TYPE brisk_state_pending gauge\n"
-             "brisk_state_pending " +
-             std::to_string(state.pending_count()) + "\n";
-    });
+    // Scrapes are served by the metrics' own threads; their snapshots are made here, by the
+    // control thread's loop (control/metrics.hpp).
+    std::unique_ptr<brisk::MetricsServer> metrics;
     if (!metrics_addr.empty()) {
-      if (std::string err = metrics.listen(metrics_addr); !err.empty()) {
+      metrics = std::make_unique<brisk::MetricsServer>(sw, [&] {
+        return std::vector<brisk::ExtraMetric>{
+            {"brisk_state_writes_total", "State file writes since start.", true, state.writes()},
+            {"brisk_state_pending", "State entries that could not be restored.", false,
+             state.pending_count()}};
+      });
+      if (std::string err = metrics->listen(metrics_addr); !err.empty()) {
         std::fprintf(stderr, "briskd: %s\n", err.c_str());
         return 1;
       }
-      server.serve(metrics.fd(), metrics.service());
+      server.watch(metrics->channel().fd(), [&] { metrics->channel().serve(); });
       syslog(LOG_INFO, "metrics on http://%s/metrics", metrics_addr.c_str());
     }
     dp.start();

@@ -1,51 +1,131 @@
-// Metrics: a Prometheus text-format endpoint (`briskd --metrics 127.0.0.1:PORT`, off by
-// default) with per-port counters, per-drop-reason counters (per port and in total), FDB
-// sizes and limits, learning and state-store figures.
+// Metrics: Prometheus metrics over HTTP (`briskd --metrics ADDR:PORT`, off by default), served
+// at /metrics by prometheus-cpp's Exposer (civetweb): per-port counters, drops by reason (per
+// port and in total), the drivers' own figures (Port::describe(): AF_XDP socket counters,
+// vhost-user offloads, ...), FDB sizes and limits, learning and state-store figures. Every
+// figure comes from the typed views (control/views.hpp), as the `port` and `stats` listings do.
 //
-// Threading: served from the control thread, by its loop (Server::serve with service()),
-// because the port names and bridges live in the Switch, which only the control thread may
-// read. The counters are read exactly like `stats` reads them (relaxed loads of the workers'
-// counters, summed): workers take no lock and see no difference. Connections are served like
-// the control socket's (control/server.hpp): non-blocking, many at once, so a slow or stuck
-// scraper delays no one; a request must arrive within 5 s (else 408), its headers are at
-// most 8 KiB (else 431), at most 16 scrapes are open at once (else 503), and an answer not
-// taken within 10 s is dropped.
-//
-// HTTP: GET /metrics (or /) answers 200 with `text/plain; version=0.0.4`; other paths 404;
-// one request per connection (HTTP/1.0 style, Connection: close).
+// Threads, and who owns what:
+//   * The Exposer's threads (civetweb's; kMetricsThreads of them) accept and serve HTTP, one
+//     connection per thread at a time. A slow or stuck scraper holds one of them (civetweb's
+//     request timeout: kMetricsRequestTimeoutMs) and no one else: not the workers, not the
+//     control thread, not another scraper while a thread is free. Unknown paths get civetweb's
+//     404.
+//   * A scrape calls MetricsCollector::Collect() on an Exposer thread. It needs the Switch, which
+//     only the control thread may read, so it asks the control thread through the
+//     MetricsChannel: under the channel's mutex it numbers its request and writes the channel's
+//     eventfd, which the control thread's loop watches (Server::watch, the same loop that serves
+//     the control socket and the OVSDB client); then it waits on the channel's condition
+//     variable, at most kCollectTimeout. The control thread, between two commands, reads the
+//     eventfd, builds a MetricsSnapshot (the views: copies of figures, relaxed loads of the
+//     workers' counters as `stats` does) without holding the mutex, then stores it (a
+//     shared_ptr to an immutable snapshot) and the number of the newest request it answers under
+//     the mutex and wakes the waiters. The scrape turns the snapshot into metric families on its
+//     own thread. So the Switch is only ever read by the control thread, the workers take no lock
+//     and see no difference, and formatting and sending cost the control thread nothing.
+//   * A request not answered within kCollectTimeout (the control thread busy with a long
+//     command) is served without the switch's families: brisk_metrics_snapshot 0 says so.
+//   * Debian's civetweb formats the Date header of its answers with gmtime() (a static buffer):
+//     two Exposer threads answering at once may garble each other's Date (ThreadSanitizer builds
+//     suppress that race of civetweb's, metrics.cpp). Nothing of brisk's is shared there.
+//   * Shutdown (control thread): MetricsServer's destructor closes the channel (waiters return at
+//     once, later requests get no snapshot), then stops the Exposer (joins its threads), then
+//     frees the collector; the loop no longer serves the eventfd by then.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
-#include <string_view>
+#include <vector>
 
-#include "control/server.hpp"
 #include "control/switch.hpp"
+#include "control/views.hpp"
+
+namespace prometheus {
+class Exposer;
+struct MetricFamily;
+}  // namespace prometheus
 
 namespace brisk {
 
-// Extra lines (already in exposition format) appended to the Switch's metrics.
-using MetricsExtra = std::function<std::string()>;
+inline constexpr std::size_t kMetricsThreads = 4;
+inline constexpr int kMetricsRequestTimeoutMs = 5000;
+inline constexpr std::chrono::milliseconds kCollectTimeout{5000};
 
-// The exposition text for the switch's current counters.
-std::string metrics_text(const Switch& sw, const MetricsExtra& extra = nullptr);
+// A figure briskd adds to the switch's (the state store's).
+struct ExtraMetric {
+  std::string name, help;
+  bool counter = false;  // else a gauge
+  std::uint64_t value = 0;
+};
+// Control thread: the extra figures now.
+using MetricsExtra = std::function<std::vector<ExtraMetric>()>;
+
+// What one scrape shows, copied from the switch by the control thread.
+struct MetricsSnapshot {
+  std::vector<PortView> ports;
+  StatsView stats;  // switch-wide: drops, learning, FDBs
+  std::vector<ExtraMetric> extra;
+};
+
+// Control thread: the snapshot of `sw` now (no walk of the fast path's FDB map).
+MetricsSnapshot metrics_snapshot(const Switch& sw, const MetricsExtra& extra = nullptr);
+// Any thread: the metric families of a snapshot (nullptr: none came), and their exposition text.
+std::vector<prometheus::MetricFamily> metric_families(const MetricsSnapshot* s);
+std::string metrics_text(const MetricsSnapshot& s);
+
+// The scrapes' way to the control thread (see the header comment).
+class MetricsChannel {
+ public:
+  // `build` runs on the control thread, in serve().
+  explicit MetricsChannel(std::function<MetricsSnapshot()> build);
+  ~MetricsChannel();
+  MetricsChannel(const MetricsChannel&) = delete;
+  MetricsChannel& operator=(const MetricsChannel&) = delete;
+
+  // The eventfd the control thread's loop polls; serve() when it is readable.
+  int fd() const { return fd_; }
+  // Control thread: answer every request made so far with a new snapshot.
+  void serve();
+  // Control thread: no more snapshots; waiting requests return nullptr now.
+  void close();
+  // Any thread but the control thread: a snapshot made after this call, or nullptr after
+  // `timeout` or once closed.
+  std::shared_ptr<const MetricsSnapshot> request(std::chrono::milliseconds timeout);
+
+ private:
+  std::function<MetricsSnapshot()> build_;
+  int fd_ = -1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_:
+  std::uint64_t requested_ = 0;  // requests numbered so far
+  std::uint64_t served_ = 0;     // the newest request snapshot_ answers
+  std::shared_ptr<const MetricsSnapshot> snapshot_;
+  bool closed_ = false;
+};
 
 class MetricsServer {
  public:
-  MetricsServer(const Switch& sw, MetricsExtra extra) : sw_(sw), extra_(std::move(extra)) {}
+  // The snapshot is built from `sw` (and `extra`) on the control thread.
+  MetricsServer(const Switch& sw, MetricsExtra extra);
   ~MetricsServer();
-  // "127.0.0.1:9480" (IPv4 address and port). Returns "" or an error.
+  // Listen on "127.0.0.1:9480" (an IPv4 address and a port; 0 picks one). Returns "" or an
+  // error.
   std::string listen(const std::string& addr);
-  int fd() const { return fd_; }
-  // How the control thread's loop serves the listening socket: Server::serve(fd(), service()).
-  Service service();
-  // The HTTP response to one request's header (without the blank line that ends it).
-  std::string answer(std::string_view request) const;
+  // The TCP port listened on (0: not listening).
+  int port() const;
+  // The control thread's loop serves this: Server::watch(channel().fd(), [&] { serve(); }).
+  MetricsChannel& channel() { return *channel_; }
 
  private:
-  const Switch& sw_;
-  MetricsExtra extra_;
-  int fd_ = -1;
+  struct Collector;
+  std::unique_ptr<MetricsChannel> channel_;
+  std::shared_ptr<Collector> collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
 };
 
 }  // namespace brisk

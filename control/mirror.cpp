@@ -25,7 +25,7 @@
 
 #include "control/capture_file.hpp"
 #include "control/switch.hpp"
-#include "control/table.hpp"
+#include "control/views.hpp"
 
 namespace brisk {
 
@@ -239,32 +239,7 @@ Reply Switch::mirror_clear(const std::string& dst) {
   return Reply::okay();
 }
 
-Reply Switch::list_mirrors() const {
-  std::vector<std::vector<std::string>> rows;
-  nlohmann::json data = nlohmann::json::array();
-  for (const auto& m : mirrors_) {
-    if (m.capture) continue;
-    MirrorCounts c = mirror_counts(m);
-    std::string src = m.src.empty() ? "all" : m.src;
-    rows.push_back({m.bridge, src, m.dst, std::to_string(c.mirrored), std::to_string(c.delivered),
-                    std::to_string(c.dropped)});
-    data.push_back({{"bridge", m.bridge},
-                    {"source", src},
-                    {"destination", m.dst},
-                    {"mirrored", c.mirrored},
-                    {"delivered", c.delivered},
-                    {"dropped", c.dropped},
-                    {"in_flight", c.queued},
-                    {"vlans", m.vlans ? format_vlan_list(*m.vlans) : "all"},
-                    {"kernel",
-                     {{"mirrored", c.kernel.mirrored},
-                      {"delivered", c.kernel.delivered},
-                      {"dropped", c.kernel.dropped}}}});
-  }
-  return Reply::okay(
-      format_table({"bridge", "source", "destination", "mirrored", "delivered", "dropped"}, rows),
-      data);
-}
+Reply Switch::list_mirrors() const { return render_mirrors(mirror_views()); }
 
 // ------------------------------------------------------------------ capture pcap
 
@@ -355,59 +330,15 @@ Reply Switch::capture_clear(std::optional<std::uint32_t> id) {
   return Reply::okay(text, data);
 }
 
-Reply Switch::list_captures() const {
-  std::vector<std::vector<std::string>> rows;
-  nlohmann::json data = nlohmann::json::array();
-  for (const auto& m : mirrors_) {
-    if (!m.capture) continue;
-    MirrorCounts c = mirror_counts(m);
-    std::string type = m.src.empty() ? "bridge" : "tap";
-    std::string src = m.src.empty() ? m.bridge : m.src;
-    rows.push_back({std::to_string(m.capture_id), "pcap " + type, m.bridge, src, m.capture->path(),
-                    std::to_string(m.capture->snaplen()), std::to_string(c.mirrored),
-                    std::to_string(c.delivered), std::to_string(c.dropped)});
-    data.push_back({{"id", m.capture_id},
-                    {"type", "pcap"},
-                    {"kind", type},
-                    {"bridge", m.bridge},
-                    {"source", src},
-                    {"file", m.capture->path()},
-                    {"snaplen", m.capture->snaplen()},
-                    {"captured", c.mirrored},
-                    {"written", c.delivered},
-                    {"dropped", c.dropped},
-                    {"queued", c.queued}});
-  }
-  return Reply::okay(format_table({"id", "type", "bridge", "source", "file", "snaplen", "captured",
-                                   "written", "dropped"},
-                                  rows),
-                     data);
-}
+Reply Switch::list_captures() const { return render_captures(mirror_views()); }
 
-// `stats`: one row per mirror and capture, so a user can check mirrored = delivered + dropped.
-void Switch::append_mirror_stats(std::string& text, nlohmann::json& data) const {
-  std::vector<std::vector<std::string>> rows;
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& m : mirrors_) {
-    MirrorCounts c = mirror_counts(m);
-    std::string src = m.src.empty() ? "all" : m.src;
-    std::string dst = m.capture ? m.capture->path() : m.dst;
-    rows.push_back({m.bridge, src, dst, std::to_string(c.mirrored), std::to_string(c.delivered),
-                    std::to_string(c.dropped), std::to_string(c.queued)});
-    j.push_back({{"bridge", m.bridge},
-                 {"source", src},
-                 {"destination", dst},
-                 {"capture", m.capture != nullptr},
-                 {"mirrored", c.mirrored},
-                 {"delivered", c.delivered},
-                 {"dropped", c.dropped},
-                 {"queued", c.queued}});
-  }
-  data["mirrors"] = j;
-  if (!rows.empty())
-    text += "\n" + format_table({"mirror bridge", "source", "destination", "mirrored", "delivered",
-                                 "dropped", "queued"},
-                                rows);
+std::vector<MirrorView> Switch::mirror_views() const {
+  std::vector<MirrorView> v;
+  for (const auto& m : mirrors_)
+    v.push_back({m.bridge, m.src, m.capture ? m.capture->path() : m.dst, m.vlans,
+                 m.capture != nullptr, m.capture_id, m.capture ? m.capture->snaplen() : 0,
+                 mirror_counts(m)});
+  return v;
 }
 
 }  // namespace brisk

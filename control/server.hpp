@@ -1,8 +1,9 @@
-// Server: the control thread's loop. Serves commands on a Unix stream socket, and any further
-// service given to serve() (the metrics endpoint), and runs the switch's periodic work
-// (learning, ageing, reclamation, counters, fast-path refresh; then on_tick: the state store)
-// at least every 5 ms, every 200 microseconds while there is work, so a newly learned address
-// is used for forwarding well within a millisecond.
+// Server: the control thread's loop. Serves commands on a Unix stream socket (and any further
+// service given to serve()), polls the descriptors given to watch() (the OVSDB client's
+// connection; the metrics' snapshot requests, control/metrics.hpp), and runs the switch's
+// periodic work (learning, ageing, reclamation, counters, fast-path refresh; then on_tick: the
+// state store) at least every 5 ms, every 200 microseconds while there is work, so a newly learned
+// address is used for forwarding well within a millisecond.
 //
 // Protocol (one request per connection): the client sends one line of JSON
 //   {"argv": ["tap", "create", "10"]}
@@ -112,7 +113,7 @@ class Server {
   // What `state`, `state retry` and `state forget` act on (control/commands.hpp).
   void set_state(StateStore* state) { cmds_.set_state(state); }
 
-  // Hooks for briskd's own services (state store, metrics). All run on the control thread.
+  // Hooks for briskd's own services (state store). All run on the control thread.
   // A test's own commands, answered before the command table (nullopt: not one of them);
   // briskd sets none: every command it serves is in the table.
   std::function<std::optional<Reply>(const std::vector<std::string>&)> extra_commands;

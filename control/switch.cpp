@@ -244,14 +244,6 @@ std::optional<VlanId> Switch::resolve_alias(const std::string& alias, bool alloc
   return std::nullopt;
 }
 
-std::string Switch::vlan_label(const PortModel& p) const {
-  if (p.mode == VlanMode::kTrunk) return "trunk";
-  std::string s = p.vlan_alias.empty() ? std::to_string(p.vlan)
-                                       : p.vlan_alias + " (" + std::to_string(p.vlan) + ")";
-  if (p.mode == VlanMode::kDot1qTunnel) s += " dot1q-tunnel";
-  return s;
-}
-
 // ------------------------------------------------------------------ snapshot
 
 void Switch::rebuild() {

@@ -88,6 +88,12 @@ std::string_view owner_name(Owner o);
 // Passed as the VLAN to tap_create() when `alias` is new and must be allocated (from 101).
 inline constexpr VlanId kNewAliasVlan = 0xffff;
 
+struct TapView;
+struct BridgeView;
+struct PortView;
+struct StatsView;
+struct MirrorView;
+
 struct PortModel {
   PortId id = kInvalidPort;
   std::string name;
@@ -231,6 +237,7 @@ class Switch {
                     const Caller& caller = Caller::self());
   Reply capture_clear(std::optional<std::uint32_t> id);  // nullopt: every capture
   Reply list_captures() const;
+  std::vector<MirrorView> mirror_views() const;  // port mirrors and captures
   MirrorCounts mirror_counts(const MirrorModel& m) const;
   void slot_tallies(const MirrorModel& m, MirrorModel::Tally& workers,
                     MirrorModel::Tally& kernel) const;
@@ -245,7 +252,13 @@ class Switch {
   // ---- VLAN aliases (minimega): an unknown alias gets the next free VLAN from 101 ----
   std::optional<VlanId> resolve_alias(const std::string& alias, bool allocate);
 
-  // ---- listings (text + JSON) ----
+  // ---- listings: typed views (control/views.hpp), and their text + JSON ----
+  std::vector<TapView> tap_views() const;
+  std::vector<BridgeView> bridge_views() const;
+  std::vector<PortView> port_views() const;
+  // port "": every port and the switch-wide figures. fastpath_fdb: count the fast path's FDB
+  // entries (a walk of the BPF map): the whole map's, or the one port's.
+  StatsView stats_view(const std::string& port, bool fastpath_fdb) const;
   Reply list_taps() const;
   Reply list_bridges() const;
   Reply list_ports() const;
@@ -296,7 +309,6 @@ class Switch {
   std::optional<PortId> alloc_id();
   std::string next_tap_name();
   bool host_name_free(const std::string& name);
-  std::string vlan_label(const PortModel& p) const;
   void drain_learning();
   void drain_events();
   void refresh_mtus();
@@ -311,16 +323,13 @@ class Switch {
   void refresh_qdiscs();
   void watch_qdisc(PortModel& p);
   void set_tx_path(PortModel& p, const Qdisc& was);
-  std::string qdisc_cell(const PortModel& p) const;
-  nlohmann::json qdisc_json(const PortModel& p) const;
-  // Rate limits (control/switch_qos.cpp): undo what brisk installed for a port going away;
-  // the `port` listing's cell and JSON.
+  // Rate limits (control/switch_qos.cpp): undo what brisk installed for a port going away.
   void release_qos(PortModel& p);
-  std::string qos_cell(const PortModel& p) const;
-  nlohmann::json qos_json(const PortModel& p) const;
   // Mirrors (control/mirror.cpp).
   bool fastpath_mirrored(const PortModel& p) const;
   bool fastpath_skb(const PortModel& p) const;  // control/switch_fastpath.cpp
+  int fastpath_ifindex(const PortModel& p) const;
+  int fastpath_mirror_ifindex(const PortModel& d) const;
   bool is_mirror_dst(const std::string& port) const;
   bool is_mirror_src(const std::string& port) const;
   // The PortId of a mirror's source (kInvalidPort: bridge-wide); after prune_mirrors().
@@ -328,7 +337,6 @@ class Switch {
   std::optional<std::uint16_t> alloc_mirror_slot();
   void prune_mirrors();  // drop mirrors whose ports are gone
   void build_mirrors(Snapshot& s, const std::map<std::string, std::uint16_t>& bidx) const;
-  void append_mirror_stats(std::string& text, nlohmann::json& data) const;
   bool wait_grace(std::chrono::milliseconds limit);  // every retired snapshot reclaimed
   void finish_closing();                             // close captures no worker can reach
   void close_all_captures();

@@ -8,22 +8,22 @@
 #include <syslog.h>
 
 #include "control/switch.hpp"
-#include "datapath/afpacket_port.hpp"
-#include "datapath/afxdp_port.hpp"
 #include "datapath/mirror.hpp"
 
 namespace brisk {
 
 // A port is accelerated when the kernel can do for its frames all that the userspace
 // pipeline would: an AF_XDP system port in native XDP mode (or generic with brisk's tc
-// program on its device) or an AF_PACKET system port with the tc program, in a bridge that learns (hub mode
-// floods everything), without port security (bindings and ARP/ND inspection need userspace).
-// Policed ports and ports with a userspace outbound limit (control/qos.hpp: the buckets see
-// only what userspace forwards), ports a capture reads (every port of a bridge with a bridge
-// capture), mirror destinations, and ports that are not AF_XDP or AF_PACKET devices (taps,
-// tunnels, vhost-user) are never accelerated: add new features' conditions here. Port mirror sources (and every port of
-// a bridge with a bridge-wide port mirror) stay accelerated: the XDP program makes their copies (a
-// devmap broadcast to the out port and the destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
+// program on its device) or an AF_PACKET system port with the tc program, in a bridge that learns
+// (hub mode floods everything), without port security (bindings and ARP/ND inspection need
+// userspace). Policed ports and ports with a userspace outbound limit (control/qos.hpp: the buckets
+// see only what userspace forwards), ports a capture reads (every port of a bridge with a bridge
+// capture), mirror destinations, and ports the fast path cannot reach
+// (PortInfo::fastpath_capable(), datapath/port.hpp: taps, tunnels, vhost-user, DPDK, and AF_XDP
+// and AF_PACKET ports without the programs) are never accelerated: add new features' conditions
+// here. Port mirror sources (and every port of a bridge with a bridge-wide port mirror) stay
+// accelerated: the XDP program makes their copies (a devmap broadcast to the out port and the
+// destinations; datapath/xdp_fastpath.hpp "Mirrors"), or
 // sends a frame up when it cannot (tagging differs, a destination's device cannot take
 // redirected frames, MTU, more than 8 copies) and the userspace mirror stage copies it.
 // dot1q-tunnel (QinQ) ports are not accelerated either: the program classifies only access
@@ -36,15 +36,7 @@ bool Switch::fastpath_eligible(const PortModel& p) const {
   // AF_XDP: native XDP, or generic XDP with the tc half (what generic XDP would redirect as an
   // skb copy, the tc program sends on as the skb itself). AF_PACKET: the tc program and its
   // socket filter (datapath/afpacket_port.hpp, "Fast path").
-  if (p.driver == "afxdp") {
-    const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get());
-    if (x == nullptr || (!x->native() && !x->tc_attached())) return false;
-  } else if (p.driver == "afpacket") {
-    const auto* a = dynamic_cast<const AfPacketPort*>(p.port.get());
-    if (a == nullptr || !a->tc_attached()) return false;
-  } else {
-    return false;
-  }
+  if (!p.port || !p.port->info().fastpath_capable()) return false;
   if (p.security) return false;
   // Userspace rate limits (control/qos.hpp) see only the frames userspace forwards.
   if (p.qos.police_in || p.qos.limit_out) return false;
@@ -91,9 +83,22 @@ bool Switch::fastpath_accelerated(const PortModel& p) const {
 // brisk's tc program runs on the port's device: the fast path reaches it (and forwards its
 // frames) also for what XDP cannot carry (xdp_fastpath.hpp, "Frames XDP cannot carry").
 bool Switch::fastpath_skb(const PortModel& p) const {
-  if (const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) return x->tc_attached();
-  const auto* a = dynamic_cast<const AfPacketPort*>(p.port.get());
-  return a != nullptr && a->tc_attached();
+  if (!p.port) return false;
+  const PortInfo i = p.port->info();
+  return i.fastpath_device && i.tc_attached;
+}
+
+// The device the kernel may forward the port's frames from and to (AF_XDP and AF_PACKET system
+// ports), or 0.
+int Switch::fastpath_ifindex(const PortModel& p) const {
+  return p.port && p.port->info().fastpath_device ? p.port->ifindex() : 0;
+}
+
+// The device of a port mirror's destination to which the XDP program sends copies itself
+// (brisk's XDP program runs on it: AF_XDP), or 0: its copies are made in userspace.
+int Switch::fastpath_mirror_ifindex(const PortModel& d) const {
+  if (d.qdisc.present()) return 0;  // a qdisc must see the copies
+  return d.port && d.port->info().xdp_program ? d.port->ifindex() : 0;
 }
 
 // Frames entering or leaving `p` are copied by a port mirror.
@@ -122,9 +127,7 @@ void Switch::sync_fastpath() {
     f.bridge = fp_->bridge_id(m.bridge);
     f.src = mirror_src(m);
     f.dst = d.id;
-    const auto* x = dynamic_cast<const AfXdpPort*>(d.port.get());
-    // A destination whose qdisc must see its copies gets them from userspace.
-    f.dst_ifindex = x != nullptr && !d.qdisc.present() ? x->ifindex() : 0;
+    f.dst_ifindex = fastpath_mirror_ifindex(d);
     f.dst_mode = vlan_mode(d.mode);
     f.dst_native = d.native;
     f.slot = m.slot;
@@ -135,11 +138,8 @@ void Switch::sync_fastpath() {
   for (auto& [name, p] : ports_) {
     present[p.id] = true;
     FastpathPortConf c;
-    // The devices the kernel may forward from and to: AF_XDP and AF_PACKET system ports.
-    c.xdp_program = dynamic_cast<const AfXdpPort*>(p.port.get()) != nullptr;
-    const bool kernel_dev =
-        c.xdp_program || dynamic_cast<const AfPacketPort*>(p.port.get()) != nullptr;
-    c.ifindex = kernel_dev ? p.port->ifindex() : 0;
+    c.xdp_program = p.port && p.port->info().xdp_program;
+    c.ifindex = fastpath_ifindex(p);
     c.bridge = fp_->bridge_id(p.bridge);
     c.trunk = p.mode == VlanMode::kTrunk;
     c.access_vlan = p.vlan;
@@ -159,7 +159,7 @@ void Switch::sync_fastpath() {
       fp_->set_port(p.id, c, *bridges_.at(p.bridge).fdb);
       continue;
     }
-    if (c.ifindex == 0) {  // not an AF_XDP or AF_PACKET device nor a tunnel: not in the kernel's view
+    if (c.ifindex == 0) {  // not a fast-path device nor a tunnel: not in the kernel's view
       fp_->clear_port(p.id);
       continue;
     }

@@ -1,13 +1,14 @@
 // Switch <-> qdiscs on system ports' devices. A qdisc someone installs on the device of a
 // system port (tc qdisc replace dev D root tbf ...: minimega's `qos add`, libvirt, an
 // operator) shapes what brisk sends to that device, as it shapes what the kernel bridge sends:
-//   * AF_PACKET ports always pass it (their sends go through dev_queue_xmit; nothing to do);
-//   * AF_XDP ports send through an AF_PACKET socket while it is there
-//     (AfXdpPort::set_tx_via_qdisc), because the XSK's transmit skips the qdisc layer;
+//   * AF_PACKET ports always pass it (their sends go through dev_queue_xmit; nothing to do:
+//     QdiscPath::kAlways, datapath/port.hpp);
+//   * AF_XDP ports send through an AF_PACKET socket while it is there (QdiscPath::kSwitchable,
+//     Port::set_tx_via_qdisc), because the XSK's transmit skips the qdisc layer;
 //   * the XDP fast path stops redirecting frames to the port (FastpathPortConf::qdisc clears
 //     BRISK_FP_OUT: the port shows `xdp-in`) and makes no mirror copies to it in the kernel
 //     (FastpathMirror::dst_ifindex 0), since ndo_xdp_xmit skips the qdisc too;
-//   * DPDK ports are not looked at: DPDK's drivers own their devices' transmit.
+//   * DPDK ports are not looked at: DPDK's drivers own their devices' transmit (kNone).
 // What counts as installed, and how the kernel is asked: control/netdev.hpp installed_qdiscs().
 // When: watch_qdisc() while a port is attached (before the snapshot that carries it, so its
 // first frame already takes the right path), and refresh_qdiscs() once a second from tick(),
@@ -18,8 +19,6 @@
 #include <syslog.h>
 
 #include "control/switch.hpp"
-#include "datapath/afpacket_port.hpp"
-#include "datapath/afxdp_port.hpp"
 
 namespace brisk {
 
@@ -28,10 +27,8 @@ namespace {
 // The device whose qdisc matters for `p`, or 0 when brisk does not look (not a system port,
 // DPDK).
 int qdisc_device(const PortModel& p) {
-  if (p.kind != PortKind::kSystem) return 0;
-  if (const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) return x->ifindex();
-  if (const auto* a = dynamic_cast<const AfPacketPort*>(p.port.get())) return a->ifindex();
-  return 0;
+  if (p.kind != PortKind::kSystem || !p.port || p.port->info().qdisc == QdiscPath::kNone) return 0;
+  return p.port->ifindex();
 }
 
 Qdisc qdisc_of(const std::map<int, Qdisc>& all, int ifindex) {
@@ -42,17 +39,15 @@ Qdisc qdisc_of(const std::map<int, Qdisc>& all, int ifindex) {
 }  // namespace
 
 bool Switch::through_qdisc(const PortModel& p) const {
-  if (!p.qdisc.present()) return false;
-  if (const auto* x = dynamic_cast<const AfXdpPort*>(p.port.get())) return x->tx_via_qdisc();
-  return dynamic_cast<const AfPacketPort*>(p.port.get()) != nullptr;
+  return p.qdisc.present() && p.port && p.port->info().tx_via_qdisc;
 }
 
 // Put the port's output on the path that passes its qdisc (p.qdisc, just changed from `was`),
 // or back on the XSK when it has none.
 void Switch::set_tx_path(PortModel& p, const Qdisc& was) {
   const Qdisc& q = p.qdisc;
-  if (auto* x = dynamic_cast<AfXdpPort*>(p.port.get())) {
-    const std::string e = x->set_tx_via_qdisc(q.present());
+  if (p.port && p.port->info().qdisc == QdiscPath::kSwitchable) {
+    const std::string e = p.port->set_tx_via_qdisc(q.present());
     if (!e.empty())
       syslog(LOG_WARNING, "port %s: %s: its output bypasses qdisc %s %s", p.name.c_str(), e.c_str(),
              q.kind.c_str(), q.handle_text().c_str());
@@ -99,19 +94,6 @@ void Switch::refresh_qdiscs() {
   // output switches), then the ports' transmit paths.
   sync_fastpath();
   for (auto& [p, was] : changed) set_tx_path(*p, was);
-}
-
-std::string Switch::qdisc_cell(const PortModel& p) const {
-  if (!p.qdisc.present()) return "-";
-  return p.qdisc.kind + " " + p.qdisc.handle_text() + (through_qdisc(p) ? "" : " bypassed");
-}
-
-nlohmann::json Switch::qdisc_json(const PortModel& p) const {
-  if (!p.qdisc.present()) return nullptr;
-  return {{"kind", p.qdisc.kind},
-          {"handle", p.qdisc.handle_text()},
-          {"root", p.qdisc.parent == TC_H_ROOT},
-          {"through", through_qdisc(p)}};
 }
 
 }  // namespace brisk

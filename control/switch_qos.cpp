@@ -10,8 +10,6 @@
 #include <syslog.h>
 
 #include "control/switch.hpp"
-#include "datapath/afpacket_port.hpp"
-#include "datapath/afxdp_port.hpp"
 
 namespace brisk {
 
@@ -23,9 +21,7 @@ constexpr std::uint64_t kMaxBit = kMaxKbit * 1000;
 
 // A system port whose device's qdiscs brisk can use (AF_XDP and AF_PACKET, not DPDK).
 bool has_qdisc_device(const PortModel& p) {
-  return p.kind == PortKind::kSystem &&
-         (dynamic_cast<const AfXdpPort*>(p.port.get()) != nullptr ||
-          dynamic_cast<const AfPacketPort*>(p.port.get()) != nullptr);
+  return p.kind == PortKind::kSystem && p.port && p.port->info().qdisc != QdiscPath::kNone;
 }
 
 // The root qdisc of `dev` is the htb brisk installs (handle 1:).
@@ -132,32 +128,5 @@ Reply Switch::port_egress_qos(const std::string& port, const EgressQos& want) {
 }
 
 void Switch::release_qos(PortModel& p) { remove_htb(p.qos, p.name); }
-
-std::string Switch::qos_cell(const PortModel& p) const {
-  std::string s;
-  if (p.qos.police_in) s = "in " + std::to_string(p.qos.police_kbit) + "kbit";
-  if (p.qos.via != PortQos::Via::kNone) {
-    if (!s.empty()) s += " ";
-    s += "out " + std::to_string(p.qos.egress.max_rate) + "bit " +
-         (p.qos.via == PortQos::Via::kHtb ? "htb" : "userspace");
-  }
-  return s.empty() ? "-" : s;
-}
-
-nlohmann::json Switch::qos_json(const PortModel& p) const {
-  nlohmann::json j = nlohmann::json::object();
-  if (p.qos.police_in)
-    j["ingress_policing"] = {{"rate_kbit", p.qos.police_kbit},
-                             {"burst_kbit", p.qos.police_burst_kbit},
-                             {"depth_bytes", p.qos.police_in->depth()}};
-  if (p.qos.via != PortQos::Via::kNone) {
-    j["egress"] = {{"max_rate", p.qos.egress.max_rate},
-                   {"min_rate", p.qos.egress.min_rate},
-                   {"burst", p.qos.egress.burst},
-                   {"via", p.qos.via == PortQos::Via::kHtb ? "htb" : "userspace"}};
-    if (!p.qos.note.empty()) j["egress"]["why_userspace"] = p.qos.note;
-  }
-  return j.empty() ? nlohmann::json(nullptr) : j;
-}
 
 }  // namespace brisk

@@ -193,6 +193,14 @@ AfPacketPort::Stats AfPacketPort::stats() const {
   return s;
 }
 
+void AfPacketPort::describe(DriverFigures& out) const {
+  const Stats s = stats();
+  add_counter(out, "", "rx_csum_partial", s.rx_csum_partial);
+  add_counter(out, "", "rx_gso_frames", s.rx_gso_frames);
+  add_counter(out, "", "rx_gso_dropped", s.rx_gso_dropped);
+  add_counter(out, "", "rx_truncated", s.rx_truncated);
+}
+
 AfPacketPort::KernelStats AfPacketPort::kernel_stats() {
   tpacket_stats_v3 st{};
   socklen_t len = sizeof(st);

@@ -143,6 +143,11 @@ class AfPacketPort final : public Port, private BufferOwner {
   bool tc_attached() const;
   // Why they are not, when the fast path was asked for ("" otherwise).
   const std::string& fastpath_error() const { return fp_error_; }
+  PortInfo info() const override {
+    return {"afpacket", QdiscPath::kAlways, true, true, false, false, tc_attached()};
+  }
+  // stats() as counters.
+  void describe(DriverFigures& out) const override;
   Stats stats() const;
   KernelStats kernel_stats();
 

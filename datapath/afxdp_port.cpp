@@ -459,6 +459,29 @@ AfXdpStats AfXdpPort::kernel_stats() const {
   return s;
 }
 
+void AfXdpPort::describe(DriverFigures& out) const {
+  add_text(out, "", "afxdp_mode", mode());
+  add_text(out, "", "afxdp_umem", umem_shared() ? "shared" : "private");
+  add_counter(out, "", "tx_zero_copy", tx_zero_copy());
+  add_counter(out, "", "tx_via_qdisc", tx_via_qdisc_frames());
+  add_flag(out, "", "afxdp_multi_buffer", multi_buffer());
+  add_counter(out, "", "rx_gathered", rx_gathered());
+  const AfXdpStats k = kernel_stats();
+  add_counter(out, "xsk", "rx_dropped", k.rx_dropped);
+  add_counter(out, "xsk", "rx_ring_full", k.rx_ring_full);
+  add_counter(out, "xsk", "rx_fill_ring_empty", k.rx_fill_ring_empty);
+  add_counter(out, "xsk", "rx_invalid_descs", k.rx_invalid_descs);
+  add_counter(out, "xsk", "tx_invalid_descs", k.tx_invalid_descs);
+  add_counter(out, "xsk", "tx_ring_empty", k.tx_ring_empty);
+  add_counter(out, "xsk", "tx_refused", tx_refused());
+  const UmemPool::Census c = umem().census();  // a scan of the chunk tags
+  add_gauge(out, "umem", "members", umem().members());
+  add_gauge(out, "umem", "shared_chunks", umem().shared_frames());
+  add_gauge(out, "umem", "free", c.free);
+  add_gauge(out, "umem", "in_frames", c.frames);
+  add_gauge(out, "umem", "held", c.by_slot[umem_slot()]);
+}
+
 // ---------------------------------------------------------------------------------- RX
 
 void AfXdpPort::kick_rx() noexcept {

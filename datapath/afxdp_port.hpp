@@ -198,6 +198,12 @@ class AfXdpPort final : public Port {
   // brisk's tc program runs at the device's clsact ingress (with AfXdpOptions::fastpath_maps).
   bool tc_attached() const;
   int ifindex() const override { return ifindex_; }
+  PortInfo info() const override {
+    return {"afxdp", QdiscPath::kSwitchable, tx_via_qdisc(), true, true, native(), tc_attached()};
+  }
+  // mode, UMEM, zero-copy and qdisc-path counts, the socket's kernel counters ("xsk") and a
+  // census of its UMEM ("umem").
+  void describe(DriverFigures& out) const override;
   std::uint32_t queue_id() const { return queue_id_; }
   // Frames too long for a UMEM chunk (dropped by brisk's XDP program) or for a Frame, dropped:
   // the port's `oversize` drops.
@@ -219,7 +225,7 @@ class AfXdpPort final : public Port {
   // Control thread: send through the device's qdisc (on) or the XSK (off); see "TX through
   // the device's qdisc". Returns "" or why the packet socket could not be opened (the port
   // then keeps sending through the XSK).
-  std::string set_tx_via_qdisc(bool on);
+  std::string set_tx_via_qdisc(bool on) override;
   bool tx_via_qdisc() const { return via_qdisc_.load(std::memory_order_relaxed); }
   std::uint64_t tx_via_qdisc_frames() const { return tx_qdisc_.load(std::memory_order_relaxed); }
   // The UMEM: shared with the worker's other AF_XDP ports, or the port's own.

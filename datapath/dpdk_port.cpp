@@ -88,6 +88,11 @@ DpdkPort::DpdkPort(const std::string& devargs)
 
 DpdkPort::~DpdkPort() { teardown(); }
 
+void DpdkPort::describe(DriverFigures& out) const {
+  add_text(out, "", "dpdk_driver", driver_name());
+  add_counter(out, "", "tx_refused", tx_refused());
+}
+
 void DpdkPort::teardown() noexcept {
   if (probed_) {
     rte_eth_dev_info info{};

@@ -56,6 +56,9 @@ class DpdkPort final : public Port {
   std::uint32_t rx_burst(FramePool& pool, Frame** out, std::uint32_t max) noexcept override;
   std::uint32_t tx_burst(const TxItem* items, std::uint32_t n) noexcept override;
 
+  PortInfo info() const override { return {"dpdk"}; }
+  // The DPDK driver's name and the frames tx_burst() refused.
+  void describe(DriverFigures& out) const override;
   const std::string& devargs() const { return devargs_; }
   std::uint16_t port_id() const { return port_id_; }
   const std::string& driver_name() const { return driver_name_; }

@@ -25,12 +25,20 @@
 //   old MTU for a moment is what the kernel bridge does too).
 // * `failed` is set by a worker when the device vanished (read/write error such as EBADFD,
 //   ENODEV, EIO); the control thread notices, logs and removes the port.
+// * What a driver says about itself (info(), describe(), ifindex(); set_tx_via_qdisc() to
+//   change it) is for the control thread only, and is read while the workers run: each value
+//   is a constant of the port, a relaxed atomic load of a counter or flag the workers (or the
+//   driver's own threads: vhost-user's events) write, or a system call on a descriptor the
+//   control thread owns (AF_XDP's XDP_STATISTICS). A value may be a moment old; figures read
+//   one after the other are not a consistent set (as `stats` has always read counters).
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "brisk/types.hpp"
 #include "datapath/counters.hpp"
@@ -97,6 +105,63 @@ inline std::uint32_t tx_wire_len(const TxItem& it) {
   return it.frame->len + (it.push_vlan != 0 ? 4 : 0) - (it.pop_tag ? 4 : 0);
 }
 
+// Whether a port's transmissions pass the qdisc of its kernel device (a qdisc someone put on
+// it: `tc qdisc replace dev D root tbf ...`; control/switch_qdisc.cpp).
+enum class QdiscPath : std::uint8_t {
+  kNone,        // no kernel device, or one brisk does not look at (DPDK, taps, tunnels)
+  kAlways,      // every frame passes it (AF_PACKET: dev_queue_xmit)
+  kSwitchable,  // only while set_tx_via_qdisc(true) is in effect (AF_XDP); see tx_via_qdisc
+};
+
+// What a driver is and can do, cheap to ask (no system call): the control thread asks on every
+// configuration change (the fast path's sync, the qdisc watch).
+struct PortInfo {
+  std::string_view driver;  // "afxdp", "afpacket", "dpdk", "vhost-user", "tap", "tunnel", ...
+  QdiscPath qdisc = QdiscPath::kNone;
+  bool tx_via_qdisc = false;  // its output passes the device's qdisc now
+  // The fast path (datapath/xdp_fastpath.hpp) knows the port's device: the kernel may forward
+  // frames from and to it (AF_XDP, AF_PACKET).
+  bool fastpath_device = false;
+  // brisk's XDP program runs on the device (AF_XDP): it takes the fast path's XDP redirects and
+  // mirror copies. xdp_native: in native (driver) mode, not generic.
+  bool xdp_program = false;
+  bool xdp_native = false;
+  // brisk's tc program runs at the device's clsact ingress (AF_PACKET: with its socket filter).
+  bool tc_attached = false;
+  // The fast path can forward for the port: native XDP, or brisk's tc program (generic XDP's
+  // half for what it would copy; an AF_PACKET port's only one).
+  bool fastpath_capable() const {
+    return fastpath_device && ((xdp_program && xdp_native) || tc_attached);
+  }
+};
+
+// One figure a driver reports about itself for the listings and the metrics (control/views.hpp):
+// `group` "" is a figure of its own, another group names a set shown together ("xsk": the
+// AF_XDP socket's counters; "umem": its UMEM).
+struct DriverFigure {
+  enum class Type : std::uint8_t { kCounter, kGauge, kFlag, kText };
+  std::string group;
+  std::string name;
+  Type type = Type::kCounter;
+  std::uint64_t value = 0;  // kCounter, kGauge, kFlag (0 or 1)
+  std::string text;         // kText
+};
+using DriverFigures = std::vector<DriverFigure>;
+
+// Appending figures (drivers' describe()).
+inline void add_counter(DriverFigures& f, std::string group, std::string name, std::uint64_t v) {
+  f.push_back({std::move(group), std::move(name), DriverFigure::Type::kCounter, v, {}});
+}
+inline void add_gauge(DriverFigures& f, std::string group, std::string name, std::uint64_t v) {
+  f.push_back({std::move(group), std::move(name), DriverFigure::Type::kGauge, v, {}});
+}
+inline void add_flag(DriverFigures& f, std::string group, std::string name, bool v) {
+  f.push_back({std::move(group), std::move(name), DriverFigure::Type::kFlag, v ? 1u : 0u, {}});
+}
+inline void add_text(DriverFigures& f, std::string group, std::string name, std::string v) {
+  f.push_back({std::move(group), std::move(name), DriverFigure::Type::kText, 0, std::move(v)});
+}
+
 class Port {
  public:
   Port(std::string name, PortKind kind) : name_(std::move(name)), kind_(kind) {}
@@ -121,6 +186,17 @@ class Port {
   int error() const { return error_.load(std::memory_order_relaxed); }
   // The kernel device behind the port (0: none: memory, vhost-user, DPDK, tunnel ports).
   virtual int ifindex() const { return 0; }
+  // What the driver is and can do (PortInfo; control thread, no system call).
+  virtual PortInfo info() const { return {}; }
+  // Its own figures, appended to `out` (control thread; may make system calls: the
+  // listings and the metrics ask, not the per-change paths).
+  virtual void describe(DriverFigures& out) const { (void)out; }
+  // Send through the device's qdisc (on) or the driver's own path (off): a kSwitchable
+  // driver switches, the others keep their only path. Returns "" or why it could not switch.
+  virtual std::string set_tx_via_qdisc(bool on) {
+    (void)on;
+    return "";
+  }
   std::uint8_t tx_caps() const { return tx_caps_.load(std::memory_order_relaxed); }
   // Longest frame the driver itself can write, whatever the MTU (its buffers). The transmit
   // path (TxQueues) never hands tx_burst() a longer one, nor Offload metadata beyond tx_caps().

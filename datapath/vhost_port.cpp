@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -161,6 +162,20 @@ VhostPort::VhostPort(const std::string& name, const VhostOptions& opts)
     fail("cannot register callbacks");
   if (rte_vhost_driver_start(path.c_str()) != 0)
     fail(opts_.server ? "cannot listen (see the log)" : "cannot start the client");
+}
+
+void VhostPort::describe(DriverFigures& out) const {
+  add_flag(out, "", "connected", connected());
+  add_gauge(out, "", "queue_pairs", queue_pairs());
+  add_counter(out, "", "connects", connects());
+  char feat[24];
+  std::snprintf(feat, sizeof(feat), "0x%llx", static_cast<unsigned long long>(features()));
+  add_text(out, "", "features", feat);
+  add_gauge(out, "", "tx_caps", tx_caps());
+  add_gauge(out, "", "tx_max", tx_max());
+  add_counter(out, "", "rx_offloaded", rx_offloaded());
+  add_counter(out, "", "rx_lent", rx_lent());
+  add_counter(out, "", "tx_refused", tx_refused());
 }
 
 VhostPort::~VhostPort() {

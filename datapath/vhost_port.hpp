@@ -143,6 +143,9 @@ class VhostPort final : public Port, private BufferOwner {
   // from an mbuf rather than copied.
   std::uint64_t rx_offloaded() const { return rx_offloaded_.get(); }
   std::uint64_t rx_lent() const { return rx_lent_.get(); }
+  PortInfo info() const override { return {"vhost-user"}; }
+  // The connection, what the guest negotiated and how its offloads fared.
+  void describe(DriverFigures& out) const override;
   // The guest's MTU when it negotiated VIRTIO_NET_F_MTU, else 0 (no limit but tx_max()).
   std::uint32_t read_mtu() override { return guest_mtu_.load(std::memory_order_relaxed); }
 

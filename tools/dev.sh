@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   clang llvm libbpf-dev libxdp-dev libelf-dev zlib1g-dev
-  libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   iproute2 iputils-ping iperf3 tcpdump ethtool procps python3-scapy isc-dhcp-client dnsmasq-base curl
   tshark openvswitch-switch gnuplot-nox
   libdpdk-dev dpdk dpdk-dev
@@ -56,9 +56,10 @@ SANITIZER_FLAGS=(-DBRISK_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DN
 # The plain tree is the programs' (-O2, -Werror): what `build` and `run` make, less the test
 # executables, whose tests run in the sanitizer trees (the ASan tree builds every target too).
 PLAIN_TARGETS=(briskd brisk ovs_ofctl brisk-bench brisk-microbench brisk_mirror_bench)
-# The TSan tree runs the test executables only (unit tests, and the AF_XDP / AF_PACKET driver
-# tests whose workers, control thread and kernel share rings and a UMEM).
-TSAN_TARGETS=(brisk_unit_tests brisk_afpacket_tests brisk_afxdp_tests)
+# The TSan tree runs the test executables (unit tests, and the AF_XDP / AF_PACKET driver tests
+# whose workers, control thread and kernel share rings and a UMEM), and briskd for the metrics
+# test (prometheus-cpp's threads ask the control thread for snapshots: control/metrics.hpp).
+TSAN_TARGETS=(brisk_unit_tests brisk_afpacket_tests brisk_afxdp_tests briskd brisk)
 
 # Fuzz targets: clang, ASan+UBSan, libFuzzer; only the fuzz_* targets are built in build-fuzz.
 FUZZ_TARGETS=(fuzz_pipeline fuzz_commands fuzz_server fuzz_state fuzz_ovsdb)
@@ -245,10 +246,10 @@ case "${1:-}" in
       ctest -L needs_root -j2 --output-on-failure 2>&1 | tee ctest-root.log; exit "${PIPESTATUS[0]}") || rc=1
     stage "fuzzing (bounded: ${FUZZ_SECONDS:-60} s, the targets side by side)"
     fuzz_run || rc=1
-    stage "unit and concurrency tests, and the AF_XDP / AF_PACKET driver tests, under TSan"
+    stage "unit and concurrency tests, the AF_XDP / AF_PACKET driver tests and the metrics, under TSan"
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -L unit --output-on-failure -j2) || rc=1
     (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
-      ctest -L needs_root -R '^(AfXdp|AfPacket)' --output-on-failure 2>&1 | tee ctest-root.log
+      ctest -L needs_root -R '^(AfXdp|AfPacket|integration\.metrics$)' --output-on-failure 2>&1 | tee ctest-root.log
       exit "${PIPESTATUS[0]}") || rc=1
     # The unit and integration tests ran above, against the ASan+UBSan and TSan binaries (the
     # same code; building and running them plain as well would add minutes to CI on 2 cores).

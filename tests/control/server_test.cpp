@@ -1,7 +1,7 @@
 // Server over real sockets (a temporary directory, no root): many clients at once, slow and
-// stuck ones delaying no one, the connection cap, the request and reply deadlines, and a
-// second service (metrics) in the same loop. The loop runs on its own thread, as briskd's
-// control thread; the test thread only talks through sockets.
+// stuck ones delaying no one, the connection cap, the request and reply deadlines, and the
+// metrics' scrapes taking their snapshots from the loop. The loop runs on its own thread, as
+// briskd's control thread; the test thread only talks through sockets.
 #include "control/server.hpp"
 
 #include <arpa/inet.h>
@@ -194,27 +194,64 @@ TEST(Server, ReplyNotTakenIsDropped) {
   EXPECT_EQ(text.size(), std::size_t{8} << 20);
 }
 
-TEST(Server, MetricsServedInTheSameLoop) {
+// One HTTP request to 127.0.0.1:`port`: the whole response.
+std::string http_get(int port, const std::string& path) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << std::strerror(errno);
+  send_all(fd, "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n");
+  std::string out = read_all(fd, 10000ms);
+  ::close(fd);
+  return out;
+}
+
+// Scrapes are served by prometheus-cpp's threads and take their snapshot from the control
+// thread's loop (the eventfd it watches); stuck scrapers delay neither other scrapes nor the
+// control socket; an unknown path is 404; a port in use is an error, not a crash.
+TEST(Server, MetricsScrapesTakeTheirSnapshotFromTheLoop) {
   Harness mh("mtbr");
   MetricsServer m(mh.sw(), nullptr);
   LiveServer s;  // its loop stops before m and mh go
+  EXPECT_NE(m.listen("nonsense"), "");
+  EXPECT_NE(m.listen("localhost:80"), "") << "an IPv4 address is required";
+  EXPECT_NE(m.listen("127.0.0.1:70000"), "");
   ASSERT_EQ(m.listen("127.0.0.1:0"), "");
-  sockaddr_in sa{};
-  socklen_t len = sizeof(sa);
-  ASSERT_EQ(::getsockname(m.fd(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
-  s.start([&](Server& srv) { srv.serve(m.fd(), m.service()); });
-  // A stuck scraper first: the next one is answered all the same.
-  int stuck = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(::connect(stuck, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  send_all(stuck, "GET /met");
-  int c = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  send_all(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string out = read_all(c);
-  EXPECT_EQ(out.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << out;
-  EXPECT_NE(out.find("brisk_fdb_entries{bridge=\"mtbr\"} 0"), std::string::npos);
-  ::close(c);
-  ::close(stuck);
+  const int port = m.port();
+  ASSERT_GT(port, 0);
+  {
+    MetricsServer taken(mh.sw(), nullptr);
+    EXPECT_NE(taken.listen("127.0.0.1:" + std::to_string(port)), "") << "the port is in use";
+  }
+  s.start([&](Server& srv) { srv.watch(m.channel().fd(), [&] { m.channel().serve(); }); });
+  // Stuck scrapers first: half a request each, never the rest.
+  std::vector<int> stuck;
+  for (int i = 0; i < 2; ++i) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    send_all(fd, "GET /met");
+    stuck.push_back(fd);
+  }
+  const auto t0 = Clock::now();
+  std::string out = http_get(port, "/metrics");
+  EXPECT_LT(Clock::now() - t0, 3s);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("text/plain"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nbrisk_fdb_entries{bridge=\"mtbr\"} 0\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nbrisk_metrics_snapshot 1\n"), std::string::npos) << out;
+  const std::string nope = http_get(port, "/nope");
+  EXPECT_EQ(nope.rfind("HTTP/1.", 0), 0u) << nope;
+  EXPECT_EQ(nope.find(" 404 "), 8u) << nope;
+  auto [text, took] = command(s.path(), R"({"argv": ["bridge"]})");
+  EXPECT_NE(text.find("svbr"), std::string::npos) << text;
+  EXPECT_LT(took, 1s);
+  for (int fd : stuck) ::close(fd);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "datapath/offload.hpp"
 
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -586,6 +587,23 @@ TEST_F(AfPacketPortRoot, TxToDeletedDeviceMarksThePortFailed) {
   EXPECT_TRUE(port.failed());
   EXPECT_TRUE(port.error() == ENXIO || port.error() == ENODEV) << port.error();
   pool_.release(f);
+}
+
+// The driver interface's PortInfo: every AF_PACKET send passes the device's qdisc; the fast
+// path knows the device, but without its maps (and programs) cannot forward for it.
+TEST_F(AfPacketPortRoot, InfoSaysItsOutputPassesTheQdisc) {
+  const Link l = make_link("198.19.77.1/24");
+  AfPacketPort port(l.host_if);
+  const Port& as_port = port;
+  const PortInfo i = as_port.info();
+  EXPECT_EQ(i.driver, "afpacket");
+  EXPECT_EQ(i.qdisc, QdiscPath::kAlways);
+  EXPECT_TRUE(i.tx_via_qdisc);
+  EXPECT_TRUE(i.fastpath_device);
+  EXPECT_FALSE(i.xdp_program);
+  EXPECT_FALSE(i.tc_attached);
+  EXPECT_FALSE(i.fastpath_capable());
+  EXPECT_EQ(as_port.ifindex(), static_cast<int>(if_nametoindex(l.host_if.c_str())));
 }
 
 TEST_F(AfPacketPortRoot, LinkDownIsNotAFailure) {

@@ -736,6 +736,45 @@ TEST_F(AfXdpPortRoot, FramesTheKernelCouldNotHandOverAreNamedDrops) {
       [&] { return rx2 == 20; });
   EXPECT_EQ(rx2, 20u);
   EXPECT_EQ(port.driver_drops(Drop::kXskNoBuffer), lost);
+  // What the port says about itself, through the driver interface (the control plane's only
+  // view of it): the kernel's counters among its figures, as the kernel counts them.
+  const Port& as_port = port;
+  DriverFigures figs;
+  as_port.describe(figs);
+  auto figure = [&](const std::string& group, const std::string& name) -> const DriverFigure* {
+    for (const DriverFigure& f : figs)
+      if (f.group == group && f.name == name) return &f;
+    return nullptr;
+  };
+  const DriverFigure* empty = figure("xsk", "rx_fill_ring_empty");
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(empty->type, DriverFigure::Type::kCounter);
+  EXPECT_EQ(empty->value, port.kernel_stats().rx_fill_ring_empty);
+  EXPECT_GE(empty->value, lost);
+  ASSERT_NE(figure("", "afxdp_mode"), nullptr);
+  EXPECT_EQ(figure("", "afxdp_mode")->text, "native/copy");
+  ASSERT_NE(figure("umem", "free"), nullptr);
+  EXPECT_EQ(figure("umem", "free")->type, DriverFigure::Type::kGauge);
+}
+
+// The driver interface's PortInfo: an AF_XDP port is a fast-path device whose output may be
+// switched to the device's qdisc, and says which path it takes.
+TEST_F(AfXdpPortRoot, InfoSaysWhatTheDriverIsAndDoes) {
+  AfXdpPort port(a_, native_opts());
+  Port& as_port = port;
+  PortInfo i = as_port.info();
+  EXPECT_EQ(i.driver, "afxdp");
+  EXPECT_EQ(i.qdisc, QdiscPath::kSwitchable);
+  EXPECT_TRUE(i.fastpath_device);
+  EXPECT_TRUE(i.xdp_program);
+  EXPECT_TRUE(i.xdp_native);
+  EXPECT_TRUE(i.fastpath_capable());
+  EXPECT_FALSE(i.tx_via_qdisc);
+  EXPECT_EQ(as_port.ifindex(), static_cast<int>(if_nametoindex(a_.c_str())));
+  EXPECT_EQ(as_port.set_tx_via_qdisc(true), "");
+  EXPECT_TRUE(as_port.info().tx_via_qdisc);
+  EXPECT_EQ(as_port.set_tx_via_qdisc(false), "");
+  EXPECT_FALSE(as_port.info().tx_via_qdisc);
 }
 
 TEST_F(AfXdpPortRoot, VanishedDeviceMarksPortFailed) {

@@ -5,17 +5,16 @@
 //
 // Input: records of an opcode byte and its arguments (an input that ends half-way ends the
 // script):
-//   0 open <cfg>            a client connects (at most 16): cfg & 1 picks HTTP's framing
-//                           (else the control protocol's line); cfg & 0x80 the real size cap
-//                           (64 KiB / 8 KiB), else a small one: 1 + ((cfg >> 1) & 63) * 8
+//   0 open <cfg>            a client connects (at most 16), with the control protocol's line
+//                           framing: cfg & 0x80 the real size cap (64 KiB), else a small one:
+//                           1 + ((cfg >> 1) & 63) * 8
 //   1 feed <c> <n> <n bytes> the socket of client c gives n bytes
 //   2 eof <c>               client c closes its side
 //   3 wait <t>              the clock moves t * 40 ms; every deadline is checked (expire)
 //   4 take <c> <n>          client c's socket takes up to n * 8 + 1 bytes of its reply
 //   5 feed-all <n> <bytes>  the same n bytes reach every client (interleaving)
 // After each step, as the server does, every connection with a complete request (or a
-// refusal) is answered: a control request with its argv echoed as a request line, HTTP with a
-// fixed text.
+// refusal) is answered: a control request with its argv echoed as a request line.
 //
 // Checked beyond the sanitizers, against a model that reads each client's whole stream at
 // once (so the outcome cannot depend on how the bytes were cut):
@@ -61,12 +60,7 @@ struct Outcome {
 };
 
 Outcome decide(const std::string& stream, bool eof, const Framing& f) {
-  std::size_t end = std::string::npos;
-  if (f.find_end == brisk::find_line_end) {
-    end = stream.find('\n');
-  } else {
-    end = std::min(stream.find("\r\n\r\n"), stream.find("\n\n"));
-  }
+  const std::size_t end = stream.find('\n');
   if (end != std::string::npos)
     return end <= f.max_request ? Outcome{Conn::Why::kRequest, end} : Outcome{Conn::Why::kTooLong};
   if (stream.size() >= f.max_request + f.terminator_max) return Outcome{Conn::Why::kTooLong};
@@ -88,7 +82,6 @@ struct Client {
 };
 
 std::string answer(const Client& c) {
-  if (c.framing.find_end != brisk::find_line_end) return "HTTP/1.0 200 OK\r\n\r\nfuzz\n";
   std::optional<std::vector<std::string>> argv = brisk::parse_request(c.conn.request());
   if (!argv) return "{\"ok\":false}\n";
   // What a client would send for this argv parses back to it.
@@ -169,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     switch (op % 6) {
       case 0: {
         if (!next(a) || clients.size() == kMaxClients) break;
-        Framing f = (a & 1) != 0 ? brisk::kHttpFraming : brisk::kLineFraming;
+        Framing f = brisk::kLineFraming;
         if ((a & 0x80) == 0) f.max_request = 1 + ((a >> 1) & 63) * 8u;
         clients.push_back(Client{f, Conn(f, kDeadlines, now), now});
         break;

@@ -5,6 +5,8 @@
 #     shows their rx/tx counters, FDB entries, and a named drop reason after a tagged frame
 #     on an access port (sent with scapy)
 #   - scraping does not disturb forwarding (ping during repeated scrapes)
+#   - stuck scrapers (half a request, never the rest) delay neither a scrape, nor the control
+#     socket, nor forwarding; an unknown path is 404 (prometheus-cpp's civetweb serves HTTP)
 source "$(dirname "$0")/lib.sh" "$@"
 need_tool ping curl
 need_netns
@@ -35,7 +37,8 @@ ns_add_tap "$NS_B" "$T_B" 198.18.14.2/24
 check "counters after a ping"
 ip netns exec "$NS_A" ping -c 3 -W 2 198.18.14.2 >/dev/null || fail "ping A -> B"
 curl -s -m 5 -D "$TMPD/hdr" "$URL" >"$TMPD/m1" || fail "curl $URL failed"
-contains -i "^content-type: text/plain; version=0.0.4" "$TMPD/hdr" || fail "content type: $(cat "$TMPD/hdr")"
+contains -i "^content-type: text/plain" "$TMPD/hdr" || fail "content type: $(cat "$TMPD/hdr")"
+contains -x "brisk_metrics_snapshot 1" "$TMPD/m1" || fail "no snapshot from the control thread: $(grep snapshot "$TMPD/m1")"
 metric() {  # <file> <name{labels}>: the value
   awk -v k="$2" 'index($0, k " ") == 1 { print $2 }' "$1"
 }
@@ -69,3 +72,21 @@ ip netns exec "$NS_A" ping -c 10 -i 0.1 -W 2 198.18.14.2 >"$TMPD/ping" || fail "
 wait "$SCRAPER" || fail "scraper failed"
 curl -s -m 2 "http://127.0.0.1:$PORT/other" -o /dev/null -w '%{http_code}' | contains 404 || fail "unknown path not 404"
 pass "10/10 pings while scraping"
+
+check "stuck scrapers delay no one"
+# Three connections that send half a request and then nothing (bash holds them open).
+exec 5<>"/dev/tcp/127.0.0.1/$PORT" 6<>"/dev/tcp/127.0.0.1/$PORT" 7<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /metr' >&5
+printf 'GET /metr' >&6
+printf 'GET /metr' >&7
+sleep 0.5
+t0=$(date +%s%N)
+curl -s -m 5 "$URL" >"$TMPD/m3" || fail "scrape while three scrapers are stuck"
+t1=$(date +%s%N)
+contains -x "brisk_metrics_snapshot 1" "$TMPD/m3" || fail "scrape without a snapshot while scrapers are stuck"
+bk port >/dev/null || fail "control socket while scrapers are stuck"
+t2=$(date +%s%N)
+ip netns exec "$NS_A" ping -c 3 -i 0.2 -W 2 198.18.14.2 >"$TMPD/ping2" || fail "ping while scrapers are stuck: $(tail -3 "$TMPD/ping2")"
+exec 5>&- 6>&- 7>&-
+say "scrape $(((t1 - t0) / 1000000)) ms, control command $(((t2 - t1) / 1000000)) ms with 3 stuck scrapers"
+pass "scrape, command and pings while 3 scrapers are stuck"
