@@ -23,6 +23,8 @@
 #     and the transfer completes (the inner TCP checksums hold at P). Twice: with P's vx0 at its
 #     default MTU 1450 (segments fit the 1500 underlay with the outer headers: their size is
 #     kept) and at 1500 (they do not: segments are made 50 bytes shorter);
+#   - TCP P -> T: the kernel vxlan device's super-frames and partial checksums are
+#     decapsulated by brisk's tc program on u0 (decap counter >= 80% of the segments);
 #   - frames too long for the underlay MTU take the socket path (fragmented, not encap);
 #   - removing the tunnel detaches brisk's program from u0.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -267,6 +269,22 @@ PYEOF
 
 check "TCP with default offloads through the tunnel (inner MTU 1450)"
 tcp_through_tunnel "MSS fits" 5301
+
+check "TCP P -> T with default offloads: the kernel's VXLAN super-frames decapsulated by tc"
+dec0=$(tun_json 'p["fastpath_decap"]')
+ip netns exec "$NS_P" iperf3 -s -1 -B 198.18.25.2 -p 5303 >"$TMPD/iperf-s-5303" 2>&1 &
+track_pid $!
+wait_until 5 bash -c "ip netns exec $NS_P ss -ltn 'sport = :5303' | grep -q LISTEN" || true
+ip netns exec "$NS_T" iperf3 -c 198.18.25.2 -p 5303 -t 2 -R -J >"$TMPD/iperf-5303.json" ||
+  fail "iperf3 -R failed: $(tail -5 "$TMPD/iperf-5303.json")"
+bytes=$($PY -c 'import json,sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"]))' "$TMPD/iperf-5303.json")
+dec=$(( $(tun_json 'p["fastpath_decap"]') - dec0 ))
+segs=$((bytes / 1460))
+say "$bytes bytes received by T (>= $segs segments), $dec frames decapsulated in the fast path"
+((bytes > 1000000)) || fail "TCP P -> T carried only $bytes bytes"
+((dec * 10 >= segs * 8)) || fail "only $dec of >= $segs segments from P were decapsulated in the fast path"
+pass "TCP P -> T decapsulated in the kernel ($dec frames)"
 
 check "frames too long for the underlay go through the socket path"
 ip -n "$NS_P" link set vx0 mtu 1500
