@@ -4,7 +4,9 @@
 #   namespace H: briskd; underlay veth u0 198.18.24.1/24 <-> namespace P: eth0 198.18.24.2/24
 #   P: kernel vxlan device vx0 (VNI 42, UDP 4789) with 198.18.25.2/24
 #   brisk: `port add a0 vlan 0 driver afxdp` (a veth whose other end is eth0 198.18.25.1/24 in
-#          namespace T) and `bridge tunnel vxlan <br> 198.18.24.2 42`
+#          namespace T) and `bridge tunnel vxlan <br> 198.18.24.2 42`; with A0_DRIVER=afpacket
+#          (integration.tunnel_vxlan_xdp.afpacket) a0 is an AF_PACKET port: the tc half alone
+#          encapsulates (its counters are the same), the socket filter leaves it what it takes
 # Checks:
 #   - the tunnel is accelerated, its underlay resolved (u0) and brisk's program on u0;
 #   - pings T <-> P are carried by the fast path both ways: the tunnel port's XDP encap and
@@ -54,7 +56,7 @@ print(eval(sys.argv[2]))' "$TUN" "$1"
 }
 
 check "the tunnel and the AF_XDP port are accelerated; the underlay is resolved"
-bkn h port add a0 vlan 0 driver afxdp >/dev/null || fail "port add a0"
+bkn h port add a0 vlan 0 driver "${A0_DRIVER:-afxdp}" >/dev/null || fail "port add a0"
 TUN=$(bkn h bridge tunnel vxlan "$BR" 198.18.24.2 42) || fail "bridge tunnel vxlan refused"
 # The neighbour of 198.18.24.2 is resolved by the kernel once something is sent to it.
 ip netns exec "$NS_H" ping -c 1 -W 2 198.18.24.2 >/dev/null || fail "underlay ping failed"
