@@ -37,7 +37,9 @@
 // only the pseudo-header sum (a peer's checksum offload, see datapath/csum.hpp; an XDP
 // redirect would deliver it unfinished). Else, when the tc program takes the frame
 // (tc_takes(): BRISK_FP_SKB on the ingress port, untagged in and out, no mirror), it passes
-// the frame up (XDP_PASS) and brisk_tc_rx forwards the skb; otherwise userspace.
+// the frame up (XDP_PASS) and brisk_tc_rx forwards the skb; otherwise userspace. Toward a
+// VXLAN tunnel port the frame is encapsulated (brisk_fp_tunnel.h: fp_encap in XDP, tc_encap
+// on the skb).
 // On a hit it refreshes the source entry's last-seen time (at most once a second per entry)
 // and counts the frame on both ports in brisk_fp_stats.
 //
@@ -367,10 +369,17 @@ static __always_inline int fp_lookup(void *data, void *end, __u32 ifindex, struc
 }
 
 // The tc program forwards this hit (BRISK_FP_SKB on the ingress port): untagged in and out,
-// no mirror on either port.
+// no mirror on either port, not from a tunnel. Toward a tunnel only IPv4/IPv6 frames
+// (bpf_skb_adjust_room encapsulates those only) while its outer headers are resolved; whether
+// the encapsulated frame fits the route's MTU is tc_tunnel_fits() (brisk_fp_tunnel.h).
 static __always_inline int tc_takes(const struct fp_hit *h) {
-  return (h->in->flags & BRISK_FP_SKB) && !h->tagged && !h->tag_out &&
-         !((h->in->flags | h->out->flags) & (BRISK_FP_MIRROR | BRISK_FP_TUNNEL));
+  if (!(h->in->flags & BRISK_FP_SKB) || h->tagged || h->tag_out) return 0;
+  if ((h->in->flags | h->out->flags) & BRISK_FP_MIRROR) return 0;
+  if (h->in->flags & BRISK_FP_TUNNEL) return 0;
+  if (!(h->out->flags & BRISK_FP_TUNNEL)) return 1;
+  if (h->l3proto != bpf_htons(ETH_P_IP) && h->l3proto != bpf_htons(ETH_P_IPV6)) return 0;
+  __u32 out_id = h->out_id;
+  return bpf_map_lookup_elem(&brisk_fp_tuns, &out_id) != 0;
 }
 
 static __always_inline void stamp_source(struct brisk_fp_entry *src) {
@@ -440,129 +449,7 @@ static __always_inline void count_tx(__u32 id, __u32 len, int encap) {
   c->encap += encap;
 }
 
-// The IPv4 header checksum of a 20-byte header whose checksum field is 0.
-static __always_inline __u16 ipv4_csum(const __u16 *w) {
-  __u32 sum = 0;
-#pragma unroll
-  for (int i = 0; i < 10; i++) sum += w[i];
-  return ~fold(sum) & 0xffff;
-}
-
-// A hit whose output port is a VXLAN tunnel (BRISK_FP_TUNNEL): the frame, with the tunnel's
-// egress tagging (VLAN 0 untagged, others tagged), gets the outer Ethernet/IPv4/UDP/VXLAN
-// headers of its brisk_fp_tuns entry and is redirected to the underlay device. IPv4: DF
-// clear (as the tunnel port's socket sends), TTL 64, a random ID; UDP: source port from the
-// inner flow's hash (brisk_flow_hash.h), checksum 0. Userspace (the socket path) when: the
-// entry is missing (route or neighbour unresolved), the underlay device takes no XDP
-// redirects in native mode (no BRISK_FP_OUT), a mirror is involved, the frame is not whole,
-// carries a partial checksum, or the outer packet would exceed the route's MTU (userspace's
-// socket fragments it).
-static __always_inline int fp_encap(struct xdp_md *ctx, const struct fp_hit *h, __u32 len,
-                                    const int generic) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
-  if (!generic && !(h->out->flags & BRISK_FP_OUT)) return -1;
-  if ((h->in->flags | h->out->flags) & BRISK_FP_MIRROR) return -1;
-  if ((__u32)(end - data) != len || partial_l4(h->l3, end, h->l3proto)) return -1;
-  __u32 out_id = h->out_id;
-  struct brisk_fp_tunnel *t = bpf_map_lookup_elem(&brisk_fp_tuns, &out_id);
-  if (!t) return -1;
-  const int pop = h->tagged && !h->tag_out, push = !h->tagged && h->tag_out;
-  const __u32 inner = len + (pop ? -4 : 0) + (push ? 4 : 0);
-  const __u32 ip_len = inner + BRISK_VXLAN_ENCAP_LEN - ETH_HLEN;
-  if (ip_len > t->mtu) return -1;
-  const __u16 sport = brisk_vxlan_sport(brisk_flow_hash(data, end));
-  const __u32 ifindex = t->ifindex;
-  struct brisk_fp_tunnel tun = *t;
-  if (retag(ctx, -BRISK_VXLAN_ENCAP_LEN, pop, push, h->vlan) != 0) return -1;
-
-  data = (void *)(long)ctx->data;
-  end = (void *)(long)ctx->data_end;
-  if (data + BRISK_VXLAN_ENCAP_LEN > end) return XDP_DROP;  // cannot be: the room was made
-  __u8 *o = data;
-  __builtin_memcpy(o, tun.dmac, 6);
-  __builtin_memcpy(o + 6, tun.smac, 6);
-  o[12] = 0x08;
-  o[13] = 0x00;
-  __u16 *ip = (__u16 *)(o + ETH_HLEN);
-  ip[0] = bpf_htons(0x4500);
-  ip[1] = bpf_htons((__u16)ip_len);
-  ip[2] = (__u16)bpf_get_prandom_u32();
-  ip[3] = 0;  // DF clear, no fragment
-  ip[4] = bpf_htons(0x4011);  // TTL 64, UDP
-  ip[5] = 0;
-  __builtin_memcpy(&ip[6], &tun.saddr, 4);
-  __builtin_memcpy(&ip[8], &tun.daddr, 4);
-  ip[5] = ipv4_csum(ip);
-  __u16 *udp = (__u16 *)(o + ETH_HLEN + 20);
-  udp[0] = bpf_htons(sport);
-  udp[1] = bpf_htons(BRISK_VXLAN_PORT);
-  udp[2] = bpf_htons((__u16)(ip_len - 20));
-  udp[3] = 0;
-  __u32 *vx = (__u32 *)(o + ETH_HLEN + 28);
-  vx[0] = bpf_htonl(0x08000000);
-  vx[1] = bpf_htonl(tun.vni << 8);
-
-  stamp_source(h->src);
-  count_rx(h->in_id, len, 0);
-  count_tx(out_id, inner, 1);
-  return bpf_redirect(ifindex, 0);
-}
-
-// A VXLAN packet on an underlay device (or any device brisk's program runs on): IPv4 without
-// options, not a fragment, UDP to port 4789, from a tunnel's remote with its VNI
-// (brisk_fp_tunrx), to the tunnel's local address. Its inner frame takes the fast path as if
-// received on the tunnel port (fp_decide: the source learned on the tunnel, the destination
-// on an accelerated port that is not a tunnel): the outer headers are stripped and the frame
-// redirected. -1 for everything else, untouched: a packet that is not a tunnel's goes on to
-// the kernel (brisk_rx), a tunnel's that the fast path does not forward to the tunnel port's
-// socket (userspace learns, floods, counts drops).
-static __always_inline int fp_decap(struct xdp_md *ctx, const int generic) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
-  __u8 *p = data;
-  if (data + BRISK_VXLAN_ENCAP_LEN + ETH_HLEN > end) return -1;
-  if (p[12] != 0x08 || p[13] != 0x00) return -1;
-  __u8 *ip = p + ETH_HLEN;
-  if (ip[0] != 0x45 || ip[9] != IPPROTO_UDP || ((ip[6] & 0x3f) | ip[7]) != 0) return -1;
-  __u8 *udp = ip + 20;
-  if (udp[2] != (BRISK_VXLAN_PORT >> 8) || udp[3] != (BRISK_VXLAN_PORT & 0xff)) return -1;
-  __u8 *vx = udp + 8;
-  if (!(vx[0] & 0x08)) return -1;  // userspace counts it malformed
-  struct brisk_fp_tunkey k = {.vni = ((__u32)vx[4] << 16) | ((__u32)vx[5] << 8) | vx[6]};
-  __builtin_memcpy(&k.remote, ip + 12, 4);
-  __u32 *tidp = bpf_map_lookup_elem(&brisk_fp_tunrx, &k);
-  if (!tidp) return -1;
-  __u32 tid = *tidp;
-  struct brisk_fp_tunnel *t = bpf_map_lookup_elem(&brisk_fp_tuns, &tid);
-  if (!t) return -1;
-  __u32 daddr;
-  __builtin_memcpy(&daddr, ip + 16, 4);
-  if (daddr != t->saddr) return -1;
-  // Lengths: the IPv4 and UDP lengths cover exactly the frame's bytes after the Ethernet
-  // header (nothing cut, no padding: VXLAN packets are longer than the minimum frame).
-  __u32 len = (__u32)bpf_xdp_get_buff_len(ctx);
-  __u32 ip_len = ((__u32)ip[2] << 8) | ip[3];
-  __u32 udp_len = ((__u32)udp[4] << 8) | udp[5];
-  if ((__u32)(end - data) != len || ip_len != len - ETH_HLEN || udp_len != ip_len - 20) return -1;
-  const __u32 inner = len - BRISK_VXLAN_ENCAP_LEN;
-  struct brisk_fp_port *in = bpf_map_lookup_elem(&brisk_fp_ports, &tid);
-  if (!in || (in->flags & (BRISK_FP_IN | BRISK_FP_TUNNEL)) != (BRISK_FP_IN | BRISK_FP_TUNNEL))
-    return -1;
-  struct fp_hit h;
-  if (fp_decide(data + BRISK_VXLAN_ENCAP_LEN, end, tid, in, &h) != 0) return -1;
-  if (!generic && !(h.out->flags & BRISK_FP_OUT)) return -1;
-  if ((h.in->flags | h.out->flags) & BRISK_FP_MIRROR) return -1;
-  if (inner > BRISK_FP_MAX_FRAME || partial_l4(h.l3, end, h.l3proto)) return -1;
-  const int pop = h.tagged && !h.tag_out, push = !h.tagged && h.tag_out;
-  const __u32 out_ifindex = h.out->ifindex;
-  const __u32 out_id = h.out_id;
-  stamp_source(h.src);
-  if (retag(ctx, BRISK_VXLAN_ENCAP_LEN, pop, push, h.vlan) != 0) return -1;
-  count_rx(tid, inner, 1);
-  count_tx(out_id, inner + (pop ? -4 : 0) + (push ? 4 : 0), 0);
-  return bpf_redirect(out_ifindex, 0);
-}
+#include "brisk_fp_tunnel.h"
 
 // Returns XDP_REDIRECT when the frame was forwarded, XDP_PASS when the tc program forwards it
 // (it makes the same decision on the skb), -1 when userspace must see it. `generic`: the
@@ -695,16 +582,20 @@ int BRISK_XDP_GENERIC_PROG(struct xdp_md *ctx) { return brisk_rx(ctx, 1); }
 // output device's MTU (a GSO super-frame: any of its segments) is dropped and counted
 // (`oversize`). bpf_redirect keeps the skb's checksum offload and GSO metadata; the output
 // device's qdisc, and software segmentation where it cannot take the super-frame, apply as
-// for any transmission. Counters count wire frames (a super-frame's segments).
+// for any transmission. Toward a tunnel port: tc_encap (brisk_fp_tunnel.h). Counters count
+// wire frames (a super-frame's segments).
 SEC("tc")
 int BRISK_TC_PROG(struct __sk_buff *skb) {
   if (skb->vlan_present) return TC_ACT_OK;  // the tag outside the bytes: not for XDP either
+  int act = tc_decap(skb);  // on an underlay device
+  if (act >= 0) return act;
   void *data = (void *)(long)skb->data;
   void *end = (void *)(long)skb->data_end;
   struct fp_hit h;
   // skb->ifindex: the receiving device (skb_iif is not carried over when generic XDP copies
   // the skb into its own pages).
   if (fp_lookup(data, end, skb->ifindex, &h) != 0 || !tc_takes(&h)) return TC_ACT_OK;
+  if (h.out->flags & BRISK_FP_TUNNEL) return tc_encap(skb, &h);
   __u32 in_id = h.in_id, out_id = h.out_id;
   struct brisk_fp_counters *c = bpf_map_lookup_elem(&brisk_fp_stats, &in_id);
   if (!c) return TC_ACT_OK;
@@ -731,16 +622,27 @@ int BRISK_TC_PROG(struct __sk_buff *skb) {
 // receive in userspace, and forward a second time, what brisk_tc_rx is about to forward. The
 // same decision as brisk_tc_rx on the same skb: 0 (not for the socket) for a frame the tc
 // program takes (forwards, or drops as oversize: it counts those), the whole frame otherwise.
-// A socket filter has no direct packet access: the Ethernet header and a tag are copied to
-// the stack first. A change of the maps between the two runs (the microseconds a change takes
+// Toward a tunnel, a frame tc_tunnel_fits leaves to userspace goes to the socket (the tunnel
+// port's socket fragments it). A socket filter has no direct packet access: the Ethernet
+// header, a tag and the L3 and TCP headers' first bytes are copied to the stack first. A change of the maps between the two runs (the microseconds a change takes
 // to land) may deliver a frame to both or to neither, as for an XDP redirect racing a change.
 SEC("socket")
 int BRISK_SOCK_PROG(struct __sk_buff *skb) {
-  __u8 hdr[ETH_HLEN + 4];
-  if (skb->vlan_present || skb->len < sizeof(hdr)) return skb->len;
-  if (bpf_skb_load_bytes(skb, 0, hdr, sizeof(hdr)) != 0) return skb->len;
+  __u8 hdr[ETH_HLEN + 4 + 60 + 13];  // toward a tunnel: the IP header and TCP's data offset too
+  __builtin_memset(hdr, 0, sizeof(hdr));
+  if (skb->vlan_present || skb->len < ETH_HLEN + 4) return skb->len;
+  __u32 n = skb->len < sizeof(hdr) ? skb->len : sizeof(hdr);
+  if (n < ETH_HLEN + 4 || n > sizeof(hdr) || bpf_skb_load_bytes(skb, 0, hdr, n) != 0)
+    return skb->len;
   struct fp_hit h;
-  if (fp_lookup(hdr, hdr + sizeof(hdr), skb->ifindex, &h) != 0 || !tc_takes(&h)) return skb->len;
+  if (fp_lookup(hdr, hdr + n, skb->ifindex, &h) != 0 || !tc_takes(&h)) return skb->len;
+  if (h.out->flags & BRISK_FP_TUNNEL) {
+    __u32 out_id = h.out_id;
+    struct brisk_fp_tunnel *t = bpf_map_lookup_elem(&brisk_fp_tuns, &out_id);
+    if (!t || tc_tunnel_fits(t, skb->len, skb->gso_size, h.l3, hdr + n, h.l3proto) ==
+                  TC_TUN_LEAVE)
+      return skb->len;
+  }
   return 0;
 }
 

@@ -65,7 +65,8 @@
 // that send them untagged, and not for mirrored ports.
 #define BRISK_FP_SKB 8u
 // The port is a VXLAN tunnel (IPv4 underlay): it has no device of its own. A frame to it is
-// encapsulated in XDP with the outer headers of its brisk_fp_tuns entry and redirected to
+// encapsulated in XDP (or, an skb XDP cannot carry, by the tc program of an ingress port with
+// BRISK_FP_SKB) with the outer headers of its brisk_fp_tuns entry and redirected to
 // the underlay device; a VXLAN packet from its remote with its VNI, received on an underlay
 // device running brisk's program, is decapsulated there and forwarded as if received on it.
 // BRISK_FP_OUT on a tunnel: its brisk_fp_tuns entry is complete (route and neighbour
@@ -109,7 +110,9 @@ struct brisk_fp_entry {
 
 // Per port and CPU. oversize: frames the tc program found longer than the output device's
 // MTU, charged to the ingress port (userspace's drop `oversize`). encap/decap: a tunnel
-// port's frames encapsulated / decapsulated by the XDP program (also in tx/rx_frames).
+// port's frames encapsulated (by the XDP or the tc program: a super-frame's segments) /
+// decapsulated by the XDP program (also in tx/rx_frames). The tc program also counts as
+// `oversize` a frame bpf_skb_adjust_room refuses to encapsulate (it cannot be sent).
 struct brisk_fp_counters {
   __u64 rx_frames, rx_bytes, tx_frames, tx_bytes;
   __u64 oversize, encap, decap, pad;

@@ -333,10 +333,12 @@ class XdpFastpath {
     std::string name;
     std::unique_ptr<XdpObject> obj;  // null: the device is a port of brisk, or attaching failed
     XdpAttachment att;
+    TcAttachment tc;  // the tc program: decapsulates skbs XDP could not (brisk_tc_rx, tc_decap)
     Underlay() = default;
     Underlay(const Underlay&) = delete;
     Underlay& operator=(const Underlay&) = delete;
     ~Underlay() {
+      if (tc.attached) tc_detach(tc);
       if (att.flags != 0) xdp_detach(att);
     }
   };

@@ -97,13 +97,19 @@ void XdpFastpath::use_underlay(int ifindex) {
   try {
     u.obj = std::make_unique<XdpObject>(obj_path_, who);
     XdpPrograms programs;
+    programs.tc = true;
     u.obj->prepare(programs, &shared_);
     u.obj->load();
     if (detach_stale_brisk_xdp(u.name))
       syslog(LOG_INFO, "%s: detached a stale brisk XDP program", who.c_str());
     u.att = xdp_attach(*u.obj, u.name, ifindex, underlay_mode_, who);
-    syslog(LOG_INFO, "%s: VXLAN decapsulation in XDP (%s mode)", who.c_str(),
-           u.att.native() ? "native" : "generic");
+    // Super-frames and partial checksums (which XDP cannot carry) are decapsulated by the tc
+    // program. A clsact filter of brisk's already there (another briskd's AF_PACKET port on
+    // this device) is left alone: those skbs then go through userspace.
+    const int tc_fd = u.obj->program_fd(BRISK_TC_PROG_NAME);
+    if (tc_fd >= 0) u.tc = tc_attach(ifindex, tc_fd);
+    syslog(LOG_INFO, "%s: VXLAN decapsulation in XDP (%s mode)%s", who.c_str(),
+           u.att.native() ? "native" : "generic", u.tc.attached ? " and tc" : "");
   } catch (const std::exception& e) {
     syslog(LOG_WARNING, "%s: no decapsulation in XDP, tunnel packets go through userspace: %s",
            who.c_str(), e.what());

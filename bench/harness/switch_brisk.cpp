@@ -97,8 +97,8 @@ class Brisk final : public SwitchUnderTest {
       describe_ += "; ports: port add <dev> vlan " + vlan + " driver " + c_.brisk_ports;
     if (t_.vxlan)
       describe_ += "; bridge tunnel vxlan <br> <other end> " + std::to_string(t_.vni) +
-                   " (learned unicast encapsulated and decapsulated in XDP; the rest AF_XDP in, raw socket "
-                   "out)";
+                   " (learned unicast encapsulated and decapsulated in XDP, or by the tc program where XDP "
+                   "cannot carry the skb; the rest AF_XDP in, raw socket out)";
     if (c_.mirror_ports != 0 && !t_.vxlan)
       describe_ += " (also " + std::to_string(c_.mirror_ports) + " mirror destination" +
                    (c_.mirror_ports == 1 ? ")" : "s)");
