@@ -21,15 +21,15 @@
 namespace bench {
 namespace {
 
-constexpr std::uint32_t kFrames = 2048;
-constexpr std::uint32_t kChunk = 2048;
-constexpr std::uint32_t kRing = 1024;
-constexpr std::uint32_t kBatch = 32;  // = what one copy-mode sendto() transmits
+constexpr std::uint32_t kFwdFrames = 2048;
+constexpr std::uint32_t kFwdChunk = 2048;
+constexpr std::uint32_t kFwdRing = 1024;
+constexpr std::uint32_t kFwdBatch = 32;  // = what one copy-mode sendto() transmits
 
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
 
-struct Side {
+struct FwdSide {
   std::string dev;
   int ifindex = 0;
   bpf_object* obj = nullptr;
@@ -41,7 +41,7 @@ struct Side {
   std::uint32_t tx_outstanding = 0;  // submitted to TX, not yet seen on COMPLETION
 };
 
-bool load_prog(Side& s, const std::string& path) {
+bool load_prog(FwdSide& s, const std::string& path) {
   s.ifindex = static_cast<int>(if_nametoindex(s.dev.c_str()));
   if (s.ifindex == 0) {
     std::fprintf(stderr, "afxdp-forwarder: no device %s\n", s.dev.c_str());
@@ -64,11 +64,11 @@ bool load_prog(Side& s, const std::string& path) {
   return true;
 }
 
-// Moves up to kBatch frames from in's RX ring to out's TX ring; recycles out's completions
+// Moves up to kFwdBatch frames from in's RX ring to out's TX ring; recycles out's completions
 // into in's FILL ring.
-inline void forward(Side& in, Side& out) {
+inline void forward(FwdSide& in, FwdSide& out) {
   std::uint32_t idx_c;
-  std::uint32_t done = xsk_ring_cons__peek(&out.comp, kRing, &idx_c);
+  std::uint32_t done = xsk_ring_cons__peek(&out.comp, kFwdRing, &idx_c);
   if (done != 0) {
     std::uint32_t idx_f;
     // FILL has room for every chunk of this direction, so this reserve cannot fall short.
@@ -84,7 +84,7 @@ inline void forward(Side& in, Side& out) {
   }
 
   std::uint32_t idx_r;
-  std::uint32_t n = xsk_ring_cons__peek(&in.rx, kBatch, &idx_r);
+  std::uint32_t n = xsk_ring_cons__peek(&in.rx, kFwdBatch, &idx_r);
   if (n == 0) {
     if (xsk_ring_prod__needs_wakeup(&in.fill))
       recvfrom(in.fd, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
@@ -136,7 +136,7 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
     CPU_SET(cpu, &set);
     sched_setaffinity(0, sizeof(set), &set);
   }
-  Side a, b;
+  FwdSide a, b;
   a.dev = dev_a;
   b.dev = dev_b;
   int status = 1;
@@ -144,13 +144,13 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
   xsk_umem* umem = nullptr;
   do {
     if (!load_prog(a, bpf_object) || !load_prog(b, bpf_object)) break;
-    std::size_t size = std::size_t{kFrames} * kChunk;
+    std::size_t size = std::size_t{kFwdFrames} * kFwdChunk;
     area = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (area == MAP_FAILED) break;
     xsk_umem_config uc{};
-    uc.fill_size = kRing;
-    uc.comp_size = kRing;
-    uc.frame_size = kChunk;
+    uc.fill_size = kFwdRing;
+    uc.comp_size = kFwdRing;
+    uc.frame_size = kFwdChunk;
     uc.frame_headroom = 0;
     if (int rc = xsk_umem__create(&umem, area, size, &a.fill, &a.comp, &uc); rc != 0) {
       std::fprintf(stderr, "afxdp-forwarder: umem: %s\n", strerror(-rc));
@@ -158,8 +158,8 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
       break;
     }
     xsk_socket_config sc{};
-    sc.rx_size = kRing;
-    sc.tx_size = kRing;
+    sc.rx_size = kFwdRing;
+    sc.tx_size = kFwdRing;
     sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
     sc.bind_flags = XDP_USE_NEED_WAKEUP;
     if (int rc = xsk_socket__create_shared(&a.xsk, a.dev.c_str(), 0, umem, &a.rx, &a.tx, &a.fill,
@@ -177,7 +177,7 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
       break;
     }
     bool ok = true;
-    for (Side* s : {&a, &b}) {
+    for (FwdSide* s : {&a, &b}) {
       s->fd = xsk_socket__fd(s->xsk);
       bpf_map* m = bpf_object__find_map_by_name(s->obj, "brisk_xsks");
       if (m == nullptr || xsk_socket__update_xskmap(s->xsk, bpf_map__fd(m)) != 0) ok = false;
@@ -185,15 +185,15 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
     if (!ok) break;
     // Half the chunks to each side's FILL ring.
     for (std::uint32_t side = 0; side < 2; ++side) {
-      Side& s = side == 0 ? a : b;
+      FwdSide& s = side == 0 ? a : b;
       std::uint32_t idx;
-      std::uint32_t n = kFrames / 2;
+      std::uint32_t n = kFwdFrames / 2;
       if (xsk_ring_prod__reserve(&s.fill, n, &idx) != n) {
         ok = false;
         break;
       }
       for (std::uint32_t i = 0; i < n; ++i)
-        *xsk_ring_prod__fill_addr(&s.fill, idx + i) = std::uint64_t{side * n + i} * kChunk;
+        *xsk_ring_prod__fill_addr(&s.fill, idx + i) = std::uint64_t{side * n + i} * kFwdChunk;
       xsk_ring_prod__submit(&s.fill, n);
     }
     if (!ok) break;
@@ -204,7 +204,7 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
       forward(b, a);
     }
     status = 0;
-    for (Side* s : {&a, &b}) {  // the kernel's view, for the log
+    for (FwdSide* s : {&a, &b}) {  // the kernel's view, for the log
       xdp_statistics st{};
       socklen_t len = sizeof(st);
       if (getsockopt(s->fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
@@ -221,8 +221,8 @@ int afxdp_forwarder_main(const std::string& dev_a, const std::string& dev_b, int
   if (a.xsk != nullptr) xsk_socket__delete(a.xsk);
   if (b.xsk != nullptr) xsk_socket__delete(b.xsk);
   if (umem != nullptr) xsk_umem__delete(umem);
-  if (area != MAP_FAILED) munmap(area, std::size_t{kFrames} * kChunk);
-  for (Side* s : {&a, &b}) {
+  if (area != MAP_FAILED) munmap(area, std::size_t{kFwdFrames} * kFwdChunk);
+  for (FwdSide* s : {&a, &b}) {
     if (s->attached) bpf_xdp_detach(s->ifindex, XDP_FLAGS_DRV_MODE, nullptr);
     if (s->obj != nullptr) bpf_object__close(s->obj);
   }

@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string listing(Harness& h) {
+std::string state_listing(Harness& h) {
   return h.cmd("tap").text + h.cmd("bridge").text + h.cmd("port").text + h.cmd("fdb").text +
          h.cmd("port security").text;
 }
@@ -56,7 +56,7 @@ TEST(State, RoundTripRebuildsTheSameSwitch) {
   StateStore store("");
   ReplayReport r = store.replay(b.sw(), reread);
   EXPECT_TRUE(r.errors.empty()) << r.errors.front();
-  EXPECT_EQ(listing(a), listing(b));
+  EXPECT_EQ(state_listing(a), state_listing(b));
   EXPECT_EQ(dump_state(b.sw()), doc);
   EXPECT_EQ(b.sw().ports().at("s_b").vlan, 101);
   EXPECT_EQ(b.sw().bridges().at("s_br2").fdb_limit, 1000u);
@@ -103,7 +103,7 @@ TEST(State, VlanModesOfTapsPortsAndVhostsAreReplayed) {
   StateStore store("");
   ReplayReport r = store.replay(b.sw(), doc);
   EXPECT_TRUE(r.errors.empty()) << r.errors.front();
-  EXPECT_EQ(listing(a), listing(b));
+  EXPECT_EQ(state_listing(a), state_listing(b));
   EXPECT_EQ(dump_state(b.sw()), doc);
   EXPECT_EQ(b.sw().ports().at("s_l").vlan_alias, "LAN") << "the alias still names the VLAN";
   EXPECT_EQ(b.sw().ports().at("s_v").mode, VlanMode::kDot1qTunnel);
@@ -153,7 +153,7 @@ TEST(State, FailedEntriesAreReportedKeptAndRetried) {
   Reply reply = store.retry(b.sw());
   ASSERT_TRUE(reply.ok);
   EXPECT_EQ(store.pending_count(), 0u) << reply.text;
-  EXPECT_EQ(listing(a), listing(b));
+  EXPECT_EQ(state_listing(a), state_listing(b));
   EXPECT_EQ(store.compose(b.sw()), doc);
 }
 

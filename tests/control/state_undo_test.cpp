@@ -17,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string listing(Harness& h) {
+std::string undo_listing(Harness& h) {
   std::string s;
   for (const char* c : {"tap", "bridge", "port", "fdb", "port security", "tap mirror"})
     s += h.cmd(c).text + "\n";
@@ -117,14 +117,14 @@ TEST(StateUndo, ReconcileUndoesEveryKindOfCommand) {
   for (const char* change : kChanges) {
     Configured c;
     json before = dump_state(c.h.sw());
-    std::string shown = listing(c.h);
+    std::string shown = undo_listing(c.h);
     Reply r = c.run(change);
     ASSERT_TRUE(r.ok) << change << ": " << r.text;
     ASSERT_NE(dump_state(c.h.sw()), before) << change << " changed nothing";
     std::vector<ReconcileFailure> failed = reconcile_state(c.h.sw(), before);
     for (const auto& f : failed) ADD_FAILURE() << change << ": " << f.section << ": " << f.error;
     EXPECT_EQ(dump_state(c.h.sw()), before) << change;
-    EXPECT_EQ(listing(c.h), shown) << change;
+    EXPECT_EQ(undo_listing(c.h), shown) << change;
   }
 }
 

@@ -14,10 +14,7 @@
 namespace brisk::test {
 namespace {
 
-constexpr const char* kA = "02:00:00:00:00:0a";
-constexpr const char* kB = "02:00:00:00:00:0b";
 constexpr const char* kM = "02:00:00:00:00:0e";
-constexpr const char* kBcast = "ff:ff:ff:ff:ff:ff";
 
 // The selection rule the mirror stage and the XDP fast path's pairs share.
 TEST(MirrorSelection, SourceIsInOrOutBridgeWideIsEveryIngress) {

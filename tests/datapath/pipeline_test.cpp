@@ -7,11 +7,6 @@
 namespace brisk::test {
 namespace {
 
-constexpr const char* kA = "02:00:00:00:00:0a";
-constexpr const char* kB = "02:00:00:00:00:0b";
-constexpr const char* kC = "02:00:00:00:00:0c";
-constexpr const char* kBcast = "ff:ff:ff:ff:ff:ff";
-
 std::size_t drops(Harness& h, const std::string& port, Drop d) {
   return h.totals(port).drops[static_cast<std::size_t>(d)];
 }

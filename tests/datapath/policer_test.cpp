@@ -82,9 +82,6 @@ TEST(Policer, ConcurrentWorkersNeverTakeMoreThanTheBucketGives) {
   EXPECT_GE(passed.load(), 100'000u);
 }
 
-constexpr const char* kA = "02:00:00:00:00:0a";
-constexpr const char* kB = "02:00:00:00:00:0b";
-
 class Limits : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -21,22 +21,6 @@ TunnelKey gre(const char* remote, std::optional<std::uint32_t> key) {
   return TunnelKey{TunnelType::kGre, be_ip(remote), key.value_or(0), key.has_value()};
 }
 
-// An IPv4 packet from `src` carrying `l4` (protocol `proto`), as a raw socket returns it.
-Bytes ipv4(const char* src, std::uint8_t proto, const Bytes& l4, std::size_t options = 0) {
-  Bytes p(20 + options, 0);
-  p[0] = static_cast<std::uint8_t>(0x40 | ((20 + options) / 4));
-  std::size_t tot = p.size() + l4.size();
-  p[2] = static_cast<std::uint8_t>(tot >> 8);
-  p[3] = static_cast<std::uint8_t>(tot);
-  p[8] = 64;
-  p[9] = proto;
-  auto s = ip4(src), d = ip4("198.18.0.1");
-  std::copy(s.begin(), s.end(), p.begin() + 12);
-  std::copy(d.begin(), d.end(), p.begin() + 16);
-  p.insert(p.end(), l4.begin(), l4.end());
-  return p;
-}
-
 Bytes udp_vxlan(std::uint32_t vni, const Bytes& inner, std::uint8_t flags = 0x08,
                 std::uint16_t dport = kVxlanUdpPort) {
   Bytes u = {0x12, 0x34, static_cast<std::uint8_t>(dport >> 8), static_cast<std::uint8_t>(dport), 0, 0, 0, 0};
@@ -196,9 +180,6 @@ TEST(TunnelCodec, GreMalformedAndTruncatedAreDropped) {
 }
 
 // ---- tunnels in the switch: commands, listing, split horizon (memory ports stand in) ----
-
-constexpr const char* kA = "02:00:00:00:00:0a";
-constexpr const char* kB = "02:00:00:00:00:0b";
 
 TEST(TunnelSwitch, CommandsListAndRefuse) {
   Harness h;

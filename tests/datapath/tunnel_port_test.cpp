@@ -20,21 +20,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// An IPv4 packet from `src` to 198.18.0.1 carrying `l4`.
-Bytes ipv4(const char* src, std::uint8_t proto, const Bytes& l4) {
-  Bytes p(20, 0);
-  p[0] = 0x45;
-  std::size_t tot = 20 + l4.size();
-  p[2] = static_cast<std::uint8_t>(tot >> 8);
-  p[3] = static_cast<std::uint8_t>(tot);
-  p[8] = 64;
-  p[9] = proto;
-  std::uint32_t s = be_ip(src), d = be_ip("198.18.0.1");
-  std::memcpy(p.data() + 12, &s, 4);
-  std::memcpy(p.data() + 16, &d, 4);
-  p.insert(p.end(), l4.begin(), l4.end());
-  return p;
-}
 
 Bytes vxlan_l4(std::uint32_t vni, const Bytes& inner, std::uint8_t flags = 0x08) {
   Bytes u = {0x12, 0x34, 0x12, 0xb5, 0, 0, 0, 0,
@@ -46,7 +31,8 @@ Bytes vxlan_l4(std::uint32_t vni, const Bytes& inner, std::uint8_t flags = 0x08)
   return u;
 }
 
-const Bytes kInner = FrameBuilder().to("02:00:00:00:00:0b").from("02:00:00:00:00:0a").build();
+// The inner frame the tunnel port carries: B <- A, untagged.
+const Bytes kPlainInner = FrameBuilder().to(kB).from(kA).build();
 
 TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
   const TunnelKey key{TunnelType::kGre, be_ip("198.18.0.2"), 0xdeadbeef, true};
@@ -59,8 +45,8 @@ TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
   Frame* a = pool.alloc();
   Frame* b = pool.alloc();
   for (Frame* f : {a, b}) {
-    f->reset(static_cast<std::uint32_t>(kInner.size()));
-    std::memcpy(f->data, kInner.data(), kInner.size());
+    f->reset(static_cast<std::uint32_t>(kPlainInner.size()));
+    std::memcpy(f->data, kPlainInner.data(), kPlainInner.size());
   }
   TxItem items[2] = {{a, 0}, {b, 300}};
   auto msgs = std::make_unique<TunnelFraming::TxMsgs>();
@@ -68,12 +54,12 @@ TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
 
   const Bytes hdr = {0x20, 0x00, 0x65, 0x58, 0xde, 0xad, 0xbe, 0xef};
   Bytes want_a = hdr;
-  want_a.insert(want_a.end(), kInner.begin(), kInner.end());
+  want_a.insert(want_a.end(), kPlainInner.begin(), kPlainInner.end());
   EXPECT_EQ(mmsg_bytes(msgs->msgs[0]), want_a);
   Bytes want_b = hdr;
-  want_b.insert(want_b.end(), kInner.begin(), kInner.begin() + 12);
+  want_b.insert(want_b.end(), kPlainInner.begin(), kPlainInner.begin() + 12);
   want_b.insert(want_b.end(), {0x81, 0x00, 0x01, 0x2c});  // VLAN 300
-  want_b.insert(want_b.end(), kInner.begin() + 12, kInner.end());
+  want_b.insert(want_b.end(), kPlainInner.begin() + 12, kPlainInner.end());
   EXPECT_EQ(mmsg_bytes(msgs->msgs[1]), want_b);
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(msgs->msgs[i].msg_hdr.msg_name, &fr.destination());
@@ -122,9 +108,9 @@ TEST(TunnelFraming, RxDeliversInnerFramesAndReportsDrops) {
   ASSERT_EQ(posted, 6u);
   EXPECT_EQ(pool.available(), 2u);
 
-  const Bytes good = ipv4("198.18.0.2", 17, vxlan_l4(42, kInner));
-  const Bytes foreign = ipv4("198.18.0.3", 17, vxlan_l4(42, kInner));
-  const Bytes malformed = ipv4("198.18.0.2", 17, vxlan_l4(42, kInner, 0x00));
+  const Bytes good = ipv4("198.18.0.2", 17, vxlan_l4(42, kPlainInner));
+  const Bytes foreign = ipv4("198.18.0.3", 17, vxlan_l4(42, kPlainInner));
+  const Bytes malformed = ipv4("198.18.0.2", 17, vxlan_l4(42, kPlainInner, 0x00));
   const Bytes* pkts[4] = {&good, &foreign, &malformed, &good};
   for (std::uint32_t i = 0; i < 5; ++i) {  // 5 received of 6 posted
     ASSERT_GE(m->iov[i].iov_len, good.size());
@@ -142,7 +128,7 @@ TEST(TunnelFraming, RxDeliversInnerFramesAndReportsDrops) {
   const std::uint32_t got = fr.rx_finish(pool, *m, posted, 5, out, drops, &ndrops);
   ASSERT_EQ(got, 2u);
   for (std::uint32_t i = 0; i < got; ++i) {
-    EXPECT_EQ(Bytes(out[i]->data, out[i]->data + out[i]->len), kInner);
+    EXPECT_EQ(Bytes(out[i]->data, out[i]->data + out[i]->len), kPlainInner);
     EXPECT_EQ(out[i]->buf + TunnelFraming::kRxOffset + 36, out[i]->data) << "decapsulated in place";
     EXPECT_EQ(out[i]->refs, 1);
   }

@@ -12,7 +12,6 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-constexpr const char* kBcast = "ff:ff:ff:ff:ff:ff";
 constexpr const char* kCust1 = "02:00:00:00:c1:01";  // behind the dot1q-tunnel port q1
 constexpr const char* kCust2 = "02:00:00:00:c2:02";  // behind the trunk
 constexpr const char* kHost = "02:00:00:00:a0:01";   // behind the access port

@@ -15,6 +15,12 @@ namespace brisk::test {
 
 inline MacAddr mac(const std::string& s) { return *MacAddr::parse(s); }
 
+// The stations the datapath tests send from and to.
+inline constexpr const char* kA = "02:00:00:00:00:0a";
+inline constexpr const char* kB = "02:00:00:00:00:0b";
+inline constexpr const char* kC = "02:00:00:00:00:0c";
+inline constexpr const char* kBcast = "ff:ff:ff:ff:ff:ff";
+
 // An IPv4 address in network byte order ("198.18.0.2").
 inline std::uint32_t be_ip(const char* s) {
   in_addr a{};
@@ -57,6 +63,24 @@ inline std::array<std::uint8_t, 4> ip4(const char* s) {
   std::sscanf(s, "%u.%u.%u.%u", &x[0], &x[1], &x[2], &x[3]);
   for (int i = 0; i < 4; ++i) a[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(x[i]);
   return a;
+}
+
+// An IPv4 packet (no Ethernet header) from `src` to 198.18.0.1 carrying `l4` (protocol
+// `proto`), with `options` bytes of zeroed IP options: what a raw socket returns.
+inline std::vector<std::uint8_t> ipv4(const char* src, std::uint8_t proto,
+                                      const std::vector<std::uint8_t>& l4, std::size_t options = 0) {
+  std::vector<std::uint8_t> p(20 + options, 0);
+  p[0] = static_cast<std::uint8_t>(0x40 | ((20 + options) / 4));
+  std::size_t tot = p.size() + l4.size();
+  p[2] = static_cast<std::uint8_t>(tot >> 8);
+  p[3] = static_cast<std::uint8_t>(tot);
+  p[8] = 64;
+  p[9] = proto;
+  auto s = ip4(src), d = ip4("198.18.0.1");
+  std::copy(s.begin(), s.end(), p.begin() + 12);
+  std::copy(d.begin(), d.end(), p.begin() + 16);
+  p.insert(p.end(), l4.begin(), l4.end());
+  return p;
 }
 
 // An ARP frame (op 1 request, 2 reply), untagged, padded to 60 bytes.
