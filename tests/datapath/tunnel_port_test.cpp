@@ -79,16 +79,16 @@ TEST(TunnelFraming, VxlanWritesUdpHeaderWithFlowSourcePort) {
   Frame* a = pool.alloc();
   Frame* b = pool.alloc();
   for (Frame* f : {a, b}) {
-    f->reset(static_cast<std::uint32_t>(kInner.size()));
-    std::memcpy(f->data, kInner.data(), kInner.size());
+    f->reset(static_cast<std::uint32_t>(kPlainInner.size()));
+    std::memcpy(f->data, kPlainInner.data(), kPlainInner.size());
   }
   TxItem items[2] = {{a, 0}, {b, 300}};
   auto msgs = std::make_unique<TunnelFraming::TxMsgs>();
   fr.encap(items, 2, *msgs);
-  const std::uint16_t sport = vxlan_source_port(kInner.data(), kInner.size());
+  const std::uint16_t sport = vxlan_source_port(kPlainInner.data(), kPlainInner.size());
   for (int i = 0; i < 2; ++i) {
     const Bytes got = mmsg_bytes(msgs->msgs[i]);
-    const std::size_t inner = kInner.size() + (i == 1 ? 4 : 0);
+    const std::size_t inner = kPlainInner.size() + (i == 1 ? 4 : 0);
     ASSERT_EQ(got.size(), 8 + 8 + inner);
     Bytes udp(8);
     vxlan_udp_header(udp.data(), sport, 8 + inner);
