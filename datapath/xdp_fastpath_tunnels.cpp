@@ -90,8 +90,12 @@ void XdpFastpath::use_underlay(int ifindex) {
   char name[IF_NAMESIZE] = {};
   if (::if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return;
   u.name = name;
-  for (const PortState& st : ports_)
-    if (st.published && st.conf.ifindex == ifindex && st.conf.xdp_program) u.port = true;
+  bool our_port = false;  // an AF_PACKET port of this briskd: its tc filter is live
+  for (const PortState& st : ports_) {
+    if (!st.published || st.conf.ifindex != ifindex) continue;
+    our_port = true;
+    if (st.conf.xdp_program) u.port = true;
+  }
   if (u.port) return;  // its own program decapsulates
   const std::string who = "XDP fast path: underlay " + u.name;
   try {
@@ -100,12 +104,14 @@ void XdpFastpath::use_underlay(int ifindex) {
     programs.tc = true;
     u.obj->prepare(programs, &shared_);
     u.obj->load();
-    if (detach_stale_brisk_xdp(u.name))
-      syslog(LOG_INFO, "%s: detached a stale brisk XDP program", who.c_str());
+    // What a killed briskd left: its XDP program, and its tc filter unless a port of ours
+    // runs that filter on the device now.
+    if (our_port ? detach_stale_brisk_xdp(u.name) : detach_stale_brisk_programs(u.name))
+      syslog(LOG_INFO, "%s: detached a stale brisk program", who.c_str());
     u.att = xdp_attach(*u.obj, u.name, ifindex, underlay_mode_, who);
     // Super-frames and partial checksums (which XDP cannot carry) are decapsulated by the tc
-    // program. A clsact filter of brisk's already there (another briskd's AF_PACKET port on
-    // this device) is left alone: those skbs then go through userspace.
+    // program. A clsact filter of brisk's already there (this briskd's AF_PACKET port on the
+    // device) is left alone: those skbs then go through userspace.
     const int tc_fd = u.obj->program_fd(BRISK_TC_PROG_NAME);
     if (tc_fd >= 0) u.tc = tc_attach(ifindex, tc_fd);
     syslog(LOG_INFO, "%s: VXLAN decapsulation in XDP (%s mode)%s", who.c_str(),
