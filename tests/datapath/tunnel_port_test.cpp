@@ -34,15 +34,11 @@ Bytes vxlan_l4(std::uint32_t vni, const Bytes& inner, std::uint8_t flags = 0x08)
 // The inner frame the tunnel port carries: B <- A, untagged.
 const Bytes kPlainInner = FrameBuilder().to(kB).from(kA).build();
 
-TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
-  const TunnelKey key{TunnelType::kGre, be_ip("198.18.0.2"), 0xdeadbeef, true};
-  const TunnelFraming fr(key);
-  EXPECT_EQ(fr.header_len(), 8u);
-  EXPECT_EQ(fr.destination().sin_addr.s_addr, key.remote);
-  EXPECT_EQ(fr.destination().sin_port, 0);
-
-  FramePool pool(4);
-  Frame* a = pool.alloc();
+// Encapsulates two copies of kPlainInner, the first untagged, the second with VLAN 300; `a` is
+// the first frame.
+std::unique_ptr<TunnelFraming::TxMsgs> encap_two(const TunnelFraming& fr, FramePool& pool,
+                                                 Frame*& a) {
+  a = pool.alloc();
   Frame* b = pool.alloc();
   for (Frame* f : {a, b}) {
     f->reset(static_cast<std::uint32_t>(kPlainInner.size()));
@@ -51,6 +47,19 @@ TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
   TxItem items[2] = {{a, 0}, {b, 300}};
   auto msgs = std::make_unique<TunnelFraming::TxMsgs>();
   fr.encap(items, 2, *msgs);
+  return msgs;
+}
+
+TEST(TunnelFraming, EncapPointsAtHeaderTemplateAndFrame) {
+  const TunnelKey key{TunnelType::kGre, be_ip("198.18.0.2"), 0xdeadbeef, true};
+  const TunnelFraming fr(key);
+  EXPECT_EQ(fr.header_len(), 8u);
+  EXPECT_EQ(fr.destination().sin_addr.s_addr, key.remote);
+  EXPECT_EQ(fr.destination().sin_port, 0);
+
+  FramePool pool(4);
+  Frame* a = nullptr;
+  auto msgs = encap_two(fr, pool, a);
 
   const Bytes hdr = {0x20, 0x00, 0x65, 0x58, 0xde, 0xad, 0xbe, 0xef};
   Bytes want_a = hdr;
@@ -76,15 +85,8 @@ TEST(TunnelFraming, VxlanWritesUdpHeaderWithFlowSourcePort) {
   EXPECT_EQ(fr.destination().sin_port, 0) << "raw socket: the port is in brisk's UDP header";
 
   FramePool pool(4);
-  Frame* a = pool.alloc();
-  Frame* b = pool.alloc();
-  for (Frame* f : {a, b}) {
-    f->reset(static_cast<std::uint32_t>(kPlainInner.size()));
-    std::memcpy(f->data, kPlainInner.data(), kPlainInner.size());
-  }
-  TxItem items[2] = {{a, 0}, {b, 300}};
-  auto msgs = std::make_unique<TunnelFraming::TxMsgs>();
-  fr.encap(items, 2, *msgs);
+  Frame* a = nullptr;
+  auto msgs = encap_two(fr, pool, a);
   const std::uint16_t sport = vxlan_source_port(kPlainInner.data(), kPlainInner.size());
   for (int i = 0; i < 2; ++i) {
     const Bytes got = mmsg_bytes(msgs->msgs[i]);
