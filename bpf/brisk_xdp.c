@@ -624,8 +624,9 @@ int BRISK_TC_PROG(struct __sk_buff *skb) {
 // program takes (forwards, or drops as oversize: it counts those), the whole frame otherwise.
 // Toward a tunnel, a frame tc_tunnel_fits leaves to userspace goes to the socket (the tunnel
 // port's socket fragments it). A socket filter has no direct packet access: the Ethernet
-// header, a tag and the L3 and TCP headers' first bytes are copied to the stack first. A change of the maps between the two runs (the microseconds a change takes
-// to land) may deliver a frame to both or to neither, as for an XDP redirect racing a change.
+// header, a tag and the L3 and TCP headers' first bytes are copied to the stack first. A
+// change of the maps between the two runs (the microseconds a change takes to land) may
+// deliver a frame to both or to neither, as for an XDP redirect racing a change.
 SEC("socket")
 int BRISK_SOCK_PROG(struct __sk_buff *skb) {
   __u8 hdr[ETH_HLEN + 4 + 60 + 13];  // toward a tunnel: the IP header and TCP's data offset too
